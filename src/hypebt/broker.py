@@ -1,0 +1,99 @@
+"""Backtrader adapters for the A-share cost, lot and margin-lending rules.
+
+Thin on purpose: every number comes from :mod:`hypebt.rules`.
+
+- :class:`AShareCommInfo` charges commission (with its minimum), dated stamp
+  duty and transfer fee, and accrues the 融券 borrow fee on short positions.
+- :class:`AShareBroker` tells the CommInfo the trade date of each fill (the
+  stamp duty changed on 2023-08-28) and fills each order at the price the
+  order checks decided (:mod:`hypebt.orders`), on the session they decided.
+- :class:`LotSizer` turns a cash amount into a valid lot for the board.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+
+import backtrader as bt
+
+from . import rules as R
+
+
+def to_fen(x: float) -> float:
+    """Round CNY to the fen (0.01), half up, as brokers bill."""
+    return float(Decimal(repr(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+class AShareCommInfo(bt.CommInfoBase):
+    """Stock-like commission scheme calling :func:`hypebt.rules.fees`."""
+
+    params = (
+        ("stocklike", True),
+        ("commtype", bt.CommInfoBase.COMM_FIXED),
+        ("percabs", True),
+        ("rules", None),
+        ("code", ""),
+        ("borrow_ledger", None),
+    )
+
+    def __init__(self):
+        super().__init__()
+        self.trade_date: dt.date | None = None
+
+    def _getcommission(self, size, price, pseudoexec):
+        if not size:
+            return 0.0
+        side = "buy" if size > 0 else "sell"
+        day = self.trade_date or dt.date.today()
+        return R.fees(side, abs(int(size)), price, day, self.p.rules).total
+
+    def get_credit_interest(self, data, pos, dt0):
+        """The 融券 fee: short market value at the last close x rate x calendar days / day count."""
+        if pos.size >= 0 or pos.datetime is None:
+            return 0.0
+        days = (dt0.date() - pos.datetime.date()).days
+        if days <= 0:
+            return 0.0
+        last_close = data.close[-1] if len(data) > 1 else data.close[0]
+        fee = to_fen(R.borrow_fee(abs(pos.size) * last_close, days, self.p.rules))
+        if self.p.borrow_ledger is not None and fee:
+            self.p.borrow_ledger.append((dt0.date(), self.p.code, fee, days))
+        return fee
+
+
+class AShareBroker(bt.brokers.BackBroker):
+    """BackBroker that fills at the price and date the order checks set.
+
+    ``order.info['fill_price']`` and ``order.info['fill_dt']`` are set by
+    :mod:`hypebt.orders` after the limit, lot, T+1, suspension and short
+    checks; Backtrader's own slippage and cash check are not used.
+    """
+
+    def _try_exec_market(self, order, popen, phigh, plow):
+        price = order.info.get("fill_price")
+        if price is None:
+            return super()._try_exec_market(order, popen, phigh, plow)
+        fill_dt = order.info.get("fill_dt")
+        self._execute(order, ago=0, price=price, dtcoc=fill_dt)
+
+    def _execute(self, order, ago=None, price=None, cash=None, position=None, dtcoc=None):
+        num = dtcoc if dtcoc is not None else order.data.datetime[0]
+        self.getcommissioninfo(order.data).trade_date = bt.num2date(num).date()
+        super()._execute(order, ago=ago, price=price, cash=cash, position=position, dtcoc=dtcoc)
+
+
+class LotSizer(bt.Sizer):
+    """Shares for a cash amount, rounded down to what the board allows (:func:`hypebt.rules.buy_size`)."""
+
+    params = (("rules", None),)
+
+    def shares_for(self, code: str, value: float, price: float) -> int:
+        if price <= 0 or value <= 0:
+            return 0
+        return R.buy_size(code, value / price, self.p.rules)
+
+    def _getsizing(self, comminfo, cash, data, isbuy):
+        if not isbuy:
+            return abs(self.broker.getposition(data).size)
+        return self.shares_for(data._name, cash, data.close[0])

@@ -1,0 +1,24 @@
+"""A-share and index code formats.
+
+>>> is_stock_code("688039"), is_stock_code("12345"), is_index_code("sh000300")
+(True, False, True)
+"""
+
+from __future__ import annotations
+
+import re
+
+# Shanghai main 600-605, STAR 688/689, Shenzhen main 000-003, ChiNext 300-302,
+# Beijing 4xxxxx/8xxxxx (legacy NEEQ numbering) and 920xxx (since 2024).
+STOCK_CODE = re.compile(r"^(60[0-5]\d{3}|68[89]\d{3}|00[0-3]\d{3}|30[0-2]\d{3}|[48]\d{5}|92\d{4})$")
+INDEX_CODE = re.compile(r"^(sh|sz|bj|csi)\d{6}$")
+
+
+def is_stock_code(code: object) -> bool:
+    """True for a 6-digit A-share code on a known board."""
+    return isinstance(code, str) and bool(STOCK_CODE.match(code))
+
+
+def is_index_code(code: object) -> bool:
+    """True for an exchange-prefixed index code such as ``sh000300``."""
+    return isinstance(code, str) and bool(INDEX_CODE.match(code))

@@ -1,0 +1,243 @@
+"""Spec + store -> a Backtrader run -> a :class:`Result`.
+
+:func:`prepare` does everything that does not depend on strategy parameters
+(loading bars, mapping events, building the feed arrays) once; :func:`run`
+executes one parameter set. ``hypebt run`` calls both; a sweep prepares once
+per worker and calls :func:`run` per combination, so both give identical
+results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+
+from . import events as E
+from . import metrics
+from . import rules as R
+from . import universes as U
+from .broker import AShareBroker, AShareCommInfo
+from .calendar import Calendar
+from .errors import DataError, InputError
+from .feed import ArrayFeed, FeedArrays, build_arrays
+from .spec import Spec
+from .store import Store, sessions_from_store
+from .strategy import Context, load_strategy, resolve_params
+
+# Limits recomputed from forward-adjusted closes can differ from the exchange's
+# by rounding: about half a fen on the close and the limit each.
+QFQ_LIMIT_TOLERANCE = 0.011
+
+
+@dataclass
+class Prepared:
+    """What a run needs besides the strategy parameters; built once, reused by sweeps."""
+
+    spec: Spec
+    workspace: Path
+    strategy_path: Path
+    strategy_name: str
+    codes: tuple[str, ...]
+    names: dict[str, str]
+    sessions: pd.DatetimeIndex
+    arrays: dict[str, FeedArrays]
+    benchmark: pd.Series  # daily returns of the benchmark over the sessions
+    events: list  # E.Tradable
+    events_outside: list
+    eligible: frozenset
+    rules: R.Rules
+    data_manifests: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    look_ahead: bool = False
+    universe_name: str = ""
+
+    def strategy_class(self):
+        return load_strategy(str(self.strategy_path), self.workspace / "strategies")
+
+
+@dataclass
+class Result:
+    """One backtest: returns, equity, ledgers and figures."""
+
+    returns: pd.Series
+    equity: pd.DataFrame
+    trades: pd.DataFrame
+    orders: pd.DataFrame
+    fills: pd.DataFrame
+    borrow: pd.DataFrame
+    stats: dict
+    params: dict
+
+
+def _universe(spec: Spec, workspace: Path) -> tuple[tuple[str, ...], dict[str, str], bool, str]:
+    if spec.universe:
+        uni = U.load_universe(spec.universe, workspace)
+        codes = tuple(dict.fromkeys([*uni.codes, *spec.codes]))
+        return codes, dict(uni.names), uni.look_ahead, uni.name
+    return tuple(dict.fromkeys(spec.codes)), {}, False, "codes"
+
+
+def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = None) -> Prepared:
+    """Load and check everything a run of ``spec`` needs (see module docstring)."""
+    where = str(spec.path)
+    strategies = workspace / "strategies"
+    cls = load_strategy(spec.strategy, strategies)
+    resolve_params(cls, spec.params, where)  # fail early on unknown parameters
+    codes, names, look_ahead, uni_name = _universe(spec, workspace)
+    if not codes:
+        raise InputError(f"{where}: the universe is empty; list at least one code")
+    notes: list[str] = []
+
+    dataset = store.stock_dataset(spec.adjust)
+    manifest = store.manifest(dataset)
+    qfq = manifest.get("adjust") == "qfq"
+    if rules is None:
+        rules = R.rules_from_mapping(spec.rules, f"{where} [rules]")
+        if qfq and "limit_tolerance" not in spec.rules:
+            rules = replace(rules, limit_tolerance=QFQ_LIMIT_TOLERANCE)
+    if qfq:
+        notes.append(
+            "prices are forward-adjusted (qfq) only: fills and limit prices use adjusted prices, "
+            f"limits are matched with a tolerance of {rules.limit_tolerance} CNY"
+        )
+
+    all_sessions = sessions_from_store(store, spec.benchmark)
+    cal = Calendar(all_sessions)
+    bars = store.load(dataset, codes=list(codes))
+    present = tuple(c for c in codes if c in set(bars["code"].unique()))
+    missing = [c for c in codes if c not in present]
+    if not present:
+        raise DataError(
+            f"{where}: none of the universe's {len(codes)} codes is in the store ({dataset}); "
+            f"import or fetch them first, e.g. hypebt data fetch {' '.join(codes[:3])}"
+        )
+    if missing:
+        notes.append(f"{len(missing)} universe code(s) not in the store, left out: {', '.join(missing)}")
+    data_first, data_last = bars["date"].min(), bars["date"].max()
+    start = pd.Timestamp(spec.start) if spec.start else data_first
+    end = pd.Timestamp(spec.end) if spec.end else data_last
+    sessions = cal.between(max(start, cal.first), min(end, data_last))
+    if len(sessions) < 2:
+        raise DataError(
+            f"{where}: no data between {start.date()} and {end.date()} "
+            f"(the store has {data_first.date()}..{data_last.date()} for these codes)"
+        )
+
+    bench = _benchmark(store, spec, sessions)
+
+    events, outside = [], []
+    if spec.events is not None:
+        catalogue = E.load_events(spec.events.catalogue, workspace)
+        f = spec.events
+        chosen = E.filter_events(catalogue, ids=list(f.ids) if f.ids else None, name=f.name, tag=f.tag,
+                                 company=f.company, scheduled=f.scheduled)
+        if f.ids:
+            known = {e.id for e in catalogue}
+            for i in f.ids:
+                if i not in known:
+                    from .errors import unknown
+                    raise unknown("event id", i, known, where)
+        if not chosen:
+            raise InputError(f"{where}: the event filter {f.describe()} matches no event")
+        run_cal = Calendar(sessions)
+        for e in chosen:
+            t = E.first_tradable(e, cal)
+            if t is None or t.session < sessions[0] or t.session > sessions[-1]:
+                outside.append(e)
+            else:
+                events.append(t)
+        if outside:
+            notes.append("events outside the run's sessions (not traded): "
+                         + ", ".join(f"{e.id} ({e.time.date()})" for e in outside))
+        del run_cal
+
+    st = set(spec.st_codes) | {c for c, n in names.items() if R.is_st(n)}
+    first_store_date = pd.Timestamp(manifest["first_date"])
+    arrays = {}
+    by_code = {c: g for c, g in bars.groupby("code", sort=False, observed=True)}
+    for code in present:
+        g = by_code[code]
+        arrays[code] = build_arrays(
+            code, g[(g["date"] <= sessions[-1])], sessions,
+            listed_before_data=bool(g["date"].iloc[0] <= first_store_date),
+            st=code in st, rules=rules,
+        )
+    eligible = frozenset()
+    try:
+        eligible = frozenset(U.load_universe(spec.margin_list, workspace).codes)
+    except InputError:
+        notes.append(f"margin-lending list {spec.margin_list!r} not found: nothing can be shorted")
+    manifests = {name: store.manifest(name) for name in (dataset, "index") if store.manifest(name)}
+    return Prepared(
+        spec=spec, workspace=workspace, strategy_path=cls.hypebt_path, strategy_name=cls.hypebt_name,
+        codes=present, names=names, sessions=sessions, arrays=arrays, benchmark=bench, events=events,
+        events_outside=outside, eligible=eligible, rules=rules, data_manifests=manifests,
+        warnings=notes, look_ahead=look_ahead, universe_name=uni_name,
+    )
+
+
+def _benchmark(store: Store, spec: Spec, sessions: pd.DatetimeIndex) -> pd.Series:
+    if "index" not in store.datasets():
+        raise DataError(
+            f"{spec.path}: benchmark {spec.benchmark} is not in the store; import an index CSV "
+            f"(e.g. {spec.benchmark}.csv) or run hypebt data fetch --index {spec.benchmark}"
+        )
+    idx = store.load("index", codes=[spec.benchmark], columns=["date", "close"])
+    if idx.empty:
+        raise DataError(
+            f"{spec.path}: benchmark {spec.benchmark} is not in the store; import {spec.benchmark}.csv "
+            f"or run hypebt data fetch --index {spec.benchmark}"
+        )
+    close = idx.set_index("date")["close"].sort_index()
+    close = close[close.index <= sessions[-1]]
+    r = close.pct_change().reindex(sessions).fillna(0.0)
+    r.iloc[0] = 0.0
+    r.name = spec.benchmark
+    return r
+
+
+def run(prep: Prepared, params: dict | None = None, strategy_cls=None) -> Result:
+    """Run the strategy once with ``params`` (merged over the spec's and the defaults)."""
+    cls = strategy_cls or prep.strategy_class()
+    merged = resolve_params(cls, {**prep.spec.params, **(params or {})}, str(prep.spec.path))
+    ledger: list = []
+    ctx = Context(params=merged, universe=prep.codes, names=prep.names, events=prep.events,
+                  sessions=prep.sessions, rules=prep.rules, eligible=prep.eligible, borrow_ledger=ledger)
+    cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=True, maxcpus=1)
+    broker = AShareBroker()
+    broker.set_checksubmit(False)  # the order checks decide cash; see hypebt.orders
+    broker.setcash(prep.spec.cash)
+    cerebro.broker = broker
+    for code in prep.codes:
+        cerebro.adddata(ArrayFeed(arrays=prep.arrays[code], name=code), name=code)
+        broker.addcommissioninfo(AShareCommInfo(rules=prep.rules, code=code, borrow_ledger=ledger), name=code)
+    cerebro.addstrategy(cls, ctx=ctx)
+    cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Days, _name="timereturn")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        strat = cerebro.run()[0]
+    raw = strat.analyzers.timereturn.get_analysis()
+    returns = pd.Series(list(raw.values()), index=pd.DatetimeIndex(list(raw.keys())).normalize(), dtype="float64")
+    returns = returns.reindex(prep.sessions).fillna(0.0)  # timezone-naive, one value per session
+    returns.name = prep.strategy_name
+    equity = pd.DataFrame(strat.equity_rows, columns=["date", "cash", "value"])
+    desk = strat.desk
+    trades, orders, fills = desk.trades_frame(), desk.orders_frame(), desk.fills_frame()
+    borrow = pd.DataFrame(ledger, columns=["date", "code", "fee", "days"])
+    stats = metrics.compute(returns, trades, orders, metrics.exposure_of(equity))
+    stats.update(metrics.benchmark_figures(prep.benchmark))
+    stats.update(
+        final_value=float(equity["value"].iloc[-1]) if len(equity) else prep.spec.cash,
+        start_cash=prep.spec.cash,
+        fees=float(fills["fees"].sum()) if len(fills) else 0.0,
+        borrow_fees=float(borrow["fee"].sum()) if len(borrow) else 0.0,
+        start=str(prep.sessions[0].date()), end=str(prep.sessions[-1].date()), sessions=len(prep.sessions),
+    )
+    return Result(returns, equity, trades, orders, fills, borrow, stats, merged)

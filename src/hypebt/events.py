@@ -1,0 +1,453 @@
+"""Event catalogues, and the session on which each event could first be traded.
+
+A catalogue is a CSV file in ``data/events/`` (its name is the file stem) with
+one event a row::
+
+    id,name,company,time,known_time,scheduled,tags,codes,source
+    sora,Sora,OpenAI,2024-02-16T02:00+08:00,,false,openai;video;release,,https://openai.com/sora
+
+Required columns: ``id``, ``name``, ``time``. Optional: ``company``,
+``known_time`` (defaults to ``time``), ``scheduled`` (true/false/1/0/yes/no;
+empty is false), ``tags`` and ``codes`` (separated by ``;``), ``source``.
+
+Times are ISO 8601. Without an offset they are Beijing time; a date alone
+(``2023-06-09``) means the hour is not known.
+
+``time`` is when the event happened; ``known_time`` when the news that moves
+prices reached the market. A backtest may only act on an event from its
+*known* time, and :func:`first_tradable` turns that into the first price a
+trader could get on the A-share market (sessions 09:30-15:00 Beijing time):
+
+========================================  ===================================
+known time (Beijing)                      first tradable price
+========================================  ===================================
+before 09:30 on a session                 that session's open
+09:30 to before 15:00 on a session        that session's close
+15:00 or later on a session               the next session's open
+any time on a weekend or holiday          the next session's open
+a date alone, scheduled launch            that date's open (next session's
+                                          open if it is not a session)
+a date alone, otherwise                   the next session's open
+========================================  ===================================
+
+A scheduled launch given as a date alone is read as known before that day's
+open because its date was announced in advance: a trader could position at
+the open. This holds only while ``known_time`` is the launch's own date; an
+explicit date-only ``known_time`` (the day an announcement was made, hour
+unknown) is read as after that day's close, since the announcement itself
+was not scheduled and reading it earlier would trade on news not yet out.
+
+>>> from hypebt.calendar import Calendar
+>>> cal = Calendar(["2024-02-08", "2024-02-19"])          # Spring Festival 2024
+>>> sora = make_event("sora", "Sora", "2024-02-16T02:00+08:00", company="OpenAI")
+>>> first_tradable(sora, cal)
+Tradable(event='sora', session=Timestamp('2024-02-19 00:00:00'), at='open')
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import time as clock
+from pathlib import Path
+
+import pandas as pd
+
+from . import codes as _codes
+from . import errors
+from .calendar import Calendar
+from .errors import InputError
+from .paths import safe_name
+
+BEIJING = "Asia/Shanghai"
+OPEN = "open"
+CLOSE = "close"
+# Continuous trading runs 09:30-11:30 and 13:00-15:00; news in the lunch break
+# can only be traded in the afternoon, so with daily bars it maps to the close too.
+MARKET_OPEN = clock(9, 30)
+MARKET_CLOSE = clock(15, 0)
+
+COLUMNS = ("id", "name", "company", "time", "known_time", "scheduled", "tags", "codes", "source")
+REQUIRED = ("id", "name", "time")
+TIME_EXAMPLE = "2024-02-16T02:00+08:00"
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$")
+_TRUE = {"true", "1", "yes", "y"}
+_FALSE = {"false", "0", "no", "n", ""}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One catalogued event; times are tz-aware in Beijing time.
+
+    ``catalogue`` and ``row`` (1-based data row) say where it came from, for messages.
+    """
+
+    id: str
+    name: str
+    company: str
+    time: pd.Timestamp
+    time_has_clock: bool
+    known_time: pd.Timestamp
+    known_has_clock: bool
+    scheduled: bool
+    tags: tuple[str, ...]
+    codes: tuple[str, ...]
+    source: str
+    catalogue: str
+    row: int
+
+    @property
+    def where(self) -> str:
+        """``catalogue row N``, for messages about this event."""
+        return f"{self.catalogue} row {self.row}"
+
+
+@dataclass(frozen=True)
+class Tradable:
+    """An event and the first price at which it could be traded.
+
+    ``session`` is a naive midnight timestamp; ``at`` is ``"open"`` or ``"close"``.
+    """
+
+    event: Event
+    session: pd.Timestamp
+    at: str
+
+    def __repr__(self) -> str:
+        return f"Tradable(event={self.event.id!r}, session={self.session!r}, at={self.at!r})"
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+def read_rows(path: Path, what: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Read a small UTF-8 CSV as ``(header, [(data row number, {column: text}), ...])``.
+
+    Blank lines are skipped and not counted; values are stripped; a short row is
+    padded with empty values (hand-written files often drop trailing empty
+    fields). Errors name the file and say how to fix it. ``what`` names the
+    file's kind in messages ("event catalogue", "universe").
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such {what} file" + (" (it is a folder)" if path.is_dir() else ""))
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}; GBK?); "
+            "save it as UTF-8 (in Excel: Save As > CSV UTF-8)"
+        ) from None
+    records = [(n, r) for n, r in enumerate(csv.reader(io.StringIO(text, newline="")))
+               if any(cell.strip() for cell in r)]
+    if not records:
+        raise InputError(f"{path}: empty file; a {what} needs a header line and at least one row")
+    header = [c.strip() for c in records[0][1]]
+    seen: set[str] = set()
+    for col in header:
+        if not col:
+            raise InputError(f"{path}: header has an empty column name; found: {','.join(header)}")
+        if col in seen:
+            raise InputError(f"{path}: header names column {col!r} twice; keep one")
+        seen.add(col)
+    rows = []
+    for row_no, (_, cells) in enumerate(records[1:], start=1):
+        if len(cells) > len(header):
+            raise InputError(
+                f"{path}: row {row_no}: has {len(cells)} fields but the header has {len(header)}; "
+                "quote values that contain a comma"
+            )
+        cells = [c.strip() for c in cells] + [""] * (len(header) - len(cells))
+        rows.append((row_no, dict(zip(header, cells))))
+    if not rows:
+        raise InputError(f"{path}: header only, no rows; add at least one row")
+    return header, rows
+
+
+def check_columns(path: Path, header: Sequence[str], known: Sequence[str], required: Sequence[str], why=None) -> None:
+    """Reject missing required and unknown columns (a misspelt optional column would be ignored silently)."""
+    missing = [c for c in required if c not in header]
+    if missing:
+        hint = f"; {why[missing[0]]}" if why and missing[0] in why else ""
+        raise InputError(
+            f"{path}: header: missing column {missing[0]!r}{hint}; found: {', '.join(header)}; "
+            f"expected: {','.join(known)}"
+        )
+    for col in header:
+        if col not in known:
+            raise errors.unknown("column", col, known, where=str(path)) from None
+
+
+def bad_code_hint(code: str) -> str:
+    """Why ``code`` is not an A-share code, and how to fix it."""
+    if code.isdigit() and len(code) < 6:
+        return f"leading zeros lost? write {code.zfill(6)!r} (a spreadsheet drops them; keep the column as text)"
+    if code.isdigit() and len(code) == 6:
+        return "no A-share board uses that prefix"
+    return "use a 6-digit A-share code such as 002230; Hong Kong and US listings cannot be traded here"
+
+
+def parse_time(text: str, where: str, field: str) -> tuple[pd.Timestamp, bool]:
+    """Parse an event time into ``(Beijing tz-aware Timestamp, has_clock)``.
+
+    >>> parse_time("2024-02-15T18:00:00Z", "x.csv: row 1", "time")
+    (Timestamp('2024-02-16 02:00:00+0800', tz='Asia/Shanghai'), True)
+    >>> parse_time("2023-06-09", "x.csv: row 1", "time")
+    (Timestamp('2023-06-09 00:00:00+0800', tz='Asia/Shanghai'), False)
+    """
+    has_clock = not _DATE_ONLY.match(text)
+    ts = None
+    if not has_clock or _DATE_TIME.match(text):
+        try:
+            ts = pd.Timestamp(text)
+        except (ValueError, OverflowError):
+            ts = None
+    if ts is None or ts is pd.NaT:
+        raise InputError(
+            f"{where}: field {field!r}: {text!r} is not a valid time; expected ISO 8601 like "
+            f"{TIME_EXAMPLE} (no offset = Beijing time) or a date alone like 2024-02-16"
+        )
+    ts = ts.tz_localize(BEIJING) if ts.tzinfo is None else ts.tz_convert(BEIJING)
+    return ts, has_clock
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(";") if part.strip())
+
+
+def _event_from_row(path: Path, row_no: int, rec: dict[str, str]) -> Event:
+    where = f"{path}: row {row_no}"
+    for col in REQUIRED:
+        if not rec.get(col):
+            raise InputError(f"{where}: field {col!r} is empty; every event needs an id, a name and a time")
+    try:
+        ev_id = safe_name(rec["id"], "event id")
+    except InputError:
+        raise InputError(
+            f"{where}: field 'id': {rec['id']!r} is not a usable id; use letters, digits, '_', '-' and '.' "
+            "(e.g. spark_v3_0)"
+        ) from None
+    time, time_clock = parse_time(rec["time"], where, "time")
+    if rec.get("known_time"):
+        known, known_clock = parse_time(rec["known_time"], where, "known_time")
+    else:
+        known, known_clock = time, time_clock
+    flag = rec.get("scheduled", "").lower()
+    if flag not in _TRUE | _FALSE:
+        raise InputError(
+            f"{where}: field 'scheduled': {rec['scheduled']!r} is not a boolean; use true or false "
+            "(also 1/0, yes/no; empty means false)"
+        )
+    codes = _split(rec.get("codes", ""))
+    for code in codes:
+        if not _codes.is_stock_code(code):
+            raise InputError(f"{where}: field 'codes': {code!r} is not an A-share code; {bad_code_hint(code)}")
+    return Event(
+        id=ev_id, name=rec["name"], company=rec.get("company", ""), time=time, time_has_clock=time_clock,
+        known_time=known, known_has_clock=known_clock, scheduled=flag in _TRUE, tags=_split(rec.get("tags", "")),
+        codes=codes, source=rec.get("source", ""), catalogue=path.stem, row=row_no,
+    )
+
+
+def load_catalogue(path: str | Path) -> list[Event]:
+    """Read and validate one event catalogue CSV; events in file order.
+
+    Every problem raises an :class:`~hypebt.errors.InputError` naming the file,
+    row and field: missing columns, bad times, duplicate ids, a ``scheduled``
+    that is not a boolean, codes that are not A-share codes, a file that is
+    empty or not UTF-8.
+
+    >>> events = load_catalogue("data/events/ai_releases.csv")     # doctest: +SKIP
+    >>> events[0].id, events[0].time                                  # doctest: +SKIP
+    ('chatgpt', Timestamp('2022-12-01 02:00:00+0800', tz='Asia/Shanghai'))
+    """
+    path = Path(path)
+    header, rows = read_rows(path, "event catalogue")
+    check_columns(path, header, COLUMNS, REQUIRED)
+    events: list[Event] = []
+    first_row: dict[str, int] = {}
+    for row_no, rec in rows:
+        ev = _event_from_row(path, row_no, rec)
+        if ev.id in first_row:
+            raise InputError(
+                f"{path}: row {row_no}: field 'id': {ev.id!r} is already used by row {first_row[ev.id]}; "
+                "ids must be unique in a catalogue"
+            )
+        first_row[ev.id] = row_no
+        events.append(ev)
+    return events
+
+
+def catalogue_paths(workspace: Path) -> dict[str, Path]:
+    """The workspace's catalogues, ``data/events/*.csv``, by name (file stem), sorted."""
+    folder = Path(workspace) / "data" / "events"
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(folder.glob("*.csv")) if not p.name.startswith(".")}
+
+
+def looks_like_path(name_or_path: str) -> bool:
+    """True when a name given by the user is a file path rather than a catalogue/universe name."""
+    text = str(name_or_path)
+    return text.lower().endswith(".csv") or "/" in text or "\\" in text
+
+
+def load_events(name_or_path: str, workspace: Path) -> list[Event]:
+    """Load a catalogue by name (``ai_releases``) or by path (``my/events.csv``).
+
+    A path is taken as given (relative to the current folder); a name is looked
+    up in ``<workspace>/data/events/``, with a "did you mean" for a near miss.
+
+    >>> load_events("ai_relases", Path("."))                          # doctest: +SKIP
+    InputError: data/events: unknown event catalogue 'ai_relases' (did you mean 'ai_releases'?); known: ai_releases
+    """
+    if looks_like_path(name_or_path):
+        return load_catalogue(Path(name_or_path))
+    paths = catalogue_paths(workspace)
+    if name_or_path not in paths:
+        raise errors.unknown("event catalogue", name_or_path, paths, where=str(Path(workspace) / "data" / "events"))
+    return load_catalogue(paths[name_or_path])
+
+
+# --- choosing ------------------------------------------------------------------------------------
+
+def _any_of(value) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def filter_events(
+    events: Iterable[Event],
+    *,
+    ids: str | Iterable[str] | None = None,
+    name: str | Iterable[str] | None = None,
+    tag: str | Iterable[str] | None = None,
+    company: str | Iterable[str] | None = None,
+    scheduled: bool | None = None,
+) -> list[Event]:
+    """Events matching every criterion given; a list for one criterion means any of it.
+
+    ``ids``: exact ids. ``name`` and ``company``: case-insensitive substrings.
+    ``tag``: an exact tag, case-insensitive. ``scheduled``: True or False.
+    Matching nothing returns ``[]``: the caller decides whether that is an error.
+
+    >>> evs = [make_event("sora", "Sora", "2024-02-16T02:00", company="OpenAI", tags="openai;video"),
+    ...        make_event("gemini", "Gemini", "2023-12-06T23:00", company="Google", tags="google")]
+    >>> [e.id for e in filter_events(evs, tag="VIDEO")], [e.id for e in filter_events(evs, company=["goo", "x"])]
+    (['sora'], ['gemini'])
+    """
+    ids_, names, tags, companies = _any_of(ids), _any_of(name), _any_of(tag), _any_of(company)
+    names = [n.lower() for n in names] if names is not None else None
+    tags = {t.lower() for t in tags} if tags is not None else None
+    companies = [c.lower() for c in companies] if companies is not None else None
+    out = []
+    for ev in events:
+        if ids_ is not None and ev.id not in ids_:
+            continue
+        if names is not None and not any(n in ev.name.lower() for n in names):
+            continue
+        if tags is not None and not tags & {t.lower() for t in ev.tags}:
+            continue
+        if companies is not None and not any(c in ev.company.lower() for c in companies):
+            continue
+        if scheduled is not None and ev.scheduled != bool(scheduled):
+            continue
+        out.append(ev)
+    return out
+
+
+# --- mapping onto the calendar -------------------------------------------------------------------
+
+def _known_before_open(event: Event) -> bool:
+    """A date-only known time that counts as known before that day's open (see the module doc)."""
+    return event.scheduled and event.known_time == event.time and not event.time_has_clock
+
+
+def first_tradable(event: Event, cal: Calendar) -> Tradable | None:
+    """The session and price (open or close) at which ``event`` could first be traded.
+
+    None when the event falls outside ``cal``: known after its last session's
+    close, or on a day before its first session (the calendar cannot say which
+    earlier days were sessions).
+
+    >>> cal = Calendar(["2023-03-15", "2023-03-16", "2023-03-17"])
+    >>> first_tradable(make_event("ernie", "ERNIE Bot", "2023-03-16T14:00"), cal).at
+    'close'
+    >>> first_tradable(make_event("x", "X", "2023-03-16T15:00"), cal).session
+    Timestamp('2023-03-17 00:00:00')
+    """
+    k = event.known_time.tz_convert(BEIJING)
+    day = k.tz_localize(None).normalize()
+    if day < cal.first:
+        return None
+    if not event.known_has_clock:
+        if _known_before_open(event):
+            session, at = cal.session_on_or_after(day), OPEN
+        else:
+            session, at = cal.session_after(day), OPEN
+    elif not cal.is_session(day) or k.time() >= MARKET_CLOSE:
+        session, at = cal.session_after(day), OPEN
+    elif k.time() < MARKET_OPEN:
+        session, at = day, OPEN
+    else:
+        session, at = day, CLOSE
+    if session is None:
+        return None
+    return Tradable(event, session, at)
+
+
+def map_events(events: Iterable[Event], cal: Calendar) -> tuple[list[Tradable], list[Event]]:
+    """Map each event with :func:`first_tradable`: ``(mapped, outside)``, both in input order.
+
+    ``outside`` holds the events before or after the calendar's range; callers
+    report them (never drop them silently): usually the store lacks the years.
+
+    >>> cal = Calendar(["2024-02-08", "2024-02-19"])
+    >>> mapped, outside = map_events([make_event("sora", "Sora", "2024-02-16T02:00"),
+    ...                               make_event("gpt4o", "GPT-4o", "2024-05-14T01:00")], cal)
+    >>> [(t.event.id, str(t.session.date()), t.at) for t in mapped], [e.id for e in outside]
+    ([('sora', '2024-02-19', 'open')], ['gpt4o'])
+    """
+    mapped: list[Tradable] = []
+    outside: list[Event] = []
+    for ev in events:
+        tradable = first_tradable(ev, cal)
+        if tradable is None:
+            outside.append(ev)
+        else:
+            mapped.append(tradable)
+    return mapped, outside
+
+
+def make_event(
+    id: str,
+    name: str,
+    time: str,
+    *,
+    known_time: str = "",
+    scheduled: bool = False,
+    company: str = "",
+    tags: str = "",
+    codes: str = "",
+    source: str = "",
+    catalogue: str = "<code>",
+    row: int = 0,
+) -> Event:
+    """Build one :class:`Event` from catalogue-style text, with the same checks as a file row.
+
+    For tests, notebooks and strategies that define an event inline.
+
+    >>> make_event("spark_v1_0", "讯飞星火 V1.0", "2023-05-06", scheduled=True, codes="002230").codes
+    ('002230',)
+    """
+    rec = {"id": id, "name": name, "company": company, "time": time, "known_time": known_time,
+           "scheduled": "true" if scheduled else "false", "tags": tags, "codes": codes, "source": source}
+    return _event_from_row(Path(catalogue), row, rec)

@@ -1,0 +1,216 @@
+"""Source tables -> hypebt's canonical bar frame, and format detection.
+
+The canonical frame has one row per (code, date) and these columns:
+
+``code`` (str), ``date`` (naive datetime64 at midnight), ``open``, ``high``,
+``low``, ``close`` (float, CNY), ``volume`` (float, **shares**), ``amount``
+(float, CNY), ``pct_change`` and ``turnover`` (float, percent), and for raw
+prices fetched beside an adjusted series, ``adj_factor`` (adjusted / raw).
+
+akshare's ``stock_zh_a_hist`` reports 成交量 in lots of 100 shares; it is
+converted to shares here, once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from .errors import InputError
+
+# stock_zh_a_hist's Chinese headers -> canonical names
+AKSHARE_STOCK = {
+    "日期": "date",
+    "开盘": "open",
+    "收盘": "close",
+    "最高": "high",
+    "最低": "low",
+    "成交量": "volume",
+    "成交额": "amount",
+    "振幅": "amplitude",
+    "涨跌幅": "pct_change",
+    "涨跌额": "change",
+    "换手率": "turnover",
+}
+AKSHARE_STOCK_REQUIRED = ("日期", "开盘", "收盘", "最高", "最低", "成交量")
+INDEX_REQUIRED = ("date", "open", "high", "low", "close")
+
+PRICE_COLUMNS = ("open", "high", "low", "close")
+STOCK_COLUMNS = ("code", "date", "open", "high", "low", "close", "volume", "amount", "pct_change", "turnover")
+INDEX_COLUMNS = ("code", "date", "open", "high", "low", "close", "volume")
+SHARES_PER_LOT = 100
+
+
+def _missing(found, required, where: str, fmt: str) -> None:
+    missing = [c for c in required if c not in found]
+    if missing:
+        raise InputError(
+            f"{where}: missing column(s) {', '.join(missing)} for {fmt}; "
+            f"found: {', '.join(map(str, found)) or 'none'}"
+        )
+
+
+def _to_float(col: pd.Series, field: str, where: str) -> pd.Series:
+    out = pd.to_numeric(col, errors="coerce")
+    bad = out.isna() & col.notna()
+    if bad.any():
+        pos = int(np.argmax(bad.to_numpy()))
+        raise InputError(
+            f"{where}: row {pos + 1}: field '{field}': {col.iloc[pos]!r} is not a number; fix or remove the row"
+        )
+    return out.astype("float64")
+
+
+def _dates(col: pd.Series, field: str, where: str) -> pd.Series:
+    out = pd.to_datetime(col.astype("string"), errors="coerce", format="mixed")
+    bad = out.isna()
+    if bad.any():
+        pos = int(np.argmax(bad.to_numpy()))
+        raise InputError(
+            f"{where}: row {pos + 1}: field '{field}': {col.iloc[pos]!r} is not a date; use YYYY-MM-DD"
+        )
+    if getattr(out.dt, "tz", None) is not None:
+        # A tz-aware index makes backtrader shift dates by a day: keep naive exchange dates.
+        out = out.dt.tz_localize(None)
+    return out.dt.normalize().astype("datetime64[ns]")
+
+
+def from_akshare_stock(table: pd.DataFrame, code: str | None, where: str) -> pd.DataFrame:
+    """Convert a ``stock_zh_a_hist`` table (Chinese headers) to the canonical frame.
+
+    ``code`` is taken from the argument, or from a ``code``/``股票代码`` column.
+
+    >>> t = pd.DataFrame({"日期": ["2024-02-08"], "开盘": [17.45], "收盘": [19.69], "最高": [19.8],
+    ...                   "最低": [17.3], "成交量": [1000]})
+    >>> from_akshare_stock(t, "688039", "x.csv")["volume"].iloc[0]
+    np.float64(100000.0)
+    """
+    _missing(table.columns, AKSHARE_STOCK_REQUIRED, where, "an akshare stock_zh_a_hist table")
+    out = pd.DataFrame(index=table.index)
+    if code is None:
+        col = "code" if "code" in table.columns else "股票代码" if "股票代码" in table.columns else None
+        if col is None:
+            raise InputError(f"{where}: no code column and no code in the file name; name the file like 600519.csv")
+        out["code"] = table[col].astype("string").str.zfill(6)
+    else:
+        out["code"] = code
+    out["date"] = _dates(table["日期"], "日期", where)
+    for zh, en in AKSHARE_STOCK.items():
+        if en in ("date", "amplitude", "change"):
+            continue
+        if zh in table.columns:
+            out[en] = _to_float(table[zh], zh, where)
+        else:
+            out[en] = np.nan
+    out["volume"] = out["volume"] * SHARES_PER_LOT
+    out["code"] = out["code"].astype("string")
+    return out.reset_index(drop=True)[list(STOCK_COLUMNS)]
+
+
+def from_index_table(table: pd.DataFrame, code: str, where: str) -> pd.DataFrame:
+    """Convert a ``stock_zh_index_daily`` table (date,open,high,low,close,volume)."""
+    _missing(table.columns, INDEX_REQUIRED, where, "an index table (stock_zh_index_daily)")
+    out = pd.DataFrame(index=table.index)
+    out["code"] = pd.Series(code, index=table.index, dtype="string")
+    out["date"] = _dates(table["date"], "date", where)
+    for col in PRICE_COLUMNS:
+        out[col] = _to_float(table[col], col, where)
+    out["volume"] = _to_float(table["volume"], "volume", where) if "volume" in table.columns else np.nan
+    return out.reset_index(drop=True)[list(INDEX_COLUMNS)]
+
+
+def from_canonical(table: pd.DataFrame, where: str, kind: str) -> pd.DataFrame:
+    """Accept a frame already in canonical (English) columns, e.g. a hypebt export."""
+    cols = STOCK_COLUMNS if kind == "stock" else INDEX_COLUMNS
+    _missing(table.columns, cols[:6], where, f"a canonical {kind} table")
+    out = pd.DataFrame(index=table.index)
+    out["code"] = table["code"].astype("string")
+    out["date"] = _dates(table["date"], "date", where)
+    for col in cols[2:]:
+        out[col] = _to_float(table[col], col, where) if col in table.columns else np.nan
+    if "adj_factor" in table.columns:
+        out["adj_factor"] = _to_float(table["adj_factor"], "adj_factor", where)
+    return out.reset_index(drop=True)
+
+
+# --- reading files -----------------------------------------------------------------------------
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 (GBK?): save it as UTF-8 and import again") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: the file is empty: export the table again with its header row") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+
+
+def code_from_filename(path: Path) -> str:
+    """The code a file name gives: ``600519.csv`` -> ``600519``, ``sh000300.csv`` -> ``sh000300``."""
+    return path.stem.split(".")[0].strip().lower()
+
+
+def read_file(path: str | Path) -> tuple[str, pd.DataFrame]:
+    """Read one importable file; return ``(kind, canonical frame)`` with kind ``stock`` or ``index``.
+
+    Formats, detected from the header (not the extension alone):
+
+    - akshare ``stock_zh_a_hist`` CSV (日期,开盘,收盘,...); the code comes from the file name.
+    - akshare ``stock_zh_index_daily`` CSV (date,open,high,low,close,volume), e.g. ``sh000300.csv``.
+    - a market parquet with a ``code`` column and the akshare Chinese columns
+      (the layout of ``shared/data/ashare/market.parquet``), or canonical English columns.
+    """
+    from . import codes as _codes
+
+    path = Path(path)
+    where = str(path)
+    if not path.exists():
+        raise InputError(f"{where}: no such file")
+    if path.is_dir():
+        raise InputError(f"{where}: is a folder; give the files inside it (e.g. {where}/*.csv)")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        try:
+            table = pq.read_table(path).to_pandas()
+        except Exception as exc:  # pyarrow raises several types for corrupt files
+            raise InputError(f"{where}: not a readable parquet file ({exc.__class__.__name__}: {exc})") from None
+        if "code" not in table.columns:
+            raise InputError(f"{where}: a market parquet needs a 'code' column; found: {', '.join(map(str, table.columns))}")
+        if "日期" in table.columns:
+            return "stock", from_akshare_stock(table, None, where)
+        kind = "index" if table["code"].astype(str).str.match(r"^(sh|sz|bj|csi)").all() else "stock"
+        return kind, from_canonical(table, where, kind)
+    if suffix != ".csv":
+        raise InputError(f"{where}: unknown format {suffix or '(no extension)'}; hypebt imports .csv and .parquet")
+    table = _read_csv(path)
+    if table.empty:
+        raise InputError(f"{where}: header only, no rows: export the table again with its data")
+    cols = [str(c).strip() for c in table.columns]
+    table.columns = cols
+    code = code_from_filename(path)
+    if "日期" in cols:
+        if not _codes.is_stock_code(code) and "code" not in cols and "股票代码" not in cols:
+            raise InputError(
+                f"{where}: file name does not give a stock code ({code!r}); name it like 600519.csv"
+            )
+        return "stock", from_akshare_stock(table, code if _codes.is_stock_code(code) else None, where)
+    if "date" in cols and "open" in cols:
+        if "code" in cols:
+            kind = "index" if table["code"].str.match(r"^(sh|sz|bj|csi)").all() else "stock"
+            return kind, from_canonical(table, where, kind)
+        if _codes.is_index_code(code):
+            return "index", from_index_table(table, code, where)
+        if _codes.is_stock_code(code):
+            raise InputError(
+                f"{where}: English columns without 'code' look like an index table, but {code!r} is a stock "
+                "code; export stocks with akshare's stock_zh_a_hist headers (日期,开盘,...)"
+            )
+        raise InputError(f"{where}: file name does not give an index code ({code!r}); name it like sh000300.csv")
+    raise InputError(
+        f"{where}: unknown format: expected akshare stock_zh_a_hist headers (日期,开盘,收盘,最高,最低,成交量,...) "
+        f"or index headers (date,open,high,low,close,volume); found: {', '.join(cols)}"
+    )

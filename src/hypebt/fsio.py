@@ -1,0 +1,85 @@
+"""Atomic file writes: a crash never leaves a half-written file behind.
+
+Every file hypebt writes (parquet, manifests, reports) goes through
+:func:`atomic_path`: the content is written to a temporary file in the same
+folder, flushed to disk, then renamed over the target in one step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import OutputError
+
+
+def _describe(path: Path, exc: OSError) -> OutputError:
+    if exc.errno == errno.ENOSPC:
+        why = "the disk is full; free some space and run again"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        why = "the folder is not writable; choose another with --out/--home or fix its permissions"
+    else:
+        why = exc.strerror or str(exc)
+    return OutputError(f"{path}: cannot write: {why}")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it replaces ``path`` atomically.
+
+    On any exception the temporary file is removed and ``path`` is untouched.
+
+    >>> with atomic_path("out.csv") as tmp:      # doctest: +SKIP
+    ...     frame.to_csv(tmp)
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise _describe(path, exc) from exc
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _describe(path, exc) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented UTF-8 JSON to ``path`` atomically."""
+    write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")

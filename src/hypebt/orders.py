@@ -1,0 +1,271 @@
+"""Order checks and the order/fill/trade ledger: the A-share rules applied to each order.
+
+The strategy base (:mod:`hypebt.strategy`) sends every order through
+:meth:`OrderDesk.submit`. It decides the fill price (the session's open or
+close, plus slippage) and refuses, with a recorded reason, what the market
+would refuse: a buy at or above limit-up, a sell at or below limit-down, any
+order on a 一字板 or a suspended session, a sale of shares bought the same
+session (T+1), an invalid lot, a short of a non-eligible code, too little
+cash or margin. Accepted orders go to Backtrader with their fill price fixed.
+
+Fills are turned into round-trip trades (entry to flat) with their fees and,
+for shorts, the borrow fee charged while they were open, so cash reconciles
+to the trade list to the fen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+
+import backtrader as bt
+import pandas as pd
+
+from . import rules as R
+from .broker import to_fen
+
+SIDES = ("buy", "sell", "short", "cover")
+ORDER_COLUMNS = ["date", "code", "side", "size", "price", "at", "status", "reason", "note"]
+TRADE_COLUMNS = [
+    "code", "direction", "entry_date", "entry_price", "exit_date", "exit_price", "size",
+    "gross_pnl", "fees", "borrow_fee", "net_pnl", "status",
+]
+FILL_COLUMNS = ["date", "code", "side", "size", "price", "commission", "stamp_duty", "transfer_fee", "fees"]
+
+
+@dataclass
+class OrderRow:
+    date: dt.date
+    code: str
+    side: str
+    size: int
+    price: float | None
+    at: str
+    status: str
+    reason: str = ""
+    note: str = ""
+
+
+@dataclass
+class _Trade:
+    code: str
+    direction: str
+    entry_date: dt.date
+    size: int = 0            # shares currently open
+    max_size: int = 0
+    entry_value: float = 0.0
+    entry_shares: int = 0
+    exit_value: float = 0.0
+    exit_shares: int = 0
+    exit_date: dt.date | None = None
+    fees: float = 0.0
+    borrow: float = 0.0
+
+
+@dataclass
+class OrderDesk:
+    """Checks orders against the rules and keeps the ledgers of one run."""
+
+    strategy: bt.Strategy
+    rules: R.Rules
+    eligible: frozenset = frozenset()
+    orders: list[OrderRow] = field(default_factory=list)
+    fills: list[dict] = field(default_factory=list)
+    trades: list[dict] = field(default_factory=list)
+    borrow_ledger: list[tuple] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._bought_today: dict[str, int] = {}
+        self._today: dt.date | None = None
+        self._reserved = 0.0
+        self._short_opened: dict[str, int] = {}
+        self._open: dict[str, _Trade] = {}
+        self._pending: dict[int, OrderRow] = {}
+        self._borrow_seen = 0
+
+    # --- session bookkeeping -------------------------------------------------------------------
+    def new_session(self, day: dt.date) -> None:
+        """Called before each session's open."""
+        if day != self._today:
+            self._today = day
+            self._bought_today = {}
+            self._reserved = 0.0
+
+    def _record(self, code, side, size, price, at, status, reason="", note="") -> OrderRow:
+        row = OrderRow(self._today, code, side, int(size), price, at, status, reason, note)
+        self.orders.append(row)
+        return row
+
+    def refuse(self, code, side, size, price, at, reason, note="") -> None:
+        """Record an order the market (or the strategy's own constraints) refused."""
+        status = "cancelled" if reason == "suspended" else "refused"
+        self._record(code, side, size, price, at, status, reason, note)
+
+    def has_pending(self, code: str) -> bool:
+        return any(row.code == code for row in self._pending.values())
+
+    # --- the checks ----------------------------------------------------------------------------
+    def submit(self, code: str, side: str, size: int, at: str = "open", note: str = "", session_no: int = 0):
+        """Check an order and, if the market would take it, send it to Backtrader.
+
+        Returns the Backtrader order, or None when refused (the refusal is recorded).
+        """
+        if side not in SIDES:
+            raise ValueError(f"side must be one of {SIDES}")
+        data = self.strategy.getdatabyname(code)
+        size = int(size)
+        held = int(self.strategy.broker.getposition(data).size)
+        if data.suspended[0]:
+            self.refuse(code, side, size, None, at, "suspended", note)
+            return None
+        raw = float(data.open[0] if at == "open" else data.close[0])
+        bar = R.Bar(float(data.open[0]), float(data.high[0]), float(data.low[0]), float(data.close[0]))
+        up, down = float(data.limit_up[0]), float(data.limit_down[0])
+        limits = R.Limits(None if up != up else up, None if down != down else down)
+        trade_side = "buy" if side in ("buy", "cover") else "sell"
+        price = R.slipped_price(trade_side, raw, bar, self.rules)
+        reason = self._check(code, side, size, held, price, bar, limits, session_no)
+        if reason:
+            self.refuse(code, side, size, price, at, reason, note)
+            return None
+        if trade_side == "buy":
+            self._reserved += price * size + R.fees("buy", size, price, self._today, self.rules).total
+        info = {"fill_price": price, "fill_dt": float(data.datetime[0]) if at == "close" else None}
+        make = self.strategy.buy if trade_side == "buy" else self.strategy.sell
+        order = make(data=data, size=size, exectype=bt.Order.Market, **info)
+        self._pending[order.ref] = self._record(code, side, size, price, at, "submitted", "", note)
+        if side == "short":
+            self._short_opened[code] = session_no
+        return order
+
+    def _check(self, code, side, size, held, price, bar, limits, session_no) -> str:
+        if size <= 0:
+            return "lot_size"
+        if side == "buy":
+            if held < 0:
+                return "no_position"  # cover a short before buying
+            reason = R.check_buy_size(code, size, self.rules)
+        elif side == "sell":
+            if held <= 0:
+                return "no_position"
+            if size > held - self._bought_today.get(code, 0):
+                return "t_plus_1" if size <= held else "no_position"
+            reason = R.check_sell_size(code, size, held, self.rules)
+        elif side == "short":
+            if held > 0:
+                return "no_position"  # sell the long position first
+            reason = R.check_short(code, self.eligible, self.rules) or R.check_buy_size(code, size, self.rules)
+        else:  # cover
+            if held >= 0 or size > -held:
+                return "no_position"
+            if not R.can_cover(self._short_opened.get(code, -10**9), session_no, self.rules):
+                return "t_plus_1"
+            reason = R.check_sell_size(code, size, -held, self.rules)
+        if reason:
+            return reason
+        reason = R.check_fill("buy" if side in ("buy", "cover") else "sell", price, bar, limits, rules=self.rules)
+        if reason:
+            return reason
+        broker = self.strategy.broker
+        if side in ("buy", "cover"):
+            cost = price * size + R.fees("buy", size, price, self._today, self.rules).total
+            if cost > broker.getcash() - self._reserved + 1e-9:
+                return "cash"
+        if side == "short":
+            ratio = R.margin_ratio(self._today, self.rules)
+            shorts = sum(
+                -p.size * d.close[0] for d, p in broker.positions.items() if p.size < 0
+            )
+            if (shorts + price * size) * ratio > broker.getvalue() + 1e-9:
+                return "margin"
+        return ""
+
+    # --- fills -> trades -----------------------------------------------------------------------
+    def on_order(self, order) -> None:
+        """Backtrader's notify_order: record fills, turn them into trades."""
+        row = self._pending.get(order.ref)
+        if row is None or order.status in (order.Submitted, order.Accepted):
+            return
+        del self._pending[order.ref]
+        if order.status != order.Completed:
+            row.status = "refused"
+            row.reason = "cash" if order.status == order.Margin else order.getstatusname().lower()
+            return
+        row.status = "filled"
+        size = int(abs(order.executed.size))
+        price = float(order.executed.price)
+        day = bt.num2date(order.executed.dt).date()
+        side = row.side
+        trade_side = "buy" if side in ("buy", "cover") else "sell"
+        fees = R.fees(trade_side, size, price, day, self.rules)
+        self.fills.append({
+            "date": day, "code": row.code, "side": side, "size": size, "price": price,
+            "commission": fees.commission, "stamp_duty": fees.stamp_duty,
+            "transfer_fee": fees.transfer_fee, "fees": to_fen(fees.total),
+        })
+        if side == "buy":
+            self._bought_today[row.code] = self._bought_today.get(row.code, 0) + size
+            self._reserved = max(0.0, self._reserved - (price * size + fees.total))
+        if side == "cover":
+            self._reserved = max(0.0, self._reserved - (price * size + fees.total))
+        self._book(row.code, side, size, price, day, fees.total)
+
+    def _book(self, code, side, size, price, day, fee) -> None:
+        opening = side in ("buy", "short")
+        trade = self._open.get(code)
+        if opening:
+            if trade is None:
+                trade = self._open[code] = _Trade(code, "long" if side == "buy" else "short", day)
+            trade.size += size
+            trade.max_size = max(trade.max_size, trade.size)
+            trade.entry_value += price * size
+            trade.entry_shares += size
+        else:
+            if trade is None:  # cannot happen: checks refuse closing a flat position
+                return
+            trade.size -= size
+            trade.exit_value += price * size
+            trade.exit_shares += size
+            trade.exit_date = day
+        trade.fees += fee
+        if not opening and trade.size == 0:
+            self.trades.append(self._trade_row(self._open.pop(code), "closed"))
+
+    def _borrow_for(self, trade: _Trade, until: dt.date | None) -> float:
+        return sum(
+            fee for day, code, fee, _ in self.borrow_ledger
+            if code == trade.code and day > trade.entry_date and (until is None or day <= until)
+        )
+
+    def _trade_row(self, t: _Trade, status: str) -> dict:
+        entry_price = t.entry_value / t.entry_shares if t.entry_shares else float("nan")
+        exit_price = t.exit_value / t.exit_shares if t.exit_shares else float("nan")
+        sign = 1 if t.direction == "long" else -1
+        gross = sign * (t.exit_value - t.entry_value * (t.exit_shares / t.entry_shares if t.entry_shares else 0))
+        borrow = self._borrow_for(t, t.exit_date) if t.direction == "short" else 0.0
+        fees = to_fen(t.fees)
+        return {
+            "code": t.code, "direction": t.direction, "entry_date": t.entry_date,
+            "entry_price": round(entry_price, 4), "exit_date": t.exit_date if status == "closed" else None,
+            "exit_price": round(exit_price, 4) if status == "closed" else None, "size": t.max_size,
+            "gross_pnl": to_fen(gross), "fees": fees, "borrow_fee": to_fen(borrow),
+            "net_pnl": to_fen(gross - fees - borrow), "status": status,
+        }
+
+    def finish(self) -> None:
+        """At the end of the run: orders never executed are cancelled; open trades listed as open."""
+        for row in self._pending.values():
+            row.status, row.reason = "cancelled", "end_of_data"
+        self._pending.clear()
+        for trade in self._open.values():
+            self.trades.append(self._trade_row(trade, "open"))
+
+    # --- tables --------------------------------------------------------------------------------
+    def orders_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(r) for r in self.orders], columns=ORDER_COLUMNS)
+
+    def trades_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.trades, columns=TRADE_COLUMNS)
+
+    def fills_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.fills, columns=FILL_COLUMNS)

@@ -1,0 +1,223 @@
+"""Run, sweep and study specs: TOML files in ``backtests/``.
+
+A spec names what to run; every key is checked, unknown ones get "did you
+mean". Example (``backtests/sora_hype.toml``)::
+
+    name = "sora_hype"
+    strategy = "hype_buy"
+    universe = "sora"
+    start = 2024-01-02
+    end = 2024-05-22
+    cash = 1_000_000
+    benchmark = "sh000300"
+
+    [events]
+    catalogue = "ai_releases"
+    ids = ["sora"]
+
+    [params]
+    hold_days = 5
+
+    [rules]
+    borrow_rate = 0.08
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, unknown
+from .paths import safe_name
+
+TOP_KEYS = {
+    "name": str, "description": str, "strategy": str, "universe": str, "codes": list,
+    "start": dt.date, "end": dt.date, "cash": float, "benchmark": str, "adjust": str,
+    "margin_list": str, "st_codes": list, "events": dict, "params": dict, "rules": dict,
+    "sweep": dict, "study": dict,
+}
+EVENT_KEYS = {"catalogue": str, "ids": list, "name": (str, list), "tag": (str, list),
+              "company": (str, list), "scheduled": bool}
+DEFAULT_BENCHMARK = "sh000300"
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    catalogue: str = "ai_releases"
+    ids: tuple[str, ...] | None = None
+    name: Any = None
+    tag: Any = None
+    company: Any = None
+    scheduled: bool | None = None
+
+    def describe(self) -> str:
+        parts = [f"{k}={v}" for k in ("ids", "name", "tag", "company", "scheduled")
+                 if (v := getattr(self, k)) is not None]
+        return f"{self.catalogue}[{', '.join(parts) or 'all'}]"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed, checked spec."""
+
+    path: Path
+    name: str
+    strategy: str
+    universe: str | None = None
+    codes: tuple[str, ...] = ()
+    start: dt.date | None = None
+    end: dt.date | None = None
+    cash: float = 1_000_000.0
+    benchmark: str = DEFAULT_BENCHMARK
+    adjust: str | None = None
+    margin_list: str = "margin_eligible"
+    st_codes: tuple[str, ...] = ()
+    description: str = ""
+    events: EventFilter | None = None
+    params: dict = field(default_factory=dict)
+    rules: dict = field(default_factory=dict)
+    sweep: dict | None = None
+    study: dict | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "path"}
+        out["events"] = None if self.events is None else self.events.__dict__
+        out["path"] = str(self.path)
+        return out
+
+
+def _type_ok(value, expected) -> bool:
+    if isinstance(expected, tuple):
+        return any(_type_ok(value, e) for e in expected)
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is dt.date:
+        return isinstance(value, (dt.date, str)) and not isinstance(value, dt.datetime)
+    return isinstance(value, expected)
+
+
+def _date(value, key: str, where: str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{where}: {key} = {value!r} is not a date; write it like 2024-02-19") from None
+
+
+def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
+    """Read and check a spec file, applying ``--set key=value`` overrides.
+
+    >>> load_spec("backtests/sora_hype.toml", ["hold_days=3"]).params["hold_days"]  # doctest: +SKIP
+    3
+    """
+    path = Path(path)
+    where = str(path)
+    if not path.is_file():
+        raise InputError(f"{where}: spec file not found")
+    try:
+        raw = tomllib.loads(path.read_text("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{where}: not UTF-8; save the spec as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{where}: invalid TOML: {exc}") from None
+    for item in overrides or []:
+        apply_override(raw, item, where)
+    return parse_spec(raw, path)
+
+
+def parse_literal(text: str) -> Any:
+    """A CLI value as a TOML literal (number, bool, date, list, quoted string); bare words stay strings.
+
+    No eval: values are parsed by the TOML parser only.
+
+    >>> parse_literal("5"), parse_literal("0.1"), parse_literal("true"), parse_literal("sora")
+    (5, 0.1, True, 'sora')
+    """
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_override(raw: dict, item: str, where: str) -> None:
+    """Apply one ``key=value`` (``params.hold_days=5``, ``rules.borrow_rate=0.1``, ``start=...``).
+
+    A bare key that is not a top-level key is taken as a strategy parameter.
+    """
+    if "=" not in item:
+        raise InputError(f"--set {item!r}: write it as key=value, e.g. --set hold_days=5")
+    key, _, text = item.partition("=")
+    key = key.strip()
+    value = parse_literal(text.strip())
+    parts = key.split(".")
+    if len(parts) == 1 and parts[0] not in TOP_KEYS:
+        parts = ["params", parts[0]]
+    if len(parts) > 2 or (len(parts) == 2 and parts[0] not in ("params", "rules", "events", "sweep", "study")):
+        raise InputError(f"--set {key}: use KEY, params.KEY, rules.KEY or events.KEY")
+    target = raw
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+    target[parts[-1]] = value
+
+
+def parse_spec(raw: dict, path: Path) -> Spec:
+    """Check a spec's keys and types and build a :class:`Spec`."""
+    where = str(path)
+    for key, value in raw.items():
+        if key not in TOP_KEYS:
+            raise unknown("spec key", key, TOP_KEYS, where)
+        if not _type_ok(value, TOP_KEYS[key]):
+            raise InputError(f"{where}: {key} must be {_tname(TOP_KEYS[key])}, got {value!r}")
+    if "strategy" not in raw:
+        raise InputError(f"{where}: missing key 'strategy' (the file name in strategies/, e.g. \"hype_buy\")")
+    if "universe" not in raw and "codes" not in raw:
+        raise InputError(f"{where}: give a universe (a name in data/universes/) or codes = [\"002230\"]")
+    name = raw.get("name", path.stem)
+    safe_name(name, f"{where}: run name")
+    start = _date(raw["start"], "start", where) if "start" in raw else None
+    end = _date(raw["end"], "end", where) if "end" in raw else None
+    if start and end and start > end:
+        raise InputError(f"{where}: start {start} is after end {end}; swap them")
+    if "cash" in raw and raw["cash"] <= 0:
+        raise InputError(f"{where}: cash must be positive, got {raw['cash']}")
+    events = None
+    if "events" in raw:
+        ev = raw["events"]
+        for key, value in ev.items():
+            if key not in EVENT_KEYS:
+                raise unknown("events key", key, EVENT_KEYS, where)
+            if not _type_ok(value, EVENT_KEYS[key]):
+                raise InputError(f"{where}: events.{key} must be {_tname(EVENT_KEYS[key])}, got {value!r}")
+        events = EventFilter(
+            catalogue=ev.get("catalogue", "ai_releases"),
+            ids=tuple(ev["ids"]) if "ids" in ev else None,
+            name=ev.get("name"), tag=ev.get("tag"), company=ev.get("company"), scheduled=ev.get("scheduled"),
+        )
+    for key in ("params", "rules"):
+        if key in raw and not isinstance(raw[key], dict):
+            raise InputError(f"{where}: [{key}] must be a table")
+    return Spec(
+        path=path, name=name, strategy=raw["strategy"], universe=raw.get("universe"),
+        codes=tuple(str(c) for c in raw.get("codes", ())), start=start, end=end,
+        cash=float(raw.get("cash", 1_000_000.0)), benchmark=raw.get("benchmark", DEFAULT_BENCHMARK),
+        adjust=raw.get("adjust"), margin_list=raw.get("margin_list", "margin_eligible"),
+        st_codes=tuple(raw.get("st_codes", ())), description=raw.get("description", ""), events=events,
+        params=dict(raw.get("params", {})), rules=dict(raw.get("rules", {})),
+        sweep=raw.get("sweep"), study=raw.get("study"),
+    )
+
+
+def with_params(spec: Spec, params: dict) -> Spec:
+    """The same spec with some strategy parameters replaced (used by sweeps)."""
+    return replace(spec, params={**spec.params, **params})
+
+
+def _tname(t) -> str:
+    if isinstance(t, tuple):
+        return " or ".join(_tname(x) for x in t)
+    return {str: "a string", float: "a number", list: "a list", dict: "a table", bool: "true or false",
+            dt.date: "a date (2024-02-19)"}.get(t, t.__name__)

@@ -1,0 +1,284 @@
+"""The local parquet store: validated bars in, fast loads out, a manifest per dataset.
+
+Layout under the store root (``data/store`` by default, ``HYPEBT_HOME`` or
+``--home`` to move it)::
+
+    stock_qfq/bars.parquet   stock_qfq/manifest.json     # forward-adjusted stock bars
+    stock_raw/bars.parquet   ...                         # traded prices + adj_factor
+    stock_hfq/...            index/...                   # back-adjusted; index bars
+    calendar/sessions.parquet calendar/manifest.json     # akshare's trade calendar
+
+Each dataset is one parquet file sorted by (code, date), so loading the whole
+market is one sequential read. Every write goes through a temporary file and a
+rename (:mod:`hypebt.fsio`); the manifest, written after the data, records the
+file's SHA-256 so a truncated or corrupted file is caught on load and by
+``hypebt data check``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import __version__, fsio
+from .errors import DataError, InputError, unknown
+
+ADJUSTMENTS = ("qfq", "hfq", "raw")
+DATASETS = ("stock_qfq", "stock_hfq", "stock_raw", "index")
+# When several stock datasets exist, traded prices (raw + factor) are preferred.
+STOCK_PREFERENCE = ("stock_raw", "stock_qfq", "stock_hfq")
+_ROW_GROUP = 1 << 18
+
+
+def dataset_for(kind: str, adjust: str | None = None) -> str:
+    """The dataset name for bars of ``kind`` ('stock' or 'index') and ``adjust``."""
+    if kind == "index":
+        return "index"
+    if adjust not in ADJUSTMENTS:
+        raise InputError(f"adjust {adjust!r} is not one of {', '.join(ADJUSTMENTS)}")
+    return f"stock_{adjust}"
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+class Store:
+    """A folder of parquet datasets with manifests.
+
+    >>> store = Store("data/store")                       # doctest: +SKIP
+    >>> bars = store.load("stock_qfq", codes=["688039"])  # doctest: +SKIP
+    """
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    # --- paths and manifests -------------------------------------------------------------------
+    def _file(self, dataset: str) -> Path:
+        name = "sessions.parquet" if dataset == "calendar" else "bars.parquet"
+        return self.root / dataset / name
+
+    def _manifest_path(self, dataset: str) -> Path:
+        return self.root / dataset / "manifest.json"
+
+    def datasets(self) -> list[str]:
+        """Datasets present in the store (those with a manifest)."""
+        return [d for d in (*DATASETS, "calendar") if self._manifest_path(d).is_file()]
+
+    def manifest(self, dataset: str) -> dict[str, Any] | None:
+        """The dataset's manifest, or None when the dataset does not exist."""
+        path = self._manifest_path(dataset)
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DataError(
+                f"{path}: manifest unreadable ({exc}); re-import the dataset to rebuild it"
+            ) from None
+
+    def stock_dataset(self, adjust: str | None = None) -> str:
+        """The stock dataset to use: the one for ``adjust``, else the preferred one present."""
+        present = self.datasets()
+        if adjust:
+            name = dataset_for("stock", adjust)
+            if name not in present:
+                raise DataError(
+                    f"{self.root}: no {adjust} stock bars in the store; run 'hypebt data import' "
+                    f"or 'hypebt data fetch --adjust {adjust}'"
+                )
+            return name
+        for name in STOCK_PREFERENCE:
+            if name in present:
+                return name
+        raise DataError(
+            f"{self.root}: the store has no stock bars; run 'hypebt data import PATH' "
+            "or 'hypebt data fetch CODE ...' first"
+        )
+
+    # --- writing -------------------------------------------------------------------------------
+    def write(
+        self,
+        dataset: str,
+        bars: pd.DataFrame,
+        *,
+        source: str,
+        adjust: str,
+        as_of: str | None = None,
+        replace_codes: bool = True,
+    ) -> dict[str, Any]:
+        """Merge validated canonical ``bars`` into ``dataset``; return the new manifest.
+
+        ``replace_codes``: the incoming codes' old rows are dropped first (a new
+        qfq series re-bases every earlier price, so it must replace, not patch).
+        Otherwise rows are upserted by (code, date) (raw and hfq history is
+        stable, so incremental fetches append).
+        """
+        if dataset not in DATASETS:
+            raise unknown("dataset", dataset, DATASETS)
+        old_manifest = self.manifest(dataset)
+        if old_manifest and old_manifest.get("adjust") != adjust:
+            raise InputError(
+                f"dataset {dataset} holds {old_manifest.get('adjust')} prices, not {adjust}"
+            )
+        if self._file(dataset).is_file():
+            old = self.load(dataset)
+            if replace_codes:
+                old = old[~old["code"].isin(pd.unique(bars["code"]))]
+            merged = pd.concat([old, bars], ignore_index=True)
+        else:
+            merged = bars
+        merged = (
+            merged.drop_duplicates(["code", "date"], keep="last")
+            .sort_values(["code", "date"], kind="stable")
+            .reset_index(drop=True)
+        )
+        sources = list(dict.fromkeys([*(old_manifest or {}).get("sources", []), source]))
+        return self._write_frame(dataset, merged, sources=sources, adjust=adjust, as_of=as_of)
+
+    def _write_frame(self, dataset, frame, *, sources, adjust, as_of) -> dict[str, Any]:
+        frame = frame.copy()
+        frame["code"] = frame["code"].astype("string")
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        path = self._file(dataset)
+        with fsio.atomic_path(path) as tmp:
+            pq.write_table(table, tmp, compression="zstd", row_group_size=_ROW_GROUP)
+            digest = file_sha256(tmp)
+        dates = frame["date"]
+        manifest = {
+            "dataset": dataset,
+            "kind": "index" if dataset == "index" else "calendar" if dataset == "calendar" else "stock",
+            "adjust": adjust,
+            "price_basis": "traded" if adjust in ("raw", "none") else f"adjusted ({adjust})",
+            "sources": sources,
+            "as_of": as_of or (str(dates.max().date()) if len(frame) else None),
+            "rows": int(len(frame)),
+            "codes": int(frame["code"].nunique()) if "code" in frame else 0,
+            "first_date": str(dates.min().date()) if len(frame) else None,
+            "last_date": str(dates.max().date()) if len(frame) else None,
+            "columns": list(frame.columns),
+            "file": path.name,
+            "sha256": digest,
+            "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "hypebt_version": __version__,
+        }
+        # Data first, then its manifest: a crash in between leaves a hash mismatch
+        # that 'data check' reports, never a manifest pointing at missing rows.
+        fsio.write_json(self._manifest_path(dataset), manifest)
+        return manifest
+
+    def write_calendar(self, sessions, source: str) -> dict[str, Any]:
+        """Store trading sessions (e.g. akshare's ``tool_trade_date_hist_sina``)."""
+        frame = pd.DataFrame({"date": pd.to_datetime(pd.Series(sessions)).dt.normalize().astype("datetime64[ns]")})
+        frame = frame.drop_duplicates().sort_values("date").reset_index(drop=True)
+        return self._write_frame("calendar", frame, sources=[source], adjust="none", as_of=str(dt.date.today()))
+
+    # --- reading -------------------------------------------------------------------------------
+    def verify(self, dataset: str) -> str | None:
+        """None when the dataset's file matches its manifest, else what is wrong and the remedy."""
+        manifest = self.manifest(dataset)
+        path = self._file(dataset)
+        if manifest is None:
+            return f"{dataset}: no manifest; re-import the dataset"
+        if not path.is_file():
+            return f"{path}: missing (the manifest lists {manifest['rows']} rows); re-import the dataset"
+        if file_sha256(path) != manifest["sha256"]:
+            return (
+                f"{path}: content hash differs from its manifest (truncated or modified); "
+                f"re-import it ({', '.join(manifest.get('sources', []))})"
+            )
+        return None
+
+    def load(
+        self,
+        dataset: str,
+        codes=None,
+        start=None,
+        end=None,
+        columns: list[str] | None = None,
+        verify: bool = True,
+    ) -> pd.DataFrame:
+        """Load bars sorted by (code, date), optionally for some codes and dates.
+
+        The file's hash is checked against its manifest first (``verify``), so
+        a corrupted store is never read silently.
+        """
+        path = self._file(dataset)
+        if self.manifest(dataset) is None:
+            raise DataError(f"{self.root}: no dataset {dataset!r}; import or fetch it first")
+        if verify:
+            problem = self.verify(dataset)
+            if problem:
+                raise DataError(problem)
+        filters = []
+        if codes is not None:
+            filters.append(("code", "in", list(codes)))
+        if start is not None:
+            filters.append(("date", ">=", pd.Timestamp(start)))
+        if end is not None:
+            filters.append(("date", "<=", pd.Timestamp(end)))
+        try:
+            table = pq.read_table(path, columns=columns, filters=filters or None)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise DataError(f"{path}: unreadable ({exc}); re-import the dataset") from None
+        return table.to_pandas()
+
+    def load_calendar(self) -> pd.DatetimeIndex | None:
+        """Stored akshare trading sessions, or None."""
+        if self.manifest("calendar") is None:
+            return None
+        return pd.DatetimeIndex(self.load("calendar")["date"])
+
+    def code_ranges(self, dataset: str) -> pd.DataFrame:
+        """Per code: first date, last date and rows (for incremental fetches and ``data info``)."""
+        if self.manifest(dataset) is None:
+            return pd.DataFrame(columns=["first", "last", "rows"])
+        frame = self.load(dataset, columns=["code", "date"])
+        return frame.groupby("code", observed=True)["date"].agg(first="min", last="max", rows="size")
+
+    def check(self) -> list[str]:
+        """Integrity problems across every dataset (empty when all is well)."""
+        problems = []
+        for dataset in self.datasets():
+            problem = self.verify(dataset)
+            if problem:
+                problems.append(problem)
+                continue
+            manifest = self.manifest(dataset)
+            meta = pq.read_metadata(self._file(dataset))
+            if meta.num_rows != manifest["rows"]:
+                problems.append(f"{dataset}: {meta.num_rows} rows on disk, manifest says {manifest['rows']}")
+        return problems
+
+
+def content_hashes(store: Store) -> dict[str, str]:
+    """dataset -> sha256 for every dataset: the data identity recorded in run manifests."""
+    out = {}
+    for name in store.datasets():
+        manifest = store.manifest(name)
+        out[name] = manifest["sha256"] if manifest else ""
+    return out
+
+
+def sessions_from_store(store: Store, index_code: str = "sh000300") -> pd.DatetimeIndex:
+    """Trading sessions: CSI 300's dates (it trades every session), else akshare's calendar,
+    else every date any stock traded."""
+    if "index" in store.datasets():
+        idx = store.load("index", codes=[index_code], columns=["date"])
+        if len(idx):
+            return pd.DatetimeIndex(np.sort(idx["date"].unique()))
+    cal = store.load_calendar()
+    if cal is not None:
+        return cal
+    frame = store.load(store.stock_dataset(), columns=["date"])
+    return pd.DatetimeIndex(np.sort(frame["date"].unique()))

@@ -1,0 +1,277 @@
+"""The strategy base class, and finding strategies by file name.
+
+A strategy is a file ``strategies/<name>.py`` with one class deriving from
+:class:`Strategy`, its parameters declared in one dict ``PARAMS``::
+
+    from hypebt import Strategy
+
+    class BuyAndHold(Strategy):
+        PARAMS = {"fraction": 0.95}
+
+        def on_open(self, day):
+            if self.session_no == 0:
+                for code in self.universe:
+                    self.buy_value(code, self.equity * self.cfg.fraction / len(self.universe))
+
+Two hooks, one per moment a real trader acts:
+
+- :meth:`Strategy.on_open` runs before a session's open; orders fill at that
+  session's open. It may look at the previous sessions and today's open
+  (known from the call auction), not at today's high, low or close.
+- :meth:`Strategy.on_close` runs at a session's close; orders with
+  ``at="close"`` fill at that close (for news known during the session),
+  other orders wait for the next open.
+
+Every order goes through the A-share checks in :mod:`hypebt.orders`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import backtrader as bt
+
+from . import rules as R
+from .broker import LotSizer
+from .errors import InputError, unknown
+from .orders import OrderDesk
+from .paths import safe_name
+
+
+@dataclass
+class Context:
+    """Everything a strategy is given: parameters, universe, events, calendar, rules."""
+
+    params: dict[str, Any]
+    universe: tuple[str, ...]
+    names: dict[str, str]
+    events: list  # hypebt.events.Tradable, mapped to this run's sessions
+    sessions: Any  # pandas DatetimeIndex of the run
+    rules: R.Rules
+    eligible: frozenset = frozenset()
+    borrow_ledger: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BarView:
+    """One code's bar as a strategy may see it."""
+
+    date: dt.date
+    open: float
+    high: float
+    low: float
+    close: float
+    adjclose: float
+    volume: float
+    limit_up: float | None
+    limit_down: float | None
+    suspended: bool
+
+    @property
+    def closed_at_limit_up(self) -> bool:
+        return self.limit_up is not None and not self.suspended and self.close >= self.limit_up - 0.015
+
+    @property
+    def locked_limit_up(self) -> bool:
+        """一字板 at limit-up: the whole session at the limit, nothing bought."""
+        return self.closed_at_limit_up and self.open == self.high == self.low == self.close
+
+
+class Strategy(bt.Strategy):
+    """Base class of hypebt strategies (see the module docstring)."""
+
+    PARAMS: dict[str, Any] = {}
+    params = (("ctx", None),)
+
+    def __init__(self):
+        ctx: Context = self.p.ctx
+        self.ctx = ctx
+        self.cfg = SimpleNamespace(**ctx.params)
+        self.universe = tuple(ctx.universe)
+        self.events = list(ctx.events)
+        self.sessions = ctx.sessions
+        self.rules = ctx.rules
+        self.desk = OrderDesk(self, ctx.rules, ctx.eligible, borrow_ledger=ctx.borrow_ledger)
+        self.sizer_ = LotSizer(rules=ctx.rules)
+        self.session_no = -1
+        self.equity_rows: list[tuple] = []
+
+    # --- hooks for subclasses ------------------------------------------------------------------
+    def on_open(self, day: dt.date) -> None:
+        """Before the open of session ``day``: orders fill at this open."""
+
+    def on_close(self, day: dt.date) -> None:
+        """At the close of session ``day``: ``at="close"`` orders fill at this close."""
+
+    # --- Backtrader plumbing -------------------------------------------------------------------
+    @property
+    def today(self) -> dt.date:
+        return self.datas[0].datetime.date(0)
+
+    def next_open(self):
+        self.session_no += 1
+        self.desk.new_session(self.today)
+        self.on_open(self.today)
+
+    def next(self):
+        self.on_close(self.today)
+        broker = self.broker
+        self.equity_rows.append((self.today, broker.getcash(), broker.getvalue()))
+
+    # Backtrader calls the *prenext* hooks on the first bar (its minimum-period
+    # status is set only after that bar); every feed is aligned to the same
+    # sessions, so every bar is a full session and gets the same hooks.
+    prenext_open = next_open
+    prenext = next
+
+    def notify_order(self, order):
+        self.desk.on_order(order)
+
+    def stop(self):
+        self.desk.finish()
+
+    # --- what a strategy may look at -----------------------------------------------------------
+    @property
+    def equity(self) -> float:
+        """Portfolio value at the last close (cash + positions)."""
+        return self.broker.getvalue()
+
+    @property
+    def cash(self) -> float:
+        return self.broker.getcash()
+
+    def position(self, code: str) -> int:
+        """Shares held (negative when short)."""
+        return int(self.broker.getposition(self.getdatabyname(code)).size)
+
+    def bar(self, code: str, ago: int = 0) -> BarView:
+        """The bar ``ago`` sessions back. In ``on_open`` use ``ago=1`` for the last full bar;
+        only ``open`` of ``ago=0`` is known there."""
+        d = self.getdatabyname(code)
+        up, down = d.limit_up[-ago], d.limit_down[-ago]
+        return BarView(
+            d.datetime.date(-ago), d.open[-ago], d.high[-ago], d.low[-ago], d.close[-ago],
+            d.adjclose[-ago], d.volume[-ago], None if up != up else up, None if down != down else down,
+            bool(d.suspended[-ago]),
+        )
+
+    def pending(self, code: str) -> bool:
+        """True while an order for ``code`` waits to be filled (an at-close order fills after the
+        next session's ``on_open``)."""
+        return self.desk.has_pending(code)
+
+    def tradable(self, code: str) -> bool:
+        """False when ``code`` does not trade this session (suspended, not listed)."""
+        return not self.getdatabyname(code).suspended[0]
+
+    # --- orders --------------------------------------------------------------------------------
+    def buy_value(self, code: str, value: float, at: str = "open", note: str = ""):
+        """Buy about ``value`` CNY of ``code`` in valid lots at this session's open/close."""
+        d = self.getdatabyname(code)
+        price = d.open[0] if at == "open" else d.close[0]
+        shares = self.sizer_.shares_for(code, value, price)
+        return self.desk.submit(code, "buy", shares, at, note, self.session_no)
+
+    def buy_shares(self, code: str, shares: int, at: str = "open", note: str = ""):
+        return self.desk.submit(code, "buy", shares, at, note, self.session_no)
+
+    def sell_all(self, code: str, at: str = "open", note: str = ""):
+        """Sell the whole long position (odd lots included)."""
+        return self.desk.submit(code, "sell", max(self.position(code), 0), at, note, self.session_no)
+
+    def short_value(self, code: str, value: float, at: str = "open", note: str = ""):
+        """Sell short about ``value`` CNY through margin lending (eligible codes only)."""
+        d = self.getdatabyname(code)
+        price = d.open[0] if at == "open" else d.close[0]
+        shares = self.sizer_.shares_for(code, value, price)
+        return self.desk.submit(code, "short", shares, at, note, self.session_no)
+
+    def cover_all(self, code: str, at: str = "open", note: str = ""):
+        """Buy back the whole short position."""
+        return self.desk.submit(code, "cover", max(-self.position(code), 0), at, note, self.session_no)
+
+
+# --- finding strategies ------------------------------------------------------------------------
+
+def strategy_paths(folder: Path) -> dict[str, Path]:
+    """``strategies/*.py`` by file stem (files starting with '_' are helpers, not strategies)."""
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(folder.glob("*.py")) if not p.name.startswith("_")}
+
+
+def load_strategy(name_or_path: str, folder: Path) -> type[Strategy]:
+    """The Strategy class in ``folder/<name>.py``, or in an explicit ``.py`` path.
+
+    Strategies load only from the strategies folder or a path the user gives.
+    """
+    if name_or_path.endswith(".py"):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise InputError(f"strategy file {path} does not exist")
+        name = path.stem
+    else:
+        name = safe_name(name_or_path, "strategy name")
+        known = strategy_paths(folder)
+        if name not in known:
+            raise unknown("strategy", name, known, where=str(folder))
+        path = known[name]
+    module_name = f"hypebt_user_strategies.{name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # pickling by reference needs the module registered
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        raise InputError(f"{path}: cannot load strategy: {exc.__class__.__name__}: {exc}") from exc
+    classes = [
+        obj for obj in vars(module).values()
+        if inspect.isclass(obj) and issubclass(obj, Strategy) and obj is not Strategy
+        and obj.__module__ == module_name
+    ]
+    if len(classes) != 1:
+        raise InputError(
+            f"{path}: a strategy file defines exactly one class deriving from hypebt.Strategy; found "
+            f"{len(classes)}" + (f" ({', '.join(c.__name__ for c in classes)})" if classes else "")
+        )
+    cls = classes[0]
+    cls.hypebt_name = name
+    cls.hypebt_path = path
+    return cls
+
+
+def resolve_params(cls: type[Strategy], given: dict[str, Any], where: str) -> dict[str, Any]:
+    """The strategy's PARAMS defaults updated with ``given``; unknown names get 'did you mean'.
+
+    A given value must have the default's type (ints are accepted for floats).
+    """
+    params = dict(cls.PARAMS)
+    for key, value in given.items():
+        if key not in params:
+            raise unknown(f"parameter of strategy {cls.hypebt_name}", key, params, where)
+        default = params[key]
+        if default is not None and not _same_kind(default, value):
+            raise InputError(
+                f"{where}: parameter {key!r} must be {type(default).__name__} like its default "
+                f"{default!r}, got {value!r}"
+            )
+        params[key] = float(value) if isinstance(default, float) and isinstance(value, int) else value
+    return params
+
+
+def _same_kind(default, value) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))

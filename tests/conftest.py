@@ -1,0 +1,41 @@
+"""Shared fixtures: the real market data beside the project, and a scratch workspace.
+
+The real data is found at ``$HYPEBT_SHARED_DATA`` or ``<repo>/../shared/data``.
+Outside CI a missing dataset skips the tests that need it, with the reason; under
+``CI=true`` it fails them, because CI must always run against real bars.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _locate() -> Path:
+    env = os.environ.get("HYPEBT_SHARED_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real A-share dataset folder, or a skip (a failure under CI=true)."""
+    path = _locate()
+    if not (path / "ashare" / "market.parquet").is_file():
+        msg = (
+            f"real market data not found at {path}: put the shared dataset at ../shared/data "
+            "or set HYPEBT_SHARED_DATA"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture
+def repo() -> Path:
+    """The repository root (the default workspace with strategies/, backtests/, data/)."""
+    return REPO
