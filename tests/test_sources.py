@@ -424,6 +424,19 @@ def test_consecutive_calls_wait_min_interval(api, fake_time):
     assert len(fake_time.sleeps) == 3
 
 
+def test_the_timeout_is_passed_on_to_functions_that_take_one(api, fake_time):
+    seen = []
+
+    class WithTimeout(FakeApi):
+        def stock_zh_a_hist(self, symbol, period, start_date, end_date, adjust, timeout=None):
+            seen.append(timeout)  # lets requests give up, so the worker thread ends too
+            return super().stock_zh_a_hist(symbol, period, start_date, end_date, adjust)
+
+    source = make_source(WithTimeout(api.data), fake_time, timeout=7.5)
+    source.stock_daily("688039", "2024-02-01", "2024-02-29", "qfq")
+    assert seen == [7.5]
+
+
 # --- index, calendar ------------------------------------------------------------------------------
 
 def test_fetch_index_and_calendar(api, fake_time, shared_data, tmp_path):

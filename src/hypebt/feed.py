@@ -52,10 +52,7 @@ def _limits(code: str, sessions: pd.DatetimeIndex, prev_close: np.ndarray, sessi
         if not pc > 0:
             continue
         sn = int(session_no[i]) if session_no is not None and session_no[i] > 0 else None
-        pct = R.limit_pct(code, day.date(), st=st, session_no=sn, rules=rules)
-        if pct is None:
-            continue
-        lim = R.price_limits(float(pc), pct)
+        lim = R.limits_for(code, day.date(), float(pc), st=st, session_no=sn, rules=rules)
         up[i] = lim.up if lim.up is not None else np.nan
         down[i] = lim.down if lim.down is not None else np.nan
     return up, down

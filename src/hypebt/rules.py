@@ -340,8 +340,8 @@ def limit_pct(
     - no limit for the first ``rules.no_limit_sessions`` sessions of STAR listings, ChiNext
       listings from 2020-08-24 and main-board listings from 2023-04-10; for the first
       ``rules.bse_no_limit_sessions`` on Beijing.
-    - before those reforms a listing's first session returns ``None`` too: its band (+44 % / -36 %
-      from 2014) was set on the issue price, not a previous close, so it is not a fraction of
+    - before those reforms a listing's first session returns ``None`` too: its band (+44 % / -36 %,
+      from the IPO restart of early 2014) was set on the issue price, not a previous close, so it is not a fraction of
       ``prev_close``; use :func:`ipo_first_day_limits` when the issue price is known.
 
     >>> limit_pct("600519", date(2024, 5, 6)), limit_pct("600519", date(2024, 5, 6), st=True)

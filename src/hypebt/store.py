@@ -148,7 +148,8 @@ class Store:
 
     def _write_frame(self, dataset, frame, *, sources, adjust, as_of) -> dict[str, Any]:
         frame = frame.copy()
-        frame["code"] = frame["code"].astype("string")
+        if "code" in frame:
+            frame["code"] = frame["code"].astype("string")
         table = pa.Table.from_pandas(frame, preserve_index=False)
         path = self._file(dataset)
         with fsio.atomic_path(path) as tmp:

@@ -127,12 +127,10 @@ def validate_bars(
                 value = frame[fld].iloc[pos]
                 shown = value.date() if isinstance(value, pd.Timestamp) else getattr(value, "item", lambda: value)()
                 more = f" ({n_more} more bad rows)" if n_more > 0 else ""
+                shown = str(shown) if fld == "date" else repr(shown)
                 raise InputError(
-                    f"{where}: row {pos + 1}: field '{fld}': {shown!r} {what}{more}; "
+                    f"{where}: row {pos + 1}: field '{fld}': {shown} {what}{more}; "
                     "fix the row, or import with --lenient to drop bad rows"
-                    if fld != "date" or "future" in what else
-                    f"{where}: row {pos + 1}: field 'date': {shown} {what}{more}; "
-                    "fix the file, or import with --lenient to drop such rows"
                 )
             dropped[f"{fld} {what}"] = int((mask & ~any_bad).sum())
             any_bad |= mask
