@@ -202,6 +202,15 @@ def cmd_list(args) -> int:
     return 0
 
 
+def local_dataset(ws: Path) -> Path | None:
+    """A local dataset in akshare's format: ``$HYPEBT_SHARED_DATA``, else ``../shared/data``."""
+    env = os.environ.get("HYPEBT_SHARED_DATA")
+    for folder in ([Path(env)] if env else []) + [ws.resolve().parent / "shared" / "data"]:
+        if (folder / "ashare" / "market.parquet").is_file():
+            return folder
+    return None
+
+
 def ensure_data(spec, store, ws, offline: bool) -> None:
     """Fetch through akshare what a spec needs and the store lacks (first use on a new machine)."""
     from . import universes as U
@@ -217,6 +226,17 @@ def ensure_data(spec, store, ws, offline: bool) -> None:
     bench_missing = "index" not in store.datasets() or spec.benchmark not in set(store.code_ranges("index").index)
     if not missing and not bench_missing:
         return
+    local = local_dataset(ws)
+    if local is not None and not stock_sets:
+        # First use beside a dataset in akshare's format: import it rather than ask akshare.
+        from .importers import import_paths
+
+        paths = [local / "ashare" / "market.parquet"]
+        paths += [p for p in [local / "index" / f"{spec.benchmark}.csv"] if p.is_file()]
+        print(f"first use: importing {', '.join(map(str, paths))} into {store.root}", file=sys.stderr)
+        for line in import_paths(store, paths).lines():
+            print(line, file=sys.stderr)
+        return ensure_data(spec, store, ws, True)
     if offline:
         return  # prepare() reports what is missing
     from . import sources
