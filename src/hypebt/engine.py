@@ -209,7 +209,8 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None) -> Result
     merged = resolve_params(cls, {**prep.spec.params, **(params or {})}, str(prep.spec.path))
     ledger: list = []
     ctx = Context(params=merged, universe=prep.codes, names=prep.names, events=prep.events,
-                  sessions=prep.sessions, rules=prep.rules, eligible=prep.eligible, borrow_ledger=ledger)
+                  sessions=prep.sessions, rules=prep.rules, eligible=prep.eligible, borrow_ledger=ledger,
+                  arrays=prep.arrays)
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=True, maxcpus=1)
     broker = AShareBroker()
     broker.set_checksubmit(False)  # the order checks decide cash; see hypebt.orders

@@ -10,9 +10,10 @@ waits for a late-listed stock before calling the strategy:
 - sessions before listing or after delisting are filled the same way (with
   the first open before listing) and marked suspended: nothing can trade.
 
-Per bar the feed also carries the day's limit prices (from
-:mod:`hypebt.rules`), the adjustment factor (signals use ``adjclose``), and
-the session count since listing.
+:class:`FeedArrays` also carries per session the day's limit prices (from
+:mod:`hypebt.rules`), the adjusted close (signals use ``adjclose``) and the
+suspension flag. They are read by session index rather than turned into
+Backtrader lines: each extra line costs time at every bar of every feed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import pandas as pd
 
 from . import rules as R
 
-EXTRA_LINES = ("adjclose", "suspended", "limit_up", "limit_down", "prev_close")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,19 @@ def _limits(code: str, sessions: pd.DatetimeIndex, prev_close: np.ndarray, sessi
         up[i] = lim.up if lim.up is not None else np.nan
         down[i] = lim.down if lim.down is not None else np.nan
     return up, down
+
+
+def session_stamps(sessions: pd.DatetimeIndex) -> np.ndarray:
+    """Backtrader date numbers of the sessions, stamped at the 15:00 close."""
+    key = (len(sessions), sessions[0].value if len(sessions) else 0, sessions[-1].value if len(sessions) else 0)
+    if key not in _STAMPS:
+        _STAMPS[key] = np.asarray(
+            [bt.date2num(dt.datetime(d.year, d.month, d.day, 15, 0)) for d in sessions], dtype="float64"
+        )
+    return _STAMPS[key]
+
+
+_STAMPS: dict[tuple, np.ndarray] = {}
 
 
 def build_arrays(
@@ -100,6 +113,7 @@ def build_arrays(
         if first >= 0 and not listed_before_data:
             prev_close[first] = np.nan  # listing day: no previous close, no limit
     cols["prev_close"] = prev_close
+    cols["datetime"] = session_stamps(sessions)
     # Sessions since listing, for the new-listing limit exemption; unknown
     # (None) when the stock traded before the store's first date.
     session_no = None if listed_before_data else np.cumsum(present.astype(int))
@@ -115,7 +129,6 @@ class ArrayFeed(bt.feeds.DataBase):
     day in Backtrader); bars are stamped at 15:00, the close.
     """
 
-    lines = EXTRA_LINES
     params = (("arrays", None),)
 
     def __init__(self):
@@ -125,10 +138,9 @@ class ArrayFeed(bt.feeds.DataBase):
     def start(self):
         super().start()
         arr: FeedArrays = self.p.arrays
-        stamps = [bt.date2num(dt.datetime(d.year, d.month, d.day, 15, 0)) for d in arr.sessions]
-        self._cols = {"datetime": np.asarray(stamps, dtype="float64"), **arr.columns}
-        self._cols.setdefault("openinterest", np.zeros(len(stamps)))
-        self._n = len(stamps)
+        self._cols = arr.columns
+        self._n = len(arr.sessions)
+        self._stamps = arr.columns["datetime"].tolist()
         self._i = 0
 
     def preload(self):
@@ -142,6 +154,20 @@ class ArrayFeed(bt.feeds.DataBase):
             getattr(self.lines, name).array = buf
         self._i = self._n
         self.home()
+        self._all_lines = list(self.lines)
+        self._dt_line = self.lines.datetime
+
+    def advance_peek(self):
+        i = self._dt_line._idx + 1
+        return self._stamps[i] if i < self._n else float("inf")
+
+    def advance(self, size=1, datamaster=None, ticks=True):
+        # Daily bars here are never replayed nor resampled: skip Backtrader's
+        # per-bar tick bookkeeping and move every line's index directly (what
+        # LineBuffer.advance does, without the method calls).
+        for line in self._all_lines:
+            line._idx += size
+            line.lencount += size
 
     def _load(self):
         # Used only when Backtrader runs without preload.

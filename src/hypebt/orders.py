@@ -73,6 +73,7 @@ class OrderDesk:
     fills: list[dict] = field(default_factory=list)
     trades: list[dict] = field(default_factory=list)
     borrow_ledger: list[tuple] = field(default_factory=list)
+    arrays: dict = field(default_factory=dict)  # code -> FeedArrays (limits, suspension)
 
     def __post_init__(self):
         self._bought_today: dict[str, int] = {}
@@ -115,12 +116,13 @@ class OrderDesk:
         data = self.strategy.getdatabyname(code)
         size = int(size)
         held = int(self.strategy.broker.getposition(data).size)
-        if data.suspended[0]:
+        cols = self.arrays[code].columns
+        if cols["suspended"][session_no]:
             self.refuse(code, side, size, None, at, "suspended", note)
             return None
         raw = float(data.open[0] if at == "open" else data.close[0])
         bar = R.Bar(float(data.open[0]), float(data.high[0]), float(data.low[0]), float(data.close[0]))
-        up, down = float(data.limit_up[0]), float(data.limit_down[0])
+        up, down = float(cols["limit_up"][session_no]), float(cols["limit_down"][session_no])
         limits = R.Limits(None if up != up else up, None if down != down else down)
         trade_side = "buy" if side in ("buy", "cover") else "sell"
         price = R.slipped_price(trade_side, raw, bar, self.rules)

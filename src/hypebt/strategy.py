@@ -57,6 +57,7 @@ class Context:
     rules: R.Rules
     eligible: frozenset = frozenset()
     borrow_ledger: list = field(default_factory=list)
+    arrays: dict = field(default_factory=dict)  # code -> hypebt.feed.FeedArrays
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class Strategy(bt.Strategy):
         self.events = list(ctx.events)
         self.sessions = ctx.sessions
         self.rules = ctx.rules
-        self.desk = OrderDesk(self, ctx.rules, ctx.eligible, borrow_ledger=ctx.borrow_ledger)
+        self.desk = OrderDesk(self, ctx.rules, ctx.eligible, borrow_ledger=ctx.borrow_ledger, arrays=ctx.arrays)
         self.sizer_ = LotSizer(rules=ctx.rules)
         self.session_no = -1
         self.equity_rows: list[tuple] = []
@@ -154,12 +155,15 @@ class Strategy(bt.Strategy):
     def bar(self, code: str, ago: int = 0) -> BarView:
         """The bar ``ago`` sessions back. In ``on_open`` use ``ago=1`` for the last full bar;
         only ``open`` of ``ago=0`` is known there."""
-        d = self.getdatabyname(code)
-        up, down = d.limit_up[-ago], d.limit_down[-ago]
+        i = self.session_no - ago
+        if i < 0:
+            raise IndexError(f"no bar {ago} session(s) before the first session")
+        c = self.ctx.arrays[code].columns
+        up, down = c["limit_up"][i], c["limit_down"][i]
         return BarView(
-            d.datetime.date(-ago), d.open[-ago], d.high[-ago], d.low[-ago], d.close[-ago],
-            d.adjclose[-ago], d.volume[-ago], None if up != up else up, None if down != down else down,
-            bool(d.suspended[-ago]),
+            self.sessions[i].date(), c["open"][i], c["high"][i], c["low"][i], c["close"][i],
+            c["adjclose"][i], c["volume"][i], None if up != up else float(up),
+            None if down != down else float(down), bool(c["suspended"][i]),
         )
 
     def pending(self, code: str) -> bool:
@@ -169,7 +173,7 @@ class Strategy(bt.Strategy):
 
     def tradable(self, code: str) -> bool:
         """False when ``code`` does not trade this session (suspended, not listed)."""
-        return not self.getdatabyname(code).suspended[0]
+        return not self.ctx.arrays[code].columns["suspended"][self.session_no]
 
     # --- orders --------------------------------------------------------------------------------
     def buy_value(self, code: str, value: float, at: str = "open", note: str = ""):
