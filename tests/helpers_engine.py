@@ -128,8 +128,9 @@ def make_workspace(ws: Path, margin: tuple[str, ...] = (), strategies: dict[str,
         (ws / "strategies" / f"{name}.py").write_text(src, "utf-8")
     uni = ws / "data" / "universes"
     uni.mkdir(parents=True, exist_ok=True)
-    rows = ["code,name,snapshot_date,source,kind"] + [f"{c},T{c},2024-01,test,list" for c in margin]
-    (uni / "margin.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    if margin:
+        rows = ["code,name,snapshot_date,source,kind"] + [f"{c},T{c},2024-01,test,list" for c in margin]
+        (uni / "margin.csv").write_text("\n".join(rows) + "\n", "utf-8")
     (ws / "data" / "events").mkdir(parents=True, exist_ok=True)
     return ws
 

@@ -78,3 +78,64 @@ def exposure_of(equity: pd.DataFrame) -> float:
         return 0.0
     invested = ~np.isclose(equity["value"].to_numpy(), equity["cash"].to_numpy(), atol=0.005)
     return float(invested.mean())
+
+
+def from_returns(returns: pd.Series) -> dict:
+    """Return-only figures of a slice of a run (in/out of sample, walk-forward windows)."""
+    qs = _qs()
+    r = returns.fillna(0.0)
+    total = float((1 + r).prod() - 1) if len(r) else 0.0
+    years = len(r) / PERIODS
+    flat = not r.any()
+    return {
+        "total_return": total,
+        "cagr": (1 + total) ** (1 / years) - 1 if years > 0 and total > -1 else None,
+        "sharpe": None if flat else _num(qs.stats.sharpe(r, periods=PERIODS)),
+        "sortino": None if flat else _num(qs.stats.sortino(r, periods=PERIODS)),
+        "max_drawdown": 0.0 if flat else _num(qs.stats.max_drawdown(r)),
+    }
+
+
+EULER_GAMMA = 0.5772156649015329
+
+
+def expected_max_sharpe(sr_variance: float, n_trials: int) -> float:
+    """Expected maximum of ``n_trials`` Sharpe ratios under the null of no skill
+    (Bailey & López de Prado 2014, eq. for SR0), in the same units as the variance."""
+    from statistics import NormalDist
+
+    if n_trials < 2 or sr_variance <= 0:
+        return 0.0
+    z = NormalDist()
+    return math.sqrt(sr_variance) * (
+        (1 - EULER_GAMMA) * z.inv_cdf(1 - 1 / n_trials) + EULER_GAMMA * z.inv_cdf(1 - 1 / (n_trials * math.e))
+    )
+
+
+def deflated_sharpe(returns: pd.Series, trial_sharpes, n_trials: int | None = None) -> dict:
+    """Deflated Sharpe ratio of the best combination (Bailey & López de Prado, 2014).
+
+    ``returns``: the chosen combination's daily returns; ``trial_sharpes``: the
+    *per-session* (non-annualised) Sharpe ratios of every combination tried. The
+    result is the probability that the best Sharpe is above what the best of
+    that many skill-less trials would show, given the returns' length, skew and
+    kurtosis.
+    """
+    from statistics import NormalDist
+
+    r = returns.fillna(0.0).to_numpy(dtype="float64")
+    trials = np.asarray([s for s in trial_sharpes if s is not None and np.isfinite(s)], dtype="float64")
+    n = n_trials or len(trials)
+    t = len(r)
+    sd = r.std(ddof=1) if t > 1 else 0.0
+    if t < 3 or sd == 0 or len(trials) < 2:
+        return {"dsr": None, "sr0": None, "n_trials": n}
+    sr = r.mean() / sd
+    skew = float(pd.Series(r).skew())
+    kurt = float(pd.Series(r).kurt()) + 3.0  # pandas gives excess kurtosis
+    sr0 = expected_max_sharpe(float(trials.var(ddof=1)), n)
+    denom = 1 - skew * sr + (kurt - 1) / 4 * sr * sr
+    if denom <= 0:
+        return {"dsr": None, "sr0": sr0 * math.sqrt(PERIODS), "n_trials": n}
+    z = (sr - sr0) * math.sqrt(t - 1) / math.sqrt(denom)
+    return {"dsr": NormalDist().cdf(z), "sr0": sr0 * math.sqrt(PERIODS), "n_trials": n}

@@ -21,6 +21,7 @@ import platform
 import shutil
 import sys
 import tempfile
+import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -91,7 +92,8 @@ def tearsheet(returns: pd.Series, bench: pd.Series, path: Path, title: str, note
     r.index = pd.DatetimeIndex(r.index).tz_localize(None)
     b.index = pd.DatetimeIndex(b.index).tz_localize(None)
     with fsio.atomic_path(path) as tmp:
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # quantstats' own matplotlib/pandas deprecation chatter
             qs.reports.html(r, benchmark=b, output=str(tmp), title=html.escape(title),
                             periods_per_year=metrics.PERIODS, download_filename=path.name)
         text = tmp.read_text("utf-8")

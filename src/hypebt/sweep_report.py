@@ -1,0 +1,221 @@
+"""Sweep outputs: ``results.parquet``/``results.csv``, ``sweep.html`` and the top-N tearsheets.
+
+The page shows the landscape, not only a winner: a sortable table of every
+combination, heatmaps of a metric over each pair of parameters (the others
+held at the best combination's values), and the best combinations with the
+number tried and the deflated Sharpe ratio beside them.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import itertools
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import fsio, metrics, report
+from .sweep import Plan, ResultStore, run_identity
+from .universes import LOOK_AHEAD_WARNING
+
+RESULT_COLUMNS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "n_trades",
+                  "exposure", "refused_orders", "status"]
+ASCENDING = {"max_drawdown": False}  # drawdowns are negative: closer to 0 is better, i.e. larger
+
+
+def results_frame(store: ResultStore, plan: Plan) -> pd.DataFrame:
+    """One row per combination of this plan: parameters, figures, status (columns in a stable order)."""
+    frame = store.frame()
+    params = list(plan.axes)
+    extra = [c for c in frame.columns if c.startswith(("is_", "oos_", "wf"))]
+    cols = params + RESULT_COLUMNS + extra + ["error", "seconds", "key"]
+    for c in cols:
+        if c not in frame:
+            frame[c] = np.nan
+    return frame[cols]
+
+
+def _ranked(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    ok = frame[frame["status"] == "ok"].copy()
+    return ok.sort_values(metric, ascending=ASCENDING.get(metric, False) is True, na_position="last")
+
+
+def _heatmap_png(frame: pd.DataFrame, x: str, y: str, metric: str, fixed: dict, title: str) -> str | None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    sub = frame
+    for k, v in fixed.items():
+        if k not in (x, y):
+            sub = sub[sub[k] == v]
+    if sub.empty:
+        return None
+    table = sub.pivot_table(index=y, columns=x, values=metric, aggfunc="mean")
+    if table.size < 2:
+        return None
+    fig, ax = plt.subplots(figsize=(1.1 + 0.7 * table.shape[1], 1.0 + 0.45 * table.shape[0]), dpi=100)
+    im = ax.imshow(table.to_numpy(dtype=float), cmap="RdYlGn", aspect="auto", origin="lower")
+    ax.set_xticks(range(table.shape[1]), [str(v) for v in table.columns])
+    ax.set_yticks(range(table.shape[0]), [str(v) for v in table.index])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(title, fontsize=9)
+    for (i, j), v in np.ndenumerate(table.to_numpy(dtype=float)):
+        if np.isfinite(v):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return str(v)
+
+
+_SORT_JS = """
+document.querySelectorAll('table.sortable th').forEach(function (th, col) {
+  th.addEventListener('click', function () {
+    var table = th.closest('table'), body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    var asc = th.dataset.asc !== '1'; th.dataset.asc = asc ? '1' : '0';
+    rows.sort(function (a, b) {
+      var x = a.cells[col].textContent, y = b.cells[col].textContent;
+      var nx = parseFloat(x), ny = parseFloat(y);
+      var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+      return asc ? c : -c;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  });
+});
+"""
+
+
+def _table(frame: pd.DataFrame, cls: str = "sortable", links: dict | None = None) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = []
+    for idx, row in frame.iterrows():
+        cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row.to_list())
+        if links and idx in links:
+            cells += f'<td><a href="{html.escape(links[idx])}">tearsheet</a></td>'
+        body.append(f"<tr>{cells}</tr>")
+    extra = "<th>report</th>" if links else ""
+    return f'<table class="{cls}"><thead><tr>{head}{extra}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def write(prep, plan: Plan, out: Path, html_report: bool = True) -> dict:
+    """Write the result tables, and (``html_report``) ``sweep.html`` with the top-N tearsheets."""
+    store = ResultStore(out / "results.sqlite")
+    try:
+        frame = results_frame(store, plan)
+        with fsio.atomic_path(out / "results.parquet") as tmp:
+            frame.to_parquet(tmp, index=False)
+        with fsio.atomic_path(out / "results.csv") as tmp:
+            frame.to_csv(tmp, index=False)
+        ranked = _ranked(frame, plan.metric)
+        n_ok, n_failed = len(ranked), int((frame["status"] != "ok").sum())
+        summary = {"combinations": len(frame), "ok": n_ok, "failed": n_failed, "metric": plan.metric}
+        dsr = {"dsr": None, "sr0": None, "n_trials": len(frame)}
+        if n_ok:
+            best = ranked.iloc[0]
+            best_returns = store.returns(best["key"], prep.sessions)
+            trial_sr = (ranked["sharpe"].astype(float) / math.sqrt(metrics.PERIODS)).to_list()
+            dsr = metrics.deflated_sharpe(best_returns, trial_sr, n_trials=len(frame))
+            summary.update(best={k: best[k] for k in plan.axes}, best_metric=float(best[plan.metric])
+                           if pd.notna(best[plan.metric]) else None, deflated_sharpe=dsr["dsr"])
+        line = f"{len(frame)} combination(s), {n_failed} failed"
+        if n_ok:
+            bv = summary["best_metric"]
+            line += (f"; best {plan.metric} {bv:.3f} at " if bv is not None else f"; best at ") + \
+                ", ".join(f"{k}={v}" for k, v in summary["best"].items())
+            if dsr["dsr"] is not None:
+                line += f" (deflated Sharpe probability {dsr['dsr']:.2f} after {dsr['n_trials']} trials)"
+        summary["line"] = line
+        fsio.write_json(out / "summary.json", {**summary, "deflated": dsr, "identity": run_identity(prep),
+                                               "axes": plan.axes, "method": plan.method,
+                                               "grid_size": plan.grid_size, "split": plan.split,
+                                               "walk_forward": plan.walk_forward,
+                                               "versions": report.versions(),
+                                               "created_at": dt.datetime.now(dt.timezone.utc).isoformat(
+                                                   timespec="seconds")})
+        if html_report:
+            _write_html(prep, plan, out, frame, ranked, store, summary, dsr)
+        return summary
+    finally:
+        store.close()
+
+
+def _write_html(prep, plan, out, frame, ranked, store, summary, dsr) -> None:
+    spec = prep.spec
+    best_dir = out / "best"
+    if best_dir.exists():
+        shutil.rmtree(best_dir)
+    links = {}
+    for rank, (idx, row) in enumerate(ranked.head(plan.top).iterrows(), start=1):
+        returns = store.returns(row["key"], prep.sessions)
+        params = ", ".join(f"{k}={row[k]}" for k in plan.axes)
+        title = f"#{rank} {prep.strategy_name} on {prep.universe_name} ({params}) vs {spec.benchmark}"
+        notes = [f"rank {rank} of {len(frame)} combinations by {plan.metric}", f"parameters: {params}",
+                 *prep.warnings]
+        report.tearsheet(returns, prep.benchmark, best_dir / str(rank) / "tearsheet.html", title, notes,
+                         LOOK_AHEAD_WARNING if prep.look_ahead else "")
+        links[idx] = f"best/{rank}/tearsheet.html"
+    heatmaps = []
+    params = list(plan.axes)
+    if len(ranked) and len(params) >= 2:
+        fixed = {k: ranked.iloc[0][k] for k in params}
+        for metric in dict.fromkeys([plan.metric, "total_return"]):
+            for x, y in itertools.combinations(params, 2):
+                png = _heatmap_png(ranked, x, y, metric, fixed,
+                                   f"{metric} over {x} x {y}" + (
+                                       f" (others at best: {', '.join(f'{k}={fixed[k]}' for k in params if k not in (x, y))})"
+                                       if len(params) > 2 else ""))
+                if png:
+                    heatmaps.append((metric, x, y, png))
+    dsr_text = "n/a" if dsr["dsr"] is None else f"{dsr['dsr']:.2f}"
+    look = f'<p class="warning"><strong>Look-ahead warning:</strong> {html.escape(LOOK_AHEAD_WARNING)}</p>' \
+        if prep.look_ahead else ""
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in prep.warnings)
+    shown = frame.drop(columns=["key"])
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{html.escape(spec.name)} sweep</title>
+<style>
+body {{ font-family: sans-serif; margin: 20px; color: #222 }}
+table {{ border-collapse: collapse; font-size: 12px }} th, td {{ border: 1px solid #ccc; padding: 3px 6px }}
+th {{ background: #f0f0f0; cursor: pointer }} .warning {{ background: #fff8e1; border: 1px solid #e0a800; padding: 8px }}
+.figs img {{ margin: 6px; border: 1px solid #ddd }}
+</style></head><body>
+<h1>Sweep: {html.escape(spec.name)}</h1>
+<p>{html.escape(prep.strategy_name)} on {html.escape(prep.universe_name)}, {prep.sessions[0].date()}..{prep.sessions[-1].date()},
+benchmark {html.escape(spec.benchmark)}; {html.escape(plan.method)} over {html.escape(', '.join(params))}.</p>
+{look}<ul>{notes}</ul>
+<h2>Best combinations</h2>
+<p><strong>{len(frame)} combinations tried</strong> ({summary['failed']} failed). Ranked by {html.escape(plan.metric)}.
+Deflated Sharpe ratio of the best (Bailey &amp; López de Prado): <strong>{dsr_text}</strong>
+— the probability that its Sharpe beats the best of {dsr['n_trials']} skill-less trials.</p>
+{_table(ranked.head(plan.top)[params + RESULT_COLUMNS[:-1]], cls="top", links=links)}
+<h2>Heatmaps</h2>
+<div class="figs">{''.join(f'<img alt="{html.escape(m)} {html.escape(x)} x {html.escape(y)}" src="data:image/png;base64,{png}">' for m, x, y, png in heatmaps) or '<p>Heatmaps need two swept parameters.</p>'}</div>
+<h2>All combinations</h2>
+<p>Click a header to sort.</p>
+{_table(shown)}
+<script>{_SORT_JS}</script>
+</body></html>
+"""
+    fsio.write_text(out / "sweep.html", page)
