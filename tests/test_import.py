@@ -342,8 +342,7 @@ def test_qfq_with_only_non_positive_rows_is_refused(tmp_path, filled_store):
     for r in rows:
         r["开盘"] = "-1"
     path = write_csv(tmp_path / "872541.csv", rows, AK_COLUMNS)
-    with pytest.warns(UserWarning):
-        assert_refused(path, tmp_path, filled_store, [f"{path}: every row was bad"])
+    assert_refused(path, tmp_path, filled_store, [f"{path}: every row was bad"])
 
 
 def test_qfq_index_is_not_exempt(tmp_path, filled_store):
@@ -359,7 +358,7 @@ def test_qfq_index_is_not_exempt(tmp_path, filled_store):
                                        "(docstring: 'Rows are reported 1-based as they came in')")
 def test_qfq_drop_keeps_row_numbers_of_the_file(tmp_path):
     path = write_csv(tmp_path / "600519.csv", _rows_with(r1_开盘="-1", r3_最高="1.0"), AK_COLUMNS)
-    with pytest.warns(UserWarning), pytest.raises(InputError) as info:
+    with pytest.raises(InputError) as info:
         import_paths(Store(tmp_path / "s"), [path], adjust="qfq")
     assert f"{path}: row 3: field 'high'" in str(info.value)
 
@@ -437,26 +436,53 @@ def test_strict_validate_returns_sorted_frame():
 
 # --- lenient ------------------------------------------------------------------------------------
 
-def test_lenient_drops_bad_rows_and_counts_them(tmp_path):
-    rows = stock_rows(4) + [dict(stock_rows(1)[0], 日期=d) for d in ("2024-01-08", "2024-01-09", "2024-01-10")]
+def _lenient_rows():
+    rows = stock_rows(4) + [dict(stock_rows(1)[0], 日期=d) for d in ("2024-01-08", "2024-01-09")]
     rows[1]["最高"] = "1.0"        # row 2: high below low
     rows[2]["成交量"] = "-1"       # row 3: negative volume
     rows[4]["收盘"] = ""           # row 5: close missing
-    rows[6]["日期"] = "2024-01-05"  # row 7: a duplicate of row 4's date, out of order
-    path = write_csv(tmp_path / "600519.csv", rows, AK_COLUMNS)
+    return rows
+
+
+def test_lenient_drops_bad_rows_and_counts_them(tmp_path):
+    path = write_csv(tmp_path / "600519.csv", _lenient_rows(), AK_COLUMNS)
     store = Store(tmp_path / "store")
-    with pytest.warns(UserWarning):
+    with pytest.warns(UserWarning) as caught:
         report = import_paths(store, [path], lenient=True)
-    assert sorted(report.warnings) == sorted([
+    assert [str(w.message) for w in caught] == report.warnings
+    assert sorted(w for w in report.warnings if "dropped 0" not in w) == sorted([
         f"{path}: dropped 1 row(s): close is missing (NaN)",
         f"{path}: dropped 1 row(s): high is below low",
         f"{path}: dropped 1 row(s): volume is negative",
-        f"{path}: dropped 1 row(s): date is a duplicate of the row before (same code and date)",
     ])
     bars = store.load("stock_qfq")
     assert list(bars["date"].dt.strftime("%Y-%m-%d")) == ["2024-01-02", "2024-01-05", "2024-01-09"]
     assert report.written["stock_qfq"]["imported_rows"] == 3
-    assert any("dropped 1 row(s): high is below low" in line for line in report.lines())
+    assert f"warning: {path}: dropped 1 row(s): high is below low" in report.lines()
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: validate.py:70-74 builds the duplicate/unsorted masks from a "
+                                       "StringDtype comparison, giving object arrays; in lenient mode "
+                                       "'any_bad |= mask' (validate.py:136) then raises numpy UFuncTypeError "
+                                       "whenever a file has a duplicated date")
+def test_lenient_drops_duplicate_dates(tmp_path):
+    rows = stock_rows(4) + [dict(stock_rows(1)[0], 日期="2024-01-03")]  # row 5 repeats row 2's date
+    path = write_csv(tmp_path / "600519.csv", rows, AK_COLUMNS)
+    store = Store(tmp_path / "store")
+    report = import_paths(store, [path], lenient=True)
+    assert report.warnings == [f"{path}: dropped 1 row(s): date is a duplicate of the row before "
+                               "(same code and date)"]
+    assert list(store.load("stock_qfq")["date"].dt.strftime("%Y-%m-%d")) == DATES
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: validate.py:135 records every rule that matched a row, even when "
+                                       "all its rows were already counted under an earlier rule, so lenient "
+                                       "imports warn 'dropped 0 row(s): ...'")
+def test_lenient_reports_no_zero_counts(tmp_path):
+    path = write_csv(tmp_path / "600519.csv", _lenient_rows(), AK_COLUMNS)
+    with pytest.warns(UserWarning):
+        report = import_paths(Store(tmp_path / "store"), [path], lenient=True)
+    assert not [w for w in report.warnings if "dropped 0 row(s)" in w], report.warnings
 
 
 def test_lenient_sorts_instead_of_refusing_unsorted_dates(tmp_path):
@@ -472,7 +498,7 @@ def test_lenient_sorts_instead_of_refusing_unsorted_dates(tmp_path):
 def test_lenient_row_counted_once_under_its_first_problem():
     f = canonical(2, high=[8.0, 11.0], volume=[-1.0, 100.0])
     checked = validate_bars(f, "x", lenient=True)
-    assert checked.dropped == {"high is below low": 1}
+    assert {k: n for k, n in checked.dropped.items() if n} == {"high is below low": 1}
     assert checked.n_dropped == 1 and len(checked.frame) == 1
 
 
@@ -481,12 +507,13 @@ def test_lenient_all_rows_bad_is_refused(tmp_path, filled_store):
     for r in rows:
         r["成交量"] = "-1"
     path = write_csv(tmp_path / "600519.csv", rows, AK_COLUMNS)
-    with pytest.warns(UserWarning):
-        with pytest.raises(InputError, match=f"{path}: every row was bad"):
-            import_paths(filled_store, [path], lenient=True)
+    before = snapshot(filled_store.root)
+    with pytest.raises(InputError, match=f"{path}: every row was bad"):
+        import_paths(filled_store, [path], lenient=True)
+    assert snapshot(filled_store.root) == before
 
 
-def test_lenient_keep_going_reports_refusals(tmp_path, filled_store):
+def test_keep_going_reports_refusals(tmp_path, filled_store):
     good = write_csv(tmp_path / "600519.csv", stock_rows(), AK_COLUMNS)
     bad = tmp_path / "600000.xlsx"
     bad.write_bytes(b"PK")

@@ -22,7 +22,7 @@ from . import rules as R
 
 def to_fen(x: float) -> float:
     """Round CNY to the fen (0.01), half up, as brokers bill."""
-    return float(Decimal(repr(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return float(Decimal(repr(float(x))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 class AShareCommInfo(bt.CommInfoBase):
@@ -65,22 +65,39 @@ class AShareCommInfo(bt.CommInfoBase):
 class AShareBroker(bt.brokers.BackBroker):
     """BackBroker that fills at the price and date the order checks set.
 
-    ``order.info['fill_price']`` and ``order.info['fill_dt']`` are set by
-    :mod:`hypebt.orders` after the limit, lot, T+1, suspension and short
-    checks; Backtrader's own slippage and cash check are not used.
+    ``order.info['fill_price']`` is set by :mod:`hypebt.orders` after the
+    limit, lot, T+1, suspension and short checks; Backtrader's own slippage and
+    cash check are not used. At-close orders are filled at once
+    (:meth:`fill_now`), orders at the open in this session's broker cycle.
     """
 
     def _try_exec_market(self, order, popen, phigh, plow):
         price = order.info.get("fill_price")
         if price is None:
             return super()._try_exec_market(order, popen, phigh, plow)
-        fill_dt = order.info.get("fill_dt")
-        self._execute(order, ago=0, price=price, dtcoc=fill_dt)
+        self._execute(order, ago=0, price=price)
+
+    def fill_now(self, order) -> None:
+        """Execute an order within the current session (an at-close fill).
+
+        Backtrader would execute it in the next session's cycle, after that
+        session's borrow fee and with the position invisible at its open; filling
+        it here keeps positions, T+1, borrow days and the day's value right.
+        """
+        self.pending.remove(order)
+        self._execute(order, ago=0, price=order.info["fill_price"])
+        self._get_value()  # the analyzers read this session's value after the fill
 
     def _execute(self, order, ago=None, price=None, cash=None, position=None, dtcoc=None):
-        num = dtcoc if dtcoc is not None else order.data.datetime[0]
-        self.getcommissioninfo(order.data).trade_date = bt.num2date(num).date()
-        super()._execute(order, ago=ago, price=price, cash=cash, position=position, dtcoc=dtcoc)
+        self.getcommissioninfo(order.data).trade_date = order.data.datetime.date(0)
+        # Cash is whole fen (prices, fees and borrow are all in fen). Backtrader
+        # compares float sums with 0, so a buy costing exactly the cash would be
+        # refused for -1e-13: lend it a tenth of a fen, then round back to the fen.
+        self.cash += 0.001
+        try:
+            super()._execute(order, ago=ago, price=price, cash=cash, position=position, dtcoc=dtcoc)
+        finally:
+            self.cash = round(self.cash - 0.001, 2)
 
 
 class LotSizer(bt.Sizer):

@@ -265,7 +265,7 @@ def cmd_run(args) -> int:
     prep = engine.prepare(spec, ws, store)
     result = engine.run(prep)
     out = Path(args.out) if args.out else ws / "reports" / safe_name(spec.name, "run name")
-    report.write_run(prep, result, out, command=["hypebt", *sys.argv[1:]], html_report=not args.no_html)
+    report.write_run(prep, result, out, command=["hypebt", *args.argv], html_report=not args.no_html)
     s = result.stats
     for note in prep.warnings:
         print(f"note: {note}", file=sys.stderr)
@@ -294,7 +294,9 @@ COMMANDS = {"data": cmd_data, "list": cmd_list, "run": cmd_run, "sweep": cmd_swe
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         return COMMANDS[args.command](args) or 0
     except HypebtError as exc:

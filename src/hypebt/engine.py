@@ -25,7 +25,7 @@ from . import rules as R
 from . import universes as U
 from .broker import AShareBroker, AShareCommInfo
 from .calendar import Calendar
-from .errors import DataError, InputError
+from .errors import DataError, HypebtError, InputError, StrategyError
 from .feed import ArrayFeed, FeedArrays, build_arrays
 from .spec import Spec
 from .store import Store, sessions_from_store
@@ -170,10 +170,10 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
             st=code in st, rules=rules,
         )
     eligible = frozenset()
-    try:
+    if spec.margin_list in U.universe_paths(workspace) or spec.margin_list.endswith(".csv"):
         eligible = frozenset(U.load_universe(spec.margin_list, workspace).codes)
-    except InputError:
-        notes.append(f"margin-lending list {spec.margin_list!r} not found: nothing can be shorted")
+    else:
+        notes.append(f"margin-lending list {spec.margin_list!r} not found in data/universes: nothing can be shorted")
     manifests = {name: store.manifest(name) for name in (dataset, "index") if store.manifest(name)}
     return Prepared(
         spec=spec, workspace=workspace, strategy_path=cls.hypebt_path, strategy_name=cls.hypebt_name,
@@ -223,7 +223,15 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None) -> Result
     cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Days, _name="timereturn")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        strat = cerebro.run()[0]
+        try:
+            strat = cerebro.run()[0]
+        except HypebtError:
+            raise
+        except Exception as exc:
+            raise StrategyError(
+                f"strategy {prep.strategy_name} ({prep.strategy_path}) failed: {exc.__class__.__name__}: {exc} "
+                "(rerun with --debug for the traceback)"
+            ) from exc
     raw = strat.analyzers.timereturn.get_analysis()
     returns = pd.Series(list(raw.values()), index=pd.DatetimeIndex(list(raw.keys())).normalize(), dtype="float64")
     returns = returns.reindex(prep.sessions).fillna(0.0)  # timezone-naive, one value per session

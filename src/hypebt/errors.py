@@ -34,6 +34,12 @@ class InputError(HypebtError):
     exit_code = 2
 
 
+class StrategyError(HypebtError):
+    """A strategy raised while running (exit 2): the message names the strategy and the error."""
+
+    exit_code = 2
+
+
 class DataError(HypebtError):
     """The store lacks the data asked for, or fails its integrity check (exit 3)."""
 

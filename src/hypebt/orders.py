@@ -82,7 +82,7 @@ class OrderDesk:
         self._short_opened: dict[str, int] = {}
         self._open: dict[str, _Trade] = {}
         self._pending: dict[int, OrderRow] = {}
-        self._borrow_seen = 0
+        self._short_proceeds: dict[str, float] = {}
 
     # --- session bookkeeping -------------------------------------------------------------------
     def new_session(self, day: dt.date) -> None:
@@ -106,13 +106,25 @@ class OrderDesk:
         return any(row.code == code for row in self._pending.values())
 
     # --- the checks ----------------------------------------------------------------------------
-    def submit(self, code: str, side: str, size: int, at: str = "open", note: str = "", session_no: int = 0):
+    def submit(self, code: str, side: str, size: int, at: str = "open", note: str = "", session_no: int = 0,
+               phase: str = "open"):
         """Check an order and, if the market would take it, send it to Backtrader.
 
+        ``at``: "open" (placed in ``on_open``, fills at this session's open),
+        "close" (placed in ``on_close``, fills at this session's close), or
+        "limit" (placed in ``on_open``: a limit order at the limit price, which
+        fills only under the optional ``fill_at_limit_when_opened`` model when
+        the board opened during the session).
         Returns the Backtrader order, or None when refused (the refusal is recorded).
         """
         if side not in SIDES:
             raise ValueError(f"side must be one of {SIDES}")
+        allowed = ("open", "limit") if phase == "open" else ("close",)
+        if at not in allowed:
+            raise ValueError(
+                f"an order at={at!r} cannot be placed in on_{phase}: orders at the open or at the limit are "
+                "placed in on_open, orders at the close in on_close"
+            )
         data = self.strategy.getdatabyname(code)
         size = int(size)
         held = int(self.strategy.broker.getposition(data).size)
@@ -120,27 +132,36 @@ class OrderDesk:
         if cols["suspended"][session_no]:
             self.refuse(code, side, size, None, at, "suspended", note)
             return None
-        raw = float(data.open[0] if at == "open" else data.close[0])
         bar = R.Bar(float(data.open[0]), float(data.high[0]), float(data.low[0]), float(data.close[0]))
         up, down = float(cols["limit_up"][session_no]), float(cols["limit_down"][session_no])
         limits = R.Limits(None if up != up else up, None if down != down else down)
         trade_side = "buy" if side in ("buy", "cover") else "sell"
-        price = R.slipped_price(trade_side, raw, bar, self.rules)
-        reason = self._check(code, side, size, held, price, bar, limits, session_no)
+        if at == "limit":
+            price = limits.up if trade_side == "buy" else limits.down
+            if price is None:  # no limit today: a limit order at the limit would fill at the open
+                price = R.slipped_price(trade_side, bar.open, bar, self.rules)
+        else:
+            raw = bar.open if at == "open" else bar.close
+            price = R.slipped_price(trade_side, raw, bar, self.rules)
+        reason = self._check(code, side, size, held, price, bar, limits, session_no, limit_order=(at == "limit"))
         if reason:
             self.refuse(code, side, size, price, at, reason, note)
             return None
         if trade_side == "buy":
             self._reserved += price * size + R.fees("buy", size, price, self._today, self.rules).total
-        info = {"fill_price": price, "fill_dt": float(data.datetime[0]) if at == "close" else None}
         make = self.strategy.buy if trade_side == "buy" else self.strategy.sell
-        order = make(data=data, size=size, exectype=bt.Order.Market, **info)
+        order = make(data=data, size=size, exectype=bt.Order.Market, fill_price=price)
         self._pending[order.ref] = self._record(code, side, size, price, at, "submitted", "", note)
         if side == "short":
             self._short_opened[code] = session_no
+        if at == "close":
+            self.strategy.broker.fill_now(order)
+            self.on_order(order)
         return order
 
-    def _check(self, code, side, size, held, price, bar, limits, session_no) -> str:
+    def _check(self, code, side, size, held, price, bar, limits, session_no, limit_order=False) -> str:
+        if side == "sell" and held <= 0 or side == "cover" and held >= 0:
+            return "no_position"
         if size <= 0:
             return "lot_size"
         if side == "buy":
@@ -165,13 +186,16 @@ class OrderDesk:
             reason = R.check_sell_size(code, size, -held, self.rules)
         if reason:
             return reason
-        reason = R.check_fill("buy" if side in ("buy", "cover") else "sell", price, bar, limits, rules=self.rules)
+        reason = R.check_fill("buy" if side in ("buy", "cover") else "sell", price, bar, limits,
+                              limit_order=limit_order, rules=self.rules)
         if reason:
             return reason
         broker = self.strategy.broker
         if side in ("buy", "cover"):
             cost = price * size + R.fees("buy", size, price, self._today, self.rules).total
-            if cost > broker.getcash() - self._reserved + 1e-9:
+            # 融券卖出所得 may only buy back the borrowed stock (买券还券), not other stocks.
+            locked = 0.0 if side == "cover" else sum(self._short_proceeds.values())
+            if cost > broker.getcash() - self._reserved - locked + 1e-6:
                 return "cash"
         if side == "short":
             ratio = R.margin_ratio(self._today, self.rules)
@@ -210,6 +234,10 @@ class OrderDesk:
             self._reserved = max(0.0, self._reserved - (price * size + fees.total))
         if side == "cover":
             self._reserved = max(0.0, self._reserved - (price * size + fees.total))
+            held = -int(self.strategy.broker.getposition(order.data).size)
+            self._short_proceeds[row.code] = self._short_proceeds.get(row.code, 0.0) * (held / (held + size))
+        if side == "short":
+            self._short_proceeds[row.code] = self._short_proceeds.get(row.code, 0.0) + price * size
         self._book(row.code, side, size, price, day, fees.total)
 
     def _book(self, code, side, size, price, day, fee) -> None:
@@ -249,17 +277,21 @@ class OrderDesk:
         return {
             "code": t.code, "direction": t.direction, "entry_date": t.entry_date,
             "entry_price": round(entry_price, 4), "exit_date": t.exit_date if status == "closed" else None,
-            "exit_price": round(exit_price, 4) if status == "closed" else None, "size": t.max_size,
+            "exit_price": round(exit_price, 4), "size": t.max_size,
             "gross_pnl": to_fen(gross), "fees": fees, "borrow_fee": to_fen(borrow),
             "net_pnl": to_fen(gross - fees - borrow), "status": status,
         }
 
     def finish(self) -> None:
-        """At the end of the run: orders never executed are cancelled; open trades listed as open."""
+        """At the end of the run: orders never executed are cancelled; open trades are listed as
+        ``open``, marked to the last close (exit_date empty, exit_price = that close)."""
         for row in self._pending.values():
             row.status, row.reason = "cancelled", "end_of_data"
         self._pending.clear()
         for trade in self._open.values():
+            mark = float(self.strategy.getdatabyname(trade.code).close[0])
+            trade.exit_value += mark * trade.size
+            trade.exit_shares += trade.size
             self.trades.append(self._trade_row(trade, "open"))
 
     # --- tables --------------------------------------------------------------------------------

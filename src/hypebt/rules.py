@@ -46,6 +46,11 @@ CHINEXT_REFORM = date(2020, 8, 24)     # 创业板注册制: 20 % limits for all
 MAIN_BOARD_REFORM = date(2023, 4, 10)  # 主板注册制: first registration-based main-board listings
 
 # Prices are quoted in fen; anything far below one fen is float noise, not a price difference.
+
+def _dec(x) -> Decimal:
+    """Exact decimal of a float's shortest repr (numpy floats too: their repr is not a number)."""
+    return Decimal(repr(float(x)))
+
 _EPS = 1e-6
 
 
@@ -311,7 +316,7 @@ def round_half_up(x: float, places: int = 2) -> float:
     >>> round_half_up(2.675), round(2.675, 2), round_half_up(3.025)
     (2.68, 2.67, 3.03)
     """
-    return float(Decimal(repr(x)).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))
+    return float(_dec(x).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))
 
 
 def _fen(value: Decimal, mode: str = ROUND_HALF_UP) -> float:
@@ -391,7 +396,7 @@ def price_limits(prev_close: float, pct: float | None, *, code: str | None = Non
     """
     if pct is None:
         return NO_LIMITS
-    base, step = Decimal(repr(prev_close)), Decimal(repr(pct))
+    base, step = _dec(prev_close), _dec(pct)
     up, down = base * (1 + step), base * (1 - step)
     if code is not None and board_of(code) == "bse":
         return Limits(_fen(up, ROUND_FLOOR), _fen(down, ROUND_CEILING))
@@ -423,7 +428,7 @@ def ipo_first_day_limits(issue_price: float) -> Limits:
     >>> ipo_first_day_limits(10.0)
     Limits(up=14.4, down=6.4)
     """
-    base = Decimal(repr(issue_price))
+    base = _dec(issue_price)
     return Limits(_fen(base * Decimal("1.44")), _fen(base * Decimal("0.64")))
 
 
@@ -602,10 +607,10 @@ def fees(side: str, shares: int, price: float, day: date, rules: Rules = DEFAULT
         raise ValueError(f"shares must not be negative, got {shares}")
     if shares == 0:
         return Fees(0.0, 0.0, 0.0)
-    value = Decimal(repr(price)) * shares
-    commission = max(value * Decimal(repr(rules.commission_rate)), Decimal(repr(rules.commission_min)))
-    stamp = value * Decimal(repr(rate_on(rules.stamp_duty, day))) if side == "sell" else Decimal(0)
-    transfer = value * Decimal(repr(rate_on(rules.transfer_fee, day)))
+    value = _dec(price) * shares
+    commission = max(value * _dec(rules.commission_rate), _dec(rules.commission_min))
+    stamp = value * _dec(rate_on(rules.stamp_duty, day)) if side == "sell" else Decimal(0)
+    transfer = value * _dec(rate_on(rules.transfer_fee, day))
     return Fees(_fen(commission), _fen(stamp), _fen(transfer))
 
 

@@ -31,6 +31,7 @@ import datetime as dt
 import importlib.util
 import inspect
 import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -102,6 +103,7 @@ class Strategy(bt.Strategy):
         self.desk = OrderDesk(self, ctx.rules, ctx.eligible, borrow_ledger=ctx.borrow_ledger, arrays=ctx.arrays)
         self.sizer_ = LotSizer(rules=ctx.rules)
         self.session_no = -1
+        self._phase = "open"
         self.equity_rows: list[tuple] = []
 
     # --- hooks for subclasses ------------------------------------------------------------------
@@ -119,9 +121,11 @@ class Strategy(bt.Strategy):
     def next_open(self):
         self.session_no += 1
         self.desk.new_session(self.today)
+        self._phase = "open"
         self.on_open(self.today)
 
     def next(self):
+        self._phase = "close"
         self.on_close(self.today)
         broker = self.broker
         self.equity_rows.append((self.today, broker.getcash(), broker.getvalue()))
@@ -175,31 +179,37 @@ class Strategy(bt.Strategy):
         """False when ``code`` does not trade this session (suspended, not listed)."""
         return not self.ctx.arrays[code].columns["suspended"][self.session_no]
 
+    def _sizing_price(self, code: str, at: str) -> float:
+        """The price an order is sized at: what is known when it is placed."""
+        c = self.ctx.arrays[code].columns
+        i = self.session_no
+        if at == "limit" and c["limit_up"][i] == c["limit_up"][i]:
+            return float(c["limit_up"][i])
+        return float(c["close"][i] if self._phase == "close" else c["open"][i])
+
     # --- orders --------------------------------------------------------------------------------
     def buy_value(self, code: str, value: float, at: str = "open", note: str = ""):
-        """Buy about ``value`` CNY of ``code`` in valid lots at this session's open/close."""
-        d = self.getdatabyname(code)
-        price = d.open[0] if at == "open" else d.close[0]
-        shares = self.sizer_.shares_for(code, value, price)
-        return self.desk.submit(code, "buy", shares, at, note, self.session_no)
+        """Buy about ``value`` CNY of ``code`` in valid lots: ``at="open"`` from ``on_open`` fills at
+        this session's open, ``at="close"`` from ``on_close`` at its close, ``at="limit"`` from
+        ``on_open`` is a limit order at limit-up (fills only under ``fill_at_limit_when_opened``)."""
+        shares = self.sizer_.shares_for(code, value, self._sizing_price(code, at))
+        return self.desk.submit(code, "buy", shares, at, note, self.session_no, self._phase)
 
     def buy_shares(self, code: str, shares: int, at: str = "open", note: str = ""):
-        return self.desk.submit(code, "buy", shares, at, note, self.session_no)
+        return self.desk.submit(code, "buy", shares, at, note, self.session_no, self._phase)
 
     def sell_all(self, code: str, at: str = "open", note: str = ""):
         """Sell the whole long position (odd lots included)."""
-        return self.desk.submit(code, "sell", max(self.position(code), 0), at, note, self.session_no)
+        return self.desk.submit(code, "sell", max(self.position(code), 0), at, note, self.session_no, self._phase)
 
     def short_value(self, code: str, value: float, at: str = "open", note: str = ""):
         """Sell short about ``value`` CNY through margin lending (eligible codes only)."""
-        d = self.getdatabyname(code)
-        price = d.open[0] if at == "open" else d.close[0]
-        shares = self.sizer_.shares_for(code, value, price)
-        return self.desk.submit(code, "short", shares, at, note, self.session_no)
+        shares = self.sizer_.shares_for(code, value, self._sizing_price(code, at))
+        return self.desk.submit(code, "short", shares, at, note, self.session_no, self._phase)
 
     def cover_all(self, code: str, at: str = "open", note: str = ""):
         """Buy back the whole short position."""
-        return self.desk.submit(code, "cover", max(-self.position(code), 0), at, note, self.session_no)
+        return self.desk.submit(code, "cover", max(-self.position(code), 0), at, note, self.session_no, self._phase)
 
 
 # --- finding strategies ------------------------------------------------------------------------
@@ -209,6 +219,9 @@ def strategy_paths(folder: Path) -> dict[str, Path]:
     if not folder.is_dir():
         return {}
     return {p.stem: p for p in sorted(folder.glob("*.py")) if not p.name.startswith("_")}
+
+
+_USER_PACKAGE = "hypebt_user_strategies"
 
 
 def load_strategy(name_or_path: str, folder: Path) -> type[Strategy]:
@@ -227,7 +240,12 @@ def load_strategy(name_or_path: str, folder: Path) -> type[Strategy]:
         if name not in known:
             raise unknown("strategy", name, known, where=str(folder))
         path = known[name]
-    module_name = f"hypebt_user_strategies.{name}"
+    module_name = f"{_USER_PACKAGE}.{name}"
+    if _USER_PACKAGE not in sys.modules:
+        # A parent package, so pickle can find user strategy classes by reference.
+        package = types.ModuleType(_USER_PACKAGE)
+        package.__path__ = []
+        sys.modules[_USER_PACKAGE] = package
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # pickling by reference needs the module registered
