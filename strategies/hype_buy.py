@@ -32,7 +32,7 @@ class HypeBuy(Strategy):
         super().__init__()
         if self.cfg.delay < 0 or self.cfg.hold_days < 1 or self.cfg.retry_days < 0:
             raise ValueError("delay and retry_days must be >= 0 and hold_days >= 1")
-        index = {s: i for i, s in enumerate(self.sessions)}
+        index = self.session_index
         # (session index, "open"/"close") of each entry
         self.entries = []
         for t in self.events:

@@ -29,7 +29,7 @@ class ReleaseShort(Strategy):
             raise ValueError('at must be "open" or "close"')
         if self.cfg.hold_days < 1:
             raise ValueError("hold_days must be >= 1")
-        index = {s: i for i, s in enumerate(self.sessions)}
+        index = self.session_index
         self.entries = {}
         for t in self.events:
             # A scheduled release's session is that of its first tradable price.

@@ -58,6 +58,20 @@ class Prepared:
     look_ahead: bool = False
     universe_name: str = ""
 
+    @property
+    def days(self) -> list:
+        """The sessions as ``datetime.date`` (cached: strategies look them up every bar)."""
+        if "_days" not in self.__dict__:
+            self.__dict__["_days"] = [d.date() for d in self.sessions]
+        return self.__dict__["_days"]
+
+    @property
+    def session_index(self) -> dict:
+        """session Timestamp -> its position in the run."""
+        if "_session_index" not in self.__dict__:
+            self.__dict__["_session_index"] = {s: i for i, s in enumerate(self.sessions)}
+        return self.__dict__["_session_index"]
+
     def strategy_class(self):
         return load_strategy(str(self.strategy_path), self.workspace / "strategies")
 
@@ -203,15 +217,54 @@ def _benchmark(store: Store, spec: Spec, sessions: pd.DatetimeIndex) -> pd.Serie
     return r
 
 
+class AlignedCerebro(bt.Cerebro):
+    """Cerebro whose vectorised loop knows every feed is aligned to the same sessions.
+
+    Backtrader's ``_runonce`` peeks at every feed's next timestamp each bar to
+    find which feeds move; hypebt's feeds (:class:`hypebt.feed.ArrayFeed`) all
+    deliver every session, so each bar simply advances them all. Everything
+    else (cheat-on-open, broker cycle, strategy, analyzers, timers) is
+    Backtrader's own sequence.
+    """
+
+    def _runonce(self, runstrats):
+        for strat in runstrats:
+            strat._once()
+            strat.reset()
+        datas = self.datas
+        stamps = datas[0]._stamps
+        # Advancing a feed moves each of its lines' index: do it for all lines of all feeds at once.
+        lines = [line for d in datas for line in d._all_lines]
+        for dt0 in stamps:
+            for line in lines:
+                line._idx += 1
+                line.lencount += 1
+            self._check_timers(runstrats, dt0, cheat=True)
+            if self.p.cheat_on_open:
+                for strat in runstrats:
+                    strat._oncepost_open()
+                    if self._event_stop:
+                        return
+            self._brokernotify()
+            if self._event_stop:
+                return
+            self._check_timers(runstrats, dt0, cheat=False)
+            for strat in runstrats:
+                strat._oncepost(dt0)
+                if self._event_stop:
+                    return
+                self._next_writers(runstrats)
+
+
 def run(prep: Prepared, params: dict | None = None, strategy_cls=None) -> Result:
     """Run the strategy once with ``params`` (merged over the spec's and the defaults)."""
     cls = strategy_cls or prep.strategy_class()
     merged = resolve_params(cls, {**prep.spec.params, **(params or {})}, str(prep.spec.path))
     ledger: list = []
     ctx = Context(params=merged, universe=prep.codes, names=prep.names, events=prep.events,
-                  sessions=prep.sessions, rules=prep.rules, eligible=prep.eligible, borrow_ledger=ledger,
+                  sessions=prep.sessions, days=prep.days, session_index=prep.session_index, rules=prep.rules, eligible=prep.eligible, borrow_ledger=ledger,
                   arrays=prep.arrays)
-    cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=True, maxcpus=1)
+    cerebro = AlignedCerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=True, maxcpus=1)
     broker = AShareBroker()
     broker.set_checksubmit(False)  # the order checks decide cash; see hypebt.orders
     broker.setcash(prep.spec.cash)

@@ -59,6 +59,8 @@ class Context:
     eligible: frozenset = frozenset()
     borrow_ledger: list = field(default_factory=list)
     arrays: dict = field(default_factory=dict)  # code -> hypebt.feed.FeedArrays
+    days: list = field(default_factory=list)  # the sessions as datetime.date
+    session_index: dict = field(default_factory=dict)  # session Timestamp -> position
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class Strategy(bt.Strategy):
         self.universe = tuple(ctx.universe)
         self.events = list(ctx.events)
         self.sessions = ctx.sessions
+        self.session_index = ctx.session_index or {s: i for i, s in enumerate(ctx.sessions)}
+        self._days = ctx.days or [d.date() for d in ctx.sessions]
         self.rules = ctx.rules
         self.desk = OrderDesk(self, ctx.rules, ctx.eligible, borrow_ledger=ctx.borrow_ledger, arrays=ctx.arrays)
         self.sizer_ = LotSizer(rules=ctx.rules)
@@ -116,11 +120,18 @@ class Strategy(bt.Strategy):
     # --- Backtrader plumbing -------------------------------------------------------------------
     @property
     def today(self) -> dt.date:
-        return self.datas[0].datetime.date(0)
+        return self._days[self.session_no]
+
+    def _getminperstatus(self):
+        # Every feed delivers every session, so without indicators each bar is a
+        # full bar: skip Backtrader's per-bar scan of all feeds' lengths.
+        if self._lineiterators[bt.LineIterator.IndType]:
+            return super()._getminperstatus()
+        return -1
 
     def next_open(self):
         self.session_no += 1
-        self.desk.new_session(self.today)
+        self.desk.new_session(self._days[self.session_no])
         self._phase = "open"
         self.on_open(self.today)
 
@@ -165,7 +176,7 @@ class Strategy(bt.Strategy):
         c = self.ctx.arrays[code].columns
         up, down = c["limit_up"][i], c["limit_down"][i]
         return BarView(
-            self.sessions[i].date(), c["open"][i], c["high"][i], c["low"][i], c["close"][i],
+            self._days[i], c["open"][i], c["high"][i], c["low"][i], c["close"][i],
             c["adjclose"][i], c["volume"][i], None if up != up else float(up),
             None if down != down else float(down), bool(c["suspended"][i]),
         )
