@@ -185,8 +185,6 @@ def test_renamed_column_is_refused_and_named(tmp_path, filled_store):
     assert msg.startswith(f"{path}: ")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: formats._missing: a missing/renamed column error says what is "
-                                       "missing but not how to fix it (no remedy, no 'did you mean')")
 @pytest.mark.parametrize("rename", [{"成交量": None}, {"收盘": "收盘价"}])
 def test_missing_column_message_says_how_to_fix(rename, tmp_path):
     (old, new), = rename.items()
@@ -280,9 +278,6 @@ def test_same_code_from_two_files_is_refused(tmp_path, filled_store):
                                                         "import each code from one file"])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: importers.py:77-86 writes each dataset in turn and checks "
-                                       "cross-file duplicates inside the loop: a duplicate index bar raises "
-                                       "after the stock dataset was already written")
 def test_duplicate_index_across_files_leaves_store_unchanged(tmp_path):
     (tmp_path / "b").mkdir()
     stock = write_csv(tmp_path / "600519.csv", stock_rows(), AK_COLUMNS)
@@ -294,10 +289,6 @@ def test_duplicate_index_across_files_leaves_store_unchanged(tmp_path):
     assert store.datasets() == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: validate._order_problems only compares adjacent rows, so a "
-                                       "duplicate (code, date) further down one market parquet passes validation "
-                                       "and is then reported as coming 'from two of the files given', with no "
-                                       "file, row or field")
 def test_duplicate_bar_within_one_parquet_names_file_and_row(tmp_path):
     path = write_market_parquet(tmp_path / "market.parquet", {"600519": stock_rows(2), "600000": stock_rows(2)})
     frame = pd.read_parquet(path)
@@ -308,8 +299,6 @@ def test_duplicate_bar_within_one_parquet_names_file_and_row(tmp_path):
     assert msg.startswith(f"{path}: row 5: field 'date'"), msg
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: formats.py:78 casts dates to datetime64[ns]; a typo year after "
-                                       "2262 (e.g. 9024) raises pandas OutOfBoundsDatetime, not InputError")
 def test_far_future_date_typo_is_an_input_error(tmp_path):
     path = write_csv(tmp_path / "600519.csv", _rows_with(r4_日期="9024-01-05"), AK_COLUMNS)
     with pytest.raises(InputError, match=r"row 4: field '(日期|date)'"):
@@ -353,9 +342,6 @@ def test_qfq_index_is_not_exempt(tmp_path, filled_store):
     assert_refused(path, tmp_path, filled_store, ["row 2", "field 'low'", "zero or negative"], adjust="qfq")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: validate.py:113-117 drops qfq non-positive rows and resets the "
-                                       "index before the other checks, so later errors give shifted row numbers "
-                                       "(docstring: 'Rows are reported 1-based as they came in')")
 def test_qfq_drop_keeps_row_numbers_of_the_file(tmp_path):
     path = write_csv(tmp_path / "600519.csv", _rows_with(r1_开盘="-1", r3_最高="1.0"), AK_COLUMNS)
     with pytest.raises(InputError) as info:
@@ -400,8 +386,6 @@ def test_validate_empty_frame():
         validate_bars(canonical(0), "x")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: validate.py:126 counts '(N more bad rows)' only for the rule that "
-                                       "fired (any_bad is always empty in strict mode), not for all bad rows")
 def test_strict_message_counts_all_more_bad_rows():
     f = canonical(3, high=[8.0, 11.0, 11.0], volume=[100.0, -1.0, -1.0])
     with pytest.raises(InputError, match=r"row 1: field 'high'.*\(2 more bad rows\)"):
@@ -414,8 +398,6 @@ def test_strict_message_counts_more_rows_of_the_same_rule():
         validate_bars(f, "x.csv")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: validate.py: only NaN/<=0 are checked, an infinite price or volume "
-                                       "(e.g. 'inf' in a CSV) passes validation into the store")
 @pytest.mark.parametrize("col", ["open", "close", "volume"])
 def test_infinite_values_are_refused(col):
     f = canonical(2)
@@ -426,8 +408,6 @@ def test_infinite_values_are_refused(col):
         validate_bars(f, "x.csv")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: validate_bars docstring says it returns the frame sorted by "
-                                       "(code, date), but strict mode never sorts (validate.py:139-144)")
 def test_strict_validate_returns_sorted_frame():
     f = pd.concat([canonical(2), canonical(2, code=["000001"] * 2)], ignore_index=True)
     out = validate_bars(f, "x").frame
@@ -461,10 +441,6 @@ def test_lenient_drops_bad_rows_and_counts_them(tmp_path):
     assert f"warning: {path}: dropped 1 row(s): high is below low" in report.lines()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: validate.py:70-74 builds the duplicate/unsorted masks from a "
-                                       "StringDtype comparison, giving object arrays; in lenient mode "
-                                       "'any_bad |= mask' (validate.py:136) then raises numpy UFuncTypeError "
-                                       "whenever a file has a duplicated date")
 def test_lenient_drops_duplicate_dates(tmp_path):
     rows = stock_rows(4) + [dict(stock_rows(1)[0], 日期="2024-01-03")]  # row 5 repeats row 2's date
     path = write_csv(tmp_path / "600519.csv", rows, AK_COLUMNS)
@@ -475,9 +451,6 @@ def test_lenient_drops_duplicate_dates(tmp_path):
     assert list(store.load("stock_qfq")["date"].dt.strftime("%Y-%m-%d")) == DATES
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: validate.py:135 records every rule that matched a row, even when "
-                                       "all its rows were already counted under an earlier rule, so lenient "
-                                       "imports warn 'dropped 0 row(s): ...'")
 def test_lenient_reports_no_zero_counts(tmp_path):
     path = write_csv(tmp_path / "600519.csv", _lenient_rows(), AK_COLUMNS)
     with pytest.warns(UserWarning):

@@ -404,16 +404,11 @@ def test_load_filters_small(small):
     assert len(small.load("stock_qfq", start="2024-02-01")) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: store.py:226-233: Store.load(codes=[]) passes an empty 'in' "
-                                       "filter to pyarrow, which raises ArrowTypeError (not caught, not a "
-                                       "DataError) instead of returning no rows")
 def test_load_with_no_codes_returns_no_rows(small):
     got = small.load("stock_qfq", codes=[])
     assert len(got) == 0 and list(got.columns)[:2] == ["code", "date"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: store.py:51 uses hashlib.file_digest (Python 3.11+) while "
-                                       "setup.cfg declares python_requires >= 3.10: every write/verify fails on 3.10")
 def test_store_works_without_hashlib_file_digest(tmp_path, monkeypatch):
     monkeypatch.delattr(hashlib, "file_digest")  # what Python 3.10's hashlib looks like
     store = Store(tmp_path / "store")

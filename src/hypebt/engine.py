@@ -217,6 +217,36 @@ def _benchmark(store: Store, spec: Spec, sessions: pd.DatetimeIndex) -> pd.Serie
     return r
 
 
+class _Position:
+    """The bar position shared by every line of every aligned feed."""
+
+    __slots__ = ("idx", "lencount")
+
+    def __init__(self):
+        self.idx, self.lencount = -1, 0
+
+
+class _AlignedLine(bt.linebuffer.LineBuffer):
+    """A feed line whose index is the shared :class:`_Position`: advancing every
+    feed by a bar is then one step instead of one per line of every feed."""
+
+    @property
+    def _idx(self):
+        return self._position.idx
+
+    @_idx.setter
+    def _idx(self, value):
+        self._position.idx = value
+
+    @property
+    def lencount(self):
+        return self._position.lencount
+
+    @lencount.setter
+    def lencount(self, value):
+        self._position.lencount = value
+
+
 class AlignedCerebro(bt.Cerebro):
     """Cerebro whose vectorised loop knows every feed is aligned to the same sessions.
 
@@ -233,12 +263,16 @@ class AlignedCerebro(bt.Cerebro):
             strat.reset()
         datas = self.datas
         stamps = datas[0]._stamps
-        # Advancing a feed moves each of its lines' index: do it for all lines of all feeds at once.
-        lines = [line for d in datas for line in d._all_lines]
+        position = _Position()
+        for d in datas:
+            for line in d._all_lines:
+                if type(line) is not bt.linebuffer.LineBuffer or line._idx != -1 or len(line.array) != len(stamps):
+                    raise RuntimeError("AlignedCerebro needs preloaded ArrayFeeds aligned to the same sessions")
+                line.__class__ = _AlignedLine
+                line._position = position
         for dt0 in stamps:
-            for line in lines:
-                line._idx += 1
-                line.lencount += 1
+            position.idx += 1
+            position.lencount += 1
             self._check_timers(runstrats, dt0, cheat=True)
             if self.p.cheat_on_open:
                 for strat in runstrats:

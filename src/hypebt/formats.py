@@ -13,13 +13,14 @@ converted to shares here, once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .errors import InputError
+from .errors import InputError, did_you_mean
 
 # stock_zh_a_hist's Chinese headers -> canonical names
 AKSHARE_STOCK = {
@@ -37,6 +38,7 @@ AKSHARE_STOCK = {
 }
 AKSHARE_STOCK_REQUIRED = ("日期", "开盘", "收盘", "最高", "最低", "成交量")
 INDEX_REQUIRED = ("date", "open", "high", "low", "close")
+AKSHARE_CODE_COLUMNS = ("code", "股票代码")
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 STOCK_COLUMNS = ("code", "date", "open", "high", "low", "close", "volume", "amount", "pct_change", "turnover")
@@ -44,12 +46,18 @@ INDEX_COLUMNS = ("code", "date", "open", "high", "low", "close", "volume")
 SHARES_PER_LOT = 100
 
 
-def _missing(found, required, where: str, fmt: str) -> None:
+def _missing(found, required, where: str, fmt: str, known=()) -> None:
+    """Refuse a table lacking a required column: name each, suggest a look-alike, say how to fix."""
+    found = [str(c) for c in found]
     missing = [c for c in required if c not in found]
     if missing:
+        # Only columns the format does not already use can be a misspelt required one.
+        spare = [c for c in found if c not in set(required) | set(known)]
+        named = ", ".join(c + did_you_mean(c, spare) for c in missing)
         raise InputError(
-            f"{where}: missing column(s) {', '.join(missing)} for {fmt}; "
-            f"found: {', '.join(map(str, found)) or 'none'}"
+            f"{where}: missing column(s) {named} for {fmt}; found: {', '.join(found) or 'none'}; "
+            f"rename the column(s) to the expected header(s), or export the table again with all of: "
+            f"{', '.join(required)}"
         )
 
 
@@ -64,8 +72,18 @@ def _to_float(col: pd.Series, field: str, where: str) -> pd.Series:
     return out.astype("float64")
 
 
+# datetime64[ns], the store's date type, ends in 2262: a later year is a typo, not a date.
+_FIRST_DAY, _LAST_DAY = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31")
+
+
 def _dates(col: pd.Series, field: str, where: str) -> pd.Series:
-    out = pd.to_datetime(col.astype("string"), errors="coerce", format="mixed")
+    text = col.astype("string")
+    try:
+        out = pd.to_datetime(text, errors="coerce", format="mixed")
+    except ValueError as exc:
+        # pandas refuses (rather than coerces) dates with different UTC offsets.
+        _refuse_mixed_zones(col, text, field, where)
+        raise InputError(f"{where}: field '{field}': the dates cannot be read ({exc}); use YYYY-MM-DD") from None
     bad = out.isna()
     if bad.any():
         pos = int(np.argmax(bad.to_numpy()))
@@ -75,7 +93,104 @@ def _dates(col: pd.Series, field: str, where: str) -> pd.Series:
     if getattr(out.dt, "tz", None) is not None:
         # A tz-aware index makes backtrader shift dates by a day: keep naive exchange dates.
         out = out.dt.tz_localize(None)
+    far = ((out < _FIRST_DAY) | (out > _LAST_DAY)).to_numpy()
+    if far.any():
+        pos = int(np.argmax(far))
+        raise InputError(
+            f"{where}: row {pos + 1}: field '{field}': {col.iloc[pos]!r} is out of range "
+            f"({_FIRST_DAY.year}..{_LAST_DAY.year}): check the year; use YYYY-MM-DD"
+        )
     return out.dt.normalize().astype("datetime64[ns]")
+
+
+def _zone(value) -> str | None:
+    """``"+08:00"``, ``"naive"`` (no offset) or None (not a date) for one date string."""
+    try:
+        offset = pd.Timestamp(value).utcoffset()
+    except (ValueError, TypeError):
+        return None
+    if offset is None:
+        return "naive"
+    minutes = int(offset.total_seconds()) // 60
+    return f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _refuse_mixed_zones(col: pd.Series, text: pd.Series, field: str, where: str) -> None:
+    """Raise an InputError at the first date that is not a date or whose UTC offset differs from the
+    first date's (pandas raises on mixed offsets instead of coercing them)."""
+    ids, uniques = pd.factorize(text)  # a file has few distinct dates: parse each once
+    zones = [_zone(u) for u in uniques] + [None]  # id -1, a missing date, picks the last entry
+    row_zones = np.asarray(zones, dtype=object)[ids]
+    is_date = np.array([z is not None for z in zones])[ids]
+    if not is_date.any():
+        return
+    first = int(np.argmax(is_date))
+    odd = np.flatnonzero(row_zones != row_zones[first])
+    if not len(odd):
+        return
+    pos = int(odd[0])
+    if row_zones[pos] is None:
+        raise InputError(
+            f"{where}: row {pos + 1}: field '{field}': {col.iloc[pos]!r} is not a date; use YYYY-MM-DD"
+        )
+
+    def says(zone: str) -> str:
+        return "no UTC offset" if zone == "naive" else f"UTC offset {zone}"
+
+    raise InputError(
+        f"{where}: row {pos + 1}: field '{field}': {col.iloc[pos]!r} has {says(row_zones[pos])} but row "
+        f"{first + 1} ({col.iloc[first]!r}) has {says(row_zones[first])}; "
+        "give every date in one time zone, best as plain YYYY-MM-DD"
+    )
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a canonical frame came from, so messages speak the file's language.
+
+    ``table`` is the table as read (row ``i`` of the canonical frame is its row
+    ``i``); ``columns`` maps each canonical field to the column that gave it
+    (``{"volume": "成交量", ...}``). A field missing from ``columns`` (a code
+    taken from the file name) has no cell in the file.
+    """
+
+    table: pd.DataFrame
+    columns: dict[str, str]
+
+    def cell(self, field: str, row: int):
+        """``(column, value as written)`` of ``field`` in 0-based ``row``, or ``(None, None)``."""
+        column = self.columns.get(field)
+        if column is None:
+            return None, None
+        return column, self.table[column].iloc[row]
+
+
+def _akshare_stock(table: pd.DataFrame, code: str | None, where: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    _missing(table.columns, AKSHARE_STOCK_REQUIRED, where, "an akshare stock_zh_a_hist table",
+             known=(*AKSHARE_STOCK, *AKSHARE_CODE_COLUMNS))
+    out = pd.DataFrame(index=table.index)
+    columns = {}
+    if code is None:
+        col = next((c for c in AKSHARE_CODE_COLUMNS if c in table.columns), None)
+        if col is None:
+            raise InputError(f"{where}: no code column and no code in the file name; name the file like 600519.csv")
+        out["code"] = table[col].astype("string").str.zfill(6)
+        columns["code"] = col
+    else:
+        out["code"] = code
+    out["date"] = _dates(table["日期"], "日期", where)
+    columns["date"] = "日期"
+    for zh, en in AKSHARE_STOCK.items():
+        if en in ("date", "amplitude", "change"):
+            continue
+        if zh in table.columns:
+            out[en] = _to_float(table[zh], zh, where)
+            columns[en] = zh
+        else:
+            out[en] = np.nan
+    out["volume"] = out["volume"] * SHARES_PER_LOT
+    out["code"] = out["code"].astype("string")
+    return out.reset_index(drop=True)[list(STOCK_COLUMNS)], columns
 
 
 def from_akshare_stock(table: pd.DataFrame, code: str | None, where: str) -> pd.DataFrame:
@@ -88,44 +203,29 @@ def from_akshare_stock(table: pd.DataFrame, code: str | None, where: str) -> pd.
     >>> from_akshare_stock(t, "688039", "x.csv")["volume"].iloc[0]
     np.float64(100000.0)
     """
-    _missing(table.columns, AKSHARE_STOCK_REQUIRED, where, "an akshare stock_zh_a_hist table")
-    out = pd.DataFrame(index=table.index)
-    if code is None:
-        col = "code" if "code" in table.columns else "股票代码" if "股票代码" in table.columns else None
-        if col is None:
-            raise InputError(f"{where}: no code column and no code in the file name; name the file like 600519.csv")
-        out["code"] = table[col].astype("string").str.zfill(6)
-    else:
-        out["code"] = code
-    out["date"] = _dates(table["日期"], "日期", where)
-    for zh, en in AKSHARE_STOCK.items():
-        if en in ("date", "amplitude", "change"):
-            continue
-        if zh in table.columns:
-            out[en] = _to_float(table[zh], zh, where)
-        else:
-            out[en] = np.nan
-    out["volume"] = out["volume"] * SHARES_PER_LOT
-    out["code"] = out["code"].astype("string")
-    return out.reset_index(drop=True)[list(STOCK_COLUMNS)]
+    return _akshare_stock(table, code, where)[0]
 
 
-def from_index_table(table: pd.DataFrame, code: str, where: str) -> pd.DataFrame:
-    """Convert a ``stock_zh_index_daily`` table (date,open,high,low,close,volume)."""
-    _missing(table.columns, INDEX_REQUIRED, where, "an index table (stock_zh_index_daily)")
+def _index_table(table: pd.DataFrame, code: str, where: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    _missing(table.columns, INDEX_REQUIRED, where, "an index table (stock_zh_index_daily)", known=INDEX_COLUMNS)
     out = pd.DataFrame(index=table.index)
     out["code"] = pd.Series(code, index=table.index, dtype="string")
     out["date"] = _dates(table["date"], "date", where)
     for col in PRICE_COLUMNS:
         out[col] = _to_float(table[col], col, where)
     out["volume"] = _to_float(table["volume"], "volume", where) if "volume" in table.columns else np.nan
-    return out.reset_index(drop=True)[list(INDEX_COLUMNS)]
+    columns = {c: c for c in INDEX_COLUMNS[1:] if c in table.columns}
+    return out.reset_index(drop=True)[list(INDEX_COLUMNS)], columns
 
 
-def from_canonical(table: pd.DataFrame, where: str, kind: str) -> pd.DataFrame:
-    """Accept a frame already in canonical (English) columns, e.g. a hypebt export."""
+def from_index_table(table: pd.DataFrame, code: str, where: str) -> pd.DataFrame:
+    """Convert a ``stock_zh_index_daily`` table (date,open,high,low,close,volume)."""
+    return _index_table(table, code, where)[0]
+
+
+def _canonical(table: pd.DataFrame, where: str, kind: str) -> tuple[pd.DataFrame, dict[str, str]]:
     cols = STOCK_COLUMNS if kind == "stock" else INDEX_COLUMNS
-    _missing(table.columns, cols[:6], where, f"a canonical {kind} table")
+    _missing(table.columns, cols[:6], where, f"a canonical {kind} table", known=(*STOCK_COLUMNS, "adj_factor"))
     out = pd.DataFrame(index=table.index)
     out["code"] = table["code"].astype("string")
     out["date"] = _dates(table["date"], "date", where)
@@ -133,7 +233,13 @@ def from_canonical(table: pd.DataFrame, where: str, kind: str) -> pd.DataFrame:
         out[col] = _to_float(table[col], col, where) if col in table.columns else np.nan
     if "adj_factor" in table.columns:
         out["adj_factor"] = _to_float(table["adj_factor"], "adj_factor", where)
-    return out.reset_index(drop=True)
+    columns = {c: c for c in out.columns if c in table.columns}
+    return out.reset_index(drop=True), columns
+
+
+def from_canonical(table: pd.DataFrame, where: str, kind: str) -> pd.DataFrame:
+    """Accept a frame already in canonical (English) columns, e.g. a hypebt export."""
+    return _canonical(table, where, kind)[0]
 
 
 # --- reading files -----------------------------------------------------------------------------
@@ -154,6 +260,15 @@ def code_from_filename(path: Path) -> str:
     return path.stem.split(".")[0].strip().lower()
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """One file read: its kind (``stock`` or ``index``), canonical frame, and :class:`Origin`."""
+
+    kind: str
+    frame: pd.DataFrame
+    origin: Origin
+
+
 def read_file(path: str | Path) -> tuple[str, pd.DataFrame]:
     """Read one importable file; return ``(kind, canonical frame)`` with kind ``stock`` or ``index``.
 
@@ -163,8 +278,25 @@ def read_file(path: str | Path) -> tuple[str, pd.DataFrame]:
     - akshare ``stock_zh_index_daily`` CSV (date,open,high,low,close,volume), e.g. ``sh000300.csv``.
     - a market parquet with a ``code`` column and the akshare Chinese columns
       (the layout of ``shared/data/ashare/market.parquet``), or canonical English columns.
+
+    :func:`read_source` gives the same and the table as read, for messages.
+    """
+    parsed = read_source(path)
+    return parsed.kind, parsed.frame
+
+
+def read_source(path: str | Path) -> Parsed:
+    """Like :func:`read_file`, keeping the table as read and its column names (:class:`Origin`).
+
+    >>> p = read_source("600519.csv")                  # doctest: +SKIP
+    >>> p.kind, p.origin.columns["volume"]             # doctest: +SKIP
+    ('stock', '成交量')
     """
     from . import codes as _codes
+
+    def parsed(kind, table, converted) -> Parsed:
+        frame, columns = converted
+        return Parsed(kind, frame, Origin(table, columns))
 
     path = Path(path)
     where = str(path)
@@ -181,9 +313,9 @@ def read_file(path: str | Path) -> tuple[str, pd.DataFrame]:
         if "code" not in table.columns:
             raise InputError(f"{where}: a market parquet needs a 'code' column; found: {', '.join(map(str, table.columns))}")
         if "日期" in table.columns:
-            return "stock", from_akshare_stock(table, None, where)
+            return parsed("stock", table, _akshare_stock(table, None, where))
         kind = "index" if table["code"].astype(str).str.match(r"^(sh|sz|bj|csi)").all() else "stock"
-        return kind, from_canonical(table, where, kind)
+        return parsed(kind, table, _canonical(table, where, kind))
     if suffix != ".csv":
         raise InputError(f"{where}: unknown format {suffix or '(no extension)'}; hypebt imports .csv and .parquet")
     table = _read_csv(path)
@@ -197,13 +329,13 @@ def read_file(path: str | Path) -> tuple[str, pd.DataFrame]:
             raise InputError(
                 f"{where}: file name does not give a stock code ({code!r}); name it like 600519.csv"
             )
-        return "stock", from_akshare_stock(table, code if _codes.is_stock_code(code) else None, where)
+        return parsed("stock", table, _akshare_stock(table, code if _codes.is_stock_code(code) else None, where))
     if "date" in cols and "open" in cols:
         if "code" in cols:
             kind = "index" if table["code"].str.match(r"^(sh|sz|bj|csi)").all() else "stock"
-            return kind, from_canonical(table, where, kind)
+            return parsed(kind, table, _canonical(table, where, kind))
         if _codes.is_index_code(code):
-            return "index", from_index_table(table, code, where)
+            return parsed("index", table, _index_table(table, code, where))
         if _codes.is_stock_code(code):
             raise InputError(
                 f"{where}: English columns without 'code' look like an index table, but {code!r} is a stock "

@@ -55,12 +55,12 @@ def import_paths(
     bad file raises and nothing is written.
     """
     report = ImportReport()
-    frames: dict[str, list[pd.DataFrame]] = {}
+    accepted: dict[str, list[tuple[Path, pd.DataFrame]]] = {}
     for path in paths:
         try:
-            kind, frame = formats.read_file(path)
-            checked = validate_bars(frame, str(path), kind=kind, lenient=lenient,
-                                    qfq=(kind == "stock" and adjust == "qfq"))
+            parsed = formats.read_source(path)
+            checked = validate_bars(parsed.frame, str(path), kind=parsed.kind, lenient=lenient,
+                                    qfq=(parsed.kind == "stock" and adjust == "qfq"), origin=parsed.origin)
         except InputError as exc:
             if not keep_going:
                 raise
@@ -70,19 +70,14 @@ def import_paths(
             msg = f"{path}: dropped {n} row(s): {what}"
             report.warnings.append(msg)
             warnings.warn(msg, stacklevel=2)
-        dataset = dataset_for(kind, adjust if kind == "stock" else None)
-        frames.setdefault(dataset, []).append(checked.frame)
-    if not frames:
+        dataset = dataset_for(parsed.kind, adjust if parsed.kind == "stock" else None)
+        accepted.setdefault(dataset, []).append((Path(path), checked.frame))
+    if not accepted:
         raise InputError("nothing to import: " + ("; ".join(report.refused) if report.refused else "no files given"))
-    for dataset, parts in frames.items():
-        bars = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-        if bars.duplicated(["code", "date"]).any():
-            dup = bars.loc[bars.duplicated(["code", "date"]), ["code", "date"]].iloc[0]
-            raise InputError(
-                f"the same bar ({dup['code']} {dup['date'].date()}) comes from two of the files given; "
-                "import each code from one file"
-            )
-        source = "import:" + ",".join(Path(p).name for p in paths[:5]) + (" ..." if len(paths) > 5 else "")
+    # Every dataset is checked before any is written: a refusal leaves the store as it was.
+    merged = {dataset: _one_bar_per_file(parts) for dataset, parts in accepted.items()}
+    source = "import:" + ",".join(Path(p).name for p in paths[:5]) + (" ..." if len(paths) > 5 else "")
+    for dataset, bars in merged.items():
         manifest = store.write(dataset, bars, source=source, adjust="none" if dataset == "index" else adjust)
         manifest.update(
             imported_rows=len(bars),
@@ -92,3 +87,25 @@ def import_paths(
         )
         report.written[dataset] = manifest
     return report
+
+
+def _one_bar_per_file(parts: list[tuple[Path, pd.DataFrame]]) -> pd.DataFrame:
+    """The validated frames of several files as one; refuse a (code, date) given by two of them.
+
+    Each frame is already free of duplicates (validation), so a duplicate here is across files.
+    """
+    if len(parts) == 1:
+        return parts[0][1]
+    bars = pd.concat([frame for _, frame in parts], ignore_index=True)
+    again = bars.duplicated(["code", "date"]).to_numpy()
+    if again.any():
+        pos = int(again.argmax())
+        code, date = bars["code"].iloc[pos], bars["date"].iloc[pos]
+        first = int(((bars["code"] == code) & (bars["date"] == date)).to_numpy().argmax())
+        ends = pd.Series([len(frame) for _, frame in parts]).cumsum().to_numpy()
+        one, two = (parts[int(ends.searchsorted(i, side="right"))][0] for i in (first, pos))
+        raise InputError(
+            f"the same bar ({code} {date.date()}) comes from two of the files given, {one} and {two}; "
+            "import each code from one file"
+        )
+    return bars

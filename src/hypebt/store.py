@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,14 @@ ADJUSTMENTS = ("qfq", "hfq", "raw")
 DATASETS = ("stock_qfq", "stock_hfq", "stock_raw", "index")
 # When several stock datasets exist, traded prices (raw + factor) are preferred.
 STOCK_PREFERENCE = ("stock_raw", "stock_qfq", "stock_hfq")
-_ROW_GROUP = 1 << 18
+# Rows are sorted by code, so each row group holds a narrow range of codes and a load of a few
+# codes reads only their groups (pyarrow skips the rest by their min/max statistics). 2**15 rows
+# is about six stocks of the shared market, and keeps the per-group overhead small on whole loads.
+_ROW_GROUP = 1 << 15
+_HASH_CHUNK = 1 << 20
+# A file's timestamp is only trusted to show a change when the file is older than this: coarse
+# filesystem clocks (FAT: 2 s) could give a rewrite the same mtime as the version hashed before.
+_MTIME_SLACK_S = 2.0
 
 
 def dataset_for(kind: str, adjust: str | None = None) -> str:
@@ -48,9 +56,51 @@ def dataset_for(kind: str, adjust: str | None = None) -> str:
 
 
 def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
+    """Hex SHA-256 of a file's bytes, read in chunks (hashlib.file_digest needs Python 3.11)."""
+    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _HashCache:
+    """SHA-256 of files already hashed in this process, keyed by what a change of the file changes.
+
+    A key is (path, device, inode, size, mtime, ctime): rewriting, truncating or replacing the file
+    changes it, so the file is hashed again. A file modified within the clock tick of its previous
+    change could keep its mtime, so a hash is only remembered once the file is older than
+    ``_MTIME_SLACK_S`` (git's "racily clean" rule).
+    """
+
+    def __init__(self, limit: int = 64):
+        self.limit = limit
+        self._hashes: dict[tuple, str] = {}
+
+    @staticmethod
+    def _key(path: Path) -> tuple:
+        st = path.stat()
+        return (str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def sha256(self, path: Path) -> str:
+        key = self._key(path)
+        known = self._hashes.get(key)
+        if known is not None:
+            return known
+        started = time.time()
+        digest = file_sha256(path)
+        if key[4] / 1e9 < started - _MTIME_SLACK_S and self._key(path) == key:
+            if len(self._hashes) >= self.limit:
+                self._hashes.clear()
+            self._hashes[key] = digest
+        return digest
+
+    def clear(self) -> None:
+        self._hashes.clear()
+
+
+# One per process: Store objects are cheap and made often, the files they check are shared.
+_HASHES = _HashCache()
 
 
 class Store:
@@ -185,15 +235,20 @@ class Store:
         return self._write_frame("calendar", frame, sources=[source], adjust="none", as_of=str(dt.date.today()))
 
     # --- reading -------------------------------------------------------------------------------
-    def verify(self, dataset: str) -> str | None:
-        """None when the dataset's file matches its manifest, else what is wrong and the remedy."""
+    def verify(self, dataset: str, *, cached: bool = False) -> str | None:
+        """None when the dataset's file matches its manifest, else what is wrong and the remedy.
+
+        The whole file is hashed, unless ``cached`` and this process already hashed it unchanged
+        (same inode, size and timestamps; :class:`_HashCache`), as :meth:`load` does.
+        """
         manifest = self.manifest(dataset)
         path = self._file(dataset)
         if manifest is None:
             return f"{dataset}: no manifest; re-import the dataset"
         if not path.is_file():
             return f"{path}: missing (the manifest lists {manifest['rows']} rows); re-import the dataset"
-        if file_sha256(path) != manifest["sha256"]:
+        digest = _HASHES.sha256(path) if cached else file_sha256(path)
+        if digest != manifest["sha256"]:
             return (
                 f"{path}: content hash differs from its manifest (truncated or modified); "
                 f"re-import it ({', '.join(manifest.get('sources', []))})"
@@ -212,18 +267,28 @@ class Store:
         """Load bars sorted by (code, date), optionally for some codes and dates.
 
         The file's hash is checked against its manifest first (``verify``), so
-        a corrupted store is never read silently.
+        a corrupted store is never read silently; within one process an
+        unchanged file is hashed once. ``codes=[]`` gives no rows (and the
+        dataset's columns).
         """
         path = self._file(dataset)
         if self.manifest(dataset) is None:
             raise DataError(f"{self.root}: no dataset {dataset!r}; import or fetch it first")
         if verify:
-            problem = self.verify(dataset)
+            problem = self.verify(dataset, cached=True)
             if problem:
                 raise DataError(problem)
         filters = []
         if codes is not None:
-            filters.append(("code", "in", list(codes)))
+            codes = list(codes)
+            if not codes:  # pyarrow refuses an empty 'in' filter
+                try:
+                    schema = pq.read_schema(path)
+                except (OSError, pa.ArrowInvalid) as exc:
+                    raise DataError(f"{path}: unreadable ({exc}); re-import the dataset") from None
+                names = columns if columns is not None else schema.names
+                return schema.empty_table().select(names).to_pandas()
+            filters.append(("code", "in", codes))
         if start is not None:
             filters.append(("date", ">=", pd.Timestamp(start)))
         if end is not None:

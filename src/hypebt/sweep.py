@@ -21,6 +21,7 @@ import hashlib
 import itertools
 import json
 import math
+import multiprocessing as mp
 import operator
 import os
 import pickle
@@ -407,8 +408,15 @@ def execute(prep, plan: Plan, out: Path, *, workers: int | None = None, schedule
             for b in batches:
                 collect(run_batch(b, prep=prep, split=plan.split, walk_forward=plan.walk_forward))
         else:
-            blob = pickle.dumps(prep, protocol=pickle.HIGHEST_PROTOCOL)
-            with ProcessPoolExecutor(max_workers=workers, initializer=_init_local, initargs=(blob,)) as pool:
+            metrics._qs()  # import quantstats once here, so forked workers start with it loaded
+            if "fork" in mp.get_all_start_methods():
+                # Forked workers inherit the prepared data and the strategy class: nothing to send.
+                _WORKER.update(digest=None, prep=prep, cls=cls)
+                pool_args = {"mp_context": mp.get_context("fork")}
+            else:
+                blob = pickle.dumps(prep, protocol=pickle.HIGHEST_PROTOCOL)
+                pool_args = {"initializer": _init_local, "initargs": (blob,)}
+            with ProcessPoolExecutor(max_workers=workers, **pool_args) as pool:
                 pending = set()
                 queue = iter(batches)
                 # Keep a bounded number of batches in flight: memory stays flat however many combinations.
