@@ -84,6 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--batch", type=int, default=None, help="combinations per task (default: automatic)")
     sw.add_argument("--no-html", action="store_true", help="skip sweep.html and the tearsheets")
     sw.add_argument("--offline", action="store_true", help="never fetch missing data through akshare")
+
+    st = sub.add_parser("study", help="event study: abnormal returns and CARs around events, paper vs tradable")
+    st.add_argument("spec", help="a spec with [events] and an optional [study] table")
+    st.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec value")
+    st.add_argument("--out", help="output folder (default: reports/<name>)")
+    st.add_argument("--offline", action="store_true", help="never fetch missing data through akshare")
+
+    rep = sub.add_parser("report", help="reports folder tools")
+    rsub = rep.add_subparsers(dest="report_command", metavar="ACTION")
+    rsub.required = True
+    ri = rsub.add_parser("index", help="rebuild reports/index.html")
+    ri.add_argument("--reports", help="reports folder (default: <workspace>/reports)")
     return p
 
 
@@ -259,6 +271,9 @@ def cmd_run(args) -> int:
 
     ws = workspace(args.workspace)
     spec = load_spec(args.spec, args.set)
+    if not spec.strategy:
+        raise InputError(f"{args.spec}: missing key 'strategy' (a file name in strategies/, e.g. \"hype_buy\"); "
+                         "a spec with only [study] runs with hypebt study")
     store = _store(args)
     ensure_data(spec, store, ws, args.offline)
     t0 = time.perf_counter()
@@ -280,16 +295,70 @@ def cmd_run(args) -> int:
           f"{s['n_trades']} trades, {s['refused_orders']} refused/cancelled orders, "
           f"fees {s['fees']:.2f}, borrow {s['borrow_fees']:.2f} CNY  [{time.perf_counter() - t0:.1f}s]")
     print(f"report: {out / 'tearsheet.html' if not args.no_html else out}")
+    _index(args, out.parent)
     return 0
 
 
 def cmd_sweep(args) -> int:
     from . import sweep
 
-    return sweep.cli(args)
+    code = sweep.cli(args)
+    _index(args, Path(args.out).parent if args.out else None)
+    return code
 
 
-COMMANDS = {"data": cmd_data, "list": cmd_list, "run": cmd_run, "sweep": cmd_sweep}
+def cmd_study(args) -> int:
+    from . import study, study_report
+    from .spec import load_spec
+
+    ws = workspace(args.workspace)
+    spec = load_spec(args.spec, args.set)
+    if spec.study is None and spec.events is None:
+        raise InputError(f"{args.spec}: a study spec needs an [events] table and optionally [study]")
+    store = _store(args)
+    if spec.universe != "all":
+        ensure_data(spec, store, ws, args.offline)
+    t0 = time.perf_counter()
+    inputs = study.prepare(spec, ws, store)
+    abnormal, car, summary, skipped = study.compute(inputs.panel, inputs.tradables, inputs.cfg, inputs.names)
+    curves = study.curves(abnormal, inputs.cfg.confidence)
+    out = Path(args.out) if args.out else ws / "reports" / safe_name(spec.name, "study name")
+    study_report.write(inputs, abnormal, car, summary, curves, skipped, out, command=["hypebt", *args.argv])
+    for note in inputs.notes + skipped:
+        print(f"note: {note}", file=sys.stderr)
+    if inputs.look_ahead:
+        from .universes import LOOK_AHEAD_WARNING
+
+        print(f"warning: {LOOK_AHEAD_WARNING}", file=sys.stderr)
+    b = inputs.cfg.window[1]
+    for row in summary.to_dict("records"):
+        print(f"{row['event']}: n={row['n']} mean CAR[0,{b}] {row['mean_car_mkt']:+.2%} (market-adjusted), "
+              f"{row['mean_car_mm']:+.2%} (market model), t p={row['t_p']:.3f}, sign p={row['sign_p']:.3f}; "
+              f"paper {row['mean_paper']:+.2%} vs tradable {row['mean_tradable']:+.2%} "
+              f"(gap {row['mean_gap']:+.2%}, {row['locked_day0']} locked on day 0)")
+    print(f"report: {out / 'study.html'}  [{time.perf_counter() - t0:.1f}s]")
+    _index(args, out.parent)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report_index import write_index
+
+    reports = Path(args.reports) if args.reports else workspace(args.workspace) / "reports"
+    path = write_index(reports)
+    print(f"index: {path}")
+    return 0
+
+
+def _index(args, reports: Path | None) -> None:
+    """Rebuild reports/index.html after a command wrote into the reports folder."""
+    from .report_index import write_index
+
+    write_index(reports or workspace(args.workspace) / "reports")
+
+
+COMMANDS = {"data": cmd_data, "list": cmd_list, "run": cmd_run, "sweep": cmd_sweep, "study": cmd_study,
+            "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -172,8 +172,6 @@ def parse_spec(raw: dict, path: Path) -> Spec:
             raise unknown("spec key", key, TOP_KEYS, where)
         if not _type_ok(value, TOP_KEYS[key]):
             raise InputError(f"{where}: {key} must be {_tname(TOP_KEYS[key])}, got {value!r}")
-    if "strategy" not in raw:
-        raise InputError(f"{where}: missing key 'strategy' (the file name in strategies/, e.g. \"hype_buy\")")
     if "universe" not in raw and "codes" not in raw:
         raise InputError(f"{where}: give a universe (a name in data/universes/) or codes = [\"002230\"]")
     name = raw.get("name", path.stem)
@@ -201,7 +199,7 @@ def parse_spec(raw: dict, path: Path) -> Spec:
         if key in raw and not isinstance(raw[key], dict):
             raise InputError(f"{where}: [{key}] must be a table")
     return Spec(
-        path=path, name=name, strategy=raw["strategy"], universe=raw.get("universe"),
+        path=path, name=name, strategy=raw.get("strategy", ""), universe=raw.get("universe"),
         codes=tuple(str(c) for c in raw.get("codes", ())), start=start, end=end,
         cash=float(raw.get("cash", 1_000_000.0)), benchmark=raw.get("benchmark", DEFAULT_BENCHMARK),
         adjust=raw.get("adjust"), margin_list=raw.get("margin_list", "margin_eligible"),

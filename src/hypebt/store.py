@@ -37,9 +37,10 @@ DATASETS = ("stock_qfq", "stock_hfq", "stock_raw", "index")
 # When several stock datasets exist, traded prices (raw + factor) are preferred.
 STOCK_PREFERENCE = ("stock_raw", "stock_qfq", "stock_hfq")
 # Rows are sorted by code, so each row group holds a narrow range of codes and a load of a few
-# codes reads only their groups (pyarrow skips the rest by their min/max statistics). 2**15 rows
-# is about six stocks of the shared market, and keeps the per-group overhead small on whole loads.
-_ROW_GROUP = 1 << 15
+# codes reads only their groups: pyarrow skips the others by their min/max statistics. 2**14 rows
+# (about 20 codes of the shared market) has the 37 codes of the sora universe read 15% of the file
+# instead of 86% with 2**18, for ~0.1 s more on a whole-market load (benchmarks/bench_store.py).
+_ROW_GROUP = 1 << 14
 _HASH_CHUNK = 1 << 20
 # A file's timestamp is only trusted to show a change when the file is older than this: coarse
 # filesystem clocks (FAT: 2 s) could give a rewrite the same mtime as the version hashed before.

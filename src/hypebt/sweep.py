@@ -466,6 +466,8 @@ def cli(args) -> int:
 
     ws = workspace(args.workspace)
     spec = load_spec(args.spec, args.set)
+    if not spec.strategy:
+        raise InputError(f"{args.spec}: missing key 'strategy' (a file name in strategies/, e.g. \"hype_buy\")")
     store = _store(args)
     ensure_data(spec, store, ws, args.offline)
     prep = engine.prepare(spec, ws, store)

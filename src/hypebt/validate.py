@@ -87,6 +87,16 @@ def _row_rules(frame: pd.DataFrame, kind: str, today: pd.Timestamp, qfq: bool,
     return rules
 
 
+def _sort_order(c: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Stable order by (code ``c``, date ``d``): by code alone when each code's dates already ascend
+    (the usual file, and a cheaper sort)."""
+    order = np.argsort(c, kind="stable")
+    cs, ds = c[order], d[order]
+    if ((cs[1:] == cs[:-1]) & (ds[1:] < ds[:-1])).any():
+        order = np.lexsort((d, c))
+    return order
+
+
 def _order_rules(ids: np.ndarray, dates: np.ndarray, rows: np.ndarray, check_sorted: bool) -> list[_Rule]:
     """Duplicated (code, date) anywhere among ``rows`` and, if ``check_sorted``, a date earlier than the
     one before it of the same code. ``ids`` are code ids, ``dates`` int64 nanoseconds, one per frame row;
@@ -95,7 +105,7 @@ def _order_rules(ids: np.ndarray, dates: np.ndarray, rows: np.ndarray, check_sor
     c, d = ids[rows], dates[rows]
 
     # Sorting by (code, date) stably puts every copy of a bar right after its first appearance.
-    by_key = np.lexsort((d, c))
+    by_key = _sort_order(c, d)
     cs, ds = c[by_key], d[by_key]
     again = np.zeros(len(rows), bool)
     again[1:] = (cs[1:] == cs[:-1]) & (ds[1:] == ds[:-1])
@@ -257,7 +267,7 @@ def validate_bars(
         raise InputError(f"{where}: every row was bad; nothing to import")
     # Strict input is sorted within each code already, so this only orders the codes (a market file
     # may list them in any order); lenient input is sorted here instead of refused.
-    order = rows[np.lexsort((dates[rows], ids[rows]))]
+    order = rows[_sort_order(ids[rows], dates[rows])]
     if len(order) != len(frame) or (np.diff(order) < 0).any():
         frame = frame.take(order).reset_index(drop=True)
     return Checked(frame, dropped)

@@ -1,0 +1,82 @@
+"""``reports/index.html``: every run, sweep and study in the reports folder, newest first."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from pathlib import Path
+
+from . import fsio
+
+
+def _pct(v) -> str:
+    return "" if v is None else f"{v:+.2%}"
+
+
+def _num(v) -> str:
+    return "" if v is None else f"{v:.2f}"
+
+
+def entries(reports: Path) -> list[dict]:
+    """One entry per report folder (a run, a sweep or a study), newest first."""
+    out = []
+    for folder in sorted(p for p in reports.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+            if reports.is_dir() else []:
+        try:
+            if (folder / "summary.json").is_file() and (folder / "results.sqlite").exists():
+                s = json.loads((folder / "summary.json").read_text("utf-8"))
+                best = ", ".join(f"{k}={v}" for k, v in (s.get("best") or {}).items())
+                dsr = s.get("deflated_sharpe")
+                figures = (f"{s.get('combinations')} combinations, {s.get('failed')} failed; best {s.get('metric')} "
+                           f"{_num(s.get('best_metric'))} at {best}; deflated Sharpe "
+                           f"{'n/a' if dsr is None else f'{dsr:.2f}'}")
+                link = "sweep.html" if (folder / "sweep.html").is_file() else "results.csv"
+                out.append({"kind": "sweep", "name": folder.name, "when": s.get("created_at", ""),
+                            "figures": figures, "link": f"{folder.name}/{link}"})
+                continue
+            manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        kind = manifest.get("kind", "run")
+        if kind == "run":
+            st = json.loads((folder / "stats.json").read_text("utf-8")) if (folder / "stats.json").is_file() else {}
+            figures = (f"return {_pct(st.get('total_return'))} vs benchmark {_pct(st.get('benchmark_total_return'))}, "
+                       f"Sharpe {_num(st.get('sharpe'))}, max drawdown {_pct(st.get('max_drawdown'))}, "
+                       f"{st.get('n_trades', '')} trades ({st.get('start', '')}..{st.get('end', '')})")
+            link = "tearsheet.html" if (folder / "tearsheet.html").is_file() else "stats.json"
+        elif kind == "study":
+            allrow = next((r for r in manifest.get("summary", []) if r.get("event") == "all events"), {})
+            figures = (f"{allrow.get('n', '')} event-stocks; mean CAR {_pct(allrow.get('mean_car_mkt'))} "
+                       f"(t p={_num(allrow.get('t_p'))}); paper {_pct(allrow.get('mean_paper'))} vs tradable "
+                       f"{_pct(allrow.get('mean_tradable'))}")
+            link = "study.html"
+        else:
+            continue
+        out.append({"kind": kind, "name": folder.name, "when": manifest.get("created_at", ""), "figures": figures,
+                    "link": f"{folder.name}/{link}"})
+    return sorted(out, key=lambda e: e["when"], reverse=True)
+
+
+def write_index(reports: Path) -> Path:
+    """Rebuild ``reports/index.html`` from what the reports folder holds."""
+    rows = "".join(
+        f"<tr><td>{html.escape(e['when'])}</td><td>{html.escape(e['kind'])}</td>"
+        f"<td><a href=\"{html.escape(e['link'])}\">{html.escape(e['name'])}</a></td>"
+        f"<td>{html.escape(e['figures'])}</td></tr>"
+        for e in entries(reports)
+    )
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>hypebt reports</title>
+<style>body {{ font-family: sans-serif; margin: 20px }} table {{ border-collapse: collapse; font-size: 13px }}
+th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left }} th {{ background: #f0f0f0 }}</style>
+</head><body>
+<h1>hypebt reports</h1>
+<p>Every run, sweep and study in this folder, newest first (rebuilt {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}).</p>
+<table><thead><tr><th>when (UTC)</th><th>kind</th><th>report</th><th>key figures</th></tr></thead>
+<tbody>{rows or '<tr><td colspan="4">No reports yet: run hypebt run, sweep or study.</td></tr>'}</tbody></table>
+</body></html>
+"""
+    path = reports / "index.html"
+    fsio.write_text(path, page)
+    return path

@@ -1,0 +1,366 @@
+"""Event studies: how did the stocks move around an event, and how much of it could be traded?
+
+For each event x stock: daily abnormal returns against the benchmark
+(market-adjusted, and market model fitted on an estimation window before the
+event), cumulative abnormal returns (CAR) over a window around the event's
+first tradable session (day 0), cross-sectional tests, and *paper vs
+tradable*: the paper CAR assumes the move from the previous close could be
+had; the tradable figure buys at the first price that would really have
+filled (not on a 一字板 locked at limit-up, not while suspended), and the gap
+between them is what "buy on the news" could not capture.
+
+Everything is computed on session x stock matrices, so a study of the whole
+market (5,000+ stocks) takes seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import events as E
+from . import universes as U
+from .calendar import Calendar
+from .codes import is_stock_code
+from .errors import DataError, InputError, unknown
+from .spec import Spec
+from .store import Store, sessions_from_store
+
+STUDY_KEYS = {"window": list, "estimation": list, "car_windows": list, "min_estimation": int, "confidence": float}
+DEFAULTS = {"window": [-5, 20], "estimation": [-120, -11], "min_estimation": 60, "confidence": 0.95,
+            "car_windows": [[-5, -1], [0, 0], [0, 1], [0, 5], [0, 20]]}
+# qfq prices recomputed into limits can be off by about a fen
+LOCK_TOLERANCE = 0.011
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    window: tuple[int, int]
+    estimation: tuple[int, int]
+    car_windows: tuple[tuple[int, int], ...]
+    min_estimation: int
+    confidence: float
+
+
+def study_config(spec: Spec) -> StudyConfig:
+    """The checked ``[study]`` table of a spec, defaults filled in."""
+    where = f"{spec.path} [study]"
+    raw = dict(spec.study or {})
+    for key, value in raw.items():
+        if key not in STUDY_KEYS:
+            raise unknown("study key", key, STUDY_KEYS, where)
+    cfg = {**DEFAULTS, **raw}
+
+    def pair(name):
+        v = cfg[name]
+        if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+                and v[0] <= v[1]):
+            raise InputError(f"{where}: {name} must be two whole numbers of sessions [from, to], from <= to, "
+                             f"e.g. {DEFAULTS[name]}; got {v!r}")
+        return int(v[0]), int(v[1])
+
+    window, estimation = pair("window"), pair("estimation")
+    if estimation[1] >= window[0]:
+        raise InputError(f"{where}: the estimation window {list(estimation)} must end before the event window "
+                         f"starts ({window[0]}); e.g. estimation = [-120, -11]")
+    cars = []
+    for w in cfg["car_windows"]:
+        if not (isinstance(w, list) and len(w) == 2 and window[0] <= w[0] <= w[1] <= window[1]):
+            raise InputError(f"{where}: car_windows entry {w!r} must be [from, to] inside window {list(window)}")
+        cars.append((int(w[0]), int(w[1])))
+    if (0, window[1]) not in cars:
+        cars.append((0, window[1]))
+    conf = cfg["confidence"]
+    if not 0.5 < float(conf) < 1:
+        raise InputError(f"{where}: confidence must be between 0.5 and 1, e.g. 0.95")
+    return StudyConfig(window, estimation, tuple(cars), int(cfg["min_estimation"]), float(conf))
+
+
+@dataclass
+class Panel:
+    """Session x code matrices of one study."""
+
+    sessions: pd.DatetimeIndex
+    codes: list[str]
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    present: np.ndarray  # True where the stock traded (False: suspended / not listed)
+    limit_up: np.ndarray
+    bench_open: np.ndarray
+    bench_close: np.ndarray
+
+
+def _limit_pct(codes: list[str], names: dict[str, str]) -> np.ndarray:
+    from . import rules as R
+
+    out = np.empty(len(codes))
+    for j, code in enumerate(codes):
+        board = R.board_of(code)
+        st = R.is_st(names.get(code))
+        out[j] = {"star": 0.2, "chinext": 0.2, "bse": 0.3}.get(board, 0.05 if st else 0.1)
+    return out
+
+
+def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFrame, names: dict[str, str],
+                listed_first: pd.Timestamp) -> Panel:
+    """Pivot canonical bars into matrices aligned to ``sessions``; limit-up per session from the
+    previous close and the board (new listings' first five sessions have no limit)."""
+    bars = bars[bars["date"].isin(sessions)]
+    codes = sorted(bars["code"].unique())
+    row = sessions.get_indexer(bars["date"])
+    col = pd.Index(codes).get_indexer(bars["code"])
+    shape = (len(sessions), len(codes))
+
+    def matrix(name):
+        m = np.full(shape, np.nan)
+        m[row, col] = bars[name].to_numpy(dtype="float64")
+        return m
+
+    o, h, lo, c = (matrix(x) for x in ("open", "high", "low", "close"))
+    present = ~np.isnan(c)
+    prev = pd.DataFrame(c).ffill().shift(1).to_numpy()
+    pct = _limit_pct(codes, names)
+    up = np.round(prev * (1 + pct) + 1e-9, 2)
+    # New listings (first bar after the data starts) trade without limits for five sessions.
+    first = np.argmax(present, axis=0)
+    late = np.asarray([sessions[f] > listed_first for f in first]) if len(codes) else np.zeros(0, bool)
+    count = np.cumsum(present, axis=0)
+    up[(count <= 5) & late[None, :]] = np.nan
+    b = bench.set_index("date").reindex(sessions)
+    return Panel(sessions, codes, o, h, lo, c, present, up,
+                 b["open"].to_numpy(dtype="float64"), b["close"].to_numpy(dtype="float64"))
+
+
+def _returns(close: np.ndarray) -> np.ndarray:
+    """Close-to-close returns; a stock's first bar after a suspension carries the whole move."""
+    prev = pd.DataFrame(close).ffill().shift(1).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return close / prev - 1
+
+
+def compute(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str, str]):
+    """Abnormal returns (long table), per event x stock CARs, per-event and overall tests."""
+    from scipy import stats
+
+    r = _returns(panel.close)
+    rm = pd.Series(panel.bench_close).pct_change().to_numpy()
+    a, b = cfg.window
+    e1, e2 = cfg.estimation
+    rel = np.arange(a, b + 1)
+    long_parts, car_rows, skipped = [], [], []
+    locked_all = panel.present & (panel.open == panel.high) & (panel.low == panel.close) & \
+        (panel.open == panel.close) & (panel.close >= panel.limit_up - LOCK_TOLERANCE)
+    n_sess = len(panel.sessions)
+    for t in tradables:
+        ev = t.event
+        i0 = panel.sessions.get_indexer([t.session])[0]
+        if i0 < 0 or i0 + a < 1 or i0 + b >= n_sess:
+            skipped.append(f"{ev.id}: window {a}..{b} around {t.session.date()} leaves the data")
+            continue
+        rows = np.arange(i0 + a, i0 + b + 1)
+        rw, rmw = r[rows], rm[rows]
+        ar_mkt = rw - rmw[:, None]
+        # Market model on the estimation window, per stock (ignoring missing sessions).
+        est = np.arange(max(1, i0 + e1), i0 + e2 + 1)
+        re_, rme = r[est], rm[est][:, None]
+        ok = ~np.isnan(re_) & ~np.isnan(rme)
+        n_ok = ok.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mx = np.where(ok, rme, 0).sum(axis=0) / n_ok
+            my = np.where(ok, re_, 0).sum(axis=0) / n_ok
+            cov = np.where(ok, (rme - mx) * (re_ - my), 0).sum(axis=0)
+            var = np.where(ok, (rme - mx) ** 2, 0).sum(axis=0)
+            beta = cov / var
+            alpha = my - beta * mx
+        fit = n_ok >= cfg.min_estimation
+        beta[~fit], alpha[~fit] = np.nan, np.nan
+        ar_mm = rw - (alpha[None, :] + beta[None, :] * rmw[:, None])
+        car_mkt = np.nancumsum(ar_mkt, axis=0)
+        car_mm = np.nancumsum(ar_mm, axis=0)
+        # Stocks listed before day 0 that trade at least once in the window.
+        in_study = panel.present[:i0].any(axis=0) & panel.present[rows].any(axis=0)
+        cols = np.flatnonzero(in_study)
+        locked_w = locked_all[rows][:, cols]
+        susp_w = ~panel.present[rows][:, cols]
+        long_parts.append(pd.DataFrame({
+            "event": ev.id, "code": np.repeat(np.asarray(panel.codes)[cols][None, :], len(rows), 0).ravel(),
+            "rel_day": np.repeat(rel, len(cols)), "date": np.repeat(panel.sessions[rows], len(cols)),
+            "ret": rw[:, cols].ravel(), "bench_ret": np.repeat(rmw, len(cols)),
+            "ar_mkt": ar_mkt[:, cols].ravel(), "ar_mm": ar_mm[:, cols].ravel(),
+            "car_mkt": car_mkt[:, cols].ravel(), "car_mm": car_mm[:, cols].ravel(),
+            "locked": locked_w.ravel(), "suspended": susp_w.ravel(),
+        }))
+        # Paper vs tradable, over [0, b]: paper buys at the first tradable price (day-0 open,
+        # or its close for news during trading); tradable at the first price that would fill.
+        end = i0 + b
+        exit_px = pd.DataFrame(panel.close[: end + 1]).ffill().to_numpy()[end]
+        bench_end = panel.bench_close[end]
+        for k, j in enumerate(cols):
+            code = panel.codes[j]
+            paper_px = panel.open[i0, j] if t.at == "open" else panel.close[i0, j]
+            paper_bench = panel.bench_open[i0] if t.at == "open" else panel.bench_close[i0]
+            fill_i, fill_px, fill_bench = None, np.nan, np.nan
+            for i in range(i0, end + 1):
+                if not panel.present[i, j]:
+                    continue
+                px = panel.open[i, j] if (i > i0 or t.at == "open") else panel.close[i, j]
+                up = panel.limit_up[i, j]
+                if np.isnan(up) or px < up - LOCK_TOLERANCE:
+                    fill_i, fill_px = i, px
+                    fill_bench = panel.bench_open[i] if (i > i0 or t.at == "open") else panel.bench_close[i]
+                    break
+            paper = exit_px[j] / paper_px - 1 - (bench_end / paper_bench - 1) if paper_px > 0 else np.nan
+            tradable = exit_px[j] / fill_px - 1 - (bench_end / fill_bench - 1) if fill_i is not None else np.nan
+            rec = {"event": ev.id, "code": code, "name": names.get(code, ""), "day0": str(t.session.date()),
+                   "at": t.at, "beta": beta[j], "estimation_sessions": int(n_ok[j])}
+            for lo_, hi_ in cfg.car_windows:
+                sl = slice(lo_ - a, hi_ - a + 1)
+                rec[f"car_mkt[{lo_},{hi_}]"] = np.nansum(ar_mkt[sl, j]) if panel.present[rows][sl, j].any() else np.nan
+                rec[f"car_mm[{lo_},{hi_}]"] = np.nansum(ar_mm[sl, j]) if fit[j] and panel.present[rows][sl, j].any() else np.nan
+            rec.update({
+                "locked_days": int(locked_w[:, k].sum()), "suspended_days": int(susp_w[:, k].sum()),
+                "locked_day0": bool(locked_all[i0, j]),
+                "paper_abnormal": paper, "tradable_abnormal": tradable, "gap": paper - tradable,
+                "first_fill": str(panel.sessions[fill_i].date()) if fill_i is not None else "",
+                "fill_delay_sessions": (fill_i - i0) if fill_i is not None else np.nan,
+            })
+            car_rows.append(rec)
+    if not car_rows:
+        raise DataError("no event has its whole study window inside the data: " + "; ".join(skipped))
+    abnormal = pd.concat(long_parts, ignore_index=True)
+    car = pd.DataFrame(car_rows)
+    main_col = f"car_mkt[0,{b}]"
+    summaries = []
+    for ev_id, g in [*car.groupby("event", sort=False), ("all events", car)]:
+        summaries.append(_test_row(ev_id, g, main_col, f"car_mm[0,{b}]", stats))
+    return abnormal, car, pd.DataFrame(summaries), skipped
+
+
+def _test_row(name, g, col, col_mm, stats) -> dict:
+    x = g[col].dropna().to_numpy()
+    y = g[col_mm].dropna().to_numpy()
+    out = {"event": name, "n": len(x), "mean_car_mkt": float(np.mean(x)) if len(x) else np.nan,
+           "median_car_mkt": float(np.median(x)) if len(x) else np.nan,
+           "mean_car_mm": float(np.mean(y)) if len(y) else np.nan}
+    if len(x) >= 2 and np.std(x) > 0:
+        tt = stats.ttest_1samp(x, 0.0)
+        out.update(t_stat=float(tt.statistic), t_p=float(tt.pvalue))
+    else:
+        out.update(t_stat=np.nan, t_p=np.nan)
+    pos = int((x > 0).sum())
+    out.update(positive=pos, sign_p=float(stats.binomtest(pos, len(x), 0.5).pvalue) if len(x) else np.nan)
+    nz = x[x != 0]
+    out["wilcoxon_p"] = float(stats.wilcoxon(nz).pvalue) if len(nz) >= 6 else np.nan
+    pa, tr = g["paper_abnormal"], g["tradable_abnormal"]
+    out.update(mean_paper=float(pa.mean()), mean_tradable=float(tr.mean()),
+               mean_gap=float((pa - tr).mean()), never_fillable=int(tr.isna().sum() - pa.isna().sum()),
+               locked_day0=int(g["locked_day0"].sum()))
+    return out
+
+
+def curves(abnormal: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Mean CAR per event-relative day with a confidence band, per event and for all events."""
+    from scipy import stats
+
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    out = []
+    for ev_id, g in [*abnormal.groupby("event", sort=False), ("all events", abnormal)]:
+        for col in ("car_mkt", "car_mm"):
+            agg = g.groupby("rel_day")[col].agg(["mean", "std", "count"])
+            se = agg["std"] / np.sqrt(agg["count"])
+            out.append(pd.DataFrame({"event": ev_id, "model": col, "rel_day": agg.index, "mean": agg["mean"],
+                                     "low": agg["mean"] - z * se, "high": agg["mean"] + z * se,
+                                     "n": agg["count"]}))
+    return pd.concat(out, ignore_index=True)
+
+
+@dataclass
+class StudyInputs:
+    spec: Spec
+    cfg: StudyConfig
+    panel: Panel
+    tradables: list
+    outside: list
+    names: dict
+    universe_name: str
+    look_ahead: bool
+    data_manifests: dict
+    notes: list = field(default_factory=list)
+
+
+def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
+    """Load what a study needs: the universe's bars (``universe = "all"``: the whole market), the
+    benchmark and the events mapped to their first tradable session."""
+    where = str(spec.path)
+    cfg = study_config(spec)
+    if spec.events is None:
+        raise InputError(f"{where}: a study needs an [events] table (catalogue and a filter)")
+    dataset = store.stock_dataset(spec.adjust)
+    manifest = store.manifest(dataset)
+    names: dict[str, str] = {}
+    look_ahead, uni_name = False, "codes"
+    if spec.universe == "all":
+        codes, uni_name = None, "all"
+    else:
+        codes = list(spec.codes)
+        if spec.universe:
+            uni = U.load_universe(spec.universe, ws)
+            codes = list(dict.fromkeys([*uni.codes, *codes]))
+            names, look_ahead, uni_name = dict(uni.names), uni.look_ahead, uni.name
+        if not codes:
+            raise InputError(f"{where}: the universe is empty")
+    bars = store.load(dataset, codes=codes, columns=["code", "date", "open", "high", "low", "close"])
+    if bars.empty:
+        raise DataError(f"{where}: none of the universe's codes is in the store ({dataset}); import or fetch them")
+    notes = []
+    if codes is not None:
+        missing = sorted(set(codes) - set(bars["code"].unique()))
+        if missing:
+            notes.append(f"{len(missing)} code(s) not in the store, left out: {', '.join(missing)}")
+    cal = Calendar(sessions_from_store(store, spec.benchmark))
+    first, last = bars["date"].min(), bars["date"].max()
+    start = pd.Timestamp(spec.start) if spec.start else first
+    end = pd.Timestamp(spec.end) if spec.end else last
+    sessions = cal.between(max(start, first), min(end, last))
+    if len(sessions) < 2:
+        raise DataError(f"{where}: no data between {start.date()} and {end.date()}")
+    if "index" not in store.datasets():
+        raise DataError(f"{where}: benchmark {spec.benchmark} is not in the store; import {spec.benchmark}.csv")
+    bench = store.load("index", codes=[spec.benchmark], columns=["date", "open", "close"])
+    if bench.empty:
+        raise DataError(f"{where}: benchmark {spec.benchmark} is not in the store; import {spec.benchmark}.csv")
+    f = spec.events
+    catalogue = E.load_events(f.catalogue, ws)
+    if f.ids:
+        known = {e.id for e in catalogue}
+        for i in f.ids:
+            if i not in known:
+                raise unknown("event id", i, known, where)
+    chosen = E.filter_events(catalogue, ids=list(f.ids) if f.ids else None, name=f.name, tag=f.tag,
+                             company=f.company, scheduled=f.scheduled)
+    if not chosen:
+        raise InputError(f"{where}: the event filter {f.describe()} matches no event")
+    tradables, outside = [], []
+    for e in chosen:
+        t = E.first_tradable(e, cal)
+        if t is None or t.session < sessions[0] or t.session > sessions[-1]:
+            outside.append(e)
+        else:
+            tradables.append(t)
+    if outside:
+        notes.append("events outside the data (not studied): " + ", ".join(f"{e.id} ({e.time.date()})" for e in outside))
+    if manifest.get("adjust") == "qfq":
+        notes.append("prices are forward-adjusted (qfq): limit-locked sessions are detected with a "
+                     f"{LOCK_TOLERANCE} CNY tolerance")
+    panel = build_panel(bars, sessions, bench, names, pd.Timestamp(manifest["first_date"]))
+    manifests = {n: store.manifest(n) for n in (dataset, "index")}
+    return StudyInputs(spec, cfg, panel, tradables, outside, names, uni_name, look_ahead, manifests, notes)

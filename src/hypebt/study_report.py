@@ -1,0 +1,187 @@
+"""Study outputs: ``study.html``, ``car.csv``, ``abnormal_returns.parquet``, ``manifest.json``."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import html
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import fsio, report
+from .universes import LOOK_AHEAD_WARNING
+
+
+CJK_FONT_FILES = ("NotoSansCJK-Regular.ttc", "NotoSansCJK-Regular.otf", "NotoSansCJKsc-Regular.otf",
+                  "wqy-microhei.ttc", "wqy-zenhei.ttc")
+
+
+def _setup_matplotlib():
+    """Matplotlib on the file backend, with a CJK font for Chinese names when one is installed
+    (Debian: fonts-noto-cjk). Returns pyplot, and whether a CJK font was found."""
+    import glob
+    import logging
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    from matplotlib import font_manager, rcParams
+
+    names = [f.name for f in font_manager.fontManager.ttflist if "CJK" in f.name]
+    if not names:
+        # A font installed after matplotlib built its cache: register it directly.
+        for pattern in CJK_FONT_FILES:
+            for path in glob.glob(f"/usr/share/fonts/**/{pattern}", recursive=True):
+                font_manager.fontManager.addfont(path)
+        names = [f.name for f in font_manager.fontManager.ttflist if "CJK" in f.name]
+    sans = sorted({n for n in names if "Sans" in n}) or sorted(set(names))
+    if sans:
+        preferred = [n for n in sans if n.endswith(" SC")] or sans
+        rcParams["font.sans-serif"] = [preferred[0], *rcParams["font.sans-serif"]]
+        rcParams["font.family"] = "sans-serif"
+    else:
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+    rcParams["axes.unicode_minus"] = False
+    import matplotlib.pyplot as plt
+
+    return plt, bool(sans)
+
+
+def _png(fig, plt) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def car_figures(curves: pd.DataFrame, car: pd.DataFrame, title_names: dict) -> list[tuple[str, str]]:
+    """(title, base64 PNG) of the mean CAR curves with bands, and the paper-vs-tradable bars."""
+    plt, _ = _setup_matplotlib()
+    figs = []
+    for ev_id, g in curves.groupby("event", sort=False):
+        fig, ax = plt.subplots(figsize=(7.5, 3.6))
+        for model, label, color in (("car_mkt", "market-adjusted", "#1f77b4"), ("car_mm", "market model", "#d62728")):
+            c = g[g["model"] == model]
+            if c["mean"].notna().any():
+                ax.plot(c["rel_day"], c["mean"] * 100, label=f"mean CAR, {label}", color=color)
+                ax.fill_between(c["rel_day"], c["low"] * 100, c["high"] * 100, color=color, alpha=0.15)
+        ax.axvline(0, color="grey", lw=0.8, ls="--")
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_xlabel("sessions from the event's first tradable session (day 0)")
+        ax.set_ylabel("CAR, %")
+        n = int(g["n"].max()) if len(g) else 0
+        title = f"{title_names.get(ev_id, ev_id)}: mean CAR with confidence band (n={n})"
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        figs.append((title, _png(fig, plt)))
+    top = car.dropna(subset=["paper_abnormal"]).sort_values("paper_abnormal", ascending=False).head(20)
+    if len(top):
+        fig, ax = plt.subplots(figsize=(7.5, 0.25 * len(top) + 1.2))
+        labels = [f"{r.code} {r.name}".strip() for r in top.itertuples()]
+        y = np.arange(len(top))
+        ax.barh(y - 0.2, top["paper_abnormal"] * 100, height=0.4, label="paper", color="#9ecae1")
+        ax.barh(y + 0.2, top["tradable_abnormal"].fillna(0) * 100, height=0.4, label="tradable", color="#3182bd")
+        ax.set_yticks(y, labels, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("abnormal return over [0, end], %")
+        title = "Paper vs tradable: the 20 largest paper moves"
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        figs.append((title, _png(fig, plt)))
+    return figs
+
+
+def _table(frame: pd.DataFrame, pct_cols=()) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for rec in frame.itertuples(index=False):
+        cells = []
+        for col, v in zip(frame.columns, rec):
+            if isinstance(v, float):
+                text = "" if np.isnan(v) else (f"{v:+.2%}" if col in pct_cols else f"{v:.4g}")
+            else:
+                text = str(v)
+            cells.append(f"<td>{html.escape(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def write(inputs, abnormal, car, summary, curves_frame, skipped, out: Path, command=None) -> Path:
+    """Write every study output into ``out`` (replaced as a whole)."""
+    from .sweep_report import _SORT_JS
+
+    spec, cfg = inputs.spec, inputs.cfg
+    titles = {t.event.id: f"{t.event.name} ({t.event.company})" for t in inputs.tradables}
+    figs = car_figures(curves_frame, car, titles)
+    a, b = cfg.window
+    ev_table = pd.DataFrame([{
+        "id": t.event.id, "name": t.event.name, "company": t.event.company,
+        "time (Beijing)": str(t.event.time), "known": str(t.event.known_time), "scheduled": t.event.scheduled,
+        "day 0": str(t.session.date()), "first tradable price": t.at,
+    } for t in inputs.tradables])
+    pct = {"mean_car_mkt", "median_car_mkt", "mean_car_mm", "mean_paper", "mean_tradable", "mean_gap",
+           *[c for c in car.columns if c.startswith("car_")], "paper_abnormal", "tradable_abnormal", "gap"}
+    look = (f'<p class="warning"><strong>Look-ahead warning:</strong> {html.escape(LOOK_AHEAD_WARNING)}</p>'
+            if inputs.look_ahead else "")
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in [*inputs.notes, *skipped])
+    stock_cols = ["event", "code", "name", "day0", "at", f"car_mkt[0,{b}]", f"car_mm[0,{b}]", "locked_day0",
+                  "locked_days", "suspended_days", "first_fill", "paper_abnormal", "tradable_abnormal", "gap"]
+    page = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(spec.name)} event study</title>
+<style>
+body {{ font-family: "Noto Sans CJK SC", sans-serif; margin: 20px; color: #222 }}
+table {{ border-collapse: collapse; font-size: 12px; margin-bottom: 16px }}
+th, td {{ border: 1px solid #ccc; padding: 3px 6px }} th {{ background: #f0f0f0; cursor: pointer }}
+.warning {{ background: #fff8e1; border: 1px solid #e0a800; padding: 8px }}
+</style></head><body>
+<h1>Event study: {html.escape(spec.name)}</h1>
+<p>{html.escape(inputs.universe_name)} ({len(inputs.panel.codes)} stocks) against {html.escape(spec.benchmark)};
+window [{a}, {b}] sessions around day 0 (the event's first tradable session); market model fitted on
+[{cfg.estimation[0]}, {cfg.estimation[1]}] (at least {cfg.min_estimation} sessions);
+{cfg.confidence:.0%} confidence bands.</p>
+{look}<ul>{notes}</ul>
+<h2>Events</h2>
+{_table(ev_table)}
+<h2>Cumulative abnormal returns</h2>
+{''.join(f'<figure><img alt="{html.escape(t)}" src="data:image/png;base64,{p}"><figcaption>{html.escape(t)}</figcaption></figure>' for t, p in figs)}
+<h2>Tests: mean CAR over [0, {b}]</h2>
+<p>t-test of the cross-sectional mean, sign test and Wilcoxon signed-rank test; paper vs tradable:
+paper buys at the event's first tradable price, tradable at the first price that would have filled
+(not on a limit-up 一字板, not while suspended); both net of the benchmark over the same span.</p>
+{_table(summary, pct)}
+<h2>Per stock</h2>
+{_table(car[stock_cols], pct)}
+<script>{_SORT_JS}</script>
+</body></html>
+"""
+    manifest = {
+        "kind": "study", "name": spec.name,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": command or sys.argv, "versions": report.versions(), "spec": spec.as_dict(),
+        "study": dataclasses.asdict(cfg),
+        "data": {n: {k: m.get(k) for k in ("adjust", "rows", "first_date", "last_date", "sha256")}
+                 for n, m in inputs.data_manifests.items() if m},
+        "universe": {"name": inputs.universe_name, "codes": len(inputs.panel.codes), "look_ahead": inputs.look_ahead},
+        "events": [{"id": t.event.id, "session": str(t.session.date()), "at": t.at} for t in inputs.tradables],
+        "events_outside": [e.id for e in inputs.outside], "skipped": skipped, "notes": inputs.notes,
+        "summary": summary.replace({np.nan: None}).to_dict("records"),
+    }
+    with report.staged_dir(out) as tmp:
+        with fsio.atomic_path(tmp / "car.csv") as t:
+            car.to_csv(t, index=False)
+        with fsio.atomic_path(tmp / "abnormal_returns.parquet") as t:
+            abnormal.to_parquet(t, index=False)
+        with fsio.atomic_path(tmp / "summary.csv") as t:
+            summary.to_csv(t, index=False)
+        fsio.write_text(tmp / "study.html", page)
+        fsio.write_json(tmp / "manifest.json", manifest)
+    return out

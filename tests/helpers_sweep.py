@@ -1,0 +1,170 @@
+"""Tiny sweep fixtures: a 3-stock, 60-session market, a toy strategy, and process tools.
+
+The toy strategy buys every code at the open of session 0, holds ``hold_days``
+sessions, waits ``gap`` sessions and buys again, so every (hold_days, gap) pair
+gives its own return series. ``explode`` makes one hold_days value raise
+ValueError; ``pause`` makes each combination take that many seconds (for the
+kill tests), without changing its figures.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers_engine import BENCH, bars, make_workspace, write_spec, write_store
+
+PY = sys.executable
+CODES = ("600000", "600001", "000002")
+
+TOY_STRATEGY = '''
+"""Toy strategy for sweep tests: buy all, hold hold_days, wait gap sessions, repeat."""
+
+import time
+
+from hypebt import Strategy
+
+
+class Toy(Strategy):
+    PARAMS = {"hold_days": 3, "gap": 2, "fraction": 0.9, "stop_loss": 0.0, "take_profit": 0.0,
+              "explode": 0, "pause": 0.0}
+
+    def __init__(self):
+        super().__init__()
+        if self.cfg.explode and self.cfg.hold_days == self.cfg.explode:
+            raise ValueError(f"toy refuses hold_days={self.cfg.hold_days}")
+        if self.cfg.pause:
+            time.sleep(self.cfg.pause)
+
+    def on_open(self, day):
+        cycle = self.cfg.hold_days + self.cfg.gap
+        phase = self.session_no % cycle
+        if phase == 0 and self.session_no + self.cfg.hold_days < len(self.sessions):
+            budget = self.equity * self.cfg.fraction / len(self.universe)
+            for code in self.universe:
+                self.buy_value(code, budget)
+        elif phase == self.cfg.hold_days:
+            for code in self.universe:
+                self.sell_all(code)
+'''
+
+SHORT_STRATEGY = '''
+"""Short every code at the first open, cover after hold_days sessions."""
+
+from hypebt import Strategy
+
+
+class ShortAll(Strategy):
+    PARAMS = {"hold_days": 3}
+
+    def on_open(self, day):
+        if self.session_no == 0:
+            for code in self.universe:
+                self.short_value(code, self.equity * 0.3 / len(self.universe))
+        elif self.session_no == self.cfg.hold_days:
+            for code in self.universe:
+                self.cover_all(code)
+'''
+
+
+def sessions(n: int = 60) -> list[str]:
+    return [str(d.date()) for d in pd.bdate_range("2024-01-02", periods=n)]
+
+
+def market(n: int = 60, seed: int = 7) -> dict[str, pd.DataFrame]:
+    """code -> bars: a seeded random walk with daily moves within +-4 % (never at a limit)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for k, code in enumerate(CODES):
+        close = 10.0 + k
+        rows = []
+        for day in sessions(n):
+            o = round(close * (1 + rng.uniform(-0.015, 0.015)), 2)
+            c = round(close * (1 + rng.uniform(-0.04, 0.04)), 2)
+            rows.append((day, o, round(max(o, c) * 1.005, 2), round(min(o, c) * 0.995, 2), c))
+            close = c
+        out[code] = bars(10.0 + k, rows)
+    return out
+
+
+def tiny_sweep(tmp: Path, sweep: dict, params: dict | None = None, name: str = "toy",
+               strategy: str = "toy", top: dict | None = None, store: bool = True) -> dict:
+    """A workspace + store for a sweep of the toy strategy; returns paths for the CLI."""
+    ws = make_workspace(tmp / "ws", margin=CODES, strategies={"toy": TOY_STRATEGY, "short_all": SHORT_STRATEGY})
+    if store:
+        write_store(tmp / "home", market())
+    spec = write_spec(ws, name, {"strategy": strategy, "codes": list(CODES), "cash": 1_000_000,
+                                 "benchmark": BENCH, "margin_list": "margin", **(top or {})},
+                      {"params": params or {}, "sweep": sweep})
+    return {"ws": ws, "home": tmp / "home", "spec": spec, "out": tmp / "out"}
+
+
+def sweep_argv(t: dict, *extra: str, out: Path | None = None) -> list[str]:
+    """``hypebt`` arguments of a sweep of ``t`` (no html, offline)."""
+    return ["--workspace", str(t["ws"]), "--home", str(t["home"]), "sweep", str(t["spec"]),
+            "--out", str(out or t["out"]), "--no-html", "--offline", *extra]
+
+
+def spawn(argv: list[str], log: Path) -> subprocess.Popen:
+    """``python -m hypebt.cli argv`` in its own process group, output to ``log``."""
+    fh = open(log, "wb")
+    try:
+        return subprocess.Popen([PY, "-m", "hypebt.cli", *argv], stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    finally:
+        fh.close()
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc``'s whole process group (it was started in its own session) and reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
+
+
+def row_count(db: Path) -> int:
+    """Rows in a result store, read-only (0 while it does not exist yet or is locked)."""
+    if not db.exists():
+        return 0
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            return con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def wait_rows(db: Path, at_least: int, proc: subprocess.Popen | None = None, timeout: float = 60) -> int:
+    """Poll until ``db`` has ``at_least`` rows; fail if ``proc`` ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = row_count(db)
+        if n >= at_least:
+            return n
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the sweep ended (rc={proc.returncode}) with {n} rows before reaching {at_least}")
+        time.sleep(0.01)
+    raise AssertionError(f"{db}: fewer than {at_least} rows after {timeout}s")
+
+
+def store_rows(db: Path) -> tuple[int, int, str]:
+    """(COUNT(*), COUNT(DISTINCT key), integrity_check) of a result store."""
+    con = sqlite3.connect(db, timeout=30)
+    try:
+        total, distinct = con.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM results").fetchone()
+        (check,) = con.execute("PRAGMA integrity_check").fetchone()
+        return total, distinct, check
+    finally:
+        con.close()
