@@ -35,7 +35,7 @@ def shared_data() -> Path:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def repo() -> Path:
     """The repository root (the default workspace with strategies/, backtests/, data/)."""
     return REPO

@@ -603,3 +603,172 @@ def test_adjust_chooses_the_dataset(adjust, dataset, tmp_path):
                                        (" 000001 .csv", "000001")])
 def test_code_from_filename(name, code):
     assert code_from_filename(Path(name)) == code
+
+
+# --- messages speak the file's language; the first bad row of the file comes first ---------------
+
+def test_message_gives_the_files_column_and_value_as_written(tmp_path):
+    """成交量 is in lots: the message shows the converted shares and what the file says."""
+    path = write_csv(tmp_path / "600519.csv", _rows_with(r3_成交量="-1"), AK_COLUMNS)
+    with pytest.raises(InputError) as info:
+        import_paths(Store(tmp_path / "s"), [path])
+    assert str(info.value).startswith(
+        f"{path}: row 3: field 'volume': -100.0 is negative (in the file: 成交量 = -1); fix the row")
+
+
+def test_message_names_a_renamed_column_without_repeating_an_equal_value(tmp_path):
+    path = write_csv(tmp_path / "600519.csv", _rows_with(r2_最低="-0.5"), AK_COLUMNS)
+    with pytest.raises(InputError) as info:
+        import_paths(Store(tmp_path / "s"), [path], adjust="raw")
+    assert f"{path}: row 2: field 'low': -0.5 is zero or negative (column 最低); fix the row" in str(info.value)
+
+
+def test_index_message_has_no_column_note_when_names_and_values_agree(tmp_path):
+    rows = index_rows()
+    rows[1]["volume"] = "-1"
+    path = write_csv(tmp_path / "sh000300.csv", rows, INDEX_COLUMNS)
+    with pytest.raises(InputError) as info:
+        import_paths(Store(tmp_path / "s"), [path])
+    assert str(info.value).startswith(f"{path}: row 2: field 'volume': -1.0 is negative; fix the row")
+
+
+def test_market_parquet_message_shows_the_code_as_written(tmp_path):
+    f = pd.DataFrame(stock_rows(2)).astype({c: float for c in AK_COLUMNS[1:]})
+    f.insert(0, "code", [999999, 999999])
+    f.to_parquet(tmp_path / "m.parquet")
+    with pytest.raises(InputError) as info:
+        import_paths(Store(tmp_path / "s"), [tmp_path / "m.parquet"])
+    assert "row 1: field 'code': '999999' is not a valid A-share code" in str(info.value)
+    assert "(in the file: code = 999999)" not in str(info.value)  # the same code once padded: no note
+
+
+def test_first_bad_row_of_the_file_is_reported_whatever_the_rule():
+    """Row 1 breaks a rule checked late (volume), row 2 one checked early (high): row 1 comes first."""
+    f = canonical(3, high=[11.0, 8.0, 11.0], volume=[-1.0, 100.0, 100.0])
+    with pytest.raises(InputError, match=r"^x: row 1: field 'volume': -1.0 is negative \(1 more bad rows\)"):
+        validate_bars(f, "x")
+
+
+def test_first_bad_row_counts_order_problems_too():
+    """A duplicate (row 2) before a bad price (row 3): the duplicate is reported, the price counted."""
+    f = canonical(3, date=pd.to_datetime([DATES[0], DATES[0], DATES[2]]), low=[9.0, 9.0, 12.0])
+    with pytest.raises(InputError, match=r"row 2: field 'date': 2024-01-02 is a duplicate of the row before "
+                                         r"\(same code and date\) \(1 more bad rows\)"):
+        validate_bars(f, "x")
+
+
+def test_non_adjacent_duplicate_names_the_first_row():
+    f = canonical(4, date=pd.to_datetime([DATES[0], DATES[1], DATES[2], DATES[0]]))
+    with pytest.raises(InputError, match=r"row 4: field 'date': 2024-01-02 is a duplicate of row 1 "
+                                         r"\(same code and date\)"):
+        validate_bars(f, "x")
+
+
+def test_unsorted_dates_are_found_within_a_code_across_other_codes():
+    """Codes interleaved: 600519's second row (row 3) goes back in time, though no neighbour shares its code."""
+    f = canonical(3, code=["600519", "000001", "600519"], date=pd.to_datetime([DATES[1], DATES[0], DATES[0]]))
+    with pytest.raises(InputError, match=r"row 3: field 'date': 2024-01-02 is earlier than row 1 \(same code\): "
+                                         "dates must be sorted ascending"):
+        validate_bars(f, "x")
+    out = validate_bars(f, "x", lenient=True).frame  # lenient sorts instead
+    assert list(zip(out["code"], out["date"].dt.strftime("%Y-%m-%d"))) == \
+        [("000001", DATES[0]), ("600519", DATES[0]), ("600519", DATES[1])]
+
+
+def test_interleaved_codes_are_sorted_by_code_keeping_dates():
+    f = canonical(4, code=["600519", "000001", "600519", "000001"],
+                  date=pd.to_datetime([DATES[0], DATES[0], DATES[1], DATES[1]]), open=[1.0, 2.0, 3.0, 4.0],
+                  low=[0.5] * 4)
+    out = validate_bars(f, "x").frame
+    assert list(out["code"]) == ["000001", "000001", "600519", "600519"]
+    assert list(out["open"]) == [2.0, 4.0, 1.0, 3.0]
+    assert list(out.index) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("col", ["amount", "turnover"])
+def test_infinite_optional_numbers_are_refused(col):
+    f = canonical(2)
+    f[col] = [1.0, -np.inf]
+    with pytest.raises(InputError, match=rf"row 2: field '{col}': -inf is infinite"):
+        validate_bars(f, "x.csv")
+
+
+def test_qfq_negative_infinity_is_refused_not_dropped():
+    f = canonical(2, low=[9.0, -np.inf])
+    with pytest.raises(InputError, match=r"row 2: field 'low': -inf is infinite"):
+        validate_bars(f, "x.csv", qfq=True)
+
+
+def test_missing_date_is_refused():
+    f = canonical(2)
+    f.loc[1, "date"] = pd.NaT
+    with pytest.raises(InputError, match=r"row 2: field 'date': NaT is missing"):
+        validate_bars(f, "x.csv")
+
+
+def test_lenient_keeps_the_first_copy_of_a_duplicate(tmp_path):
+    rows = stock_rows(3) + [dict(stock_rows(1)[0], 开盘="10.1")]  # row 4 repeats row 1's date
+    path = write_csv(tmp_path / "600519.csv", rows, AK_COLUMNS)
+    checked = validate_bars(read_file(path)[1], str(path), lenient=True)
+    assert checked.dropped == {"date is a duplicate of the row before (same code and date)": 1}
+    assert list(checked.frame["open"]) == [10.0, 11.0, 12.0]
+
+
+def test_cross_file_duplicate_names_both_files(tmp_path, filled_store):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    one = write_csv(tmp_path / "a" / "600519.csv", stock_rows(), AK_COLUMNS)
+    other = write_csv(tmp_path / "600000.csv", stock_rows(), AK_COLUMNS)
+    two = write_csv(tmp_path / "b" / "600519.csv", stock_rows(3)[2:], AK_COLUMNS)
+    assert_refused([one, other, two], tmp_path, filled_store,
+                   [f"(600519 2024-01-04) comes from two of the files given, {one} and {two}"])
+
+
+def test_renamed_column_suggests_the_look_alike(tmp_path):
+    columns = ["收盘价" if c == "收盘" else c for c in AK_COLUMNS]
+    rows = [{("收盘价" if k == "收盘" else k): v for k, v in r.items()} for r in stock_rows()]
+    path = write_csv(tmp_path / "600519.csv", rows, columns)
+    with pytest.raises(InputError) as info:
+        import_paths(Store(tmp_path / "s"), [path])
+    msg = str(info.value)
+    assert "missing column(s) 收盘 (did you mean '收盘价'?) for an akshare stock_zh_a_hist table" in msg
+    assert msg.endswith("rename the column(s) to the expected header(s), or export the table again with all of: "
+                        "日期, 开盘, 收盘, 最高, 最低, 成交量")
+
+
+def test_missing_column_suggests_no_column_the_format_already_uses(tmp_path):
+    """成交额 (amount) looks like 成交量 (volume), but it is a column of its own: no suggestion."""
+    path = write_csv(tmp_path / "600519.csv", stock_rows(), [c for c in AK_COLUMNS if c != "成交量"])
+    with pytest.raises(InputError) as info:
+        import_paths(Store(tmp_path / "s"), [path])
+    assert "did you mean" not in str(info.value)
+    assert "missing column(s) 成交量 for" in str(info.value)
+
+
+@pytest.mark.parametrize("dates,row,fragments", [
+    (["2024-01-02T00:00:00+08:00", "2024-01-03"], 2, ["'2024-01-03' has no UTC offset but row 1",
+                                                       "has UTC offset +08:00", "one time zone"]),
+    (["2024-01-02T00:00:00+08:00", "2024-01-03T00:00:00+09:00"], 2, ["has UTC offset +09:00 but row 1"]),
+    (["2024-01-02", "2024-01-03T00:00:00+08:00", "nonsense"], 2, ["has UTC offset +08:00 but row 1"]),
+    (["nonsense", "2024-01-03T00:00:00+08:00", "2024-01-04"], 1, ["'nonsense' is not a date"]),
+])
+def test_mixed_time_zones_are_refused_at_their_row(dates, row, fragments, tmp_path, filled_store):
+    rows = stock_rows(len(dates))
+    for r, d in zip(rows, dates):
+        r["日期"] = d
+    path = write_csv(tmp_path / "600519.csv", rows, AK_COLUMNS)
+    assert_refused(path, tmp_path, filled_store, [f"{path}: row {row}: field '日期': ", *fragments])
+
+
+def test_one_time_zone_for_all_dates_is_accepted(tmp_path):
+    rows = stock_rows(2)
+    rows[0]["日期"], rows[1]["日期"] = "2024-01-02T00:00:00+08:00", "2024-01-03T00:00:00+08:00"
+    kind, frame = read_file(write_csv(tmp_path / "600519.csv", rows, AK_COLUMNS))
+    assert list(frame["date"].dt.strftime("%Y-%m-%d")) == DATES[:2]
+
+
+def test_far_future_year_message(tmp_path):
+    path = write_csv(tmp_path / "600519.csv", _rows_with(r2_日期="9024-01-03"), AK_COLUMNS)
+    with pytest.raises(InputError, match=r"row 2: field '日期': '9024-01-03' is out of range \(1678..2261\): "
+                                         "check the year"):
+        read_file(path)

@@ -456,3 +456,84 @@ def test_default_store_is_in_the_workspace(tmp_path, monkeypatch):
     ws = tmp_path / "ws"
     assert main(["--workspace", str(ws), "data", "import", str(_csv(tmp_path))]) == 0
     assert Store(ws / "data" / "store").datasets() == ["stock_qfq"]
+
+
+# --- loads: cheap repeated integrity checks, small reads of a few codes ------------------------
+
+def _age(path: Path, seconds: float = 3600.0) -> None:
+    """Make ``path`` look written ``seconds`` ago (a file older than the filesystem's clock tick)."""
+    then = path.stat().st_mtime - seconds
+    os.utime(path, (then, then))
+
+
+def _count_hashes(monkeypatch) -> list[Path]:
+    calls = []
+    real_hash = store_mod.file_sha256
+
+    def counting(path):
+        calls.append(Path(path))
+        return real_hash(path)
+
+    monkeypatch.setattr(store_mod, "file_sha256", counting)
+    return calls
+
+
+def test_repeated_loads_hash_an_unchanged_file_once(small, monkeypatch):
+    path = small.root / "stock_qfq" / "bars.parquet"
+    _age(path)
+    calls = _count_hashes(monkeypatch)
+    for _ in range(3):
+        small.load("stock_qfq", codes=["600519"])
+    Store(small.root).load("stock_qfq")  # another Store on the same folder shares the check
+    assert calls == [path]
+    assert small.check() == [] and len(calls) == 2  # 'data check' always hashes
+
+
+@pytest.mark.parametrize("damage", [_truncate, _flip_byte], ids=["truncated", "modified"])
+def test_a_change_after_a_cached_check_is_caught(small, damage, monkeypatch):
+    path = small.root / "stock_qfq" / "bars.parquet"
+    _age(path)
+    small.load("stock_qfq")
+    st = path.stat()
+    damage(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # even with its old timestamp
+    with pytest.raises(DataError, match="content hash differs from its manifest"):
+        small.load("stock_qfq", codes=["600519"])
+
+
+def test_a_fresh_file_is_hashed_on_every_load(small, monkeypatch):
+    """A file changed within the clock tick of the last check could keep its mtime: not cached yet."""
+    calls = _count_hashes(monkeypatch)
+    small.load("stock_qfq")
+    small.load("stock_qfq")
+    assert len(calls) == 2
+
+
+def test_file_sha256_reads_in_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_mod, "_HASH_CHUNK", 7)
+    path = tmp_path / "f.bin"
+    path.write_bytes(bytes(range(256)) * 3)
+    assert store_mod.file_sha256(path) == sha256(path)
+
+
+def test_load_with_no_codes_keeps_the_asked_columns_and_types(small):
+    got = small.load("stock_qfq", codes=[], columns=["date", "close"])
+    assert list(got.columns) == ["date", "close"] and len(got) == 0
+    full = small.load("stock_qfq")
+    assert list(small.load("stock_qfq", codes=()).dtypes) == list(full.dtypes)
+
+
+def test_bars_are_written_in_row_groups_sorted_by_code(tmp_path, monkeypatch):
+    """Small row groups with ordered code ranges: a load of a few codes reads only their groups."""
+    monkeypatch.setattr(store_mod, "_ROW_GROUP", 4)
+    store = Store(tmp_path / "store")
+    store.write("stock_qfq", pd.concat([canon(c, D4[:3]) for c in ("600519", "000001", "300750", "000002")]),
+                source="x", adjust="qfq")
+    meta = pq.read_metadata(store.root / "stock_qfq" / "bars.parquet")
+    assert meta.num_row_groups == 3
+    col = meta.schema.names.index("code")
+    ranges = [(meta.row_group(g).column(col).statistics.min, meta.row_group(g).column(col).statistics.max)
+              for g in range(meta.num_row_groups)]
+    assert ranges == [("000001", "000002"), ("000002", "300750"), ("300750", "600519")]
+    got = store.load("stock_qfq", codes=["300750"])
+    assert list(got["code"]) == ["300750"] * 3

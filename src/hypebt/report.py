@@ -18,6 +18,7 @@ import hashlib
 import html
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -84,6 +85,22 @@ def banner(lines: list[str], warning: str = "") -> str:
     )
 
 
+def _self_contained(text: str, title: str, notes_html: str) -> str:
+    """Make quantstats' page work offline without console errors, titled, with hypebt's notes.
+
+    quantstats links a favicon on the web and calls a ``save()`` it only
+    defines for downloads (a ReferenceError when the page is opened from disk).
+    """
+    text = re.sub(r'<link rel="shortcut icon"[^>]*>', "", text)
+    text = text.replace('<body onload="save()">', "<body>")
+    text = re.sub(r"<title>.*?</title>", f"<title>{html.escape(title)}</title>", text, count=1, flags=re.S)
+    marker = text.find("<body")
+    if marker >= 0:
+        end = text.find(">", marker) + 1
+        text = text[:end] + notes_html + text[end:]
+    return text
+
+
 def tearsheet(returns: pd.Series, bench: pd.Series, path: Path, title: str, notes: list[str], warning: str) -> None:
     """Write a quantstats HTML tearsheet with the benchmark passed as a Series, A-share year."""
     qs = metrics._qs()
@@ -94,14 +111,10 @@ def tearsheet(returns: pd.Series, bench: pd.Series, path: Path, title: str, note
     with fsio.atomic_path(path) as tmp:
         with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # quantstats' own matplotlib/pandas deprecation chatter
+            # match_dates=False: keep the whole period (quantstats would start at the first trade).
             qs.reports.html(r, benchmark=b, output=str(tmp), title=html.escape(title),
-                            periods_per_year=metrics.PERIODS, download_filename=path.name)
-        text = tmp.read_text("utf-8")
-        marker = text.find("<body")
-        if marker >= 0:
-            end = text.find(">", marker) + 1
-            text = text[:end] + banner(notes, warning) + text[end:]
-        tmp.write_text(text, "utf-8")
+                            periods_per_year=metrics.PERIODS, download_filename=path.name, match_dates=False)
+        tmp.write_text(_self_contained(tmp.read_text("utf-8"), title, banner(notes, warning)), "utf-8")
 
 
 def write_run(prep, result, out_dir: Path, command: list[str] | None = None, html_report: bool = True) -> Path:

@@ -65,7 +65,10 @@ def car_figures(curves: pd.DataFrame, car: pd.DataFrame, title_names: dict) -> l
     """(title, base64 PNG) of the mean CAR curves with bands, and the paper-vs-tradable bars."""
     plt, _ = _setup_matplotlib()
     figs = []
-    for ev_id, g in curves.groupby("event", sort=False):
+    groups = list(curves.groupby("event", sort=False))
+    if len(groups) == 2:  # one event: its curve and "all events" are the same
+        groups = groups[:1]
+    for ev_id, g in groups:
         fig, ax = plt.subplots(figsize=(7.5, 3.6))
         for model, label, color in (("car_mkt", "market-adjusted", "#1f77b4"), ("car_mm", "market model", "#d62728")):
             c = g[g["model"] == model]

@@ -145,7 +145,8 @@ def _text(fld: str, value) -> str:
     """How a message shows a value of ``fld``: dates as dates, numbers and codes as Python literals."""
     value = _plain(value)
     if fld == "date":
-        if isinstance(value, (pd.Timestamp, dt.datetime)) and value == pd.Timestamp(value).normalize():
+        if isinstance(value, (pd.Timestamp, dt.datetime)) and not pd.isna(value) \
+                and value == pd.Timestamp(value).normalize():
             value = value.date()
         return str(value)
     return repr(value)
@@ -161,8 +162,10 @@ def _as_in_file(frame: pd.DataFrame, origin: Origin | None, fld: str, pos: int) 
     raw, value = _plain(raw), _plain(frame[fld].iloc[pos])
     if pd.isna(raw):
         return f" (in the file: {column} is empty)" if column != fld else ""
-    if fld in ("code", "date"):
+    if fld == "date":
         same = _text(fld, raw) == _text(fld, value)
+    elif fld == "code":
+        same = str(raw) == str(value)  # a code the file gives as the number 600519 reads the same
     else:
         try:
             same = float(raw) == value
