@@ -4,7 +4,8 @@ The toy strategy buys every code at the open of session 0, holds ``hold_days``
 sessions, waits ``gap`` sessions and buys again, so every (hold_days, gap) pair
 gives its own return series. ``explode`` makes one hold_days value raise
 ValueError; ``pause`` makes each combination take that many seconds (for the
-kill tests), without changing its figures.
+kill tests), without changing its figures; ``trace`` names a file where each
+combination appends ``start|end PID hold_days gap`` lines.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ CODES = ("600000", "600001", "000002")
 TOY_STRATEGY = '''
 """Toy strategy for sweep tests: buy all, hold hold_days, wait gap sessions, repeat."""
 
+import os
 import time
 
 from hypebt import Strategy
@@ -35,14 +37,24 @@ from hypebt import Strategy
 
 class Toy(Strategy):
     PARAMS = {"hold_days": 3, "gap": 2, "fraction": 0.9, "stop_loss": 0.0, "take_profit": 0.0,
-              "explode": 0, "pause": 0.0}
+              "explode": 0, "pause": 0.0, "trace": ""}
 
     def __init__(self):
         super().__init__()
         if self.cfg.explode and self.cfg.hold_days == self.cfg.explode:
             raise ValueError(f"toy refuses hold_days={self.cfg.hold_days}")
+        self._trace("start")
         if self.cfg.pause:
             time.sleep(self.cfg.pause)
+
+    def _trace(self, what):
+        if self.cfg.trace:
+            with open(self.cfg.trace, "a") as fh:
+                fh.write(f"{what} {os.getpid()} {self.cfg.hold_days} {self.cfg.gap}\\n")
+
+    def stop(self):
+        super().stop()
+        self._trace("end")
 
     def on_open(self, day):
         cycle = self.cfg.hold_days + self.cfg.gap

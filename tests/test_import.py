@@ -632,7 +632,7 @@ def test_index_message_has_no_column_note_when_names_and_values_agree(tmp_path):
     assert str(info.value).startswith(f"{path}: row 2: field 'volume': -1.0 is negative; fix the row")
 
 
-def test_market_parquet_message_shows_the_code_as_written(tmp_path):
+def test_market_parquet_integer_code_gets_no_note(tmp_path):
     f = pd.DataFrame(stock_rows(2)).astype({c: float for c in AK_COLUMNS[1:]})
     f.insert(0, "code", [999999, 999999])
     f.to_parquet(tmp_path / "m.parquet")

@@ -9,7 +9,8 @@ Layout under the store root (``data/store`` by default, ``HYPEBT_HOME`` or
     calendar/sessions.parquet calendar/manifest.json     # akshare's trade calendar
 
 Each dataset is one parquet file sorted by (code, date), so loading the whole
-market is one sequential read. Every write goes through a temporary file and a
+market is one sequential read, and in small row groups, so loading a few codes
+reads only theirs. Every write goes through a temporary file and a
 rename (:mod:`hypebt.fsio`); the manifest, written after the data, records the
 file's SHA-256 so a truncated or corrupted file is caught on load and by
 ``hypebt data check``.
@@ -90,7 +91,8 @@ class _HashCache:
             return known
         started = time.time()
         digest = file_sha256(path)
-        if key[4] / 1e9 < started - _MTIME_SLACK_S and self._key(path) == key:
+        mtime_s = key[4] / 1e9
+        if mtime_s < started - _MTIME_SLACK_S and self._key(path) == key:  # old enough, unchanged meanwhile
             if len(self._hashes) >= self.limit:
                 self._hashes.clear()
             self._hashes[key] = digest
