@@ -119,10 +119,10 @@ def tiny_sweep(tmp: Path, sweep: dict, params: dict | None = None, name: str = "
     return {"ws": ws, "home": tmp / "home", "spec": spec, "out": tmp / "out"}
 
 
-def sweep_argv(t: dict, *extra: str, out: Path | None = None) -> list[str]:
-    """``hypebt`` arguments of a sweep of ``t`` (no html, offline)."""
+def sweep_argv(t: dict, *extra: str, out: Path | None = None, html: bool = False) -> list[str]:
+    """``hypebt`` arguments of a sweep of ``t`` (offline; no html unless ``html``)."""
     return ["--workspace", str(t["ws"]), "--home", str(t["home"]), "sweep", str(t["spec"]),
-            "--out", str(out or t["out"]), "--no-html", "--offline", *extra]
+            "--out", str(out or t["out"]), "--offline", *([] if html else ["--no-html"]), *extra]
 
 
 def spawn(argv: list[str], log: Path) -> subprocess.Popen:
@@ -158,6 +158,17 @@ def row_count(db: Path) -> int:
         return 0
 
 
+def wait_for(what, ready, proc: subprocess.Popen | None = None, timeout: float = 60) -> None:
+    """Poll ``ready()`` until true; fail if ``proc`` ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the process ended (rc={proc.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} after {timeout}s")
+        time.sleep(0.01)
+
+
 def wait_rows(db: Path, at_least: int, proc: subprocess.Popen | None = None, timeout: float = 60) -> int:
     """Poll until ``db`` has ``at_least`` rows; fail if ``proc`` ends first or time runs out."""
     deadline = time.monotonic() + timeout
@@ -172,11 +183,98 @@ def wait_rows(db: Path, at_least: int, proc: subprocess.Popen | None = None, tim
 
 
 def store_rows(db: Path) -> tuple[int, int, str]:
-    """(COUNT(*), COUNT(DISTINCT key), integrity_check) of a result store."""
+    """(COUNT(*), COUNT(DISTINCT key), integrity_check) of a result store (0, 0 before its table exists)."""
     con = sqlite3.connect(db, timeout=30)
     try:
-        total, distinct = con.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM results").fetchone()
         (check,) = con.execute("PRAGMA integrity_check").fetchone()
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'results'").fetchone():
+            return 0, 0, check
+        total, distinct = con.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM results").fetchone()
         return total, distinct, check
     finally:
         con.close()
+
+
+DASK = str(Path(sys.executable).with_name("dask"))
+PRELOAD = "import hypebt.sweep, hypebt.metrics\nhypebt.metrics._qs()\n"
+
+
+class Cluster:
+    """A real Dask scheduler and ``n`` single-threaded worker processes (no nanny) on 127.0.0.1.
+
+    Each is a subprocess in its own session; :meth:`close` stops them (SIGTERM, then SIGKILL
+    after a few seconds). ``workers[i]`` is the worker process itself, so killing it loses
+    whatever it was running.
+    """
+
+    def __init__(self, root: Path, n: int = 2, timeout: float = 90):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.procs: list[subprocess.Popen] = []
+        self.workers: list[subprocess.Popen] = []
+        try:
+            self._start(n, timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _popen(self, argv: list[str], log: str) -> subprocess.Popen:
+        fh = open(self.root / log, "wb")
+        try:
+            proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                    cwd=self.root)
+        finally:
+            fh.close()
+        self.procs.append(proc)
+        return proc
+
+    def _start(self, n: int, timeout: float) -> None:
+        sfile = self.root / "scheduler.json"
+        preload = self.root / "preload.py"
+        preload.write_text(PRELOAD, "utf-8")
+        self.scheduler = self._popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                      "--scheduler-file", str(sfile)], "scheduler.log")
+        deadline = time.monotonic() + timeout
+        while not (sfile.exists() and sfile.stat().st_size):
+            self._check(deadline)
+        self.address = json_load(sfile)["address"]
+        for i in range(n):
+            self.workers.append(self._popen(
+                [DASK, "worker", "--scheduler-file", str(sfile), "--nthreads", "1", "--no-nanny",
+                 "--host", "127.0.0.1", "--no-dashboard", "--local-directory", str(self.root / f"w{i}"),
+                 "--preload", str(preload), "--name", f"w{i}"], f"worker{i}.log"))
+        while not all("Registered to" in self.log(f"worker{i}.log") for i in range(n)):
+            self._check(deadline)
+
+    def _check(self, deadline: float) -> None:
+        for p in self.procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"a Dask process ended early (rc={p.returncode}): {p.args}\n"
+                                   + "\n".join(self.log(f.name)[-2000:] for f in self.root.glob("*.log")))
+        if time.monotonic() > deadline:
+            raise TimeoutError("the Dask cluster did not start in time")
+        time.sleep(0.05)
+
+    def log(self, name: str) -> str:
+        path = self.root / name
+        return path.read_text("utf-8", errors="replace") if path.exists() else ""
+
+    def close(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait(timeout=10)
+
+
+def json_load(path: Path):
+    import json
+
+    return json.loads(Path(path).read_text("utf-8"))

@@ -458,13 +458,12 @@ def test_order_at_the_last_close_fills_at_that_close(tmp_path):
     assert res.equity["cash"].iloc[-1] == pytest.approx(1_000_000 - 1000 - 5.01, abs=1e-6)
 
 
-def test_open_order_placed_at_the_close_is_a_strategy_error(tmp_path):
-    from hypebt.errors import StrategyError
-
+def test_open_order_placed_at_the_close_fills_at_the_next_open(tmp_path):
     stocks = {"600000": bars(10.0, [(D4[0], 10.0, 10.5, 9.9, 10.2), (D4[1], 10.3, 10.6, 10.1, 10.4),
                                     (D4[2], 10.4, 10.6, 10.1, 10.5)])}
-    with pytest.raises(StrategyError, match="on_open"):
-        run_plan(tmp_path, stocks, [(0, "close", "buy_shares", "600000", 100)])
+    _, res = run_plan(tmp_path, stocks, [(0, "close", "buy_shares", "600000", 100)])
+    f = fill(res, code="600000")
+    assert (f["date"], f["price"]) == (day(D4[1]), 10.3)
 
 
 # ----------------------------------------------------------------------- strategy loading ---

@@ -108,6 +108,7 @@ class Strategy(bt.Strategy):
         self.sizer_ = LotSizer(rules=ctx.rules)
         self.session_no = -1
         self._phase = "open"
+        self._waiting: dict[str, list] = {"open": [], "close": []}
         self.equity_rows: list[tuple] = []
 
     # --- hooks for subclasses ------------------------------------------------------------------
@@ -133,10 +134,12 @@ class Strategy(bt.Strategy):
         self.session_no += 1
         self.desk.new_session(self._days[self.session_no])
         self._phase = "open"
+        self._release("open")
         self.on_open(self.today)
 
     def next(self):
         self._phase = "close"
+        self._release("close")
         self.on_close(self.today)
         broker = self.broker
         self.equity_rows.append((self.today, broker.getcash(), broker.getvalue()))
@@ -199,28 +202,82 @@ class Strategy(bt.Strategy):
         return float(c["close"][i] if self._phase == "close" else c["open"][i])
 
     # --- orders --------------------------------------------------------------------------------
-    def buy_value(self, code: str, value: float, at: str = "open", note: str = ""):
-        """Buy about ``value`` CNY of ``code`` in valid lots: ``at="open"`` from ``on_open`` fills at
-        this session's open, ``at="close"`` from ``on_close`` at its close, ``at="limit"`` from
-        ``on_open`` is a limit order at limit-up (fills only under ``fill_at_limit_when_opened``)."""
+    def _deferred_to(self, at: str) -> str | None:
+        """The phase an order must wait for: an order at the open placed at a close waits for the
+        next session's open; an order at the close placed before the open waits for the close."""
+        if at in ("open", "limit") and self._phase == "close":
+            return "open"
+        if at == "close" and self._phase == "open":
+            return "close"
+        return None
+
+    def _place(self, method, code: str, *args, at: str, note: str):
+        wait = self._deferred_to(at)
+        if wait is not None:
+            self._waiting[wait].append((method, code, args, at, note))
+            return DEFERRED
+        return method(code, *args, at=at, note=note, _now=True)
+
+    def _release(self, phase: str) -> None:
+        waiting, self._waiting[phase] = self._waiting[phase], []
+        for method, code, args, at, note in waiting:
+            method(code, *args, at=at, note=note, _now=True)
+
+    def buy_value(self, code: str, value: float, at: str = "open", note: str = "", _now: bool = False):
+        """Buy about ``value`` CNY of ``code`` in valid lots, sized at the price it will fill at.
+
+        ``at="open"`` fills at the open (placed in ``on_close`` it waits for the next session's open);
+        ``at="close"`` at the session's close; ``at="limit"`` is a limit order at limit-up at the
+        open, which fills only under the ``fill_at_limit_when_opened`` rule when the board opens.
+        Returns the order, :data:`DEFERRED` when it waits for the next open/close, or None when
+        refused (the refusal and its reason are in the order ledger).
+        """
+        if not _now:
+            return self._place(self.buy_value, code, value, at=at, note=note)
         shares = self.sizer_.shares_for(code, value, self._sizing_price(code, at))
         return self.desk.submit(code, "buy", shares, at, note, self.session_no, self._phase)
 
-    def buy_shares(self, code: str, shares: int, at: str = "open", note: str = ""):
+    def buy_shares(self, code: str, shares: int, at: str = "open", note: str = "", _now: bool = False):
+        """Buy ``shares`` of ``code`` (see :meth:`buy_value` for ``at``)."""
+        if not _now:
+            return self._place(self.buy_shares, code, shares, at=at, note=note)
         return self.desk.submit(code, "buy", shares, at, note, self.session_no, self._phase)
 
-    def sell_all(self, code: str, at: str = "open", note: str = ""):
+    def sell_all(self, code: str, at: str = "open", note: str = "", _now: bool = False):
         """Sell the whole long position (odd lots included)."""
+        if not _now:
+            return self._place(self.sell_all, code, at=at, note=note)
         return self.desk.submit(code, "sell", max(self.position(code), 0), at, note, self.session_no, self._phase)
 
-    def short_value(self, code: str, value: float, at: str = "open", note: str = ""):
+    def short_value(self, code: str, value: float, at: str = "open", note: str = "", _now: bool = False):
         """Sell short about ``value`` CNY through margin lending (eligible codes only)."""
+        if not _now:
+            return self._place(self.short_value, code, value, at=at, note=note)
         shares = self.sizer_.shares_for(code, value, self._sizing_price(code, at))
         return self.desk.submit(code, "short", shares, at, note, self.session_no, self._phase)
 
-    def cover_all(self, code: str, at: str = "open", note: str = ""):
+    def cover_all(self, code: str, at: str = "open", note: str = "", _now: bool = False):
         """Buy back the whole short position."""
+        if not _now:
+            return self._place(self.cover_all, code, at=at, note=note)
         return self.desk.submit(code, "cover", max(-self.position(code), 0), at, note, self.session_no, self._phase)
+
+    def first_tradable_price(self, tradable, code: str) -> float | None:
+        """The first tradable price of an event (a :class:`hypebt.events.Tradable`) for ``code``:
+        its session's open or close. None when ``code`` did not trade then. Asking before that
+        price exists (a look-ahead) raises ``ValueError``."""
+        i = self.session_index.get(tradable.session)
+        if i is None:
+            return None
+        if i > self.session_no or (i == self.session_no and tradable.at == "close" and self._phase == "open"):
+            raise ValueError(f"the first tradable price of {tradable.event.id} is not known yet on {self.today}")
+        c = self.ctx.arrays[code].columns
+        if c["suspended"][i]:
+            return None
+        return float(c["open"][i] if tradable.at == "open" else c["close"][i])
+
+
+DEFERRED = "deferred"  # returned by order methods whose order waits for the next open or close
 
 
 # --- finding strategies ------------------------------------------------------------------------
