@@ -1,8 +1,8 @@
 """``hypebt data import``: files -> validated canonical bars -> the store.
 
-Every file is read and validated before anything is written, so a refused
-file changes nothing; accepted files of one kind are written in one atomic
-store write.
+Every file is read and validated, and the files checked against each other,
+before anything is written, so a refused import changes nothing; accepted
+files of one kind are written in one atomic store write.
 """
 
 from __future__ import annotations
@@ -58,9 +58,7 @@ def import_paths(
     accepted: dict[str, list[tuple[Path, pd.DataFrame]]] = {}
     for path in paths:
         try:
-            parsed = formats.read_source(path)
-            checked = validate_bars(parsed.frame, str(path), kind=parsed.kind, lenient=lenient,
-                                    qfq=(parsed.kind == "stock" and adjust == "qfq"), origin=parsed.origin)
+            kind, checked = _read_checked(path, adjust=adjust, lenient=lenient)
         except InputError as exc:
             if not keep_going:
                 raise
@@ -70,7 +68,7 @@ def import_paths(
             msg = f"{path}: dropped {n} row(s): {what}"
             report.warnings.append(msg)
             warnings.warn(msg, stacklevel=2)
-        dataset = dataset_for(parsed.kind, adjust if parsed.kind == "stock" else None)
+        dataset = dataset_for(kind, adjust if kind == "stock" else None)
         accepted.setdefault(dataset, []).append((Path(path), checked.frame))
     if not accepted:
         raise InputError("nothing to import: " + ("; ".join(report.refused) if report.refused else "no files given"))
@@ -89,6 +87,14 @@ def import_paths(
     return report
 
 
+def _read_checked(path, *, adjust: str, lenient: bool):
+    """``(kind, Checked)`` for one file; the table as read (for messages) is freed on return."""
+    parsed = formats.read_source(path)
+    checked = validate_bars(parsed.frame, str(path), kind=parsed.kind, lenient=lenient,
+                            qfq=(parsed.kind == "stock" and adjust == "qfq"), origin=parsed.origin)
+    return parsed.kind, checked
+
+
 def _one_bar_per_file(parts: list[tuple[Path, pd.DataFrame]]) -> pd.DataFrame:
     """The validated frames of several files as one; refuse a (code, date) given by two of them.
 
@@ -101,7 +107,8 @@ def _one_bar_per_file(parts: list[tuple[Path, pd.DataFrame]]) -> pd.DataFrame:
     if again.any():
         pos = int(again.argmax())
         code, date = bars["code"].iloc[pos], bars["date"].iloc[pos]
-        first = int(((bars["code"] == code) & (bars["date"] == date)).to_numpy().argmax())
+        same = (bars["code"] == code) & (bars["date"] == date)
+        first = int(same.to_numpy(dtype=bool, na_value=False).argmax())
         ends = pd.Series([len(frame) for _, frame in parts]).cumsum().to_numpy()
         one, two = (parts[int(ends.searchsorted(i, side="right"))][0] for i in (first, pos))
         raise InputError(
