@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers_engine import BENCH, bars, make_workspace, write_spec, write_store
+from helpers_engine import BENCH, bars, make_workspace, toml_value, write_store
 
 PY = sys.executable
 CODES = ("600000", "600001", "000002")
@@ -105,6 +105,24 @@ def market(n: int = 60, seed: int = 7) -> dict[str, pd.DataFrame]:
             close = c
         out[code] = bars(10.0 + k, rows)
     return out
+
+
+def toml_inline(v) -> str:
+    """A TOML value, with dicts as inline tables (``{start = 1, stop = 5}``)."""
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {toml_inline(x)}" for k, x in v.items()) + "}"
+    return toml_value(v)
+
+
+def write_spec(ws: Path, name: str, top: dict, tables: dict) -> Path:
+    """``backtests/<name>.toml`` from top-level keys and ``{table: {key: value}}`` (ranges allowed)."""
+    lines = [f'name = "{name}"'] + [f"{k} = {toml_inline(v)}" for k, v in top.items()]
+    for table, keys in tables.items():
+        lines += [f"\n[{table}]"] + [f"{k} = {toml_inline(v)}" for k, v in keys.items()]
+    path = ws / "backtests" / f"{name}.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
 
 
 def tiny_sweep(tmp: Path, sweep: dict, params: dict | None = None, name: str = "toy",

@@ -266,9 +266,13 @@ def test_market_model_recovers_beta_and_the_day0_jump(opened):
     assert a.loc[0, "ar_mkt"] == pytest.approx(ALPHA + (BETA - 1) * a.loc[0, "bench_ret"] + JUMP, abs=1e-9)
 
 
-def test_min_estimation_leaves_the_market_model_empty_when_too_few_sessions(hand):
-    _, _, car, _, _ = run_study(hand, "hand_minest", study_table={"min_estimation": 111})
-    assert car["car_mm[0,10]"].isna().all() and car["beta"].isna().all()
+def test_min_estimation_cannot_exceed_the_estimation_window(hand):
+    from hypebt.errors import InputError
+
+    with pytest.raises(InputError, match="min_estimation = 111"):
+        run_study(hand, "hand_minest", study_table={"min_estimation": 111})
+    _, _, car, _, _ = run_study(hand, "hand_minest_ok", study_table={"min_estimation": 110})
+    # 600002 is suspended on day 0 only: its estimation window is complete, so it is fitted
     assert car["car_mkt[0,10]"].notna().all()
 
 
@@ -287,9 +291,6 @@ def test_suspended_on_day0_is_flagged_and_its_next_bar_carries_the_move(hand, op
     assert row["first_fill"] == str(SESSIONS[I0 + 1].date()) and row["fill_delay_sessions"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: study.compute (study.py:151-155) subtracts only the benchmark's "
-                   "return of the stock's first session back from a suspension, while the stock's return "
-                   "spans the whole suspension: the market's move on the suspended days is counted as abnormal")
 def test_abnormal_return_after_a_suspension_nets_the_market_over_the_same_span(hand, opened):
     _, _, stocks, bench = hand
     _, abnormal, _, _, _ = opened
@@ -310,7 +311,7 @@ def test_limit_up_lock_delays_the_fill_and_shrinks_the_tradable_return(hand, ope
     a = rows_of(abnormal, "600003")
     assert list(a.index[a["locked"]]) == [0, 1]
     row = car_row(car, "600003")
-    assert row["locked_day0"] is True or row["locked_day0"] == True  # noqa: E712 (numpy bool)
+    assert bool(row["locked_day0"])
     assert row["locked_days"] == 2
     assert row["first_fill"] == str(SESSIONS[I0 + 2].date()) and row["fill_delay_sessions"] == 2
     end = I0 + WINDOW[1]
@@ -359,39 +360,29 @@ def test_news_during_trading_hours_is_bought_at_the_day0_close(hand):
     assert row["tradable_abnormal"] == pytest.approx(tradable, abs=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: study.build_panel (study.py:125-128) treats every stock whose first "
-                   "bar in the panel comes after the dataset's first date as a new listing; with a spec start "
-                   "after the data's first date, old stocks lose their limits for five sessions and a 一字板 on "
-                   "day 0 is counted as bought at the limit-up open")
 def test_a_later_spec_start_does_not_lift_price_limits(hand):
     _, _, car, _, _ = run_study(hand, "hand_start", start=SESSIONS[I0 - 4].date(),
                                 study_table={"window": [-2, 5], "estimation": [-4, -3], "min_estimation": 2,
                                              "car_windows": [[0, 5]]})
     row = car_row(car, "600003")
-    assert row["locked_day0"] == True  # noqa: E712
+    assert bool(row["locked_day0"])
     assert row["first_fill"] == str(SESSIONS[I0 + 2].date())
 
 
 def test_a_new_listing_has_no_limit_in_its_first_five_sessions(listings):
     _, car, _ = listings["ev_star"]
     row = car_row(car, "688011", "ev_star")  # listed on session 127: day 0 is its 4th session
-    assert row["locked_day0"] == False and row["locked_days"] == 0  # noqa: E712
+    assert not bool(row["locked_day0"]) and row["locked_days"] == 0
     assert row["first_fill"] == str(SESSIONS[I0].date())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: study.build_panel (study.py:133-137) gives every new listing five "
-                   "sessions without limits; rules.limit_pct/_free_sessions say main-board listings before "
-                   "2023-04-10 have one (then 10 %), so their classic run of 一字板 is counted as fillable")
 def test_a_pre_reform_main_board_listing_is_limited_from_its_second_session(listings):
     _, car, _ = listings["ev_pre"]
     row = car_row(car, "601011", "ev_pre")  # listed on session 58 (2023-03): day 0 is its 5th session
-    assert row["locked_day0"] == True  # noqa: E712
+    assert bool(row["locked_day0"])
     assert row["first_fill"] == str(SESSIONS[63].date())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: study._test_row (study.py:265) computes never_fillable as "
-                   "tradable NaNs minus paper NaNs: a stock suspended on day 0 (paper NaN, tradable filled on "
-                   "day 1) makes it -1")
 def test_never_fillable_counts_stocks_that_never_filled(opened):
     _, _, car, summary, _ = opened
     expected = int((car["tradable_abnormal"].isna() & car["paper_abnormal"].notna()).sum())
@@ -442,8 +433,6 @@ def test_all_events_row_pools_every_event_and_stock(pooled):
     assert day5["high"] - day5["mean"] == pytest.approx(half, rel=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: study._test_row (study.py:255) counts zero CARs as failures in the "
-                   "sign test: binomtest(pos, len(x)) with ties left in n; the sign test drops ties")
 def test_sign_test_drops_zero_cars():
     car = pd.DataFrame({"car_mkt[0,1]": [0.0, 0.0, 0.0, 0.01, 0.02], "car_mm[0,1]": 0.0,
                         "paper_abnormal": 0.0, "tradable_abnormal": 0.0, "locked_day0": False})
@@ -478,24 +467,16 @@ def test_bad_study_tables_are_input_errors(table, message):
         cfg_of(table)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: study.study_config (study.py:57-84) never checks the types in "
-                   "STUDY_KEYS: confidence = \"high\" raises ValueError from float() (an internal error, exit 1) "
-                   "instead of an InputError")
 def test_a_confidence_that_is_not_a_number_is_an_input_error():
     with pytest.raises(InputError, match="confidence"):
         cfg_of({"confidence": "high"})
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: study.study_config (study.py:57-84) accepts min_estimation larger "
-                   "than the estimation window: the market model then silently fits no stock (all car_mm NaN)")
 def test_min_estimation_longer_than_the_estimation_window_is_an_input_error():
     with pytest.raises(InputError, match="min_estimation"):
         cfg_of({"estimation": [-30, -11], "min_estimation": 60})
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (usability): study_config (study.py:38, 74-76) checks the default "
-                   "car_windows against a user's window: window = [-5, 10] alone is refused because of a default "
-                   "[0, 20] the user never wrote")
 def test_a_shorter_window_alone_is_accepted():
     cfg = cfg_of({"window": [-5, 10]})
     assert cfg.window == (-5, 10) and (0, 10) in cfg.car_windows
@@ -672,9 +653,6 @@ def test_iflytek_study_covers_the_five_spark_releases(real):
 
 
 @pytest.mark.realdata
-@pytest.mark.xfail(strict=True, reason="BUG: study.prepare/_limit_pct (study.py:106-113, 317-319): with "
-                   "universe = \"all\" no stock names are known, so ST stocks get a 10 % limit instead of 5 %; "
-                   "600112, 603007 and 002433, one-word boards at +5 % on 2024-02-19, are counted as bought at that open")
 def test_market_study_never_fills_a_one_word_limit_up_board_on_day0(real):
     store = real["store"]
     spec = load_spec(REPO / "backtests" / "market_sora_study.toml")
@@ -691,8 +669,6 @@ def test_market_study_never_fills_a_one_word_limit_up_board_on_day0(real):
     assert filled_day0.empty, filled_day0[["code", "first_fill"]]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: study.py:150 and :233 import scipy, but setup.cfg install_requires "
-                   "does not list it (it is only present because quantstats depends on it)")
 def test_scipy_is_a_declared_dependency():
     """study.py imports scipy directly; it must not rely on quantstats pulling it in."""
     cfg = configparser.ConfigParser()

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers_engine import BENCH, make_workspace, write_spec
+from helpers_engine import BENCH, make_workspace
 from helpers_sweep import (
     CODES, PY, SHORT_STRATEGY, TOY_STRATEGY, Cluster, json_load, kill_group, row_count, spawn, store_rows,
     sweep_argv, tiny_sweep, wait_for, wait_rows,
@@ -271,6 +271,16 @@ def test_combo_key_changes_with_the_margin_lending_list(short_preps):
     assert sweep.combo_key(sweep.run_identity(with_list), full) != sweep.combo_key(sweep.run_identity(without), full)
 
 
+def _run_and_free(prep) -> int:
+    """run_batch on a copy of ``prep``, then drop it; return the address it had.
+
+    (In a helper so that no frame keeps the copy: Backtrader reads callers' ``f_locals``,
+    which pins a function's locals until it returns.)"""
+    p = dataclasses.replace(prep)
+    sweep.run_batch([("k", {"hold_days": 2})], prep=p)
+    return id(p)
+
+
 @pytest.mark.xfail(strict=True, reason="BUG: sweep.py:324-327 run_batch caches the strategy class by id(prep); "
                    "a new Prepared allocated at a freed one's address (CPython reuses it at once) runs the "
                    "previous strategy: sweeps in one process (workers=1, notebooks) or on a long-lived Dask "
@@ -282,13 +292,11 @@ def test_run_batch_runs_the_strategy_of_the_prep_it_is_given(tiny_prep):
     short_spec = dataclasses.replace(base.spec, strategy="short_all")
     short_path = t["ws"] / "strategies" / "short_all.py"
     checked = 0
-    for _ in range(5):
-        p = dataclasses.replace(base)
-        sweep.run_batch([("k", {"hold_days": 2})], prep=p)
-        freed = id(p)
-        del p
+    for _ in range(3):
+        freed = _run_and_free(base)
+        gc.collect()
         held = []
-        for _ in range(3000):
+        for _ in range(20000):
             q = dataclasses.replace(base, spec=short_spec, strategy_path=short_path, strategy_name="short_all")
             if id(q) == freed:
                 break
@@ -346,8 +354,20 @@ def test_outputs_have_one_row_per_combination_and_the_documented_columns(tmp_pat
     assert isinstance(summary["deflated_sharpe"], float) and 0.0 <= summary["deflated_sharpe"] <= 1.0
     assert summary["deflated_sharpe"] == summary["deflated"]["dsr"]
     best = parquet.loc[parquet["sharpe"].idxmax()]
-    assert summary["best"] == {"hold_days": int(best["hold_days"]), "gap": int(best["gap"])}
+    assert {k: str(v) for k, v in summary["best"].items()} == {"hold_days": str(best["hold_days"]),
+                                                               "gap": str(best["gap"])}
     assert summary["best_metric"] == best["sharpe"]
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: sweep_report.py:139 summary['best'] holds numpy values from the "
+                   "results frame; write_json's default=str turns them into strings: summary.json has "
+                   "\"best\": {\"hold_days\": \"2\", \"gap\": \"1\"} instead of numbers (as in 'axes')")
+def test_summary_best_parameters_keep_their_types(tmp_path, capsys):
+    t = tiny_sweep(tmp_path, GRID6)
+    assert run_cli(sweep_argv(t, "--workers", "1"), capsys)[0] == 0
+    summary = json_load(t["out"] / "summary.json")
+    assert summary["axes"] == {"hold_days": [1, 2, 3], "gap": [1, 2]}
+    assert all(type(v) is int for v in summary["best"].values()), summary["best"]
 
 
 def test_a_split_adds_in_and_out_of_sample_figures(tmp_path, capsys):

@@ -56,7 +56,19 @@ def study_config(spec: Spec) -> StudyConfig:
     for key, value in raw.items():
         if key not in STUDY_KEYS:
             raise unknown("study key", key, STUDY_KEYS, where)
+    for key, value in raw.items():
+        expected = STUDY_KEYS[key]
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) if expected is float else \
+            isinstance(value, expected) and not isinstance(value, bool)
+        if not ok:
+            raise InputError(f"{where}: {key} must be {'a number' if expected is float else expected.__name__}, "
+                             f"got {value!r}")
     cfg = {**DEFAULTS, **raw}
+    if "car_windows" not in raw and "window" in raw:
+        # The default sub-windows that fit the window the user chose.
+        lo, hi = raw["window"] if isinstance(raw["window"], list) and len(raw["window"]) == 2 else (0, 0)
+        cfg["car_windows"] = [w for w in DEFAULTS["car_windows"]
+                              if isinstance(lo, int) and isinstance(hi, int) and lo <= w[0] <= w[1] <= hi]
 
     def pair(name):
         v = cfg[name]
@@ -80,6 +92,10 @@ def study_config(spec: Spec) -> StudyConfig:
     conf = cfg["confidence"]
     if not 0.5 < float(conf) < 1:
         raise InputError(f"{where}: confidence must be between 0.5 and 1, e.g. 0.95")
+    span = estimation[1] - estimation[0] + 1
+    if not 2 <= int(cfg["min_estimation"]) <= span:
+        raise InputError(f"{where}: min_estimation = {cfg['min_estimation']} must be between 2 and the "
+                         f"{span} sessions of the estimation window {list(estimation)}")
     return StudyConfig(window, estimation, tuple(cars), int(cfg["min_estimation"]), float(conf))
 
 
@@ -99,21 +115,29 @@ class Panel:
     bench_close: np.ndarray
 
 
-def _limit_pct(codes: list[str], names: dict[str, str]) -> np.ndarray:
+def _limit_pct(codes: list[str], names: dict[str, str], st_codes: set[str]) -> np.ndarray:
     from . import rules as R
 
     out = np.empty(len(codes))
     for j, code in enumerate(codes):
         board = R.board_of(code)
-        st = R.is_st(names.get(code))
+        st = code in st_codes or R.is_st(names.get(code))
         out[j] = {"star": 0.2, "chinext": 0.2, "bse": 0.3}.get(board, 0.05 if st else 0.1)
     return out
 
 
 def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFrame, names: dict[str, str],
-                listed_first: pd.Timestamp) -> Panel:
-    """Pivot canonical bars into matrices aligned to ``sessions``; limit-up per session from the
-    previous close and the board (new listings' first five sessions have no limit)."""
+                listed_first: pd.Timestamp, st_codes: set[str] | None = None) -> Panel:
+    """Pivot canonical bars into matrices aligned to ``sessions``, with limit-up per session.
+
+    Limits come from the previous close and the board (ST from the names or ``st_codes``). A
+    stock listed after the store's first date (``listed_first``) gets the new-listing rules of
+    :func:`hypebt.rules.limit_pct` for its first sessions, counted from its real first bar.
+    """
+    from . import rules as R
+
+    first_bar = bars.groupby("code", observed=True)["date"].min()
+    before = bars[bars["date"] < sessions[0]].groupby("code", observed=True).size()
     bars = bars[bars["date"].isin(sessions)]
     codes = sorted(bars["code"].unique())
     row = sessions.get_indexer(bars["date"])
@@ -128,37 +152,76 @@ def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFr
     o, h, lo, c = (matrix(x) for x in ("open", "high", "low", "close"))
     present = ~np.isnan(c)
     prev = pd.DataFrame(c).ffill().shift(1).to_numpy()
-    pct = _limit_pct(codes, names)
+    pct = _limit_pct(codes, names, set(st_codes or ()))
     up = np.round(prev * (1 + pct) + 1e-9, 2)
-    # New listings (first bar after the data starts) trade without limits for five sessions.
-    first = np.argmax(present, axis=0)
-    late = np.asarray([sessions[f] > listed_first for f in first]) if len(codes) else np.zeros(0, bool)
     count = np.cumsum(present, axis=0)
-    up[(count <= 5) & late[None, :]] = np.nan
+    for j, code in enumerate(codes):
+        if first_bar[code] <= listed_first:
+            continue  # traded before the store begins: a seasoned stock
+        # sessions of this stock counted from its listing day (its first bar in the store)
+        session_no = count[:, j] + int(before.get(code, 0))
+        for i in np.flatnonzero(present[:, j] & (session_no <= 10)):
+            pct_i = R.limit_pct(code, sessions[i].date(), st=code in (st_codes or ()),
+                                session_no=int(session_no[i]))
+            if pct_i is None or np.isnan(prev[i, j]):
+                up[i, j] = np.nan
+            else:
+                up[i, j] = R.price_limits(float(prev[i, j]), pct_i, code=code).up
     b = bench.set_index("date").reindex(sessions)
     return Panel(sessions, codes, o, h, lo, c, present, up,
                  b["open"].to_numpy(dtype="float64"), b["close"].to_numpy(dtype="float64"))
 
 
-def _returns(close: np.ndarray) -> np.ndarray:
-    """Close-to-close returns; a stock's first bar after a suspension carries the whole move."""
-    prev = pd.DataFrame(close).ffill().shift(1).to_numpy()
+def _spans(present: np.ndarray) -> np.ndarray:
+    """Per session and stock, the row of the stock's previous traded session (-1: none)."""
+    rows = np.where(present, np.arange(present.shape[0])[:, None], np.nan)
+    last = pd.DataFrame(rows).ffill().shift(1).to_numpy()
+    return np.where(np.isnan(last), -1, last).astype(int)
+
+
+def _returns(close: np.ndarray, present: np.ndarray, bench_close: np.ndarray):
+    """Close-to-close returns of the stocks and of the benchmark *over the same span*.
+
+    A stock's first bar after a suspension carries its whole move since its last
+    bar; the benchmark's return is taken over the same sessions, so the market's
+    move on the suspended days is not counted as abnormal. Also returns the
+    number of sessions each return spans.
+    """
+    last = _spans(present)
+    idx = np.arange(close.shape[0])[:, None]
+    ok = last >= 0
+    safe = np.where(ok, last, 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return close / prev - 1
+        prev = np.take_along_axis(close, safe, axis=0)
+        r = np.where(ok & present, close / prev - 1, np.nan)
+        rm = np.where(ok & present, bench_close[:, None] / bench_close[safe] - 1, np.nan)
+    span = np.where(ok & present, idx - last, 0)
+    return r, rm, span
+
+
+def locked_limit_up(panel: Panel) -> np.ndarray:
+    """Sessions a stock was locked at limit-up all day (一字板): one price all session, at the
+    limit-up price, or up at least 4.9 % (the ST limit is 5 %: a one-price bar that far up is a
+    limit lock even when the store does not say the stock is ST)."""
+    one_price = panel.present & (panel.open == panel.high) & (panel.low == panel.close) & (panel.open == panel.close)
+    prev = pd.DataFrame(panel.close).ffill().shift(1).to_numpy()
+    with np.errstate(invalid="ignore"):
+        at_limit = ~np.isnan(panel.limit_up) & (
+            (panel.close >= panel.limit_up - LOCK_TOLERANCE) | (panel.close >= prev * 1.049))
+    return one_price & at_limit
 
 
 def compute(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str, str]):
     """Abnormal returns (long table), per event x stock CARs, per-event and overall tests."""
     from scipy import stats
 
-    r = _returns(panel.close)
+    r, rm_span, span = _returns(panel.close, panel.present, panel.bench_close)
     rm = pd.Series(panel.bench_close).pct_change().to_numpy()
     a, b = cfg.window
     e1, e2 = cfg.estimation
     rel = np.arange(a, b + 1)
     long_parts, car_rows, skipped = [], [], []
-    locked_all = panel.present & (panel.open == panel.high) & (panel.low == panel.close) & \
-        (panel.open == panel.close) & (panel.close >= panel.limit_up - LOCK_TOLERANCE)
+    locked_all = locked_limit_up(panel)
     n_sess = len(panel.sessions)
     for t in tradables:
         ev = t.event
@@ -167,14 +230,15 @@ def compute(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str, st
             skipped.append(f"{ev.id}: window {a}..{b} around {t.session.date()} leaves the data")
             continue
         rows = np.arange(i0 + a, i0 + b + 1)
-        rw, rmw = r[rows], rm[rows]
-        ar_mkt = rw - rmw[:, None]
-        # Market model on the estimation window, per stock (ignoring missing sessions).
+        rw, rmw, rms, spw = r[rows], rm[rows], rm_span[rows], span[rows]
+        ar_mkt = rw - rms
+        # Market model on the estimation window, per stock, on one-session returns only.
         est = np.arange(max(1, i0 + e1), i0 + e2 + 1)
-        re_, rme = r[est], rm[est][:, None]
-        ok = ~np.isnan(re_) & ~np.isnan(rme)
+        re_, rme = r[est], rm_span[est]
+        ok = ~np.isnan(re_) & ~np.isnan(rme) & (span[est] == 1)
         n_ok = ok.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
+            rme = np.where(ok, rme, 0)
             mx = np.where(ok, rme, 0).sum(axis=0) / n_ok
             my = np.where(ok, re_, 0).sum(axis=0) / n_ok
             cov = np.where(ok, (rme - mx) * (re_ - my), 0).sum(axis=0)
@@ -183,18 +247,19 @@ def compute(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str, st
             alpha = my - beta * mx
         fit = n_ok >= cfg.min_estimation
         beta[~fit], alpha[~fit] = np.nan, np.nan
-        ar_mm = rw - (alpha[None, :] + beta[None, :] * rmw[:, None])
+        ar_mm = rw - (alpha[None, :] * spw + beta[None, :] * rms)
         car_mkt = np.nancumsum(ar_mkt, axis=0)
         car_mm = np.nancumsum(ar_mm, axis=0)
         # Stocks listed before day 0 that trade at least once in the window.
         in_study = panel.present[:i0].any(axis=0) & panel.present[rows].any(axis=0)
         cols = np.flatnonzero(in_study)
         locked_w = locked_all[rows][:, cols]
+        rm_long = rms[:, cols]
         susp_w = ~panel.present[rows][:, cols]
         long_parts.append(pd.DataFrame({
             "event": ev.id, "code": np.repeat(np.asarray(panel.codes)[cols][None, :], len(rows), 0).ravel(),
             "rel_day": np.repeat(rel, len(cols)), "date": np.repeat(panel.sessions[rows], len(cols)),
-            "ret": rw[:, cols].ravel(), "bench_ret": np.repeat(rmw, len(cols)),
+            "ret": rw[:, cols].ravel(), "bench_ret": rm_long.ravel(),
             "ar_mkt": ar_mkt[:, cols].ravel(), "ar_mm": ar_mm[:, cols].ravel(),
             "car_mkt": car_mkt[:, cols].ravel(), "car_mm": car_mm[:, cols].ravel(),
             "locked": locked_w.ravel(), "suspended": susp_w.ravel(),
@@ -210,7 +275,7 @@ def compute(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str, st
             paper_bench = panel.bench_open[i0] if t.at == "open" else panel.bench_close[i0]
             fill_i, fill_px, fill_bench = None, np.nan, np.nan
             for i in range(i0, end + 1):
-                if not panel.present[i, j]:
+                if not panel.present[i, j] or locked_all[i, j]:
                     continue
                 px = panel.open[i, j] if (i > i0 or t.at == "open") else panel.close[i, j]
                 up = panel.limit_up[i, j]
@@ -256,13 +321,14 @@ def _test_row(name, g, col, col_mm, stats) -> dict:
         out.update(t_stat=float(tt.statistic), t_p=float(tt.pvalue))
     else:
         out.update(t_stat=np.nan, t_p=np.nan)
-    pos = int((x > 0).sum())
-    out.update(positive=pos, sign_p=float(stats.binomtest(pos, len(x), 0.5).pvalue) if len(x) else np.nan)
+    pos, neg = int((x > 0).sum()), int((x < 0).sum())
+    # The sign test drops ties (zero CARs).
+    out.update(positive=pos, sign_p=float(stats.binomtest(pos, pos + neg, 0.5).pvalue) if pos + neg else np.nan)
     nz = x[x != 0]
     out["wilcoxon_p"] = float(stats.wilcoxon(nz).pvalue) if len(nz) >= 6 else np.nan
     pa, tr = g["paper_abnormal"], g["tradable_abnormal"]
     out.update(mean_paper=float(pa.mean()), mean_tradable=float(tr.mean()),
-               mean_gap=float((pa - tr).mean()), never_fillable=int(tr.isna().sum() - pa.isna().sum()),
+               mean_gap=float((pa - tr).mean()), never_fillable=int((tr.isna() & pa.notna()).sum()),
                locked_day0=int(g["locked_day0"].sum()))
     return out
 
@@ -361,6 +427,6 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
     if manifest.get("adjust") == "qfq":
         notes.append("prices are forward-adjusted (qfq): limit-locked sessions are detected with a "
                      f"{LOCK_TOLERANCE} CNY tolerance")
-    panel = build_panel(bars, sessions, bench, names, pd.Timestamp(manifest["first_date"]))
+    panel = build_panel(bars, sessions, bench, names, pd.Timestamp(manifest["first_date"]), set(spec.st_codes))
     manifests = {n: store.manifest(n) for n in (dataset, "index")}
     return StudyInputs(spec, cfg, panel, tradables, outside, names, uni_name, look_ahead, manifests, notes)
