@@ -30,7 +30,7 @@ import pytest
 
 from helpers_engine import BENCH, make_workspace
 from helpers_sweep import (
-    CODES, PY, SHORT_STRATEGY, TOY_STRATEGY, Cluster, json_load, kill_group, row_count, spawn, store_rows,
+    CODES, PY, TOY_STRATEGY, Cluster, json_load, kill_group, row_count, spawn, store_rows,
     sweep_argv, tiny_sweep, wait_for, wait_rows,
 )
 from hypebt import cli, engine, sweep
@@ -87,6 +87,25 @@ def stored_returns(db: Path) -> dict[str, bytes]:
         return {k: bytes(b) if b is not None else None for k, b in con.execute("SELECT key, returns FROM results")}
     finally:
         con.close()
+
+
+def deflated_sharpe(db: Path, best_key: str, annual_sharpes: pd.Series) -> float:
+    """Bailey & Lopez de Prado's deflated Sharpe ratio of the stored returns of ``best_key``,
+    written out here from the paper (SR0 = expected max of N skill-less per-session Sharpes)."""
+    from statistics import NormalDist
+
+    con = sqlite3.connect(db)
+    try:
+        (blob,) = con.execute("SELECT returns FROM results WHERE key = ?", (best_key,)).fetchone()
+    finally:
+        con.close()
+    r = np.frombuffer(blob, dtype="float64")
+    sr = r.mean() / r.std(ddof=1)
+    trials = annual_sharpes.dropna().to_numpy() / math.sqrt(242)
+    n, z, gamma = len(annual_sharpes), NormalDist(), 0.5772156649015329
+    sr0 = math.sqrt(trials.var(ddof=1)) * ((1 - gamma) * z.inv_cdf(1 - 1 / n) + gamma * z.inv_cdf(1 - 1 / (n * math.e)))
+    skew, kurt = pd.Series(r).skew(), pd.Series(r).kurt() + 3
+    return z.cdf((sr - sr0) * math.sqrt(len(r) - 1) / math.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr ** 2))
 
 
 def same(a, b) -> bool:
@@ -184,27 +203,17 @@ def test_constraints_that_exclude_everything_are_refused(toy_cls):
         plan_of(toy_cls, {"hold_days": [1, 2], "gap": [1, 2], "constraints": ["hold_days > 100"]})
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sweep.py:128 compile_constraint dry-runs each constraint on the "
-                   "strategy defaults (stop_loss = 0.0), so 'take_profit / stop_loss > 2' raises a bare "
-                   "ZeroDivisionError (an 'internal error', exit 1) although no swept combination divides by 0")
 def test_a_constraint_dividing_by_a_parameter_whose_default_is_zero(toy_cls):
     p = plan_of(toy_cls, {"stop_loss": [0.05, 0.1], "take_profit": [0.1, 0.3],
                           "constraints": ["take_profit / stop_loss > 2"]})
     assert [(c["stop_loss"], c["take_profit"]) for c in p.combos] == [(0.05, 0.3), (0.1, 0.3)]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sweep.py:128/173 only ValueError and TypeError become InputError: "
-                   "a constraint such as 'hold_days < 99999999999999999999 * \"x\"' escapes as OverflowError "
-                   "(exit 1, 'internal error'); str * int is also allowed, so \"'x' * 10000000000 == ''\" "
-                   "would allocate 10 GB while parsing the plan")
 def test_a_constraint_that_cannot_be_evaluated_is_an_input_error(toy_cls):
     with pytest.raises(InputError):
         plan_of(toy_cls, {"hold_days": [1, 2], "constraints": ["hold_days < 99999999999999999999 * 'x'"]})
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sweep.py:189 a random plan draws only max(4n, n+100) grid points "
-                   "before the constraints: with n = 10 over a 100x100 grid where 55 combinations satisfy "
-                   "'hold_days + gap < 12', it returns 2 combinations instead of 10, silently")
 def test_a_random_plan_has_n_combinations_when_enough_satisfy_the_constraints(toy_cls):
     table = {"hold_days": {"start": 1, "stop": 100}, "gap": {"start": 1, "stop": 100}, "method": "random",
              "n": 10, "seed": 1, "constraints": ["hold_days + gap < 12"]}
@@ -261,9 +270,6 @@ def test_the_margin_lending_list_decides_a_short_strategy_result(short_preps):
     assert a.stats["total_return"] != b.stats["total_return"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sweep.py:214-225 run_identity leaves out the margin-lending list "
-                   "(prep.eligible) and the ST flags (spec.st_codes / names): changing margin_list then "
-                   "'hypebt sweep --resume' keeps rows computed under the old list (same combo_key)")
 def test_combo_key_changes_with_the_margin_lending_list(short_preps):
     with_list, without = short_preps
     cls = with_list.strategy_class()
@@ -281,10 +287,6 @@ def _run_and_free(prep) -> int:
     return id(p)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sweep.py:324-327 run_batch caches the strategy class by id(prep); "
-                   "a new Prepared allocated at a freed one's address (CPython reuses it at once) runs the "
-                   "previous strategy: sweeps in one process (workers=1, notebooks) or on a long-lived Dask "
-                   "worker can silently run the wrong or an outdated strategy class")
 def test_run_batch_runs_the_strategy_of_the_prep_it_is_given(tiny_prep):
     """A toy-strategy prep runs and is freed; the next Prepared that lands at its address
     (allocations are held until one does) is a short_all prep: run_batch must run short_all."""
@@ -354,14 +356,13 @@ def test_outputs_have_one_row_per_combination_and_the_documented_columns(tmp_pat
     assert isinstance(summary["deflated_sharpe"], float) and 0.0 <= summary["deflated_sharpe"] <= 1.0
     assert summary["deflated_sharpe"] == summary["deflated"]["dsr"]
     best = parquet.loc[parquet["sharpe"].idxmax()]
+    assert summary["deflated_sharpe"] == pytest.approx(deflated_sharpe(t["out"] / "results.sqlite", best["key"],
+                                                                       parquet["sharpe"]), abs=1e-9)
     assert {k: str(v) for k, v in summary["best"].items()} == {"hold_days": str(best["hold_days"]),
                                                                "gap": str(best["gap"])}
     assert summary["best_metric"] == best["sharpe"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sweep_report.py:139 summary['best'] holds numpy values from the "
-                   "results frame; write_json's default=str turns them into strings: summary.json has "
-                   "\"best\": {\"hold_days\": \"2\", \"gap\": \"1\"} instead of numbers (as in 'axes')")
 def test_summary_best_parameters_keep_their_types(tmp_path, capsys):
     t = tiny_sweep(tmp_path, GRID6)
     assert run_cli(sweep_argv(t, "--workers", "1"), capsys)[0] == 0
@@ -385,6 +386,19 @@ def test_a_split_adds_in_and_out_of_sample_figures(tmp_path, capsys):
     np.testing.assert_allclose(whole, frame["total_return"], rtol=0, atol=1e-12)
     assert (frame["is_total_return"] != frame["total_return"]).any()
     assert json_load(t["out"] / "summary.json")["split"] == "2024-02-15"
+
+
+def test_walk_forward_adds_figures_per_window(tmp_path, capsys):
+    t = tiny_sweep(tmp_path, {**GRID6, "walk_forward": 3})
+    rc, out, err = run_cli(sweep_argv(t, "--workers", "1"), capsys)
+    assert rc == 0, err
+    frame = pd.read_parquet(t["out"] / "results.parquet")
+    assert (frame["status"] == "ok").all(), frame["error"].unique()
+    whole = np.ones(len(frame))
+    for i in (1, 2, 3):
+        assert frame[f"wf{i}_sharpe"].notna().any()
+        whole *= 1 + frame[f"wf{i}_total_return"]
+    np.testing.assert_allclose(whole - 1, frame["total_return"], rtol=0, atol=1e-12)
 
 
 def test_sweep_html_shows_the_trials_the_deflated_sharpe_a_heatmap_and_the_best_tearsheet(tmp_path, capsys):
@@ -469,9 +483,6 @@ def test_the_local_pool_keeps_at_most_two_batches_per_worker_in_flight(tmp_path,
     assert store_rows(t["out"] / "results.sqlite") == (20, 20, "ok")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sweep.py:228-231/381 the combination key leaves out split and "
-                   "walk_forward, which decide the stored is_/oos_/wfN_ figures: a --resume that adds "
-                   "split = ... skips every row and results.parquet has no is_/oos_ columns")
 def test_resume_with_a_new_split_gives_split_figures(tmp_path, capsys):
     t = tiny_sweep(tmp_path, GRID6)
     assert run_cli(sweep_argv(t, "--workers", "1"), capsys)[0] == 0
@@ -481,10 +492,6 @@ def test_resume_with_a_new_split_gives_split_figures(tmp_path, capsys):
     assert "oos_total_return" in frame.columns and frame["oos_total_return"].notna().all()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sweep_report.py:33-42 results_frame takes every row of the "
-                   "result store, not the plan's combinations (its docstring): after --resume with a "
-                   "smaller grid, results.csv/parquet and summary.json (combinations, n_trials of the "
-                   "deflated Sharpe, best) include combinations that are not in the plan")
 def test_resume_with_a_smaller_grid_reports_only_its_combinations(tmp_path, capsys):
     t = tiny_sweep(tmp_path, GRID6)
     assert run_cli(sweep_argv(t, "--workers", "1"), capsys)[0] == 0
@@ -495,18 +502,12 @@ def test_resume_with_a_smaller_grid_reports_only_its_combinations(tmp_path, caps
     assert json_load(t["out"] / "summary.json")["combinations"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sweep.py:388-389 --batch -1 makes _batches() return no batch: the "
-                   "sweep runs nothing, prints 'ran 6', writes empty results and exits 0 (expected: exit 2 "
-                   "with an InputError, or every combination run)")
 def test_a_negative_batch_size_is_refused_or_runs_everything(tmp_path, capsys):
     t = tiny_sweep(tmp_path, GRID6)
     rc, out, err = run_cli(sweep_argv(t, "--workers", "1", "--batch", "-1"), capsys)
     assert rc == 2 or (rc == 0 and row_count(t["out"] / "results.sqlite") == 6), (rc, out, err)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sweep.py:387/419 --workers -1 reaches ProcessPoolExecutor: "
-                   "'internal error: ValueError: max_workers must be greater than 0', exit 1 (expected an "
-                   "InputError, exit 2; --workers 0 silently means all cores)")
 def test_a_negative_worker_count_is_an_input_error(tmp_path, capsys):
     t = tiny_sweep(tmp_path, GRID6)
     rc, out, err = run_cli(sweep_argv(t, "--workers", "-1"), capsys)

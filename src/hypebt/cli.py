@@ -351,10 +351,15 @@ def cmd_report(args) -> int:
 
 
 def _index(args, reports: Path | None) -> None:
-    """Rebuild reports/index.html after a command wrote into the reports folder."""
-    from .report_index import write_index
+    """Rebuild reports/index.html after a command wrote into a reports folder (never replacing an
+    index.html that hypebt did not write)."""
+    from .report_index import is_hypebt_index, write_index
 
-    write_index(reports or workspace(args.workspace) / "reports")
+    folder = reports or workspace(args.workspace) / "reports"
+    if (folder / "index.html").exists() and not is_hypebt_index(folder / "index.html"):
+        print(f"note: {folder / 'index.html'} is not hypebt's; left alone", file=sys.stderr)
+        return
+    write_index(folder)
 
 
 COMMANDS = {"data": cmd_data, "list": cmd_list, "run": cmd_run, "sweep": cmd_sweep, "study": cmd_study,
@@ -371,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     except HypebtError as exc:
         if args.debug:
             raise
-        print(f"hypebt: error: {exc}", file=sys.stderr)
+        # One line, whatever a file's column names or values contain.
+        print(f"hypebt: error: {' '.join(str(exc).split(chr(10)))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("hypebt: interrupted", file=sys.stderr)

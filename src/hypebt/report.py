@@ -50,17 +50,39 @@ def file_hash(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def staged_dir(final: Path):
-    """Yield a fresh temporary folder beside ``final``; on success it replaces ``final``."""
+def check_output_dir(final: Path, markers: tuple[str, ...]) -> None:
+    """Refuse to replace a folder hypebt did not write: ``final`` must be new, empty, or hold one
+    of ``markers`` (files hypebt writes there)."""
+    if final.exists() and not final.is_dir():
+        raise OutputError(f"{final}: exists and is not a folder; choose another --out")
+    if final.is_dir() and any(final.iterdir()) and not any((final / m).exists() for m in markers):
+        raise OutputError(
+            f"{final}: not empty and not a hypebt report; choose a new folder with --out "
+            "(hypebt replaces only its own reports)"
+        )
+
+
+def staged_dir(final: Path, markers: tuple[str, ...] = ("manifest.json",)):
+    """Yield a fresh temporary folder beside ``final``; on success it replaces ``final``.
+
+    ``final`` may only be a new or empty folder or an earlier hypebt report (see
+    :func:`check_output_dir`); if the last rename fails, the earlier report is put back.
+    """
+    check_output_dir(final, markers)
+    return _staged(final)
+
+
+@contextlib.contextmanager
+def _staged(final: Path):
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     except OSError as exc:
         raise OutputError(f"{final.parent}: cannot write the report there ({exc.strerror}); "
                           "choose another folder with --out") from None
+    old = None
     try:
         yield tmp
-        old = None
         if final.exists():
             old = final.with_name(f".{final.name}.old-{os.getpid()}")
             os.replace(final, old)
@@ -69,6 +91,8 @@ def staged_dir(final: Path):
             shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not final.exists():
+            os.replace(old, final)  # put the earlier report back
         raise OutputError(f"{final}: cannot write the report ({exc.strerror})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

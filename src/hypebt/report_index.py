@@ -58,6 +58,16 @@ def entries(reports: Path) -> list[dict]:
     return sorted(out, key=lambda e: e["when"], reverse=True)
 
 
+MARKER = '<meta name="generator" content="hypebt report index">'
+
+
+def is_hypebt_index(path: Path) -> bool:
+    try:
+        return MARKER in path.read_text("utf-8", errors="replace")[:2000]
+    except OSError:
+        return False
+
+
 def write_index(reports: Path) -> Path:
     """Rebuild ``reports/index.html`` from what the reports folder holds."""
     rows = "".join(
@@ -67,7 +77,7 @@ def write_index(reports: Path) -> Path:
         for e in entries(reports)
     )
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>hypebt reports</title>
+<html lang="en"><head><meta charset="utf-8">{MARKER}<title>hypebt reports</title>
 <style>body {{ font-family: sans-serif; margin: 20px }} table {{ border-collapse: collapse; font-size: 13px }}
 th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left }} th {{ background: #f0f0f0 }}</style>
 </head><body>

@@ -182,6 +182,13 @@ def parse_spec(raw: dict, path: Path) -> Spec:
         raise InputError(f"{where}: start {start} is after end {end}; swap them")
     if "cash" in raw and raw["cash"] <= 0:
         raise InputError(f"{where}: cash must be positive, got {raw['cash']}")
+    from .codes import is_stock_code
+
+    for code in raw.get("codes", ()):
+        if not isinstance(code, str) or not is_stock_code(code):
+            hint = f"; write it as a quoted 6-digit string, e.g. \"{int(code):06d}\"" if isinstance(code, int) else \
+                "; use 6-digit A-share codes such as \"002230\""
+            raise InputError(f"{where}: codes: {code!r} is not an A-share code{hint}")
     events = None
     if "events" in raw:
         ev = raw["events"]

@@ -41,6 +41,7 @@ STOCK_PREFERENCE = ("stock_raw", "stock_qfq", "stock_hfq")
 # codes reads only their groups: pyarrow skips the others by their min/max statistics. 2**14 rows
 # (about 20 codes of the shared market) has the 37 codes of the sora universe read 15% of the file
 # instead of 86% with 2**18, for ~0.1 s more on a whole-market load (benchmarks/bench_store.py).
+MANIFEST_KEYS = ("dataset", "adjust", "rows", "first_date", "last_date", "sha256")
 _ROW_GROUP = 1 << 14
 _HASH_CHUNK = 1 << 20
 # A file's timestamp is only trusted to show a change when the file is older than this: coarse
@@ -134,11 +135,15 @@ class Store:
         if not path.is_file():
             return None
         try:
-            return json.loads(path.read_text("utf-8"))
+            manifest = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError) as exc:
             raise DataError(
                 f"{path}: manifest unreadable ({exc}); re-import the dataset to rebuild it"
             ) from None
+        missing = [k for k in MANIFEST_KEYS if not isinstance(manifest, dict) or k not in manifest]
+        if missing:
+            raise DataError(f"{path}: manifest lacks {', '.join(missing)}; re-import the dataset to rebuild it")
+        return manifest
 
     def stock_dataset(self, adjust: str | None = None) -> str:
         """The stock dataset to use: the one for ``adjust``, else the preferred one present."""

@@ -178,7 +178,7 @@ paper buys at the event's first tradable price, tradable at the first price that
         "events_outside": [e.id for e in inputs.outside], "skipped": skipped, "notes": inputs.notes,
         "summary": summary.replace({np.nan: None}).to_dict("records"),
     }
-    with report.staged_dir(out) as tmp:
+    with report.staged_dir(out, ("manifest.json", "study.html")) as tmp:
         with fsio.atomic_path(tmp / "car.csv") as t:
             car.to_csv(t, index=False)
         with fsio.atomic_path(tmp / "abnormal_returns.parquet") as t:

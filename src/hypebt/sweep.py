@@ -38,8 +38,9 @@ import numpy as np
 import pandas as pd
 
 from . import engine, metrics
-from .errors import InputError, unknown
+from .errors import InputError, OutputError, unknown
 
+SWEEP_MARKERS = ("results.sqlite", "summary.json")
 RESERVED = {"method", "n", "seed", "constraints", "max_combinations", "split", "walk_forward", "top", "metric"}
 DEFAULT_CAP = 5000
 RANK_METRICS = ("sharpe", "sortino", "total_return", "cagr", "max_drawdown", "win_rate")
@@ -113,9 +114,31 @@ def _safe_eval(node, names: dict):
         if node.id in ("false", "False"):
             return False
         return names[node.id]
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool)):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, bool)):
         return node.value
     raise ValueError(f"{ast.dump(node)[:40]} is not allowed")
+
+
+_ALLOWED = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.Compare, ast.BinOp,
+            ast.Name, ast.Load, ast.Constant, *(_OPS))
+
+
+def _check_nodes(tree) -> None:
+    """Only comparisons, and/or/not, + - * /, parameter names and numbers."""
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED):
+            raise ValueError(f"{node.__class__.__name__} is not allowed")
+        if isinstance(node, ast.Constant) and (not isinstance(node.value, (int, float)) or isinstance(node.value, bool)):
+            raise ValueError(f"the constant {node.value!r} is not a number")
+
+
+def _satisfies(trees, values: dict) -> bool:
+    """True when every constraint holds; a constraint that cannot be computed for a combination
+    (a division by zero, an overflow) excludes it."""
+    try:
+        return all(_safe_eval(t, values) for t in trees)
+    except ArithmeticError:
+        return False
 
 
 def compile_constraint(text: str, params: dict, where: str):
@@ -125,7 +148,7 @@ def compile_constraint(text: str, params: dict, where: str):
         for node in ast.walk(tree):
             if isinstance(node, ast.Name) and node.id not in params and node.id not in ("true", "false", "True", "False"):
                 raise unknown("parameter in constraint", node.id, params, where)
-        _safe_eval(tree, {k: v for k, v in params.items()})
+        _check_nodes(tree)
     except SyntaxError:
         raise InputError(f"{where}: constraint {text!r} is not an expression like 'take_profit > stop_loss'") from None
     except (ValueError, TypeError) as exc:
@@ -169,8 +192,7 @@ def make_plan(spec, strategy_cls, cap: int | None = None) -> Plan:
         return {n: out[n] for n in names}
 
     def ok(combo: dict) -> bool:
-        values = {**defaults, **combo}
-        return all(_safe_eval(t, values) for t in trees)
+        return _satisfies(trees, {**defaults, **combo})
 
     if method == "grid":
         if grid_size > cap:
@@ -186,9 +208,14 @@ def make_plan(spec, strategy_cls, cap: int | None = None) -> Plan:
         if n > cap:
             raise InputError(f"{where}: n = {n:,} is over the cap of {cap:,}; lower n or raise --max-combinations")
         rng = random.Random(table.get("seed", 0))
-        order = rng.sample(range(grid_size), min(grid_size, max(n * 4, n + 100)))
-        combos = []
+        # Walk a random permutation of the grid until n combinations pass the constraints.
+        order = rng.sample(range(grid_size), grid_size) if grid_size <= 2_000_000 else \
+            (rng.randrange(grid_size) for _ in range(200 * n))
+        combos, seen = [], set()
         for i in order:
+            if i in seen:
+                continue
+            seen.add(i)
             c = combo_at(i)
             if ok(c):
                 combos.append(c)
@@ -222,6 +249,11 @@ def run_identity(prep) -> dict:
         "sessions": [str(prep.sessions[0].date()), str(prep.sessions[-1].date()), len(prep.sessions)],
         "cash": spec.cash, "benchmark": spec.benchmark,
         "events": [[t.event.id, str(t.session.date()), t.at] for t in prep.events],
+        "margin_list": sorted(prep.eligible),
+        "st_codes": sorted(prep.spec.st_codes),
+        "limits": hashlib.sha256(b"".join(
+            a.columns["limit_up"].tobytes() + a.columns["limit_down"].tobytes() for a in prep.arrays.values()
+        )).hexdigest(),
     }
 
 
@@ -308,8 +340,8 @@ def split_figures(returns: pd.Series, split: str | None, walk_forward: int) -> d
         for prefix, part in (("is_", returns[returns.index < cut]), ("oos_", returns[returns.index >= cut])):
             out.update({prefix + k: v for k, v in metrics.from_returns(part).items()})
     if walk_forward:
-        for i, part in enumerate(np.array_split(returns, walk_forward), start=1):
-            figs = metrics.from_returns(part)
+        for i, rows in enumerate(np.array_split(np.arange(len(returns)), walk_forward), start=1):
+            figs = metrics.from_returns(returns.iloc[rows])
             out[f"wf{i}_total_return"] = figs["total_return"]
             out[f"wf{i}_sharpe"] = figs["sharpe"]
     return out
@@ -321,9 +353,9 @@ def run_batch(batch: list[tuple[str, dict]], blob: bytes | None = None, prep=Non
     if prep is None:
         prep, cls = _prepared(blob) if blob is not None else (_WORKER["prep"], _WORKER["cls"])
     else:
-        key = id(prep)
-        if _WORKER.get("prep_id") != key:
-            _WORKER.update(prep_id=key, cls_direct=prep.strategy_class())
+        # Keep the prepared object itself (not its id, which a new object may reuse).
+        if _WORKER.get("prep_direct") is not prep:
+            _WORKER.update(prep_direct=prep, cls_direct=prep.strategy_class())
         cls = _WORKER["cls_direct"]
     rows = []
     for key, params in batch:
@@ -355,6 +387,36 @@ class SweepOutcome:
     skipped: int
     failed: int
     seconds: float
+    keys: list = dataclasses.field(default_factory=list)  # the plan's combinations, in plan order
+
+
+def plan_keys_of(prep, plan: Plan, cls=None) -> list[str]:
+    """The result-store key of each combination of ``plan`` (the split and walk-forward settings
+    are part of it: they change what a row holds)."""
+    from .strategy import resolve_params
+
+    cls = cls or prep.strategy_class()
+    identity = {**run_identity(prep), "split": plan.split, "walk_forward": plan.walk_forward}
+    return [combo_key(identity, resolve_params(cls, {**prep.spec.params, **c}, str(prep.spec.path)))
+            for c in plan.combos]
+
+
+def prepare_out(out: Path, resume: bool) -> Path:
+    """Check and create a sweep's output folder (new, empty, or an earlier sweep's); start the
+    result store afresh unless resuming."""
+    from .report import check_output_dir
+
+    check_output_dir(out, SWEEP_MARKERS)
+    db_path = out / "results.sqlite"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if not resume and db_path.exists():
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db_path) + suffix).unlink(missing_ok=True)
+        ResultStore(db_path).close()
+    except (OSError, sqlite3.Error) as exc:
+        raise OutputError(f"{out}: cannot write the sweep's result store there ({exc}); choose another --out") from None
+    return db_path
 
 
 def _batches(items: list, size: int) -> list[list]:
@@ -364,21 +426,12 @@ def _batches(items: list, size: int) -> list[list]:
 def execute(prep, plan: Plan, out: Path, *, workers: int | None = None, scheduler: str | None = None,
             resume: bool = False, batch: int | None = None, progress: bool = True) -> SweepOutcome:
     """Run every combination of ``plan`` not yet in the result store under ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    db_path = out / "results.sqlite"
-    if not resume and db_path.exists():
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(db_path) + suffix).unlink(missing_ok=True)
-    store = ResultStore(db_path)
-    identity = run_identity(prep)
+    store = ResultStore(prepare_out(out, resume))
     cls = prep.strategy_class()
-    from .strategy import resolve_params
-
+    plan_keys = plan_keys_of(prep, plan, cls)
     todo, keys = [], set()
     done = store.done()
-    for combo in plan.combos:
-        full = resolve_params(cls, {**prep.spec.params, **combo}, str(prep.spec.path))
-        key = combo_key(identity, full)
+    for key, combo in zip(plan_keys, plan.combos):
         if key in done or key in keys:
             continue
         keys.add(key)
@@ -433,7 +486,7 @@ def execute(prep, plan: Plan, out: Path, *, workers: int | None = None, schedule
         if bar is not None:
             bar.close()
         store.close()
-    return SweepOutcome(out, len(plan.combos), len(todo), skipped, failed, time.perf_counter() - t0)
+    return SweepOutcome(out, len(plan.combos), len(todo), skipped, failed, time.perf_counter() - t0, plan_keys)
 
 
 def _run_dask(prep, plan, batches, address, collect) -> None:
@@ -442,11 +495,20 @@ def _run_dask(prep, plan, batches, address, collect) -> None:
     with Client(address, timeout="30s") as client:
         # The prepared data goes to every worker once; tasks carry only parameters.
         prep_future = client.scatter(prep, broadcast=True, hash=False)
-        futures = [client.submit(_dask_batch, prep_future, b, plan.split, plan.walk_forward, pure=False,
-                                 retries=3) for b in batches]
-        for fut in as_completed(futures):
+        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values()) or 1
+
+        def submit(b):
+            return client.submit(_dask_batch, prep_future, b, plan.split, plan.walk_forward, pure=False, retries=3)
+
+        queue = iter(batches)
+        # A bounded number of batches in flight, as locally: memory stays flat.
+        running = as_completed([submit(b) for b in itertools.islice(queue, 2 * threads)])
+        for fut in running:
             collect(fut.result())
             fut.release()
+            nxt = next(queue, None)
+            if nxt is not None:
+                running.add(submit(nxt))
 
 
 def _progress(total: int, enabled: bool):
@@ -475,13 +537,18 @@ def cli(args) -> int:
     plan = make_plan(spec, cls, args.max_combinations)
     if args.top is not None:
         plan = dataclasses.replace(plan, top=args.top)
+    for opt in ("workers", "batch", "top", "max_combinations"):
+        value = getattr(args, opt)
+        if value is not None and value < 1:
+            raise InputError(f"--{opt.replace('_', '-')} must be at least 1, got {value}")
     out = Path(args.out) if args.out else ws / "reports" / f"{safe_name(spec.name, 'run name')}_sweep"
+    prepare_out(out, args.resume)
     where = f"{args.scheduler} (Dask)" if args.scheduler else f"{args.workers or os.cpu_count()} local worker(s)"
     print(f"sweep {spec.name}: {len(plan.combos)} combination(s) of {', '.join(plan.axes)} "
           f"({plan.method}, grid of {plan.grid_size:,}) on {where}", file=sys.stderr)
     outcome = execute(prep, plan, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                       batch=args.batch, progress=sys.stderr.isatty())
-    summary = sweep_report.write(prep, plan, out, html_report=not args.no_html)
+    summary = sweep_report.write(prep, plan, out, html_report=not args.no_html, keys=outcome.keys)
     rate = outcome.ran / outcome.seconds if outcome.seconds > 0 else float("nan")
     print(f"ran {outcome.ran} ({rate:.2f}/s), skipped {outcome.skipped} already done, {outcome.failed} failed; "
           f"{summary['line']}")

@@ -30,9 +30,12 @@ RESULT_COLUMNS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "
 ASCENDING = {"max_drawdown": False}  # drawdowns are negative: closer to 0 is better, i.e. larger
 
 
-def results_frame(store: ResultStore, plan: Plan) -> pd.DataFrame:
-    """One row per combination of this plan: parameters, figures, status (columns in a stable order)."""
+def results_frame(store: ResultStore, plan: Plan, keys: list[str] | None = None) -> pd.DataFrame:
+    """One row per combination of this plan (``keys``: the plan's keys; rows of other plans that
+    a resumed store may hold are left out): parameters, figures, status, in a stable order."""
     frame = store.frame()
+    if keys is not None:
+        frame = frame[frame["key"].isin(set(keys))].reset_index(drop=True)
     params = list(plan.axes)
     extra = [c for c in frame.columns if c.startswith(("is_", "oos_", "wf"))]
     cols = params + RESULT_COLUMNS + extra + ["error", "seconds", "key"]
@@ -118,11 +121,15 @@ def _table(frame: pd.DataFrame, cls: str = "sortable", links: dict | None = None
     return f'<table class="{cls}"><thead><tr>{head}{extra}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
-def write(prep, plan: Plan, out: Path, html_report: bool = True) -> dict:
+def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str] | None = None) -> dict:
     """Write the result tables, and (``html_report``) ``sweep.html`` with the top-N tearsheets."""
     store = ResultStore(out / "results.sqlite")
     try:
-        frame = results_frame(store, plan)
+        if keys is None:
+            from .sweep import plan_keys_of
+
+            keys = plan_keys_of(prep, plan)
+        frame = results_frame(store, plan, keys)
         with fsio.atomic_path(out / "results.parquet") as tmp:
             frame.to_parquet(tmp, index=False)
         with fsio.atomic_path(out / "results.csv") as tmp:
@@ -136,7 +143,8 @@ def write(prep, plan: Plan, out: Path, html_report: bool = True) -> dict:
             best_returns = store.returns(best["key"], prep.sessions)
             trial_sr = (ranked["sharpe"].astype(float) / math.sqrt(metrics.PERIODS)).to_list()
             dsr = metrics.deflated_sharpe(best_returns, trial_sr, n_trials=len(frame))
-            summary.update(best={k: best[k] for k in plan.axes}, best_metric=float(best[plan.metric])
+            summary.update(best={k: getattr(best[k], "item", lambda v=best[k]: v)() for k in plan.axes},
+                           best_metric=float(best[plan.metric])
                            if pd.notna(best[plan.metric]) else None, deflated_sharpe=dsr["dsr"])
         line = f"{len(frame)} combination(s), {n_failed} failed"
         if n_ok:
