@@ -7,7 +7,7 @@ a real scheduler and worker processes on 127.0.0.1 as subprocesses; the sweeps t
 them run as ``python -m hypebt.cli`` subprocesses, so this process never holds a Dask
 client (its own local sweeps fork).
 
-Known bugs are pinned by ``xfail(strict=True)`` tests whose reason starts with "BUG".
+Every bug these tests found has been fixed; the tests pin the fixed behaviour.
 """
 
 from __future__ import annotations
