@@ -282,12 +282,7 @@ def cmd_run(args) -> int:
     out = Path(args.out) if args.out else ws / "reports" / safe_name(spec.name, "run name")
     report.write_run(prep, result, out, command=["hypebt", *args.argv], html_report=not args.no_html)
     s = result.stats
-    for note in prep.warnings:
-        print(f"note: {note}", file=sys.stderr)
-    if prep.look_ahead:
-        from .universes import LOOK_AHEAD_WARNING
-
-        print(f"warning: {LOOK_AHEAD_WARNING}", file=sys.stderr)
+    _print_notes(prep.warnings, prep.look_ahead)
     fmt = lambda x, pct=True: "n/a" if x is None else (f"{x:+.2%}" if pct else f"{x:.2f}")  # noqa: E731
     print(f"{spec.name}: {prep.strategy_name} on {prep.universe_name} {s['start']}..{s['end']}: "
           f"return {fmt(s['total_return'])} (benchmark {spec.benchmark} {fmt(s['benchmark_total_return'])}), "
@@ -297,6 +292,16 @@ def cmd_run(args) -> int:
     print(f"report: {out / 'tearsheet.html' if not args.no_html else out}")
     _index(args, out.parent)
     return 0
+
+
+def _print_notes(notes: list[str], look_ahead: bool) -> None:
+    """A run's or study's notes, and the look-ahead warning of concept universes, on stderr."""
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if look_ahead:
+        from .universes import LOOK_AHEAD_WARNING
+
+        print(f"warning: {LOOK_AHEAD_WARNING}", file=sys.stderr)
 
 
 def cmd_sweep(args) -> int:
@@ -324,12 +329,7 @@ def cmd_study(args) -> int:
     curves = study.curves(abnormal, inputs.cfg.confidence)
     out = Path(args.out) if args.out else ws / "reports" / safe_name(spec.name, "study name")
     study_report.write(inputs, abnormal, car, summary, curves, skipped, out, command=["hypebt", *args.argv])
-    for note in inputs.notes + skipped:
-        print(f"note: {note}", file=sys.stderr)
-    if inputs.look_ahead:
-        from .universes import LOOK_AHEAD_WARNING
-
-        print(f"warning: {LOOK_AHEAD_WARNING}", file=sys.stderr)
+    _print_notes(inputs.notes + skipped, inputs.look_ahead)
     b = inputs.cfg.window[1]
     for row in summary.to_dict("records"):
         print(f"{row['event']}: n={row['n']} mean CAR[0,{b}] {row['mean_car_mkt']:+.2%} (market-adjusted), "

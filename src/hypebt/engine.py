@@ -148,29 +148,10 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
 
     events, outside = [], []
     if spec.events is not None:
-        catalogue = E.load_events(spec.events.catalogue, workspace)
-        f = spec.events
-        chosen = E.filter_events(catalogue, ids=list(f.ids) if f.ids else None, name=f.name, tag=f.tag,
-                                 company=f.company, scheduled=f.scheduled)
-        if f.ids:
-            known = {e.id for e in catalogue}
-            for i in f.ids:
-                if i not in known:
-                    from .errors import unknown
-                    raise unknown("event id", i, known, where)
-        if not chosen:
-            raise InputError(f"{where}: the event filter {f.describe()} matches no event")
-        run_cal = Calendar(sessions)
-        for e in chosen:
-            t = E.first_tradable(e, cal)
-            if t is None or t.session < sessions[0] or t.session > sessions[-1]:
-                outside.append(e)
-            else:
-                events.append(t)
+        events, outside = E.select(spec.events, workspace, cal, sessions, where)
         if outside:
             notes.append("events outside the run's sessions (not traded): "
                          + ", ".join(f"{e.id} ({e.time.date()})" for e in outside))
-        del run_cal
 
     st = set(spec.st_codes) | {c for c, n in names.items() if R.is_st(n)}
     first_store_date = pd.Timestamp(manifest["first_date"])

@@ -451,3 +451,31 @@ def make_event(
     rec = {"id": id, "name": name, "company": company, "time": time, "known_time": known_time,
            "scheduled": "true" if scheduled else "false", "tags": tags, "codes": codes, "source": source}
     return _event_from_row(Path(catalogue), row, rec)
+
+
+def select(event_filter, workspace: Path, cal: Calendar, sessions: pd.DatetimeIndex, where: str):
+    """The events a spec's ``[events]`` table chooses, mapped to their first tradable session.
+
+    Returns ``(tradables, outside)``: events whose first tradable session falls within
+    ``sessions``, and those outside them (to be reported, never silently dropped). An unknown
+    id, or a filter that matches nothing, is an :class:`InputError`.
+    """
+    f = event_filter
+    catalogue = load_events(f.catalogue, workspace)
+    if f.ids:
+        known = {e.id for e in catalogue}
+        for i in f.ids:
+            if i not in known:
+                raise errors.unknown("event id", i, known, where)
+    chosen = filter_events(catalogue, ids=list(f.ids) if f.ids else None, name=f.name, tag=f.tag,
+                           company=f.company, scheduled=f.scheduled)
+    if not chosen:
+        raise errors.InputError(f"{where}: the event filter {f.describe()} matches no event")
+    tradables, outside = [], []
+    for e in chosen:
+        t = first_tradable(e, cal)
+        if t is None or t.session < sessions[0] or t.session > sessions[-1]:
+            outside.append(e)
+        else:
+            tradables.append(t)
+    return tradables, outside

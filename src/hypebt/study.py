@@ -404,24 +404,7 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
     bench = store.load("index", codes=[spec.benchmark], columns=["date", "open", "close"])
     if bench.empty:
         raise DataError(f"{where}: benchmark {spec.benchmark} is not in the store; import {spec.benchmark}.csv")
-    f = spec.events
-    catalogue = E.load_events(f.catalogue, ws)
-    if f.ids:
-        known = {e.id for e in catalogue}
-        for i in f.ids:
-            if i not in known:
-                raise unknown("event id", i, known, where)
-    chosen = E.filter_events(catalogue, ids=list(f.ids) if f.ids else None, name=f.name, tag=f.tag,
-                             company=f.company, scheduled=f.scheduled)
-    if not chosen:
-        raise InputError(f"{where}: the event filter {f.describe()} matches no event")
-    tradables, outside = [], []
-    for e in chosen:
-        t = E.first_tradable(e, cal)
-        if t is None or t.session < sessions[0] or t.session > sessions[-1]:
-            outside.append(e)
-        else:
-            tradables.append(t)
+    tradables, outside = E.select(spec.events, ws, cal, sessions, where)
     if outside:
         notes.append("events outside the data (not studied): " + ", ".join(f"{e.id} ({e.time.date()})" for e in outside))
     if manifest.get("adjust") == "qfq":
