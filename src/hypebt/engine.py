@@ -72,6 +72,11 @@ class Prepared:
             self.__dict__["_session_index"] = {s: i for i, s in enumerate(self.sessions)}
         return self.__dict__["_session_index"]
 
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_feeds", None)  # Backtrader objects stay in the process that made them
+        return state
+
     def strategy_class(self):
         return load_strategy(str(self.strategy_path), self.workspace / "strategies")
 
@@ -251,6 +256,16 @@ class AlignedCerebro(bt.Cerebro):
                     raise RuntimeError("AlignedCerebro needs preloaded ArrayFeeds aligned to the same sessions")
                 line.__class__ = _AlignedLine
                 line._position = position
+        try:
+            self._aligned_loop(runstrats, stamps, position)
+        finally:
+            # Give the lines back their own index (a feed may be reused by the next run).
+            for d in datas:
+                for line in d._all_lines:
+                    line.__class__ = bt.linebuffer.LineBuffer
+                    line._idx, line.lencount = position.idx, position.lencount
+
+    def _aligned_loop(self, runstrats, stamps, position):
         for dt0 in stamps:
             position.idx += 1
             position.lencount += 1
@@ -271,8 +286,23 @@ class AlignedCerebro(bt.Cerebro):
                 self._next_writers(runstrats)
 
 
-def run(prep: Prepared, params: dict | None = None, strategy_cls=None) -> Result:
-    """Run the strategy once with ``params`` (merged over the spec's and the defaults)."""
+def _feeds(prep: Prepared, reuse: bool) -> list:
+    """The run's data feeds; with ``reuse`` (sweeps), built once per prepared data and reused:
+    Backtrader resets and reloads every feed at the start of each run."""
+    if reuse and "_feeds" in prep.__dict__:
+        return prep.__dict__["_feeds"]
+    feeds = [ArrayFeed(arrays=prep.arrays[code], name=code) for code in prep.codes]
+    if reuse:
+        prep.__dict__["_feeds"] = feeds
+    return feeds
+
+
+def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_feeds: bool = False) -> Result:
+    """Run the strategy once with ``params`` (merged over the spec's and the defaults).
+
+    ``reuse_feeds``: keep the Backtrader feeds for the next run of the same prepared data
+    (what a sweep worker does); the result is the same either way.
+    """
     cls = strategy_cls or prep.strategy_class()
     merged = resolve_params(cls, {**prep.spec.params, **(params or {})}, str(prep.spec.path))
     ledger: list = []
@@ -284,8 +314,8 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None) -> Result
     broker.set_checksubmit(False)  # the order checks decide cash; see hypebt.orders
     broker.setcash(prep.spec.cash)
     cerebro.broker = broker
-    for code in prep.codes:
-        cerebro.adddata(ArrayFeed(arrays=prep.arrays[code], name=code), name=code)
+    for code, feed in zip(prep.codes, _feeds(prep, reuse_feeds)):
+        cerebro.adddata(feed, name=code)
         broker.addcommissioninfo(AShareCommInfo(rules=prep.rules, code=code, borrow_ledger=ledger), name=code)
     cerebro.addstrategy(cls, ctx=ctx)
     cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Days, _name="timereturn")
