@@ -88,6 +88,11 @@ class AShareBroker(bt.brokers.BackBroker):
         self._execute(order, ago=0, price=order.info["fill_price"])
         self._get_value()  # the analyzers read this session's value after the fill
 
+    def held(self, data) -> int:
+        """Shares held of ``data`` (negative when short), without creating an empty position."""
+        pos = self.positions.get(data)
+        return int(pos.size) if pos is not None else 0
+
     def _execute(self, order, ago=None, price=None, cash=None, position=None, dtcoc=None):
         self.getcommissioninfo(order.data).trade_date = order.data.datetime.date(0)
         # Cash is whole fen (prices, fees and borrow are all in fen). Backtrader
@@ -98,6 +103,10 @@ class AShareBroker(bt.brokers.BackBroker):
             super()._execute(order, ago=ago, price=price, cash=cash, position=position, dtcoc=dtcoc)
         finally:
             self.cash = round(self.cash - 0.001, 2)
+        # Backtrader values every position it has ever held at every bar: drop flat ones.
+        pos = self.positions.get(order.data)
+        if pos is not None and not pos.size:
+            del self.positions[order.data]
 
 
 class LotSizer(bt.Sizer):

@@ -127,7 +127,7 @@ class OrderDesk:
             )
         data = self.strategy.getdatabyname(code)
         size = int(size)
-        held = int(self.strategy.broker.getposition(data).size)
+        held = self.strategy.broker.held(data)
         cols = self.arrays[code].columns
         if cols["suspended"][session_no]:
             self.refuse(code, side, size, None, at, "suspended", note)
@@ -234,7 +234,7 @@ class OrderDesk:
             self._reserved = max(0.0, self._reserved - (price * size + fees.total))
         if side == "cover":
             self._reserved = max(0.0, self._reserved - (price * size + fees.total))
-            held = -int(self.strategy.broker.getposition(order.data).size)
+            held = -self.strategy.broker.held(order.data)
             self._short_proceeds[row.code] = self._short_proceeds.get(row.code, 0.0) * (held / (held + size))
         if side == "short":
             self._short_proceeds[row.code] = self._short_proceeds.get(row.code, 0.0) + price * size

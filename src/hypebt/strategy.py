@@ -168,7 +168,7 @@ class Strategy(bt.Strategy):
 
     def position(self, code: str) -> int:
         """Shares held (negative when short)."""
-        return int(self.broker.getposition(self.getdatabyname(code)).size)
+        return self.broker.held(self.getdatabyname(code))
 
     def bar(self, code: str, ago: int = 0) -> BarView:
         """The bar ``ago`` sessions back. In ``on_open`` use ``ago=1`` for the last full bar;

@@ -438,7 +438,9 @@ def execute(prep, plan: Plan, out: Path, *, workers: int | None = None, schedule
         todo.append((key, combo))
     skipped = len(plan.combos) - len(todo)
     workers = workers or os.cpu_count() or 1
-    size = batch or max(1, min(16, math.ceil(len(todo) / (workers * 4)) if todo else 1))
+    # Small batches: the last ones finish together (no long tail on one worker); a batch costs
+    # only the pickling of its figures and returns.
+    size = batch or max(1, min(8, math.ceil(len(todo) / (workers * 16)) if todo else 1))
     batches = _batches(todo, size)
     t0 = time.perf_counter()
     failed = 0
