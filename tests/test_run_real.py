@@ -215,3 +215,23 @@ def test_tearsheet_names_the_benchmark(real):
     assert "sh000300" in html
     assert "look-ahead" in html.lower()  # the Sora universe is a concept list drawn up after the fact
     assert (out / "manifest.json").is_file() and (out / "trades.csv").is_file()
+
+
+@pytest.mark.parametrize("name, params", [
+    ("sora_hype", {}),
+    ("sora_hype", {"hold_days": 3, "stop_loss": 0.05}),
+    ("iflytek_release_short", {}),
+    ("iflytek_release_short", {"at": "close", "offset": -1}),  # shorts filled at the close
+])
+def test_sweep_returns_equal_timereturn_exactly(real, name, params):
+    """Sweeps take daily returns from the recorded closing values instead of TimeReturn (and
+    reuse feeds): both must give the same series, bit for bit, at-close fills included."""
+    prep, _ = real["runs"][name]
+    with_tr = engine.run(prep, params)
+    fast = engine.run(prep, params, reuse_feeds=True, timereturn=False)
+    again = engine.run(prep, params, reuse_feeds=True, timereturn=False)  # the reused feeds
+    if params.get("at") == "close":
+        assert (with_tr.fills["side"] == "short").any()
+    pd.testing.assert_series_equal(with_tr.returns, fast.returns, check_exact=True)
+    pd.testing.assert_series_equal(with_tr.returns, again.returns, check_exact=True)
+    assert with_tr.stats == fast.stats

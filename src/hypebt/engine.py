@@ -286,6 +286,15 @@ class AlignedCerebro(bt.Cerebro):
                 self._next_writers(runstrats)
 
 
+def equity_returns(rows: list[tuple], start_cash: float, sessions: pd.DatetimeIndex) -> pd.Series:
+    """Daily returns from the values recorded at each close: value / previous value - 1, the
+    first against the starting cash (TimeReturn's definition)."""
+    values = [v for _, _, v in rows]
+    prev = [start_cash, *values[:-1]]
+    out = pd.Series([v / p - 1.0 for v, p in zip(values, prev)], index=sessions[: len(values)], dtype="float64")
+    return out.reindex(sessions).fillna(0.0)
+
+
 def _feeds(prep: Prepared, reuse: bool) -> list:
     """The run's data feeds; with ``reuse`` (sweeps), built once per prepared data and reused:
     Backtrader resets and reloads every feed at the start of each run."""
@@ -297,11 +306,15 @@ def _feeds(prep: Prepared, reuse: bool) -> list:
     return feeds
 
 
-def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_feeds: bool = False) -> Result:
+def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_feeds: bool = False,
+        timereturn: bool = True) -> Result:
     """Run the strategy once with ``params`` (merged over the spec's and the defaults).
 
-    ``reuse_feeds``: keep the Backtrader feeds for the next run of the same prepared data
-    (what a sweep worker does); the result is the same either way.
+    Daily returns come from Backtrader's TimeReturn analyzer. A sweep passes
+    ``timereturn=False`` and ``reuse_feeds=True``: returns are then the session-to-session
+    change of the portfolio value the strategy records at each close (what TimeReturn
+    computes, without its per-bar cost; a test checks both are identical), and the feeds are
+    kept for the next run of the same prepared data.
     """
     cls = strategy_cls or prep.strategy_class()
     merged = resolve_params(cls, {**prep.spec.params, **(params or {})}, str(prep.spec.path))
@@ -318,7 +331,8 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
         cerebro.adddata(feed, name=code)
         broker.addcommissioninfo(AShareCommInfo(rules=prep.rules, code=code, borrow_ledger=ledger), name=code)
     cerebro.addstrategy(cls, ctx=ctx)
-    cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Days, _name="timereturn")
+    if timereturn:
+        cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Days, _name="timereturn")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -330,9 +344,13 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
                 f"strategy {prep.strategy_name} ({prep.strategy_path}) failed: {exc.__class__.__name__}: {exc} "
                 "(rerun with --debug for the traceback)"
             ) from exc
-    raw = strat.analyzers.timereturn.get_analysis()
-    returns = pd.Series(list(raw.values()), index=pd.DatetimeIndex(list(raw.keys())).normalize(), dtype="float64")
-    returns = returns.reindex(prep.sessions).fillna(0.0)  # timezone-naive, one value per session
+    if timereturn:
+        raw = strat.analyzers.timereturn.get_analysis()
+        returns = pd.Series(list(raw.values()), index=pd.DatetimeIndex(list(raw.keys())).normalize(),
+                            dtype="float64")
+        returns = returns.reindex(prep.sessions).fillna(0.0)  # timezone-naive, one value per session
+    else:
+        returns = equity_returns(strat.equity_rows, prep.spec.cash, prep.sessions)
     returns.name = prep.strategy_name
     equity = pd.DataFrame(strat.equity_rows, columns=["date", "cash", "value"])
     desk = strat.desk

@@ -140,9 +140,16 @@ class Strategy(bt.Strategy):
     def next(self):
         self._phase = "close"
         self._release("close")
+        fills = len(self.desk.fills)
         self.on_close(self.today)
         broker = self.broker
-        self.equity_rows.append((self.today, broker.getcash(), broker.getvalue()))
+        cash, value = broker.getcash(), broker.getvalue()
+        if len(self.desk.fills) != fills:
+            # At-close fills happened after Backtrader told the analyzers this session's value:
+            # tell them again, so TimeReturn's return for today includes them.
+            for analyzer in self.analyzers:
+                analyzer._notify_fund(cash, value, broker.fundvalue, broker.fundshares)
+        self.equity_rows.append((self.today, cash, value))
 
     # Backtrader calls the *prenext* hooks on the first bar (its minimum-period
     # status is set only after that bar); every feed is aligned to the same

@@ -361,7 +361,7 @@ def run_batch(batch: list[tuple[str, dict]], blob: bytes | None = None, prep=Non
     for key, params in batch:
         t0 = time.perf_counter()
         try:
-            result = engine.run(prep, params, strategy_cls=cls, reuse_feeds=True)
+            result = engine.run(prep, params, strategy_cls=cls, reuse_feeds=True, timereturn=False)
             figs = dict(result.stats)
             figs.update(split_figures(result.returns, split, walk_forward))
             rows.append({"key": key, "params": params, "status": "ok", "metrics": figs,
