@@ -10,7 +10,10 @@ the first session that fails to close at limit-up once the stock has closed at
 limit-up while held (the streak broke).
 
 Stocks that cannot be bought (limit-locked, suspended) are skipped, or retried
-at the next ``retry_days`` opens. Sells refused at limit-down are retried at
+at the next ``retry_days`` opens. With ``chase_limit`` the buys at the open are
+limit orders at limit-up: below it they fill at the open; opening at limit-up
+they fill at the limit only if the board opens during the day and the spec's
+``[rules] fill_at_limit_when_opened`` model is on. Sells refused at limit-down are retried at
 every following open.
 """
 
@@ -26,6 +29,7 @@ class HypeBuy(Strategy):
         "take_profit": 0.0,    # e.g. 0.3: sell after a close 30% above entry (0 = off)
         "streak_exit": True,   # sell after the limit-up streak breaks
         "retry_days": 0,       # retry unbuyable stocks at this many later opens (0 = skip)
+        "chase_limit": False,  # buy with a limit order at limit-up (fills under [rules] fill_at_limit_when_opened)
     }
 
     def __init__(self):
@@ -59,7 +63,8 @@ class HypeBuy(Strategy):
             if code in self.held:
                 del self.waiting[code]
                 continue
-            if self.buy_value(code, budget, at=at, note=event_id) is not None:
+            order_at = "limit" if at == "open" and self.cfg.chase_limit else at
+            if self.buy_value(code, budget, at=order_at, note=event_id) is not None:
                 del self.waiting[code]
                 self.held[code] = {"entry_no": self.session_no, "at": at, "entry_adj": None,
                                    "hit_limit": False, "exit": False}

@@ -122,18 +122,25 @@ def test_sell_at_limit_down_refused_then_fills_next_session(tmp_path):
     assert (t["gross_pnl"], t["fees"], t["net_pnl"], t["status"]) == (-800.0, 14.79, -814.79, "closed")
 
 
-def test_fill_at_limit_when_opened_is_accepted_but_has_no_effect_in_the_engine(tmp_path):
-    """The engine has no limit orders: rules.check_fill's ``limit_order`` path is never taken,
-    so ``fill_at_limit_when_opened = true`` still refuses a buy at limit-up although the board
-    opened (low 11.50 < limit 11.88). Documented behaviour (see the report), not a fill model."""
-    stocks = {"600001": bars(10.0, [(D4[0], 10.5, 10.9, 10.4, 10.8), (D4[1], 11.88, 11.88, 11.5, 11.7)])}
-    prep, res = run_plan(tmp_path, stocks, [(1, "open", "buy_shares", "600001", 100)],
-                         rules={"fill_at_limit_when_opened": True})
-    assert prep.rules.fill_at_limit_when_opened is True
+def test_limit_order_at_limit_up_fills_only_under_the_optional_model(tmp_path):
+    """A market buy at a limit-up open is refused; a limit order at limit-up (at="limit") fills at
+    the limit when the board opened during the day (low 11.50 < 11.88) and the optional
+    ``fill_at_limit_when_opened`` model is on; never on a 一字板."""
+    opened = {"600001": bars(10.0, [(D4[0], 10.5, 10.9, 10.4, 10.8), (D4[1], 11.88, 11.88, 11.5, 11.7)])}
+    locked = {"600001": bars(10.0, [(D4[0], 10.5, 10.9, 10.4, 10.8), (D4[1], 11.88, 11.88, 11.88, 11.88)])}
+    market = [(1, "open", "buy_shares", "600001", 100)]
+    limit = [(1, "open", "buy_shares", "600001", 100, {"at": "limit"})]
+    on = {"fill_at_limit_when_opened": True}
+
+    _, res = run_plan(tmp_path / "a", opened, market, rules=on)
     assert only_order(res, code="600001")["reason"] == "limit_up"
-    # The rule itself supports it, for a limit order:
-    bar, lim = R.Bar(11.88, 11.88, 11.5, 11.7), R.Limits(11.88, 9.72)
-    assert R.check_fill("buy", 11.88, bar, lim, limit_order=True, rules=prep.rules) is None
+    _, res = run_plan(tmp_path / "b", opened, limit)
+    assert only_order(res, code="600001")["reason"] == "limit_up"  # model off (the default)
+    _, res = run_plan(tmp_path / "c", opened, limit, rules=on)
+    f = fill(res, code="600001")
+    assert (f["date"], f["price"], f["size"]) == (day(D4[1]), 11.88, 100)
+    _, res = run_plan(tmp_path / "d", locked, limit, rules=on)
+    assert only_order(res, code="600001")["reason"] == "locked_limit_up"
 
 
 def test_qfq_data_widens_the_limit_by_the_tolerance(tmp_path):

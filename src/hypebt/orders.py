@@ -136,14 +136,20 @@ class OrderDesk:
         up, down = float(cols["limit_up"][session_no]), float(cols["limit_down"][session_no])
         limits = R.Limits(None if up != up else up, None if down != down else down)
         trade_side = "buy" if side in ("buy", "cover") else "sell"
+        at_limit = False
         if at == "limit":
+            # A limit order at the limit price: below the limit at the open it fills there like a
+            # market order; opening at the limit, it waits there (filled only under the
+            # optional fill_at_limit_when_opened model).
+            lim = limits.up if trade_side == "buy" else limits.down
+            tol = self.rules.limit_tolerance
+            at_limit = lim is not None and (bar.open >= lim - tol if trade_side == "buy" else bar.open <= lim + tol)
+        if at_limit:
             price = limits.up if trade_side == "buy" else limits.down
-            if price is None:  # no limit today: a limit order at the limit would fill at the open
-                price = R.slipped_price(trade_side, bar.open, bar, self.rules)
         else:
-            raw = bar.open if at == "open" else bar.close
+            raw = bar.close if at == "close" else bar.open
             price = R.slipped_price(trade_side, raw, bar, self.rules)
-        reason = self._check(code, side, size, held, price, bar, limits, session_no, limit_order=(at == "limit"))
+        reason = self._check(code, side, size, held, price, bar, limits, session_no, limit_order=at_limit)
         if reason:
             self.refuse(code, side, size, price, at, reason, note)
             return None

@@ -63,7 +63,8 @@ MARKER = '<meta name="generator" content="hypebt report index">'
 
 def is_hypebt_index(path: Path) -> bool:
     try:
-        return MARKER in path.read_text("utf-8", errors="replace")[:2000]
+        head = path.read_text("utf-8", errors="replace")[:3000]
+        return MARKER in head or "<h1>hypebt reports</h1>" in head  # the latter: pages of hypebt 0.1 betas
     except OSError:
         return False
 

@@ -205,7 +205,7 @@ class Strategy(bt.Strategy):
         c = self.ctx.arrays[code].columns
         i = self.session_no
         if at == "limit" and c["limit_up"][i] == c["limit_up"][i]:
-            return float(c["limit_up"][i])
+            return float(min(c["open"][i], c["limit_up"][i]))  # it fills at the open or at the limit
         return float(c["close"][i] if self._phase == "close" else c["open"][i])
 
     # --- orders --------------------------------------------------------------------------------
