@@ -369,14 +369,15 @@ COMMANDS = {"data": cmd_data, "list": cmd_list, "run": cmd_run, "sweep": cmd_swe
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
-    # The import report already prints dropped rows; don't repeat them as Python warnings.
-    warnings.filterwarnings("ignore", message=r".*dropped \d+ row")
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     args.argv = argv
     try:
-        return COMMANDS[args.command](args) or 0
+        with warnings.catch_warnings():
+            # The import report already prints dropped rows: don't repeat them as Python warnings.
+            warnings.filterwarnings("ignore", message=r".*dropped \d+ row")
+            return COMMANDS[args.command](args) or 0
     except HypebtError as exc:
         if args.debug:
             raise
