@@ -71,10 +71,14 @@ def _heatmap_png(frame: pd.DataFrame, x: str, y: str, metric: str, fixed: dict, 
     ax.set_yticks(range(table.shape[0]), [str(v) for v in table.index])
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    ax.set_title(title, fontsize=9)
+    import textwrap
+
+    ax.set_title("\n".join(textwrap.wrap(title, 48)), fontsize=9)
+    ax.grid(False)  # quantstats leaves a grid style behind; no grid lines across the cells
     for (i, j), v in np.ndenumerate(table.to_numpy(dtype=float)):
         if np.isfinite(v):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7)
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6})
     fig.colorbar(im, ax=ax, shrink=0.8)
     fig.tight_layout()
     buf = io.BytesIO()
@@ -87,7 +91,7 @@ def _fmt(v) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return ""
     if isinstance(v, float):
-        return f"{v:.4f}"
+        return str(int(v)) if v.is_integer() and abs(v) < 1e12 else f"{v:.4f}"
     return str(v)
 
 
