@@ -9,14 +9,12 @@ results.
 
 from __future__ import annotations
 
-import datetime as dt
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import backtrader as bt
-import numpy as np
 import pandas as pd
 
 from . import events as E

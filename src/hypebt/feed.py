@@ -39,9 +39,6 @@ class FeedArrays:
     sessions: pd.DatetimeIndex
     columns: dict[str, np.ndarray]
 
-    def at(self, i: int) -> dict[str, float]:
-        return {k: float(v[i]) for k, v in self.columns.items()}
-
 
 def _limits(code: str, sessions: pd.DatetimeIndex, prev_close: np.ndarray, session_no: np.ndarray | None,
             st: bool, rules: R.Rules) -> tuple[np.ndarray, np.ndarray]:

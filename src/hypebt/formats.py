@@ -237,11 +237,6 @@ def _canonical(table: pd.DataFrame, where: str, kind: str) -> tuple[pd.DataFrame
     return out.reset_index(drop=True), columns
 
 
-def from_canonical(table: pd.DataFrame, where: str, kind: str) -> pd.DataFrame:
-    """Accept a frame already in canonical (English) columns, e.g. a hypebt export."""
-    return _canonical(table, where, kind)[0]
-
-
 # --- reading files -----------------------------------------------------------------------------
 
 def _read_csv(path: Path) -> pd.DataFrame:

@@ -19,8 +19,8 @@ Limits(up=19.09, down=15.62)
 
 from __future__ import annotations
 
-import dataclasses
 import math
+import dataclasses  # noqa: F401  (used by the docstring examples)
 import re
 import unicodedata
 from dataclasses import dataclass

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -214,11 +214,6 @@ def parse_spec(raw: dict, path: Path) -> Spec:
         params=dict(raw.get("params", {})), rules=dict(raw.get("rules", {})),
         sweep=raw.get("sweep"), study=raw.get("study"),
     )
-
-
-def with_params(spec: Spec, params: dict) -> Spec:
-    """The same spec with some strategy parameters replaced (used by sweeps)."""
-    return replace(spec, params={**spec.params, **params})
 
 
 def _tname(t) -> str:

@@ -335,15 +335,6 @@ class Store:
         return problems
 
 
-def content_hashes(store: Store) -> dict[str, str]:
-    """dataset -> sha256 for every dataset: the data identity recorded in run manifests."""
-    out = {}
-    for name in store.datasets():
-        manifest = store.manifest(name)
-        out[name] = manifest["sha256"] if manifest else ""
-    return out
-
-
 def sessions_from_store(store: Store, index_code: str = "sh000300") -> pd.DatetimeIndex:
     """Trading sessions: CSI 300's dates (it trades every session), else akshare's calendar,
     else every date any stock traded."""

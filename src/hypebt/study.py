@@ -15,10 +15,6 @@ market (5,000+ stocks) takes seconds.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +24,6 @@ import pandas as pd
 from . import events as E
 from . import universes as U
 from .calendar import Calendar
-from .codes import is_stock_code
 from .errors import DataError, InputError, unknown
 from .spec import Spec
 from .store import Store, sessions_from_store
@@ -216,7 +211,6 @@ def compute(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str, st
     from scipy import stats
 
     r, rm_span, span = _returns(panel.close, panel.present, panel.bench_close)
-    rm = pd.Series(panel.bench_close).pct_change().to_numpy()
     a, b = cfg.window
     e1, e2 = cfg.estimation
     rel = np.arange(a, b + 1)
@@ -230,7 +224,7 @@ def compute(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str, st
             skipped.append(f"{ev.id}: window {a}..{b} around {t.session.date()} leaves the data")
             continue
         rows = np.arange(i0 + a, i0 + b + 1)
-        rw, rmw, rms, spw = r[rows], rm[rows], rm_span[rows], span[rows]
+        rw, rms, spw = r[rows], rm_span[rows], span[rows]
         ar_mkt = rw - rms
         # Market model on the estimation window, per stock, on one-session returns only.
         est = np.arange(max(1, i0 + e1), i0 + e2 + 1)

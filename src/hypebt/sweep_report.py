@@ -13,7 +13,6 @@ import datetime as dt
 import html
 import io
 import itertools
-import json
 import math
 import shutil
 from pathlib import Path
@@ -153,7 +152,7 @@ def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str]
         line = f"{len(frame)} combination(s), {n_failed} failed"
         if n_ok:
             bv = summary["best_metric"]
-            line += (f"; best {plan.metric} {bv:.3f} at " if bv is not None else f"; best at ") + \
+            line += (f"; best {plan.metric} {bv:.3f} at " if bv is not None else "; best at ") + \
                 ", ".join(f"{k}={v}" for k, v in summary["best"].items())
             if dsr["dsr"] is not None:
                 line += f" (deflated Sharpe probability {dsr['dsr']:.2f} after {dsr['n_trials']} trials)"
