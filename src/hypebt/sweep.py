@@ -503,14 +503,31 @@ def _run_dask(prep, plan, batches, address, collect) -> None:
             return client.submit(_dask_batch, prep_future, b, plan.split, plan.walk_forward, pure=False, retries=3)
 
         queue = iter(batches)
+        batch_of, tries = {}, {}
+
+        def start(b):
+            fut = submit(b)
+            batch_of[fut.key] = b
+            return fut
+
         # A bounded number of batches in flight, as locally: memory stays flat.
-        running = as_completed([submit(b) for b in itertools.islice(queue, 2 * threads)])
+        running = as_completed([start(b) for b in itertools.islice(queue, 2 * threads)])
         for fut in running:
-            collect(fut.result())
+            b = batch_of.pop(fut.key)
+            try:
+                rows = fut.result()
+            except Exception as exc:  # e.g. KilledWorker: the batch's workers kept dying
+                tries[id(b)] = tries.get(id(b), 0) + 1
+                if tries[id(b)] <= 2:
+                    running.add(start(b))
+                    continue
+                rows = [{"key": k, "params": c, "status": "failed",
+                         "error": f"{exc.__class__.__name__}: {exc}"[:500]} for k, c in b]
+            collect(rows)
             fut.release()
             nxt = next(queue, None)
             if nxt is not None:
-                running.add(submit(nxt))
+                running.add(start(nxt))
 
 
 def _progress(total: int, enabled: bool):
