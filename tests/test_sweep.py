@@ -341,7 +341,7 @@ def test_outputs_have_one_row_per_combination_and_the_documented_columns(tmp_pat
         assert len(frame) == 6
         assert list(frame.columns[:2 + len(RESULT_COLUMNS)]) == ["hold_days", "gap", *RESULT_COLUMNS]
         assert sorted(zip(frame["hold_days"], frame["gap"])) == sorted(itertools.product([1, 2, 3], [1, 2]))
-        assert (frame["status"] == "ok").all()
+        assert (frame["status"] == "ok").all(), frame[["status", "error"]].to_string()
     pd.testing.assert_frame_equal(parquet[["hold_days", "gap", *RESULT_COLUMNS]],
                                   csv[["hold_days", "gap", *RESULT_COLUMNS]], check_dtype=False)
     # a row holds the figures of a run with its parameters
@@ -451,7 +451,7 @@ def test_sigkill_mid_sweep_then_resume_runs_every_combination_exactly_once(tmp_p
     assert f"ran {n - total} " in out and f"skipped {total} already done" in out
     assert store_rows(db) == (n, n, "ok")
     frame = stored(db)
-    assert (frame["status"] == "ok").all()
+    assert (frame["status"] == "ok").all(), frame[["status", "error"]].to_string()
     assert sorted(pairs(frame.to_dict("records"))) == sorted(itertools.product(range(1, 7), range(1, 5)))
 
 
@@ -641,7 +641,7 @@ def test_killing_a_dask_worker_mid_sweep_loses_no_combination(tmp_path):
     assert rows_at_kill < 12
     assert store_rows(db) == (12, 12, "ok")
     frame = stored(db)
-    assert (frame["status"] == "ok").all()
+    assert (frame["status"] == "ok").all(), frame[["status", "error"]].to_string()
     assert sorted(pairs(frame.to_dict("records"))) == sorted(itertools.product([1, 2, 3, 4], [1, 2, 3]))
     # the victim died inside a combination, which another worker then ran to the end
     lines = trace_lines(trace)

@@ -496,11 +496,12 @@ def _run_dask(prep, plan, batches, address, collect) -> None:
 
     with Client(address, timeout="30s") as client:
         # The prepared data goes to every worker once; tasks carry only parameters.
-        prep_future = client.scatter(prep, broadcast=True, hash=False)
+        shared = {"prep": client.scatter(prep, broadcast=True, hash=False)}
         threads = sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values()) or 1
 
         def submit(b):
-            return client.submit(_dask_batch, prep_future, b, plan.split, plan.walk_forward, pure=False, retries=3)
+            return client.submit(_dask_batch, shared["prep"], b, plan.split, plan.walk_forward, pure=False,
+                                 retries=3)
 
         queue = iter(batches)
         batch_of, tries = {}, {}
@@ -516,9 +517,12 @@ def _run_dask(prep, plan, batches, address, collect) -> None:
             b = batch_of.pop(fut.key)
             try:
                 rows = fut.result()
-            except Exception as exc:  # e.g. KilledWorker: the batch's workers kept dying
+            except Exception as exc:  # a worker died: KilledWorker, or the data it held was lost
                 tries[id(b)] = tries.get(id(b), 0) + 1
-                if tries[id(b)] <= 2:
+                if tries[id(b)] <= 3:
+                    if shared["prep"].status != "finished":
+                        # Every copy of the prepared data went with dead workers: send it again.
+                        shared["prep"] = client.scatter(prep, broadcast=True, hash=False)
                     running.add(start(b))
                     continue
                 rows = [{"key": k, "params": c, "status": "failed",
