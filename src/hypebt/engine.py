@@ -182,17 +182,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
 
 
 def _benchmark(store: Store, spec: Spec, sessions: pd.DatetimeIndex) -> pd.Series:
-    if "index" not in store.datasets():
-        raise DataError(
-            f"{spec.path}: benchmark {spec.benchmark} is not in the store; import an index CSV "
-            f"(e.g. {spec.benchmark}.csv) or run hypebt data fetch --index {spec.benchmark}"
-        )
-    idx = store.load("index", codes=[spec.benchmark], columns=["date", "close"])
-    if idx.empty:
-        raise DataError(
-            f"{spec.path}: benchmark {spec.benchmark} is not in the store; import {spec.benchmark}.csv "
-            f"or run hypebt data fetch --index {spec.benchmark}"
-        )
+    idx = store.load_index(spec.benchmark, ["date", "close"], str(spec.path))
     close = idx.set_index("date")["close"].sort_index()
     close = close[close.index <= sessions[-1]]
     r = close.pct_change().reindex(sessions).fillna(0.0)

@@ -307,6 +307,16 @@ class Store:
             raise DataError(f"{path}: unreadable ({exc}); re-import the dataset") from None
         return table.to_pandas()
 
+    def load_index(self, code: str, columns: list[str], where: str) -> pd.DataFrame:
+        """One index's bars (e.g. a benchmark), or a :class:`DataError` saying how to get them."""
+        bars = self.load("index", codes=[code], columns=columns) if "index" in self.datasets() else None
+        if bars is None or bars.empty:
+            raise DataError(
+                f"{where}: benchmark {code} is not in the store; import an index CSV "
+                f"(e.g. {code}.csv) or run hypebt data fetch --index {code}"
+            )
+        return bars
+
     def load_calendar(self) -> pd.DatetimeIndex | None:
         """Stored akshare trading sessions, or None."""
         if self.manifest("calendar") is None:

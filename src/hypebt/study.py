@@ -110,15 +110,12 @@ class Panel:
     bench_close: np.ndarray
 
 
-def _limit_pct(codes: list[str], names: dict[str, str], st_codes: set[str]) -> np.ndarray:
+def _limit_pct(codes: list[str], names: dict[str, str], st_codes: set[str], day) -> np.ndarray:
+    """Each seasoned stock's daily limit on ``day``, from :func:`hypebt.rules.limit_pct`."""
     from . import rules as R
 
-    out = np.empty(len(codes))
-    for j, code in enumerate(codes):
-        board = R.board_of(code)
-        st = code in st_codes or R.is_st(names.get(code))
-        out[j] = {"star": 0.2, "chinext": 0.2, "bse": 0.3}.get(board, 0.05 if st else 0.1)
-    return out
+    return np.asarray([R.limit_pct(code, day, st=code in st_codes or R.is_st(names.get(code)))
+                       for code in codes], dtype="float64")
 
 
 def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFrame, names: dict[str, str],
@@ -147,7 +144,7 @@ def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFr
     o, h, lo, c = (matrix(x) for x in ("open", "high", "low", "close"))
     present = ~np.isnan(c)
     prev = pd.DataFrame(c).ffill().shift(1).to_numpy()
-    pct = _limit_pct(codes, names, set(st_codes or ()))
+    pct = _limit_pct(codes, names, set(st_codes or ()), sessions[-1].date())
     up = np.round(prev * (1 + pct) + 1e-9, 2)
     count = np.cumsum(present, axis=0)
     for j, code in enumerate(codes):
@@ -393,11 +390,7 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
     sessions = cal.between(max(start, first), min(end, last))
     if len(sessions) < 2:
         raise DataError(f"{where}: no data between {start.date()} and {end.date()}")
-    if "index" not in store.datasets():
-        raise DataError(f"{where}: benchmark {spec.benchmark} is not in the store; import {spec.benchmark}.csv")
-    bench = store.load("index", codes=[spec.benchmark], columns=["date", "open", "close"])
-    if bench.empty:
-        raise DataError(f"{where}: benchmark {spec.benchmark} is not in the store; import {spec.benchmark}.csv")
+    bench = store.load_index(spec.benchmark, ["date", "open", "close"], where)
     tradables, outside = E.select(spec.events, ws, cal, sessions, where)
     if outside:
         notes.append("events outside the data (not studied): " + ", ".join(f"{e.id} ({e.time.date()})" for e in outside))
