@@ -23,9 +23,9 @@ import time
 import warnings
 from pathlib import Path
 
-from hypebt.importers import import_paths
-from hypebt.store import Store
-from hypebt.universes import load_universe
+from hypebt.data.importers import import_paths
+from hypebt.data.store import Store
+from hypebt.data.universes import load_universe
 
 REPO = Path(__file__).resolve().parents[1]
 LOAD_TARGET_S = 2.0

@@ -28,10 +28,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from hypebt import study, study_report  # noqa: E402
-from hypebt.importers import import_paths  # noqa: E402
-from hypebt.spec import load_spec  # noqa: E402
-from hypebt.store import Store  # noqa: E402
+from hypebt.research import study  # noqa: E402
+from hypebt.reports import study_page as study_report  # noqa: E402
+from hypebt.data.importers import import_paths  # noqa: E402
+from hypebt.engine.spec import load_spec  # noqa: E402
+from hypebt.data.store import Store  # noqa: E402
 
 SPEC = REPO / "backtests" / "market_sora_study.toml"
 TARGET_S = 10.0

@@ -3,7 +3,7 @@
 Work: ``hype_buy`` over the Sora universe (37 stocks) on the whole shared period
 (2021-01-04..2024-05-22), 200 combinations (hold_days 1..20 x delay 0..4 x stop_loss 0/0.1).
 
-- hypebt: ``hypebt.sweep.execute`` (data prepared once, sent to each worker once,
+- hypebt: ``hypebt.research.sweep.execute`` (data prepared once, sent to each worker once,
   batched combinations, figures and returns back only).
 - naive: ``cerebro.optstrategy`` with one ``PandasData`` feed per stock, default
   Cerebro settings (observers on), ``maxcpus=2``, the same strategy class, broker
@@ -31,12 +31,13 @@ sys.path.insert(0, str(REPO / "src"))
 import backtrader as bt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from hypebt import engine, sweep  # noqa: E402
-from hypebt.broker import AShareBroker, AShareCommInfo  # noqa: E402
-from hypebt.importers import import_paths  # noqa: E402
-from hypebt.spec import load_spec  # noqa: E402
-from hypebt.store import Store  # noqa: E402
-from hypebt.strategy import Context, resolve_params  # noqa: E402
+from hypebt.engine import backtest as engine  # noqa: E402
+from hypebt.research import sweep  # noqa: E402
+from hypebt.market.broker import AShareBroker, AShareCommInfo  # noqa: E402
+from hypebt.data.importers import import_paths  # noqa: E402
+from hypebt.engine.spec import load_spec  # noqa: E402
+from hypebt.data.store import Store  # noqa: E402
+from hypebt.engine.strategy import Context, resolve_params  # noqa: E402
 
 
 def grid(n: int) -> list[dict]:

@@ -2,7 +2,7 @@
 
 A test describes its market as a few bars per code and a plan of orders
 (session number, hook, method, arguments), and gets back the prepared run and
-its :class:`hypebt.engine.Result`::
+its :class:`hypebt.engine.backtest.Result`::
 
     prep, res = run_plan(tmp_path, {"600000": bars(10.0, [("2024-01-02", 10, 10.5, 9.9, 10.2)])},
                          [(0, "open", "buy_shares", "600000", 100)])
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from hypebt import engine
-from hypebt.spec import load_spec
-from hypebt.store import Store
+from hypebt.engine import backtest as engine
+from hypebt.engine.spec import load_spec
+from hypebt.data.store import Store
 
 BENCH = "sh000300"
 

@@ -144,10 +144,10 @@ def sweep_argv(t: dict, *extra: str, out: Path | None = None, html: bool = False
 
 
 def spawn(argv: list[str], log: Path) -> subprocess.Popen:
-    """``python -m hypebt.cli argv`` in its own process group, output to ``log``."""
+    """``python -m hypebt.cli.main argv`` in its own process group, output to ``log``."""
     fh = open(log, "wb")
     try:
-        return subprocess.Popen([PY, "-m", "hypebt.cli", *argv], stdout=fh, stderr=subprocess.STDOUT,
+        return subprocess.Popen([PY, "-m", "hypebt.cli.main", *argv], stdout=fh, stderr=subprocess.STDOUT,
                                 start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     finally:
         fh.close()
@@ -214,7 +214,7 @@ def store_rows(db: Path) -> tuple[int, int, str]:
 
 
 DASK = str(Path(sys.executable).with_name("dask"))
-PRELOAD = "import hypebt.sweep, hypebt.metrics\nhypebt.metrics._qs()\n"
+PRELOAD = "import hypebt.research.sweep, hypebt.engine.metrics\nhypebt.engine.metrics._qs()\n"
 
 
 class Cluster:

@@ -1,6 +1,6 @@
 """Bad input at the command line: one table of cases, each refused cleanly and changing nothing.
 
-Every case runs ``hypebt.cli.main`` on a copy of one tiny workspace + store (3 stocks, 60 sessions,
+Every case runs ``hypebt.cli.main.main`` on a copy of one tiny workspace + store (3 stocks, 60 sessions,
 a CSI 300, a toy strategy, a universe, an event catalogue, a previous report) with one thing wrong,
 and asserts:
 
@@ -59,7 +59,7 @@ import pytest
 
 from helpers_engine import BENCH, make_workspace, write_store
 from helpers_sweep import TOY_STRATEGY, market
-from hypebt.cli import main
+from hypebt.cli.main import main
 
 N_SESSIONS = 60
 UNI_HEADER = "code,name,snapshot_date,source,kind\n"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from hypebt import cli
-from hypebt.importers import import_paths
-from hypebt.store import Store
+from hypebt.cli import main as cli
+from hypebt.data.importers import import_paths
+from hypebt.data.store import Store
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

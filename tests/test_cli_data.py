@@ -1,4 +1,4 @@
-"""``hypebt data import|info|check`` through ``hypebt.cli.main``: output, exit codes, one-line errors."""
+"""``hypebt data import|info|check`` through ``hypebt.cli.main.main``: output, exit codes, one-line errors."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import hypebt.store as store_mod
-from hypebt.cli import main
-from hypebt.errors import InputError
-from hypebt.store import Store
+import hypebt.data.store as store_mod
+from hypebt.cli.main import main
+from hypebt.core.errors import InputError
+from hypebt.data.store import Store
 
 HEADER = "日期,开盘,收盘,最高,最低,成交量,成交额,振幅,涨跌幅,涨跌额,换手率\n"
 GOOD_ROWS = [

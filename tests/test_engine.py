@@ -19,10 +19,12 @@ import pytest
 from helpers_engine import (
     BENCH, bars, day, make_workspace, only_order, order_rows, run_plan, write_spec, write_store,
 )
-from hypebt import cli, engine, rules as R
-from hypebt.errors import InputError
-from hypebt.spec import load_spec
-from hypebt.strategy import load_strategy, resolve_params
+from hypebt.cli import main as cli
+from hypebt.engine import backtest as engine
+from hypebt.market import rules as R
+from hypebt.core.errors import InputError
+from hypebt.engine.spec import load_spec
+from hypebt.engine.strategy import load_strategy, resolve_params
 
 D4 = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"]  # Tue..Fri
 
@@ -637,7 +639,7 @@ def test_sell_all_without_a_position_is_refused_no_position(tmp_path):
 def test_to_fen_and_fees_accept_numpy_floats():
     import numpy as np
 
-    from hypebt.broker import to_fen
+    from hypebt.market.broker import to_fen
 
     assert to_fen(np.float64(116.185)) == 116.19
     assert R.fees("buy", 100, np.float64(10.0), day("2024-01-02")).total == 5.01

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hypebt.calendar import Calendar
-from hypebt.errors import InputError
-from hypebt.events import (
+from hypebt.data.calendar import Calendar
+from hypebt.core.errors import InputError
+from hypebt.data.events import (
     BEIJING,
     catalogue_paths,
     filter_events,

@@ -27,12 +27,12 @@ from pathlib import Path
 import pytest
 
 import hypebt
-import hypebt.fsio as fsio
-import hypebt.report as report
-from hypebt.cli import main
-from hypebt.errors import InputError
-from hypebt.spec import load_spec
-from hypebt.strategy import load_strategy
+import hypebt.core.fsio as fsio
+import hypebt.reports.run_report as report
+from hypebt.cli.main import main
+from hypebt.core.errors import InputError
+from hypebt.engine.spec import load_spec
+from hypebt.engine.strategy import load_strategy
 from helpers_engine import make_workspace, write_store
 from helpers_sweep import TOY_STRATEGY, market
 

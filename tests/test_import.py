@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hypebt.errors import InputError
-from hypebt.formats import code_from_filename, read_file
-from hypebt.importers import import_paths
-from hypebt.store import Store
-from hypebt.validate import validate_bars
+from hypebt.core.errors import InputError
+from hypebt.data.formats import code_from_filename, read_file
+from hypebt.data.importers import import_paths
+from hypebt.data.store import Store
+from hypebt.data.validate import validate_bars
 
 AK_COLUMNS = ["日期", "开盘", "收盘", "最高", "最低", "成交量", "成交额", "振幅", "涨跌幅", "涨跌额", "换手率"]
 INDEX_COLUMNS = ["date", "open", "high", "low", "close", "volume"]

@@ -1,4 +1,4 @@
-"""Tables of real cases for every A-share rule in hypebt.rules.
+"""Tables of real cases for every A-share rule in hypebt.market.rules.
 
 Prices marked "real" are actual bars from ../shared/data (code, session, previous close and the
 exchange's limit price); ``test_real_cases_match_the_shared_data`` re-reads them from the data.
@@ -13,9 +13,9 @@ from datetime import date
 
 import pytest
 
-import hypebt.rules as rules_module
-from hypebt.errors import InputError
-from hypebt.rules import (
+import hypebt.market.rules as rules_module
+from hypebt.core.errors import InputError
+from hypebt.market.rules import (
     BOARDS,
     DEFAULT,
     REFUSAL_REASONS,

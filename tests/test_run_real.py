@@ -17,11 +17,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hypebt import engine, report, rules as R
-from hypebt.broker import to_fen
-from hypebt.importers import import_paths
-from hypebt.spec import load_spec
-from hypebt.store import Store
+from hypebt.engine import backtest as engine
+from hypebt.reports import run_report as report
+from hypebt.market import rules as R
+from hypebt.market.broker import to_fen
+from hypebt.data.importers import import_paths
+from hypebt.engine.spec import load_spec
+from hypebt.data.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 SPECS = ("sora_hype", "iflytek_release_short")

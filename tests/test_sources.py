@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hypebt.errors import InputError, SourceError
-from hypebt.sources import Akshare, fetch_calendar, fetch_index, fetch_stocks, snapshot_concept
-from hypebt.store import Store
-from hypebt.universes import read_universe
+from hypebt.core.errors import InputError, SourceError
+from hypebt.data.sources import Akshare, fetch_calendar, fetch_index, fetch_stocks, snapshot_concept
+from hypebt.data.store import Store
+from hypebt.data.universes import read_universe
 
 TODAY = dt.date(2024, 5, 22)  # the shared data's last day
 DIVIDEND_DAY = pd.Timestamp("2023-06-01")
@@ -490,7 +490,7 @@ def test_unknown_concept_board_suggests_a_close_name(api, fake_time, tmp_path):
 
 
 def test_importing_sources_does_not_import_akshare():
-    code = "import sys, hypebt.sources; print('akshare' in sys.modules)"
+    code = "import sys, hypebt.data.sources; print('akshare' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
     assert out.stdout.strip() == "False"

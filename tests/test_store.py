@@ -22,12 +22,12 @@ import pyarrow.parquet as pq
 import pytest
 
 import hypebt
-import hypebt.store as store_mod
-from hypebt.cli import main
-from hypebt.errors import DataError, InputError, OutputError
-from hypebt.importers import import_paths
-from hypebt.paths import store_root
-from hypebt.store import Store, sessions_from_store
+import hypebt.data.store as store_mod
+from hypebt.cli.main import main
+from hypebt.core.errors import DataError, InputError, OutputError
+from hypebt.data.importers import import_paths
+from hypebt.core.paths import store_root
+from hypebt.data.store import Store, sessions_from_store
 
 MARKET_FILE_ROWS = 3_961_277
 NONPOSITIVE_872541 = ["2021-01-05", "2021-01-07", "2021-01-08", "2021-04-07"]

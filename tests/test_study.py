@@ -29,11 +29,12 @@ import pytest
 from scipy import stats
 
 from helpers_engine import BENCH, bars, make_workspace, write_spec
-from hypebt import cli, study
-from hypebt.errors import DataError, InputError
-from hypebt.importers import import_paths
-from hypebt.spec import load_spec, parse_spec
-from hypebt.store import Store
+from hypebt.cli import main as cli
+from hypebt.research import study
+from hypebt.core.errors import DataError, InputError
+from hypebt.data.importers import import_paths
+from hypebt.engine.spec import load_spec, parse_spec
+from hypebt.data.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 N = 150
@@ -267,7 +268,7 @@ def test_market_model_recovers_beta_and_the_day0_jump(opened):
 
 
 def test_min_estimation_cannot_exceed_the_estimation_window(hand):
-    from hypebt.errors import InputError
+    from hypebt.core.errors import InputError
 
     with pytest.raises(InputError, match="min_estimation = 111"):
         run_study(hand, "hand_minest", study_table={"min_estimation": 111})

@@ -4,7 +4,7 @@ Most tests sweep a toy strategy over a tiny hand-made market (3 stocks, 60 sessi
 ``helpers_sweep``). One test uses the real shared data (``backtests/sora_hype.toml``) to
 check that a sweep row equals ``hypebt run`` with the same parameters. The Dask tests start
 a real scheduler and worker processes on 127.0.0.1 as subprocesses; the sweeps that use
-them run as ``python -m hypebt.cli`` subprocesses, so this process never holds a Dask
+them run as ``python -m hypebt.cli.main`` subprocesses, so this process never holds a Dask
 client (its own local sweeps fork).
 
 Every bug these tests found has been fixed; the tests pin the fixed behaviour.
@@ -33,12 +33,14 @@ from helpers_sweep import (
     CODES, PY, TOY_STRATEGY, Cluster, json_load, kill_group, row_count, spawn, store_rows,
     sweep_argv, tiny_sweep, wait_for, wait_rows,
 )
-from hypebt import cli, engine, sweep
-from hypebt.errors import InputError
-from hypebt.importers import import_paths
-from hypebt.spec import load_spec, parse_spec
-from hypebt.store import Store
-from hypebt.strategy import load_strategy, resolve_params
+from hypebt.cli import main as cli
+from hypebt.engine import backtest as engine
+from hypebt.research import sweep
+from hypebt.core.errors import InputError
+from hypebt.data.importers import import_paths
+from hypebt.engine.spec import load_spec, parse_spec
+from hypebt.data.store import Store
+from hypebt.engine.strategy import load_strategy, resolve_params
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT_COLUMNS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "n_trades",
@@ -595,7 +597,7 @@ def test_a_dask_sweep_gives_the_same_rows_as_a_local_one(cluster, tmp_path, caps
     rc, _, err = run_cli(sweep_argv(t, "--workers", "2", out=tmp_path / "local"), capsys)
     assert rc == 0, err
     trace.unlink()
-    proc = subprocess.run([PY, "-m", "hypebt.cli", *sweep_argv(t, "--scheduler", cluster.address,
+    proc = subprocess.run([PY, "-m", "hypebt.cli.main", *sweep_argv(t, "--scheduler", cluster.address,
                                                               out=tmp_path / "dask")],
                           capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hypebt.codes import is_stock_code
-from hypebt.errors import InputError
-from hypebt.universes import (
+from hypebt.core.codes import is_stock_code
+from hypebt.core.errors import InputError
+from hypebt.data.universes import (
     LOOK_AHEAD_WARNING,
     Universe,
     load_universe,

@@ -5,7 +5,7 @@ Data flows one way, one module per arrow::
     sources (akshare) / importers (CSV, parquet)  ->  store  ->  feed  ->  engine  ->  report
 
 The A-share market rules (limits, T+1, lots, costs, margin lending) live in
-:mod:`hypebt.rules` as pure functions; the Backtrader adapters only call them.
+:mod:`hypebt.market.rules` as pure functions; the Backtrader adapters only call them.
 """
 
 __version__ = "0.1.0"
@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # ``from hypebt import Strategy`` without importing Backtrader for every CLI call.
     if name == "Strategy":
-        from .strategy import Strategy
+        from hypebt.engine.strategy import Strategy
 
         return Strategy
     raise AttributeError(name)

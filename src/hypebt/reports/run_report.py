@@ -28,8 +28,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, fsio, metrics
-from .errors import OutputError
+from hypebt.core import fsio
+from hypebt.engine import metrics
+from hypebt import __version__
+from hypebt.core.errors import OutputError
 
 PACKAGES = ("backtrader", "akshare", "pandas", "numpy", "pyarrow", "quantstats", "matplotlib", "dask", "distributed")
 
@@ -184,4 +186,4 @@ def write_run(prep, result, out_dir: Path, command: list[str] | None = None, htm
     return out_dir
 
 
-from .universes import LOOK_AHEAD_WARNING as U_WARNING  # noqa: E402
+from hypebt.data.universes import LOOK_AHEAD_WARNING as U_WARNING  # noqa: E402

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import events as E
-from . import universes as U
-from .calendar import Calendar
-from .errors import DataError, InputError, unknown
-from .spec import Spec
-from .store import Store, sessions_from_store
+from hypebt.data import events as E
+from hypebt.data import universes as U
+from hypebt.data.calendar import Calendar
+from hypebt.core.errors import DataError, InputError, unknown
+from hypebt.engine.spec import Spec
+from hypebt.data.store import Store, sessions_from_store
 
 STUDY_KEYS = {"window": list, "estimation": list, "car_windows": list, "min_estimation": int, "confidence": float}
 DEFAULTS = {"window": [-5, 20], "estimation": [-120, -11], "min_estimation": 60, "confidence": 0.95,
@@ -111,8 +111,8 @@ class Panel:
 
 
 def _limit_pct(codes: list[str], names: dict[str, str], st_codes: set[str], day) -> np.ndarray:
-    """Each seasoned stock's daily limit on ``day``, from :func:`hypebt.rules.limit_pct`."""
-    from . import rules as R
+    """Each seasoned stock's daily limit on ``day``, from :func:`hypebt.market.rules.limit_pct`."""
+    from hypebt.market import rules as R
 
     return np.asarray([R.limit_pct(code, day, st=code in st_codes or R.is_st(names.get(code)))
                        for code in codes], dtype="float64")
@@ -124,9 +124,9 @@ def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFr
 
     Limits come from the previous close and the board (ST from the names or ``st_codes``). A
     stock listed after the store's first date (``listed_first``) gets the new-listing rules of
-    :func:`hypebt.rules.limit_pct` for its first sessions, counted from its real first bar.
+    :func:`hypebt.market.rules.limit_pct` for its first sessions, counted from its real first bar.
     """
-    from . import rules as R
+    from hypebt.market import rules as R
 
     first_bar = bars.groupby("code", observed=True)["date"].min()
     before = bars[bars["date"] < sessions[0]].groupby("code", observed=True).size()

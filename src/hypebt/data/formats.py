@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .errors import InputError, did_you_mean
+from hypebt.core.errors import InputError, did_you_mean
 
 # stock_zh_a_hist's Chinese headers -> canonical names
 AKSHARE_STOCK = {
@@ -287,7 +287,7 @@ def read_source(path: str | Path) -> Parsed:
     >>> p.kind, p.origin.columns["volume"]             # doctest: +SKIP
     ('stock', '成交量')
     """
-    from . import codes as _codes
+    from hypebt.core import codes as _codes
 
     def parsed(kind, table, converted) -> Parsed:
         frame, columns = converted

@@ -11,7 +11,7 @@ Layout under the store root (``data/store`` by default, ``HYPEBT_HOME`` or
 Each dataset is one parquet file sorted by (code, date), so loading the whole
 market is one sequential read, and in small row groups, so loading a few codes
 reads only theirs. Every write goes through a temporary file and a
-rename (:mod:`hypebt.fsio`); the manifest, written after the data, records the
+rename (:mod:`hypebt.core.fsio`); the manifest, written after the data, records the
 file's SHA-256 so a truncated or corrupted file is caught on load and by
 ``hypebt data check``.
 """
@@ -30,8 +30,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import __version__, fsio
-from .errors import DataError, InputError, unknown
+from hypebt.core import fsio
+from hypebt import __version__
+from hypebt.core.errors import DataError, InputError, unknown
 
 ADJUSTMENTS = ("qfq", "hfq", "raw")
 DATASETS = ("stock_qfq", "stock_hfq", "stock_raw", "index")

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import OutputError
+from hypebt.core.errors import OutputError
 
 
 def _describe(path: Path, exc: OSError) -> OutputError:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from hypebt.codes import is_stock_code
-from hypebt.errors import InputError, unknown
+from hypebt.core.codes import is_stock_code
+from hypebt.core.errors import InputError, unknown
 
 __all__ = [
     "BOARDS", "DEFAULT", "REFUSAL_REASONS", "Bar", "Fees", "Limits", "Rules",
@@ -139,7 +139,7 @@ def rules_from_mapping(mapping: dict, where: str) -> Rules:
 
     Dated keys take a single number (constant) or a list of ``[date, value]`` pairs, the date a
     TOML date or an ISO string. Unknown keys get a "did you mean" error; wrong types and negative
-    rates raise :class:`~hypebt.errors.InputError` naming ``where`` and the key.
+    rates raise :class:`~hypebt.core.errors.InputError` naming ``where`` and the key.
 
     >>> r = rules_from_mapping({"commission_rate": 0.0003, "stamp_duty": 0.001}, "spec.toml [rules]")
     >>> r.commission_rate, r.stamp_duty
@@ -147,7 +147,7 @@ def rules_from_mapping(mapping: dict, where: str) -> Rules:
     >>> rules_from_mapping({"stamp_dutty": 0.001}, "spec.toml [rules]")
     Traceback (most recent call last):
     ...
-    hypebt.errors.InputError: spec.toml [rules]: unknown rules key 'stamp_dutty' (did you mean 'stamp_duty'?); known: ...
+    hypebt.core.errors.InputError: spec.toml [rules]: unknown rules key 'stamp_dutty' (did you mean 'stamp_duty'?); known: ...
     """
     if not isinstance(mapping, dict):
         raise InputError(f"{where}: [rules] must be a table of key = value, got {type(mapping).__name__}")
@@ -260,7 +260,7 @@ def board_of(code: str) -> str:
     >>> board_of("600519"), board_of("000001"), board_of("688981"), board_of("300750"), board_of("830799")
     ('sh_main', 'sz_main', 'star', 'chinext', 'bse')
     """
-    # hypebt.codes knows the valid prefixes (Shanghai 600-605, STAR 688/689, Shenzhen 000-003,
+    # hypebt.core.codes knows the valid prefixes (Shanghai 600-605, STAR 688/689, Shenzhen 000-003,
     # ChiNext 300-302, Beijing 4xxxxx/8xxxxx/92xxxx); the first two digits then name the board.
     # Shenzhen 002 was the SME board until it merged into the main board in 2021, same rules.
     if is_stock_code(code):

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import fsio, report
-from .universes import LOOK_AHEAD_WARNING
+from hypebt.core import fsio
+from hypebt.reports import run_report as report
+from hypebt.data.universes import LOOK_AHEAD_WARNING
 
 
 CJK_FONT_FILES = ("NotoSansCJK-Regular.ttc", "NotoSansCJK-Regular.otf", "NotoSansCJKsc-Regular.otf",
@@ -120,7 +121,7 @@ def _table(frame: pd.DataFrame, pct_cols=()) -> str:
 
 def write(inputs, abnormal, car, summary, curves_frame, skipped, out: Path, command=None) -> Path:
     """Write every study output into ``out`` (replaced as a whole)."""
-    from .sweep_report import _SORT_JS
+    from hypebt.reports.sweep_page import _SORT_JS
 
     spec, cfg = inputs.spec, inputs.cfg
     titles = {t.event.id: f"{t.event.name} ({t.event.company})" for t in inputs.tradables}

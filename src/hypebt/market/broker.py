@@ -1,12 +1,12 @@
 """Backtrader adapters for the A-share cost, lot and margin-lending rules.
 
-Thin on purpose: every number comes from :mod:`hypebt.rules`.
+Thin on purpose: every number comes from :mod:`hypebt.market.rules`.
 
 - :class:`AShareCommInfo` charges commission (with its minimum), dated stamp
   duty and transfer fee, and accrues the 融券 borrow fee on short positions.
 - :class:`AShareBroker` tells the CommInfo the trade date of each fill (the
   stamp duty changed on 2023-08-28) and fills each order at the price the
-  order checks decided (:mod:`hypebt.orders`), on the session they decided.
+  order checks decided (:mod:`hypebt.market.orders`), on the session they decided.
 - :class:`LotSizer` turns a cash amount into a valid lot for the board.
 """
 
@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import backtrader as bt
 
-from . import rules as R
+from hypebt.market import rules as R
 
 
 def to_fen(x: float) -> float:
@@ -26,7 +26,7 @@ def to_fen(x: float) -> float:
 
 
 class AShareCommInfo(bt.CommInfoBase):
-    """Stock-like commission scheme calling :func:`hypebt.rules.fees`."""
+    """Stock-like commission scheme calling :func:`hypebt.market.rules.fees`."""
 
     params = (
         ("stocklike", True),
@@ -65,7 +65,7 @@ class AShareCommInfo(bt.CommInfoBase):
 class AShareBroker(bt.brokers.BackBroker):
     """BackBroker that fills at the price and date the order checks set.
 
-    ``order.info['fill_price']`` is set by :mod:`hypebt.orders` after the
+    ``order.info['fill_price']`` is set by :mod:`hypebt.market.orders` after the
     limit, lot, T+1, suspension and short checks; Backtrader's own slippage and
     cash check are not used. At-close orders are filled at once
     (:meth:`fill_now`), orders at the open in this session's broker cycle.
@@ -110,7 +110,7 @@ class AShareBroker(bt.brokers.BackBroker):
 
 
 class LotSizer(bt.Sizer):
-    """Shares for a cash amount, rounded down to what the board allows (:func:`hypebt.rules.buy_size`)."""
+    """Shares for a cash amount, rounded down to what the board allows (:func:`hypebt.market.rules.buy_size`)."""
 
     params = (("rules", None),)
 

@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
-from .errors import EXIT_CODES, HypebtError, InputError
-from .paths import safe_name, store_root, workspace
+from hypebt import __version__
+from hypebt.core.errors import EXIT_CODES, HypebtError, InputError
+from hypebt.core.paths import safe_name, store_root, workspace
 
 
 def _exit_codes_text() -> str:
@@ -100,13 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _store(args):
-    from .store import Store
+    from hypebt.data.store import Store
 
     return Store(store_root(args.home, args.workspace))
 
 
 def _source(min_interval: float = 1.0):
-    from .sources import Akshare
+    from hypebt.data.sources import Akshare
 
     return Akshare(min_interval=min_interval)
 
@@ -115,7 +115,7 @@ def cmd_data(args) -> int:
     store = _store(args)
     ws = workspace(args.workspace)
     if args.data_command == "import":
-        from .importers import import_paths
+        from hypebt.data.importers import import_paths
 
         report = import_paths(store, args.paths, adjust=args.adjust, lenient=args.lenient,
                               keep_going=args.keep_going)
@@ -123,8 +123,8 @@ def cmd_data(args) -> int:
             print(line)
         return 0
     if args.data_command == "fetch":
-        from . import sources
-        from . import universes as U
+        from hypebt.data import sources
+        from hypebt.data import universes as U
 
         codes = list(args.codes)
         if args.universe:
@@ -161,13 +161,13 @@ def cmd_data(args) -> int:
         for p in problems:
             print(f"problem: {p}", file=sys.stderr)
         if problems:
-            from .errors import DataError
+            from hypebt.core.errors import DataError
 
             raise DataError(f"{len(problems)} of {len(names)} dataset(s) failed the check (see above)")
         print(f"ok: {len(names)} dataset(s) match their manifests ({', '.join(names) or 'empty store'})")
         return 0
     if args.data_command == "concepts":
-        from . import sources
+        from hypebt.data import sources
 
         name = safe_name(args.name or args.board, "universe name")
         out = ws / "data" / "universes" / f"{name}.csv"
@@ -185,9 +185,9 @@ def _summary_line(what: str, summary: dict) -> str:
 
 
 def cmd_list(args) -> int:
-    from . import events as E
-    from . import universes as U
-    from .strategy import load_strategy, strategy_paths
+    from hypebt.data import events as E
+    from hypebt.data import universes as U
+    from hypebt.engine.strategy import load_strategy, strategy_paths
 
     ws = workspace(args.workspace)
     print("strategies (strategies/*.py):")
@@ -225,7 +225,7 @@ def local_dataset(ws: Path) -> Path | None:
 
 def ensure_data(spec, store, ws, offline: bool) -> None:
     """Fetch through akshare what a spec needs and the store lacks (first use on a new machine)."""
-    from . import universes as U
+    from hypebt.data import universes as U
 
     codes = list(spec.codes)
     if spec.universe:
@@ -241,7 +241,7 @@ def ensure_data(spec, store, ws, offline: bool) -> None:
     local = local_dataset(ws)
     if local is not None and not stock_sets:
         # First use beside a dataset in akshare's format: import it rather than ask akshare.
-        from .importers import import_paths
+        from hypebt.data.importers import import_paths
 
         paths = [local / "ashare" / "market.parquet"]
         paths += [p for p in [local / "index" / f"{spec.benchmark}.csv"] if p.is_file()]
@@ -251,7 +251,7 @@ def ensure_data(spec, store, ws, offline: bool) -> None:
         return ensure_data(spec, store, ws, True)
     if offline:
         return  # prepare() reports what is missing
-    from . import sources
+    from hypebt.data import sources
 
     src = _source()
     if missing:
@@ -266,8 +266,9 @@ def ensure_data(spec, store, ws, offline: bool) -> None:
 
 
 def cmd_run(args) -> int:
-    from . import engine, report
-    from .spec import load_spec
+    from hypebt.engine import backtest as engine
+    from hypebt.reports import run_report as report
+    from hypebt.engine.spec import load_spec
 
     ws = workspace(args.workspace)
     spec = load_spec(args.spec, args.set)
@@ -299,13 +300,13 @@ def _print_notes(notes: list[str], look_ahead: bool) -> None:
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if look_ahead:
-        from .universes import LOOK_AHEAD_WARNING
+        from hypebt.data.universes import LOOK_AHEAD_WARNING
 
         print(f"warning: {LOOK_AHEAD_WARNING}", file=sys.stderr)
 
 
 def cmd_sweep(args) -> int:
-    from . import sweep
+    from hypebt.research import sweep
 
     code = sweep.cli(args)
     _index(args, Path(args.out).parent if args.out else None)
@@ -313,8 +314,9 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_study(args) -> int:
-    from . import study, study_report
-    from .spec import load_spec
+    from hypebt.research import study
+    from hypebt.reports import study_page as study_report
+    from hypebt.engine.spec import load_spec
 
     ws = workspace(args.workspace)
     spec = load_spec(args.spec, args.set)
@@ -342,7 +344,7 @@ def cmd_study(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report_index import write_index
+    from hypebt.reports.index import write_index
 
     reports = Path(args.reports) if args.reports else workspace(args.workspace) / "reports"
     path = write_index(reports)
@@ -353,7 +355,7 @@ def cmd_report(args) -> int:
 def _index(args, reports: Path | None) -> None:
     """Rebuild reports/index.html after a command wrote into a reports folder (never replacing an
     index.html that hypebt did not write)."""
-    from .report_index import is_hypebt_index, write_index
+    from hypebt.reports.index import is_hypebt_index, write_index
 
     folder = reports or workspace(args.workspace) / "reports"
     if (folder / "index.html").exists() and not is_hypebt_index(folder / "index.html"):

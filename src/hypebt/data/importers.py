@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import formats
-from .errors import InputError
-from .store import Store, dataset_for
-from .validate import validate_bars
+from hypebt.data import formats
+from hypebt.core.errors import InputError
+from hypebt.data.store import Store, dataset_for
+from hypebt.data.validate import validate_bars
 
 
 @dataclass

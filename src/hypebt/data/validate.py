@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import codes
-from .errors import InputError
-from .formats import PRICE_COLUMNS, Origin
+from hypebt.core import codes
+from hypebt.core.errors import InputError
+from hypebt.data.formats import PRICE_COLUMNS, Origin
 
 # Prices in akshare tables have two decimals; a little slack absorbs float noise
 # from adjusted series without letting real inconsistencies through.
@@ -212,7 +212,7 @@ def validate_bars(
 
     ``where`` names the file in messages. Rows are reported 1-based as they
     came in. Raises :class:`InputError` on the first bad row unless ``lenient``.
-    ``origin`` (from :func:`hypebt.formats.read_source`): the table the frame
+    ``origin`` (from :func:`hypebt.data.formats.read_source`): the table the frame
     was converted from, so a message also gives the file's column and value as
     written (``field 'volume': -100.0 is negative (in the file: 成交量 = -1)``).
 
@@ -227,7 +227,7 @@ def validate_bars(
     >>> validate_bars(f, "x.csv")
     Traceback (most recent call last):
     ...
-    hypebt.errors.InputError: x.csv: row 1: field 'high': 0.5 is below low; fix the row, or import with --lenient to drop bad rows
+    hypebt.core.errors.InputError: x.csv: row 1: field 'high': 0.5 is below low; fix the row, or import with --lenient to drop bad rows
     """
     if frame.empty:
         raise InputError(f"{where}: no rows to import: the table is empty")

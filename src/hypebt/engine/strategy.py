@@ -22,7 +22,7 @@ Two hooks, one per moment a real trader acts:
   ``at="close"`` fill at that close (for news known during the session),
   other orders wait for the next open.
 
-Every order goes through the A-share checks in :mod:`hypebt.orders`.
+Every order goes through the A-share checks in :mod:`hypebt.market.orders`.
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ from typing import Any
 
 import backtrader as bt
 
-from . import rules as R
-from .broker import LotSizer
-from .errors import InputError, unknown
-from .orders import OrderDesk
-from .paths import safe_name
+from hypebt.market import rules as R
+from hypebt.market.broker import LotSizer
+from hypebt.core.errors import InputError, unknown
+from hypebt.market.orders import OrderDesk
+from hypebt.core.paths import safe_name
 
 
 @dataclass
@@ -53,12 +53,12 @@ class Context:
     params: dict[str, Any]
     universe: tuple[str, ...]
     names: dict[str, str]
-    events: list  # hypebt.events.Tradable, mapped to this run's sessions
+    events: list  # hypebt.data.events.Tradable, mapped to this run's sessions
     sessions: Any  # pandas DatetimeIndex of the run
     rules: R.Rules
     eligible: frozenset = frozenset()
     borrow_ledger: list = field(default_factory=list)
-    arrays: dict = field(default_factory=dict)  # code -> hypebt.feed.FeedArrays
+    arrays: dict = field(default_factory=dict)  # code -> hypebt.market.feed.FeedArrays
     days: list = field(default_factory=list)  # the sessions as datetime.date
     session_index: dict = field(default_factory=dict)  # session Timestamp -> position
 
@@ -270,7 +270,7 @@ class Strategy(bt.Strategy):
         return self.desk.submit(code, "cover", max(-self.position(code), 0), at, note, self.session_no, self._phase)
 
     def first_tradable_price(self, tradable, code: str) -> float | None:
-        """The first tradable price of an event (a :class:`hypebt.events.Tradable`) for ``code``:
+        """The first tradable price of an event (a :class:`hypebt.data.events.Tradable`) for ``code``:
         its session's open or close. None when ``code`` did not trade then. Asking before that
         price exists (a look-ahead) raises ``ValueError``."""
         i = self.session_index.get(tradable.session)

@@ -1,8 +1,8 @@
 """Parameter sweeps: a grid or a random sample of strategy parameters, run fast,
 resumably, on local processes or a Dask cluster.
 
-- Data is prepared once (:func:`hypebt.engine.prepare`) and sent to each worker
-  once; each combination runs the same :func:`hypebt.engine.run` as
+- Data is prepared once (:func:`hypebt.engine.backtest.prepare`) and sent to each worker
+  once; each combination runs the same :func:`hypebt.engine.backtest.run` as
   ``hypebt run``, so a sweep row equals a single run with those parameters.
 - Workers return only figures and the daily return series, in batches.
 - Results go to a SQLite result store under the output folder, one row per
@@ -37,8 +37,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import engine, metrics
-from .errors import InputError, OutputError, unknown
+from hypebt.engine import backtest as engine
+from hypebt.engine import metrics
+from hypebt.core.errors import InputError, OutputError, unknown
 
 SWEEP_MARKERS = ("results.sqlite", "summary.json")
 RESERVED = {"method", "n", "seed", "constraints", "max_combinations", "split", "walk_forward", "top", "metric"}
@@ -393,7 +394,7 @@ class SweepOutcome:
 def plan_keys_of(prep, plan: Plan, cls=None) -> list[str]:
     """The result-store key of each combination of ``plan`` (the split and walk-forward settings
     are part of it: they change what a row holds)."""
-    from .strategy import resolve_params
+    from hypebt.engine.strategy import resolve_params
 
     cls = cls or prep.strategy_class()
     identity = {**run_identity(prep), "split": plan.split, "walk_forward": plan.walk_forward}
@@ -404,7 +405,7 @@ def plan_keys_of(prep, plan: Plan, cls=None) -> list[str]:
 def prepare_out(out: Path, resume: bool) -> Path:
     """Check and create a sweep's output folder (new, empty, or an earlier sweep's); start the
     result store afresh unless resuming."""
-    from .report import check_output_dir
+    from hypebt.reports.run_report import check_output_dir
 
     check_output_dir(out, SWEEP_MARKERS)
     db_path = out / "results.sqlite"
@@ -544,10 +545,10 @@ def _progress(total: int, enabled: bool):
 
 def cli(args) -> int:
     """``hypebt sweep SPEC``: plan, execute, write results and the report."""
-    from .cli import ensure_data, _store
-    from .paths import safe_name, workspace
-    from .spec import load_spec
-    from . import sweep_report
+    from hypebt.cli.main import ensure_data, _store
+    from hypebt.core.paths import safe_name, workspace
+    from hypebt.engine.spec import load_spec
+    from hypebt.reports import sweep_page as sweep_report
 
     ws = workspace(args.workspace)
     spec = load_spec(args.spec, args.set)

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from .errors import InputError
+from hypebt.core.errors import InputError
 
 BEIJING = "Asia/Shanghai"
 

@@ -11,7 +11,7 @@ waits for a late-listed stock before calling the strategy:
   the first open before listing) and marked suspended: nothing can trade.
 
 :class:`FeedArrays` also carries per session the day's limit prices (from
-:mod:`hypebt.rules`), the adjusted close (signals use ``adjclose``) and the
+:mod:`hypebt.market.rules`), the adjusted close (signals use ``adjclose``) and the
 suspension flag. They are read by session index rather than turned into
 Backtrader lines: each extra line costs time at every bar of every feed.
 """
@@ -27,7 +27,7 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
-from . import rules as R
+from hypebt.market import rules as R
 
 
 

@@ -29,11 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from . import codes as _codes
-from . import errors, fsio
-from .errors import InputError
-from .events import bad_code_hint, check_columns, looks_like_path, read_rows
-from .paths import safe_name
+from hypebt.core import codes as _codes
+from hypebt.core import errors
+from hypebt.core import fsio
+from hypebt.core.errors import InputError
+from hypebt.data.events import bad_code_hint, check_columns, looks_like_path, read_rows
+from hypebt.core.paths import safe_name
 
 COLUMNS = ("code", "name", "snapshot_date", "source", "kind")
 REQUIRED = ("code", "kind")
@@ -90,7 +91,7 @@ def universe_paths(workspace: Path) -> dict[str, Path]:
 def read_universe(path: str | Path) -> Universe:
     """Read and validate one universe CSV.
 
-    Errors (:class:`~hypebt.errors.InputError`, naming file, row and field): a
+    Errors (:class:`~hypebt.core.errors.InputError`, naming file, row and field): a
     missing ``code`` or ``kind`` column, an invalid or repeated code, a kind
     other than concept/list, rows that disagree on snapshot_date, source or
     kind (later rows may leave them empty), an empty file, a file not UTF-8.

@@ -17,17 +17,17 @@ from typing import Any
 import backtrader as bt
 import pandas as pd
 
-from . import events as E
-from . import metrics
-from . import rules as R
-from . import universes as U
-from .broker import AShareBroker, AShareCommInfo
-from .calendar import Calendar
-from .errors import DataError, HypebtError, InputError, StrategyError
-from .feed import ArrayFeed, FeedArrays, build_arrays
-from .spec import Spec
-from .store import Store, sessions_from_store
-from .strategy import Context, load_strategy, resolve_params
+from hypebt.data import events as E
+from hypebt.engine import metrics
+from hypebt.market import rules as R
+from hypebt.data import universes as U
+from hypebt.market.broker import AShareBroker, AShareCommInfo
+from hypebt.data.calendar import Calendar
+from hypebt.core.errors import DataError, HypebtError, InputError, StrategyError
+from hypebt.market.feed import ArrayFeed, FeedArrays, build_arrays
+from hypebt.engine.spec import Spec
+from hypebt.data.store import Store, sessions_from_store
+from hypebt.engine.strategy import Context, load_strategy, resolve_params
 
 # Limits recomputed from forward-adjusted closes can differ from the exchange's
 # by rounding: about half a fen on the close and the limit each.
@@ -225,7 +225,7 @@ class AlignedCerebro(bt.Cerebro):
     """Cerebro whose vectorised loop knows every feed is aligned to the same sessions.
 
     Backtrader's ``_runonce`` peeks at every feed's next timestamp each bar to
-    find which feeds move; hypebt's feeds (:class:`hypebt.feed.ArrayFeed`) all
+    find which feeds move; hypebt's feeds (:class:`hypebt.market.feed.ArrayFeed`) all
     deliver every session, so each bar simply advances them all. Everything
     else (cheat-on-open, broker cycle, strategy, analyzers, timers) is
     Backtrader's own sequence.
@@ -312,7 +312,7 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
                   arrays=prep.arrays)
     cerebro = AlignedCerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=True, maxcpus=1)
     broker = AShareBroker()
-    broker.set_checksubmit(False)  # the order checks decide cash; see hypebt.orders
+    broker.set_checksubmit(False)  # the order checks decide cash; see hypebt.market.orders
     broker.setcash(prep.spec.cash)
     cerebro.broker = broker
     for code, feed in zip(prep.codes, _feeds(prep, reuse_feeds)):

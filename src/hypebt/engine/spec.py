@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, unknown
-from .paths import safe_name
+from hypebt.core.errors import InputError, unknown
+from hypebt.core.paths import safe_name
 
 TOP_KEYS = {
     "name": str, "description": str, "strategy": str, "universe": str, "codes": list,
@@ -182,7 +182,7 @@ def parse_spec(raw: dict, path: Path) -> Spec:
         raise InputError(f"{where}: start {start} is after end {end}; swap them")
     if "cash" in raw and raw["cash"] <= 0:
         raise InputError(f"{where}: cash must be positive, got {raw['cash']}")
-    from .codes import is_stock_code
+    from hypebt.core.codes import is_stock_code
 
     for code in raw.get("codes", ()):
         if not isinstance(code, str) or not is_stock_code(code):

@@ -7,7 +7,7 @@ import html
 import json
 from pathlib import Path
 
-from . import fsio
+from hypebt.core import fsio
 
 
 def _pct(v) -> str:

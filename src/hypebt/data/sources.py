@@ -4,7 +4,7 @@ Every akshare call goes through one :class:`Akshare` object, which is polite
 (at least ``min_interval`` seconds between calls: Eastmoney bans aggressive
 clients), patient (retries with exponential backoff, a timeout per call) and
 strict about the tables it gets back (an empty table or a renamed column is a
-:class:`~hypebt.errors.SourceError`, exit 4). Tests hand it a fake ``api``
+:class:`~hypebt.core.errors.SourceError`, exit 4). Tests hand it a fake ``api``
 object with the same functions instead of the akshare module.
 
 What is stored, by ``adjust``:
@@ -45,11 +45,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import codes as _codes
-from . import errors, formats
-from .errors import HypebtError, InputError, SourceError
-from .store import Store, dataset_for
-from .validate import validate_bars
+from hypebt.core import codes as _codes
+from hypebt.core import errors
+from hypebt.data import formats
+from hypebt.core.errors import HypebtError, InputError, SourceError
+from hypebt.data.store import Store, dataset_for
+from hypebt.data.validate import validate_bars
 
 ADJUSTS = ("qfq", "hfq", "none")
 DEFAULT_START = dt.date(1990, 1, 1)  # before the first A-share session (1990-12-19)
@@ -338,7 +339,7 @@ def _progress(items: list, progress: bool, desc: str):
 
 
 def _stock_codes(codes: Iterable[str]) -> list[str]:
-    from .events import bad_code_hint
+    from hypebt.data.events import bad_code_hint
 
     out: list[str] = []
     for raw in codes:
@@ -642,7 +643,7 @@ def snapshot_concept(board: str, out_path, *, source: Akshare, today=None) -> Pa
     >>> snapshot_concept("Sora概念", "data/universes/sora_em.csv", source=Akshare())   # doctest: +SKIP
     PosixPath('data/universes/sora_em.csv')
     """
-    from .universes import write_universe  # its own module; only needed here
+    from hypebt.data.universes import write_universe  # its own module; only needed here
 
     today = _as_date(today, "today") or dt.date.today()
     name, code = resolve_board(board, source.concept_boards())

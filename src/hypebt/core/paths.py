@@ -12,7 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import InputError
+from hypebt.core.errors import InputError
 
 _SAFE = re.compile(r"^[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9_.\-\u4e00-\u9fff]{0,127}$")
 
@@ -43,7 +43,7 @@ def safe_name(name: str, what: str) -> str:
     >>> safe_name("../etc", "run name")
     Traceback (most recent call last):
     ...
-    hypebt.errors.InputError: run name '../etc' is not a safe name: use letters, digits, '_', '-' and '.', not starting with '.'
+    hypebt.core.errors.InputError: run name '../etc' is not a safe name: use letters, digits, '_', '-' and '.', not starting with '.'
     """
     if not isinstance(name, str) or not _SAFE.match(name) or ".." in name:
         raise InputError(

@@ -20,9 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import fsio, metrics, report
-from .sweep import Plan, ResultStore, run_identity
-from .universes import LOOK_AHEAD_WARNING
+from hypebt.core import fsio
+from hypebt.engine import metrics
+from hypebt.reports import run_report as report
+from hypebt.research.sweep import Plan, ResultStore, run_identity
+from hypebt.data.universes import LOOK_AHEAD_WARNING
 
 RESULT_COLUMNS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "n_trades",
                   "exposure", "refused_orders", "status"]
@@ -129,7 +131,7 @@ def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str]
     store = ResultStore(out / "results.sqlite")
     try:
         if keys is None:
-            from .sweep import plan_keys_of
+            from hypebt.research.sweep import plan_keys_of
 
             keys = plan_keys_of(prep, plan)
         frame = results_frame(store, plan, keys)

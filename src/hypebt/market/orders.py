@@ -1,6 +1,6 @@
 """Order checks and the order/fill/trade ledger: the A-share rules applied to each order.
 
-The strategy base (:mod:`hypebt.strategy`) sends every order through
+The strategy base (:mod:`hypebt.engine.strategy`) sends every order through
 :meth:`OrderDesk.submit`. It decides the fill price (the session's open or
 close, plus slippage) and refuses, with a recorded reason, what the market
 would refuse: a buy at or above limit-up, a sell at or below limit-down, any
@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 import backtrader as bt
 import pandas as pd
 
-from . import rules as R
-from .broker import to_fen
+from hypebt.market import rules as R
+from hypebt.market.broker import to_fen
 
 SIDES = ("buy", "sell", "short", "cover")
 ORDER_COLUMNS = ["date", "code", "side", "size", "price", "at", "status", "reason", "note"]

@@ -37,7 +37,7 @@ explicit date-only ``known_time`` (the day an announcement was made, hour
 unknown) is read as after that day's close, since the announcement itself
 was not scheduled and reading it earlier would trade on news not yet out.
 
->>> from hypebt.calendar import Calendar
+>>> from hypebt.data.calendar import Calendar
 >>> cal = Calendar(["2024-02-08", "2024-02-19"])          # Spring Festival 2024
 >>> sora = make_event("sora", "Sora", "2024-02-16T02:00+08:00", company="OpenAI")
 >>> first_tradable(sora, cal)
@@ -56,11 +56,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import codes as _codes
-from . import errors
-from .calendar import Calendar
-from .errors import InputError
-from .paths import safe_name
+from hypebt.core import codes as _codes
+from hypebt.core import errors
+from hypebt.data.calendar import Calendar
+from hypebt.core.errors import InputError
+from hypebt.core.paths import safe_name
 
 BEIJING = "Asia/Shanghai"
 OPEN = "open"
@@ -257,7 +257,7 @@ def _event_from_row(path: Path, row_no: int, rec: dict[str, str]) -> Event:
 def load_catalogue(path: str | Path) -> list[Event]:
     """Read and validate one event catalogue CSV; events in file order.
 
-    Every problem raises an :class:`~hypebt.errors.InputError` naming the file,
+    Every problem raises an :class:`~hypebt.core.errors.InputError` naming the file,
     row and field: missing columns, bad times, duplicate ids, a ``scheduled``
     that is not a boolean, codes that are not A-share codes, a file that is
     empty or not UTF-8.

@@ -1,0 +1,1 @@
+"""Shared basics: errors, atomic file output, workspace paths, stock codes."""

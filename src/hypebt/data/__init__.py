@@ -1,0 +1,1 @@
+"""Data: source (akshare) / importers -> validation -> parquet store; calendar, events, universes."""

@@ -1,0 +1,1 @@
+"""The run: strategy API and loader, spec, the Backtrader engine, run figures."""

@@ -1,0 +1,1 @@
+"""HTML pages and report folders for runs, sweeps, studies and the index."""

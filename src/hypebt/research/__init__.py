@@ -1,0 +1,1 @@
+"""Research over many runs: parameter sweeps and event studies."""
