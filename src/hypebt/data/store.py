@@ -205,7 +205,18 @@ class Store:
         sources = list(dict.fromkeys([*(old_manifest or {}).get("sources", []), source]))
         return self._write_frame(dataset, merged, sources=sources, adjust=adjust, as_of=as_of)
 
-    def _write_frame(self, dataset, frame, *, sources, adjust, as_of) -> dict[str, Any]:
+    def write_derived(self, dataset: str, frame: pd.DataFrame, *, source: str, extra: dict | None = None
+                      ) -> dict[str, Any]:
+        """Write a dataset hypebt computes from other datasets (e.g. an equal-weight market index),
+        replacing it whole; ``extra`` keys (what it was built from) go into its manifest.
+
+        It is read back with :meth:`load` and :meth:`manifest` like any dataset.
+        """
+        if dataset in (*DATASETS, "calendar"):
+            raise InputError(f"dataset {dataset!r} holds imported bars; a derived dataset needs another name")
+        return self._write_frame(dataset, frame, sources=[source], adjust="none", as_of=None, extra=extra)
+
+    def _write_frame(self, dataset, frame, *, sources, adjust, as_of, extra=None) -> dict[str, Any]:
         frame = frame.copy()
         if "code" in frame:
             frame["code"] = frame["code"].astype("string")
@@ -231,6 +242,7 @@ class Store:
             "sha256": digest,
             "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "hypebt_version": __version__,
+            **(extra or {}),
         }
         # Data first, then its manifest: a crash in between leaves a hash mismatch
         # that 'data check' reports, never a manifest pointing at missing rows.
