@@ -48,7 +48,8 @@ def dataset_name(stock_dataset: str) -> str:
 def equal_weight_returns(codes, dates, open_, close):
     """Equal-weight close-to-close and previous-close-to-open returns per market session.
 
-    Inputs are equal-length arrays of bars **sorted by (code, date)**; ``dates`` datetime64.
+    Inputs are equal-length arrays of bars **sorted by (code, date)**; ``codes`` any comparable
+    labels (integer codes are fastest), ``dates`` datetime64.
     Returns ``(sessions, ret, ret_open, n_stocks)``: the sorted distinct dates and, per session,
     the mean returns over the stocks with a bar on that session and the one before (NaN and 0
     stocks on the first session or when none qualifies).
@@ -93,7 +94,7 @@ def build(store: Store, stock_dataset: str) -> pd.DataFrame:
     if np.ndim(factor):
         factor = np.where(np.isnan(factor), 1.0, factor)  # a missing factor: the traded price itself
     sessions, ret, ret_open, n = equal_weight_returns(
-        bars["code"].to_numpy(dtype=str), bars["date"].to_numpy(dtype="datetime64[ns]"),
+        pd.factorize(bars["code"])[0], bars["date"].to_numpy(dtype="datetime64[ns]"),
         bars["open"].to_numpy(dtype="float64") * factor, bars["close"].to_numpy(dtype="float64") * factor)
     growth = np.where(n > 0, 1 + np.nan_to_num(ret), 1.0)
     growth[0] = 1.0
