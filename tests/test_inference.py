@@ -214,3 +214,23 @@ def test_robust_tests_still_detect_a_real_effect():
     rates = _rejections(effect=0.02, seed=11)
     for test in ("portfolio", "kp", "rank"):
         assert rates[test] > 0.5, (test, rates)
+
+
+def test_calendar_time_keeps_its_size_when_events_cluster_on_several_dates():
+    # 8 dates with 5 stock-events each, 12 sessions apart (windows of 5 sessions do not overlap
+    # across dates); a market factor per session with correlation 0.4 between the stocks. The
+    # plain t-test's variance is understated 1 + 4 * 0.4 = 2.6-fold within each date.
+    rng = np.random.default_rng(99)
+    day0 = np.repeat(np.arange(8) * 12 + 5, 5)
+    assert I.clustering(day0, (0, 4)).recommended == "calendar_time"
+    days, n = 8 * 12 + 10, len(day0)
+    inw = (np.arange(days)[:, None] >= day0) & (np.arange(days)[:, None] < day0 + 5)
+    plain = calendar = 0
+    for _ in range(DRAWS):
+        f = rng.standard_normal((days, 1))
+        ar = (np.sqrt(RHO) * f + np.sqrt(1 - RHO) * rng.standard_normal((days, n))) * 0.02
+        car = np.where(inw, ar, 0).sum(axis=0)
+        plain += I.cross_sectional_t(car).p_value < 0.05
+        calendar += I.calendar_time_test(ar, inw).p_value < 0.05
+    assert BAND[0] <= calendar / DRAWS <= BAND[1], calendar / DRAWS
+    assert plain / DRAWS > 0.15, plain / DRAWS

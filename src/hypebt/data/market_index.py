@@ -56,7 +56,7 @@ def equal_weight_returns(codes, dates, open_, close):
 
     >>> s, r, ro, n = equal_weight_returns(np.array(["a", "a"]), np.array(["2024-01-02", "2024-01-03"],
     ...     dtype="datetime64[ns]"), np.array([10.0, 10.5]), np.array([10.0, 11.0]))
-    >>> float(r[1]), float(ro[1]), int(n[1])
+    >>> round(float(r[1]), 12), round(float(ro[1]), 12), int(n[1])
     (0.1, 0.05, 1)
     """
     codes = np.asarray(codes)
