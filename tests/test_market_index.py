@@ -96,7 +96,7 @@ def test_a_corrupt_cache_is_rebuilt(tmp_path):
 def test_derived_datasets_cannot_overwrite_imported_bars(tmp_path):
     store = _market(tmp_path)
     with pytest.raises(InputError, match="stock_qfq"):
-        store.write_derived("stock_qfq", pd.DataFrame({"date": D}), source="x")
+        store.write_dataset("stock_qfq", pd.DataFrame({"date": D}), source="x")
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +120,26 @@ def test_equal_to_a_direct_mean_on_the_real_daily_files(daily_store, shared_data
         assert ew.loc[day, "n_stocks"] == len(row)
         assert ew.loc[day, "ret"] == pytest.approx(row.mean(), rel=1e-9)
     assert len(ew) == len(panel)
+
+
+def test_size_groups_split_by_cap():
+    caps = pd.Series({"a": 5.0, "b": 1.0, "c": 3.0, "d": 2.0, "e": np.nan, "f": 4.0, "g": 0.0})
+    assert M.size_groups(caps, 2).to_dict() == {"b": 1, "d": 1, "c": 1, "f": 2, "a": 2}
+    assert M.size_groups(caps, 5).sort_values().tolist() == [1, 2, 3, 4, 5]
+
+
+def test_size_matched_indexes_average_within_each_group(tmp_path):
+    store = _market(tmp_path)
+    caps = pd.Series({"600001": 9e9, "600002": 8e9, "300001": 1e9, "688999": 5e9})  # 688999: no bars
+    frame, member = M.load_size_matched(store, caps, "caps-v1", groups=2)
+    assert member.to_dict() == {"300001": 1, "600002": 1, "600001": 2}
+    small = frame[frame["code"] == "size_01"].reset_index(drop=True)
+    big = frame[frame["code"] == "size_02"].reset_index(drop=True)
+    # group 1 (300001, 600002) over the market's sessions; 600002 is out on day 2 and day 3
+    np.testing.assert_allclose(small["ret"], [np.nan, -0.05, 0.20, 0.10, (22 / 20.9 - 1 + 0) / 2], rtol=1e-12)
+    np.testing.assert_allclose(big["ret"][1:], [0.10, 0.10, 0.0, 11 / 12.1 - 1], rtol=1e-12)
+    manifest = store.manifest("size2_qfq")
+    assert manifest["built_from"]["caps_sha256"] == "caps-v1"
+    # new caps: regrouped and rebuilt
+    frame2, member2 = M.load_size_matched(store, caps.replace({1e9: 9.5e9}), "caps-v2", groups=2)
+    assert member2["300001"] == 2 and store.manifest("size2_qfq")["built_from"]["caps_sha256"] == "caps-v2"

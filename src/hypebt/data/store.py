@@ -205,16 +205,15 @@ class Store:
         sources = list(dict.fromkeys([*(old_manifest or {}).get("sources", []), source]))
         return self._write_frame(dataset, merged, sources=sources, adjust=adjust, as_of=as_of)
 
-    def write_derived(self, dataset: str, frame: pd.DataFrame, *, source: str, extra: dict | None = None
-                      ) -> dict[str, Any]:
-        """Write a dataset hypebt computes from other datasets (e.g. an equal-weight market index),
-        replacing it whole; ``extra`` keys (what it was built from) go into its manifest.
-
-        It is read back with :meth:`load` and :meth:`manifest` like any dataset.
+    def write_dataset(self, dataset: str, frame: pd.DataFrame, *, source: str, as_of: str | None = None,
+                      extra: dict | None = None) -> dict[str, Any]:
+        """Write a table other than imported bars (a derived index, a reference snapshot), replacing
+        it whole; ``frame`` needs a ``date`` column, ``extra`` keys (e.g. what it was built from) go
+        into its manifest. Read it back with :meth:`load` and :meth:`manifest` like any dataset.
         """
         if dataset in (*DATASETS, "calendar"):
-            raise InputError(f"dataset {dataset!r} holds imported bars; a derived dataset needs another name")
-        return self._write_frame(dataset, frame, sources=[source], adjust="none", as_of=None, extra=extra)
+            raise InputError(f"dataset {dataset!r} holds imported bars; choose another name for this table")
+        return self._write_frame(dataset, frame, sources=[source], adjust="none", as_of=as_of, extra=extra)
 
     def _write_frame(self, dataset, frame, *, sources, adjust, as_of, extra=None) -> dict[str, Any]:
         frame = frame.copy()
