@@ -143,3 +143,24 @@ def test_size_matched_indexes_average_within_each_group(tmp_path):
     # new caps: regrouped and rebuilt
     frame2, member2 = M.load_size_matched(store, caps.replace({1e9: 9.5e9}), "caps-v2", groups=2)
     assert member2["300001"] == 2 and store.manifest("size2_qfq")["built_from"]["caps_sha256"] == "caps-v2"
+
+
+def test_benchmarks_by_name(tmp_path):
+    store = _market(tmp_path)
+    ew = M.load_benchmark(store, "equal_weight", ["date", "open", "close"], "spec.toml")
+    assert list(ew.columns) == ["date", "open", "close"] and len(ew) == 5
+    csi = M.load_benchmark(store, "sh000300", ["date", "close"], "spec.toml")
+    assert csi["close"].iloc[0] == 3500.0
+    with pytest.raises(Exception, match="spec.toml: benchmark sh000905 is not in the store"):
+        M.load_benchmark(store, "sh000905", ["date", "close"], "spec.toml")
+
+
+def test_size_matched_matrices_give_each_stock_its_group(tmp_path):
+    store = _market(tmp_path)
+    caps = pd.Series({"600001": 9e9, "600002": 8e9, "300001": 1e9})
+    frame, _ = M.load_size_matched(store, caps, "v1", groups=2)
+    o, c, group = M.size_matched_matrices(store, ["300001", "600001", "688000"], D, caps, "v1", groups=2)
+    small = frame[frame["code"] == "size_01"]
+    np.testing.assert_allclose(c[:, 0], small["close"])
+    np.testing.assert_allclose(c[:, 1], frame[frame["code"] == "size_02"]["close"])
+    assert np.isnan(c[:, 2]).all() and group.to_dict() == {"300001": 1, "600001": 2}

@@ -210,3 +210,35 @@ def load_size_matched(store: Store, caps: pd.Series, caps_sha256: str, stock_dat
     stored = store.load(stock_dataset, columns=["code"])["code"].unique()
     member = size_groups(caps[caps.index.isin(stored)], groups)
     return frame, member[member.map(size_code).isin(present)]
+
+
+def load_benchmark(store: Store, name: str, columns: list[str], where: str,
+                   stock_dataset: str | None = None) -> pd.DataFrame:
+    """A benchmark's bars by name: ``equal_weight`` (the cached equal-weight index of the store's
+    stocks) or an index code in the store (e.g. ``sh000300``), with ``columns`` of date/open/close.
+    A missing index raises the store's :class:`DataError` saying how to get it."""
+    if name == EQUAL_WEIGHT:
+        return load_equal_weight(store, stock_dataset)[columns].reset_index(drop=True)
+    return store.load_index(name, columns, where)
+
+
+def size_matched_matrices(store: Store, codes: list[str], sessions, caps: pd.Series, caps_sha256: str,
+                          stock_dataset: str | None = None, groups: int = 10):
+    """Per-stock size-matched benchmark levels on ``sessions``: (open, close, group).
+
+    ``open`` and ``close`` are (len(sessions), len(codes)) arrays holding, in column j, the level of
+    the size-group index of ``codes[j]`` (:func:`load_size_matched`); NaN for a code without a cap.
+    ``group`` is the Series code -> group of the codes that have one.
+    """
+    frame, member = load_size_matched(store, caps, caps_sha256, stock_dataset, groups)
+    sessions = pd.DatetimeIndex(sessions)
+    shape = (len(sessions), len(codes))
+    open_, close = np.full(shape, np.nan), np.full(shape, np.nan)
+    by_group = {code: g.set_index("date").reindex(sessions) for code, g in frame.groupby("code")}
+    for j, code in enumerate(codes):
+        g = member.get(code)
+        if g is None or size_code(int(g)) not in by_group:
+            continue
+        idx = by_group[size_code(int(g))]
+        open_[:, j], close[:, j] = idx["open"].to_numpy(), idx["close"].to_numpy()
+    return open_, close, member[member.index.isin(codes)]
