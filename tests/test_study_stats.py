@@ -52,3 +52,15 @@ def test_a_stock_event_without_event_returns_has_no_car():
     event = np.array([[0.01, np.nan], [0.02, np.nan]])
     sample = S.Sample(np.zeros((3, 2)), event, np.array([5, 5]))
     assert sample.car()[0] == pytest.approx(0.03) and np.isnan(sample.car()[1])
+
+
+def test_stack_and_tests_rows():
+    a, b = _sample([100] * 3, seed=1), _sample([200] * 2, seed=2)
+    both = S.stack([a, b])
+    assert both.est.shape == (100, 5) and both.day0.tolist() == [100, 100, 100, 200, 200]
+    assert S.stack([a]) is a
+    out = S.run_tests(both, (0, 4))
+    rows = S.tests_rows("all events", "market-adjusted", (0, 4), True, out)
+    assert {r["key"] for r in rows} == {"plain", "bmp", "kp", "portfolio", "sign", "rank", "calendar"}
+    assert sum(r["headline"] for r in rows) == 1 and rows[0]["role"] == "main"
+    assert S.tests_rows("x", "m", (0, 1), False, out)[0]["role"] == "descriptive"

@@ -136,3 +136,25 @@ def summary_columns(outcome: Outcome, prefix: str = "") -> dict:
     out[f"{prefix}headline_t"] = outcome.lead.statistic
     out[f"{prefix}headline_p"] = outcome.lead.p_value
     return out
+
+
+def stack(samples: list[Sample]) -> Sample:
+    """One sample of the stock-events of several samples (for the "all events" row): columns side
+    by side, rows in event time. The samples must share the window and model."""
+    if len(samples) == 1:
+        return samples[0]
+    first = samples[0]
+    return Sample(np.hstack([s.est for s in samples]), np.hstack([s.event for s in samples]),
+                  np.concatenate([s.day0 for s in samples]), first.offset, first.ddof)
+
+
+def tests_rows(event: str, model: str, window: tuple[int, int], main: bool, outcome: Outcome) -> list[dict]:
+    """Rows of ``tests.csv``: one per test of one sample, with its role (the pre-declared main
+    window, or a descriptive one whose p-value is not adjusted for the several windows tried)."""
+    rows = []
+    for key, res in outcome.results.items():
+        rows.append({"event": event, "model": model, "window": f"[{window[0]},{window[1]}]",
+                     "role": "main" if main else "descriptive", "test": res.name, "key": key,
+                     "headline": key == outcome.headline, "statistic": res.statistic, "p_value": res.p_value,
+                     "n": res.n, "estimate": res.estimate, "notes": res.notes})
+    return rows
