@@ -64,3 +64,11 @@ def test_stack_and_tests_rows():
     assert {r["key"] for r in rows} == {"plain", "bmp", "kp", "portfolio", "sign", "rank", "calendar"}
     assert sum(r["headline"] for r in rows) == 1 and rows[0]["role"] == "main"
     assert S.tests_rows("x", "m", (0, 1), False, out)[0]["role"] == "descriptive"
+
+
+def test_band_inflation_undoes_the_kp_factor():
+    f = S.band_inflation(0.42, 37)
+    assert f == pytest.approx(np.sqrt((1 + 36 * 0.42) / 0.58))
+    assert f * np.sqrt(0.58 / (1 + 36 * 0.42)) == pytest.approx(1.0)
+    assert S.band_inflation(float("nan"), 37) == 1.0 and S.band_inflation(-0.1, 37) == 1.0
+    assert S.band_inflation(0.3, 1) == 1.0

@@ -158,3 +158,12 @@ def tests_rows(event: str, model: str, window: tuple[int, int], main: bool, outc
                      "headline": key == outcome.headline, "statistic": res.statistic, "p_value": res.p_value,
                      "n": res.n, "estimate": res.estimate, "notes": res.notes})
     return rows
+
+
+def band_inflation(r_bar: float, n: int) -> float:
+    """How much wider a cross-sectional confidence band must be when the N abnormal returns
+    correlate ``r_bar`` on average: ``sqrt((1 + (N − 1) r̄) / (1 − r̄))``, the inverse of the
+    Kolari–Pynnönen factor (1 when r̄ is unknown, not positive, or N < 2)."""
+    if not np.isfinite(r_bar) or r_bar <= 0 or n < 2 or r_bar >= 1:
+        return 1.0
+    return float(np.sqrt((1 + (n - 1) * r_bar) / (1 - r_bar)))
