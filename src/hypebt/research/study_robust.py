@@ -67,14 +67,17 @@ def run(windows: list[EventWindow], r, rm, span, window: tuple[int, int], estima
     groups = [(w.event, [w]) for w in windows]
     if len(windows) > 1:
         groups.append(("all events", windows))
-    columns, rows, outcomes = {}, [], {}
+    columns, rows, outcomes, corr = {}, [], {}, {}
     for lo, hi in dict.fromkeys([main_window, *car_windows]):
         sl = slice(lo - a, hi - a + 1)
         for name, members in groups:
             for m, (key, label, ddof, prefix) in enumerate(MODELS):
                 samples = [SS.Sample(est[w.event][m], (w.ar_mkt if key == "mkt" else w.ar_mm)[sl][:, w.cols],
                                      np.full(len(w.cols), w.i0), lo, ddof) for w in members]
-                outcome = SS.run_tests(SS.stack(samples), window)
+                sample = SS.stack(samples)
+                if (name, key) not in corr:  # the estimation window is the same for every CAR window
+                    corr[(name, key)] = SS.correlations(sample)
+                outcome = SS.run_tests(sample, window, corr[(name, key)])
                 main = (lo, hi) == main_window
                 rows.extend(SS.tests_rows(name, label, (lo, hi), main, outcome))
                 if main:
