@@ -19,20 +19,21 @@ file's SHA-256 so a truncated or corrupted file is caught on load and by
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hypebt.core import fsio
 from hypebt import __version__
+from hypebt.core import fsio
 from hypebt.core.errors import DataError, InputError, unknown
+from hypebt.core.fsio import file_sha256
+from hypebt.core.paths import store_root
+from hypebt.data.calendar import store_sessions
 
 ADJUSTMENTS = ("qfq", "hfq", "raw")
 DATASETS = ("stock_qfq", "stock_hfq", "stock_raw", "index")
@@ -44,7 +45,6 @@ STOCK_PREFERENCE = ("stock_raw", "stock_qfq", "stock_hfq")
 # instead of 86% with 2**18, for ~0.1 s more on a whole-market load (benchmarks/bench_store.py).
 MANIFEST_KEYS = ("dataset", "adjust", "rows", "first_date", "last_date", "sha256")
 _ROW_GROUP = 1 << 14
-_HASH_CHUNK = 1 << 20
 # A file's timestamp is only trusted to show a change when the file is older than this: coarse
 # filesystem clocks (FAT: 2 s) could give a rewrite the same mtime as the version hashed before.
 _MTIME_SLACK_S = 2.0
@@ -57,15 +57,6 @@ def dataset_for(kind: str, adjust: str | None = None) -> str:
     if adjust not in ADJUSTMENTS:
         raise InputError(f"adjust {adjust!r} is not one of {', '.join(ADJUSTMENTS)}")
     return f"stock_{adjust}"
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in chunks (hashlib.file_digest needs Python 3.11)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class _HashCache:
@@ -346,15 +337,17 @@ class Store:
         return problems
 
 
-def sessions_from_store(store: Store, index_code: str = "sh000300") -> pd.DatetimeIndex:
-    """Trading sessions: CSI 300's dates (it trades every session), else akshare's calendar,
-    else every date any stock traded."""
-    if "index" in store.datasets():
-        idx = store.load("index", codes=[index_code], columns=["date"])
-        if len(idx):
-            return pd.DatetimeIndex(np.sort(idx["date"].unique()))
-    cal = store.load_calendar()
-    if cal is not None:
-        return cal
-    frame = store.load(store.stock_dataset(), columns=["date"])
-    return pd.DatetimeIndex(np.sort(frame["date"].unique()))
+def open_store(home=None, workspace=None) -> Store:
+    """The store a command uses: ``home``, else ``$HYPEBT_HOME``, else ``<workspace>/data/store``
+    (:func:`hypebt.core.paths.store_root`).
+
+    >>> open_store(None, ".").root                 # doctest: +SKIP
+    PosixPath('data/store')
+    """
+    return Store(store_root(home, workspace))
+
+
+def sessions_from_store(store: Store, index_code: str | None = None) -> pd.DatetimeIndex:
+    """Deprecated alias of :func:`hypebt.data.calendar.store_sessions` (``index_code`` is
+    ignored: a benchmark no longer decides the sessions). Kept until research/study.py switches."""
+    return store_sessions(store)

@@ -33,7 +33,7 @@ from hypebt.core import codes as _codes
 from hypebt.core import errors
 from hypebt.core import fsio
 from hypebt.core.errors import InputError
-from hypebt.data.events import bad_code_hint, check_columns, looks_like_path, read_rows
+from hypebt.data.csvfiles import bad_code_hint, check_columns, looks_like_path, read_rows
 from hypebt.core.paths import safe_name
 
 COLUMNS = ("code", "name", "snapshot_date", "source", "kind")
