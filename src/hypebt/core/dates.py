@@ -41,7 +41,11 @@ def date_hint(text: str) -> str:
     if not m:
         return ""
     padded = f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
-    return f"; write {padded!r}"
+    try:
+        dt.date.fromisoformat(padded)
+    except ValueError:
+        return ""  # not a date however it is written (month 13, 30 February)
+    return f"; write {padded!r}" if padded != str(text).strip() else ""
 
 
 def parse_date(value: object, what: str, example: str = "2024-02-19") -> dt.date:
