@@ -89,3 +89,22 @@ def looks_like_path(name_or_path: str) -> bool:
     """True when a name given by the user is a file path rather than a catalogue/universe name."""
     text = str(name_or_path)
     return text.lower().endswith(".csv") or "/" in text or "\\" in text
+
+
+def named_files(workspace: Path, folder: str) -> dict[str, Path]:
+    """``<workspace>/data/<folder>/*.csv`` by name (file stem), sorted; hidden files left out."""
+    path = Path(workspace) / "data" / folder
+    if not path.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(path.glob("*.csv")) if not p.name.startswith(".")}
+
+
+def find_named(name_or_path: str, workspace: Path, folder: str, what: str) -> Path:
+    """The file a user means: a path as given (relative to the current folder), or a name looked
+    up in ``<workspace>/data/<folder>/`` with a "did you mean" for a near miss."""
+    if looks_like_path(name_or_path):
+        return Path(name_or_path)
+    paths = named_files(workspace, folder)
+    if name_or_path not in paths:
+        raise errors.unknown(what, name_or_path, paths, where=str(Path(workspace) / "data" / folder))
+    return paths[name_or_path]

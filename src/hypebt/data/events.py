@@ -59,7 +59,7 @@ from hypebt.core.dates import BEIJING, parse_time
 from hypebt.core.errors import InputError
 from hypebt.core.paths import safe_name
 from hypebt.data.calendar import Calendar
-from hypebt.data.csvfiles import bad_code_hint, check_columns, looks_like_path, read_rows
+from hypebt.data.csvfiles import bad_code_hint, check_columns, find_named, named_files, read_rows
 
 OPEN = "open"
 CLOSE = "close"
@@ -187,10 +187,7 @@ def load_catalogue(path: str | Path) -> list[Event]:
 
 def catalogue_paths(workspace: Path) -> dict[str, Path]:
     """The workspace's catalogues, ``data/events/*.csv``, by name (file stem), sorted."""
-    folder = Path(workspace) / "data" / "events"
-    if not folder.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(folder.glob("*.csv")) if not p.name.startswith(".")}
+    return named_files(workspace, "events")
 
 
 def load_events(name_or_path: str, workspace: Path) -> list[Event]:
@@ -202,12 +199,7 @@ def load_events(name_or_path: str, workspace: Path) -> list[Event]:
     >>> load_events("ai_relases", Path("."))                          # doctest: +SKIP
     InputError: data/events: unknown event catalogue 'ai_relases' (did you mean 'ai_releases'?); known: ai_releases
     """
-    if looks_like_path(name_or_path):
-        return load_catalogue(Path(name_or_path))
-    paths = catalogue_paths(workspace)
-    if name_or_path not in paths:
-        raise errors.unknown("event catalogue", name_or_path, paths, where=str(Path(workspace) / "data" / "events"))
-    return load_catalogue(paths[name_or_path])
+    return load_catalogue(find_named(name_or_path, workspace, "events", "event catalogue"))
 
 
 # --- choosing ------------------------------------------------------------------------------------
