@@ -33,7 +33,8 @@ import pandas as pd  # noqa: E402
 
 from hypebt.engine import backtest as engine  # noqa: E402
 from hypebt.research import sweep  # noqa: E402
-from hypebt.market.broker import AShareBroker, AShareCommInfo  # noqa: E402
+from hypebt.engine.bt_adapter import AShareBroker  # noqa: E402
+from hypebt.market.broker import AShareCommInfo  # noqa: E402
 from hypebt.data.importers import import_paths  # noqa: E402
 from hypebt.engine.spec import load_spec  # noqa: E402
 from hypebt.data.store import Store  # noqa: E402
