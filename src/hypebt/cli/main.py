@@ -306,11 +306,9 @@ def _print_notes(notes: list[str], look_ahead: bool) -> None:
 
 
 def cmd_sweep(args) -> int:
-    from hypebt.research import sweep
+    from hypebt.cli import sweep
 
-    code = sweep.cli(args)
-    _index(args, Path(args.out).parent if args.out else None)
-    return code
+    return sweep.run(args)
 
 
 def cmd_study(args) -> int:
