@@ -74,7 +74,7 @@ def write_index(reports: Path) -> Path:
     rows = [[Cell(e["when"]), Cell(e["kind"]), Cell(e["name"], e["link"]), Cell(e["figures"])]
             for e in entries(reports)]
     listing = Table(["when (UTC)", "kind", "report", "key figures"], rows,
-                    empty="No reports yet: run hypebt run, sweep or study.")
+                    cls="", empty="No reports yet: run hypebt run, sweep or study.")
     page = render("index.html", title="hypebt reports", reports=listing,
                   rebuilt=dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
     path = reports / "index.html"

@@ -27,7 +27,7 @@ import pandas as pd
 
 from hypebt import __version__
 from hypebt.core import fsio
-from hypebt.core.outdir import check_output_dir, staged_dir  # noqa: F401  (re-exported)
+from hypebt.core.outdir import staged_dir
 from hypebt.data.universes import LOOK_AHEAD_WARNING as U_WARNING
 from hypebt.engine import metrics
 from hypebt.reports.templating import render
