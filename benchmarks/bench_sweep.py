@@ -49,7 +49,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 # HYPEBT_BENCH_SRC: measure another checkout's src/ (e.g. the commit before a change) with this script
-sys.path.insert(0, os.environ.get("HYPEBT_BENCH_SRC") or str(REPO / "src"))
+SRC = Path(os.environ.get("HYPEBT_BENCH_SRC") or REPO / "src")
+sys.path.insert(0, str(SRC))
 sys.path.insert(0, str(HERE))
 
 import backtrader as bt  # noqa: E402
@@ -226,7 +227,7 @@ def dask_run(args, prep, combos, tmp: Path, local_rate: float | None) -> None:
     logs = tmp / "dask_logs"
     logs.mkdir(exist_ok=True)
     t = time.perf_counter()
-    cluster = LoopbackCluster(2, REPO / "src", logs)
+    cluster = LoopbackCluster(2, SRC, logs)
     with cluster as address:
         started = time.perf_counter() - t
         seconds, outcome, _ = hypebt_sweep(prep, combos, tmp / "sweep_dask", 2, scheduler=address)
