@@ -224,6 +224,9 @@ def scaling(args, store_dir: Path) -> None:
 def dask_run(args, prep, combos, tmp: Path, local_rate: float | None) -> None:
     from dask_local import LoopbackCluster
 
+    if local_rate is None:
+        seconds, _, _ = hypebt_sweep(prep, combos, tmp / "sweep_local", args.workers)
+        local_rate = len(combos) / seconds
     logs = tmp / "dask_logs"
     logs.mkdir(exist_ok=True)
     t = time.perf_counter()
@@ -282,7 +285,8 @@ def main() -> int:
         prep = prepared(37, data, store, tmp)
         combos = grid(args.combos)
         print(f"work: hype_buy on {len(prep.codes)} stocks x {len(prep.sessions)} sessions, "
-              f"{len(combos)} combinations, {args.workers} workers")
+              f"{len(combos)} combinations, {args.workers} workers; machine load average "
+              + "/".join(f"{x:.1f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores")
         fast_rate = None
         if not only:
             fast, outcome, frame = hypebt_sweep(prep, combos, tmp / "sweep", args.workers)
