@@ -196,7 +196,17 @@ class Store:
         sources = list(dict.fromkeys([*(old_manifest or {}).get("sources", []), source]))
         return self._write_frame(dataset, merged, sources=sources, adjust=adjust, as_of=as_of)
 
-    def _write_frame(self, dataset, frame, *, sources, adjust, as_of) -> dict[str, Any]:
+    def write_dataset(self, dataset: str, frame: pd.DataFrame, *, source: str, as_of: str | None = None,
+                      extra: dict | None = None) -> dict[str, Any]:
+        """Write a table other than imported bars (a derived index, a reference snapshot), replacing
+        it whole; ``frame`` needs a ``date`` column, ``extra`` keys (e.g. what it was built from) go
+        into its manifest. Read it back with :meth:`load` and :meth:`manifest` like any dataset.
+        """
+        if dataset in (*DATASETS, "calendar"):
+            raise InputError(f"dataset {dataset!r} holds imported bars; choose another name for this table")
+        return self._write_frame(dataset, frame, sources=[source], adjust="none", as_of=as_of, extra=extra)
+
+    def _write_frame(self, dataset, frame, *, sources, adjust, as_of, extra=None) -> dict[str, Any]:
         frame = frame.copy()
         if "code" in frame:
             frame["code"] = frame["code"].astype("string")
@@ -222,6 +232,7 @@ class Store:
             "sha256": digest,
             "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "hypebt_version": __version__,
+            **(extra or {}),
         }
         # Data first, then its manifest: a crash in between leaves a hash mismatch
         # that 'data check' reports, never a manifest pointing at missing rows.
