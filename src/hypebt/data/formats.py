@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from hypebt.core import codes as _codes
 from hypebt.core.errors import InputError, did_you_mean
 
 # stock_zh_a_hist's Chinese headers -> canonical names
@@ -44,6 +45,17 @@ PRICE_COLUMNS = ("open", "high", "low", "close")
 STOCK_COLUMNS = ("code", "date", "open", "high", "low", "close", "volume", "amount", "pct_change", "turnover")
 INDEX_COLUMNS = ("code", "date", "open", "high", "low", "close", "volume")
 SHARES_PER_LOT = 100
+
+
+def exchange_of(code: str) -> str | None:
+    """``"SH"``, ``"SZ"`` or ``"BJ"``: where a 6-digit A-share code trades; None if it is not one.
+
+    >>> exchange_of("688039"), exchange_of("300624"), exchange_of("830799"), exchange_of("sh000300")
+    ('SH', 'SZ', 'BJ', None)
+    """
+    if not _codes.is_stock_code(code):
+        return None
+    return "SH" if code[0] == "6" else "SZ" if code[0] in "03" else "BJ"
 
 
 def _missing(found, required, where: str, fmt: str, known=()) -> None:
@@ -76,7 +88,15 @@ def _to_float(col: pd.Series, field: str, where: str) -> pd.Series:
 _FIRST_DAY, _LAST_DAY = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31")
 
 
-def _dates(col: pd.Series, field: str, where: str) -> pd.Series:
+def parse_dates(col: pd.Series, field: str, where: str, *, allow_missing: bool = False) -> pd.Series:
+    """Dates of a column as naive midnight ``datetime64[ns]``, or an InputError naming row and field.
+
+    Accepts ``YYYY-MM-DD``, ``YYYYMMDD``, ``YYYY/MM/DD`` and datetimes (time zones dropped, one zone
+    per column). ``allow_missing``: an empty cell is NaT instead of an error.
+
+    >>> parse_dates(pd.Series(["20240102", "2024-01-03"]), "date", "x.csv").dt.day.tolist()
+    [2, 3]
+    """
     text = col.astype("string")
     try:
         out = pd.to_datetime(text, errors="coerce", format="mixed")
@@ -85,6 +105,8 @@ def _dates(col: pd.Series, field: str, where: str) -> pd.Series:
         _refuse_mixed_zones(col, text, field, where)
         raise InputError(f"{where}: field '{field}': the dates cannot be read ({exc}); use YYYY-MM-DD") from None
     bad = out.isna()
+    if allow_missing:
+        bad &= text.fillna("").str.strip().ne("")
     if bad.any():
         pos = int(np.argmax(bad.to_numpy()))
         raise InputError(
@@ -178,7 +200,7 @@ def _akshare_stock(table: pd.DataFrame, code: str | None, where: str) -> tuple[p
         columns["code"] = col
     else:
         out["code"] = code
-    out["date"] = _dates(table["日期"], "日期", where)
+    out["date"] = parse_dates(table["日期"], "日期", where)
     columns["date"] = "日期"
     for zh, en in AKSHARE_STOCK.items():
         if en in ("date", "amplitude", "change"):
@@ -210,7 +232,7 @@ def _index_table(table: pd.DataFrame, code: str, where: str) -> tuple[pd.DataFra
     _missing(table.columns, INDEX_REQUIRED, where, "an index table (stock_zh_index_daily)", known=INDEX_COLUMNS)
     out = pd.DataFrame(index=table.index)
     out["code"] = pd.Series(code, index=table.index, dtype="string")
-    out["date"] = _dates(table["date"], "date", where)
+    out["date"] = parse_dates(table["date"], "date", where)
     for col in PRICE_COLUMNS:
         out[col] = _to_float(table[col], col, where)
     out["volume"] = _to_float(table["volume"], "volume", where) if "volume" in table.columns else np.nan
@@ -228,7 +250,7 @@ def _canonical(table: pd.DataFrame, where: str, kind: str) -> tuple[pd.DataFrame
     _missing(table.columns, cols[:6], where, f"a canonical {kind} table", known=(*STOCK_COLUMNS, "adj_factor"))
     out = pd.DataFrame(index=table.index)
     out["code"] = table["code"].astype("string")
-    out["date"] = _dates(table["date"], "date", where)
+    out["date"] = parse_dates(table["date"], "date", where)
     for col in cols[2:]:
         out[col] = _to_float(table[col], col, where) if col in table.columns else np.nan
     if "adj_factor" in table.columns:
@@ -287,8 +309,6 @@ def read_source(path: str | Path) -> Parsed:
     >>> p.kind, p.origin.columns["volume"]             # doctest: +SKIP
     ('stock', '成交量')
     """
-    from hypebt.core import codes as _codes
-
     def parsed(kind, table, converted) -> Parsed:
         frame, columns = converted
         return Parsed(kind, frame, Origin(table, columns))
