@@ -57,6 +57,7 @@ from pathlib import Path
 import pandas as pd
 
 from hypebt.core import codes as _codes
+from hypebt.core.codes import bad_code_hint
 from hypebt.core import errors
 from hypebt.data.calendar import Calendar
 from hypebt.core.errors import InputError
@@ -181,15 +182,6 @@ def check_columns(path: Path, header: Sequence[str], known: Sequence[str], requi
     for col in header:
         if col not in known:
             raise errors.unknown("column", col, known, where=str(path)) from None
-
-
-def bad_code_hint(code: str) -> str:
-    """Why ``code`` is not an A-share code, and how to fix it."""
-    if code.isdigit() and len(code) < 6:
-        return f"leading zeros lost? write {code.zfill(6)!r} (a spreadsheet drops them; keep the column as text)"
-    if code.isdigit() and len(code) == 6:
-        return "no A-share board uses that prefix"
-    return "use a 6-digit A-share code such as 002230; Hong Kong and US listings cannot be traded here"
 
 
 def parse_time(text: str, where: str, field: str) -> tuple[pd.Timestamp, bool]:
