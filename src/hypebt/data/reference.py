@@ -31,7 +31,7 @@ import pandas as pd
 
 from hypebt.core import codes as _codes
 from hypebt.core.errors import InputError, did_you_mean, unknown
-from hypebt.data.formats import exchange_of, parse_dates
+from hypebt.data.fields import exchange_of, parse_dates
 from hypebt.data.store import REFERENCE_DATASETS, Store
 
 
