@@ -26,15 +26,19 @@ def run(args) -> int:
         ensure_data(spec, store, ws, args.offline)
     t0 = time.perf_counter()
     inputs = study.prepare(spec, ws, store)
-    abnormal, car, summary, skipped = study.compute(inputs.panel, inputs.tradables, inputs.cfg, inputs.names)
-    curves = study.curves(abnormal, inputs.cfg.confidence)
+    res = study.compute_all(inputs.panel, inputs.tradables, inputs.cfg, inputs.names)
+    abnormal, car, summary, skipped = res.abnormal, res.car, res.summary, res.skipped
+    curves = study.curves(abnormal, inputs.cfg.confidence, res.outcomes)
     out = Path(args.out) if args.out else ws / "reports" / safe_name(spec.name, "study name")
-    study_page.write(inputs, abnormal, car, summary, curves, skipped, out, command=["hypebt", *args.argv])
+    study_page.write(inputs, abnormal, car, summary, curves, skipped, out, command=["hypebt", *args.argv],
+                     tests=res.tests)
     print_notes(inputs.notes + skipped, inputs.look_ahead)
-    b = inputs.cfg.window[1]
+    lo, hi = inputs.cfg.main_window
     for row in summary.to_dict("records"):
-        print(f"{row['event']}: n={row['n']} mean CAR[0,{b}] {row['mean_car_mkt']:+.2%} (market-adjusted), "
-              f"{row['mean_car_mm']:+.2%} (market model), t p={row['t_p']:.3f}, sign p={row['sign_p']:.3f}; "
+        print(f"{row['event']}: n={row['n']} mean CAR[{lo},{hi}] {row['mean_car_mkt']:+.2%} (market-adjusted), "
+              f"{row['mean_car_mm']:+.2%} (market model) vs {inputs.market.label}; "
+              f"{row['headline_test']} t={row['headline_t']:.2f} p={row['headline_p']:.3f} "
+              f"(plain t p={row['t_p']:.3g}), sign p={row['sign_p']:.3f}; "
               f"paper {row['mean_paper']:+.2%} vs tradable {row['mean_tradable']:+.2%} "
               f"(gap {row['mean_gap']:+.2%}, {row['locked_day0']} locked on day 0)")
     print(f"report: {out / 'study.html'}  [{time.perf_counter() - t0:.1f}s]")

@@ -43,7 +43,7 @@ def headline(row: dict, main: tuple[int, int], market: str, prefix: str = "") ->
     out.append(f"{row.get(f'{prefix}headline_test')}: t = {_stat(row.get(f'{prefix}headline_t'))}, "
                f"p = {_p(p)}, {verdict}.")
     why = row.get(f"{prefix}headline_why")
-    if why:
+    if why and not prefix:  # the market model's reason is the same; said once
         out.append(f"Why this test: {why}.")
     t_plain = row.get("t_stat") if not prefix else None
     if t_plain is not None:

@@ -208,7 +208,7 @@ def bmp_test(est, car, length: int, ddof: int = 1, kp: bool = False, r_bar: floa
             r_bar, pairs = average_correlation(est[:, ok])
             notes += f"; r̄ = {r_bar:.3f} from {pairs} pairs"
         else:
-            notes += f"; r̄ = {r_bar:.3f} given"
+            notes += f"; r̄ = {r_bar:.3f}"
         if not np.isfinite(r_bar):
             return _nan(name, n, "the average cross-correlation could not be estimated")
         if r_bar < 0:

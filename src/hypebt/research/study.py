@@ -1,13 +1,15 @@
 """Event studies: how did the stocks move around an event, and how much of it could be traded?
 
-For each event x stock: daily abnormal returns against the benchmark
-(market-adjusted, and market model fitted on an estimation window before the
-event), cumulative abnormal returns (CAR) over a window around the event's
-first tradable session (day 0), cross-sectional tests, and *paper vs
-tradable*: the paper CAR assumes the move from the previous close could be
-had; the tradable figure buys at the first price that would really have
-filled (not on a 一字板 locked at limit-up, not while suspended), and the gap
-between them is what "buy on the news" could not capture.
+For each event x stock: daily abnormal returns against the market (``[study] market``: an index,
+the equal-weight market or a size-matched one, :mod:`hypebt.research.study_market`),
+market-adjusted and market model (fitted on an estimation window before the event); cumulative
+abnormal returns (CAR, summed) and buy-and-hold abnormal returns (BHAR, compounded) over windows
+around the event's first tradable session (day 0); the plain cross-sectional tests beside the
+dependence-robust ones (:mod:`hypebt.research.study_robust`), the headline picked by how the events
+cluster in calendar time; and *paper vs tradable*, both BHARs to the same end: paper buys at the
+event's first tradable price (day 0's open, or its close for news during trading), tradable at
+the first price that would really have filled (:data:`TRADABLE_RULE`), and the gap between them is
+what "buy on the news" could not capture.
 
 Everything is computed on session x stock matrices, so a study of the whole
 market (5,000+ stocks) takes seconds.
@@ -36,6 +38,11 @@ from hypebt.research.study_config import DEFAULTS, STUDY_KEYS, StudyConfig, stud
 
 # qfq prices recomputed into limits can be off by about a fen
 LOCK_TOLERANCE = 0.011
+# What "tradable" means, as compute_all builds it (the page and the README quote this).
+TRADABLE_RULE = ("tradable buys at the first price that would have filled: never while suspended, never on a "
+                 "session locked at limit-up all day (一字板), and never at a price at or above the limit-up "
+                 "price, so a session that opens at limit-up is not fillable at its open even when the board "
+                 "opens later in the session; the next session's open is tried")
 
 
 @dataclass
