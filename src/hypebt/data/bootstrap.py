@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from hypebt.data import universes as U
+from hypebt.data.market_index import EQUAL_WEIGHT
 
 DEFAULT_FETCH_START = "2021-01-04"
 
@@ -47,7 +48,9 @@ def _missing(spec, store, ws: Path) -> tuple[list[str], bool, bool]:
     if stock_sets:
         have = set(store.code_ranges(store.stock_dataset(spec.adjust)).index)
     missing = [c for c in dict.fromkeys(codes) if c not in have]
-    bench_missing = "index" not in store.datasets() or spec.benchmark not in set(store.code_ranges("index").index)
+    # "equal_weight" is built from the store's own stocks (hypebt.data.market_index), never fetched
+    bench_missing = spec.benchmark != EQUAL_WEIGHT and (
+        "index" not in store.datasets() or spec.benchmark not in set(store.code_ranges("index").index))
     return missing, bench_missing, bool(stock_sets)
 
 

@@ -21,6 +21,7 @@ from hypebt.core.errors import DataError, HypebtError, InputError, StrategyError
 from hypebt.data import events as E
 from hypebt.data import universes as U
 from hypebt.data.calendar import Calendar, store_sessions
+from hypebt.data.market_index import load_benchmark
 from hypebt.data.store import Store
 from hypebt.engine import metrics
 from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, AShareBroker
@@ -217,7 +218,8 @@ def _eligible(spec: Spec, workspace: Path, notes: list[str]) -> frozenset:
 
 
 def _benchmark(store: Store, spec: Spec, sessions: pd.DatetimeIndex) -> pd.Series:
-    idx = store.load_index(spec.benchmark, ["date", "close"], str(spec.path))
+    # an index in the store, or "equal_weight": every stock in the store, equally weighted (cached)
+    idx = load_benchmark(store, spec.benchmark, ["date", "close"], str(spec.path))
     close = idx.set_index("date")["close"].sort_index()
     close = close[close.index <= sessions[-1]]
     r = close.pct_change().reindex(sessions).fillna(0.0)
