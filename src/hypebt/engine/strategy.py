@@ -17,10 +17,19 @@ Two hooks, one per moment a real trader acts:
 
 - :meth:`Strategy.on_open` runs before a session's open; orders fill at that
   session's open. It may look at the previous sessions and today's open
-  (known from the call auction), not at today's high, low or close.
+  (known from the call auction), the day's limit prices and suspension, not at
+  today's high, low, close or volume: reading them raises
+  :class:`hypebt.core.errors.LookAheadError`, which ends the run (exit code 2)
+  with the strategy file and line.
 - :meth:`Strategy.on_close` runs at a session's close; orders with
   ``at="close"`` fill at that close (for news known during the session),
   other orders wait for the next open.
+
+What a strategy may read (every accessor stops at the current moment, see
+:mod:`hypebt.engine.window`): :meth:`Strategy.bar`, :meth:`Strategy.history`,
+indicators made with :meth:`Strategy.I`, :meth:`Strategy.holding` (cost basis
+with fees and slippage), :meth:`Strategy.name`, :meth:`Strategy.benchmark_returns`;
+:meth:`Strategy.record` and :meth:`Strategy.log` write into the run's outputs.
 
 Every order goes through the A-share checks in :mod:`hypebt.market.orders`.
 """
@@ -28,22 +37,27 @@ Every order goes through the A-share checks in :mod:`hypebt.market.orders`.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.util
 import inspect
 import sys
+import traceback
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import backtrader as bt
+import pandas as pd
 
+from hypebt.core.errors import HypebtError, InputError, LookAheadError, StrategyError, unknown
+from hypebt.core.paths import safe_name
+from hypebt.engine import window as W
+from hypebt.engine.book import Holding, Journal, PositionBook
 from hypebt.market import rules as R
 from hypebt.market.broker import LotSizer
-from hypebt.core.errors import InputError, unknown
 from hypebt.market.orders import OrderDesk
-from hypebt.core.paths import safe_name
 
 
 @dataclass
@@ -58,9 +72,12 @@ class Context:
     rules: R.Rules
     eligible: frozenset = frozenset()
     borrow_ledger: list = field(default_factory=list)
-    arrays: dict = field(default_factory=dict)  # code -> hypebt.market.feed.FeedArrays
+    arrays: dict = field(default_factory=dict)  # code -> hypebt.market.feed.FeedArrays (the run's sessions)
     days: list = field(default_factory=list)  # the sessions as datetime.date
     session_index: dict = field(default_factory=dict)  # session Timestamp -> position
+    history: dict = field(default_factory=dict)  # code -> FeedArrays over warm-up + run sessions (empty: arrays)
+    warmup: int = 0  # sessions of warm-up before the run's first session in ``history``
+    benchmark: Any = None  # pandas Series: the benchmark's daily returns over the run's sessions
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,43 @@ class BarView:
         return self.closed_at_limit_up and self.open == self.high == self.low == self.close
 
 
+class PreOpenBar(BarView):
+    """Today's bar before the open: only ``date``, ``open``, the limits and ``suspended`` exist.
+
+    The fields of the rest of the day are not stored at all; reading one raises
+    :class:`LookAheadError` naming it.
+    """
+
+    def __init__(self, date, open, limit_up, limit_down, suspended):  # noqa: A002 (the bar's field)
+        for name, value in (("date", date), ("open", open), ("limit_up", limit_up), ("limit_down", limit_down),
+                            ("suspended", suspended)):
+            object.__setattr__(self, name, value)
+
+    def _unknown(name):  # noqa: N805 (builds the properties below)
+        def get(self):
+            raise LookAheadError(
+                f"today's {name} ({self.date}) is not known in on_open: before the open a bar has only open, "
+                "limit_up, limit_down and suspended; use bar(code, 1) for the last full bar, or decide in on_close"
+            )
+        return property(get)
+
+    high = _unknown("high")
+    low = _unknown("low")
+    close = _unknown("close")
+    adjclose = _unknown("adjclose")
+    volume = _unknown("volume")
+    del _unknown
+
+    def __repr__(self) -> str:
+        return (f"PreOpenBar(date={self.date}, open={self.open}, limit_up={self.limit_up}, "
+                f"limit_down={self.limit_down}, suspended={self.suspended})")
+
+    def __eq__(self, other):
+        return self is other
+
+    __hash__ = object.__hash__
+
+
 class Strategy(bt.Strategy):
     """Base class of hypebt strategies (see the module docstring)."""
 
@@ -104,12 +158,21 @@ class Strategy(bt.Strategy):
         self.session_index = ctx.session_index or {s: i for i, s in enumerate(ctx.sessions)}
         self._days = ctx.days or [d.date() for d in ctx.sessions]
         self.rules = ctx.rules
+        # The whole arrays stay private; the strategy's own Context gets them cut at the moment.
+        self._arrays = ctx.arrays
+        self._ext = ctx.history or ctx.arrays
+        self._offset = int(ctx.warmup) if ctx.history else 0
+        self.ctx = replace(ctx, arrays=W.RevealedArrays(ctx.arrays, self._offset, self._moment),
+                           history=W.RevealedArrays(self._ext, 0, self._moment))
         self.desk = OrderDesk(self, ctx.rules, ctx.eligible, borrow_ledger=ctx.borrow_ledger, arrays=ctx.arrays)
         self.sizer_ = LotSizer(rules=ctx.rules)
         self.session_no = -1
         self._phase = "open"
         self._waiting: dict[str, list] = {"open": [], "close": []}
         self.equity_rows: list[tuple] = []
+        self._journal = Journal()
+        self._book = PositionBook(self.desk.fills, self._session_of_day)
+        self._benchmark = ctx.benchmark
 
     # --- hooks for subclasses ------------------------------------------------------------------
     def on_open(self, day: dt.date) -> None:
@@ -177,19 +240,112 @@ class Strategy(bt.Strategy):
         """Shares held (negative when short)."""
         return self.broker.held(self.getdatabyname(code))
 
+    def _moment(self) -> W.Moment:
+        if self.session_no < 0:  # setup (__init__): the warm-up bars are known, nothing of the run
+            return W.Moment(self._offset - 1, "close")
+        return W.Moment(self._offset + self.session_no, self._phase)
+
     def bar(self, code: str, ago: int = 0) -> BarView:
-        """The bar ``ago`` sessions back. In ``on_open`` use ``ago=1`` for the last full bar;
-        only ``open`` of ``ago=0`` is known there."""
-        i = self.session_no - ago
-        if i < 0:
-            raise IndexError(f"no bar {ago} session(s) before the first session")
-        c = self.ctx.arrays[code].columns
-        up, down = c["limit_up"][i], c["limit_down"][i]
+        """The bar ``ago`` sessions back (``ago >= 0``; bars of the warm-up count too).
+
+        In ``on_open``, ``bar(code)`` is today's bar before the open (a :class:`PreOpenBar`:
+        ``open``, limits and ``suspended`` only); ``bar(code, 1)`` is the last full bar.
+        """
+        if isinstance(ago, bool) or not isinstance(ago, int):
+            raise TypeError(f"bar({code!r}, {ago!r}): ago is a whole number of sessions back")
+        if ago < 0:
+            raise LookAheadError(f"bar({code!r}, {ago}): a negative ago is a later session; use ago >= 0")
+        j = self._offset + self.session_no - ago
+        if j < 0:
+            raise IndexError(f"bar({code!r}, {ago}): no bar {ago} session(s) back on {self.today}; "
+                             "add warmup = N (sessions) to the spec to load bars before start")
+        c = self._ext[code].columns
+        up, down = c["limit_up"][j], c["limit_down"][j]
+        up = None if up != up else float(up)
+        down = None if down != down else float(down)
+        day = self._ext[code].sessions[j].date()
+        if ago == 0 and self._phase == "open" and self.session_no >= 0:
+            return PreOpenBar(day, float(c["open"][j]), up, down, bool(c["suspended"][j]))
         return BarView(
-            self._days[i], c["open"][i], c["high"][i], c["low"][i], c["close"][i],
-            c["adjclose"][i], c["volume"][i], None if up != up else float(up),
-            None if down != down else float(down), bool(c["suspended"][i]),
+            day, c["open"][j], c["high"][j], c["low"][j], c["close"][j],
+            c["adjclose"][j], c["volume"][j], up, down, bool(c["suspended"][j]),
         )
+
+    def history(self, codes, field: str = "close", n: int = 1, adjusted: bool = True):
+        """The last ``n`` values of ``field`` known now, oldest first (fewer at the start of the data:
+        set the spec's ``warmup`` to have them from the first session).
+
+        ``codes`` is a code (a Series indexed by session) or a list of codes (a DataFrame, one column
+        each). Fields: open, high, low, close, volume, adjclose, limit_up, limit_down, suspended.
+        Prices are on the adjusted scale by default (for signals); ``adjusted=False`` gives the
+        traded prices. In ``on_open`` the window ends with yesterday, except ``open``, the limits and
+        ``suspended``, which include today.
+
+        >>> self.history("600000", "close", 20).mean()  # doctest: +SKIP
+        """
+        return W.history(self._ext, codes, field, n, self._moment(), adjusted)
+
+    def I(self, fn, code: str, *args, field="close", adjusted: bool = True, name: str | None = None,  # noqa: E743
+          **kwargs) -> W.Indicator:
+        """An indicator computed once from ``code``'s whole series and revealed bar by bar.
+
+        ``fn(data, *args, **kwargs)`` gets a Series of ``field`` (a DataFrame for a list of fields)
+        over every session, warm-up included, and returns one value per session. Call it in
+        ``__init__``. The result ``ind`` gives ``ind[0]`` (the latest value known now), ``ind[1]``
+        (one session before), ``ind.values``. A function that reads later bars is refused
+        (:class:`LookAheadError`).
+
+        >>> self.sma = self.I(lambda s, n: s.rolling(n).mean(), "600000", 20)  # doctest: +SKIP
+        """
+        fields = (field,) if isinstance(field, str) else tuple(field)
+        ext = self._ext[code]
+        cols = {f: W._column(ext.columns, f, adjusted) for f in fields}
+        data = pd.Series(cols[fields[0]], index=ext.sessions, name=fields[0]) if isinstance(field, str) \
+            else pd.DataFrame(cols, index=ext.sessions)
+        label = name or f"{getattr(fn, '__name__', 'indicator')}({code}{''.join(f', {a!r}' for a in args)})"
+        values = W.compute_indicator(lambda d: fn(d, *args, **kwargs), data, label)
+        return W.Indicator(label, values, ext.sessions, fields, self._moment)
+
+    def holding(self, code: str) -> Holding:
+        """``code``'s position with its cost basis (fill prices after slippage, plus fees) and entry."""
+        return self._book.holding(code, self.session_no)
+
+    def holdings(self) -> dict[str, Holding]:
+        """Every open position, by code."""
+        return {c: self._book.holding(c, self.session_no) for c in self._book.codes()}
+
+    def name(self, code: str) -> str:
+        """The stock's name from the universe file ("" when unknown)."""
+        return self.ctx.names.get(code, "")
+
+    def benchmark_returns(self) -> pd.Series:
+        """The benchmark's daily returns up to now (in ``on_open``: up to yesterday's close)."""
+        bench = self._benchmark
+        if bench is None:
+            return pd.Series(dtype="float64")
+        end = self.session_no + (1 if self._phase == "close" else 0)
+        return bench.iloc[: max(end, 0)].copy()
+
+    def record(self, name: str, value) -> None:
+        """Record a number for this session: a column ``name`` of ``equity.csv`` (the last value
+        recorded in a session wins)."""
+        self._journal.record(name, value, self.session_no)
+
+    def log(self, *parts) -> None:
+        """Write a line to the run's ``log.txt`` (prefixed with the session and hook; never printed)."""
+        day = self.today if self.session_no >= 0 else "setup"
+        self._journal.log(day, f"on_{self._phase}" if self.session_no >= 0 else "init", parts)
+
+    def _session_of_day(self, day) -> int | None:
+        return self.session_index.get(pd.Timestamp(day))
+
+    def equity_frame(self) -> pd.DataFrame:
+        """``date, cash, value`` at each close, and the recorded columns."""
+        return self._journal.equity_frame(self.equity_rows)
+
+    @property
+    def log_lines(self) -> list[str]:
+        return list(self._journal.lines)
 
     def pending(self, code: str) -> bool:
         """True while an order for ``code`` waits to be filled (an at-close order fills after the
@@ -198,11 +354,11 @@ class Strategy(bt.Strategy):
 
     def tradable(self, code: str) -> bool:
         """False when ``code`` does not trade this session (suspended, not listed)."""
-        return not self.ctx.arrays[code].columns["suspended"][self.session_no]
+        return not self._arrays[code].columns["suspended"][self.session_no]
 
     def _sizing_price(self, code: str, at: str) -> float:
         """The price an order is sized at: what is known when it is placed."""
-        c = self.ctx.arrays[code].columns
+        c = self._arrays[code].columns
         i = self.session_no
         if at == "limit" and c["limit_up"][i] == c["limit_up"][i]:
             return float(min(c["open"][i], c["limit_up"][i]))  # it fills at the open or at the limit
@@ -277,8 +433,8 @@ class Strategy(bt.Strategy):
         if i is None:
             return None
         if i > self.session_no or (i == self.session_no and tradable.at == "close" and self._phase == "open"):
-            raise ValueError(f"the first tradable price of {tradable.event.id} is not known yet on {self.today}")
-        c = self.ctx.arrays[code].columns
+            raise LookAheadError(f"the first tradable price of {tradable.event.id} is not known yet on {self.today}")
+        c = self._arrays[code].columns
         if c["suspended"][i]:
             return None
         return float(c["open"][i] if tradable.at == "open" else c["close"][i])
@@ -372,3 +528,67 @@ def _same_kind(default, value) -> bool:
     if isinstance(default, (list, tuple)):
         return isinstance(value, (list, tuple))
     return isinstance(value, type(default))
+
+
+def adopt(cls) -> type[Strategy]:
+    """Make a class defined outside ``strategies/`` (a notebook cell, a test) usable by the engine:
+    its name is the class name and its path the file that defines it, if any."""
+    if not (inspect.isclass(cls) and issubclass(cls, Strategy)) or cls is Strategy:
+        raise InputError(f"strategy {cls!r} is not a class deriving from hypebt.Strategy")
+    if "hypebt_name" not in cls.__dict__:
+        cls.hypebt_name = cls.__name__
+        try:
+            source = inspect.getsourcefile(cls)
+        except TypeError:  # defined in __main__ of an interactive session
+            source = None
+        cls.hypebt_path = Path(source) if source and Path(source).is_file() else None
+    return cls
+
+
+def source_digest(cls, path: Path | None = None) -> str:
+    """sha256 of the strategy's source: its file, else the class's own source text (a notebook
+    class), else its qualified name."""
+    path = path if path is not None else getattr(cls, "hypebt_path", None)
+    if path is not None and Path(path).is_file():
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    if cls is None:
+        raise InputError(f"strategy file {path} does not exist")
+    try:
+        text = inspect.getsource(cls)
+    except (OSError, TypeError):
+        text = f"{cls.__module__}.{cls.__qualname__}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _strategy_files(cls) -> set[str]:
+    files = set()
+    for klass in cls.__mro__:
+        if klass in (Strategy, bt.Strategy) or klass.__module__.startswith(("hypebt.", "backtrader")):
+            continue
+        try:
+            files.add(str(Path(inspect.getsourcefile(klass)).resolve()))
+        except (TypeError, OSError):
+            continue
+    return files
+
+
+def strategy_failure(exc: BaseException, cls, name: str, path) -> HypebtError:
+    """The one-line error of a strategy that raised: what it raised, in which file and line.
+
+    A :class:`LookAheadError` stays one (exit code 2); a user-facing hypebt error other than a
+    strategy error is returned unchanged; anything else becomes a :class:`StrategyError`.
+    """
+    if isinstance(exc, HypebtError) and not isinstance(exc, StrategyError):
+        return exc
+    files = _strategy_files(cls)
+    where = str(path) if path else name
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if str(Path(frame.filename).resolve()) in files:
+            where = f"{frame.filename}:{frame.lineno}"
+            break
+    if isinstance(exc, LookAheadError):
+        return LookAheadError(f"strategy {name} looked ahead at {where}: {exc}")
+    if isinstance(exc, StrategyError):
+        return exc
+    return StrategyError(f"strategy {name} failed at {where}: {exc.__class__.__name__}: {exc} "
+                         "(rerun with --debug for the traceback)")
