@@ -162,6 +162,8 @@ class Strategy(bt.Strategy):
         self._arrays = ctx.arrays
         self._ext = ctx.history or ctx.arrays
         self._offset = int(ctx.warmup) if ctx.history else 0
+        lead = next(iter(self._ext.values())).sessions[: self._offset] if self._ext else []
+        self._ext_days = [d.date() for d in lead] + list(self._days)  # dates of the extended positions
         self.ctx = replace(ctx, arrays=W.RevealedArrays(ctx.arrays, self._offset, self._moment),
                            history=W.RevealedArrays(self._ext, 0, self._moment))
         self.desk = OrderDesk(self, ctx.rules, ctx.eligible, borrow_ledger=ctx.borrow_ledger, arrays=ctx.arrays)
@@ -263,7 +265,7 @@ class Strategy(bt.Strategy):
         up, down = c["limit_up"][j], c["limit_down"][j]
         up = None if up != up else float(up)
         down = None if down != down else float(down)
-        day = self._ext[code].sessions[j].date()
+        day = self._ext_days[j]
         if ago == 0 and self._phase == "open" and self.session_no >= 0:
             return PreOpenBar(day, float(c["open"][j]), up, down, bool(c["suspended"][j]))
         return BarView(

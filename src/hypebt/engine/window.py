@@ -131,16 +131,20 @@ class RevealedArrays(Mapping):
     """``Context.arrays`` as a strategy sees it: code -> :class:`RevealedFeed`."""
 
     def __init__(self, arrays: dict, offset: int, moment_of):
-        self._feeds = {c: RevealedFeed(a, offset, moment_of) for c, a in arrays.items()}
+        self._arrays, self._offset, self._moment_of = arrays, offset, moment_of
+        self._feeds: dict = {}  # built on first use: a run over the whole market asks for few codes
 
     def __getitem__(self, code):
-        return self._feeds[code]
+        feed = self._feeds.get(code)
+        if feed is None:
+            feed = self._feeds[code] = RevealedFeed(self._arrays[code], self._offset, self._moment_of)
+        return feed
 
     def __iter__(self):
-        return iter(self._feeds)
+        return iter(self._arrays)
 
     def __len__(self):
-        return len(self._feeds)
+        return len(self._arrays)
 
 
 class Indicator:
