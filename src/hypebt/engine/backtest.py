@@ -27,8 +27,8 @@ from hypebt.core.errors import DataError, InputError
 from hypebt.market.feed import ArrayFeed, FeedArrays, build_arrays
 from hypebt.engine.spec import Spec
 from hypebt.data.store import Store, sessions_from_store
-from hypebt.engine.strategy import (Context, adopt, load_strategy, resolve_params, source_digest,
-                                    strategy_failure)
+from hypebt.engine.provenance import adopt, source_digest, strategy_failure
+from hypebt.engine.strategy import Context, load_strategy, resolve_params
 
 # Limits recomputed from forward-adjusted closes can differ from the exchange's
 # by rounding: about half a fen on the close and the limit each.

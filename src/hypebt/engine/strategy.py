@@ -37,11 +37,9 @@ Every order goes through the A-share checks in :mod:`hypebt.market.orders`.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import importlib.util
 import inspect
 import sys
-import traceback
 import types
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,12 +47,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import backtrader as bt
-import pandas as pd
-
-from hypebt.core.errors import HypebtError, InputError, LookAheadError, StrategyError, unknown
+from hypebt.core.errors import InputError, LookAheadError, unknown
 from hypebt.core.paths import safe_name
 from hypebt.engine import window as W
-from hypebt.engine.book import Holding, Journal, PositionBook
+from hypebt.engine.book import Journal, PositionBook
+from hypebt.engine.views import StrategyViews
 from hypebt.market import rules as R
 from hypebt.market.broker import LotSizer
 from hypebt.market.orders import OrderDesk
@@ -142,7 +139,7 @@ class PreOpenBar(BarView):
     __hash__ = object.__hash__
 
 
-class Strategy(bt.Strategy):
+class Strategy(StrategyViews, bt.Strategy):
     """Base class of hypebt strategies (see the module docstring)."""
 
     PARAMS: dict[str, Any] = {}
@@ -272,82 +269,6 @@ class Strategy(bt.Strategy):
             day, c["open"][j], c["high"][j], c["low"][j], c["close"][j],
             c["adjclose"][j], c["volume"][j], up, down, bool(c["suspended"][j]),
         )
-
-    def history(self, codes, field: str = "close", n: int = 1, adjusted: bool = True):
-        """The last ``n`` values of ``field`` known now, oldest first (fewer at the start of the data:
-        set the spec's ``warmup`` to have them from the first session).
-
-        ``codes`` is a code (a Series indexed by session) or a list of codes (a DataFrame, one column
-        each). Fields: open, high, low, close, volume, adjclose, limit_up, limit_down, suspended.
-        Prices are on the adjusted scale by default (for signals); ``adjusted=False`` gives the
-        traded prices. In ``on_open`` the window ends with yesterday, except ``open``, the limits and
-        ``suspended``, which include today.
-
-        >>> self.history("600000", "close", 20).mean()  # doctest: +SKIP
-        """
-        return W.history(self._ext, codes, field, n, self._moment(), adjusted)
-
-    def I(self, fn, code: str, *args, field="close", adjusted: bool = True, name: str | None = None,  # noqa: E743
-          **kwargs) -> W.Indicator:
-        """An indicator computed once from ``code``'s whole series and revealed bar by bar.
-
-        ``fn(data, *args, **kwargs)`` gets a Series of ``field`` (a DataFrame for a list of fields)
-        over every session, warm-up included, and returns one value per session. Call it in
-        ``__init__``. The result ``ind`` gives ``ind[0]`` (the latest value known now), ``ind[1]``
-        (one session before), ``ind.values``. A function that reads later bars is refused
-        (:class:`LookAheadError`).
-
-        >>> self.sma = self.I(lambda s, n: s.rolling(n).mean(), "600000", 20)  # doctest: +SKIP
-        """
-        fields = (field,) if isinstance(field, str) else tuple(field)
-        ext = self._ext[code]
-        cols = {f: W._column(ext.columns, f, adjusted) for f in fields}
-        data = pd.Series(cols[fields[0]], index=ext.sessions, name=fields[0]) if isinstance(field, str) \
-            else pd.DataFrame(cols, index=ext.sessions)
-        label = name or f"{getattr(fn, '__name__', 'indicator')}({code}{''.join(f', {a!r}' for a in args)})"
-        values = W.compute_indicator(lambda d: fn(d, *args, **kwargs), data, label)
-        return W.Indicator(label, values, ext.sessions, fields, self._moment)
-
-    def holding(self, code: str) -> Holding:
-        """``code``'s position with its cost basis (fill prices after slippage, plus fees) and entry."""
-        return self._book.holding(code, self.session_no)
-
-    def holdings(self) -> dict[str, Holding]:
-        """Every open position, by code."""
-        return {c: self._book.holding(c, self.session_no) for c in self._book.codes()}
-
-    def name(self, code: str) -> str:
-        """The stock's name from the universe file ("" when unknown)."""
-        return self.ctx.names.get(code, "")
-
-    def benchmark_returns(self) -> pd.Series:
-        """The benchmark's daily returns up to now (in ``on_open``: up to yesterday's close)."""
-        bench = self._benchmark
-        if bench is None:
-            return pd.Series(dtype="float64")
-        end = self.session_no + (1 if self._phase == "close" else 0)
-        return bench.iloc[: max(end, 0)].copy()
-
-    def record(self, name: str, value) -> None:
-        """Record a number for this session: a column ``name`` of ``equity.csv`` (the last value
-        recorded in a session wins)."""
-        self._journal.record(name, value, self.session_no)
-
-    def log(self, *parts) -> None:
-        """Write a line to the run's ``log.txt`` (prefixed with the session and hook; never printed)."""
-        day = self.today if self.session_no >= 0 else "setup"
-        self._journal.log(day, f"on_{self._phase}" if self.session_no >= 0 else "init", parts)
-
-    def _session_of_day(self, day) -> int | None:
-        return self.session_index.get(pd.Timestamp(day))
-
-    def equity_frame(self) -> pd.DataFrame:
-        """``date, cash, value`` at each close, and the recorded columns."""
-        return self._journal.equity_frame(self.equity_rows)
-
-    @property
-    def log_lines(self) -> list[str]:
-        return list(self._journal.lines)
 
     def pending(self, code: str) -> bool:
         """True while an order for ``code`` waits to be filled (an at-close order fills after the
@@ -531,66 +452,3 @@ def _same_kind(default, value) -> bool:
         return isinstance(value, (list, tuple))
     return isinstance(value, type(default))
 
-
-def adopt(cls) -> type[Strategy]:
-    """Make a class defined outside ``strategies/`` (a notebook cell, a test) usable by the engine:
-    its name is the class name and its path the file that defines it, if any."""
-    if not (inspect.isclass(cls) and issubclass(cls, Strategy)) or cls is Strategy:
-        raise InputError(f"strategy {cls!r} is not a class deriving from hypebt.Strategy")
-    if "hypebt_name" not in cls.__dict__:
-        cls.hypebt_name = cls.__name__
-        try:
-            source = inspect.getsourcefile(cls)
-        except TypeError:  # defined in __main__ of an interactive session
-            source = None
-        cls.hypebt_path = Path(source) if source and Path(source).is_file() else None
-    return cls
-
-
-def source_digest(cls, path: Path | None = None) -> str:
-    """sha256 of the strategy's source: its file, else the class's own source text (a notebook
-    class), else its qualified name."""
-    path = path if path is not None else getattr(cls, "hypebt_path", None)
-    if path is not None and Path(path).is_file():
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    if cls is None:
-        raise InputError(f"strategy file {path} does not exist")
-    try:
-        text = inspect.getsource(cls)
-    except (OSError, TypeError):
-        text = f"{cls.__module__}.{cls.__qualname__}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _strategy_files(cls) -> set[str]:
-    files = set()
-    for klass in cls.__mro__:
-        if klass in (Strategy, bt.Strategy) or klass.__module__.startswith(("hypebt.", "backtrader")):
-            continue
-        try:
-            files.add(str(Path(inspect.getsourcefile(klass)).resolve()))
-        except (TypeError, OSError):
-            continue
-    return files
-
-
-def strategy_failure(exc: BaseException, cls, name: str, path) -> HypebtError:
-    """The one-line error of a strategy that raised: what it raised, in which file and line.
-
-    A :class:`LookAheadError` stays one (exit code 2); a user-facing hypebt error other than a
-    strategy error is returned unchanged; anything else becomes a :class:`StrategyError`.
-    """
-    if isinstance(exc, HypebtError) and not isinstance(exc, StrategyError):
-        return exc
-    files = _strategy_files(cls)
-    where = str(path) if path else name
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if str(Path(frame.filename).resolve()) in files:
-            where = f"{frame.filename}:{frame.lineno}"
-            break
-    if isinstance(exc, LookAheadError):
-        return LookAheadError(f"strategy {name} looked ahead at {where}: {exc}")
-    if isinstance(exc, StrategyError):
-        return exc
-    return StrategyError(f"strategy {name} failed at {where}: {exc.__class__.__name__}: {exc} "
-                         "(rerun with --debug for the traceback)")
