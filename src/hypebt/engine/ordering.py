@@ -157,8 +157,8 @@ class OrderMethods:
             self._try_ticket(ticket)
         for ticket in self._resting.expire(self.session_no):
             row = self.desk.note_cancelled(ticket.code, ticket.side, ticket.shares or 0, ticket.price, ticket.at,
-                                           "expired", ticket.note)
-            self._emit(row, ticket, status="expired")
+                                           "good_for", ticket.note, status="expired")
+            self._emit(row, ticket)
 
     def _try_ticket(self, ticket: Ticket) -> None:
         code, i = ticket.code, self.session_no
@@ -179,6 +179,8 @@ class OrderMethods:
             size = max(-held, 0)
         else:
             size = R.buy_size(code, ticket.value / raw, self.rules)
+        if size == 0 and ticket.side in ("sell", "cover") and self._on_the_way(code):
+            return  # the position it protects is still being bought (it fills in this session's cycle)
         cap = ticket.price if ticket.kind == "limit" else None
         before = len(self.desk.orders)
         order = self.desk.submit(code, ticket.side, size, "open", ticket.note, i, "open", price=raw, cap=cap,
