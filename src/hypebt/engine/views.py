@@ -43,7 +43,7 @@ class StrategyViews:
         """
         fields = (field,) if isinstance(field, str) else tuple(field)
         ext = self._ext[code]
-        cols = {f: W._column(ext.columns, f, adjusted) for f in fields}
+        cols = {f: W.column(ext.columns, f, adjusted) for f in fields}
         data = pd.Series(cols[fields[0]], index=ext.sessions, name=fields[0]) if isinstance(field, str) \
             else pd.DataFrame(cols, index=ext.sessions)
         label = name or f"{getattr(fn, '__name__', 'indicator')}({code}{''.join(f', {a!r}' for a in args)})"

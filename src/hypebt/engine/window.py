@@ -59,7 +59,7 @@ class Moment:
         return min(self.last(f) for f in fields)
 
 
-def _column(cols: dict, field: str, adjusted: bool) -> np.ndarray:
+def column(cols: dict, field: str, adjusted: bool) -> np.ndarray:
     """A whole column; prices on the adjusted scale with ``adjusted`` (signals), else as traded."""
     if field not in HISTORY_FIELDS:
         raise ValueError(f"unknown field {field!r}; use one of {', '.join(HISTORY_FIELDS)}")
@@ -85,13 +85,13 @@ def history(arrays: Mapping, codes, field: str, n: int, moment: Moment, adjusted
     lo = max(0, end - int(n))
     if isinstance(codes, str):
         fa = arrays[codes]
-        values = _column(fa.columns, field, adjusted)[lo:end].copy()
+        values = column(fa.columns, field, adjusted)[lo:end].copy()
         return pd.Series(values, index=fa.sessions[lo:end], name=codes, dtype="float64")
     codes = list(codes)
     if not codes:
         raise ValueError("history: give a code or a list of codes")
     first = arrays[codes[0]]
-    data = {c: _column(arrays[c].columns, field, adjusted)[lo:end].copy() for c in codes}
+    data = {c: column(arrays[c].columns, field, adjusted)[lo:end].copy() for c in codes}
     return pd.DataFrame(data, index=first.sessions[lo:end], dtype="float64")
 
 
