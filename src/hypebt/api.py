@@ -41,7 +41,6 @@ from typing import Any
 import pandas as pd
 
 from hypebt.core.errors import InputError
-from hypebt.core.paths import store_root
 from hypebt.engine.spec import TOP_KEYS, Spec, load_spec, parse_spec
 
 TABLE_KEYS = ("params", "rules", "events", "sweep", "study")
@@ -127,13 +126,13 @@ def _raw_of(spec: Spec) -> dict:
 
 
 def _store(home, ws: Path):
-    from hypebt.data.store import Store
+    from hypebt.data.store import open_store
 
-    return Store(store_root(home, ws))
+    return open_store(home, ws)
 
 
 def _ensure(spec, store, ws, offline: bool) -> None:
-    from hypebt.cli.main import ensure_data
+    from hypebt.data.bootstrap import ensure_data
 
     ensure_data(spec, store, ws, offline)
 
@@ -279,7 +278,7 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
             sweep_page.write(prep, plan, folder, html_report=html_report, keys=outcome.keys)
         store_ = S.ResultStore(folder / "results.sqlite")
         try:
-            frame = sweep_page.results_frame(store_, plan, outcome.keys)
+            frame = S.results_frame(store_, plan, outcome.keys)
         finally:
             store_.close()
     finally:
