@@ -61,6 +61,7 @@ class ConfirmTrail(Strategy):
                     before = self.history(code, "close", 2)
                     if len(before) == 2 and code not in self.watch:
                         self.watch[code] = (self.session_no + self.cfg.window - 1, before.iloc[0], t.event.id)
+        spare = self.cash  # what the buys placed at this close may still use
         for code, (last, base, event_id) in list(self.watch.items()):
             bar = self.bar(code)
             if self.session_no > last or self.position(code):
@@ -68,6 +69,11 @@ class ConfirmTrail(Strategy):
             elif not bar.suspended and bar.adjclose >= base * (1 + self.cfg.confirm) \
                     and bar.adjclose > self.sma[code][0]:
                 del self.watch[code]
+                budget = self.cfg.weight * self.equity
+                if spare < budget * 1.02:  # a margin for fees and a higher open
+                    self.log(event_id, code, self.name(code), "confirmed, but the cash is already invested")
+                    continue
+                spare -= budget
                 self.order_target_percent(code, self.cfg.weight, note=f"{event_id} confirmed")
         for code, h in self.holdings().items():
             close = self.bar(code).close

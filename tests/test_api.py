@@ -147,3 +147,14 @@ def test_study_from_python_matches_the_engine(hand, tmp_path):  # noqa: F811
     pd.testing.assert_frame_equal(res.abnormal_returns, abnormal)
     out = res.report(tmp_path / "study_out")
     assert (out / "study.html").is_file()
+
+
+def test_cli_finds_the_workspace_from_the_spec(world, tmp_path, monkeypatch):
+    ws, home, spec = world
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # strategies/ is not here: only the spec's path leads to it
+    out = tmp_path / "out"
+    assert main(["--home", str(home), "run", str(spec), "--out", str(out), "--no-html", "--offline"]) == 0
+    assert json.loads((out / "manifest.json").read_text("utf-8"))["strategy"]["name"] == "hold"
+    assert hypebt.backtest(str(spec), home=home).stats["n_trades"] == 1

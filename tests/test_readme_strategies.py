@@ -62,3 +62,44 @@ def test_notebook_example_class_runs(tmp_path):
     # Mean of the closes 10.8 and 9.6 is 10.2; 9.6 < 0.95 x 10.2 = 9.69: buy at the next open (9.7).
     assert [(f.date.strftime("%m-%d"), f.side, f.price) for f in res.fills.itertuples()] == [("01-10", "buy", 9.7)]
     assert res.fills["size"].iloc[0] == pytest.approx(100_000 / 9.7 // 100 * 100)
+
+
+def section(title: str) -> str:
+    text = README.read_text("utf-8")
+    start = text.index(f"## {title}")
+    end = text.find("\n## ", start + 3)
+    return text[start:end if end > 0 else None]
+
+
+def test_spec_reference_lists_every_key():
+    import dataclasses
+
+    from hypebt.engine.spec import EVENT_KEYS, TOP_KEYS
+    from hypebt.market.rules import Rules
+    from hypebt.research.plan import RESERVED
+    from hypebt.research.study import STUDY_KEYS
+
+    ref = section("Spec reference")
+    keys = [*TOP_KEYS, *EVENT_KEYS, *STUDY_KEYS, *RESERVED, *(f.name for f in dataclasses.fields(Rules))]
+    missing = [k for k in keys if f"`{k}`" not in ref and f"`[{k}]`" not in ref]
+    assert not missing, f"README's spec reference misses {missing}"
+    assert "stop` is included" in ref
+
+
+ENGINE_SIDE = {"next_open", "next", "prenext", "prenext_open", "notify_order", "stop", "equity_frame", "log_lines",
+               "params"}
+
+
+def test_writing_strategies_documents_every_public_method():
+    from hypebt import Strategy
+    from hypebt.engine.ordering import OrderMethods
+    from hypebt.engine.views import StrategyViews
+
+    import backtrader as bt
+
+    ref = section("Writing strategies")
+    public = sorted({name for klass in (Strategy, StrategyViews, OrderMethods) for name in vars(klass)
+                     if not name.startswith("_") and name not in ENGINE_SIDE and not hasattr(bt.Strategy, name)})
+    undocumented = [n for n in public if not re.search(rf"(`|self\.){re.escape(n)}\b", ref)]
+    assert not undocumented, f"README's writing-strategies section misses {undocumented}"
+    assert len(public) > 30

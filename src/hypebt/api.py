@@ -41,6 +41,7 @@ from typing import Any
 import pandas as pd
 
 from hypebt.core.errors import InputError
+from hypebt.core.paths import workspace_of_spec
 from hypebt.engine.spec import TOP_KEYS, Spec, load_spec, parse_spec
 
 TABLE_KEYS = ("params", "rules", "events", "sweep", "study")
@@ -48,16 +49,6 @@ DATE_COLUMNS = ("date", "entry_date", "exit_date")
 
 
 # --- specs -----------------------------------------------------------------------------------
-
-def find_workspace(start: Path | None) -> Path:
-    """The nearest folder at or above ``start`` holding ``strategies/`` or ``data/``; else the
-    current folder."""
-    if start is not None:
-        for folder in [start, *start.parents]:
-            if (folder / "strategies").is_dir() or (folder / "data").is_dir():
-                return folder
-    return Path.cwd()
-
 
 def _plain(value):
     """Notebook values as spec values: Timestamps/datetimes as dates, tuples as lists."""
@@ -110,7 +101,7 @@ def resolve_spec(spec=None, strategy=None, workspace=None, extra: dict | None = 
             raise InputError(f"strategy must be a name, a .py path or a Strategy class, got {strategy!r}")
     raw = {k: _plain(v) for k, v in raw.items()}
     raw.setdefault("name", path.stem if path is not None else "notebook")
-    ws = Path(workspace) if workspace is not None else find_workspace(path.resolve().parent if path else None)
+    ws = Path(workspace) if workspace is not None else (workspace_of_spec(path) if path else Path.cwd())
     if path is None:
         path = ws / "backtests" / f"{raw['name']}.toml"  # where such a spec would live (names in messages)
     return parse_spec(raw, path), ws, cls

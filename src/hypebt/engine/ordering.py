@@ -30,15 +30,31 @@ class OrderMethods:
     def _init_orders(self) -> None:
         self._resting = RestingBook()
         self._events: list[OrderEvent] = []
+        self._ticket_rows: dict[int, Ticket] = {}  # id(ledger row) -> the ticket that sent it
+        self._ticket_now: Ticket | None = None  # the ticket whose order the desk is recording
 
     # --- the callback ----------------------------------------------------------------------------
     def on_order(self, order: OrderEvent) -> None:
         """Called for every fill, partial fill, refusal, cancellation and expiry (see OrderEvent)."""
 
-    def _emit(self, row, ticket: Ticket | None = None, status: str | None = None, size: int | None = None) -> None:
-        """Queue the event of a ledger row (delivered by :meth:`_deliver`)."""
-        self._events.append(OrderEvent(row.date, row.code, row.side, int(size if size is not None else row.size),
-                                       row.price, row.at, status or row.status, row.reason, row.note, ticket))
+    def _ledger_event(self, row) -> None:
+        """The desk's listener: queue an event for each status a ledger row takes (delivered by
+        :meth:`_deliver`); a row just submitted is only linked to its ticket."""
+        if self._ticket_now is not None:
+            self._ticket_rows[id(row)] = self._ticket_now
+        if row.status == "submitted":
+            return
+        ticket = self._ticket_rows.pop(id(row), None) or self._ticket_now
+        self._events.append(OrderEvent(row.date, row.code, row.side, int(row.size), row.price, row.at, row.status,
+                                       row.reason, row.note, ticket))
+
+    def _as_ticket(self, ticket: Ticket, record, *args, **kwargs):
+        """Call the desk with ``ticket`` as the origin of what it records."""
+        self._ticket_now = ticket
+        try:
+            return record(*args, **kwargs)
+        finally:
+            self._ticket_now = None
 
     def _deliver(self) -> None:
         events, self._events = self._events, []
@@ -142,10 +158,16 @@ class OrderMethods:
         if not ticket.active:
             return False
         ticket.status, ticket.reason = "cancelled", "cancelled"
-        row = self.desk.note_cancelled(ticket.code, ticket.side, ticket.shares or 0, ticket.price, ticket.at,
-                                       "cancelled", ticket.note)
-        self._emit(row, ticket)
+        self._as_ticket(ticket, self.desk.note_cancelled, ticket.code, ticket.side, ticket.shares or 0, ticket.price,
+                        ticket.at, "cancelled", ticket.note)
         return True
+
+    def _cancel_resting(self, reason: str) -> None:
+        """End every active ticket (at the end of the data)."""
+        for ticket in self._resting.all_active():
+            ticket.status, ticket.reason = "cancelled", reason
+            self._as_ticket(ticket, self.desk.note_cancelled, ticket.code, ticket.side, ticket.shares or 0,
+                            ticket.price, ticket.at, reason, ticket.note)
 
     def open_orders(self, code: str | None = None) -> list[Ticket]:
         """Active limit and stop orders (of ``code``)."""
@@ -156,9 +178,8 @@ class OrderMethods:
         for ticket in self._resting.active(self.session_no):
             self._try_ticket(ticket)
         for ticket in self._resting.expire(self.session_no):
-            row = self.desk.note_cancelled(ticket.code, ticket.side, ticket.shares or 0, ticket.price, ticket.at,
-                                           "good_for", ticket.note, status="expired")
-            self._emit(row, ticket)
+            self._as_ticket(ticket, self.desk.note_cancelled, ticket.code, ticket.side, ticket.shares or 0,
+                            ticket.price, ticket.at, "good_for", ticket.note, status="expired")
 
     def _try_ticket(self, ticket: Ticket) -> None:
         code, i = ticket.code, self.session_no
@@ -183,12 +204,11 @@ class OrderMethods:
             return  # the position it protects is still being bought (it fills in this session's cycle)
         cap = ticket.price if ticket.kind == "limit" else None
         before = len(self.desk.orders)
-        order = self.desk.submit(code, ticket.side, size, "open", ticket.note, i, "open", price=raw, cap=cap,
-                                 at_label=ticket.at)
+        order = self._as_ticket(ticket, self.desk.submit, code, ticket.side, size, "open", ticket.note, i, "open",
+                                price=raw, cap=cap, at_label=ticket.at)
         if order is not None:
             ticket.status = "filled"  # sent at its price this session; the fill event follows
             ticket.filled = size
-            self.desk.attach(order, ticket)
             return
         row = self.desk.orders[-1] if len(self.desk.orders) > before else None
         reason = row.reason if row is not None else "refused"

@@ -51,6 +51,7 @@ from hypebt.core.paths import safe_name
 from hypebt.engine import window as W
 from hypebt.engine.book import Journal, PositionBook
 from hypebt.engine.bt_adapter import AlignedStrategy
+from hypebt.engine.ordering import OrderMethods
 from hypebt.engine.views import StrategyViews
 from hypebt.market import rules as R
 from hypebt.market.broker import LotSizer
@@ -139,7 +140,7 @@ class PreOpenBar(BarView):
     __hash__ = object.__hash__
 
 
-class Strategy(StrategyViews, AlignedStrategy):
+class Strategy(StrategyViews, OrderMethods, AlignedStrategy):
     """Base class of hypebt strategies (see the module docstring)."""
 
     PARAMS: dict[str, Any] = {}
@@ -172,6 +173,8 @@ class Strategy(StrategyViews, AlignedStrategy):
         self._journal = Journal()
         self._book = PositionBook(self.desk.fills, self._session_of_day)
         self._benchmark = ctx.benchmark
+        self._init_orders()
+        self.desk.listener = self._ledger_event
 
     # --- hooks for subclasses ------------------------------------------------------------------
     def on_open(self, day: dt.date) -> None:
@@ -191,12 +194,16 @@ class Strategy(StrategyViews, AlignedStrategy):
         self._phase = "open"
         self._release("open")
         self.on_open(self.today)
+        self._work_resting()
+        self._deliver()
 
     def next(self):
         self._phase = "close"
+        self._deliver()  # what happened since the open: its fills, triggered orders
         self._release("close")
         fills = len(self.desk.fills)
         self.on_close(self.today)
+        self._deliver()
         broker = self.broker
         cash, value = broker.getcash(), broker.getvalue()
         if len(self.desk.fills) != fills:
@@ -215,7 +222,9 @@ class Strategy(StrategyViews, AlignedStrategy):
         self.desk.on_order(order)
 
     def stop(self):
+        self._cancel_resting("end_of_data")
         self.desk.finish()
+        self._deliver()
 
     # --- what a strategy may look at -----------------------------------------------------------
     @property
@@ -265,7 +274,7 @@ class Strategy(StrategyViews, AlignedStrategy):
     def pending(self, code: str) -> bool:
         """True while an order for ``code`` waits to be filled (an at-close order fills after the
         next session's ``on_open``)."""
-        return self.desk.has_pending(code)
+        return self.desk.has_pending(code) or bool(self.open_orders(code))
 
     def tradable(self, code: str) -> bool:
         """False when ``code`` does not trade this session (suspended, not listed)."""
