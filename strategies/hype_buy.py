@@ -91,8 +91,8 @@ class HypeBuy(Strategy):
             if self.position(code) <= 0:
                 continue
             bar = self.bar(code)
-            if h["entry_adj"] is None:  # the entry price on the adjusted scale of the signals
-                h["entry_adj"] = (bar.open if h["at"] == "open" else bar.close) * bar.adjclose / bar.close
+            if h["entry_adj"] is None:  # the entry's fill price on the adjusted scale of the signals
+                h["entry_adj"] = self.holding(code).avg_price * bar.adjclose / bar.close
             change = bar.adjclose / h["entry_adj"] - 1
             if self.cfg.stop_loss and change <= -self.cfg.stop_loss:
                 h["exit"] = "stop_loss"

@@ -301,6 +301,7 @@ def test_holding_cost_basis_includes_slippage_and_fees(tmp_path):
     both = SEEN[4]
     assert both.shares == 1500 and both.cost_basis == pytest.approx(15525.15 / 1500)
     assert both.entry_session == 1 and both.sessions_held == 3
+    assert first.avg_price == pytest.approx(10.21) and both.avg_price == pytest.approx((10210 + 5305) / 1500)
     assert SEEN[0].shares == 0 and not SEEN[0].is_open
 
 

@@ -24,7 +24,8 @@ class Holding:
 
     ``shares`` is negative when short. ``cost_basis`` is the average price per share of the
     shares still held, fees included: for a long, (price paid + buy fees) per share; for a short,
-    (sale proceeds - sale fees) per share. ``entry_date``/``entry_session`` are those of the fill
+    (sale proceeds - sale fees) per share. ``avg_price`` is the average fill price of the shares
+    held (slippage included, fees not). ``entry_date``/``entry_session`` are those of the fill
     that opened the position from flat (``entry_session`` counts run sessions from 0).
     ``sessions_held`` is the number of sessions since that fill (0 on its own session).
     """
@@ -37,6 +38,7 @@ class Holding:
     entry_date: dt.date | None = None
     entry_session: int | None = None
     sessions_held: int = 0
+    avg_price: float = math.nan
 
     @property
     def is_open(self) -> bool:
@@ -63,15 +65,17 @@ class PositionBook:
         pos = self._open.get(code)
         if side in ("buy", "short"):
             if pos is None:
-                pos = self._open[code] = {"shares": 0, "cost": 0.0, "fees": 0.0, "date": fill["date"]}
+                pos = self._open[code] = {"shares": 0, "cost": 0.0, "value": 0.0, "fees": 0.0, "date": fill["date"]}
             sign = 1 if side == "buy" else -1
             pos["shares"] += sign * size
             # A long's basis adds the fees paid; a short's entry nets them from the proceeds.
             pos["cost"] += price * size + (fee if side == "buy" else -fee)
+            pos["value"] += price * size
             pos["fees"] += fee
         elif pos is not None:  # sell / cover: the basis per share of what remains is unchanged
             held = abs(pos["shares"])
             pos["cost"] *= (held - size) / held if held else 0.0
+            pos["value"] *= (held - size) / held if held else 0.0
             pos["shares"] += -size if side == "sell" else size
             pos["fees"] += fee
             if pos["shares"] == 0:
@@ -86,7 +90,7 @@ class PositionBook:
         shares = pos["shares"]
         entry = self._session_of(pos["date"])
         return Holding(code, shares, pos["cost"] / abs(shares), pos["cost"], pos["fees"], pos["date"], entry,
-                       max(session_no - entry, 0) if entry is not None else 0)
+                       max(session_no - entry, 0) if entry is not None else 0, pos["value"] / abs(shares))
 
     def codes(self) -> list[str]:
         self._sync()
