@@ -357,3 +357,35 @@ def test_revealed_values_are_copies(tmp_path):
     _, res = run(tmp_path, Probe)
     assert SEEN == [r[4] for r in ROWS]
     assert np.isfinite(res.returns).all()
+
+
+def test_events_are_revealed_at_their_first_tradable_moment(tmp_path):
+    class Probe(Strategy):
+        def __init__(self):
+            super().__init__()
+            SEEN.append(("init", sorted(t.event.id for t in self.events),
+                         sorted(t.event.id for t in self.ctx.events)))
+
+        def on_open(self, day):
+            SEEN.append(("open", self.session_no, sorted(t.event.id for t in self.events)))
+
+        def on_close(self, day):
+            SEEN.append(("close", self.session_no, sorted(t.event.id for t in self.events)))
+
+    SEEN.clear()
+    store = write_store(tmp_path / "store", {CODE: bars(10.0, ROWS)})
+    ws = make_workspace(tmp_path / "ws")
+    (ws / "data" / "events" / "hand.csv").write_text(
+        "id,name,company,time,scheduled,tags\n"
+        "surprise,Before the open,Co,2024-01-05T08:00+08:00,false,x\n"   # session 3, at the open
+        "intraday,During trading,Co,2024-01-05T10:00+08:00,false,x\n"    # session 3, at the close
+        "planned,A launch date,Co,2024-01-08,true,x\n", "utf-8")         # scheduled: known in advance
+    spec = write_spec(ws, "t", {"strategy": "script", "codes": [CODE], "benchmark": BENCH},
+                      {"events": {"catalogue": "hand"}})
+    prep = engine.prepare(load_spec(spec), ws, store, strategy_cls=Probe)
+    engine.run(prep, strategy_cls=Probe)
+    seen = {(s[0], s[1]) if s[0] != "init" else "init": s[-1] for s in SEEN}
+    assert seen["init"] == ["planned"] and SEEN[0][1] == ["planned"]
+    assert seen[("open", 2)] == ["planned"] and seen[("close", 2)] == ["planned"]
+    assert seen[("open", 3)] == ["planned", "surprise"]
+    assert seen[("close", 3)] == ["intraday", "planned", "surprise"]

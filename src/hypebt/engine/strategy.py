@@ -151,7 +151,7 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy):
         self.ctx = ctx
         self.cfg = SimpleNamespace(**ctx.params)
         self.universe = tuple(ctx.universe)
-        self.events = list(ctx.events)
+        self._all_events = list(ctx.events)
         self.sessions = ctx.sessions
         self.session_index = ctx.session_index or {s: i for i, s in enumerate(ctx.sessions)}
         self._days = ctx.days or [d.date() for d in ctx.sessions]
@@ -163,7 +163,8 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy):
         lead = next(iter(self._ext.values())).sessions[: self._offset] if self._ext else []
         self._ext_days = [d.date() for d in lead] + list(self._days)  # dates of the extended positions
         self.ctx = replace(ctx, arrays=W.RevealedArrays(ctx.arrays, self._offset, self._moment),
-                           history=W.RevealedArrays(self._ext, 0, self._moment))
+                           history=W.RevealedArrays(self._ext, 0, self._moment),
+                           events=[t for t in ctx.events if t.event.scheduled])
         self.desk = OrderDesk(self, ctx.rules, ctx.eligible, borrow_ledger=ctx.borrow_ledger, arrays=ctx.arrays)
         self.sizer_ = LotSizer(rules=ctx.rules)
         self.session_no = -1
@@ -182,6 +183,18 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy):
 
     def on_close(self, day: dt.date) -> None:
         """At the close of session ``day``: ``at="close"`` orders fill at this close."""
+
+    @property
+    def events(self) -> list:
+        """The run's events known now (each a :class:`hypebt.data.events.Tradable`): a scheduled
+        event (a planned launch, announced beforehand) from the start; any other from its first
+        tradable moment on (the open of its session for news before 09:30, its close for news
+        during trading), never before."""
+        return [t for t in self._all_events if t.event.scheduled or self._known(t)]
+
+    def _known(self, t) -> bool:
+        i = self.session_index.get(t.session, -1)
+        return i < self.session_no or (i == self.session_no and (t.at == "open" or self._phase == "close"))
 
     # --- Backtrader plumbing -------------------------------------------------------------------
     @property
