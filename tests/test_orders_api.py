@@ -11,7 +11,7 @@ from hypebt import Strategy
 from hypebt.engine import backtest as engine
 from hypebt.engine.spec import load_spec
 
-A, B, L = "600000", "000001", "600004"
+A, B, L, U = "600000", "000001", "600004", "600005"
 ROWS = [  # date, open, high, low, close                                  session
     ("2024-01-02", 10.0, 10.5, 9.9, 10.2),                              # 0
     ("2024-01-03", 10.2, 10.8, 10.1, 10.6),                             # 1
@@ -25,14 +25,19 @@ HALF = [(d, o / 2, h / 2, l / 2, c / 2) for d, o, h, l, c in ROWS]
 LOCKED = [("2024-01-02", 10.0, 10.2, 9.9, 10.0), ("2024-01-03", 10.0, 10.1, 9.95, 10.0),
           ("2024-01-04", 9.0, 9.0, 9.0, 9.0), ("2024-01-05", 8.5, 8.8, 8.3, 8.6),
           ("2024-01-08", 8.6, 8.7, 8.5, 8.6), ("2024-01-09", 8.6, 8.7, 8.5, 8.6)]
+# U: locked at limit-up (一字涨停, 10.00 -> 11.00) on session 1, then opens at 11.50.
+UP = [("2024-01-02", 10.0, 10.2, 9.9, 10.0), ("2024-01-03", 11.0, 11.0, 11.0, 11.0),
+      ("2024-01-04", 11.5, 12.0, 11.3, 11.8), ("2024-01-05", 11.8, 12.0, 11.6, 11.9),
+      ("2024-01-08", 11.9, 12.0, 11.7, 11.9), ("2024-01-09", 11.9, 12.0, 11.7, 11.9)]
 EVENTS: list = []
 
 
 def run(tmp_path, cls, rules=None, cash=1_000_000.0, margin=()):
     EVENTS.clear()
-    store = write_store(tmp_path / "store", {A: bars(10.0, ROWS), B: bars(5.0, HALF), L: bars(10.0, LOCKED)})
+    store = write_store(tmp_path / "store", {A: bars(10.0, ROWS), B: bars(5.0, HALF), L: bars(10.0, LOCKED),
+                                                U: bars(10.0, UP)})
     ws = make_workspace(tmp_path / "ws", margin=margin)
-    spec = write_spec(ws, "t", {"strategy": "script", "codes": [A, B, L], "benchmark": BENCH, "cash": cash,
+    spec = write_spec(ws, "t", {"strategy": "script", "codes": [A, B, L, U], "benchmark": BENCH, "cash": cash,
                                 "margin_list": "margin"},
                       {"rules": rules or {}})
     prep = engine.prepare(load_spec(spec), ws, store, strategy_cls=cls)
@@ -258,3 +263,19 @@ def test_cancel_a_resting_order(tmp_path):
     assert fills(res, A) == [("01-02", "buy", 100, 10.0)]
     assert (4, A, "sell", 0, 10.65, "cancelled", "cancelled") in EVENTS
     assert "cancelled" in res.orders["status"].tolist()
+
+
+def test_a_limit_order_waits_out_a_limit_up_lock(tmp_path):
+    tickets = []
+
+    class P(Recorder):
+        def open1(self):
+            tickets.append(self.buy_limit(U, 12.0, shares=100, good_for=2))  # any price, two sessions
+
+    res = run(tmp_path, P)
+    # s1 opens at 11.00 <= 12.00 but is locked at limit-up all day: refused, the order rests;
+    # s2 opens at 11.50 <= 12.00: filled at the open.
+    assert fills(res, U) == [("01-04", "buy", 100, 11.5)]
+    assert [e for e in EVENTS if e[1] == U] == [(1, U, "buy", 100, 11.0, "refused", "locked_limit_up"),
+                                                (2, U, "buy", 100, 11.5, "filled", "")]
+    assert tickets[0].status == "filled" and tickets[0].at == "limit@12"
