@@ -10,7 +10,7 @@ results.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,6 @@ from hypebt.market.feed import ArrayFeed, FeedArrays, build_arrays
 from hypebt.engine.spec import Spec
 from hypebt.data.store import Store, sessions_from_store
 from hypebt.engine.strategy import Context, load_strategy, resolve_params
-
-# Limits recomputed from forward-adjusted closes can differ from the exchange's
-# by rounding: about half a fen on the close and the limit each.
-QFQ_LIMIT_TOLERANCE = 0.011
 
 
 @dataclass
@@ -116,9 +112,8 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     manifest = store.manifest(dataset)
     qfq = manifest.get("adjust") == "qfq"
     if rules is None:
-        rules = R.rules_from_mapping(spec.rules, f"{where} [rules]")
-        if qfq and "limit_tolerance" not in spec.rules:
-            rules = replace(rules, limit_tolerance=QFQ_LIMIT_TOLERANCE)
+        rules = R.for_prices(R.rules_from_mapping(spec.rules, f"{where} [rules]"), qfq,
+                             explicit="limit_tolerance" in spec.rules)
     if qfq:
         notes.append(
             "prices are forward-adjusted (qfq) only: fills and limit prices use adjusted prices, "

@@ -77,15 +77,19 @@ class BarView:
     limit_up: float | None
     limit_down: float | None
     suspended: bool
+    # Decided by hypebt.market.rules (limit_flags) when the feed was built, with the run's tolerance.
+    closed_up: bool = False
+    locked_up: bool = False
 
     @property
     def closed_at_limit_up(self) -> bool:
-        return self.limit_up is not None and not self.suspended and self.close >= self.limit_up - 0.015
+        """The session closed at limit-up (:func:`hypebt.market.rules.limit_flags`)."""
+        return self.closed_up
 
     @property
     def locked_limit_up(self) -> bool:
         """一字板 at limit-up: the whole session at the limit, nothing bought."""
-        return self.closed_at_limit_up and self.open == self.high == self.low == self.close
+        return self.locked_up
 
 
 class Strategy(bt.Strategy):
@@ -189,6 +193,7 @@ class Strategy(bt.Strategy):
             self._days[i], c["open"][i], c["high"][i], c["low"][i], c["close"][i],
             c["adjclose"][i], c["volume"][i], None if up != up else float(up),
             None if down != down else float(down), bool(c["suspended"][i]),
+            bool(c["closed_up"][i]), bool(c["locked_up"][i]),
         )
 
     def pending(self, code: str) -> bool:

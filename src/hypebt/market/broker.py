@@ -13,16 +13,11 @@ Thin on purpose: every number comes from :mod:`hypebt.market.rules`.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
 
 import backtrader as bt
 
 from hypebt.market import rules as R
-
-
-def to_fen(x: float) -> float:
-    """Round CNY to the fen (0.01), half up, as brokers bill."""
-    return float(Decimal(repr(float(x))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+from hypebt.market.rules import to_fen  # the one fen rounder; kept importable from here
 
 
 class AShareCommInfo(bt.CommInfoBase):

@@ -22,7 +22,7 @@ import backtrader as bt
 import pandas as pd
 
 from hypebt.market import rules as R
-from hypebt.market.broker import to_fen
+from hypebt.market.rules import to_fen
 
 SIDES = ("buy", "sell", "short", "cover")
 ORDER_COLUMNS = ["date", "code", "side", "size", "price", "at", "status", "reason", "note"]
@@ -76,7 +76,7 @@ class OrderDesk:
     arrays: dict = field(default_factory=dict)  # code -> FeedArrays (limits, suspension)
 
     def __post_init__(self):
-        self._bought_today: dict[str, int] = {}
+        self._buys: dict[str, list[tuple[dt.date, int]]] = {}  # code -> (session, shares) not yet sellable
         self._today: dt.date | None = None
         self._reserved = 0.0
         self._short_opened: dict[str, int] = {}
@@ -89,7 +89,7 @@ class OrderDesk:
         """Called before each session's open."""
         if day != self._today:
             self._today = day
-            self._bought_today = {}
+            self._buys = {code: [b for b in buys if not R.can_sell(b[0], day)] for code, buys in self._buys.items()}
             self._reserved = 0.0
 
     def _record(self, code, side, size, price, at, status, reason="", note="") -> OrderRow:
@@ -149,7 +149,9 @@ class OrderDesk:
         else:
             raw = bar.close if at == "close" else bar.open
             price = R.slipped_price(trade_side, raw, bar, self.rules)
-        reason = self._check(code, side, size, held, price, bar, limits, session_no, limit_order=at_limit)
+        locked = bool(cols["locked_up" if trade_side == "buy" else "locked_down"][session_no])
+        reason = self._check(code, side, size, held, price, bar, limits, session_no, limit_order=at_limit,
+                             locked=locked)
         if reason:
             self.refuse(code, side, size, price, at, reason, note)
             return None
@@ -165,7 +167,7 @@ class OrderDesk:
             self.on_order(order)
         return order
 
-    def _check(self, code, side, size, held, price, bar, limits, session_no, limit_order=False) -> str:
+    def _check(self, code, side, size, held, price, bar, limits, session_no, limit_order=False, locked=None) -> str:
         if side == "sell" and held <= 0 or side == "cover" and held >= 0:
             return "no_position"
         if size <= 0:
@@ -177,7 +179,7 @@ class OrderDesk:
         elif side == "sell":
             if held <= 0:
                 return "no_position"
-            if size > held - self._bought_today.get(code, 0):
+            if size > R.sellable_shares(held, self._buys.get(code, ()), self._today):
                 return "t_plus_1" if size <= held else "no_position"
             reason = R.check_sell_size(code, size, held, self.rules)
         elif side == "short":
@@ -193,7 +195,7 @@ class OrderDesk:
         if reason:
             return reason
         reason = R.check_fill("buy" if side in ("buy", "cover") else "sell", price, bar, limits,
-                              limit_order=limit_order, rules=self.rules)
+                              limit_order=limit_order, locked=locked, rules=self.rules)
         if reason:
             return reason
         broker = self.strategy.broker
@@ -236,7 +238,7 @@ class OrderDesk:
             "transfer_fee": fees.transfer_fee, "fees": to_fen(fees.total),
         })
         if side == "buy":
-            self._bought_today[row.code] = self._bought_today.get(row.code, 0) + size
+            self._buys.setdefault(row.code, []).append((day, size))
             self._reserved = max(0.0, self._reserved - (price * size + fees.total))
         if side == "cover":
             self._reserved = max(0.0, self._reserved - (price * size + fees.total))

@@ -19,23 +19,26 @@ Limits(up=19.09, down=15.62)
 
 from __future__ import annotations
 
-import math
 import dataclasses  # noqa: F401  (used by the docstring examples)
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
+import numpy as np
+
 from hypebt.core.codes import is_stock_code
 from hypebt.core.errors import InputError, unknown
 
 __all__ = [
     "BOARDS", "DEFAULT", "REFUSAL_REASONS", "Bar", "Fees", "Limits", "Rules",
-    "board_of", "borrow_fee", "buy_size", "can_cover", "can_sell", "check_buy_size",
-    "check_fill", "check_sell_size", "check_short", "fees", "ipo_first_day_limits",
-    "is_locked", "is_st", "limit_pct", "limits_for", "margin_ratio", "price_limits",
-    "rate_on", "round_half_up", "rules_from_mapping", "slipped_price", "tick_size",
+    "board_of", "board_opened", "borrow_fee", "buy_size", "can_cover", "can_sell", "check_buy_size",
+    "check_fill", "check_sell_size", "check_short", "closed_at_limit", "fees", "for_prices",
+    "ipo_first_day_limits", "is_locked", "is_st", "limit_flags", "limit_pct", "limit_pct_array",
+    "limits_array", "limits_for", "margin_ratio", "price_limits", "price_limits_array", "rate_on",
+    "round_half_up", "rules_from_mapping", "sellable_shares", "slipped_price", "tick_size", "to_fen",
 ]
 
 BOARDS = ("sh_main", "sz_main", "star", "chinext", "bse")
@@ -84,9 +87,19 @@ class Rules:
     transfer_fee: tuple = ((date(2015, 8, 1), 0.00002), (date(2022, 4, 29), 0.00001))
     slippage_bps: float = 0.0
     slippage_ticks: int = 0
-    # Absolute CNY tolerance for "is this price at the limit": qfq-adjusted prices are off the fen
-    # grid, so the engine sets e.g. 0.011 for adjusted data and leaves 0 for raw prices.
+    # Minimum price step (最小报价单位) of every A-share board: 0.01 CNY. Slippage moves in ticks.
+    tick: float = 0.01
+    # Absolute CNY tolerance for "is this price at the limit". 0 for traded (raw) prices, which sit
+    # on the fen grid. A run or study on forward-adjusted (qfq) prices uses qfq_limit_tolerance
+    # instead (see for_prices): a limit recomputed from an adjusted close and the adjusted close
+    # it is compared with can each be off the exchange's figure by about half a fen.
     limit_tolerance: float = 0.0
+    qfq_limit_tolerance: float = 0.011
+    # A one-price session (一字板) this far above the previous close, on a board whose ST band is
+    # 5 %, is taken as locked at a 5 % limit even when the stock is not known to be ST: without a
+    # dated ST list a 10 % band is assumed, and a whole session at one price +5 % means a lock.
+    # 0 turns the inference off.
+    st_lock_evidence: float = 0.049
     # Optional model: a limit order priced at the limit fills if the board opened (traded away from
     # the limit) during the day. Off by default: a daily bar cannot say whether our order was queued.
     fill_at_limit_when_opened: bool = False
@@ -122,14 +135,15 @@ DEFAULT = Rules()
 _RATE, _MONEY, _INT, _BOOL, _DATED = "rate", "money", "int", "bool", "dated"
 _KINDS: dict[str, str] = {
     "commission_rate": _RATE, "commission_min": _MONEY, "stamp_duty": _DATED,
-    "transfer_fee": _DATED, "slippage_bps": _MONEY, "slippage_ticks": _INT,
-    "limit_tolerance": _MONEY, "fill_at_limit_when_opened": _BOOL, "short_enabled": _BOOL,
+    "transfer_fee": _DATED, "slippage_bps": _MONEY, "slippage_ticks": _INT, "tick": _MONEY,
+    "limit_tolerance": _MONEY, "qfq_limit_tolerance": _MONEY, "st_lock_evidence": _RATE,
+    "fill_at_limit_when_opened": _BOOL, "short_enabled": _BOOL,
     "borrow_rate": _RATE, "borrow_day_count": _INT, "short_cover_min_sessions": _INT,
     "short_margin": _DATED, "lot_size": _INT, "star_min_shares": _INT, "bse_min_shares": _INT,
     "no_limit_sessions": _INT, "bse_no_limit_sessions": _INT, "st_limit_main": _DATED,
 }
 # Keys that must be strictly positive (a zero lot or day count would divide by zero or mean nothing).
-_POSITIVE = {"lot_size", "star_min_shares", "bse_min_shares", "borrow_day_count"}
+_POSITIVE = {"lot_size", "star_min_shares", "bse_min_shares", "borrow_day_count", "tick"}
 # Dated keys whose values are fractions of a trade value: 0.001 means 0.1 %, so 1 or more is a typo.
 _FRACTION_TABLES = {"stamp_duty", "transfer_fee", "st_limit_main"}
 
@@ -287,14 +301,14 @@ def is_st(name: str | None) -> bool:
     return bool(_ST_PREFIX.match(text))
 
 
-def tick_size(code: str) -> float:
-    """Minimum price step: 0.01 CNY for every A-share board.
+def tick_size(code: str, rules: Rules = DEFAULT) -> float:
+    """Minimum price step (``rules.tick``): 0.01 CNY for every A-share board.
 
     >>> tick_size("688981")
     0.01
     """
     board_of(code)  # rejects non-stock codes, so a fund or index never gets a stock's tick by accident
-    return 0.01
+    return rules.tick
 
 
 # ---------------------------------------------------------- price limits ---
@@ -317,6 +331,15 @@ def round_half_up(x: float, places: int = 2) -> float:
     (2.68, 2.67, 3.03)
     """
     return float(_dec(x).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))
+
+
+def to_fen(x: float) -> float:
+    """CNY rounded to the fen (0.01), half up, as brokers bill: the package's one fen rounder.
+
+    >>> to_fen(116.185), to_fen(0.005), to_fen(-1.005)
+    (116.19, 0.01, -1.01)
+    """
+    return round_half_up(x, 2)
 
 
 def _fen(value: Decimal, mode: str = ROUND_HALF_UP) -> float:
@@ -472,6 +495,7 @@ def check_fill(
     limits: Limits,
     *,
     limit_order: bool = False,
+    locked: bool | None = None,
     rules: Rules = DEFAULT,
 ) -> str | None:
     """``None`` if a fill at ``price`` is allowed, else the refusal reason (a key of REFUSAL_REASONS).
@@ -480,7 +504,8 @@ def check_fill(
     ("limit_down"); a session locked at the limit refuses that side all day ("locked_limit_up",
     "locked_limit_down"). ``rules.limit_tolerance`` widens "at the limit" for adjusted prices.
     With ``rules.fill_at_limit_when_opened``, a limit order priced at the limit fills when the
-    board opened during the session.
+    board opened during the session. ``locked``, when given, is this side's 一字板 flag already
+    computed by :func:`limit_flags` (which also applies ``rules.st_lock_evidence``).
 
     >>> lim = Limits(up=11.0, down=9.0)
     >>> opened_at_limit = Bar(open=11.0, high=11.0, low=10.6, close=11.0)
@@ -492,7 +517,7 @@ def check_fill(
     if side == "buy":
         if limits.up is None:
             return None
-        if is_locked(bar, limits, "buy", tol):
+        if is_locked(bar, limits, "buy", tol) if locked is None else locked:
             return "locked_limit_up"
         if price < limits.up - tol - _EPS:
             return None
@@ -503,7 +528,7 @@ def check_fill(
         return "limit_up"
     if limits.down is None:
         return None
-    if is_locked(bar, limits, "sell", tol):
+    if is_locked(bar, limits, "sell", tol) if locked is None else locked:
         return "locked_limit_down"
     if price > limits.down + tol + _EPS:
         return None
@@ -512,6 +537,177 @@ def check_fill(
     if rules.fill_at_limit_when_opened and limit_order and at_limit and opened:
         return None
     return "limit_down"
+
+
+def closed_at_limit(close: float, limits: Limits, side: str = "buy", tol: float = 0.0) -> bool:
+    """True when the session closed at limit-up (``side="buy"``) or limit-down (``"sell"``).
+
+    >>> closed_at_limit(11.0, Limits(11.0, 9.0)), closed_at_limit(10.98, Limits(11.0, 9.0), tol=0.011)
+    (True, False)
+    """
+    _check_side(side)
+    lim = limits.up if side == "buy" else limits.down
+    return lim is not None and bool(_at_limit(close, lim, side, tol))
+
+
+def board_opened(bar: Bar, limits: Limits, side: str = "buy", tol: float = 0.0) -> bool:
+    """True when the session touched the limit and also traded away from it (the board opened).
+
+    >>> board_opened(Bar(11.0, 11.0, 10.6, 11.0), Limits(11.0, 9.0)), board_opened(Bar(11.0, 11.0, 11.0, 11.0), Limits(11.0, 9.0))
+    (True, False)
+    """
+    _check_side(side)
+    lim = limits.up if side == "buy" else limits.down
+    touched, away = (bar.high, bar.low) if side == "buy" else (bar.low, bar.high)
+    return lim is not None and bool(_at_limit(touched, lim, side, tol)) and not _at_limit(away, lim, side, tol)
+
+
+def for_prices(rules: Rules, adjusted: bool, explicit: bool = False) -> Rules:
+    """``rules`` for a run or study on adjusted (qfq) or traded prices: on adjusted prices the limit
+    tolerance becomes ``rules.qfq_limit_tolerance``, unless the spec set ``limit_tolerance`` itself
+    (``explicit``).
+
+    >>> for_prices(Rules(), adjusted=True).limit_tolerance, for_prices(Rules(), adjusted=False).limit_tolerance
+    (0.011, 0.0)
+    """
+    if adjusted and not explicit:
+        return dataclasses.replace(rules, limit_tolerance=rules.qfq_limit_tolerance)
+    return rules
+
+
+# ------------------------------------------- the same rules over arrays ---
+# The engine's feed builds per-code arrays and a study a whole-market panel: these are the vectorised
+# forms of limit_pct, price_limits and the lock tests above, giving the same answers (tests compare them).
+
+def _at_limit(price, limit, side: str, tol: float):
+    """Vectorised "price at or beyond the limit"; False where the limit is NaN (no limit)."""
+    price, limit = np.asarray(price, dtype="float64"), np.asarray(limit, dtype="float64")
+    with np.errstate(invalid="ignore"):
+        return price >= limit - tol - _EPS if side == "buy" else price <= limit + tol + _EPS
+
+
+def _day_array(days) -> np.ndarray:
+    return np.asarray(days, dtype="datetime64[D]")
+
+
+def _dated_array(table, days: np.ndarray) -> np.ndarray:
+    """:func:`rate_on` for an array of days."""
+    starts = np.asarray([d for d, _ in table], dtype="datetime64[D]")
+    values = np.asarray([v for _, v in table], dtype="float64")
+    return values[np.maximum(np.searchsorted(starts, days, side="right") - 1, 0)]
+
+
+def limit_pct_array(code: str, days, *, st=False, session_no=None, listed_on: date | None = None,
+                    rules: Rules = DEFAULT) -> np.ndarray:
+    """:func:`limit_pct` of ``code`` on each of ``days`` (NaN: no limit that day).
+
+    ``st`` is one flag or one per day (a dated ST status); ``session_no`` one count per day, where
+    values below 1 (or NaN) mean unknown, i.e. seasoned.
+
+    >>> limit_pct_array("300750", ["2020-08-21", "2020-08-24"]).tolist()
+    [0.1, 0.2]
+    """
+    board, days = board_of(code), _day_array(days)
+    st = np.broadcast_to(np.asarray(st, dtype=bool), days.shape)
+    main_band = np.where(st, _dated_array(rules.st_limit_main, days), 0.10)
+    if board == "bse":
+        pct = np.full(days.shape, 0.30)
+    elif board == "star":
+        pct = np.full(days.shape, 0.20)
+    elif board == "chinext":
+        pct = np.where(days >= np.datetime64(CHINEXT_REFORM), 0.20, main_band)
+    else:
+        pct = main_band
+    if session_no is not None:
+        n = np.asarray(session_no, dtype="float64")
+        listed = days if listed_on is None else np.full(days.shape, np.datetime64(listed_on, "D"))
+        if board in ("bse", "star"):
+            free = np.full(days.shape, _free_sessions(board, date.max, rules))
+        else:
+            reform = np.datetime64(CHINEXT_REFORM if board == "chinext" else MAIN_BOARD_REFORM)
+            free = np.where(listed >= reform, rules.no_limit_sessions, 1)
+        with np.errstate(invalid="ignore"):
+            pct = np.where((n >= 1) & (n <= free), np.nan, pct)
+    return pct
+
+
+def price_limits_array(prev_close, pct, *, code: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`price_limits` over arrays: ``(up, down)``, NaN where there is no limit or no previous close.
+
+    Prices on the fen grid are computed exactly in integers (fen x basis points); any other price
+    falls back to the decimal scalar rule, so both forms always agree.
+
+    >>> up, down = price_limits_array([17.35, 6.56], [0.10, 0.30])
+    >>> up.tolist(), price_limits_array([6.56], [0.30], code="430198")[0].tolist()
+    ([19.09, 8.53], [8.52])
+    """
+    prev = np.atleast_1d(np.asarray(prev_close, dtype="float64"))
+    pct = np.broadcast_to(np.asarray(pct, dtype="float64"), prev.shape)
+    up, down = np.full(prev.shape, np.nan), np.full(prev.shape, np.nan)
+    with np.errstate(invalid="ignore"):
+        ok = (prev > 0) & ~np.isnan(pct)
+    fen, bp = np.round(np.where(ok, prev, 0) * 100), np.round(np.where(ok, pct, 0) * 10_000)
+    grid = ok & (np.abs(np.where(ok, prev, 0) * 100 - fen) < 1e-6) & (np.abs(np.where(ok, pct, 0) * 10_000 - bp) < 1e-6)
+    fen, bp = fen.astype("int64"), bp.astype("int64")
+    hi, lo = fen * (10_000 + bp), fen * (10_000 - bp)  # in 1e-6 CNY
+    if code is not None and board_of(code) == "bse":
+        up_fen, down_fen = hi // 10_000, -(-lo // 10_000)  # toward the inside
+    else:
+        up_fen, down_fen = (hi + 5_000) // 10_000, (lo + 5_000) // 10_000  # half up
+    up[grid], down[grid] = up_fen[grid] / 100, down_fen[grid] / 100
+    for i in np.flatnonzero(ok & ~grid):
+        lim = price_limits(float(prev[i]), float(pct[i]), code=code)
+        up[i], down[i] = lim.up, lim.down
+    return up, down
+
+
+def limits_array(code: str, days, prev_close, *, st=False, session_no=None, listed_on: date | None = None,
+                 rules: Rules = DEFAULT) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`limits_for` over a code's sessions: ``(up, down)`` arrays, NaN where no limit.
+
+    >>> limits_array("300750", ["2020-08-21", "2020-08-24"], [17.35, 17.35])[0].tolist()
+    [19.09, 20.82]
+    """
+    pct = limit_pct_array(code, days, st=st, session_no=session_no, listed_on=listed_on, rules=rules)
+    return price_limits_array(prev_close, pct, code=code)
+
+
+def limit_flags(code: str, o, h, lo, c, up, down, *, prev_close=None, st=False,
+                rules: Rules = DEFAULT) -> dict[str, np.ndarray]:
+    """Each session's state at its limits, from its bar and its limit prices (arrays).
+
+    Returns boolean arrays ``closed_up``/``closed_down`` (closed at the limit), ``locked_up``/
+    ``locked_down`` (一字板: the whole session at the limit, that side cannot trade, as
+    :func:`is_locked`) and ``opened_up``/``opened_down`` (touched the limit and traded away).
+    With ``prev_close``, a one-price session at least ``rules.st_lock_evidence`` above (below) it
+    also counts as locked on boards whose ST band is 5 %, for stocks not flagged ``st``.
+
+    >>> f = limit_flags("600000", [11.0, 10.5], [11.0, 11.0], [11.0, 10.4], [11.0, 11.0], [11.0, 11.0], [9.0, 9.0])
+    >>> f["locked_up"].tolist(), f["opened_up"].tolist(), f["closed_up"].tolist()
+    ([True, False], [False, True], [True, True])
+    """
+    tol = rules.limit_tolerance
+    h, lo, c = (np.asarray(x, dtype="float64") for x in (h, lo, c))
+    flags = {
+        "closed_up": _at_limit(c, up, "buy", tol), "closed_down": _at_limit(c, down, "sell", tol),
+        "locked_up": _at_limit(lo, up, "buy", tol), "locked_down": _at_limit(h, down, "sell", tol),
+    }
+    flags["opened_up"] = _at_limit(h, up, "buy", tol) & ~flags["locked_up"]
+    flags["opened_down"] = _at_limit(lo, down, "sell", tol) & ~flags["locked_down"]
+    if prev_close is not None and rules.st_lock_evidence > 0 and _st_band_possible(code):
+        pc = np.asarray(prev_close, dtype="float64")
+        unknown = ~np.broadcast_to(np.asarray(st, dtype=bool), c.shape)
+        one_price = (h - lo <= _EPS) & unknown & ~np.isnan(np.asarray(up, dtype="float64"))
+        with np.errstate(invalid="ignore"):
+            flags["locked_up"] |= one_price & (c >= pc * (1 + rules.st_lock_evidence))
+            flags["locked_down"] |= one_price & (c <= pc * (1 - rules.st_lock_evidence))
+    return flags
+
+
+def _st_band_possible(code: str) -> bool:
+    """Boards where risk warning narrows the band to 5 % today: the main boards (ChiNext did so only
+    before 2020-08-24, not inferred here)."""
+    return board_of(code) in ("sh_main", "sz_main")
 
 
 # -------------------------------------------------------------------- lots ---
@@ -628,7 +824,7 @@ def slipped_price(side: str, price: float, bar: Bar, rules: Rules = DEFAULT) -> 
     _check_side(side)
     if rules.slippage_bps == 0 and rules.slippage_ticks == 0:
         return price
-    tick = 0.01
+    tick = rules.tick
     sign = 1 if side == "buy" else -1
     moved = price * (1 + sign * rules.slippage_bps / 10_000) + sign * rules.slippage_ticks * tick
     # round(…, 6) first so 10.0100000001 from float arithmetic is not pushed a whole tick further.
@@ -646,6 +842,16 @@ def can_sell(bought_on: date, day: date) -> bool:
     (False, True)
     """
     return day > bought_on
+
+
+def sellable_shares(held: int, buys, day: date) -> int:
+    """Shares of ``held`` that may be sold on ``day``: all but those bought on sessions that
+    :func:`can_sell` does not yet release. ``buys`` is an iterable of ``(bought_on, shares)``.
+
+    >>> sellable_shares(500, [(date(2024, 5, 6), 200), (date(2024, 5, 7), 100)], date(2024, 5, 7))
+    400
+    """
+    return max(0, held - sum(n for bought_on, n in buys if not can_sell(bought_on, day)))
 
 
 # ---------------------------------------------------- margin lending (融券) ---
