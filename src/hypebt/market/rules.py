@@ -476,16 +476,17 @@ def is_locked(bar: Bar, limits: Limits, side: str, tol: float = 0.0) -> bool:
     """True when the whole session traded at the limit that blocks ``side`` (一字板).
 
     A buy is blocked all day when every price sat at limit-up (nobody would sell below it and the
-    queue of buyers at it never cleared); a sell, when every price sat at limit-down.
+    queue of buyers at it never cleared); a sell, when every price sat at limit-down. A bar that
+    traded beyond the limit was not held by it (the computed limit does not apply, e.g. a
+    relisting after a long gap): not locked.
 
     >>> lim = Limits(up=11.0, down=9.0)
     >>> is_locked(Bar(11.0, 11.0, 11.0, 11.0), lim, "buy"), is_locked(Bar(10.5, 11.0, 10.4, 11.0), lim, "buy")
     (True, False)
     """
     _check_side(side)
-    if side == "buy":
-        return limits.up is not None and bar.low >= limits.up - tol - _EPS
-    return limits.down is not None and bar.high <= limits.down + tol + _EPS
+    lim = limits.up if side == "buy" else limits.down
+    return lim is not None and bool(_locked(bar.high, bar.low, lim, side, tol))
 
 
 def check_fill(
@@ -584,6 +585,13 @@ def _at_limit(price, limit, side: str, tol: float):
     price, limit = np.asarray(price, dtype="float64"), np.asarray(limit, dtype="float64")
     with np.errstate(invalid="ignore"):
         return price >= limit - tol - _EPS if side == "buy" else price <= limit + tol + _EPS
+
+
+def _locked(high, low, limit, side: str, tol: float):
+    """Vectorised 一字板 test: the whole session, low to high, at the limit (see :func:`is_locked`)."""
+    if side == "buy":
+        return _at_limit(low, limit, "buy", tol) & _at_limit(high, limit, "sell", tol)
+    return _at_limit(high, limit, "sell", tol) & _at_limit(low, limit, "buy", tol)
 
 
 def _day_array(days) -> np.ndarray:
@@ -690,7 +698,7 @@ def limit_flags(code: str, o, h, lo, c, up, down, *, prev_close=None, st=False,
     h, lo, c = (np.asarray(x, dtype="float64") for x in (h, lo, c))
     flags = {
         "closed_up": _at_limit(c, up, "buy", tol), "closed_down": _at_limit(c, down, "sell", tol),
-        "locked_up": _at_limit(lo, up, "buy", tol), "locked_down": _at_limit(h, down, "sell", tol),
+        "locked_up": _locked(h, lo, up, "buy", tol), "locked_down": _locked(h, lo, down, "sell", tol),
     }
     flags["opened_up"] = _at_limit(h, up, "buy", tol) & ~flags["locked_up"]
     flags["opened_down"] = _at_limit(lo, down, "sell", tol) & ~flags["locked_down"]
