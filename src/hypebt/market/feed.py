@@ -86,6 +86,10 @@ def build_arrays(
     # Limits come from the previous *traded* close (the last one before this bar).
     prev_close = close.shift(1).to_numpy(dtype="float64")
     prev_close = np.where(np.arange(len(sessions)) == 0, np.nan, prev_close)
+    earlier = bars.index < sessions[0] if len(sessions) else np.zeros(len(bars), dtype=bool)
+    if earlier.any():
+        # A run starting inside the stock's history: its first session is limited by the last close before it.
+        prev_close[0] = float(bars["close"][earlier].iloc[-1])
     if len(bars):
         # The first bar in the store: use the store's own previous close if the
         # stock traded before the window (pct_change gives it back exactly).
@@ -104,7 +108,7 @@ def build_arrays(
     up, down = R.limits_array(code, sessions.values, prev_close, st=st, session_no=session_no, rules=rules)
     cols["limit_up"], cols["limit_down"] = up, down
     flags = R.limit_flags(code, cols["open"], cols["high"], cols["low"], cols["close"], up, down,
-                          prev_close=prev_close, st=st, rules=rules)
+                          prev_close=prev_close, days=sessions.values, st=st, rules=rules)
     # A suspended session has no bar: nothing traded, so it is not at a limit either.
     for name in ("locked_up", "locked_down", "closed_up"):
         cols[name] = (flags[name] & present).astype("float64")

@@ -95,11 +95,10 @@ class Rules:
     # it is compared with can each be off the exchange's figure by about half a fen.
     limit_tolerance: float = 0.0
     qfq_limit_tolerance: float = 0.011
-    # A one-price session (一字板) this far above the previous close, on a board whose ST band is
-    # 5 %, is taken as locked at a 5 % limit even when the stock is not known to be ST: without a
-    # dated ST list a 10 % band is assumed, and a whole session at one price +5 % means a lock.
-    # 0 turns the inference off.
-    st_lock_evidence: float = 0.049
+    # A one-price session (一字板) at the ST band's limit price (rules.st_limit_main from the previous
+    # close), on a main board, is taken as locked even when the stock is not known to be ST: without
+    # a dated ST list a 10 % band is assumed, and a whole session at exactly the 5 % limit is a lock.
+    st_lock_evidence: bool = True
     # Optional model: a limit order priced at the limit fills if the board opened (traded away from
     # the limit) during the day. Off by default: a daily bar cannot say whether our order was queued.
     fill_at_limit_when_opened: bool = False
@@ -136,7 +135,7 @@ _RATE, _MONEY, _INT, _BOOL, _DATED = "rate", "money", "int", "bool", "dated"
 _KINDS: dict[str, str] = {
     "commission_rate": _RATE, "commission_min": _MONEY, "stamp_duty": _DATED,
     "transfer_fee": _DATED, "slippage_bps": _MONEY, "slippage_ticks": _INT, "tick": _MONEY,
-    "limit_tolerance": _MONEY, "qfq_limit_tolerance": _MONEY, "st_lock_evidence": _RATE,
+    "limit_tolerance": _MONEY, "qfq_limit_tolerance": _MONEY, "st_lock_evidence": _BOOL,
     "fill_at_limit_when_opened": _BOOL, "short_enabled": _BOOL,
     "borrow_rate": _RATE, "borrow_day_count": _INT, "short_cover_min_sessions": _INT,
     "short_margin": _DATED, "lot_size": _INT, "star_min_shares": _INT, "bse_min_shares": _INT,
@@ -476,9 +475,9 @@ def is_locked(bar: Bar, limits: Limits, side: str, tol: float = 0.0) -> bool:
     """True when the whole session traded at the limit that blocks ``side`` (一字板).
 
     A buy is blocked all day when every price sat at limit-up (nobody would sell below it and the
-    queue of buyers at it never cleared); a sell, when every price sat at limit-down. A bar that
-    traded beyond the limit was not held by it (the computed limit does not apply, e.g. a
-    relisting after a long gap): not locked.
+    queue of buyers at it never cleared); a sell, when every price sat at limit-down. A bar whose
+    range went beyond the limit was not held by it (the computed limit does not apply, e.g. a
+    relisting after a long gap): not locked; a one-price bar just beyond it (adjusted prices) is.
 
     >>> lim = Limits(up=11.0, down=9.0)
     >>> is_locked(Bar(11.0, 11.0, 11.0, 11.0), lim, "buy"), is_locked(Bar(10.5, 11.0, 10.4, 11.0), lim, "buy")
@@ -589,9 +588,10 @@ def _at_limit(price, limit, side: str, tol: float):
 
 def _locked(high, low, limit, side: str, tol: float):
     """Vectorised 一字板 test: the whole session, low to high, at the limit (see :func:`is_locked`)."""
+    one_price = np.asarray(high, dtype="float64") - np.asarray(low, dtype="float64") <= tol + _EPS
     if side == "buy":
-        return _at_limit(low, limit, "buy", tol) & _at_limit(high, limit, "sell", tol)
-    return _at_limit(high, limit, "sell", tol) & _at_limit(low, limit, "buy", tol)
+        return _at_limit(low, limit, "buy", tol) & (_at_limit(high, limit, "sell", tol) | one_price)
+    return _at_limit(high, limit, "sell", tol) & (_at_limit(low, limit, "buy", tol) | one_price)
 
 
 def _day_array(days) -> np.ndarray:
@@ -680,15 +680,15 @@ def limits_array(code: str, days, prev_close, *, st=False, session_no=None, list
     return price_limits_array(prev_close, pct, code=code)
 
 
-def limit_flags(code: str, o, h, lo, c, up, down, *, prev_close=None, st=False,
+def limit_flags(code: str, o, h, lo, c, up, down, *, prev_close=None, days=None, st=False,
                 rules: Rules = DEFAULT) -> dict[str, np.ndarray]:
     """Each session's state at its limits, from its bar and its limit prices (arrays).
 
     Returns boolean arrays ``closed_up``/``closed_down`` (closed at the limit), ``locked_up``/
     ``locked_down`` (一字板: the whole session at the limit, that side cannot trade, as
     :func:`is_locked`) and ``opened_up``/``opened_down`` (touched the limit and traded away).
-    With ``prev_close``, a one-price session at least ``rules.st_lock_evidence`` above (below) it
-    also counts as locked on boards whose ST band is 5 %, for stocks not flagged ``st``.
+    With ``prev_close`` and ``days`` and ``rules.st_lock_evidence``, a main-board stock not flagged
+    ``st`` whose whole session sat at the ST band's limit price also counts as locked.
 
     >>> f = limit_flags("600000", [11.0, 10.5], [11.0, 11.0], [11.0, 10.4], [11.0, 11.0], [11.0, 11.0], [9.0, 9.0])
     >>> f["locked_up"].tolist(), f["opened_up"].tolist(), f["closed_up"].tolist()
@@ -702,13 +702,13 @@ def limit_flags(code: str, o, h, lo, c, up, down, *, prev_close=None, st=False,
     }
     flags["opened_up"] = _at_limit(h, up, "buy", tol) & ~flags["locked_up"]
     flags["opened_down"] = _at_limit(lo, down, "sell", tol) & ~flags["locked_down"]
-    if prev_close is not None and rules.st_lock_evidence > 0 and _st_band_possible(code):
-        pc = np.asarray(prev_close, dtype="float64")
-        unknown = ~np.broadcast_to(np.asarray(st, dtype=bool), c.shape)
-        one_price = (h - lo <= _EPS) & unknown & ~np.isnan(np.asarray(up, dtype="float64"))
-        with np.errstate(invalid="ignore"):
-            flags["locked_up"] |= one_price & (c >= pc * (1 + rules.st_lock_evidence))
-            flags["locked_down"] |= one_price & (c <= pc * (1 - rules.st_lock_evidence))
+    if prev_close is not None and days is not None and rules.st_lock_evidence and _st_band_possible(code):
+        st_pct = _dated_array(rules.st_limit_main, _day_array(days))
+        st_up, st_down = price_limits_array(prev_close, st_pct, code=code)
+        # Only where the stock has a limit at all (not on a new listing's free sessions), not known ST.
+        unknown = ~np.broadcast_to(np.asarray(st, dtype=bool), c.shape) & ~np.isnan(np.asarray(up, dtype="float64"))
+        flags["locked_up"] |= unknown & _locked(h, lo, st_up, "buy", tol)
+        flags["locked_down"] |= unknown & _locked(h, lo, st_down, "sell", tol)
     return flags
 
 

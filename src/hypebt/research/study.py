@@ -161,7 +161,7 @@ def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFr
         st = _is_st(code, names, st_codes)
         up_j, down_j = R.limits_array(code, days, prev[:, j], st=st, session_no=session_no, rules=rules)
         flags = R.limit_flags(code, o[:, j], h[:, j], lo[:, j], c[:, j], up_j, down_j, prev_close=prev[:, j],
-                              st=st, rules=rules)
+                              days=days, st=st, rules=rules)
         up[:, j], locked[:, j] = up_j, flags["locked_up"] & present[:, j]
     b = bench.set_index("date").reindex(sessions)
     return Panel(sessions, codes, o, h, lo, c, present, up,
@@ -206,7 +206,7 @@ def locked_limit_up(panel: Panel) -> np.ndarray:
     for j, code in enumerate(panel.codes):
         flags = R.limit_flags(code, panel.open[:, j], panel.high[:, j], panel.low[:, j], panel.close[:, j],
                               panel.limit_up[:, j], np.full(len(panel.sessions), np.nan), prev_close=prev[:, j],
-                              rules=panel.rules)
+                              days=panel.sessions.values, rules=panel.rules)
         out[:, j] = flags["locked_up"] & panel.present[:, j]
     return out
 
