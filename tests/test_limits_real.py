@@ -207,3 +207,44 @@ def test_sora_market_study_locks_are_the_engines_refusals(sora_market):
     study_locked = {f"{codes[j]} {days[i].date()}" for i, j in zip(ii, jj)}
     assert len(orders) == len(codes) * len(days)  # one order per stock-session, each with its outcome
     assert study_locked == engine_locked
+
+
+# --------------------------------------- hype_buy's streak exit on the real Sora run ---
+
+def _limit_up_independently(code: str, prev: float) -> float:
+    """Limit-up from first principles (no hypebt.market.rules): 20 % on ChiNext/STAR, else 10 %,
+    half up to the fen in integers (the concept stocks here are neither ST nor on Beijing)."""
+    pct = 20 if code[:2] in ("30", "68") else 10
+    return (round(prev * 100) * (100 + pct) + 50) // 100 / 100
+
+
+@pytest.mark.realdata
+def test_sora_hype_sells_exactly_when_a_limit_up_streak_breaks(sora_market):
+    """In the shipped Sora run, a held stock that closed at limit-up and then failed to is sold at
+    the next open with note ``streak_broke``, and no other sale carries that note. The expected
+    sales are derived from the bars with independent limit arithmetic."""
+    _, store, _ = sora_market
+    prep = engine.prepare(load_spec(REPO / "backtests" / "sora_hype.toml"), REPO, store)
+    res = engine.run(prep, timereturn=False)
+    tol, hold = prep.rules.limit_tolerance, res.params["hold_days"]
+    days = prep.days
+    fills = res.fills
+    expected = set()
+    for buy in fills[fills["side"] == "buy"].itertuples():
+        c = prep.arrays[buy.code].columns
+        entry = days.index(buy.date)
+        hit = False
+        for i in range(entry, min(entry + hold, len(days) - 1)):
+            if c["suspended"][i]:
+                continue
+            at_limit = c["close"][i] >= _limit_up_independently(buy.code, c["prev_close"][i]) - tol
+            if at_limit:
+                hit = True
+            elif hit:
+                if i + 1 - entry < hold:  # the hold_days sale comes first otherwise
+                    expected.add((buy.code, days[i + 1]))
+                break
+    sells = res.orders[(res.orders["side"] == "sell") & (res.orders["note"] == "streak_broke")]
+    got = set(zip(sells["code"], sells["date"]))
+    assert len(expected) >= 5
+    assert got == expected

@@ -196,7 +196,7 @@ def _check_number(key: str, value: float, at: str) -> None:
     if math.isnan(value) or value < 0:
         raise InputError(f"{at} must not be negative, got {value!r}")
     if key in _POSITIVE and value == 0:
-        raise InputError(f"{at} must be at least 1, got {value!r}")
+        raise InputError(f"{at} must be {'above 0' if _KINDS[key] == _MONEY else 'at least 1'}, got {value!r}")
     if _KINDS[key] == _RATE and value >= 1:
         raise InputError(f"{at} is a fraction (0.00025 means 0.025 %), got {value!r}")
 
