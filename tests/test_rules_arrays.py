@@ -7,7 +7,6 @@ case, dated changes included; these are small hand tables (real sessions: test_l
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
 
 import numpy as np
