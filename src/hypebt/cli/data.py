@@ -95,7 +95,19 @@ def do_concepts(args, store) -> int:
     return 0
 
 
-ACTIONS = {"import": do_import, "fetch": do_fetch, "info": do_info, "check": do_check, "concepts": do_concepts}
+def do_stock_list(args, store) -> int:
+    """Store a stock-list snapshot: names for whole-market studies, caps for size-matched markets."""
+    from hypebt.data import stock_info
+
+    frame = stock_info.read_stock_list(args.path, args.as_of)
+    m = stock_info.save(store, frame, source=str(args.path))
+    print(f"stored {m['rows']:,} stocks as of {m['as_of']} ({stock_info.DATASET}); caps from one snapshot are "
+          "look-ahead for earlier events")
+    return 0
+
+
+ACTIONS = {"import": do_import, "fetch": do_fetch, "info": do_info, "check": do_check, "concepts": do_concepts,
+           "stock-list": do_stock_list}
 
 
 def run(args) -> int:
