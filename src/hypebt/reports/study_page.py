@@ -99,8 +99,8 @@ def car_figures(curves: pd.DataFrame, car: pd.DataFrame, title_names: dict) -> l
         ax.barh(y + 0.2, top["tradable_abnormal"].fillna(0) * 100, height=0.4, label="tradable", color="#3182bd")
         ax.set_yticks(y, labels, fontsize=8)
         ax.invert_yaxis()
-        ax.set_xlabel("abnormal return over [0, end], %")
-        title = "Paper vs tradable: the 20 largest paper moves"
+        ax.set_xlabel("buy-and-hold abnormal return to the end of the window, %")
+        title = "Paper vs tradable BHARs: the 20 largest paper moves"
         ax.set_title(title, fontsize=10)
         ax.legend(fontsize=8)
         fig.tight_layout()
