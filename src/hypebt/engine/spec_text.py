@@ -12,6 +12,7 @@ hypebt.core.errors.InputError: x.toml: line 2: start = 2024-1-2 is not a date; w
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from hypebt.core.dates import date_hint
@@ -27,7 +28,12 @@ def precheck(text: str, where: str) -> None:
         if not m:
             continue
         key, value = m.group(1), m.group(2)
+        try:
+            dt.date.fromisoformat(value)
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                continue  # a good TOML date
+        except ValueError:
+            pass
         hint = date_hint(value)
-        if hint or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            fix = hint.removeprefix("; write ").strip("'") if hint else "YYYY-MM-DD"
-            raise InputError(f"{where}: line {n}: {key} = {value} is not a date; write {fix}")
+        fix = hint.removeprefix("; write ").strip("'") if hint else "YYYY-MM-DD"
+        raise InputError(f"{where}: line {n}: {key} = {value} is not a date; write {fix}")
