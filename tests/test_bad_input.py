@@ -278,8 +278,9 @@ CASES = [
          2, ["market.parquet", "not a readable parquet file"]),
     case("imp-bar-in-two-files", two_files, 2, ["600519 2024-01-04", "two of the files", "one file"]),
     case("imp-index-name-no-code", imp("csi300.csv", INDEX_CSV),
-         2, ["csi300.csv", "does not give an index code", "sh000300.csv"]),
-    case("imp-folder", lambda root: ["data", "import", str(root / "in")], 2, ["is a folder", "*.csv"]),
+         2, ["csi300.csv", "the file name gives no code", "sh000300.csv"]),
+    case("imp-empty-folder", lambda root: ["data", "import", str(root / "in")], 2,
+         ["in: no .csv or .parquet files in this folder"]),
     case("imp-missing-file", lambda root: ["data", "import", str(root / "in" / "600519.csv")],
          2, ["600519.csv: no such file"]),
     # --- specs (hypebt run SPEC --offline) -----------------------------------------------------

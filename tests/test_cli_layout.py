@@ -8,12 +8,12 @@ import pytest
 
 from hypebt.cli import main as cli
 
-MODULES = {"data": "data", "list": "listing", "run": "run", "study": "study", "report": "report"}
+MODULES = {"data": "data", "list": "listing", "run": "run", "study": "study", "report": "report", "sweep": "sweep"}
 
 
 def test_every_command_of_the_parser_is_dispatched():
     sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
-    assert set(sub.choices) == set(cli.COMMANDS) == {*MODULES, "sweep"}
+    assert set(sub.choices) == set(cli.COMMANDS) == set(MODULES)
 
 
 @pytest.mark.parametrize("command, module", sorted(MODULES.items()))
@@ -22,22 +22,8 @@ def test_each_command_runs_its_module(command, module, monkeypatch):
     seen = []
     monkeypatch.setattr(mod, "run", lambda args: seen.append(args.command) or 7)
     argv = {"data": ["data", "info"], "list": ["list"], "run": ["run", "x.toml"], "study": ["study", "x.toml"],
-            "report": ["report", "index"]}[command]
+            "report": ["report", "index"], "sweep": ["sweep", "x.toml"]}[command]
     assert cli.main(argv) == 7 and seen == [command]
-
-
-def test_sweep_goes_to_its_command_module(monkeypatch, tmp_path):
-    """``hypebt sweep`` calls ``hypebt.cli.sweep.run(args)`` (research.sweep.cli until it exists)."""
-    calls = []
-    try:
-        mod = importlib.import_module("hypebt.cli.sweep")
-        monkeypatch.setattr(mod, "run", lambda args: calls.append("cli.sweep") or 0)
-    except ModuleNotFoundError:
-        mod = importlib.import_module("hypebt.research.sweep")
-        monkeypatch.setattr(mod, "cli", lambda args: calls.append("research.sweep") or 0)
-    monkeypatch.setattr(cli, "update_index", lambda args, reports: calls.append("index"))
-    assert cli.main(["--workspace", str(tmp_path), "sweep", "x.toml"]) == 0
-    assert calls[-1] == "index" and len(calls) == 2
 
 
 def test_the_console_script_entry_point_is_main():

@@ -269,8 +269,8 @@ def test_reimport_of_a_code_replaces_its_rows(tmp_path):
     import_paths(store, [tmp_path / "600519.csv", tmp_path / "000001.csv"])
     (tmp_path / "600519.csv").write_text(header + "2024-01-05,20,20,21,19,1\n", "utf-8")
     report = import_paths(store, [tmp_path / "600519.csv"])
-    assert report.lines() == ["imported 1 rows of 1 codes into stock_qfq (2024-01-05..2024-01-05); "
-                              "dataset now 5 rows"]
+    assert report.lines()[0] == ("imported 1 rows of 1 codes into stock_qfq (2024-01-05..2024-01-05); "
+                                 "dataset now 5 rows")
     mine = store.load("stock_qfq", codes=["600519"])
     assert list(mine["open"]) == [20.0] and len(store.load("stock_qfq", codes=["000001"])) == 4
 

@@ -32,10 +32,8 @@ def print_notes(notes: list[str], look_ahead: bool) -> None:
 def update_index(args, reports: Path | None) -> None:
     """Rebuild reports/index.html after a command wrote into a reports folder (never replacing an
     index.html that hypebt did not write)."""
-    from hypebt.reports.index import is_hypebt_index, write_index
+    from hypebt.reports.index import refresh
 
-    folder = reports or workspace_of(args) / "reports"
-    if (folder / "index.html").exists() and not is_hypebt_index(folder / "index.html"):
-        print(f"note: {folder / 'index.html'} is not hypebt's; left alone", file=sys.stderr)
-        return
-    write_index(folder)
+    note = refresh(reports or workspace_of(args) / "reports")
+    if note:
+        print(f"note: {note}", file=sys.stderr)

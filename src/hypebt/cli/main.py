@@ -12,10 +12,8 @@ import argparse
 import importlib
 import os
 import sys
-from pathlib import Path
 
 from hypebt import __version__
-from hypebt.cli.common import store_of, update_index
 from hypebt.core.errors import EXIT_CODES, HypebtError
 
 
@@ -101,32 +99,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# Until hypebt/cli/sweep.py (pages branch) replaces research.sweep.cli, that function imports these
-# two names from here; the lead removes them with the allow-list entry in tests/test_architecture.py.
-from hypebt.data.bootstrap import ensure_data  # noqa: E402,F401
-
-
-def _store(args):
-    return store_of(args)
-
-
-def _sweep(args) -> int:
-    """``hypebt sweep``: handled by :mod:`hypebt.cli.sweep` (its ``run(args) -> int``)."""
-    try:
-        sweep = importlib.import_module("hypebt.cli.sweep")
-    except ModuleNotFoundError as exc:
-        if exc.name != "hypebt.cli.sweep":
-            raise
-        # Until the pages branch adds hypebt/cli/sweep.py (the lead removes this fallback).
-        from hypebt.research import sweep as research_sweep
-
-        code = research_sweep.cli(args)
-    else:
-        code = sweep.run(args)
-    update_index(args, Path(args.out).parent if args.out else None)
-    return code
-
-
 def _command(module: str):
     """The ``run(args)`` of ``hypebt.cli.<module>``, imported when the command is used."""
     def handler(args) -> int:
@@ -135,7 +107,7 @@ def _command(module: str):
     return handler
 
 
-COMMANDS = {"data": _command("data"), "list": _command("listing"), "run": _command("run"), "sweep": _sweep,
+COMMANDS = {"data": _command("data"), "list": _command("listing"), "run": _command("run"), "sweep": _command("sweep"),
             "study": _command("study"), "report": _command("report")}
 
 

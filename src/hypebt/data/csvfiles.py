@@ -75,16 +75,6 @@ def check_columns(path: Path, header: Sequence[str], known: Sequence[str], requi
             raise errors.unknown("column", col, known, where=str(path)) from None
 
 
-def bad_code_hint(code: str) -> str:
-    """Why ``code`` is not an A-share code, and how to fix it."""
-    if code.isdigit() and len(code) < 6:
-        return f"leading zeros lost? write {code.zfill(6)!r} (a spreadsheet drops them; keep the column as text)"
-    if code.isdigit() and len(code) == 6:
-        return "no A-share board uses that prefix"
-    return "use a 6-digit A-share code such as 002230; Hong Kong and US listings cannot be traded here"
-
-
-
 def looks_like_path(name_or_path: str) -> bool:
     """True when a name given by the user is a file path rather than a catalogue/universe name."""
     text = str(name_or_path)

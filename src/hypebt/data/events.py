@@ -59,7 +59,8 @@ from hypebt.core.dates import BEIJING, parse_time
 from hypebt.core.errors import InputError
 from hypebt.core.paths import safe_name
 from hypebt.data.calendar import Calendar
-from hypebt.data.csvfiles import bad_code_hint, check_columns, find_named, named_files, read_rows
+from hypebt.core.codes import bad_code_hint
+from hypebt.data.csvfiles import check_columns, find_named, named_files, read_rows
 
 OPEN = "open"
 CLOSE = "close"

@@ -33,7 +33,8 @@ from hypebt.core import codes as _codes
 from hypebt.core import errors
 from hypebt.core import fsio
 from hypebt.core.errors import InputError
-from hypebt.data.csvfiles import bad_code_hint, check_columns, find_named, named_files, read_rows
+from hypebt.core.codes import bad_code_hint
+from hypebt.data.csvfiles import check_columns, find_named, named_files, read_rows
 from hypebt.core.paths import safe_name
 
 COLUMNS = ("code", "name", "snapshot_date", "source", "kind")
