@@ -5,18 +5,24 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hypebt.core.paths import workspace
+from hypebt.core.workspace import resolve_workspace
 from hypebt.data.store import Store, open_store
+
+# Commands that may run outside a workspace: they read only their arguments (and the store).
+_ANYWHERE = ("data", "report")
 
 
 def store_of(args) -> Store:
     """The store a command works on (``--home``, ``$HYPEBT_HOME`` or ``<workspace>/data/store``)."""
-    return open_store(args.home, args.workspace)
+    return open_store(args.home, workspace_of(args))
 
 
 def workspace_of(args) -> Path:
-    """The workspace a command works in (``--workspace``, else the current folder)."""
-    return workspace(args.workspace)
+    """The workspace a command works in: ``--workspace``, else the nearest folder above the spec
+    holding ``strategies/`` or ``data/``, else the current folder (see
+    :func:`hypebt.core.workspace.resolve_workspace`); an error when none is a workspace."""
+    return resolve_workspace(args.workspace, getattr(args, "spec", None),
+                             required=getattr(args, "command", None) not in _ANYWHERE)
 
 
 def print_notes(notes: list[str], look_ahead: bool) -> None:

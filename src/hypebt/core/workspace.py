@@ -45,7 +45,9 @@ def resolve_workspace(explicit: str | os.PathLike | None, spec: str | os.PathLik
     if explicit is not None:
         return Path(explicit)
     cwd = Path.cwd() if cwd is None else cwd
-    if spec is not None and Path(spec).is_file():
+    if spec is not None and not Path(spec).is_file():
+        return cwd  # reading the spec reports that it is missing
+    if spec is not None:
         found = find_workspace(spec)
         if found is not None:
             return found
