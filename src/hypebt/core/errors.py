@@ -43,6 +43,12 @@ class StrategyError(HypebtError):
     traceback_helps = True
 
 
+class SweepError(StrategyError):
+    """Every combination of a sweep failed (exit 2): the message gives the count and the first error."""
+
+    traceback_helps = False  # each failure's error is in results.csv; the tracebacks were in workers
+
+
 class DataError(HypebtError):
     """The store lacks the data asked for, or fails its integrity check (exit 3)."""
 
