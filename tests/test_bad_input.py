@@ -227,9 +227,42 @@ def reports_is_a_file(root: Path) -> list[str]:
 
 
 def case(case_id: str, setup: Callable[[Path], list[str]], code: int, fragments: list[str], *,
-         outside: tuple[Path, ...] = ()):
-    """One row of the table; ``outside``: paths beyond the case's root that must not appear."""
-    return pytest.param(case_id, setup, code, fragments, outside, id=case_id)
+         outside: tuple[Path, ...] = (), workspace: bool = True):
+    """One row of the table; ``outside``: paths beyond the case's root that must not appear;
+    ``workspace=False``: run without ``--workspace`` (from the case's current folder, root/cwd)."""
+    return pytest.param(case_id, setup, code, fragments, outside, workspace, id=case_id)
+
+
+BOOM_STRATEGY = '''
+"""Test strategy with a typo in a field name, two calls deep in on_open."""
+
+from hypebt import Strategy
+
+
+class Boom(Strategy):
+    PARAMS = {"hold_days": 3}
+
+    def signal(self, code):
+        return self.bar(code, 1).adjclos
+
+    def on_open(self, day):
+        if self.session_no > 1:
+            self.signal(self.universe[0])
+'''
+
+
+def boom(root: Path) -> list[str]:
+    put(root / "ws" / "strategies" / "boom.py", BOOM_STRATEGY)
+    return run_argv(root, spec_text({"strategy": '"boom"'}))
+
+
+def spec_outside_workspace(root: Path) -> list[str]:
+    spec = put(root / "in" / "bad.toml", spec_text())
+    return ["run", str(spec), "--offline", "--no-html"]
+
+
+def loose_date(root: Path) -> list[str]:
+    return run_argv(root, spec_text({"start": "2024-1-2"}))
 
 
 def not_utf8(root: Path) -> list[str]:
@@ -383,13 +416,33 @@ CASES = [
          ),
     case("path-study-out-under-file", out_under_file("study"), 5, ["a_file", "cannot write", "--out"]),
     case("path-report-index-file", reports_is_a_file, 5, ["reports_file", "cannot write"]),
+    # --- issue 15: what used to exit 0 with a plausible wrong answer ---------------------------
+    case("fail-margin-list-missing", spec_case({"margin_list": '"margin_eligible"'}),
+         2, ["bad.toml: margin_list", "unknown margin-lending list 'margin_eligible'", "known: margin, uni"]),
+    case("fail-study-set-window", spec_case(None, {"study": STUDY}, (), "--set", "window=[-3,10]", cmd="study"),
+         2, ["--set window", "a study reads no strategy parameter 'window'", "did you mean study.window?"]),
+    case("fail-study-set-typo", spec_case(None, {"study": STUDY}, (), "--set", "windw=1", cmd="study"),
+         2, ["--set windw", "did you mean study.window?"]),
+    case("fail-list-not-a-workspace", lambda root: ["list"],
+         2, ["cwd is not a hypebt workspace (no strategies/ or data/ folder)", "--workspace FOLDER"], workspace=False),
+    case("fail-spec-outside-workspace", spec_outside_workspace,
+         2, ["bad.toml: no workspace above the spec", "cwd is not a hypebt workspace", "--workspace FOLDER"],
+         workspace=False),
+    case("fail-strategy-runtime-error", boom,
+         2, ["strategy boom failed", "boom.py:11 in on_open (line 11 is in signal)",
+             "AttributeError: 'BarView' object has no attribute 'adjclos'", "did you mean 'adjclose'",
+             "(rerun with --debug for the traceback)"]),
+    case("fail-start-loose-date", loose_date,
+         2, ["bad.toml: line 6: start = 2024-1-2 is not a date", "write 2024-01-02"]),
+    case("fail-benchmark-without-prefix", spec_case({"benchmark": '"000300"'}),
+         2, ["bad.toml: benchmark '000300' is not an index code", "did you mean 'sh000300'?"]),
 ]
 
 
-@pytest.mark.parametrize("case_id, setup, code, fragments, outside", CASES)
-def test_bad_input_is_refused_cleanly(case_root, capsys, case_id, setup, code, fragments, outside):
+@pytest.mark.parametrize("case_id, setup, code, fragments, outside, workspace", CASES)
+def test_bad_input_is_refused_cleanly(case_root, capsys, case_id, setup, code, fragments, outside, workspace):
     root = case_root
-    argv = ["--home", str(root / "store"), "--workspace", str(root / "ws"), *setup(root)]
+    argv = ["--home", str(root / "store"), *(["--workspace", str(root / "ws")] if workspace else []), *setup(root)]
     before = snapshot(root)
     outside_before = {str(p): p.exists() for p in outside}
     rc = main(argv)
