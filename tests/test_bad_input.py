@@ -434,6 +434,8 @@ CASES = [
              "(rerun with --debug for the traceback)"]),
     case("fail-start-loose-date", loose_date,
          2, ["bad.toml: line 6: start = 2024-1-2 is not a date", "write 2024-01-02"]),
+    case("fail-run-set-sweep-key", spec_case(None, None, (), "--set", "sweep.hold_days=[1,2]"),
+         2, ["--set sweep.hold_days", "hypebt run does not read [sweep]", "use hypebt sweep"]),
     case("fail-benchmark-without-prefix", spec_case({"benchmark": '"000300"'}),
          2, ["bad.toml: benchmark '000300' is not an index code", "did you mean 'sh000300'?"]),
 ]

@@ -43,3 +43,20 @@ def update_index(args, reports: Path | None) -> None:
     note = refresh(reports or workspace_of(args) / "reports")
     if note:
         print(f"note: {note}", file=sys.stderr)
+
+
+def refuse_unread_overrides(items: list[str], command: str, unread: tuple[str, ...]) -> None:
+    """Refuse ``--set TABLE.KEY=...`` for a table ``command`` does not read (it would be ignored).
+
+    >>> refuse_unread_overrides(["sweep.hold_days=[1, 2]"], "run", ("sweep", "study"))
+    Traceback (most recent call last):
+    ...
+    hypebt.core.errors.InputError: --set sweep.hold_days: hypebt run does not read [sweep]; use hypebt sweep
+    """
+    from hypebt.core.errors import InputError
+
+    for item in items:
+        table = item.partition("=")[0].strip().split(".")[0]
+        if "." in item.partition("=")[0] and table in unread:
+            use = {"sweep": "; use hypebt sweep", "study": "; use hypebt study"}.get(table, "")
+            raise InputError(f"--set {item.partition('=')[0].strip()}: hypebt {command} does not read [{table}]{use}")

@@ -9,7 +9,7 @@ import difflib
 import math
 import sys
 
-from hypebt.cli.common import print_notes, store_of, update_index, workspace_of
+from hypebt.cli.common import print_notes, refuse_unread_overrides, store_of, update_index, workspace_of
 from hypebt.core.errors import InputError
 from hypebt.core.paths import safe_name
 from hypebt.data.bootstrap import ensure_data
@@ -53,6 +53,7 @@ def run(args) -> int:
 
     ws = workspace_of(args)
     check_overrides(args.set, study.STUDY_KEYS)
+    refuse_unread_overrides(args.set, "study", ("sweep", "params"))
     spec = load_spec(args.spec, args.set)
     if spec.study is None and spec.events is None:
         raise InputError(f"{args.spec}: a study spec needs an [events] table and optionally [study]")

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from hypebt.cli.common import store_of, update_index, workspace_of
+from hypebt.cli.common import refuse_unread_overrides, store_of, update_index, workspace_of
 from hypebt.data.bootstrap import ensure_data
 from hypebt.core.errors import InputError, SweepError
 from hypebt.core.paths import safe_name
@@ -27,6 +27,7 @@ OPTIONS_AT_LEAST_ONE = ("workers", "batch", "top", "max_combinations")
 def run(args) -> int:
     """Run the sweep of ``args.spec`` (argparse namespace of ``hypebt sweep``); return the exit code."""
     ws = workspace_of(args)
+    refuse_unread_overrides(args.set, "sweep", ("study",))
     spec = load_spec(args.spec, args.set)
     if not spec.strategy:
         raise InputError(f"{args.spec}: missing key 'strategy' (a file name in strategies/, e.g. \"hype_buy\")")
