@@ -9,6 +9,8 @@ import difflib
 import math
 import sys
 
+import pandas as pd
+
 from hypebt.cli.common import print_notes, refuse_unread_overrides, store_of, update_index, workspace_of
 from hypebt.core.errors import InputError
 from hypebt.core.paths import safe_name
@@ -35,6 +37,22 @@ def check_overrides(items: list[str], study_keys) -> None:
         close = difflib.get_close_matches(key, list(study_keys), n=1, cutoff=0.6)
         hint = f"did you mean study.{close[0]}?" if close else f"study keys: {', '.join(sorted(study_keys))}"
         raise InputError(f"--set {key}: a study reads no strategy parameter {key!r}; {hint}")
+
+
+def _period_notes(spec, sessions) -> list[str]:
+    """Say so when the study's data end before the spec's ``end`` (or start after its ``start``)."""
+    out = []
+    if not len(sessions):
+        return out
+    first, last = sessions[0], sessions[-1]
+    # A weekend or a holiday just beyond the data changes nothing: only weekdays count.
+    if spec.end and len(pd.bdate_range(last + pd.Timedelta(days=1), spec.end)):
+        out.append(f"{spec.path}: end {spec.end} is after the store's last bar ({last.date()}): the study "
+                   "ends there")
+    if spec.start and len(pd.bdate_range(spec.start, first - pd.Timedelta(days=1))):
+        out.append(f"{spec.path}: start {spec.start} is before the store's first bar ({first.date()}): the "
+                   "study starts there")
+    return out
 
 
 def _pct(x) -> str:
@@ -66,7 +84,7 @@ def run(args) -> int:
     curves = study.curves(abnormal, inputs.cfg.confidence)
     out = Path(args.out) if args.out else ws / "reports" / safe_name(spec.name, "study name")
     study_page.write(inputs, abnormal, car, summary, curves, skipped, out, command=["hypebt", *args.argv])
-    print_notes(inputs.notes + skipped, inputs.look_ahead)
+    print_notes(inputs.notes + skipped + _period_notes(spec, inputs.panel.sessions), inputs.look_ahead)
     cfg = inputs.cfg
     b = cfg.window[1]
     rows = summary.to_dict("records")

@@ -179,10 +179,11 @@ def _sessions(spec: Spec, cal: Calendar, bars: pd.DataFrame, where: str, notes: 
             f"{where}: no data between {start.date()} and {end.date()} "
             f"(the store has {data_first.date()}..{data_last.date()} for these codes)"
         )
-    if spec.end and end > data_last:
+    # A weekend or a holiday just beyond the data changes nothing: only weekdays count.
+    if spec.end and len(pd.bdate_range(data_last + pd.Timedelta(days=1), end)):
         notes.append(f"{where}: end {spec.end} is after the store's last bar ({data_last.date()}): the run ends "
                      f"there; fetch newer bars or set end = {data_last.date()}")
-    if spec.start and start < data_first:
+    if spec.start and len(pd.bdate_range(start, data_first - pd.Timedelta(days=1))):
         notes.append(f"{where}: start {spec.start} is before the store's first bar ({data_first.date()}): the run "
                      "starts there")
     return sessions
