@@ -49,6 +49,13 @@ class SweepError(StrategyError):
     traceback_helps = False  # each failure's error is in results.csv; the tracebacks were in workers
 
 
+class LookAheadError(StrategyError):
+    """A strategy asked for something not known yet at the current moment (exit 2): today's close
+    before the open, a negative ``ago``, a bar after today, an indicator computed from later bars."""
+
+    exit_code = 2
+
+
 class DataError(HypebtError):
     """The store lacks the data asked for, or fails its integrity check (exit 3)."""
 

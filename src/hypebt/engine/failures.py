@@ -27,19 +27,20 @@ def _hint(exc: BaseException) -> str:
     return ""
 
 
-def describe(exc: BaseException, strategy_path: str | Path) -> str:
+def describe(exc: BaseException, strategy_path: str | Path, files: set[str] | None = None) -> str:
     """``<file>:<line> in <hook>: <Error>: <message>`` for an exception raised in a strategy.
 
     The line is the innermost frame in the strategy's file; the hook is the outermost one
     (``on_open``, ``on_close``, ``__init__``...), the method hypebt called. Without a frame in
-    the file (the error came from hypebt itself), the hook is left out.
+    the file (the error came from hypebt itself), the hook is left out. ``files``: the resolved
+    source files of the strategy's classes (a class defined in a notebook has no strategy file).
     """
     path = Path(strategy_path)
-    resolved = path.resolve()
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _same(f.filename, resolved)]
+    resolved = {Path(f) for f in files} if files else {path.resolve()}
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if any(_same(f.filename, r) for r in resolved)]
     message = f"{exc.__class__.__name__}: {exc}{_hint(exc)}"
     if not frames:
         return f"{path}: {message}"
     hook, line = frames[0].name, frames[-1].lineno
     inner = f" (line {line} is in {frames[-1].name})" if frames[-1].name != hook else ""
-    return f"{path}:{line} in {hook}{inner}: {message}"
+    return f"{frames[-1].filename}:{line} in {hook}{inner}: {message}"

@@ -40,7 +40,7 @@ TOP_KEYS = {
     "name": str, "description": str, "strategy": str, "universe": str, "codes": list,
     "start": dt.date, "end": dt.date, "cash": float, "benchmark": str, "adjust": str,
     "margin_list": str, "st_codes": list, "events": dict, "params": dict, "rules": dict,
-    "sweep": dict, "study": dict,
+    "sweep": dict, "study": dict, "warmup": int,
 }
 EVENT_KEYS = {"catalogue": str, "ids": list, "name": (str, list), "tag": (str, list),
               "company": (str, list), "scheduled": bool}
@@ -84,6 +84,7 @@ class Spec:
     rules: dict = field(default_factory=dict)
     sweep: dict | None = None
     study: dict | None = None
+    warmup: int = 0  # sessions loaded before start for history and indicators (no trading, no returns)
     # The top-level keys the spec (with its --set overrides) gave: a named resource must exist.
     named: frozenset = field(default=frozenset(), compare=False)
 
@@ -99,6 +100,8 @@ def _type_ok(value, expected) -> bool:
         return any(_type_ok(value, e) for e in expected)
     if expected is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
     if expected is dt.date:
         return isinstance(value, (dt.date, str)) and not isinstance(value, dt.datetime)
     return isinstance(value, expected)
@@ -189,6 +192,8 @@ def parse_spec(raw: dict, path: Path) -> Spec:
     if not is_index_code(benchmark):
         raise InputError(f"{where}: benchmark {benchmark!r} is not an index code{index_code_hint(benchmark)}; "
                          "write it with its exchange prefix, e.g. \"sh000300\"")
+    if raw.get("warmup", 0) < 0:
+        raise InputError(f"{where}: warmup must be a number of sessions >= 0, got {raw['warmup']}")
     if "cash" in raw and raw["cash"] <= 0:
         raise InputError(f"{where}: cash must be positive, got {raw['cash']}")
     for code in raw.get("codes", ()):
@@ -219,7 +224,8 @@ def parse_spec(raw: dict, path: Path) -> Spec:
         adjust=raw.get("adjust"), margin_list=raw.get("margin_list", "margin_eligible"),
         st_codes=tuple(raw.get("st_codes", ())), description=raw.get("description", ""), events=events,
         params=dict(raw.get("params", {})), rules=dict(raw.get("rules", {})),
-        sweep=raw.get("sweep"), study=raw.get("study"), named=frozenset(raw),
+        sweep=raw.get("sweep"), study=raw.get("study"), warmup=int(raw.get("warmup", 0)),
+        named=frozenset(raw),
     )
 
 
@@ -227,4 +233,4 @@ def _tname(t) -> str:
     if isinstance(t, tuple):
         return " or ".join(_tname(x) for x in t)
     return {str: "a string", float: "a number", list: "a list", dict: "a table", bool: "true or false",
-            dt.date: "a date (2024-02-19)"}.get(t, t.__name__)
+            dt.date: "a date (2024-02-19)", int: "a whole number"}.get(t, t.__name__)
