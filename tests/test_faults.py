@@ -378,15 +378,16 @@ def test_code_in_set_runs_nothing_at_the_command_line(root, capsys):
 # --- HTML escaping -----------------------------------------------------------------------------
 
 def test_reports_escape_every_user_string(root, capsys):
-    """A universe, stock and event name, a description and a margin-list name holding markup."""
+    """A universe, stock and event name, a description and a spec file name holding markup (the
+    latter reaches the notes banner through the note on a period cut to the data)."""
     ws = root / "ws"
     (ws / "data" / "universes" / f"{XSS_UNI}.csv").write_text(
         f'code,name,snapshot_date,source,kind\n600000,"{XSS}",2024-01,"{XSS}",list\n600001,B,,,\n', "utf-8")
     (ws / "data" / "events" / "ev.csv").write_text(EVENTS.replace("Alpha,ACME", f"{XSS},{XSS}"), "utf-8")
-    spec = ws / "backtests" / "xss.toml"
-    spec.write_text(spec_text(name="xss", universe=XSS_UNI, margin=XSS, description=XSS), "utf-8")
-    for argv in (["run", str(spec), "--offline"],
-                 ["sweep", str(spec), "--offline", "--workers", "1", "--top", "1"],
+    spec = ws / "backtests" / f"{XSS_UNI}.toml"
+    spec.write_text(spec_text(name="xss", universe=XSS_UNI, description=XSS), "utf-8")
+    for argv in (["run", str(spec), "--offline", "--set", "end=2030-01-01"],
+                 ["sweep", str(spec), "--offline", "--workers", "1", "--top", "1", "--set", "end=2030-01-01"],
                  ["study", str(spec), "--offline", "--out", str(ws / "reports" / "xss_study")]):
         rc, _, err = hypebt_cli(root, capsys, *argv)
         assert rc == 0, f"{argv[0]}: {err}"
@@ -399,10 +400,10 @@ def test_reports_escape_every_user_string(root, capsys):
             assert raw not in page, f"{name} holds the raw {raw!r}"
     esc, esc_uni = html.escape(XSS), html.escape(XSS_UNI)
     notes = re.search(r'<div id="hypebt-notes".*?</div>', pages["xss/tearsheet.html"], re.S).group(0)
-    assert esc in notes  # the margin-list name, in the notes banner
+    assert esc_uni in notes  # the spec's file name, in the notes banner
     assert esc_uni in pages["xss/tearsheet.html"]  # the universe name, in the title
-    assert esc in pages["xss_sweep/sweep.html"] and esc_uni in pages["xss_sweep/sweep.html"]
-    assert esc in pages["xss_sweep/best/1/tearsheet.html"]
+    assert pages["xss_sweep/sweep.html"].count(esc_uni) >= 2  # the universe, and the spec in the notes
+    assert esc_uni in pages["xss_sweep/best/1/tearsheet.html"]
     study = pages["xss_study/study.html"]
     assert esc_uni in study
     assert study.count(esc) >= 3  # the event's name and company, the stock's name

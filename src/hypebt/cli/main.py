@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         # One line, whatever a file's column names or values contain.
-        print(f"hypebt: error: {' '.join(str(exc).split(chr(10)))}", file=sys.stderr)
+        hint = " (rerun with --debug for the traceback)" if exc.traceback_helps else ""
+        print(f"hypebt: error: {' '.join(str(exc).split(chr(10)))}{hint}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("hypebt: interrupted", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hypebt.cli.common import print_notes, store_of, update_index, workspace_of
+from hypebt.cli.common import print_notes, refuse_unread_overrides, store_of, update_index, workspace_of
 from hypebt.core.errors import InputError
 from hypebt.core.paths import safe_name
 from hypebt.data.bootstrap import ensure_data
@@ -26,6 +26,7 @@ def run(args) -> int:
     from hypebt.reports import run_report as report
 
     ws = workspace_of(args)
+    refuse_unread_overrides(args.set, "run", ("sweep", "study"))
     spec = load_spec(args.spec, args.set)
     if not spec.strategy:
         raise InputError(f"{args.spec}: missing key 'strategy' (a file name in strategies/, e.g. \"hype_buy\"); "

@@ -12,9 +12,9 @@ import os
 import sys
 from pathlib import Path
 
-from hypebt.cli.common import store_of, update_index, workspace_of
+from hypebt.cli.common import refuse_unread_overrides, store_of, update_index, workspace_of
 from hypebt.data.bootstrap import ensure_data
-from hypebt.core.errors import InputError
+from hypebt.core.errors import InputError, SweepError
 from hypebt.core.paths import safe_name
 from hypebt.engine import backtest as engine
 from hypebt.engine.spec import load_spec
@@ -27,6 +27,7 @@ OPTIONS_AT_LEAST_ONE = ("workers", "batch", "top", "max_combinations")
 def run(args) -> int:
     """Run the sweep of ``args.spec`` (argparse namespace of ``hypebt sweep``); return the exit code."""
     ws = workspace_of(args)
+    refuse_unread_overrides(args.set, "sweep", ("study",))
     spec = load_spec(args.spec, args.set)
     if not spec.strategy:
         raise InputError(f"{args.spec}: missing key 'strategy' (a file name in strategies/, e.g. \"hype_buy\")")
@@ -53,4 +54,24 @@ def run(args) -> int:
           f"{summary['line']}")
     print(f"results: {out / 'results.csv'}" + ("" if args.no_html else f"\nreport: {out / 'sweep.html'}"))
     update_index(args, Path(args.out).parent if args.out else None)
+    if outcome.failed:
+        _report_failures(spec, out, outcome)
     return 0
+
+
+def _report_failures(spec, out: Path, outcome) -> None:
+    """Exit codes that tell the truth: an error when every combination failed, else a warning line."""
+    from hypebt.research.results import ResultStore
+
+    store = ResultStore(out / "results.sqlite")
+    try:
+        frame = store.frame()
+    finally:
+        store.close()
+    failed = frame[frame["status"] != "ok"] if len(frame) else frame
+    first = f"; first: {failed['error'].iloc[0]}" if len(failed) else ""
+    if outcome.failed == outcome.ran and not outcome.skipped:
+        raise SweepError(f"{spec.path}: all {outcome.failed} combination(s) failed{first} "
+                         f"(each error is in {out / 'results.csv'})")
+    print(f"warning: {spec.path}: {outcome.failed} of {outcome.total} combination(s) failed{first} "
+          f"(each error is in {out / 'results.csv'})", file=sys.stderr)

@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from hypebt.core.errors import DataError
+from hypebt.core.workspace import is_workspace
 from hypebt.data import universes as U
 from hypebt.data.market_index import EQUAL_WEIGHT
 
@@ -78,6 +80,11 @@ def ensure_data(spec, store, ws: Path, offline: bool) -> None:
         return
     local = local_dataset(ws)
     if local is not None and not has_stocks:
+        if not is_workspace(ws):
+            # Never fill a new store in a folder the user did not mean as a workspace.
+            raise DataError(f"{store.root}: the store has no stock bars and {ws} is not a workspace (no strategies/ "
+                            f"or data/); run from your workspace or pass --workspace, or import on purpose: "
+                            f"hypebt --home {store.root} data import {local / 'ashare' / 'market.parquet'}")
         _import_local(spec, store, local)
         return ensure_data(spec, store, ws, True)
     if offline:

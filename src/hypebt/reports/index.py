@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 
 from hypebt.core import fsio
@@ -36,11 +37,16 @@ def entries(reports: Path) -> list[dict]:
                             "figures": figures, "link": f"{folder.name}/{link}"})
                 continue
             manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
-        except (OSError, ValueError):
+            kind = manifest.get("kind", "run")
+            st = json.loads((folder / "stats.json").read_text("utf-8")) \
+                if kind == "run" and (folder / "stats.json").is_file() else {}
+        except (OSError, ValueError, AttributeError) as exc:
+            if (folder / "manifest.json").exists() or (folder / "summary.json").exists():
+                # A broken report folder must not break the index of the others: skip it, say so.
+                print(f"warning: {folder}: unreadable report ({' '.join(str(exc).split())}); left out of the index",
+                      file=sys.stderr)
             continue
-        kind = manifest.get("kind", "run")
         if kind == "run":
-            st = json.loads((folder / "stats.json").read_text("utf-8")) if (folder / "stats.json").is_file() else {}
             figures = (f"return {_pct(st.get('total_return'))} vs benchmark {_pct(st.get('benchmark_total_return'))}, "
                        f"Sharpe {_num(st.get('sharpe'))}, max drawdown {_pct(st.get('max_drawdown'))}, "
                        f"{st.get('n_trades', '')} trades ({st.get('start', '')}..{st.get('end', '')})")
