@@ -19,20 +19,21 @@ file's SHA-256 so a truncated or corrupted file is caught on load and by
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hypebt.core import fsio
 from hypebt import __version__
+from hypebt.core import fsio
 from hypebt.core.errors import DataError, InputError, unknown
+from hypebt.core.fsio import file_sha256
+from hypebt.core.paths import store_root
+from hypebt.data.calendar import store_sessions
 
 ADJUSTMENTS = ("qfq", "hfq", "raw")
 DATASETS = ("stock_qfq", "stock_hfq", "stock_raw", "index")
@@ -46,7 +47,6 @@ STOCK_PREFERENCE = ("stock_raw", "stock_qfq", "stock_hfq")
 # instead of 86% with 2**18, for ~0.1 s more on a whole-market load (benchmarks/bench_store.py).
 MANIFEST_KEYS = ("dataset", "adjust", "rows", "first_date", "last_date", "sha256")
 _ROW_GROUP = 1 << 14
-_HASH_CHUNK = 1 << 20
 # A file's timestamp is only trusted to show a change when the file is older than this: coarse
 # filesystem clocks (FAT: 2 s) could give a rewrite the same mtime as the version hashed before.
 _MTIME_SLACK_S = 2.0
@@ -59,15 +59,6 @@ def dataset_for(kind: str, adjust: str | None = None) -> str:
     if adjust not in ADJUSTMENTS:
         raise InputError(f"adjust {adjust!r} is not one of {', '.join(ADJUSTMENTS)}")
     return f"stock_{adjust}"
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in chunks (hashlib.file_digest needs Python 3.11)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class _HashCache:
@@ -208,6 +199,16 @@ class Store:
         sources = list(dict.fromkeys([*(old_manifest or {}).get("sources", []), source]))
         return self._write_frame(dataset, merged, sources=sources, adjust=adjust, as_of=as_of)
 
+    def write_dataset(self, dataset: str, frame: pd.DataFrame, *, source: str, as_of: str | None = None,
+                      extra: dict | None = None) -> dict[str, Any]:
+        """Write a table other than imported bars (a derived index, a reference snapshot), replacing
+        it whole; ``frame`` needs a ``date`` column, ``extra`` keys (e.g. what it was built from) go
+        into its manifest. Read it back with :meth:`load` and :meth:`manifest` like any dataset.
+        """
+        if dataset in (*DATASETS, "calendar"):
+            raise InputError(f"dataset {dataset!r} holds imported bars; choose another name for this table")
+        return self._write_frame(dataset, frame, sources=[source], adjust="none", as_of=as_of, extra=extra)
+
     def write_reference(self, dataset: str, frame: pd.DataFrame, *, sources: list[str], as_of: str,
                         date_columns: tuple[str, ...]) -> dict[str, Any]:
         """Replace a reference table checked by :mod:`hypebt.data.reference`; return its manifest.
@@ -219,7 +220,8 @@ class Store:
         return self._write_frame(dataset, frame, sources=sources, adjust="none", as_of=as_of,
                                  date_columns=date_columns)
 
-    def _write_frame(self, dataset, frame, *, sources, adjust, as_of, date_columns=("date",)) -> dict[str, Any]:
+    def _write_frame(self, dataset, frame, *, sources, adjust, as_of, date_columns=("date",),
+                     extra=None) -> dict[str, Any]:
         frame = frame.copy()
         if "code" in frame:
             frame["code"] = frame["code"].astype("string")
@@ -246,6 +248,7 @@ class Store:
             "sha256": digest,
             "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "hypebt_version": __version__,
+            **(extra or {}),
         }
         # Data first, then its manifest: a crash in between leaves a hash mismatch
         # that 'data check' reports, never a manifest pointing at missing rows.
@@ -361,15 +364,17 @@ class Store:
         return problems
 
 
-def sessions_from_store(store: Store, index_code: str = "sh000300") -> pd.DatetimeIndex:
-    """Trading sessions: CSI 300's dates (it trades every session), else akshare's calendar,
-    else every date any stock traded."""
-    if "index" in store.datasets():
-        idx = store.load("index", codes=[index_code], columns=["date"])
-        if len(idx):
-            return pd.DatetimeIndex(np.sort(idx["date"].unique()))
-    cal = store.load_calendar()
-    if cal is not None:
-        return cal
-    frame = store.load(store.stock_dataset(), columns=["date"])
-    return pd.DatetimeIndex(np.sort(frame["date"].unique()))
+def open_store(home=None, workspace=None) -> Store:
+    """The store a command uses: ``home``, else ``$HYPEBT_HOME``, else ``<workspace>/data/store``
+    (:func:`hypebt.core.paths.store_root`).
+
+    >>> open_store(None, ".").root                 # doctest: +SKIP
+    PosixPath('data/store')
+    """
+    return Store(store_root(home, workspace))
+
+
+def sessions_from_store(store: Store, index_code: str | None = None) -> pd.DatetimeIndex:
+    """Deprecated alias of :func:`hypebt.data.calendar.store_sessions` (``index_code`` is
+    ignored: a benchmark no longer decides the sessions). Kept until research/study.py switches."""
+    return store_sessions(store)

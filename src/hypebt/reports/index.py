@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 from pathlib import Path
 
 from hypebt.core import fsio
+from hypebt.reports.templating import Cell, Table, render
 
 
 def _pct(v) -> str:
@@ -71,23 +71,21 @@ def is_hypebt_index(path: Path) -> bool:
 
 def write_index(reports: Path) -> Path:
     """Rebuild ``reports/index.html`` from what the reports folder holds."""
-    rows = "".join(
-        f"<tr><td>{html.escape(e['when'])}</td><td>{html.escape(e['kind'])}</td>"
-        f"<td><a href=\"{html.escape(e['link'])}\">{html.escape(e['name'])}</a></td>"
-        f"<td>{html.escape(e['figures'])}</td></tr>"
-        for e in entries(reports)
-    )
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">{MARKER}<title>hypebt reports</title>
-<style>body {{ font-family: sans-serif; margin: 20px }} table {{ border-collapse: collapse; font-size: 13px }}
-th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left }} th {{ background: #f0f0f0 }}</style>
-</head><body>
-<h1>hypebt reports</h1>
-<p>Every run, sweep and study in this folder, newest first (rebuilt {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}).</p>
-<table><thead><tr><th>when (UTC)</th><th>kind</th><th>report</th><th>key figures</th></tr></thead>
-<tbody>{rows or '<tr><td colspan="4">No reports yet: run hypebt run, sweep or study.</td></tr>'}</tbody></table>
-</body></html>
-"""
+    rows = [[Cell(e["when"]), Cell(e["kind"]), Cell(e["name"], e["link"]), Cell(e["figures"])]
+            for e in entries(reports)]
+    listing = Table(["when (UTC)", "kind", "report", "key figures"], rows,
+                    cls="", empty="No reports yet: run hypebt run, sweep or study.")
+    page = render("index.html", title="hypebt reports", reports=listing,
+                  rebuilt=dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
     path = reports / "index.html"
     fsio.write_text(path, page)
     return path
+
+
+def refresh(reports: Path) -> str | None:
+    """Rebuild ``reports/index.html`` after a command wrote into ``reports``, never replacing an
+    ``index.html`` hypebt did not write: then it is left alone and the note saying so is returned."""
+    if (reports / "index.html").exists() and not is_hypebt_index(reports / "index.html"):
+        return f"{reports / 'index.html'} is not hypebt's; left alone"
+    write_index(reports)
+    return None

@@ -5,8 +5,8 @@
 ``returns.csv`` and ``manifest.json`` (versions, data hashes, spec, params,
 rules): every figure in the report can be reproduced from the manifest.
 
-The folder is built beside its final place and renamed into it in one step,
-so a crash never leaves a half-written report.
+The folder is built beside its final place and renamed into it in one step
+(:func:`hypebt.core.outdir.staged_dir`), so a crash never leaves a half-written report.
 """
 
 from __future__ import annotations
@@ -15,23 +15,23 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
-import html
 import os
 import platform
 import re
-import shutil
 import sys
-import tempfile
 import warnings
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 
-from hypebt.core import fsio
-from hypebt.engine import metrics
 from hypebt import __version__
-from hypebt.core.errors import OutputError
+from hypebt.core import fsio
+from hypebt.core.outdir import staged_dir
+from hypebt.data.universes import LOOK_AHEAD_WARNING as U_WARNING
+from hypebt.engine import metrics
+from hypebt.reports.templating import render
+from hypebt.reports.templating import text as as_text
 
 PACKAGES = ("backtrader", "akshare", "pandas", "numpy", "pyarrow", "quantstats", "matplotlib", "dask", "distributed")
 
@@ -48,67 +48,13 @@ def versions() -> dict[str, str]:
 
 
 def file_hash(path: Path) -> str:
+    """sha256 of a file's bytes, hex."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-@contextlib.contextmanager
-def check_output_dir(final: Path, markers: tuple[str, ...]) -> None:
-    """Refuse to replace a folder hypebt did not write: ``final`` must be new, empty, or hold one
-    of ``markers`` (files hypebt writes there)."""
-    if final.exists() and not final.is_dir():
-        raise OutputError(f"{final}: exists and is not a folder; choose another --out")
-    if final.is_dir() and any(final.iterdir()) and not any((final / m).exists() for m in markers):
-        raise OutputError(
-            f"{final}: not empty and not a hypebt report; choose a new folder with --out "
-            "(hypebt replaces only its own reports)"
-        )
-
-
-def staged_dir(final: Path, markers: tuple[str, ...] = ("manifest.json",)):
-    """Yield a fresh temporary folder beside ``final``; on success it replaces ``final``.
-
-    ``final`` may only be a new or empty folder or an earlier hypebt report (see
-    :func:`check_output_dir`); if the last rename fails, the earlier report is put back.
-    """
-    check_output_dir(final, markers)
-    return _staged(final)
-
-
-@contextlib.contextmanager
-def _staged(final: Path):
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    except OSError as exc:
-        raise OutputError(f"{final.parent}: cannot write the report there ({exc.strerror}); "
-                          "choose another folder with --out") from None
-    old = None
-    try:
-        yield tmp
-        if final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
-            os.replace(final, old)
-        os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and not final.exists():
-            os.replace(old, final)  # put the earlier report back
-        raise OutputError(f"{final}: cannot write the report ({exc.strerror})") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def banner(lines: list[str], warning: str = "") -> str:
-    """An escaped HTML block with hypebt's notes, put at the top of a page."""
-    items = "".join(f"<li>{html.escape(x)}</li>" for x in lines)
-    warn = f'<p class="hypebt-warning"><strong>Look-ahead warning:</strong> {html.escape(warning)}</p>' if warning else ""
-    return (
-        '<div id="hypebt-notes" style="font-family:sans-serif;border:1px solid #e0a800;background:#fff8e1;'
-        f'padding:8px 14px;margin:10px 0">{warn}<ul style="margin:4px 0">{items}</ul></div>'
-    )
+    """An HTML block with hypebt's notes (and the look-ahead ``warning``), put at the top of a page."""
+    return render("banner.html", lines=lines, warning=warning)
 
 
 def _self_contained(text: str, title: str, notes_html: str) -> str:
@@ -119,7 +65,7 @@ def _self_contained(text: str, title: str, notes_html: str) -> str:
     """
     text = re.sub(r'<link rel="shortcut icon"[^>]*>', "", text)
     text = text.replace('<body onload="save()">', "<body>")
-    text = re.sub(r"<title>.*?</title>", f"<title>{html.escape(title)}</title>", text, count=1, flags=re.S)
+    text = re.sub(r"<title>.*?</title>", lambda _: f"<title>{as_text(title)}</title>", text, count=1, flags=re.S)
     marker = text.find("<body")
     if marker >= 0:
         end = text.find(">", marker) + 1
@@ -138,7 +84,7 @@ def tearsheet(returns: pd.Series, bench: pd.Series, path: Path, title: str, note
         with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # quantstats' own matplotlib/pandas deprecation chatter
             # match_dates=False: keep the whole period (quantstats would start at the first trade).
-            qs.reports.html(r, benchmark=b, output=str(tmp), title=html.escape(title),
+            qs.reports.html(r, benchmark=b, output=str(tmp), title=as_text(title),
                             periods_per_year=metrics.PERIODS, download_filename=path.name, match_dates=False)
         tmp.write_text(_self_contained(tmp.read_text("utf-8"), title, banner(notes, warning)), "utf-8")
 
@@ -185,5 +131,3 @@ def write_run(prep, result, out_dir: Path, command: list[str] | None = None, htm
         fsio.write_json(tmp / "manifest.json", manifest)
     return out_dir
 
-
-from hypebt.data.universes import LOOK_AHEAD_WARNING as U_WARNING  # noqa: E402

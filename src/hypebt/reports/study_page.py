@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
-import html
 import io
 import sys
 from pathlib import Path
@@ -14,8 +13,10 @@ import numpy as np
 import pandas as pd
 
 from hypebt.core import fsio
-from hypebt.reports import run_report as report
+from hypebt.core.outdir import staged_dir
 from hypebt.data.universes import LOOK_AHEAD_WARNING
+from hypebt.reports import run_report as report
+from hypebt.reports.templating import render, table
 
 
 CJK_FONT_FILES = ("NotoSansCJK-Regular.ttc", "NotoSansCJK-Regular.otf", "NotoSansCJKsc-Regular.otf",
@@ -104,25 +105,17 @@ def car_figures(curves: pd.DataFrame, car: pd.DataFrame, title_names: dict) -> l
     return figs
 
 
-def _table(frame: pd.DataFrame, pct_cols=()) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = []
-    for rec in frame.itertuples(index=False):
-        cells = []
-        for col, v in zip(frame.columns, rec):
-            if isinstance(v, float):
-                text = "" if np.isnan(v) else (f"{v:+.2%}" if col in pct_cols else f"{v:.4g}")
-            else:
-                text = str(v)
-            cells.append(f"<td>{html.escape(text)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+def _cell_text(pct_cols):
+    """A study table's cell text: percentages for ``pct_cols``, 4 significant digits otherwise."""
+    def fmt(col, v) -> str:
+        if isinstance(v, float):
+            return "" if np.isnan(v) else (f"{v:+.2%}" if col in pct_cols else f"{v:.4g}")
+        return str(v)
+    return fmt
 
 
 def write(inputs, abnormal, car, summary, curves_frame, skipped, out: Path, command=None) -> Path:
     """Write every study output into ``out`` (replaced as a whole)."""
-    from hypebt.reports.sweep_page import _SORT_JS
-
     spec, cfg = inputs.spec, inputs.cfg
     titles = {t.event.id: f"{t.event.name} ({t.event.company})" for t in inputs.tradables}
     figs = car_figures(curves_frame, car, titles)
@@ -134,39 +127,15 @@ def write(inputs, abnormal, car, summary, curves_frame, skipped, out: Path, comm
     } for t in inputs.tradables])
     pct = {"mean_car_mkt", "median_car_mkt", "mean_car_mm", "mean_paper", "mean_tradable", "mean_gap",
            *[c for c in car.columns if c.startswith("car_")], "paper_abnormal", "tradable_abnormal", "gap"}
-    look = (f'<p class="warning"><strong>Look-ahead warning:</strong> {html.escape(LOOK_AHEAD_WARNING)}</p>'
-            if inputs.look_ahead else "")
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in [*inputs.notes, *skipped])
     stock_cols = ["event", "code", "name", "day0", "at", f"car_mkt[0,{b}]", f"car_mm[0,{b}]", "locked_day0",
                   "locked_days", "suspended_days", "first_fill", "paper_abnormal", "tradable_abnormal", "gap"]
-    page = f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(spec.name)} event study</title>
-<style>
-body {{ font-family: "Noto Sans CJK SC", sans-serif; margin: 20px; color: #222 }}
-table {{ border-collapse: collapse; font-size: 12px; margin-bottom: 16px }}
-th, td {{ border: 1px solid #ccc; padding: 3px 6px }} th {{ background: #f0f0f0; cursor: pointer }}
-.warning {{ background: #fff8e1; border: 1px solid #e0a800; padding: 8px }}
-</style></head><body>
-<h1>Event study: {html.escape(spec.name)}</h1>
-<p>{html.escape(inputs.universe_name)} ({len(inputs.panel.codes)} stocks) against {html.escape(spec.benchmark)};
-window [{a}, {b}] sessions around day 0 (the event's first tradable session); market model fitted on
-[{cfg.estimation[0]}, {cfg.estimation[1]}] (at least {cfg.min_estimation} sessions);
-{cfg.confidence:.0%} confidence bands.</p>
-{look}<ul>{notes}</ul>
-<h2>Events</h2>
-{_table(ev_table)}
-<h2>Cumulative abnormal returns</h2>
-{''.join(f'<figure><img alt="{html.escape(t)}" src="data:image/png;base64,{p}"><figcaption>{html.escape(t)}</figcaption></figure>' for t, p in figs)}
-<h2>Tests: mean CAR over [0, {b}]</h2>
-<p>t-test of the cross-sectional mean, sign test and Wilcoxon signed-rank test; paper vs tradable:
-paper buys at the event's first tradable price, tradable at the first price that would have filled
-(not on a limit-up 一字板, not while suspended); both net of the benchmark over the same span.</p>
-{_table(summary, pct)}
-<h2>Per stock</h2>
-{_table(car[stock_cols], pct)}
-<script>{_SORT_JS}</script>
-</body></html>
-"""
+    page = render(
+        "study.html", lang="zh-CN", title=f"{spec.name} event study", name=spec.name,
+        universe=inputs.universe_name, n_stocks=len(inputs.panel.codes), benchmark=spec.benchmark, a=a, b=b,
+        est_a=cfg.estimation[0], est_b=cfg.estimation[1], min_estimation=cfg.min_estimation,
+        confidence=f"{cfg.confidence:.0%}", warning=LOOK_AHEAD_WARNING if inputs.look_ahead else "",
+        notes_list=[*inputs.notes, *skipped], figures=figs, events=table(ev_table, _cell_text(())),
+        summary=table(summary, _cell_text(pct)), stocks=table(car[stock_cols], _cell_text(pct)))
     manifest = {
         "kind": "study", "name": spec.name,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -179,7 +148,7 @@ paper buys at the event's first tradable price, tradable at the first price that
         "events_outside": [e.id for e in inputs.outside], "skipped": skipped, "notes": inputs.notes,
         "summary": summary.replace({np.nan: None}).to_dict("records"),
     }
-    with report.staged_dir(out, ("manifest.json", "study.html")) as tmp:
+    with staged_dir(out, ("manifest.json", "study.html")) as tmp:
         with fsio.atomic_path(tmp / "car.csv") as t:
             car.to_csv(t, index=False)
         with fsio.atomic_path(tmp / "abnormal_returns.parquet") as t:

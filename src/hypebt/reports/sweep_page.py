@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 import io
 import itertools
 import math
@@ -21,29 +20,14 @@ import numpy as np
 import pandas as pd
 
 from hypebt.core import fsio
+from hypebt.data.universes import LOOK_AHEAD_WARNING
 from hypebt.engine import metrics
 from hypebt.reports import run_report as report
-from hypebt.research.sweep import Plan, ResultStore, run_identity
-from hypebt.data.universes import LOOK_AHEAD_WARNING
+from hypebt.reports.templating import render, table
+from hypebt.research.plan import Plan
+from hypebt.research.results import RESULT_COLUMNS, ResultStore, plan_keys_of, results_frame, run_identity
 
-RESULT_COLUMNS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "n_trades",
-                  "exposure", "refused_orders", "status"]
 ASCENDING = {"max_drawdown": False}  # drawdowns are negative: closer to 0 is better, i.e. larger
-
-
-def results_frame(store: ResultStore, plan: Plan, keys: list[str] | None = None) -> pd.DataFrame:
-    """One row per combination of this plan (``keys``: the plan's keys; rows of other plans that
-    a resumed store may hold are left out): parameters, figures, status, in a stable order."""
-    frame = store.frame()
-    if keys is not None:
-        frame = frame[frame["key"].isin(set(keys))].reset_index(drop=True)
-    params = list(plan.axes)
-    extra = [c for c in frame.columns if c.startswith(("is_", "oos_", "wf"))]
-    cols = params + RESULT_COLUMNS + extra + ["error", "seconds", "key"]
-    for c in cols:
-        if c not in frame:
-            frame[c] = np.nan
-    return frame[cols]
 
 
 def _ranked(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -88,51 +72,11 @@ def _heatmap_png(frame: pd.DataFrame, x: str, y: str, metric: str, fixed: dict, 
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _fmt(v) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return ""
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() and abs(v) < 1e12 else f"{v:.4f}"
-    return str(v)
-
-
-_SORT_JS = """
-document.querySelectorAll('table.sortable th').forEach(function (th, col) {
-  th.addEventListener('click', function () {
-    var table = th.closest('table'), body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows);
-    var asc = th.dataset.asc !== '1'; th.dataset.asc = asc ? '1' : '0';
-    rows.sort(function (a, b) {
-      var x = a.cells[col].textContent, y = b.cells[col].textContent;
-      var nx = parseFloat(x), ny = parseFloat(y);
-      var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
-      return asc ? c : -c;
-    });
-    rows.forEach(function (r) { body.appendChild(r); });
-  });
-});
-"""
-
-
-def _table(frame: pd.DataFrame, cls: str = "sortable", links: dict | None = None) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = []
-    for idx, row in frame.iterrows():
-        cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row.to_list())
-        if links and idx in links:
-            cells += f'<td><a href="{html.escape(links[idx])}">tearsheet</a></td>'
-        body.append(f"<tr>{cells}</tr>")
-    extra = "<th>report</th>" if links else ""
-    return f'<table class="{cls}"><thead><tr>{head}{extra}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-
-
 def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str] | None = None) -> dict:
     """Write the result tables, and (``html_report``) ``sweep.html`` with the top-N tearsheets."""
     store = ResultStore(out / "results.sqlite")
     try:
         if keys is None:
-            from hypebt.research.sweep import plan_keys_of
-
             keys = plan_keys_of(prep, plan)
         frame = results_frame(store, plan, keys)
         with fsio.atomic_path(out / "results.parquet") as tmp:
@@ -200,35 +144,14 @@ def _write_html(prep, plan, out, frame, ranked, store, summary, dsr) -> None:
                                        if len(params) > 2 else ""))
                 if png:
                     heatmaps.append((metric, x, y, png))
-    dsr_text = "n/a" if dsr["dsr"] is None else f"{dsr['dsr']:.2f}"
-    look = f'<p class="warning"><strong>Look-ahead warning:</strong> {html.escape(LOOK_AHEAD_WARNING)}</p>' \
-        if prep.look_ahead else ""
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in prep.warnings)
-    shown = frame.drop(columns=["key"])
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>{html.escape(spec.name)} sweep</title>
-<style>
-body {{ font-family: sans-serif; margin: 20px; color: #222 }}
-table {{ border-collapse: collapse; font-size: 12px }} th, td {{ border: 1px solid #ccc; padding: 3px 6px }}
-th {{ background: #f0f0f0; cursor: pointer }} .warning {{ background: #fff8e1; border: 1px solid #e0a800; padding: 8px }}
-.figs img {{ margin: 6px; border: 1px solid #ddd }}
-</style></head><body>
-<h1>Sweep: {html.escape(spec.name)}</h1>
-<p>{html.escape(prep.strategy_name)} on {html.escape(prep.universe_name)}, {prep.sessions[0].date()}..{prep.sessions[-1].date()},
-benchmark {html.escape(spec.benchmark)}; {html.escape(plan.method)} over {html.escape(', '.join(params))}.</p>
-{look}<ul>{notes}</ul>
-<h2>Best combinations</h2>
-<p><strong>{len(frame)} combinations tried</strong> ({summary['failed']} failed). Ranked by {html.escape(plan.metric)}.
-Deflated Sharpe ratio of the best (Bailey &amp; López de Prado): <strong>{dsr_text}</strong>
-— the probability that its Sharpe beats the best of {dsr['n_trials']} skill-less trials.</p>
-{_table(ranked.head(plan.top)[params + RESULT_COLUMNS[:-1]], cls="top", links=links)}
-<h2>Heatmaps</h2>
-<div class="figs">{''.join(f'<img alt="{html.escape(m)} {html.escape(x)} x {html.escape(y)}" src="data:image/png;base64,{png}">' for m, x, y, png in heatmaps) or '<p>Heatmaps need two swept parameters.</p>'}</div>
-<h2>All combinations</h2>
-<p>Click a header to sort.</p>
-{_table(shown)}
-<script>{_SORT_JS}</script>
-</body></html>
-"""
-    fsio.write_text(out / "sweep.html", page)
+    fsio.write_text(out / "sweep.html", render(
+        "sweep.html", title=f"{spec.name} sweep", name=spec.name, strategy=prep.strategy_name,
+        universe=prep.universe_name, first=prep.sessions[0].date(), last=prep.sessions[-1].date(),
+        benchmark=spec.benchmark, method=plan.method, params=params,
+        warning=LOOK_AHEAD_WARNING if prep.look_ahead else "", notes_list=prep.warnings,
+        tried=len(frame), failed=summary["failed"], metric=plan.metric,
+        dsr="n/a" if dsr["dsr"] is None else f"{dsr['dsr']:.2f}", n_trials=dsr["n_trials"],
+        best=table(ranked.head(plan.top)[params + RESULT_COLUMNS[:-1]], cls="top", links=links,
+                   link_label="tearsheet"),
+        heatmaps=[{"metric": m, "x": x, "y": y, "png": png} for m, x, y, png in heatmaps],
+        everything=table(frame.drop(columns=["key"]))))

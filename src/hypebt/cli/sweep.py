@@ -1,0 +1,56 @@
+"""``hypebt sweep SPEC``: plan the combinations, run them, write the result tables and the page.
+
+Research (:mod:`hypebt.research.sweep`) runs the combinations and stores their figures;
+this command then writes ``results.*``, ``summary.json`` and ``sweep.html`` through
+:mod:`hypebt.reports.sweep_page`, and rebuilds ``reports/index.html``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+from hypebt.cli.common import store_of, update_index, workspace_of
+from hypebt.data.bootstrap import ensure_data
+from hypebt.core.errors import InputError
+from hypebt.core.paths import safe_name
+from hypebt.engine import backtest as engine
+from hypebt.engine.spec import load_spec
+from hypebt.reports import sweep_page
+from hypebt.research import sweep
+
+OPTIONS_AT_LEAST_ONE = ("workers", "batch", "top", "max_combinations")
+
+
+def run(args) -> int:
+    """Run the sweep of ``args.spec`` (argparse namespace of ``hypebt sweep``); return the exit code."""
+    ws = workspace_of(args)
+    spec = load_spec(args.spec, args.set)
+    if not spec.strategy:
+        raise InputError(f"{args.spec}: missing key 'strategy' (a file name in strategies/, e.g. \"hype_buy\")")
+    store = store_of(args)
+    ensure_data(spec, store, ws, args.offline)
+    prep = engine.prepare(spec, ws, store)
+    plan = sweep.make_plan(spec, prep.strategy_class(), args.max_combinations)
+    if args.top is not None:
+        plan = dataclasses.replace(plan, top=args.top)
+    for opt in OPTIONS_AT_LEAST_ONE:
+        value = getattr(args, opt)
+        if value is not None and value < 1:
+            raise InputError(f"--{opt.replace('_', '-')} must be at least 1, got {value}")
+    out = Path(args.out) if args.out else ws / "reports" / f"{safe_name(spec.name, 'run name')}_sweep"
+    sweep.prepare_out(out, args.resume)
+    where = f"{args.scheduler} (Dask)" if args.scheduler else f"{args.workers or os.cpu_count()} local worker(s)"
+    print(f"sweep {spec.name}: {len(plan.combos)} combination(s) of {', '.join(plan.axes)} "
+          f"({plan.method}, grid of {plan.grid_size:,}) on {where}", file=sys.stderr)
+    outcome = sweep.execute(prep, plan, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
+                            batch=args.batch, progress=sys.stderr.isatty())
+    summary = sweep_page.write(prep, plan, out, html_report=not args.no_html, keys=outcome.keys)
+    rate = outcome.ran / outcome.seconds if outcome.seconds > 0 else float("nan")
+    print(f"ran {outcome.ran} ({rate:.2f}/s), skipped {outcome.skipped} already done, {outcome.failed} failed; "
+          f"{summary['line']}")
+    print(f"results: {out / 'results.csv'}" + ("" if args.no_html else f"\nreport: {out / 'sweep.html'}"))
+    update_index(args, Path(args.out).parent if args.out else None)
+    return 0

@@ -1,0 +1,149 @@
+"""Interactive charts for hypebt's pages: plotly figures as plain JSON, plotly.js embedded once.
+
+A figure here is a dict ``{"data": [...], "layout": {...}}`` in plotly's JSON schema, built
+from numbers without importing plotly's Python figure classes. A page puts each figure in a
+``<div class="chart" data-figure="...">`` (the JSON is an attribute value, so autoescaping
+keeps it safe) and embeds plotly.js itself once (:func:`plotly_js`): the page works opened
+from disk, offline, and never asks a CDN for anything.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+UP, DOWN, BENCH, GREY = "#c0392b", "#1e8449", "#7f8c8d", "#95a5a6"  # A-share colours: red up, green down
+FONT = {"family": "Noto Sans CJK SC, sans-serif", "size": 12}
+
+
+@lru_cache(maxsize=1)
+def plotly_js() -> str:
+    """The plotly.js bundle shipped with the plotly package (about 4.8 MB), to embed in a page."""
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def _clean(values) -> list:
+    """Numbers for JSON: NaN and infinities become null (plotly leaves a gap)."""
+    out = []
+    for v in values:
+        if v is None:
+            out.append(None)
+            continue
+        f = float(v)
+        out.append(None if math.isnan(f) or math.isinf(f) else round(f, 6))
+    return out
+
+
+def _days(index) -> list[str]:
+    return [str(pd.Timestamp(d).date()) for d in index]
+
+
+def to_json(figure: dict) -> str:
+    """A figure as compact JSON (what goes into ``data-figure``)."""
+    return json.dumps(figure, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _layout(title: str, height: int = 360, **extra) -> dict:
+    layout = {"title": {"text": title, "font": {"size": 14}}, "height": height, "font": FONT,
+              "margin": {"l": 60, "r": 20, "t": 50, "b": 40}, "hovermode": "x unified",
+              "legend": {"orientation": "h", "y": -0.15}}
+    layout.update(extra)
+    return layout
+
+
+def equity_drawdown(returns: pd.Series, bench: pd.Series, name: str, bench_name: str) -> dict:
+    """Growth of 1 and drawdown of the strategy and the benchmark, on two stacked panels."""
+    days = _days(returns.index)
+    data = []
+    for series, label, color in ((returns, name, UP), (bench.reindex(returns.index).fillna(0.0), bench_name, BENCH)):
+        growth = (1 + series.fillna(0.0)).cumprod()
+        dd = growth / growth.cummax() - 1
+        data.append({"type": "scatter", "mode": "lines", "x": days, "y": _clean(growth), "name": f"{label}",
+                     "line": {"color": color}, "xaxis": "x", "yaxis": "y"})
+        data.append({"type": "scatter", "mode": "lines", "x": days, "y": _clean(dd * 100), "name": f"{label} drawdown",
+                     "line": {"color": color, "dash": "dot"}, "fill": "tozeroy", "xaxis": "x", "yaxis": "y2",
+                     "showlegend": False})
+    layout = _layout("Growth of 1 CNY and drawdown vs the benchmark", 460,
+                     yaxis={"domain": [0.38, 1], "title": {"text": "growth of 1"}},
+                     yaxis2={"domain": [0, 0.3], "title": {"text": "drawdown, %"}},
+                     xaxis={"anchor": "y2", "type": "date"})
+    return {"data": data, "layout": layout}
+
+
+def recorded(equity: pd.DataFrame, columns: list[str]) -> dict:
+    """The strategy's recorded series (``self.record``), one line each."""
+    days = _days(equity["date"])
+    data = [{"type": "scatter", "mode": "lines+markers", "x": days, "y": _clean(equity[c]), "name": str(c),
+             "connectgaps": False, "marker": {"size": 4}} for c in columns]
+    return {"data": data, "layout": _layout("Recorded series", 320, xaxis={"type": "date"})}
+
+
+def pnl_by_stock(labels: list[str], net: list[float], open_flags: list[bool]) -> dict:
+    """Net P&L per stock, horizontal bars (red gain, green loss, hatched when still open)."""
+    colors = [UP if v >= 0 else DOWN for v in net]
+    data = [{"type": "bar", "orientation": "h", "y": labels, "x": _clean(net), "name": "net P&L",
+             "marker": {"color": colors, "pattern": {"shape": ["/" if o else "" for o in open_flags]}},
+             "hovertemplate": "%{y}: %{x:,.2f} CNY<extra></extra>"}]
+    layout = _layout("Net P&L per stock (CNY; hatched: position still open)", max(240, 28 * len(labels) + 110),
+                     yaxis={"autorange": "reversed", "automargin": True}, hovermode="closest",
+                     margin={"l": 140, "r": 20, "t": 50, "b": 40})
+    return {"data": data, "layout": layout}
+
+
+def price_chart(title: str, days: pd.DatetimeIndex, cols: dict, marks: dict, event_days: list[tuple[str, str]],
+                locked_up: np.ndarray, locked_down: np.ndarray) -> dict:
+    """One stock's daily candles with its limit prices, entries, exits, refused orders,
+    limit-locked sessions (一字板) and event lines.
+
+    ``marks``: ``{"entries"|"exits"|"refused": [(day, price, text), ...]}``;
+    ``event_days``: ``[(day, label), ...]``.
+    """
+    x = _days(days)
+    trade = cols["suspended"] < 0.5
+    keep = lambda a: _clean(np.where(trade, a, np.nan))  # noqa: E731  (no candle on a suspended day)
+    data = [{"type": "candlestick", "x": x, "open": keep(cols["open"]), "high": keep(cols["high"]),
+             "low": keep(cols["low"]), "close": keep(cols["close"]), "name": "daily bar",
+             "increasing": {"line": {"color": UP}}, "decreasing": {"line": {"color": DOWN}}}]
+    for key, label in (("limit_up", "limit-up price"), ("limit_down", "limit-down price")):
+        if key in cols:
+            data.append({"type": "scatter", "mode": "lines", "x": x, "y": _clean(cols[key]), "name": label,
+                         "line": {"color": GREY, "width": 1, "dash": "dot"}, "visible": "legendonly"})
+    styles = {"entries": ("entry", "triangle-up", "#1f4e9c"), "exits": ("exit", "triangle-down", "#e67e22"),
+              "refused": ("refused order", "x", "#000000")}
+    for key, (label, symbol, color) in styles.items():
+        pts = marks.get(key) or []
+        if pts:
+            data.append({"type": "scatter", "mode": "markers", "x": [p[0] for p in pts], "y": _clean(p[1] for p in pts),
+                         "text": [p[2] for p in pts], "name": label, "hovertemplate": "%{text}<extra></extra>",
+                         "marker": {"symbol": symbol, "size": 12, "color": color, "line": {"width": 1, "color": "#fff"}}})
+    for flags, label, color in ((locked_up, "locked limit-up (一字板)", UP), (locked_down, "locked limit-down", DOWN)):
+        where = np.flatnonzero(flags & trade)
+        if len(where):
+            data.append({"type": "scatter", "mode": "markers", "x": [x[i] for i in where],
+                         "y": _clean(cols["high"][where] * 1.02), "name": label,
+                         "marker": {"symbol": "square", "size": 7, "color": color, "opacity": 0.6},
+                         "hovertemplate": f"%{{x}}: {label}<extra></extra>"})
+    shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": d, "x1": d, "y0": 0, "y1": 1,
+               "line": {"color": "#8e44ad", "width": 1.5, "dash": "dash"}} for d, _ in event_days]
+    notes = [{"x": d, "y": 1, "xref": "x", "yref": "paper", "text": label, "showarrow": False, "yanchor": "bottom",
+              "font": {"color": "#8e44ad", "size": 11}} for d, label in event_days]
+    layout = _layout(title, 420, shapes=shapes, annotations=notes, hovermode="closest",
+                     xaxis={"type": "date", "rangeslider": {"visible": False},
+                            # no gaps for weekends (holiday closures stay visible as gaps)
+                            "rangebreaks": [{"bounds": ["sat", "mon"]}]},
+                     yaxis={"title": {"text": "price, CNY"}})
+    return {"data": data, "layout": layout}
+
+
+def bars(title: str, labels: list[str], values: list[float], value_title: str) -> dict:
+    """A simple bar chart (a sweep's sensitivity to one parameter)."""
+    data = [{"type": "bar", "x": labels, "y": _clean(values), "marker": {"color": "#2e86c1"},
+             "hovertemplate": "%{x}: %{y:.4f}<extra></extra>"}]
+    return {"data": data, "layout": _layout(title, 300, hovermode="closest", xaxis={"type": "category"},
+                                            yaxis={"title": {"text": value_title}})}

@@ -1,0 +1,123 @@
+"""A sweep's result store: one SQLite row per finished combination, keyed by what decides it.
+
+The key of a combination is a hash of (strategy file content, parameters, data
+hashes, rules, period, events, margin list, limits): a re-run never duplicates
+a row, and a resumed sweep skips exactly the combinations already done. A
+batch of rows is written in one transaction, so a sweep killed at any moment
+loses at most the combinations in flight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hypebt.engine.strategy import resolve_params
+
+RESULT_COLUMNS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "n_trades",
+                  "exposure", "refused_orders", "status"]
+
+
+def run_identity(prep) -> dict:
+    """Everything besides the parameters that decides a result."""
+    spec = prep.spec
+    return {
+        "strategy_sha256": hashlib.sha256(Path(prep.strategy_path).read_bytes()).hexdigest(),
+        "data": {name: m.get("sha256") for name, m in sorted(prep.data_manifests.items())},
+        "rules": dataclasses.asdict(prep.rules),
+        "codes": list(prep.codes),
+        "sessions": [str(prep.sessions[0].date()), str(prep.sessions[-1].date()), len(prep.sessions)],
+        "cash": spec.cash, "benchmark": spec.benchmark,
+        "events": [[t.event.id, str(t.session.date()), t.at] for t in prep.events],
+        "margin_list": sorted(prep.eligible),
+        "st_codes": sorted(prep.spec.st_codes),
+        "limits": hashlib.sha256(b"".join(
+            a.columns["limit_up"].tobytes() + a.columns["limit_down"].tobytes() for a in prep.arrays.values()
+        )).hexdigest(),
+    }
+
+
+def combo_key(identity: dict, params: dict) -> str:
+    """sha256 of (identity, full parameter set): the result store's primary key."""
+    blob = json.dumps({"id": identity, "params": params}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+class ResultStore:
+    """SQLite file of finished combinations; one transaction per batch of rows."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=60)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, params TEXT NOT NULL, status TEXT NOT NULL,"
+            " error TEXT, metrics TEXT, returns BLOB, seconds REAL, finished_at TEXT)"
+        )
+        self.db.commit()
+
+    def done(self) -> set[str]:
+        return {k for (k,) in self.db.execute("SELECT key FROM results")}
+
+    def add(self, rows: list[dict]) -> int:
+        with self.db:  # one transaction: all rows of the batch or none
+            cur = self.db.executemany(
+                "INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r["key"], json.dumps(r["params"], sort_keys=True, default=str), r["status"], r.get("error"),
+                  json.dumps(r.get("metrics") or {}, default=str), r.get("returns"), r.get("seconds"),
+                  time.strftime("%Y-%m-%dT%H:%M:%S")) for r in rows],
+            )
+        return cur.rowcount
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+
+    def frame(self) -> pd.DataFrame:
+        """One row per combination: key, status, error, the parameters and the figures (no returns)."""
+        rows = []
+        for key, params, status, error, mets, seconds in self.db.execute(
+                "SELECT key, params, status, error, metrics, seconds FROM results ORDER BY rowid"):
+            rows.append({"key": key, "status": status, "error": error or "", "seconds": seconds,
+                         **json.loads(params),
+                         **json.loads(mets or "{}")})
+        return pd.DataFrame(rows)
+
+    def returns(self, key: str, index: pd.DatetimeIndex) -> pd.Series:
+        (blob,) = self.db.execute("SELECT returns FROM results WHERE key = ?", (key,)).fetchone()
+        return pd.Series(np.frombuffer(blob, dtype="float64"), index=index)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def plan_keys_of(prep, plan, cls=None) -> list[str]:
+    """The result-store key of each combination of ``plan`` (the split and walk-forward settings
+    are part of it: they change what a row holds)."""
+    cls = cls or prep.strategy_class()
+    identity = {**run_identity(prep), "split": plan.split, "walk_forward": plan.walk_forward}
+    return [combo_key(identity, resolve_params(cls, {**prep.spec.params, **c}, str(prep.spec.path)))
+            for c in plan.combos]
+
+
+def results_frame(store: ResultStore, plan, keys: list[str] | None = None) -> pd.DataFrame:
+    """One row per combination of this plan (``keys``: the plan's keys; rows of other plans that
+    a resumed store may hold are left out): parameters, figures, status, in a stable order."""
+    frame = store.frame()
+    if keys is not None:
+        frame = frame[frame["key"].isin(set(keys))].reset_index(drop=True)
+    params = list(plan.axes)
+    extra = [c for c in frame.columns if c.startswith(("is_", "oos_", "wf"))]
+    cols = params + RESULT_COLUMNS + extra + ["error", "seconds", "key"]
+    for c in cols:
+        if c not in frame:
+            frame[c] = np.nan
+    return frame[cols]
