@@ -45,9 +45,8 @@ ALLOWED = {
     # pages engineer: research/sweep.py's cli() moves to cli/sweep.py, which imports
     # hypebt.data.bootstrap.ensure_data and hypebt.data.store.open_store instead.
     # pages engineer: sweep <-> sweep_page, study_page -> sweep_page._SORT_JS (shared templates).
-    # pages engineer (split research/sweep.py), datafmt engineer (data/sources.py),
+    # pages engineer (split research/sweep.py),
     # rules engineer (market/rules.py).
-    "size: hypebt.data.sources has 694 lines",
     "size: hypebt.market.rules has 703 lines",
     # metrics._qs (the lazy quantstats import) used from outside engine/metrics.py:
     # pages engineer (run_report.py, sweep.py).
