@@ -134,3 +134,15 @@ def test_reference_import_needs_as_of(upstream, capsys, tmp_path):
     code, out, err = run(capsys, tmp_path / "store", "data", "reference", "--import", "st_history", str(st))
     assert code == 2 and "--as-of" in err
     assert R.load(Store(tmp_path / "store"), "st_history") is None
+
+
+def test_check_cross_checks_only_real_sessions_and_says_when_it_cannot(upstream, capsys, tmp_path, shared_data,
+                                                                      monkeypatch):
+    home = tmp_path / "store"
+    run(capsys, home, "data", "import", str(shared_data / "ashare" / "daily" / "688039.csv"))
+    code, out, err = run(capsys, home, "data", "check")  # a stock's dates are no calendar: not compared
+    assert code == 0 and "XSHG" not in out and "sessions" not in out
+    run(capsys, home, "data", "import", str(shared_data / "index" / "sh000300.csv"))
+    monkeypatch.setitem(__import__("sys").modules, "exchange_calendars", None)  # not installed
+    code, out, err = run(capsys, home, "data", "check")
+    assert code == 0 and "not cross-checked (pip install exchange_calendars" in out

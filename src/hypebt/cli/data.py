@@ -136,11 +136,14 @@ def do_check(args, store) -> int:
         return 0
     first = min(pd.Timestamp(m["first_date"]) for m in bars)
     last = min(max(pd.Timestamp(m["last_date"]) for m in bars), pd.Timestamp(dt.date.today()))
-    sessions = store_sessions(store)
+    # Only a calendar or the CSI 300's dates are sessions: a stock's dates lack its suspensions.
+    sessions = store_sessions(store, stock_dates=False)
+    if sessions is None:
+        return 0
     sessions = sessions[(sessions >= first) & (sessions <= last)]
-    check = cross_check(sessions) if len(sessions) else None
     if not len(sessions):
         return 0
+    check = cross_check(sessions)
     if check is None:
         print("sessions: not cross-checked (pip install exchange_calendars, or hypebt[calendars], to compare "
               "them with the exchange's calendar)")
