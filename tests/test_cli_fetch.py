@@ -146,3 +146,33 @@ def test_check_cross_checks_only_real_sessions_and_says_when_it_cannot(upstream,
     monkeypatch.setitem(__import__("sys").modules, "exchange_calendars", None)  # not installed
     code, out, err = run(capsys, home, "data", "check")
     assert code == 0 and "not cross-checked (pip install exchange_calendars" in out
+
+
+def test_first_use_without_a_local_dataset_fetches_what_the_spec_needs(upstream, capsys, tmp_path, monkeypatch):
+    """The README's first command on a fresh machine: the spec's universe and benchmark over its dates."""
+    import shutil
+
+    from hypebt.data.bootstrap import ensure_data
+    from hypebt.engine.spec import load_spec
+
+    monkeypatch.delenv("HYPEBT_SHARED_DATA", raising=False)
+    ws = tmp_path / "ws"  # no ../shared/data beside it
+    for part in ("backtests/sora_hype.toml", "data/universes/sora.csv", "data/events/ai_releases.csv"):
+        (ws / part).parent.mkdir(parents=True, exist_ok=True)
+        if (REPO / part).exists():
+            shutil.copy(REPO / part, ws / part)
+    monkeypatch.chdir(ws)
+    spec = load_spec(ws / "backtests" / "sora_hype.toml")
+    store = Store(tmp_path / "store")
+    import hypebt.data.bootstrap as boot
+    from hypebt.data.akshare_client import Akshare
+
+    monkeypatch.setattr(boot, "_source", lambda: Akshare(min_interval=0.0))
+    ensure_data(spec, store, ws, offline=False)
+    sora = pd.read_csv(ws / "data" / "universes" / "sora.csv", dtype={"code": str})["code"]
+    bars = store.load("stock_qfq")
+    assert sorted(bars["code"].unique()) == sorted(sora)
+    assert (str(bars["date"].min().date()), str(bars["date"].max().date())) == ("2024-01-02", "2024-05-22")
+    index = store.load("index")
+    assert set(index["code"]) == {"sh000300"} and str(index["date"].min().date()) == "2024-01-02"
+    assert [u for u, _ in upstream.requests][0].endswith("/sh000300/hisdata/klc_kl.js")
