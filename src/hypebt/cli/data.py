@@ -59,8 +59,8 @@ def do_fetch(args, store) -> int:
     if args.calendar:
         summary = sources.fetch_calendar(store, source=src)
         print(f"calendar: {summary['sessions']} sessions {summary['first']}..{summary['last']}")
-    out = sources.fetch_bars(store, codes, indexes, args.start or (DEFAULT_FETCH_START if codes else None), args.end,
-                             args.adjust, source=src, commit_every=args.commit_every)
+    out = sources.fetch_bars(store, codes, indexes, args.start or DEFAULT_FETCH_START, args.end, args.adjust,
+                             source=src, index_start=args.start, commit_every=args.commit_every)
     if out["index"] is not None:
         print(_summary_line("index", out["index"]))
     if out["stocks"] is not None:

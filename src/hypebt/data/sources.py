@@ -416,11 +416,15 @@ def fetch_calendar(store: Store, *, source: Akshare) -> dict[str, Any]:
             "manifest": manifest}
 
 
+_AS_START = object()  # fetch_bars: the indexes start where the stocks do
+
+
 def fetch_bars(store: Store, codes: Iterable[str], indexes: Iterable[str], start=None, end=None,
-               adjust: str = "qfq", *, source: Akshare, **options) -> dict[str, Any]:
+               adjust: str = "qfq", *, source: Akshare, index_start=_AS_START, **options) -> dict[str, Any]:
     """Fetch indexes (the benchmark) first, then stocks: what a universe or a spec needs, in one go.
 
     The index comes first so the sessions it brings are known when the stocks' gaps are judged.
+    ``index_start``: the indexes' first date (default ``start``; None keeps their whole history).
     Returns ``{"index": summary or None, "stocks": summary or None}``; ``options`` go to
     :func:`fetch_stocks` (``progress``, ``commit_every``, ``now``, ...).
 
@@ -429,7 +433,8 @@ def fetch_bars(store: Store, codes: Iterable[str], indexes: Iterable[str], start
     codes, indexes = list(codes), list(indexes)
     out: dict[str, Any] = {"index": None, "stocks": None}
     if indexes:
-        out["index"] = fetch_index(store, indexes, source=source, start=start, end=end,
+        first = start if index_start is _AS_START else index_start
+        out["index"] = fetch_index(store, indexes, source=source, start=first, end=end,
                                    today=options.get("today"), now=options.get("now"))
     if codes:
         out["stocks"] = fetch_stocks(store, codes, start, end, adjust, source=source, **options)
