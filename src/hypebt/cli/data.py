@@ -117,7 +117,8 @@ def do_info(args, store) -> int:
 
 
 def do_check(args, store) -> int:
-    """Check every dataset against its manifest, and the sessions against XSHG; problems on stderr, exit 3."""
+    """Check every dataset against its manifest (problems on stderr, exit 3), and report sessions that
+    differ from exchange_calendars' XSHG (warnings)."""
     import pandas as pd
 
     from hypebt.data.calendar import store_sessions
@@ -151,9 +152,10 @@ def do_check(args, store) -> int:
     if check.ok:
         print(f"ok: sessions {check.first.date()}..{check.last.date()} match exchange_calendars' XSHG")
         return 0
+    # Reported, not failed: the files are sound; the dates are for the user to judge.
     for line in check.lines():
-        print(f"problem: {line}", file=sys.stderr)
-    raise DataError("the store's sessions differ from the exchange's calendar (see above)")
+        print(f"warning: {line}")
+    return 0
 
 
 def do_concepts(args, store) -> int:
