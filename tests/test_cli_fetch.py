@@ -176,3 +176,23 @@ def test_first_use_without_a_local_dataset_fetches_what_the_spec_needs(upstream,
     index = store.load("index")
     assert set(index["code"]) == {"sh000300"} and str(index["date"].min().date()) == "2024-01-02"
     assert [u for u, _ in upstream.requests][0].endswith("/sh000300/hisdata/klc_kl.js")
+
+
+def test_data_reference_fetches_through_akshare_and_info_lists_the_tables(capsys, tmp_path, monkeypatch):
+    import hypebt.cli.data as cli_data
+    from hypebt.data.akshare_client import Akshare
+    from test_reference_fetch import FakeApi
+
+    api = FakeApi()
+    api.broken.add("cninfo")
+    monkeypatch.setattr(cli_data, "_source", lambda *a, **k: Akshare(api, min_interval=0.0, timeout=None))
+    home = tmp_path / "store"
+    code, out, err = run(capsys, home, "data", "reference")
+    assert code == 0
+    assert {line.split(":")[0] for line in out.splitlines()} == {"listings", "margin_list", "suspensions"}
+    assert err.startswith("st_history: not fetched: akshare stock_zh_a_disclosure_report_cninfo")
+    code, out, err = run(capsys, home, "data", "info")
+    for name in ("listings", "margin_list", "suspensions"):
+        assert f"  {name} " in out
+    code, out, err = run(capsys, home, "data", "reference", "--only", "st_histroy")
+    assert code == 2 and "did you mean 'st_history'" in err
