@@ -42,8 +42,6 @@ BT_IMPORTERS = ("hypebt.market.broker", "hypebt.market.feed", "hypebt.market.ord
 # Known offenders, not yet fixed by their owners (issue 9, phase A). The lead empties this list
 # after merging their branches; the test fails on any entry that no longer matches.
 ALLOWED = {
-    # datafmt engineer: split data/sources.py under 500 lines (Phase B).
-    "size: hypebt.data.sources has 694 lines",
     # metrics._qs (the lazy quantstats import) used from outside engine/metrics.py:
     # pages engineer (run_report.py, research/sweep.py); bench owns engine/metrics.py.
     "private use: hypebt.research.sweep uses hypebt.engine.metrics._qs",

@@ -35,9 +35,9 @@ def local_dataset(ws: Path) -> Path | None:
 
 
 def _source():
-    from hypebt.data.sources import Akshare
+    from hypebt.data.akshare_client import Akshare
 
-    return Akshare(min_interval=1.0)
+    return Akshare(notify=lambda text: print(f"note: {text}", file=sys.stderr))
 
 
 def _missing(spec, store, ws: Path) -> tuple[list[str], bool, bool]:
@@ -91,14 +91,11 @@ def ensure_data(spec, store, ws: Path, offline: bool) -> None:
         return  # preparing the run reports what is missing
     from hypebt.data import sources
 
-    src = _source()
-    if missing:
-        adjust = spec.adjust or (store.manifest(store.stock_dataset())["adjust"] if has_stocks else "qfq")
-        adjust = "none" if adjust == "raw" else adjust
-        print(f"fetching {len(missing)} code(s) through akshare ({adjust}); the store caches them",
-              file=sys.stderr)
-        sources.fetch_stocks(store, missing, spec.start or DEFAULT_FETCH_START, spec.end, adjust=adjust,
-                             source=src)
-    if bench_missing:
-        print(f"fetching benchmark {spec.benchmark} through akshare", file=sys.stderr)
-        sources.fetch_index(store, [spec.benchmark], source=src)
+    # The same path as 'hypebt data fetch --universe NAME --start ... --end ...': the benchmark
+    # first, then the codes, over the spec's own dates, skipping what the store already holds.
+    adjust = spec.adjust or (store.manifest(store.stock_dataset())["adjust"] if has_stocks else "qfq")
+    bench = f" and benchmark {spec.benchmark}" if bench_missing else ""
+    print(f"fetching {len(missing)} code(s) ({adjust}){bench} through akshare; the store caches them",
+          file=sys.stderr)
+    sources.fetch_bars(store, missing, [spec.benchmark] if bench_missing else [], spec.start or DEFAULT_FETCH_START,
+                       spec.end, adjust, source=_source())
