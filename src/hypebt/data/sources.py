@@ -145,17 +145,6 @@ _HEAD_GAP_DAYS = 15
 
 
 def _has_sessions(sessions: pd.DatetimeIndex | None, first: dt.date, last: dt.date, min_days: int) -> bool:
-    if first > last:
-        return False
-    if sessions is None:
-        return (last - first).days + 1 >= min_days
-    return bool(((sessions >= pd.Timestamp(first)) & (sessions <= pd.Timestamp(last))).any())
-
-
-Plan = list[tuple[str, list[tuple[dt.date, dt.date, bool]]]]
-
-
-def _has_sessions(sessions: pd.DatetimeIndex | None, first: dt.date, last: dt.date, min_days: int) -> bool:
     """Can ``first..last`` hold a session? Beyond the calendar's span the answer is yes: ask the source
     (a calendar fetched last year, or an index fetched up to some day, says nothing after it)."""
     if first > last:

@@ -29,7 +29,8 @@ from hypebt.data.calendar import Calendar
 from hypebt.core.errors import DataError, InputError
 from hypebt.data import stock_info as SI
 from hypebt.engine.spec import Spec
-from hypebt.data.store import Store, sessions_from_store
+from hypebt.data.calendar import store_sessions
+from hypebt.data.store import Store
 from hypebt.market import rules as R
 from hypebt.research import study_market as SM
 from hypebt.research import study_returns as SR
@@ -431,7 +432,7 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
         missing = sorted(set(codes) - set(bars["code"].unique()))
         if missing:
             notes.append(f"{len(missing)} code(s) not in the store, left out: {', '.join(missing)}")
-    cal = Calendar(sessions_from_store(store, spec.benchmark))
+    cal = Calendar(store_sessions(store))
     first, last = bars["date"].min(), bars["date"].max()
     start = pd.Timestamp(spec.start) if spec.start else first
     end = pd.Timestamp(spec.end) if spec.end else last
