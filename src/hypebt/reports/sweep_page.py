@@ -107,6 +107,7 @@ def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str]
                                                "axes": plan.axes, "method": plan.method,
                                                "grid_size": plan.grid_size, "split": plan.split,
                                                "walk_forward": plan.walk_forward,
+                                               "look_ahead": bool(prep.look_ahead),
                                                "versions": report.versions(),
                                                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(
                                                    timespec="seconds")})

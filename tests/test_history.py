@@ -1,0 +1,83 @@
+"""Reruns keep history: timestamped run folders, ``latest``, pruning, the 0.1 layout moved aside."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from hypebt.core.errors import InputError, OutputError
+from hypebt.reports import history, index
+
+
+def fake_run(folder: Path, created: str = "2024-02-19T01:30:00+00:00", trades: int = 0) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"kind": "run", "created_at": created,
+                                                      "universe": {"look_ahead": True}}), "utf-8")
+    (folder / "stats.json").write_text(json.dumps({"total_return": 0.0, "sharpe": None, "n_trades": trades,
+                                                   "benchmark_total_return": 0.01}), "utf-8")
+    (folder / "report.html").write_text("<p>report</p>", "utf-8")
+    return folder
+
+
+def test_the_stamp_is_beijing_time():
+    when = dt.datetime(2024, 2, 18, 18, 0, 5, tzinfo=dt.timezone.utc)
+    assert history.stamp(when) == "20240219-020005"
+
+
+def test_a_rerun_gets_a_new_folder_and_latest_points_at_it(tmp_path):
+    base = tmp_path / "sora_hype"
+    first = fake_run(history.new_run_dir(base))
+    history.point_latest(base, first)
+    second = fake_run(history.new_run_dir(base))  # same second: "-2"
+    history.point_latest(base, second)
+    assert first != second and first.is_dir() and second.is_dir()
+    assert (base / "latest").resolve() == second.resolve()
+    assert os.readlink(base / "latest") == second.name  # relative: the folder can be moved
+    assert history.runs(base) == [first, second]
+
+
+def test_a_flat_report_of_hypebt_01_is_moved_into_its_own_folder(tmp_path):
+    base = fake_run(tmp_path / "old", created="2024-02-19T01:30:00+00:00")
+    new = history.new_run_dir(base)
+    moved = base / "20240219-093000"
+    assert (moved / "manifest.json").is_file() and not (base / "manifest.json").exists()
+    assert new.parent == base and new != moved
+
+
+def test_a_folder_hypebt_did_not_write_is_refused(tmp_path):
+    base = tmp_path / "docs"
+    base.mkdir()
+    (base / "thesis.docx").write_text("years of work", "utf-8")
+    with pytest.raises(OutputError, match="did not write"):
+        history.new_run_dir(base)
+    assert (base / "thesis.docx").read_text("utf-8") == "years of work"
+
+
+def test_prune_keeps_the_newest_and_the_latest(tmp_path):
+    base = tmp_path / "r"
+    made = [fake_run(base / f"2024021{i}-093000") for i in range(5)]
+    history.point_latest(base, made[1])  # latest points at an older one: kept anyway
+    deleted = history.prune(base, keep=2)
+    assert sorted(deleted) == [made[0], made[2]]
+    assert history.runs(base) == [made[1], made[3], made[4]]
+    with pytest.raises(InputError):
+        history.prune(base, keep=0)
+
+
+def test_the_index_lists_a_history_once_in_beijing_time_with_the_flag(tmp_path):
+    base = tmp_path / "reports" / "sora_hype"
+    for stamp_ in ("20240219-093000", "20240220-093000"):
+        fake_run(base / stamp_, created="2024-02-20T01:30:00+00:00")
+    history.point_latest(base, base / "20240220-093000")
+    rows = index.entries(tmp_path / "reports")
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["link"] == "sora_hype/latest/report.html" and row["kept"] == 2 and row["look_ahead"]
+    assert "Sharpe n/a (no position all run)" in row["figures"] and "return +0.00%" in row["figures"]
+    page = index.write_index(tmp_path / "reports").read_text("utf-8")
+    assert "2024-02-20 09:30" in page and "look-ahead bias" in page
+    assert (tmp_path / "reports" / row["link"]).is_file()
