@@ -81,3 +81,24 @@ def test_the_index_lists_a_history_once_in_beijing_time_with_the_flag(tmp_path):
     page = index.write_index(tmp_path / "reports").read_text("utf-8")
     assert "2024-02-20 09:30" in page and "look-ahead bias" in page
     assert (tmp_path / "reports" / row["link"]).is_file()
+
+
+@pytest.mark.parametrize("mask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750),
+                                                       (0o077, 0o600, 0o700)])
+def test_report_files_honour_the_umask_and_stay_atomic(tmp_path, mask, file_mode, dir_mode):
+    """mkstemp/mkdtemp make private files (0600/0700): reports get what the umask gives instead."""
+    from hypebt.core import fsio
+    from hypebt.core.outdir import staged_dir
+
+    old = os.umask(mask)
+    try:
+        with staged_dir(tmp_path / "run") as tmp:
+            fsio.write_text(tmp / "report.html", "<p>x</p>")
+            fsio.write_json(tmp / "manifest.json", {})
+        fsio.write_text(tmp_path / "index.html", "<p>i</p>")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "run").stat().st_mode & 0o777 == dir_mode
+    for f in (tmp_path / "run" / "report.html", tmp_path / "run" / "manifest.json", tmp_path / "index.html"):
+        assert f.stat().st_mode & 0o777 == file_mode, f
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left

@@ -141,9 +141,25 @@ def price_chart(title: str, days: pd.DatetimeIndex, cols: dict, marks: dict, eve
     return {"data": data, "layout": layout}
 
 
-def bars(title: str, labels: list[str], values: list[float], value_title: str) -> dict:
-    """A simple bar chart (a sweep's sensitivity to one parameter)."""
-    data = [{"type": "bar", "x": labels, "y": _clean(values), "marker": {"color": "#2e86c1"},
-             "hovertemplate": "%{x}: %{y:.4f}<extra></extra>"}]
-    return {"data": data, "layout": _layout(title, 300, hovermode="closest", xaxis={"type": "category"},
+def grouped_bars(title: str, labels: list[str], series: dict[str, list[float]], value_title: str,
+                 axis_title: str) -> dict:
+    """Bars of several series over the same categories (a sweep's sensitivity to one parameter)."""
+    colors = ["#2e86c1", "#aab7b8", "#e67e22"]
+    data = [{"type": "bar", "x": labels, "y": _clean(values), "name": name, "marker": {"color": colors[i % 3]},
+             "hovertemplate": f"{name} at %{{x}}: %{{y:.4f}}<extra></extra>"}
+            for i, (name, values) in enumerate(series.items())]
+    return {"data": data, "layout": _layout(title, 300, hovermode="closest", barmode="group",
+                                            xaxis={"type": "category", "title": {"text": axis_title}},
                                             yaxis={"title": {"text": value_title}})}
+
+
+def scatter(title: str, x: list[float], y: list[float], x_title: str, y_title: str) -> dict:
+    """Points with the diagonal y = x (in-sample vs out-of-sample)."""
+    finite = [v for v in (*x, *y) if v is not None and math.isfinite(v)]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    data = [{"type": "scatter", "mode": "markers", "x": _clean(x), "y": _clean(y), "name": "combination",
+             "marker": {"size": 7, "color": "#2e86c1", "opacity": 0.7}},
+            {"type": "scatter", "mode": "lines", "x": [lo, hi], "y": [lo, hi], "name": "same in and out",
+             "line": {"color": GREY, "dash": "dash"}}]
+    return {"data": data, "layout": _layout(title, 380, hovermode="closest", xaxis={"title": {"text": x_title}},
+                                            yaxis={"title": {"text": y_title}})}
