@@ -34,8 +34,6 @@ Cases: 74, by class (ids carry the class prefix)
   path    (path-*)  9  names used as paths: run name "../escape", "/abs", with a NUL byte, strategy
                        "../../etc/passwd", data concepts --name ../evil, --out under a file (run,
                        sweep, study: exit 5), report index --reports a file (exit 5)
-Three known bugs are kept as strict xfails with the reason (see each ``BUG:``): spec codes not
-checked, a line break in a CSV header splitting the error, sweep --out not writable -> exit 1.
 Zero / negative prices use ``--adjust raw``: qfq imports drop such rows with a warning, by design
 (forward adjustment can push old prices to zero). "--out under a file" stands for a read-only
 folder, as the tests run as root, which ignores a folder's mode.
@@ -229,11 +227,9 @@ def reports_is_a_file(root: Path) -> list[str]:
 
 
 def case(case_id: str, setup: Callable[[Path], list[str]], code: int, fragments: list[str], *,
-         bug: str = "", outside: tuple[Path, ...] = ()):
-    """One row of the table; ``bug`` keeps a known hypebt bug as a strict xfail; ``outside``: paths
-    beyond the case's root that must not appear."""
-    marks = [pytest.mark.xfail(strict=True, reason="BUG: " + bug)] if bug else []
-    return pytest.param(case_id, setup, code, fragments, outside, id=case_id, marks=marks)
+         outside: tuple[Path, ...] = ()):
+    """One row of the table; ``outside``: paths beyond the case's root that must not appear."""
+    return pytest.param(case_id, setup, code, fragments, outside, id=case_id)
 
 
 def not_utf8(root: Path) -> list[str]:
@@ -282,8 +278,9 @@ CASES = [
          2, ["market.parquet", "not a readable parquet file"]),
     case("imp-bar-in-two-files", two_files, 2, ["600519 2024-01-04", "two of the files", "one file"]),
     case("imp-index-name-no-code", imp("csi300.csv", INDEX_CSV),
-         2, ["csi300.csv", "does not give an index code", "sh000300.csv"]),
-    case("imp-folder", lambda root: ["data", "import", str(root / "in")], 2, ["is a folder", "*.csv"]),
+         2, ["csi300.csv", "the file name gives no code", "sh000300.csv"]),
+    case("imp-empty-folder", lambda root: ["data", "import", str(root / "in")], 2,
+         ["in: no .csv or .parquet files in this folder"]),
     case("imp-missing-file", lambda root: ["data", "import", str(root / "in" / "600519.csv")],
          2, ["600519.csv: no such file"]),
     # --- specs (hypebt run SPEC --offline) -----------------------------------------------------

@@ -4,8 +4,6 @@ Each test builds a store and a workspace in ``tmp_path`` (see ``helpers_engine``
 a plan of orders through the Script strategy and checks the orders, fills, trades,
 borrow ledger and equity rows the engine returns. Prices are traded (``raw``) prices,
 so no limit tolerance applies unless a test asks for qfq data.
-
-Tests marked ``xfail(strict=True, reason="BUG: ...")`` show a bug the lead is to fix.
 """
 
 from __future__ import annotations

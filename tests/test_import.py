@@ -168,10 +168,11 @@ CSV_CASES = {
 def test_bad_stock_csv_is_refused_and_store_unchanged(case, tmp_path, filled_store):
     name, rows, columns, encoding, adjust, fragments = CSV_CASES[case]
     if case == "wrong_headers":
-        columns = ["Date", "Open", "Close", "High", "Low", "Volume"]
+        columns = ["Tag", "Auf", "Zu", "Hoch", "Tief", "Menge"]
         rows = [dict(zip(columns, (r["日期"], r["开盘"], r["收盘"], r["最高"], r["最低"], r["成交量"])))
                 for r in rows]
-        fragments = ["unknown format", "expected akshare stock_zh_a_hist headers (日期,开盘", "found: Date, Open"]
+        fragments = ["unknown format", "expected akshare stock_zh_a_hist headers (日期,开盘", "Tushare",
+                     "baostock", "found: Tag, Auf", "--columns date=COLUMN"]
     path = write_csv(tmp_path / name, rows, columns, encoding)
     msg = assert_refused(path, tmp_path, filled_store, fragments, adjust=adjust)
     assert msg.startswith(f"{path}: ")
@@ -224,8 +225,10 @@ INDEX_CASES = {
     "negative_volume": ("sh000300.csv", {"r1_volume": "-1"}, ["row 1", "field 'volume'", "is negative"]),
     "future_date": ("sh000300.csv", {"r4_date": "2099-01-01"}, ["row 4", "field 'date'", "in the future"]),
     "duplicated_date": ("sh000300.csv", {"r2_date": "2024-01-02"}, ["row 2", "field 'date'", "duplicate"]),
-    "name_gives_no_code": ("csi300.csv", {}, ["does not give an index code", "'csi300'", "sh000300.csv"]),
-    "stock_code_with_index_headers": ("600519.csv", {}, ["is a stock code", "日期,开盘"]),
+    "name_gives_no_code": ("csi300.csv", {}, ["no code column, and the file name gives no code", "sh000300.csv"]),
+    # English headers under a stock's name: a stock table, whose volume unit nothing says.
+    "stock_code_with_index_headers": ("600519.csv", {}, ["the volume unit is unknown", "no amount column",
+                                                         "--volume-unit lots or --volume-unit shares"]),
 }
 
 
@@ -252,14 +255,15 @@ def test_invalid_code_in_market_parquet_is_refused(tmp_path, filled_store):
 def test_market_parquet_without_code_column_is_refused(tmp_path, filled_store):
     path = tmp_path / "market.parquet"
     pd.DataFrame(stock_rows()).to_parquet(path)
-    assert_refused(path, tmp_path, filled_store, [f"{path}: a market parquet needs a 'code' column", "日期"])
+    assert_refused(path, tmp_path, filled_store, [f"{path}: file name does not give a stock code ('market')",
+                                                  "add a code column"])
 
 
 def test_missing_path_and_folder_are_refused(tmp_path, filled_store):
     assert_refused(tmp_path / "nope.csv", tmp_path, filled_store, [f"{tmp_path / 'nope.csv'}: no such file"])
     folder = tmp_path / "folder"
     folder.mkdir()
-    assert_refused(folder, tmp_path, filled_store, [f"{folder}: is a folder", "*.csv"])
+    assert_refused(folder, tmp_path, filled_store, [f"{folder}: no .csv or .parquet files in this folder"])
 
 
 def test_one_bad_file_refuses_the_whole_import(tmp_path, filled_store):
@@ -585,6 +589,7 @@ def test_import_writes_shares_and_reports(tmp_path):
     assert report.lines() == [
         "imported 4 rows of 1 codes into stock_qfq (2024-01-02..2024-01-05); dataset now 4 rows",
         "imported 4 rows of 1 codes into index (2024-01-02..2024-01-05); dataset now 4 rows",
+        "note: prices of 1 akshare table(s) taken as qfq (the tables do not say; --adjust hfq or raw if they are not)",
     ]
     assert list(store.load("stock_qfq")["volume"]) == [100_000.0, 100_100.0, 100_200.0, 100_300.0]
     assert store.manifest("index")["adjust"] == "none"

@@ -27,7 +27,8 @@ from hypebt.cli.main import main
 from hypebt.core.errors import DataError, InputError, OutputError
 from hypebt.data.importers import import_paths
 from hypebt.core.paths import store_root
-from hypebt.data.store import Store, sessions_from_store
+from hypebt.data.calendar import store_sessions
+from hypebt.data.store import Store
 
 MARKET_FILE_ROWS = 3_961_277
 NONPOSITIVE_872541 = ["2021-01-05", "2021-01-07", "2021-01-08", "2021-04-07"]
@@ -154,7 +155,7 @@ def test_real_index(real):
     for col in ("open", "high", "low", "close", "volume"):
         np.testing.assert_array_equal(idx[col].to_numpy("float64"), csv[col].to_numpy("float64"), err_msg=col)
     # CSI 300 trades every session: its dates in the stock range are the stocks' 818 sessions
-    sessions = sessions_from_store(real.store)
+    sessions = store_sessions(real.store)
     in_range = sessions[(sessions >= "2021-01-04") & (sessions <= "2024-05-22")]
     assert in_range.equals(pd.DatetimeIndex(np.sort(real.bars["date"].unique())))
 
@@ -268,8 +269,8 @@ def test_reimport_of_a_code_replaces_its_rows(tmp_path):
     import_paths(store, [tmp_path / "600519.csv", tmp_path / "000001.csv"])
     (tmp_path / "600519.csv").write_text(header + "2024-01-05,20,20,21,19,1\n", "utf-8")
     report = import_paths(store, [tmp_path / "600519.csv"])
-    assert report.lines() == ["imported 1 rows of 1 codes into stock_qfq (2024-01-05..2024-01-05); "
-                              "dataset now 5 rows"]
+    assert report.lines()[0] == ("imported 1 rows of 1 codes into stock_qfq (2024-01-05..2024-01-05); "
+                                 "dataset now 5 rows")
     mine = store.load("stock_qfq", codes=["600519"])
     assert list(mine["open"]) == [20.0] and len(store.load("stock_qfq", codes=["000001"])) == 4
 
@@ -510,10 +511,12 @@ def test_a_fresh_file_is_hashed_on_every_load(small, monkeypatch):
 
 
 def test_file_sha256_reads_in_chunks(tmp_path, monkeypatch):
-    monkeypatch.setattr(store_mod, "_HASH_CHUNK", 7)
+    from hypebt.core import fsio
+
+    monkeypatch.setattr(fsio, "_HASH_CHUNK", 7)
     path = tmp_path / "f.bin"
     path.write_bytes(bytes(range(256)) * 3)
-    assert store_mod.file_sha256(path) == sha256(path)
+    assert fsio.file_sha256(path) == sha256(path)
 
 
 def test_load_with_no_codes_keeps_the_asked_columns_and_types(small):

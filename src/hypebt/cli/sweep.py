@@ -12,13 +12,13 @@ import os
 import sys
 from pathlib import Path
 
-from hypebt.cli.main import ensure_data
+from hypebt.cli.common import store_of, update_index, workspace_of
+from hypebt.data.bootstrap import ensure_data
 from hypebt.core.errors import InputError
-from hypebt.core.paths import safe_name, store_root, workspace
-from hypebt.data.store import Store
+from hypebt.core.paths import safe_name
 from hypebt.engine import backtest as engine
 from hypebt.engine.spec import load_spec
-from hypebt.reports import index, sweep_page
+from hypebt.reports import sweep_page
 from hypebt.research import sweep
 
 OPTIONS_AT_LEAST_ONE = ("workers", "batch", "top", "max_combinations")
@@ -26,11 +26,11 @@ OPTIONS_AT_LEAST_ONE = ("workers", "batch", "top", "max_combinations")
 
 def run(args) -> int:
     """Run the sweep of ``args.spec`` (argparse namespace of ``hypebt sweep``); return the exit code."""
-    ws = workspace(args.workspace)
+    ws = workspace_of(args)
     spec = load_spec(args.spec, args.set)
     if not spec.strategy:
         raise InputError(f"{args.spec}: missing key 'strategy' (a file name in strategies/, e.g. \"hype_buy\")")
-    store = Store(store_root(args.home, args.workspace))
+    store = store_of(args)
     ensure_data(spec, store, ws, args.offline)
     prep = engine.prepare(spec, ws, store)
     plan = sweep.make_plan(spec, prep.strategy_class(), args.max_combinations)
@@ -52,7 +52,5 @@ def run(args) -> int:
     print(f"ran {outcome.ran} ({rate:.2f}/s), skipped {outcome.skipped} already done, {outcome.failed} failed; "
           f"{summary['line']}")
     print(f"results: {out / 'results.csv'}" + ("" if args.no_html else f"\nreport: {out / 'sweep.html'}"))
-    note = index.refresh(Path(args.out).parent if args.out else ws / "reports")
-    if note:
-        print(f"note: {note}", file=sys.stderr)
+    update_index(args, Path(args.out).parent if args.out else None)
     return 0

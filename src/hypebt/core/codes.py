@@ -22,3 +22,12 @@ def is_stock_code(code: object) -> bool:
 def is_index_code(code: object) -> bool:
     """True for an exchange-prefixed index code such as ``sh000300``."""
     return isinstance(code, str) and bool(INDEX_CODE.match(code))
+
+
+def bad_code_hint(code: str) -> str:
+    """Why ``code`` is not an A-share code, and how to fix it."""
+    if code.isdigit() and len(code) < 6:
+        return f"leading zeros lost? write {code.zfill(6)!r} (a spreadsheet drops them; keep the column as text)"
+    if code.isdigit() and len(code) == 6:
+        return "no A-share board uses that prefix"
+    return "use a 6-digit A-share code such as 002230; Hong Kong and US listings cannot be traded here"

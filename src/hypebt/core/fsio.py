@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import tempfile
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from hypebt.core.errors import OutputError
+
+_HASH_CHUNK = 1 << 20
 
 
 def _describe(path: Path, exc: OSError) -> OutputError:
@@ -111,3 +114,17 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented UTF-8 JSON to ``path`` atomically."""
     write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks: the one file hasher (store manifests,
+    report provenance, sweep keys). hashlib.file_digest would need Python 3.11.
+
+    >>> file_sha256("data/store/index/bars.parquet")    # doctest: +SKIP
+    '3f1c...'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,9 +1,9 @@
 """The trading calendar: which days the A-share market was open.
 
 A :class:`Calendar` holds trading sessions as naive midnight timestamps (the
-exchange's own dates, Beijing time), sorted and unique. hypebt builds it from
-the stored CSI 300 dates: the index trades every session, so its dates are
-the calendar. Every question an event or a holding period asks ("the first
+exchange's own dates, Beijing time), sorted and unique. Where the sessions come
+from is decided in one place, :func:`store_sessions`: the stored exchange
+calendar, else the CSI 300 index's dates, else the dates stocks traded. Every question an event or a holding period asks ("the first
 session on or after the Spring Festival", "five sessions later") is one method
 here, so no other module guesses at weekends or holidays.
 
@@ -18,28 +18,47 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
+from hypebt.core.dates import BEIJING, exchange_day
 from hypebt.core.errors import InputError
 
-BEIJING = "Asia/Shanghai"
+# Every session question takes a date in any form; a time is read as its Beijing date.
+_day = exchange_day
+
+# Where sessions come from, in order of preference (the one definition; see store_sessions).
+CSI300 = "sh000300"
 
 
-def _day(day) -> pd.Timestamp:
-    """A naive midnight timestamp for ``day`` (str, date, datetime or Timestamp).
+def store_sessions(store, *, stock_dates: bool = True) -> pd.DatetimeIndex | None:
+    """The trading sessions a store knows: the one definition of hypebt's calendar.
 
-    A tz-aware time is first converted to Beijing time: a session is a Beijing
-    date, and 2024-02-15T18:00Z is already 2024-02-16 in Shanghai.
+    In order of preference:
+
+    1. the exchange calendar stored by ``hypebt data fetch --calendar`` (akshare's
+       ``tool_trade_date_hist_sina``, dataset ``calendar``): the exchange's own list of sessions;
+    2. else the dates of the CSI 300 index (``sh000300``): the index is computed every session,
+       so its dates are the sessions it covers;
+    3. else (``stock_dates``) every date on which any stored stock traded; else None.
+
+    A run's or a study's benchmark never decides the sessions (an index that started later
+    would cut the calendar); callers cap the sessions at the last date of their data.
+
+    >>> store_sessions(Store("data/store"))       # doctest: +SKIP
+    DatetimeIndex(['2010-01-04', ...], dtype='datetime64[ns]', length=3993, freq=None)
     """
-    try:
-        ts = pd.Timestamp(day)
-    except (TypeError, ValueError):
-        ts = pd.NaT
-    if ts is pd.NaT:
-        raise InputError(f"not a date: {day!r}; use YYYY-MM-DD")
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert(BEIJING).tz_localize(None)
-    return ts.normalize()
+    cal = store.load_calendar()
+    if cal is not None and len(cal):
+        return cal
+    if "index" in store.datasets():
+        idx = store.load("index", codes=[CSI300], columns=["date"])
+        if len(idx):
+            return pd.DatetimeIndex(np.sort(idx["date"].unique()))
+    if not stock_dates:
+        return None
+    frame = store.load(store.stock_dataset(), columns=["date"])
+    return pd.DatetimeIndex(np.sort(frame["date"].unique()))
 
 
 class Calendar:
@@ -70,7 +89,8 @@ class Calendar:
         # One unit everywhere, so that comparisons and searchsorted never mix resolutions.
         index = index.normalize().as_unit("ns")
         if len(index) == 0:
-            raise InputError("trading calendar is empty: load the CSI 300 index (sh000300) into the store first")
+            raise InputError("trading calendar is empty: load the CSI 300 index (sh000300) into the store first, "
+                             "or run hypebt data fetch --calendar")
         if index.hasnans:
             raise InputError("trading calendar has a missing date (NaT): fix the source dates")
         steps = index[1:] <= index[:-1]

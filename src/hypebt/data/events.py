@@ -46,10 +46,7 @@ Tradable(event='sora', session=Timestamp('2024-02-19 00:00:00'), at='open')
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import time as clock
 from pathlib import Path
@@ -58,11 +55,13 @@ import pandas as pd
 
 from hypebt.core import codes as _codes
 from hypebt.core import errors
-from hypebt.data.calendar import Calendar
+from hypebt.core.dates import BEIJING, parse_time
 from hypebt.core.errors import InputError
 from hypebt.core.paths import safe_name
+from hypebt.data.calendar import Calendar
+from hypebt.core.codes import bad_code_hint
+from hypebt.data.csvfiles import check_columns, find_named, named_files, read_rows
 
-BEIJING = "Asia/Shanghai"
 OPEN = "open"
 CLOSE = "close"
 # Continuous trading runs 09:30-11:30 and 13:00-15:00; news in the lunch break
@@ -72,10 +71,6 @@ MARKET_CLOSE = clock(15, 0)
 
 COLUMNS = ("id", "name", "company", "time", "known_time", "scheduled", "tags", "codes", "source")
 REQUIRED = ("id", "name", "time")
-TIME_EXAMPLE = "2024-02-16T02:00+08:00"
-
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$")
 _TRUE = {"true", "1", "yes", "y"}
 _FALSE = {"false", "0", "no", "n", ""}
 
@@ -123,98 +118,6 @@ class Tradable:
 
 
 # --- reading -------------------------------------------------------------------------------------
-
-def read_rows(path: Path, what: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """Read a small UTF-8 CSV as ``(header, [(data row number, {column: text}), ...])``.
-
-    Blank lines are skipped and not counted; values are stripped; a short row is
-    padded with empty values (hand-written files often drop trailing empty
-    fields). Errors name the file and say how to fix it. ``what`` names the
-    file's kind in messages ("event catalogue", "universe").
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such {what} file" + (" (it is a folder)" if path.is_dir() else ""))
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}; GBK?); "
-            "save it as UTF-8 (in Excel: Save As > CSV UTF-8)"
-        ) from None
-    records = [(n, r) for n, r in enumerate(csv.reader(io.StringIO(text, newline="")))
-               if any(cell.strip() for cell in r)]
-    if not records:
-        raise InputError(f"{path}: empty file; a {what} needs a header line and at least one row")
-    header = [c.strip() for c in records[0][1]]
-    seen: set[str] = set()
-    for col in header:
-        if not col:
-            raise InputError(f"{path}: header has an empty column name; found: {','.join(header)}")
-        if col in seen:
-            raise InputError(f"{path}: header names column {col!r} twice; keep one")
-        seen.add(col)
-    rows = []
-    for row_no, (_, cells) in enumerate(records[1:], start=1):
-        if len(cells) > len(header):
-            raise InputError(
-                f"{path}: row {row_no}: has {len(cells)} fields but the header has {len(header)}; "
-                "quote values that contain a comma"
-            )
-        cells = [c.strip() for c in cells] + [""] * (len(header) - len(cells))
-        rows.append((row_no, dict(zip(header, cells))))
-    if not rows:
-        raise InputError(f"{path}: header only, no rows; add at least one row")
-    return header, rows
-
-
-def check_columns(path: Path, header: Sequence[str], known: Sequence[str], required: Sequence[str], why=None) -> None:
-    """Reject missing required and unknown columns (a misspelt optional column would be ignored silently)."""
-    missing = [c for c in required if c not in header]
-    if missing:
-        hint = f"; {why[missing[0]]}" if why and missing[0] in why else ""
-        raise InputError(
-            f"{path}: header: missing column {missing[0]!r}{hint}; found: {', '.join(header)}; "
-            f"expected: {','.join(known)}"
-        )
-    for col in header:
-        if col not in known:
-            raise errors.unknown("column", col, known, where=str(path)) from None
-
-
-def bad_code_hint(code: str) -> str:
-    """Why ``code`` is not an A-share code, and how to fix it."""
-    if code.isdigit() and len(code) < 6:
-        return f"leading zeros lost? write {code.zfill(6)!r} (a spreadsheet drops them; keep the column as text)"
-    if code.isdigit() and len(code) == 6:
-        return "no A-share board uses that prefix"
-    return "use a 6-digit A-share code such as 002230; Hong Kong and US listings cannot be traded here"
-
-
-def parse_time(text: str, where: str, field: str) -> tuple[pd.Timestamp, bool]:
-    """Parse an event time into ``(Beijing tz-aware Timestamp, has_clock)``.
-
-    >>> parse_time("2024-02-15T18:00:00Z", "x.csv: row 1", "time")
-    (Timestamp('2024-02-16 02:00:00+0800', tz='Asia/Shanghai'), True)
-    >>> parse_time("2023-06-09", "x.csv: row 1", "time")
-    (Timestamp('2023-06-09 00:00:00+0800', tz='Asia/Shanghai'), False)
-    """
-    has_clock = not _DATE_ONLY.match(text)
-    ts = None
-    if not has_clock or _DATE_TIME.match(text):
-        try:
-            ts = pd.Timestamp(text)
-        except (ValueError, OverflowError):
-            ts = None
-    if ts is None or ts is pd.NaT:
-        raise InputError(
-            f"{where}: field {field!r}: {text!r} is not a valid time; expected ISO 8601 like "
-            f"{TIME_EXAMPLE} (no offset = Beijing time) or a date alone like 2024-02-16"
-        )
-    ts = ts.tz_localize(BEIJING) if ts.tzinfo is None else ts.tz_convert(BEIJING)
-    return ts, has_clock
-
 
 def _split(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(";") if part.strip())
@@ -285,16 +188,7 @@ def load_catalogue(path: str | Path) -> list[Event]:
 
 def catalogue_paths(workspace: Path) -> dict[str, Path]:
     """The workspace's catalogues, ``data/events/*.csv``, by name (file stem), sorted."""
-    folder = Path(workspace) / "data" / "events"
-    if not folder.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(folder.glob("*.csv")) if not p.name.startswith(".")}
-
-
-def looks_like_path(name_or_path: str) -> bool:
-    """True when a name given by the user is a file path rather than a catalogue/universe name."""
-    text = str(name_or_path)
-    return text.lower().endswith(".csv") or "/" in text or "\\" in text
+    return named_files(workspace, "events")
 
 
 def load_events(name_or_path: str, workspace: Path) -> list[Event]:
@@ -306,12 +200,7 @@ def load_events(name_or_path: str, workspace: Path) -> list[Event]:
     >>> load_events("ai_relases", Path("."))                          # doctest: +SKIP
     InputError: data/events: unknown event catalogue 'ai_relases' (did you mean 'ai_releases'?); known: ai_releases
     """
-    if looks_like_path(name_or_path):
-        return load_catalogue(Path(name_or_path))
-    paths = catalogue_paths(workspace)
-    if name_or_path not in paths:
-        raise errors.unknown("event catalogue", name_or_path, paths, where=str(Path(workspace) / "data" / "events"))
-    return load_catalogue(paths[name_or_path])
+    return load_catalogue(find_named(name_or_path, workspace, "events", "event catalogue"))
 
 
 # --- choosing ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ converted to shares here, once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from hypebt.core.errors import InputError, did_you_mean
+from hypebt.core.errors import InputError
+from hypebt.data import vendors
+from hypebt.data.fields import Origin, parse_code, parse_dates, require_columns, to_float
 
 # stock_zh_a_hist's Chinese headers -> canonical names
 AKSHARE_STOCK = {
@@ -46,127 +49,8 @@ INDEX_COLUMNS = ("code", "date", "open", "high", "low", "close", "volume")
 SHARES_PER_LOT = 100
 
 
-def _missing(found, required, where: str, fmt: str, known=()) -> None:
-    """Refuse a table lacking a required column: name each, suggest a look-alike, say how to fix."""
-    found = [str(c) for c in found]
-    missing = [c for c in required if c not in found]
-    if missing:
-        # Only columns the format does not already use can be a misspelt required one.
-        spare = [c for c in found if c not in set(required) | set(known)]
-        named = ", ".join(c + did_you_mean(c, spare) for c in missing)
-        raise InputError(
-            f"{where}: missing column(s) {named} for {fmt}; found: {', '.join(found) or 'none'}; "
-            f"rename the column(s) to the expected header(s), or export the table again with all of: "
-            f"{', '.join(required)}"
-        )
-
-
-def _to_float(col: pd.Series, field: str, where: str) -> pd.Series:
-    out = pd.to_numeric(col, errors="coerce")
-    bad = out.isna() & col.notna()
-    if bad.any():
-        pos = int(np.argmax(bad.to_numpy()))
-        raise InputError(
-            f"{where}: row {pos + 1}: field '{field}': {col.iloc[pos]!r} is not a number; fix or remove the row"
-        )
-    return out.astype("float64")
-
-
-# datetime64[ns], the store's date type, ends in 2262: a later year is a typo, not a date.
-_FIRST_DAY, _LAST_DAY = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31")
-
-
-def _dates(col: pd.Series, field: str, where: str) -> pd.Series:
-    text = col.astype("string")
-    try:
-        out = pd.to_datetime(text, errors="coerce", format="mixed")
-    except ValueError as exc:
-        # pandas refuses (rather than coerces) dates with different UTC offsets.
-        _refuse_mixed_zones(col, text, field, where)
-        raise InputError(f"{where}: field '{field}': the dates cannot be read ({exc}); use YYYY-MM-DD") from None
-    bad = out.isna()
-    if bad.any():
-        pos = int(np.argmax(bad.to_numpy()))
-        raise InputError(
-            f"{where}: row {pos + 1}: field '{field}': {col.iloc[pos]!r} is not a date; use YYYY-MM-DD"
-        )
-    if getattr(out.dt, "tz", None) is not None:
-        # A tz-aware index makes backtrader shift dates by a day: keep naive exchange dates.
-        out = out.dt.tz_localize(None)
-    far = ((out < _FIRST_DAY) | (out > _LAST_DAY)).to_numpy()
-    if far.any():
-        pos = int(np.argmax(far))
-        raise InputError(
-            f"{where}: row {pos + 1}: field '{field}': {col.iloc[pos]!r} is out of range "
-            f"({_FIRST_DAY.year}..{_LAST_DAY.year}): check the year; use YYYY-MM-DD"
-        )
-    return out.dt.normalize().astype("datetime64[ns]")
-
-
-def _zone(value) -> str | None:
-    """``"+08:00"``, ``"naive"`` (no offset) or None (not a date) for one date string."""
-    try:
-        offset = pd.Timestamp(value).utcoffset()
-    except (ValueError, TypeError):
-        return None
-    if offset is None:
-        return "naive"
-    minutes = int(offset.total_seconds()) // 60
-    return f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-
-
-def _refuse_mixed_zones(col: pd.Series, text: pd.Series, field: str, where: str) -> None:
-    """Raise an InputError at the first date that is not a date or whose UTC offset differs from the
-    first date's (pandas raises on mixed offsets instead of coercing them)."""
-    ids, uniques = pd.factorize(text)  # a file has few distinct dates: parse each once
-    zones = [_zone(u) for u in uniques] + [None]  # id -1, a missing date, picks the last entry
-    row_zones = np.asarray(zones, dtype=object)[ids]
-    is_date = np.array([z is not None for z in zones])[ids]
-    if not is_date.any():
-        return
-    first = int(np.argmax(is_date))
-    odd = np.flatnonzero(row_zones != row_zones[first])
-    if not len(odd):
-        return
-    pos = int(odd[0])
-    if row_zones[pos] is None:
-        raise InputError(
-            f"{where}: row {pos + 1}: field '{field}': {col.iloc[pos]!r} is not a date; use YYYY-MM-DD"
-        )
-
-    def says(zone: str) -> str:
-        return "no UTC offset" if zone == "naive" else f"UTC offset {zone}"
-
-    raise InputError(
-        f"{where}: row {pos + 1}: field '{field}': {col.iloc[pos]!r} has {says(row_zones[pos])} but row "
-        f"{first + 1} ({col.iloc[first]!r}) has {says(row_zones[first])}; "
-        "give every date in one time zone, best as plain YYYY-MM-DD"
-    )
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a canonical frame came from, so messages speak the file's language.
-
-    ``table`` is the table as read (row ``i`` of the canonical frame is its row
-    ``i``); ``columns`` maps each canonical field to the column that gave it
-    (``{"volume": "成交量", ...}``). A field missing from ``columns`` (a code
-    taken from the file name) has no cell in the file.
-    """
-
-    table: pd.DataFrame
-    columns: dict[str, str]
-
-    def cell(self, field: str, row: int):
-        """``(column, value as written)`` of ``field`` in 0-based ``row``, or ``(None, None)``."""
-        column = self.columns.get(field)
-        if column is None:
-            return None, None
-        return column, self.table[column].iloc[row]
-
-
 def _akshare_stock(table: pd.DataFrame, code: str | None, where: str) -> tuple[pd.DataFrame, dict[str, str]]:
-    _missing(table.columns, AKSHARE_STOCK_REQUIRED, where, "an akshare stock_zh_a_hist table",
+    require_columns(table.columns, AKSHARE_STOCK_REQUIRED, where, "an akshare stock_zh_a_hist table",
              known=(*AKSHARE_STOCK, *AKSHARE_CODE_COLUMNS))
     out = pd.DataFrame(index=table.index)
     columns = {}
@@ -178,13 +62,13 @@ def _akshare_stock(table: pd.DataFrame, code: str | None, where: str) -> tuple[p
         columns["code"] = col
     else:
         out["code"] = code
-    out["date"] = _dates(table["日期"], "日期", where)
+    out["date"] = parse_dates(table["日期"], "日期", where)
     columns["date"] = "日期"
     for zh, en in AKSHARE_STOCK.items():
         if en in ("date", "amplitude", "change"):
             continue
         if zh in table.columns:
-            out[en] = _to_float(table[zh], zh, where)
+            out[en] = to_float(table[zh], zh, where)
             columns[en] = zh
         else:
             out[en] = np.nan
@@ -207,13 +91,13 @@ def from_akshare_stock(table: pd.DataFrame, code: str | None, where: str) -> pd.
 
 
 def _index_table(table: pd.DataFrame, code: str, where: str) -> tuple[pd.DataFrame, dict[str, str]]:
-    _missing(table.columns, INDEX_REQUIRED, where, "an index table (stock_zh_index_daily)", known=INDEX_COLUMNS)
+    require_columns(table.columns, INDEX_REQUIRED, where, "an index table (stock_zh_index_daily)", known=INDEX_COLUMNS)
     out = pd.DataFrame(index=table.index)
     out["code"] = pd.Series(code, index=table.index, dtype="string")
-    out["date"] = _dates(table["date"], "date", where)
+    out["date"] = parse_dates(table["date"], "date", where)
     for col in PRICE_COLUMNS:
-        out[col] = _to_float(table[col], col, where)
-    out["volume"] = _to_float(table["volume"], "volume", where) if "volume" in table.columns else np.nan
+        out[col] = to_float(table[col], col, where)
+    out["volume"] = to_float(table["volume"], "volume", where) if "volume" in table.columns else np.nan
     columns = {c: c for c in INDEX_COLUMNS[1:] if c in table.columns}
     return out.reset_index(drop=True)[list(INDEX_COLUMNS)], columns
 
@@ -225,14 +109,14 @@ def from_index_table(table: pd.DataFrame, code: str, where: str) -> pd.DataFrame
 
 def _canonical(table: pd.DataFrame, where: str, kind: str) -> tuple[pd.DataFrame, dict[str, str]]:
     cols = STOCK_COLUMNS if kind == "stock" else INDEX_COLUMNS
-    _missing(table.columns, cols[:6], where, f"a canonical {kind} table", known=(*STOCK_COLUMNS, "adj_factor"))
+    require_columns(table.columns, cols[:6], where, f"a canonical {kind} table", known=(*STOCK_COLUMNS, "adj_factor"))
     out = pd.DataFrame(index=table.index)
     out["code"] = table["code"].astype("string")
-    out["date"] = _dates(table["date"], "date", where)
+    out["date"] = parse_dates(table["date"], "date", where)
     for col in cols[2:]:
-        out[col] = _to_float(table[col], col, where) if col in table.columns else np.nan
+        out[col] = to_float(table[col], col, where) if col in table.columns else np.nan
     if "adj_factor" in table.columns:
-        out["adj_factor"] = _to_float(table["adj_factor"], "adj_factor", where)
+        out["adj_factor"] = to_float(table["adj_factor"], "adj_factor", where)
     columns = {c: c for c in out.columns if c in table.columns}
     return out.reset_index(drop=True), columns
 
@@ -255,89 +139,129 @@ def code_from_filename(path: Path) -> str:
     return path.stem.split(".")[0].strip().lower()
 
 
+def code_in_filename(path: Path) -> tuple[str, str] | None:
+    """``(kind, code)`` a file name gives, in any vendor's spelling, or None.
+
+    >>> code_in_filename(Path("600519.SH.csv")), code_in_filename(Path("sh.000300.csv"))
+    (('stock', '600519'), ('index', 'sh000300'))
+    """
+    stem = path.stem.strip()
+    tokens = [t for t in re.split(r"[._\-\s]+", stem) if t]
+    pairs = [a + "." + b for a, b in zip(tokens, tokens[1:])]
+    for candidate in (stem, stem.split(".")[0], *pairs, *tokens):
+        found = parse_code(candidate) if re.search(r"\d{6}", candidate) else None
+        if found:
+            return found
+    return None
+
+
 @dataclass(frozen=True)
 class Parsed:
-    """One file read: its kind (``stock`` or ``index``), canonical frame, and :class:`Origin`."""
+    """One file read: its kind (``stock`` or ``index``), canonical frame (volume in shares), :class:`Origin`.
+
+    ``fmt`` names the format for messages; ``adjust`` is what the file says its prices are
+    (baostock's adjustflag), ``default_adjust`` what hypebt assumes for a format that does not
+    say (akshare tables: qfq, the basis of the shared dataset), both None when the importer must
+    be told; ``notes`` say what was inferred or left out.
+    """
 
     kind: str
     frame: pd.DataFrame
     origin: Origin
+    fmt: str = "an akshare stock_zh_a_hist table"
+    adjust: str | None = None
+    default_adjust: str | None = None
+    notes: tuple[str, ...] = ()
 
 
-def read_file(path: str | Path) -> tuple[str, pd.DataFrame]:
+def read_file(path: str | Path, **options) -> tuple[str, pd.DataFrame]:
     """Read one importable file; return ``(kind, canonical frame)`` with kind ``stock`` or ``index``.
 
-    Formats, detected from the header (not the extension alone):
-
-    - akshare ``stock_zh_a_hist`` CSV (日期,开盘,收盘,...); the code comes from the file name.
-    - akshare ``stock_zh_index_daily`` CSV (date,open,high,low,close,volume), e.g. ``sh000300.csv``.
-    - a market parquet with a ``code`` column and the akshare Chinese columns
-      (the layout of ``shared/data/ashare/market.parquet``), or canonical English columns.
-
-    :func:`read_source` gives the same and the table as read, for messages.
+    Formats, detected from the header (not the extension alone); see :func:`read_source`.
     """
-    parsed = read_source(path)
+    parsed = read_source(path, **options)
     return parsed.kind, parsed.frame
 
 
-def read_source(path: str | Path) -> Parsed:
-    """Like :func:`read_file`, keeping the table as read and its column names (:class:`Origin`).
+def _akshare(table, code, where, volume_unit) -> Parsed:
+    if volume_unit not in (None, "lots"):
+        raise InputError(f"{where}: akshare's 成交量 is in lots, not {volume_unit}; drop --volume-unit, "
+                         "or read the file with --columns")
+    frame, columns = _akshare_stock(table, code, where)
+    return Parsed("stock", frame, Origin(table, columns), default_adjust="qfq")
+
+
+def read_source(path: str | Path, *, volume_unit: str | None = None,
+                columns: str | dict[str, str] | None = None) -> Parsed:
+    """Read one file into a :class:`Parsed` (canonical frame, the table as read, what the format says).
+
+    Formats, detected from the header, not the extension alone:
+
+    - akshare ``stock_zh_a_hist`` (日期,开盘,收盘,...; 成交量 in lots); code from the file name or a
+      ``code``/``股票代码`` column; market parquets with a ``code`` column (``shared/data``'s layout);
+    - Tushare daily (``ts_code`` like ``600000.SH``, ``trade_date`` YYYYMMDD, ``vol`` in lots,
+      ``amount`` in thousand CNY; newest day first is fine);
+    - baostock (``code`` like ``sh.600000``, volume in shares, ``adjustflag`` 1 hfq / 2 qfq / 3 raw,
+      suspended days with ``tradestatus`` 0 left out);
+    - English-header OHLCV (date, open, high, low, close, volume in any order and case; optional
+      amount, pct_change, turnover); the code from a ``code``/``symbol`` column or the file name
+      (``600519.csv``; ``sh000300.csv`` is an index); volume unit from ``volume_unit`` or the
+      amounts (see :mod:`hypebt.data.vendors`);
+    - anything else with ``columns`` (``"date=trade_dt,close=px_last"``; other fields by English name).
 
     >>> p = read_source("600519.csv")                  # doctest: +SKIP
     >>> p.kind, p.origin.columns["volume"]             # doctest: +SKIP
     ('stock', '成交量')
     """
-    from hypebt.core import codes as _codes
-
-    def parsed(kind, table, converted) -> Parsed:
-        frame, columns = converted
-        return Parsed(kind, frame, Origin(table, columns))
-
     path = Path(path)
     where = str(path)
     if not path.exists():
         raise InputError(f"{where}: no such file")
     if path.is_dir():
-        raise InputError(f"{where}: is a folder; give the files inside it (e.g. {where}/*.csv)")
+        raise InputError(f"{where}: is a folder; import it as a folder (every .csv and .parquet in it), "
+                         f"or give the files inside it (e.g. {where}/*.csv)")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         try:
             table = pq.read_table(path).to_pandas()
         except Exception as exc:  # pyarrow raises several types for corrupt files
             raise InputError(f"{where}: not a readable parquet file ({exc.__class__.__name__}: {exc})") from None
-        if "code" not in table.columns:
-            raise InputError(f"{where}: a market parquet needs a 'code' column; found: {', '.join(map(str, table.columns))}")
-        if "日期" in table.columns:
-            return parsed("stock", table, _akshare_stock(table, None, where))
-        kind = "index" if table["code"].astype(str).str.match(r"^(sh|sz|bj|csi)").all() else "stock"
-        return parsed(kind, table, _canonical(table, where, kind))
-    if suffix != ".csv":
+    elif suffix == ".csv":
+        table = _read_csv(path)
+    else:
         raise InputError(f"{where}: unknown format {suffix or '(no extension)'}; hypebt imports .csv and .parquet")
-    table = _read_csv(path)
     if table.empty:
         raise InputError(f"{where}: header only, no rows: export the table again with its data")
-    cols = [str(c).strip() for c in table.columns]
-    table.columns = cols
-    code = code_from_filename(path)
+    table.columns = [str(c).strip() for c in table.columns]
+    cols = list(table.columns)
+    name_code = code_in_filename(path)
+    if columns is not None:
+        return _vendor(table, vendors.mapped(table, vendors.parse_column_map(columns), where), where,
+                       name_code, volume_unit)
     if "日期" in cols:
-        if not _codes.is_stock_code(code) and "code" not in cols and "股票代码" not in cols:
-            raise InputError(
-                f"{where}: file name does not give a stock code ({code!r}); name it like 600519.csv"
-            )
-        return parsed("stock", table, _akshare_stock(table, code if _codes.is_stock_code(code) else None, where))
-    if "date" in cols and "open" in cols:
-        if "code" in cols:
-            kind = "index" if table["code"].str.match(r"^(sh|sz|bj|csi)").all() else "stock"
-            return parsed(kind, table, _canonical(table, where, kind))
-        if _codes.is_index_code(code):
-            return parsed("index", table, _index_table(table, code, where))
-        if _codes.is_stock_code(code):
-            raise InputError(
-                f"{where}: English columns without 'code' look like an index table, but {code!r} is a stock "
-                "code; export stocks with akshare's stock_zh_a_hist headers (日期,开盘,...)"
-            )
-        raise InputError(f"{where}: file name does not give an index code ({code!r}); name it like sh000300.csv")
-    raise InputError(
-        f"{where}: unknown format: expected akshare stock_zh_a_hist headers (日期,开盘,收盘,最高,最低,成交量,...) "
-        f"or index headers (date,open,high,low,close,volume); found: {', '.join(cols)}"
-    )
+        code = name_code[1] if name_code and name_code[0] == "stock" else None
+        if code is None and not any(c in cols for c in AKSHARE_CODE_COLUMNS):
+            raise InputError(f"{where}: file name does not give a stock code ({code_from_filename(path)!r}); "
+                             "name it like 600519.csv, or add a code column")
+        return _akshare(table, code, where, volume_unit)
+    layout = vendors.detect(table, where)
+    if suffix == ".parquet" and "code" in cols and layout is not None and layout.name == vendors.ENGLISH_NAME:
+        # hypebt's own layout (a store file, or an export of one): volume already in shares.
+        kind = "index" if table["code"].astype(str).str.match(r"^(sh|sz|bj|csi)").all() else "stock"
+        frame, used = _canonical(table, where, kind)
+        return Parsed(kind, frame, Origin(table, used), fmt=f"a canonical {kind} parquet", default_adjust="qfq")
+    if layout is None:
+        if suffix == ".parquet" and "code" not in cols:
+            raise InputError(f"{where}: a market parquet needs a 'code' column; found: {', '.join(cols)}")
+        raise InputError(
+            f"{where}: unknown format: expected akshare stock_zh_a_hist headers (日期,开盘,收盘,最高,最低,成交量,...), "
+            "Tushare (ts_code,trade_date,...,vol), baostock (code like sh.600000) or English headers "
+            f"(date,open,high,low,close,volume); found: {', '.join(cols)}; or map them with "
+            "--columns date=COLUMN,close=COLUMN,..."
+        )
+    return _vendor(table, layout, where, name_code, volume_unit)
+
+
+def _vendor(table, layout, where, name_code, volume_unit) -> Parsed:
+    kind, frame, origin, layout = vendors.convert(table, layout, where, name_code=name_code, volume_unit=volume_unit)
+    return Parsed(kind, frame, origin, fmt=layout.name, adjust=layout.adjust, notes=layout.notes)

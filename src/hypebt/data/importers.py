@@ -15,17 +15,19 @@ import pandas as pd
 
 from hypebt.data import formats
 from hypebt.core.errors import InputError
+from hypebt.data.fields import adjust_name
 from hypebt.data.store import Store, dataset_for
 from hypebt.data.validate import validate_bars
 
 
 @dataclass
 class ImportReport:
-    """What an import did: per dataset the codes, rows and date range; what was refused."""
+    """What an import did: per dataset the codes, rows and date range; what was refused; notes."""
 
     written: dict[str, dict] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = []
@@ -34,49 +36,109 @@ class ImportReport:
                 f"imported {m['imported_rows']:,} rows of {m['imported_codes']:,} codes into {dataset} "
                 f"({m['imported_first']}..{m['imported_last']}); dataset now {m['rows']:,} rows"
             )
+        out += [f"note: {n}" for n in self.notes]
         out += [f"warning: {w}" for w in self.warnings]
         out += [f"refused: {r}" for r in self.refused]
         return out
+
+
+IMPORTABLE = (".csv", ".parquet")
+# Said when a format does not record its adjustment and none was given.
+_ADJUST_HINTS = {
+    "a Tushare daily table": " (Tushare's pro.daily is unadjusted: --adjust raw; pro_bar(adj='qfq') is qfq)",
+    "a baostock table": " (baostock's adjustflag column says it: export it with the table)",
+}
+
+
+def expand_paths(paths: list[str | Path]) -> tuple[list[Path], list[str]]:
+    """The files to import: each file given, and every .csv and .parquet directly inside each folder.
+
+    Returns ``(files, notes)``; the notes name what a folder held besides (subfolders and other
+    files are not imported). A folder without importable files is refused.
+
+    >>> expand_paths(["../shared/data/index"])[0]     # doctest: +SKIP
+    [PosixPath('../shared/data/index/sh000001.csv'), PosixPath('../shared/data/index/sh000300.csv')]
+    """
+    files: list[Path] = []
+    notes: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir():
+            files.append(path)
+            continue
+        entries = sorted(p for p in path.iterdir() if not p.name.startswith("."))
+        found = [p for p in entries if p.is_file() and p.suffix.lower() in IMPORTABLE]
+        if not found:
+            raise InputError(f"{path}: no .csv or .parquet files in this folder; give the folder that holds "
+                             "the tables (subfolders are not searched)")
+        files += found
+        other = [p.name + ("/" if p.is_dir() else "") for p in entries if p not in found]
+        if other:
+            notes.append(f"{path}: imported its {len(found)} .csv/.parquet file(s); left out "
+                         f"{', '.join(other[:5])}{' ...' if len(other) > 5 else ''}")
+    return files, notes
 
 
 def import_paths(
     store: Store,
     paths: list[str | Path],
     *,
-    adjust: str = "qfq",
+    adjust: str | None = None,
+    volume_unit: str | None = None,
+    columns: str | dict[str, str] | None = None,
     lenient: bool = False,
     keep_going: bool = False,
 ) -> ImportReport:
-    """Import akshare CSVs, index CSVs and market parquets into ``store``.
+    """Import bar files and folders of them into ``store`` (formats: :func:`formats.read_source`).
 
-    ``adjust`` says what the stock prices are (akshare's tables carry no such
-    field; the shared dataset is qfq). With ``keep_going`` a bad file is
-    refused and reported while the others are imported; otherwise the first
-    bad file raises and nothing is written.
+    ``adjust`` (``qfq``/``hfq``/``raw``, ``none`` = raw) says what the stock prices are where the
+    format does not (a file that says, baostock, must agree); without it akshare tables are taken
+    as qfq (the shared dataset's basis; the report says so) and other formats are refused.
+    ``volume_unit`` (``lots``/``shares``) likewise, for formats that do not say and whose amounts
+    do not tell; ``columns`` maps fields to columns for any other table
+    (``"date=trade_dt,close=px_last"``). With ``keep_going`` a bad file is refused and reported
+    while the others are imported; otherwise the first bad file raises and nothing is written.
     """
+    adjust = adjust_name(adjust) if adjust is not None else None
     report = ImportReport()
+    files, report.notes = expand_paths(paths)
     accepted: dict[str, list[tuple[Path, pd.DataFrame]]] = {}
-    for path in paths:
+    defaulted: list[Path] = []
+    for path in files:
         try:
-            kind, checked = _read_checked(path, adjust=adjust, lenient=lenient)
+            parsed = formats.read_source(path, volume_unit=volume_unit, columns=columns)
+            file_adjust = _adjust_for(parsed, adjust, str(path))
+            checked = validate_bars(parsed.frame, str(path), kind=parsed.kind, lenient=lenient,
+                                    qfq=(file_adjust == "qfq"), origin=parsed.origin)
         except InputError as exc:
             if not keep_going:
                 raise
             report.refused.append(str(exc))
             continue
+        if parsed.kind == "stock" and adjust is None and parsed.adjust is None:
+            defaulted.append(path)
+        report.notes += [f"{path}: {n}" for n in parsed.notes]
+        if file_adjust == "raw" and "adj_factor" not in checked.frame.columns:
+            report.notes.append(f"{path}: raw prices without adj_factor: signals see unadjusted prices "
+                                "across ex-dividend days")
         for what, n in checked.dropped.items():
             msg = f"{path}: dropped {n} row(s): {what}"
             report.warnings.append(msg)
             warnings.warn(msg, stacklevel=2)
-        dataset = dataset_for(kind, adjust if kind == "stock" else None)
-        accepted.setdefault(dataset, []).append((Path(path), checked.frame))
+        dataset = dataset_for(parsed.kind, file_adjust)
+        accepted.setdefault(dataset, []).append((path, checked.frame))
     if not accepted:
         raise InputError("nothing to import: " + ("; ".join(report.refused) if report.refused else "no files given"))
+    if defaulted:
+        report.notes.append(f"prices of {len(defaulted)} akshare table(s) taken as qfq (the tables do not say; "
+                            "--adjust hfq or raw if they are not)")
     # Every dataset is checked before any is written: a refusal leaves the store as it was.
     merged = {dataset: _one_bar_per_file(parts) for dataset, parts in accepted.items()}
-    source = "import:" + ",".join(Path(p).name for p in paths[:5]) + (" ..." if len(paths) > 5 else "")
+    names = [Path(p).name for p in paths]
+    source = "import:" + ",".join(names[:5]) + (" ..." if len(names) > 5 else "")
     for dataset, bars in merged.items():
-        manifest = store.write(dataset, bars, source=source, adjust="none" if dataset == "index" else adjust)
+        manifest = store.write(dataset, bars, source=source,
+                               adjust="none" if dataset == "index" else dataset.removeprefix("stock_"))
         manifest.update(
             imported_rows=len(bars),
             imported_codes=int(bars["code"].nunique()),
@@ -87,12 +149,23 @@ def import_paths(
     return report
 
 
-def _read_checked(path, *, adjust: str, lenient: bool):
-    """``(kind, Checked)`` for one file; the table as read (for messages) is freed on return."""
-    parsed = formats.read_source(path)
-    checked = validate_bars(parsed.frame, str(path), kind=parsed.kind, lenient=lenient,
-                            qfq=(parsed.kind == "stock" and adjust == "qfq"), origin=parsed.origin)
-    return parsed.kind, checked
+def _adjust_for(parsed: formats.Parsed, given: str | None, where: str) -> str | None:
+    """What the stock prices of one file are: what the file says, else what was given, else the
+    format's default; refused when none of these says (None for an index)."""
+    if parsed.kind == "index":
+        return None
+    if parsed.adjust is not None:
+        if given is not None and given != parsed.adjust:
+            raise InputError(f"{where}: the file says its prices are {parsed.adjust}, not {given}; "
+                             "drop --adjust, or export the adjustment you want")
+        return parsed.adjust
+    if given is not None:
+        return given
+    if parsed.default_adjust is not None:
+        return parsed.default_adjust
+    raise InputError(f"{where}: {parsed.fmt} does not say whether its prices are adjusted"
+                     f"{_ADJUST_HINTS.get(parsed.fmt, '')}; give --adjust qfq (forward-adjusted), "
+                     "hfq (back-adjusted) or raw (as traded)")
 
 
 def _one_bar_per_file(parts: list[tuple[Path, pd.DataFrame]]) -> pd.DataFrame:

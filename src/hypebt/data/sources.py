@@ -38,6 +38,7 @@ import sys
 import threading
 import time
 import warnings
+from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -339,13 +340,11 @@ def _progress(items: list, progress: bool, desc: str):
 
 
 def _stock_codes(codes: Iterable[str]) -> list[str]:
-    from hypebt.data.events import bad_code_hint
-
     out: list[str] = []
     for raw in codes:
         code = str(raw).strip()
         if not _codes.is_stock_code(code):
-            raise InputError(f"{code!r} is not an A-share code; {bad_code_hint(code)}")
+            raise InputError(f"{code!r} is not an A-share code; {_codes.bad_code_hint(code)}")
         if code not in out:
             out.append(code)
     if not out:
@@ -632,19 +631,31 @@ def resolve_board(board: str, boards: pd.DataFrame) -> tuple[str, str]:
     return str(names[pos]), str(codes[pos])
 
 
-def snapshot_concept(board: str, out_path, *, source: Akshare, today=None) -> Path:
-    """Save today's members of an Eastmoney concept board as a universe CSV; return its path.
+@dataclass(frozen=True)
+class ConceptSnapshot:
+    """Today's members of one Eastmoney concept board, as :func:`concept_snapshot` fetched them.
 
-    The board is found by exact name (``Sora概念``) or code (``BK2090``). The
-    universe's kind is ``concept`` and its snapshot date is ``today``: the
-    board lists today's members, so a backtest of earlier dates that trades it
-    carries look-ahead bias.
-
-    >>> snapshot_concept("Sora概念", "data/universes/sora_em.csv", source=Akshare())   # doctest: +SKIP
-    PosixPath('data/universes/sora_em.csv')
+    ``members``: ``[(code, name), ...]`` in the board's order, A-share codes only, each once;
+    ``snapshot_date``: the day of the fetch; ``source``: a line for the universe file.
     """
-    from hypebt.data.universes import write_universe  # its own module; only needed here
 
+    name: str
+    code: str
+    members: list[tuple[str, str]]
+    snapshot_date: str
+    source: str
+
+
+def concept_snapshot(board: str, *, source: Akshare, today=None) -> ConceptSnapshot:
+    """Fetch today's members of a concept board, found by exact name (``Sora概念``) or code (``BK2090``).
+
+    The board lists today's members: a backtest of earlier dates that trades them carries
+    look-ahead bias (:func:`hypebt.data.universes.snapshot_concept` writes them as a ``concept``
+    universe, which says so).
+
+    >>> concept_snapshot("Sora概念", source=Akshare()).members[:1]     # doctest: +SKIP
+    [('688039', '当虹科技')]
+    """
     today = _as_date(today, "today") or dt.date.today()
     name, code = resolve_board(board, source.concept_boards())
     table = source.concept_members(code or name)
@@ -664,8 +675,20 @@ def snapshot_concept(board: str, out_path, *, source: Akshare, today=None) -> Pa
                       f"{', '.join(dropped[:5])}", stacklevel=2)
     if not members:
         raise SourceError(f"akshare stock_board_concept_cons_em {name}: no A-share members; try later")
-    out_path = Path(out_path)
     label = f"{name} ({code})" if code else name
-    write_universe(out_path, members, snapshot_date=today.isoformat(),
-                   source=f"akshare stock_board_concept_cons_em {label} on {today.isoformat()}", kind="concept")
+    return ConceptSnapshot(name, code, members, today.isoformat(),
+                           f"akshare stock_board_concept_cons_em {label} on {today.isoformat()}")
+
+
+def snapshot_concept(board: str, out_path, *, source: Akshare, today=None) -> Path:
+    """Save today's members of an Eastmoney concept board as a universe CSV; return its path.
+
+    Kept for the CLI until it calls :func:`hypebt.data.universes.snapshot_concept` (Phase B of
+    issue 13 removes this and the import of universes with it).
+    """
+    from hypebt.data.universes import write_universe
+
+    snap = concept_snapshot(board, source=source, today=today)
+    out_path = Path(out_path)
+    write_universe(out_path, snap.members, snapshot_date=snap.snapshot_date, source=snap.source, kind="concept")
     return out_path

@@ -19,23 +19,26 @@ file's SHA-256 so a truncated or corrupted file is caught on load and by
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hypebt.core import fsio
 from hypebt import __version__
+from hypebt.core import fsio
 from hypebt.core.errors import DataError, InputError, unknown
+from hypebt.core.fsio import file_sha256
+from hypebt.core.paths import store_root
+from hypebt.data.calendar import store_sessions
 
 ADJUSTMENTS = ("qfq", "hfq", "raw")
 DATASETS = ("stock_qfq", "stock_hfq", "stock_raw", "index")
+# Dated reference tables (schemas and checks in hypebt.data.reference), one parquet each.
+REFERENCE_DATASETS = ("listings", "margin_list", "st_history", "suspensions")
 # When several stock datasets exist, traded prices (raw + factor) are preferred.
 STOCK_PREFERENCE = ("stock_raw", "stock_qfq", "stock_hfq")
 # Rows are sorted by code, so each row group holds a narrow range of codes and a load of a few
@@ -44,7 +47,6 @@ STOCK_PREFERENCE = ("stock_raw", "stock_qfq", "stock_hfq")
 # instead of 86% with 2**18, for ~0.1 s more on a whole-market load (benchmarks/bench_store.py).
 MANIFEST_KEYS = ("dataset", "adjust", "rows", "first_date", "last_date", "sha256")
 _ROW_GROUP = 1 << 14
-_HASH_CHUNK = 1 << 20
 # A file's timestamp is only trusted to show a change when the file is older than this: coarse
 # filesystem clocks (FAT: 2 s) could give a rewrite the same mtime as the version hashed before.
 _MTIME_SLACK_S = 2.0
@@ -57,15 +59,6 @@ def dataset_for(kind: str, adjust: str | None = None) -> str:
     if adjust not in ADJUSTMENTS:
         raise InputError(f"adjust {adjust!r} is not one of {', '.join(ADJUSTMENTS)}")
     return f"stock_{adjust}"
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in chunks (hashlib.file_digest needs Python 3.11)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class _HashCache:
@@ -120,7 +113,8 @@ class Store:
 
     # --- paths and manifests -------------------------------------------------------------------
     def _file(self, dataset: str) -> Path:
-        name = "sessions.parquet" if dataset == "calendar" else "bars.parquet"
+        name = ("sessions.parquet" if dataset == "calendar" else
+                "table.parquet" if dataset in REFERENCE_DATASETS else "bars.parquet")
         return self.root / dataset / name
 
     def _manifest_path(self, dataset: str) -> Path:
@@ -128,7 +122,7 @@ class Store:
 
     def datasets(self) -> list[str]:
         """Datasets present in the store (those with a manifest)."""
-        return [d for d in (*DATASETS, "calendar") if self._manifest_path(d).is_file()]
+        return [d for d in (*DATASETS, "calendar", *REFERENCE_DATASETS) if self._manifest_path(d).is_file()]
 
     def manifest(self, dataset: str) -> dict[str, Any] | None:
         """The dataset's manifest, or None when the dataset does not exist."""
@@ -205,7 +199,29 @@ class Store:
         sources = list(dict.fromkeys([*(old_manifest or {}).get("sources", []), source]))
         return self._write_frame(dataset, merged, sources=sources, adjust=adjust, as_of=as_of)
 
-    def _write_frame(self, dataset, frame, *, sources, adjust, as_of) -> dict[str, Any]:
+    def write_dataset(self, dataset: str, frame: pd.DataFrame, *, source: str, as_of: str | None = None,
+                      extra: dict | None = None) -> dict[str, Any]:
+        """Write a table other than imported bars (a derived index, a reference snapshot), replacing
+        it whole; ``frame`` needs a ``date`` column, ``extra`` keys (e.g. what it was built from) go
+        into its manifest. Read it back with :meth:`load` and :meth:`manifest` like any dataset.
+        """
+        if dataset in (*DATASETS, "calendar"):
+            raise InputError(f"dataset {dataset!r} holds imported bars; choose another name for this table")
+        return self._write_frame(dataset, frame, sources=[source], adjust="none", as_of=as_of, extra=extra)
+
+    def write_reference(self, dataset: str, frame: pd.DataFrame, *, sources: list[str], as_of: str,
+                        date_columns: tuple[str, ...]) -> dict[str, Any]:
+        """Replace a reference table checked by :mod:`hypebt.data.reference`; return its manifest.
+
+        ``date_columns`` give the manifest's first and last dates (e.g. ``start``, ``end``).
+        """
+        if dataset not in REFERENCE_DATASETS:
+            raise unknown("reference dataset", dataset, REFERENCE_DATASETS)
+        return self._write_frame(dataset, frame, sources=sources, adjust="none", as_of=as_of,
+                                 date_columns=date_columns)
+
+    def _write_frame(self, dataset, frame, *, sources, adjust, as_of, date_columns=("date",),
+                     extra=None) -> dict[str, Any]:
         frame = frame.copy()
         if "code" in frame:
             frame["code"] = frame["code"].astype("string")
@@ -214,23 +230,25 @@ class Store:
         with fsio.atomic_path(path) as tmp:
             pq.write_table(table, tmp, compression="zstd", row_group_size=_ROW_GROUP)
             digest = file_sha256(tmp)
-        dates = frame["date"]
+        dates = pd.concat([frame[c] for c in date_columns]).dropna()
+        kind = "reference" if dataset in REFERENCE_DATASETS else dataset if dataset in ("index", "calendar") else "stock"
         manifest = {
             "dataset": dataset,
-            "kind": "index" if dataset == "index" else "calendar" if dataset == "calendar" else "stock",
+            "kind": kind,
             "adjust": adjust,
             "price_basis": "traded" if adjust in ("raw", "none") else f"adjusted ({adjust})",
             "sources": sources,
-            "as_of": as_of or (str(dates.max().date()) if len(frame) else None),
+            "as_of": as_of or (str(dates.max().date()) if len(dates) else None),
             "rows": int(len(frame)),
             "codes": int(frame["code"].nunique()) if "code" in frame else 0,
-            "first_date": str(dates.min().date()) if len(frame) else None,
-            "last_date": str(dates.max().date()) if len(frame) else None,
+            "first_date": str(dates.min().date()) if len(dates) else None,
+            "last_date": str(dates.max().date()) if len(dates) else None,
             "columns": list(frame.columns),
             "file": path.name,
             "sha256": digest,
             "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "hypebt_version": __version__,
+            **(extra or {}),
         }
         # Data first, then its manifest: a crash in between leaves a hash mismatch
         # that 'data check' reports, never a manifest pointing at missing rows.
@@ -346,15 +364,17 @@ class Store:
         return problems
 
 
-def sessions_from_store(store: Store, index_code: str = "sh000300") -> pd.DatetimeIndex:
-    """Trading sessions: CSI 300's dates (it trades every session), else akshare's calendar,
-    else every date any stock traded."""
-    if "index" in store.datasets():
-        idx = store.load("index", codes=[index_code], columns=["date"])
-        if len(idx):
-            return pd.DatetimeIndex(np.sort(idx["date"].unique()))
-    cal = store.load_calendar()
-    if cal is not None:
-        return cal
-    frame = store.load(store.stock_dataset(), columns=["date"])
-    return pd.DatetimeIndex(np.sort(frame["date"].unique()))
+def open_store(home=None, workspace=None) -> Store:
+    """The store a command uses: ``home``, else ``$HYPEBT_HOME``, else ``<workspace>/data/store``
+    (:func:`hypebt.core.paths.store_root`).
+
+    >>> open_store(None, ".").root                 # doctest: +SKIP
+    PosixPath('data/store')
+    """
+    return Store(store_root(home, workspace))
+
+
+def sessions_from_store(store: Store, index_code: str | None = None) -> pd.DatetimeIndex:
+    """Deprecated alias of :func:`hypebt.data.calendar.store_sessions` (``index_code`` is
+    ignored: a benchmark no longer decides the sessions). Kept until research/study.py switches."""
+    return store_sessions(store)

@@ -33,7 +33,8 @@ from hypebt.core import codes as _codes
 from hypebt.core import errors
 from hypebt.core import fsio
 from hypebt.core.errors import InputError
-from hypebt.data.events import bad_code_hint, check_columns, looks_like_path, read_rows
+from hypebt.core.codes import bad_code_hint
+from hypebt.data.csvfiles import check_columns, find_named, named_files, read_rows
 from hypebt.core.paths import safe_name
 
 COLUMNS = ("code", "name", "snapshot_date", "source", "kind")
@@ -82,10 +83,7 @@ class Universe:
 
 def universe_paths(workspace: Path) -> dict[str, Path]:
     """The workspace's universes, ``data/universes/*.csv``, by name (file stem), sorted."""
-    folder = Path(workspace) / "data" / "universes"
-    if not folder.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(folder.glob("*.csv")) if not p.name.startswith(".")}
+    return named_files(workspace, "universes")
 
 
 def read_universe(path: str | Path) -> Universe:
@@ -149,12 +147,7 @@ def load_universe(name_or_path: str, workspace: Path) -> Universe:
     >>> load_universe("sorra", Path("."))                     # doctest: +SKIP
     InputError: data/universes: unknown universe 'sorra' (did you mean 'sora'?); known: chatgpt, margin_eligible, sora
     """
-    if looks_like_path(name_or_path):
-        return read_universe(Path(name_or_path))
-    paths = universe_paths(workspace)
-    if name_or_path not in paths:
-        raise errors.unknown("universe", name_or_path, paths, where=str(Path(workspace) / "data" / "universes"))
-    return read_universe(paths[name_or_path])
+    return read_universe(find_named(name_or_path, workspace, "universes", "universe"))
 
 
 def write_universe(

@@ -97,10 +97,11 @@ def _sort_order(c: np.ndarray, d: np.ndarray) -> np.ndarray:
     return order
 
 
-def _order_rules(ids: np.ndarray, dates: np.ndarray, rows: np.ndarray, check_sorted: bool) -> list[_Rule]:
+def _order_rules(ids: np.ndarray, dates: np.ndarray, rows: np.ndarray, check_sorted: bool,
+                 row_no: Callable[[int], int] = lambda pos: pos + 1) -> list[_Rule]:
     """Duplicated (code, date) anywhere among ``rows`` and, if ``check_sorted``, a date earlier than the
     one before it of the same code. ``ids`` are code ids, ``dates`` int64 nanoseconds, one per frame row;
-    ``rows`` the ascending positions of the rows to compare."""
+    ``rows`` the ascending positions of the rows to compare; ``row_no`` the file's row number of a position."""
     n = len(ids)
     c, d = ids[rows], dates[rows]
 
@@ -114,7 +115,7 @@ def _order_rules(ids: np.ndarray, dates: np.ndarray, rows: np.ndarray, check_sor
 
     def dup_about(pos: int) -> str:
         first = int(rows[(c == ids[pos]) & (d == dates[pos])][0])
-        of = "the row before" if first == pos - 1 else f"row {first + 1}"
+        of = "the row before" if row_no(first) == row_no(pos) - 1 else f"row {row_no(first)}"
         return f"is a duplicate of {of} (same code and date)"
 
     # The lenient mode sorts, so afterwards a duplicate is always "the row before".
@@ -129,7 +130,7 @@ def _order_rules(ids: np.ndarray, dates: np.ndarray, rows: np.ndarray, check_sor
 
         def back_about(pos: int) -> str:
             before = int(rows[(c == ids[pos]) & (rows < pos)][-1])
-            of = "the row before" if before == pos - 1 else f"row {before + 1} (same code)"
+            of = "the row before" if row_no(before) == row_no(pos) - 1 else f"row {row_no(before)} (same code)"
             return f"is earlier than {of}: dates must be sorted ascending"
 
         rules.append(_Rule("date", "is earlier than the row before: dates must be sorted ascending", back,
@@ -194,7 +195,8 @@ def _raise_first_bad(frame: pd.DataFrame, rules: list[_Rule], keep: np.ndarray, 
     n_more = int(bad.sum()) - 1
     more = f" ({n_more} more bad rows)" if n_more > 0 else ""
     raise InputError(
-        f"{where}: row {pos + 1}: field '{rule.field}': {shown} {what}{in_file}{more}; "
+        f"{where}: row {origin.row_number(pos) if origin is not None else pos + 1}: field '{rule.field}': "
+        f"{shown} {what}{in_file}{more}; "
         "fix the row, or import with --lenient to drop bad rows"
     )
 
@@ -253,7 +255,8 @@ def validate_bars(
         row_bad |= rule.mask
     dates = frame["date"].to_numpy("datetime64[ns]").view("int64")
     # Order is judged among the rows that are otherwise good: a bad row is no reference for the next one.
-    rules += _order_rules(ids, dates, np.flatnonzero(keep & ~row_bad), check_sorted=not lenient)
+    rules += _order_rules(ids, dates, np.flatnonzero(keep & ~row_bad), check_sorted=not lenient,
+                          row_no=origin.row_number if origin is not None else (lambda pos: pos + 1))
     if lenient:
         counted = ~keep
         for rule in rules:

@@ -17,17 +17,18 @@ from typing import Any
 import backtrader as bt
 import pandas as pd
 
-from hypebt.data import events as E
-from hypebt.engine import metrics
-from hypebt.market import rules as R
-from hypebt.data import universes as U
-from hypebt.market.broker import AShareBroker, AShareCommInfo
-from hypebt.data.calendar import Calendar
 from hypebt.core.errors import DataError, HypebtError, InputError, StrategyError
-from hypebt.market.feed import ArrayFeed, FeedArrays, build_arrays
+from hypebt.data import events as E
+from hypebt.data import universes as U
+from hypebt.data.calendar import Calendar, store_sessions
+from hypebt.data.store import Store
+from hypebt.engine import metrics
+from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, AShareBroker
 from hypebt.engine.spec import Spec
-from hypebt.data.store import Store, sessions_from_store
 from hypebt.engine.strategy import Context, load_strategy, resolve_params
+from hypebt.market import rules as R
+from hypebt.market.broker import AShareCommInfo
+from hypebt.market.feed import FeedArrays, build_arrays
 
 # Limits recomputed from forward-adjusted closes can differ from the exchange's
 # by rounding: about half a fen on the close and the limit each.
@@ -102,21 +103,44 @@ def _universe(spec: Spec, workspace: Path) -> tuple[tuple[str, ...], dict[str, s
 
 
 def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = None) -> Prepared:
-    """Load and check everything a run of ``spec`` needs (see module docstring)."""
+    """Load and check everything a run of ``spec`` needs (see module docstring).
+
+    Steps, each its own function: the strategy and its parameters, the universe, the rules for
+    the stored prices, the bars and sessions, the benchmark, the events, the feed arrays, the
+    margin-lending list. Every note on what was left out goes to :attr:`Prepared.warnings`.
+    """
     where = str(spec.path)
-    strategies = workspace / "strategies"
-    cls = load_strategy(spec.strategy, strategies)
+    cls = load_strategy(spec.strategy, workspace / "strategies")
     resolve_params(cls, spec.params, where)  # fail early on unknown parameters
     codes, names, look_ahead, uni_name = _universe(spec, workspace)
     if not codes:
         raise InputError(f"{where}: the universe is empty; list at least one code")
     notes: list[str] = []
-
     dataset = store.stock_dataset(spec.adjust)
     manifest = store.manifest(dataset)
+    rules = _rules(spec, manifest, rules, notes)
+    cal = Calendar(store_sessions(store))
+    bars, present = _bars(store, dataset, codes, where, notes)
+    sessions = _sessions(spec, cal, bars, where)
+    bench = _benchmark(store, spec, sessions)
+    events, outside = _events(spec, workspace, cal, sessions, where, notes)
+    st = set(spec.st_codes) | {c for c, n in names.items() if R.is_st(n)}
+    arrays = _arrays(bars, present, sessions, pd.Timestamp(manifest["first_date"]), st, rules)
+    eligible = _eligible(spec, workspace, notes)
+    manifests = {name: store.manifest(name) for name in (dataset, "index") if store.manifest(name)}
+    return Prepared(
+        spec=spec, workspace=workspace, strategy_path=cls.hypebt_path, strategy_name=cls.hypebt_name,
+        codes=present, names=names, sessions=sessions, arrays=arrays, benchmark=bench, events=events,
+        events_outside=outside, eligible=eligible, rules=rules, data_manifests=manifests,
+        warnings=notes, look_ahead=look_ahead, universe_name=uni_name,
+    )
+
+
+def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) -> R.Rules:
+    """The spec's ``[rules]``, with the qfq limit tolerance when prices are forward-adjusted."""
     qfq = manifest.get("adjust") == "qfq"
     if rules is None:
-        rules = R.rules_from_mapping(spec.rules, f"{where} [rules]")
+        rules = R.rules_from_mapping(spec.rules, f"{spec.path} [rules]")
         if qfq and "limit_tolerance" not in spec.rules:
             rules = replace(rules, limit_tolerance=QFQ_LIMIT_TOLERANCE)
     if qfq:
@@ -124,9 +148,12 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
             "prices are forward-adjusted (qfq) only: fills and limit prices use adjusted prices, "
             f"limits are matched with a tolerance of {rules.limit_tolerance} CNY"
         )
+    return rules
 
-    all_sessions = sessions_from_store(store, spec.benchmark)
-    cal = Calendar(all_sessions)
+
+def _bars(store: Store, dataset: str, codes: tuple[str, ...], where: str,
+          notes: list[str]) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The universe's stored bars and the codes that have any; codes without bars are noted."""
     bars = store.load(dataset, codes=list(codes))
     present = tuple(c for c in codes if c in set(bars["code"].unique()))
     missing = [c for c in codes if c not in present]
@@ -137,6 +164,11 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
         )
     if missing:
         notes.append(f"{len(missing)} universe code(s) not in the store, left out: {', '.join(missing)}")
+    return bars, present
+
+
+def _sessions(spec: Spec, cal: Calendar, bars: pd.DataFrame, where: str) -> pd.DatetimeIndex:
+    """The run's sessions: the spec's period within the calendar, capped at the last bar."""
     data_first, data_last = bars["date"].min(), bars["date"].max()
     start = pd.Timestamp(spec.start) if spec.start else data_first
     end = pd.Timestamp(spec.end) if spec.end else data_last
@@ -146,18 +178,24 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
             f"{where}: no data between {start.date()} and {end.date()} "
             f"(the store has {data_first.date()}..{data_last.date()} for these codes)"
         )
+    return sessions
 
-    bench = _benchmark(store, spec, sessions)
 
-    events, outside = [], []
-    if spec.events is not None:
-        events, outside = E.select(spec.events, workspace, cal, sessions, where)
-        if outside:
-            notes.append("events outside the run's sessions (not traded): "
-                         + ", ".join(f"{e.id} ({e.time.date()})" for e in outside))
+def _events(spec: Spec, workspace: Path, cal: Calendar, sessions: pd.DatetimeIndex, where: str,
+            notes: list[str]) -> tuple[list, list]:
+    """The spec's events mapped to their first tradable session; those outside the run are noted."""
+    if spec.events is None:
+        return [], []
+    events, outside = E.select(spec.events, workspace, cal, sessions, where)
+    if outside:
+        notes.append("events outside the run's sessions (not traded): "
+                     + ", ".join(f"{e.id} ({e.time.date()})" for e in outside))
+    return events, outside
 
-    st = set(spec.st_codes) | {c for c, n in names.items() if R.is_st(n)}
-    first_store_date = pd.Timestamp(manifest["first_date"])
+
+def _arrays(bars: pd.DataFrame, present: tuple[str, ...], sessions: pd.DatetimeIndex,
+            first_store_date: pd.Timestamp, st: set, rules: R.Rules) -> dict[str, FeedArrays]:
+    """Each code's bars aligned to the sessions, with its limit prices (:func:`build_arrays`)."""
     arrays = {}
     by_code = {c: g for c, g in bars.groupby("code", sort=False, observed=True)}
     for code in present:
@@ -167,18 +205,15 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
             listed_before_data=bool(g["date"].iloc[0] <= first_store_date),
             st=code in st, rules=rules,
         )
-    eligible = frozenset()
+    return arrays
+
+
+def _eligible(spec: Spec, workspace: Path, notes: list[str]) -> frozenset:
+    """Codes on the spec's margin-lending list (the only ones that can be shorted)."""
     if spec.margin_list in U.universe_paths(workspace) or spec.margin_list.endswith(".csv"):
-        eligible = frozenset(U.load_universe(spec.margin_list, workspace).codes)
-    else:
-        notes.append(f"margin-lending list {spec.margin_list!r} not found in data/universes: nothing can be shorted")
-    manifests = {name: store.manifest(name) for name in (dataset, "index") if store.manifest(name)}
-    return Prepared(
-        spec=spec, workspace=workspace, strategy_path=cls.hypebt_path, strategy_name=cls.hypebt_name,
-        codes=present, names=names, sessions=sessions, arrays=arrays, benchmark=bench, events=events,
-        events_outside=outside, eligible=eligible, rules=rules, data_manifests=manifests,
-        warnings=notes, look_ahead=look_ahead, universe_name=uni_name,
-    )
+        return frozenset(U.load_universe(spec.margin_list, workspace).codes)
+    notes.append(f"margin-lending list {spec.margin_list!r} not found in data/universes: nothing can be shorted")
+    return frozenset()
 
 
 def _benchmark(store: Store, spec: Spec, sessions: pd.DatetimeIndex) -> pd.Series:
@@ -189,89 +224,6 @@ def _benchmark(store: Store, spec: Spec, sessions: pd.DatetimeIndex) -> pd.Serie
     r.iloc[0] = 0.0
     r.name = spec.benchmark
     return r
-
-
-class _Position:
-    """The bar position shared by every line of every aligned feed."""
-
-    __slots__ = ("idx", "lencount")
-
-    def __init__(self):
-        self.idx, self.lencount = -1, 0
-
-
-class _AlignedLine(bt.linebuffer.LineBuffer):
-    """A feed line whose index is the shared :class:`_Position`: advancing every
-    feed by a bar is then one step instead of one per line of every feed."""
-
-    @property
-    def _idx(self):
-        return self._position.idx
-
-    @_idx.setter
-    def _idx(self, value):
-        self._position.idx = value
-
-    @property
-    def lencount(self):
-        return self._position.lencount
-
-    @lencount.setter
-    def lencount(self, value):
-        self._position.lencount = value
-
-
-class AlignedCerebro(bt.Cerebro):
-    """Cerebro whose vectorised loop knows every feed is aligned to the same sessions.
-
-    Backtrader's ``_runonce`` peeks at every feed's next timestamp each bar to
-    find which feeds move; hypebt's feeds (:class:`hypebt.market.feed.ArrayFeed`) all
-    deliver every session, so each bar simply advances them all. Everything
-    else (cheat-on-open, broker cycle, strategy, analyzers, timers) is
-    Backtrader's own sequence.
-    """
-
-    def _runonce(self, runstrats):
-        for strat in runstrats:
-            strat._once()
-            strat.reset()
-        datas = self.datas
-        stamps = datas[0]._stamps
-        position = _Position()
-        for d in datas:
-            for line in d._all_lines:
-                if type(line) is not bt.linebuffer.LineBuffer or line._idx != -1 or len(line.array) != len(stamps):
-                    raise RuntimeError("AlignedCerebro needs preloaded ArrayFeeds aligned to the same sessions")
-                line.__class__ = _AlignedLine
-                line._position = position
-        try:
-            self._aligned_loop(runstrats, stamps, position)
-        finally:
-            # Give the lines back their own index (a feed may be reused by the next run).
-            for d in datas:
-                for line in d._all_lines:
-                    line.__class__ = bt.linebuffer.LineBuffer
-                    line._idx, line.lencount = position.idx, position.lencount
-
-    def _aligned_loop(self, runstrats, stamps, position):
-        for dt0 in stamps:
-            position.idx += 1
-            position.lencount += 1
-            self._check_timers(runstrats, dt0, cheat=True)
-            if self.p.cheat_on_open:
-                for strat in runstrats:
-                    strat._oncepost_open()
-                    if self._event_stop:
-                        return
-            self._brokernotify()
-            if self._event_stop:
-                return
-            self._check_timers(runstrats, dt0, cheat=False)
-            for strat in runstrats:
-                strat._oncepost(dt0)
-                if self._event_stop:
-                    return
-                self._next_writers(runstrats)
 
 
 def equity_returns(rows: list[tuple], start_cash: float, sessions: pd.DatetimeIndex) -> pd.Series:
@@ -288,7 +240,7 @@ def _feeds(prep: Prepared, reuse: bool) -> list:
     Backtrader resets and reloads every feed at the start of each run."""
     if reuse and "_feeds" in prep.__dict__:
         return prep.__dict__["_feeds"]
-    feeds = [ArrayFeed(arrays=prep.arrays[code], name=code) for code in prep.codes]
+    feeds = [AlignedArrayFeed(arrays=prep.arrays[code], name=code) for code in prep.codes]
     if reuse:
         prep.__dict__["_feeds"] = feeds
     return feeds

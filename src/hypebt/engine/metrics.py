@@ -1,8 +1,13 @@
 """Performance figures of a run, from its daily returns and trade list.
 
-quantstats does the statistics (``f(returns) -> number``); hypebt only passes
-the A-share year (242 sessions) and gathers the figures in one dict, the row a
-sweep stores and the ``stats.json`` a run writes.
+The figures are quantstats' definitions (``f(returns) -> number``) over the
+A-share year (242 sessions), computed here with numpy from the recorded daily
+returns: a sweep computes them for every combination, and importing quantstats
+(with matplotlib) in every sweep process and calling it per combination cost
+more than some runs. quantstats itself still draws the HTML tearsheet
+(:func:`hypebt.reports.run_report`); ``tests/test_metrics.py`` checks both give
+the same numbers on real runs. They gather in one dict, the row a sweep stores
+and the ``stats.json`` a run writes.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ METRICS = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatil
 
 
 def _qs():
+    """quantstats, for the HTML tearsheet only (the figures here do not need it)."""
     # quantstats draws with matplotlib: pick the file backend before it loads
     # pyplot, and quiet the font finder's "findfont: Arial" noise.
     import matplotlib
@@ -29,6 +35,50 @@ def _qs():
     import quantstats as qs
 
     return qs
+
+
+def _clean(returns: pd.Series) -> np.ndarray:
+    """The returns as quantstats reads them: missing values are 0, infinities are missing."""
+    r = returns.to_numpy(dtype="float64", na_value=np.nan)
+    r = np.where(np.isnan(r), 0.0, r)
+    return np.where(np.isinf(r), np.nan, r)
+
+
+def sharpe(r: np.ndarray, periods: int = PERIODS) -> float:
+    """Annualised Sharpe ratio at a zero risk-free rate: mean / sample std (ddof 1) * sqrt(periods),
+    quantstats' ``stats.sharpe``. ``r``: daily simple returns (NaN = no observation)."""
+    ok = r[~np.isnan(r)]
+    sd = ok.std(ddof=1) if len(ok) > 1 else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(ok.mean() / sd * math.sqrt(periods)) if len(ok) else math.nan
+
+
+def sortino(r: np.ndarray, periods: int = PERIODS) -> float:
+    """Annualised Sortino ratio (Red Rock Capital's definition, as quantstats' ``stats.sortino``):
+    mean / sqrt(sum of squared negative returns / number of returns) * sqrt(periods); NaN when no
+    return is negative."""
+    ok = r[~np.isnan(r)]
+    if not len(ok):
+        return math.nan
+    downside = math.sqrt(float((ok[ok < 0] ** 2).sum()) / len(ok))
+    return math.nan if downside == 0 else float(ok.mean() / downside * math.sqrt(periods))
+
+
+def volatility(r: np.ndarray, periods: int = PERIODS) -> float:
+    """Annualised volatility: sample std (ddof 1) * sqrt(periods), quantstats' ``stats.volatility``."""
+    ok = r[~np.isnan(r)]
+    return float(ok.std(ddof=1) * math.sqrt(periods)) if len(ok) > 1 else math.nan
+
+
+def max_drawdown(r: np.ndarray) -> float:
+    """Largest fall from a peak of the compounded returns, negative (quantstats' ``stats.max_drawdown``):
+    the equity starts at 1 before the first session, so a loss on the first session counts."""
+    if not len(r):
+        return 0.0
+    # quantstats compounds with missing returns as 0, then carries prices over gaps.
+    prices = 1.0 + (np.cumprod(1.0 + np.where(np.isnan(r), 0.0, r)) - 1.0)
+    prices = np.concatenate(([1.0], prices))
+    return float((prices / np.maximum.accumulate(prices)).min() - 1.0)
 
 
 def _num(x) -> float | None:
@@ -41,20 +91,20 @@ def _num(x) -> float | None:
 
 def compute(returns: pd.Series, trades: pd.DataFrame, orders: pd.DataFrame, exposure: float) -> dict:
     """The standard figures. ``returns``: daily simple returns on a naive DatetimeIndex."""
-    qs = _qs()
-    r = returns.fillna(0.0)
-    total = float((1 + r).prod() - 1) if len(r) else 0.0
+    raw = returns.fillna(0.0)
+    r = _clean(returns)
+    total = float((1 + raw).prod() - 1) if len(raw) else 0.0
     years = len(r) / PERIODS
     cagr = (1 + total) ** (1 / years) - 1 if years > 0 and total > -1 else None
-    flat = not r.any()
+    flat = not raw.any()
     closed = trades[trades["status"] == "closed"] if len(trades) else trades
     out = {
         "total_return": total,
         "cagr": cagr,
-        "sharpe": None if flat else _num(qs.stats.sharpe(r, periods=PERIODS)),
-        "sortino": None if flat else _num(qs.stats.sortino(r, periods=PERIODS)),
-        "max_drawdown": _num(qs.stats.max_drawdown(r)) if not flat else 0.0,
-        "volatility": _num(qs.stats.volatility(r, periods=PERIODS)) if not flat else 0.0,
+        "sharpe": None if flat else _num(sharpe(r)),
+        "sortino": None if flat else _num(sortino(r)),
+        "max_drawdown": _num(max_drawdown(r)) if not flat else 0.0,
+        "volatility": _num(volatility(r)) if not flat else 0.0,
         "win_rate": float((closed["net_pnl"] > 0).mean()) if len(closed) else None,
         "n_trades": int(len(closed)),
         "exposure": float(exposure),
@@ -82,17 +132,17 @@ def exposure_of(equity: pd.DataFrame) -> float:
 
 def from_returns(returns: pd.Series) -> dict:
     """Return-only figures of a slice of a run (in/out of sample, walk-forward windows)."""
-    qs = _qs()
-    r = returns.fillna(0.0)
-    total = float((1 + r).prod() - 1) if len(r) else 0.0
+    raw = returns.fillna(0.0)
+    r = _clean(returns)
+    total = float((1 + raw).prod() - 1) if len(raw) else 0.0
     years = len(r) / PERIODS
-    flat = not r.any()
+    flat = not raw.any()
     return {
         "total_return": total,
         "cagr": (1 + total) ** (1 / years) - 1 if years > 0 and total > -1 else None,
-        "sharpe": None if flat else _num(qs.stats.sharpe(r, periods=PERIODS)),
-        "sortino": None if flat else _num(qs.stats.sortino(r, periods=PERIODS)),
-        "max_drawdown": 0.0 if flat else _num(qs.stats.max_drawdown(r)),
+        "sharpe": None if flat else _num(sharpe(r)),
+        "sortino": None if flat else _num(sortino(r)),
+        "max_drawdown": 0.0 if flat else _num(max_drawdown(r)),
     }
 
 

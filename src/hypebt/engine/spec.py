@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hypebt.core.dates import parse_date
 from hypebt.core.errors import InputError, unknown
 from hypebt.core.paths import safe_name
 
@@ -100,12 +101,7 @@ def _type_ok(value, expected) -> bool:
 
 
 def _date(value, key: str, where: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{where}: {key} = {value!r} is not a date; write it like 2024-02-19") from None
+    return parse_date(value, f"{where}: {key} =")
 
 
 def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:

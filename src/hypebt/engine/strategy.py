@@ -37,13 +37,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import backtrader as bt
 
+from hypebt.core.errors import InputError, unknown
+from hypebt.core.paths import safe_name
+from hypebt.engine.bt_adapter import AlignedStrategy
 from hypebt.market import rules as R
 from hypebt.market.broker import LotSizer
-from hypebt.core.errors import InputError, unknown
 from hypebt.market.orders import OrderDesk
-from hypebt.core.paths import safe_name
 
 
 @dataclass
@@ -88,7 +88,7 @@ class BarView:
         return self.closed_at_limit_up and self.open == self.high == self.low == self.close
 
 
-class Strategy(bt.Strategy):
+class Strategy(AlignedStrategy):
     """Base class of hypebt strategies (see the module docstring)."""
 
     PARAMS: dict[str, Any] = {}
@@ -123,13 +123,6 @@ class Strategy(bt.Strategy):
     def today(self) -> dt.date:
         return self._days[self.session_no]
 
-    def _getminperstatus(self):
-        # Every feed delivers every session, so without indicators each bar is a
-        # full bar: skip Backtrader's per-bar scan of all feeds' lengths.
-        if self._lineiterators[bt.LineIterator.IndType]:
-            return super()._getminperstatus()
-        return -1
-
     def next_open(self):
         self.session_no += 1
         self.desk.new_session(self._days[self.session_no])
@@ -147,8 +140,7 @@ class Strategy(bt.Strategy):
         if len(self.desk.fills) != fills:
             # At-close fills happened after Backtrader told the analyzers this session's value:
             # tell them again, so TimeReturn's return for today includes them.
-            for analyzer in self.analyzers:
-                analyzer._notify_fund(cash, value, broker.fundvalue, broker.fundshares)
+            self.renotify_fund()
         self.equity_rows.append((self.today, cash, value))
 
     # Backtrader calls the *prenext* hooks on the first bar (its minimum-period

@@ -30,7 +30,6 @@ import pandas as pd
 from hypebt.market import rules as R
 
 
-
 @dataclass(frozen=True)
 class FeedArrays:
     """Aligned per-session arrays of one code (all float64, same length as ``sessions``)."""
@@ -154,20 +153,8 @@ class ArrayFeed(bt.feeds.DataBase):
         self._all_lines = list(self.lines)
         self._dt_line = self.lines.datetime
 
-    def advance_peek(self):
-        i = self._dt_line._idx + 1
-        return self._stamps[i] if i < self._n else float("inf")
-
-    def advance(self, size=1, datamaster=None, ticks=True):
-        # Daily bars here are never replayed nor resampled: skip Backtrader's
-        # per-bar tick bookkeeping and move every line's index directly (what
-        # LineBuffer.advance does, without the method calls).
-        for line in self._all_lines:
-            line._idx += size
-            line.lencount += size
-
     def _load(self):
-        # Used only when Backtrader runs without preload.
+        # Backtrader's documented per-bar feed hook; used only when it runs without preload.
         if self._i >= self._n:
             return False
         for name in self.lines.getlinealiases():

@@ -1,0 +1,193 @@
+"""The one module that touches Backtrader's private internals (tested for ``>=1.9.78,<1.10``).
+
+Everything else in hypebt uses Backtrader's public extension points only (``Strategy`` hooks,
+``CommInfoBase._getcommission`` and ``get_credit_interest``, feeds' ``preload``/``_load``).
+The overrides here exist for speed (a whole-market run steps thousands of aligned feeds) and
+for A-share fills Backtrader cannot express; each says why on its line. A Backtrader upgrade
+is checked here first: ``tests/test_architecture.py`` keeps private uses out of other modules.
+
+- :class:`AlignedCerebro`: the vectorised loop for feeds that all deliver every session.
+- :class:`AlignedArrayFeed`: :class:`hypebt.market.feed.ArrayFeed` stepping its lines directly.
+- :class:`AShareBroker`: fills at the price and session the order checks decided.
+- :class:`AlignedStrategy`: the base of :class:`hypebt.engine.strategy.Strategy`.
+"""
+
+from __future__ import annotations
+
+import backtrader as bt
+
+from hypebt.market.feed import ArrayFeed
+
+
+class _Position:
+    """The bar position shared by every line of every aligned feed."""
+
+    __slots__ = ("idx", "lencount")
+
+    def __init__(self):
+        self.idx, self.lencount = -1, 0
+
+
+class _AlignedLine(bt.linebuffer.LineBuffer):
+    """A feed line whose index is the shared :class:`_Position`: advancing every
+    feed by a bar is then one step instead of one per line of every feed."""
+
+    @property
+    def _idx(self):  # LineBuffer's private index, redirected to the shared position
+        return self._position.idx
+
+    @_idx.setter
+    def _idx(self, value):
+        self._position.idx = value
+
+    @property
+    def lencount(self):
+        return self._position.lencount
+
+    @lencount.setter
+    def lencount(self, value):
+        self._position.lencount = value
+
+
+class AlignedCerebro(bt.Cerebro):
+    """Cerebro whose vectorised loop knows every feed is aligned to the same sessions.
+
+    Backtrader's ``_runonce`` peeks at every feed's next timestamp each bar to
+    find which feeds move; hypebt's feeds (:class:`hypebt.market.feed.ArrayFeed`) all
+    deliver every session, so each bar simply advances them all. Everything
+    else (cheat-on-open, broker cycle, strategy, analyzers, timers) is
+    Backtrader's own sequence.
+    """
+
+    def _runonce(self, runstrats):  # replaces the per-bar scan of every feed's next timestamp
+        for strat in runstrats:
+            strat._once()  # Backtrader's own precomputation of indicators, as in Cerebro._runonce
+            strat.reset()
+        datas = self.datas
+        stamps = datas[0]._stamps  # hypebt's ArrayFeed attribute: the sessions' date numbers
+        position = _Position()
+        for d in datas:
+            for line in d._all_lines:
+                # LineBuffer's private index must be untouched and the arrays preloaded to swap safely
+                if type(line) is not bt.linebuffer.LineBuffer or line._idx != -1 or len(line.array) != len(stamps):
+                    raise RuntimeError("AlignedCerebro needs preloaded ArrayFeeds aligned to the same sessions")
+                line.__class__ = _AlignedLine  # one shared index for every line (see _AlignedLine)
+                line._position = position
+        try:
+            self._aligned_loop(runstrats, stamps, position)
+        finally:
+            # Give the lines back their own index (a feed may be reused by the next run).
+            for d in datas:
+                for line in d._all_lines:
+                    line.__class__ = bt.linebuffer.LineBuffer
+                    line._idx, line.lencount = position.idx, position.lencount
+
+    def _aligned_loop(self, runstrats, stamps, position):
+        # Cerebro._runonce's sequence per bar, private calls and all, minus the feed scan.
+        for dt0 in stamps:
+            position.idx += 1
+            position.lencount += 1
+            self._check_timers(runstrats, dt0, cheat=True)
+            if self.p.cheat_on_open:
+                for strat in runstrats:
+                    strat._oncepost_open()
+                    if self._event_stop:
+                        return
+            self._brokernotify()
+            if self._event_stop:
+                return
+            self._check_timers(runstrats, dt0, cheat=False)
+            for strat in runstrats:
+                strat._oncepost(dt0)
+                if self._event_stop:
+                    return
+                self._next_writers(runstrats)
+
+
+class AlignedArrayFeed(ArrayFeed):
+    """:class:`ArrayFeed` whose bar step moves its lines' indexes directly.
+
+    Used when Backtrader steps the feeds itself (a Cerebro other than :class:`AlignedCerebro`).
+    """
+
+    def advance_peek(self):
+        i = self._dt_line._idx + 1  # LineBuffer's private index: the next bar's position
+        return self._stamps[i] if i < self._n else float("inf")
+
+    def advance(self, size=1, datamaster=None, ticks=True):
+        # Daily bars here are never replayed nor resampled: skip Backtrader's
+        # per-bar tick bookkeeping and move every line's index directly (what
+        # LineBuffer.advance does, without the method calls).
+        for line in self._all_lines:
+            line._idx += size
+            line.lencount += size
+
+
+class AShareBroker(bt.brokers.BackBroker):
+    """BackBroker that fills at the price and date the order checks set.
+
+    ``order.info['fill_price']`` is set by :mod:`hypebt.market.orders` after the
+    limit, lot, T+1, suspension and short checks; Backtrader's own slippage and
+    cash check are not used. At-close orders are filled at once
+    (:meth:`fill_now`), orders at the open in this session's broker cycle.
+    The CommInfo (:class:`hypebt.market.broker.AShareCommInfo`) is told the trade date of
+    each fill: the stamp duty changed on 2023-08-28.
+    """
+
+    def _try_exec_market(self, order, popen, phigh, plow):  # the order checks chose the price
+        price = order.info.get("fill_price")
+        if price is None:
+            return super()._try_exec_market(order, popen, phigh, plow)
+        self._execute(order, ago=0, price=price)
+
+    def fill_now(self, order) -> None:
+        """Execute an order within the current session (an at-close fill).
+
+        Backtrader would execute it in the next session's cycle, after that
+        session's borrow fee and with the position invisible at its open; filling
+        it here keeps positions, T+1, borrow days and the day's value right.
+        """
+        self.pending.remove(order)
+        self._execute(order, ago=0, price=order.info["fill_price"])  # Backtrader has no public fill
+        self._get_value()  # the analyzers read this session's value after the fill
+
+    def held(self, data) -> int:
+        """Shares held of ``data`` (negative when short), without creating an empty position."""
+        pos = self.positions.get(data)
+        return int(pos.size) if pos is not None else 0
+
+    def _execute(self, order, ago=None, price=None, cash=None, position=None, dtcoc=None):  # dated fees, fen cash
+        comminfo = self.getcommissioninfo(order.data)
+        comminfo.trade_date = order.data.datetime.date(0)
+        # Cash is whole fen (prices, fees and borrow are all in fen). Backtrader
+        # compares float sums with 0, so a buy costing exactly the cash would be
+        # refused for -1e-13: lend it a tenth of a fen, then round back to the fen.
+        self.cash += 0.001
+        try:
+            super()._execute(order, ago=ago, price=price, cash=cash, position=position, dtcoc=dtcoc)
+        finally:
+            self.cash = round(self.cash - 0.001, 2)
+            comminfo.trade_date = None  # a commission outside a fill has no date: an error, not today
+        # Backtrader values every position it has ever held at every bar: drop flat ones.
+        pos = self.positions.get(order.data)
+        if pos is not None and not pos.size:
+            del self.positions[order.data]
+
+
+class AlignedStrategy(bt.Strategy):
+    """``bt.Strategy`` with the two private touches hypebt's strategies need."""
+
+    def _getminperstatus(self):  # Backtrader's minimum-period scan of every feed, skipped when it cannot matter
+        # Every feed delivers every session, so without indicators each bar is a
+        # full bar: skip Backtrader's per-bar scan of all feeds' lengths.
+        if self._lineiterators[bt.LineIterator.IndType]:
+            return super()._getminperstatus()
+        return -1
+
+    def renotify_fund(self) -> None:
+        """Tell the analyzers this session's cash and value again (after at-close fills: Backtrader
+        told them before the strategy's ``next``, so TimeReturn's return for today includes them)."""
+        broker = self.broker
+        cash, value = broker.getcash(), broker.getvalue()
+        for analyzer in self.analyzers:
+            analyzer._notify_fund(cash, value, broker.fundvalue, broker.fundshares)  # no public re-notify
