@@ -126,7 +126,7 @@ def previous(root, capsys) -> dict[str, str]:
     """A real previous report at reports/prev (no HTML: quick); returns the snapshot of reports/."""
     rc, _, err = hypebt_cli(root, capsys, *run_argv(root, "--no-html"))
     assert rc == 0, err
-    assert (root / "ws" / "reports" / "prev" / "manifest.json").is_file()
+    assert (root / "ws" / "reports" / "prev" / "latest" / "manifest.json").is_file()
     return snapshot(root / "ws" / "reports")
 
 
@@ -367,7 +367,7 @@ def test_code_in_set_runs_nothing_at_the_command_line(root, capsys):
     payload = "__import__('os').system('touch pwned')"
     rc, _, err = hypebt_cli(root, capsys, *run_argv(root, "--no-html", "--set", f"description={payload}"))
     assert rc == 0, err
-    manifest = json.loads((root / "ws" / "reports" / "prev" / "manifest.json").read_text("utf-8"))
+    manifest = json.loads((root / "ws" / "reports" / "prev" / "latest" / "manifest.json").read_text("utf-8"))
     assert manifest["spec"]["description"] == payload
     rc, _, err = hypebt_cli(root, capsys, *run_argv(root, "--no-html", "--set", f"hold_days={payload}"))
     assert rc == 2, err
@@ -392,6 +392,8 @@ def test_reports_escape_every_user_string(root, capsys):
         assert rc == 0, f"{argv[0]}: {err}"
     reports = ws / "reports"
     pages = {p.relative_to(reports).as_posix(): p.read_text("utf-8") for p in reports.rglob("*.html")}
+    # a run's default folder is reports/<name>/<timestamp>/ (reports/<name>/latest links to it)
+    pages.update({f"xss/{p.name}": p.read_text("utf-8") for p in (reports / "xss" / "latest").glob("*.html")})
     assert {"xss/tearsheet.html", "xss_sweep/sweep.html", "xss_sweep/best/1/tearsheet.html",
             "xss_study/study.html", "index.html"} <= set(pages)
     for name, page in pages.items():
@@ -424,6 +426,6 @@ def test_a_strategy_is_loaded_from_the_strategies_folder_not_the_current_folder(
     (root / "cwd" / "toy.py").write_text(f"open({str(marker)!r}, 'w').close()\n", "utf-8")
     rc, _, err = hypebt_cli(root, capsys, *run_argv(root, "--no-html"))
     assert rc == 0, err
-    manifest = json.loads((root / "ws" / "reports" / "prev" / "manifest.json").read_text("utf-8"))
+    manifest = json.loads((root / "ws" / "reports" / "prev" / "latest" / "manifest.json").read_text("utf-8"))
     assert Path(manifest["strategy"]["path"]) == root / "ws" / "strategies" / "toy.py"
     assert not marker.exists()

@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from hypebt.core.errors import InputError, OutputError
@@ -102,3 +103,46 @@ def test_report_files_honour_the_umask_and_stay_atomic(tmp_path, mask, file_mode
     for f in (tmp_path / "run" / "report.html", tmp_path / "run" / "manifest.json", tmp_path / "index.html"):
         assert f.stat().st_mode & 0o777 == file_mode, f
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
+
+
+def test_a_cli_rerun_keeps_the_earlier_report_and_prune_cleans_up(tmp_path, capsys):
+    """Run, rerun with --no-html, rerun: three folders, the first one's report.html intact,
+    ``latest`` at the newest, one index row; ``hypebt report prune --keep 1`` leaves the latest."""
+    from helpers_engine import BENCH, bars, make_workspace, write_spec, write_store
+    from hypebt.cli import main as cli
+
+    days = [str(d.date()) for d in pd.bdate_range("2024-01-02", periods=6)]
+    write_store(tmp_path / "home", {"600000": bars(10.0, [(d, 10.0, 10.2, 9.9, 10.1) for d in days])})
+    ws = make_workspace(tmp_path / "ws", strategies={"hold": HOLD})
+    spec = write_spec(ws, "tiny", {"strategy": "hold", "codes": ["600000"], "cash": 100_000, "benchmark": BENCH})
+    argv = ["--workspace", str(ws), "--home", str(tmp_path / "home"), "run", str(spec), "--offline"]
+    base = ws / "reports" / "tiny"
+    assert cli.main(argv) == 0
+    first = history.latest(base)
+    page = (first / "report.html").read_bytes()
+    assert cli.main([*argv, "--no-html"]) == 0
+    assert cli.main(argv) == 0
+    runs = history.runs(base)
+    assert len(runs) == 3 and runs[0] == first and (first / "report.html").read_bytes() == page
+    assert not (runs[1] / "report.html").exists() and (runs[1] / "stats.json").is_file()
+    assert (base / "latest").resolve() == runs[2].resolve()
+    out = capsys.readouterr().out
+    assert f"report: {runs[2] / 'report.html'}" in out
+    rows = index.entries(ws / "reports")
+    assert [(r["name"], r["kept"], r["link"]) for r in rows] == [("tiny", 3, "tiny/latest/report.html")]
+    assert cli.main(["--workspace", str(ws), "report", "prune", "--keep", "1"]) == 0
+    assert history.runs(base) == [runs[2]] and "tiny: deleted 2 old run(s), kept 1" in capsys.readouterr().out
+    assert cli.main(["--workspace", str(ws), "report", "prune", "nothing_here"]) == 2
+
+
+HOLD = '''
+from hypebt import Strategy
+
+
+class Hold(Strategy):
+    PARAMS = {}
+
+    def on_open(self, day):
+        if self.session_no == 0:
+            self.buy_shares("600000", 1000)
+'''

@@ -33,6 +33,20 @@ INDEX_NAMES = {"sh000300": "CSI 300", "sh000001": "SSE Composite", "sz399001": "
                "sz399006": "ChiNext", "sh000905": "CSI 500", "sh000852": "CSI 1000", "sh000688": "STAR 50"}
 
 
+def quantstats():
+    """quantstats, imported on first use with matplotlib on its file backend (no window, no
+    "findfont: Arial" noise): it costs about a second to import, only pages that draw need it."""
+    import logging
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    import quantstats as qs
+
+    return qs
+
+
 def benchmark_label(code: str) -> str:
     """``"CSI 300 (sh000300)"`` for an index hypebt knows by name, else the code."""
     name = INDEX_NAMES.get(code)
@@ -82,7 +96,7 @@ def caveats(stats: dict, n_events: int) -> list[str]:
 
 def _template(drop: dict[str, list[str]]) -> str:
     """quantstats' report template without the placeholders of panels left out."""
-    qs = metrics._qs()
+    qs = quantstats()
     text = (Path(qs.__file__).parent / "report.html").read_text("utf-8")
     for key in (k for keys in drop.values() for k in keys):
         text = re.sub(rf'<div id="{key}">\{{\{{{key}\}}\}}</div>', "", text)
@@ -111,7 +125,7 @@ def write(returns: pd.Series, bench: pd.Series, path: Path, title: str, notes: l
           strategy_title: str = "Strategy", benchmark_title: str = "Benchmark") -> None:
     """Write a quantstats HTML tearsheet of ``returns`` against ``bench`` (both Series) to ``path``,
     with the panels that do not fit the run left out (and listed in the notes)."""
-    qs = metrics._qs()
+    qs = quantstats()
     r = returns.copy()
     b = bench.copy()
     r.index = pd.DatetimeIndex(r.index).tz_localize(None)
