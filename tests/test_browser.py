@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from hypebt.cli import main as cli
+from hypebt.data import stock_info
 from hypebt.data.importers import import_paths
 from hypebt.data.store import Store
 
@@ -51,6 +52,9 @@ def reports(shared_data, repo, tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("browser")
     home = tmp / "store"
     import_paths(Store(home), [shared_data / "ashare" / "market.parquet", shared_data / "index" / "sh000300.csv"])
+    # the stock list gives runs on plain codes their Chinese names (002230 科大讯飞)
+    stock_info.save(Store(home), stock_info.read_stock_list(shared_data / "ashare" / "stock_list.csv", "2024-05-22"),
+                    source="shared stock_list.csv")
     out = tmp / "reports"
     base = ["--workspace", str(repo), "--home", str(home)]
     assert cli.main([*base, "run", str(repo / "backtests/sora_hype.toml"), "--offline",
@@ -129,7 +133,8 @@ PAGES = {
               ["Sweep: iflytek_release_short", "Best combinations", "Heatmaps", "All combinations",
                "combinations tried", "Deflated Sharpe", "Sensitivity", "distinct results"], 'data-drawn="'),
     "best": ("iflytek_sweep/best/1/tearsheet.html", ["#1 release_short", "Key Performance Metrics"], "<svg"),
-    "best_report": ("iflytek_sweep/best/1/report.html", ["#1 release_short", "Trades", "Price charts"],
+    "best_report": ("iflytek_sweep/best/1/report.html",
+                    ["#1 release_short on 002230 科大讯飞", "Trades", "Price charts", "borrow"],
                     'data-drawn="'),
     "study": ("sora_study/study.html",
               ["Event study: sora_study", "Cumulative abnormal returns", "Paper vs tradable", "2024-02-19",

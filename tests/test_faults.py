@@ -235,8 +235,8 @@ def test_a_failed_final_rename_keeps_the_previous_report(root, capsys, previous,
     real = os.replace
 
     def replace(src, dst, **kw):
-        # The staged folder (.prev.XXXX.tmp) moving into place fails, after the old report was moved aside.
-        if Path(src).is_dir() and Path(src).name.startswith(".prev.") and Path(src).name.endswith(".tmp"):
+        # The staged folder (reports/prev/.<timestamp>.XXXX.tmp) moving into place fails.
+        if Path(src).is_dir() and Path(src).name.startswith(".") and Path(src).name.endswith(".tmp"):
             raise OSError(errno.EIO, os.strerror(errno.EIO))
         return real(src, dst, **kw)
 

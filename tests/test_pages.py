@@ -115,3 +115,33 @@ def test_templates_ship_as_package_data():
     cfg = (PKG.parents[1] / "setup.cfg").read_text("utf-8")
     assert "hypebt = reports/templates/*" in cfg
     assert (PKG / "reports" / "templates" / "base.html").is_file()
+
+
+IDLE = '''
+from hypebt import Strategy
+
+
+class Idle(Strategy):
+    PARAMS = {}
+
+    def on_open(self, day):
+        pass
+'''
+
+
+def test_a_run_without_trades_gets_a_whole_report_and_index_figures(tmp_path):
+    from helpers_engine import BENCH, bars, make_workspace, write_spec, write_store
+    from hypebt.cli import main as cli
+
+    days = [str(d.date()) for d in pd.bdate_range("2024-01-02", periods=5)]
+    write_store(tmp_path / "home", {"600000": bars(10.0, [(d, 10.0, 10.2, 9.9, 10.1) for d in days])})
+    ws = make_workspace(tmp_path / "ws", strategies={"idle": IDLE})
+    spec = write_spec(ws, "idle", {"strategy": "idle", "codes": ["600000"], "cash": 100_000, "benchmark": BENCH})
+    assert cli.main(["--workspace", str(ws), "--home", str(tmp_path / "home"), "run", str(spec), "--offline"]) == 0
+    page = (ws / "reports" / "idle" / "latest" / "report.html").read_text("utf-8")
+    for text in ("no trades", "no position left open", "every order was filled", "No stock was traded",
+                 "Growth of 1 CNY", "0 closed trade(s)", "no quantstats tearsheet: the strategy never changed"):
+        assert text in page, text
+    assert page.count('<div class="chart"') == 1  # equity and drawdown only
+    row = index.entries(ws / "reports")[0]
+    assert "return +0.00%" in row["figures"] and "Sharpe n/a (no position all run)" in row["figures"]

@@ -132,10 +132,14 @@ def write_run(prep, result, out_dir: Path, command: list[str] | None = None, htm
         with fsio.atomic_path(tmp / "returns.csv") as t:
             pd.DataFrame({"strategy": result.returns, "benchmark": prep.benchmark}).rename_axis("date").to_csv(t)
         if html_report:
-            tearsheet(result.returns, prep.benchmark, tmp / "tearsheet.html", title, notes, warning,
-                      strategy_title=prep.strategy_name, benchmark_title=bench)
-            fsio.write_text(tmp / "report.html", run_page.page(prep, result, names, title=title, notes=notes,
-                                                                warning=warning, tearsheet="tearsheet.html"))
+            why_not = fitted.not_drawable(result.returns, prep.benchmark)
+            if why_not is None:
+                tearsheet(result.returns, prep.benchmark, tmp / "tearsheet.html", title, notes, warning,
+                          strategy_title=prep.strategy_name, benchmark_title=bench)
+            page_notes = notes if why_not is None else [*notes, f"no quantstats tearsheet: {why_not}"]
+            fsio.write_text(tmp / "report.html", run_page.page(
+                prep, result, names, title=title, notes=page_notes, warning=warning,
+                tearsheet=None if why_not else "tearsheet.html"))
         fsio.write_json(tmp / "manifest.json", manifest)
     return out_dir
 

@@ -213,7 +213,7 @@ def _run_best(prep, plan, out: Path, top: list[pd.DataFrame], n_frame: int, comm
         folder = report.write_run(prep, result, best_dir / str(rank), command=command, html_report=True,
                                   names=names, heading=f"#{rank} {prep.strategy_name}", extra_notes=notes)
         links[rank] = (f"best/{rank}/report.html" if (folder / "report.html").is_file() else None,
-                       f"best/{rank}/tearsheet.html")
+                       f"best/{rank}/tearsheet.html" if (folder / "tearsheet.html").is_file() else None)
     return links
 
 

@@ -79,6 +79,17 @@ def _short_rows(text: str, n: int) -> str:
     return text
 
 
+def not_drawable(returns: pd.Series, bench: pd.Series) -> str | None:
+    """Why quantstats cannot draw a tearsheet of these series (it regresses one on the other and
+    raises on a series without variance, e.g. a run that never held a position), or None."""
+    for series, what in ((returns, "the strategy never changed value (no position held)"),
+                         (bench, "the benchmark never moved")):
+        values = series.fillna(0.0).to_numpy(dtype=float)
+        if len(values) < 2 or float(values.std()) == 0.0:
+            return what
+    return None
+
+
 def caveats(stats: dict, n_events: int) -> list[str]:
     """Notes for figures that mean little for this run."""
     out = []
