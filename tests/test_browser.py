@@ -89,9 +89,11 @@ class Recorder:
             with conn:
                 conn.settimeout(2)
                 try:
-                    self.requests.append(conn.recv(4096).decode("latin-1").split("\r\n", 1)[0])
+                    line = conn.recv(4096).decode("latin-1").split("\r\n", 1)[0]
                 except OSError:
-                    self.requests.append("(a connection without a request line)")
+                    line = ""
+                if line:  # Chromium opens idle connections to its proxy ahead of need: not requests
+                    self.requests.append(line)
 
     def close(self):
         self.sock.close()

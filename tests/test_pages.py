@@ -145,3 +145,22 @@ def test_a_run_without_trades_gets_a_whole_report_and_index_figures(tmp_path):
     assert page.count('<div class="chart"') == 1  # equity and drawdown only
     row = index.entries(ws / "reports")[0]
     assert "return +0.00%" in row["figures"] and "Sharpe n/a (no position all run)" in row["figures"]
+
+
+def test_chart_text_from_users_is_not_plotly_markup():
+    """plotly renders <b>, <a href> ... in titles, labels and hover text: names reach it as entities."""
+    import numpy as np
+
+    from hypebt.reports import charts
+
+    days = pd.bdate_range("2024-01-02", periods=3)
+    cols = {k: np.array([10.0, 10.5, 10.2]) for k in ("open", "high", "low", "close", "limit_up", "limit_down")}
+    cols["suspended"] = np.zeros(3)
+    fig = charts.price_chart('<a href="javascript:alert(1)">x</a>', days, cols,
+                             {"entries": [("2024-01-02", 10.0, "<b>bought</b>")]}, [("2024-01-03", "<i>ev</i>")],
+                             np.zeros(3, bool), np.zeros(3, bool))
+    text = charts.to_json(fig)
+    assert "<a " not in text and "<b>" not in text and "<i>" not in text
+    assert "&lt;a href=" in text and "&lt;b&gt;bought" in text and "&lt;i&gt;ev" in text
+    pnl = charts.to_json(charts.pnl_by_stock(["600000 <b>A</b>"], [1.0], [False]))
+    assert "<b>" not in pnl
