@@ -17,6 +17,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from hypebt.engine import metrics
 from hypebt.market import rules as R
 from hypebt.reports import charts
 from hypebt.reports.templating import Cell, Table, render, table
@@ -49,13 +50,15 @@ def _num(v, digits: int = 2) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.{digits}f}"
 
 
-def headline(stats: dict, benchmark: str) -> Table:
-    """Strategy vs benchmark: the figures a reader compares first."""
+def headline(stats: dict, benchmark: str, bench: dict | None = None) -> Table:
+    """Strategy vs benchmark: the figures a reader compares first (``bench``: the benchmark's
+    :func:`hypebt.engine.metrics.from_returns` figures over the same sessions)."""
+    bench = bench or {}
     rows = [
         ("total return", _pct(stats.get("total_return")), _pct(stats.get("benchmark_total_return"))),
         ("annualised return (CAGR, 242 sessions a year)", _pct(stats.get("cagr")), _pct(stats.get("benchmark_cagr"))),
-        ("Sharpe ratio", _num(stats.get("sharpe")), ""),
-        ("max drawdown", _pct(stats.get("max_drawdown")), ""),
+        ("Sharpe ratio", _num(stats.get("sharpe")) or "n/a", _num(bench.get("sharpe"))),
+        ("max drawdown", _pct(stats.get("max_drawdown")), _pct(bench.get("max_drawdown"))),
         ("volatility (annualised)", _pct(stats.get("volatility")), ""),
         ("closed trades / win rate", f"{stats.get('n_trades', 0)} / {_pct(stats.get('win_rate')) or 'n/a'}", ""),
         ("exposure (share of sessions invested)", _pct(stats.get("exposure")), ""),
@@ -211,7 +214,7 @@ def page(prep, result, names: dict, *, title: str, notes: list[str], warning: st
     return render(
         "run.html", lang="zh-CN", title=title, heading=title, notes_list=notes, warning=warning,
         period=f"{stats['start']}..{stats['end']} ({stats['sessions']} sessions)", benchmark=spec.benchmark,
-        headline=headline(stats, spec.benchmark), events=events_table(prep, result.orders, names),
+        headline=headline(stats, spec.benchmark, metrics.from_returns(prep.benchmark)), events=events_table(prep, result.orders, names),
         trades=trades_table(result.trades, names), open_positions=trades_table(open_trades, names, "no position left open"),
         n_open=len(open_trades), orders=orders_table(result.orders, names),
         pnl=charts.to_json(pnl) if pnl else None,
