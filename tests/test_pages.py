@@ -164,3 +164,10 @@ def test_chart_text_from_users_is_not_plotly_markup():
     assert "&lt;a href=" in text and "&lt;b&gt;bought" in text and "&lt;i&gt;ev" in text
     pnl = charts.to_json(charts.pnl_by_stock(["600000 <b>A</b>"], [1.0], [False]))
     assert "<b>" not in pnl
+
+
+def test_a_stock_code_is_a_category_on_the_pnl_chart():
+    from hypebt.reports import charts
+
+    fig = charts.pnl_by_stock(["002230"], [1.0], [False])
+    assert fig["layout"]["yaxis"]["type"] == "category" and fig["data"][0]["y"] == ["002230"]

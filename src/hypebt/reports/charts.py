@@ -97,7 +97,8 @@ def pnl_by_stock(labels: list[str], net: list[float], open_flags: list[bool]) ->
              "marker": {"color": colors, "pattern": {"shape": ["/" if o else "" for o in open_flags]}},
              "hovertemplate": "%{y}: %{x:,.2f} CNY<extra></extra>"}]
     layout = _layout("Net P&L per stock (CNY; hatched: position still open)", max(240, 28 * len(labels) + 110),
-                     yaxis={"autorange": "reversed", "automargin": True}, hovermode="closest",
+                     # category: "002230" is a stock, not the number 2230
+                     yaxis={"autorange": "reversed", "automargin": True, "type": "category"}, hovermode="closest",
                      margin={"l": 140, "r": 20, "t": 50, "b": 40})
     return {"data": data, "layout": layout}
 

@@ -79,7 +79,7 @@ def data_notes(prep) -> list[str]:
         sources = m.get("sources") or []
         src = ", ".join(str(x.get("path") or x.get("source") or x) if isinstance(x, dict) else str(x)
                         for x in sources[:2]) if isinstance(sources, list) else str(sources)
-        out.append(f"data {name}: {m.get('adjust') or 'unadjusted'} prices, {m.get('first_date')}..{m.get('last_date')}"
+        out.append(f"data {name}: {m.get('adjust') if m.get('adjust') not in (None, 'none') else 'unadjusted'} prices, {m.get('first_date')}..{m.get('last_date')}"
                    + (f", from {src}" if src else ""))
     return out
 
