@@ -209,3 +209,26 @@ def test_pages_are_self_contained(reports):
         text = (reports / rel).read_text("utf-8")
         loads = re.findall(r'<(?:script|img|link|iframe)[^>]+(?:src|href)="(https?://[^"]+)"', text)
         assert loads == [], f"{rel} loads {loads}"
+
+
+def test_price_charts_mark_the_sessions_the_engine_refused_as_locked(reports):
+    """Every buy the engine refused as locked at limit-up (一字板) sits on a session the stock's chart
+    marks as locked: both come from the one rules implementation."""
+    import html as html_lib
+    import json
+
+    import pandas as pd
+
+    page = (reports / "sora_hype" / "report.html").read_text("utf-8")
+    figures = [json.loads(html_lib.unescape(f)) for f in re.findall(r'data-figure="([^"]*)"', page)]
+    locked = {}
+    for fig in figures:
+        code = fig["layout"]["title"]["text"].split(" ")[0]
+        for trace in fig["data"]:
+            if trace.get("name", "").startswith("locked limit-up"):
+                locked[code] = set(trace["x"])
+    orders = pd.read_csv(reports / "sora_hype" / "orders.csv", dtype={"code": str})
+    refused = orders[orders["reason"] == "locked_limit_up"]
+    assert len(refused) >= 1
+    for r in refused.itertuples():
+        assert r.date in locked.get(r.code, set()), f"{r.code} refused as locked on {r.date}, not marked"

@@ -148,21 +148,12 @@ def pnl_chart(trades: pd.DataFrame, names: dict) -> dict | None:
     return charts.pnl_by_stock([label(c, names) for c in by.index], by["net"].tolist(), by["open"].tolist())
 
 
-def _locked(cols: dict, rules) -> tuple[np.ndarray, np.ndarray]:
-    """Sessions locked at limit-up / limit-down all day (一字板), by the one rules implementation
-    (:func:`hypebt.market.rules.is_locked`, with the run's tolerance)."""
-    n = len(cols["close"])
-    up, down = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    tol = rules.limit_tolerance
-    for i in range(n):
-        if cols["suspended"][i] > 0.5:
-            continue
-        bar = R.Bar(cols["open"][i], cols["high"][i], cols["low"][i], cols["close"][i])
-        lu, ld = cols["limit_up"][i], cols["limit_down"][i]
-        limits = R.Limits(None if np.isnan(lu) else float(lu), None if np.isnan(ld) else float(ld))
-        up[i] = R.is_locked(bar, limits, "buy", tol)
-        down[i] = R.is_locked(bar, limits, "sell", tol)
-    return up, down
+def _locked(code: str, cols: dict, rules, st: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions locked at limit-up / limit-down all day (一字板), from the one rules implementation
+    (:func:`hypebt.market.rules.limit_flags`, with the run's tolerance)."""
+    flags = R.limit_flags(code, cols["open"], cols["high"], cols["low"], cols["close"], cols["limit_up"],
+                          cols["limit_down"], prev_close=cols.get("prev_close"), st=st, rules=rules)
+    return np.asarray(flags["locked_up"], dtype=bool), np.asarray(flags["locked_down"], dtype=bool)
 
 
 def chart_codes(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
@@ -196,7 +187,8 @@ def price_charts(prep, trades: pd.DataFrame, orders: pd.DataFrame, names: dict) 
         refused = orders[(orders["code"] == code) & (orders["status"] != "filled")] if len(orders) else orders
         marks["refused"] = [(str(r.date), r.price, f"{r.date}: {r.side} refused: {REASONS.get(r.reason, r.reason)}")
                             for r in refused.itertuples()]
-        up, down = _locked(arrays.columns, prep.rules)
+        st = code in set(prep.spec.st_codes) or R.is_st(names.get(code))
+        up, down = _locked(code, arrays.columns, prep.rules, st)
         out.append(charts.price_chart(label(code, names), prep.sessions, arrays.columns, marks, events, up, down))
     return out
 
