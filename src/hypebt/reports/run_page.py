@@ -157,16 +157,16 @@ def _locked(code: str, cols: dict, rules, st: bool) -> tuple[np.ndarray, np.ndar
 
 
 def chart_codes(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
-    """Stocks that get a price chart: every traded or refused one, largest |net P&L| first,
-    at most :data:`MAX_PRICE_CHARTS`."""
-    weight: dict[str, float] = {}
+    """Stocks that get a price chart, at most :data:`MAX_PRICE_CHARTS`: the traded ones by
+    |net P&L|, and the ones only refused (a stock locked at limit-up on the event day is what a
+    reviewer asks about: a third of the charts are kept for them)."""
+    traded: list[str] = []
     if len(trades):
-        for code, pnl in trades.groupby("code", sort=False)["net_pnl"].sum().items():
-            weight[code] = abs(float(pnl)) + 1.0
-    if len(orders):
-        for code in orders.loc[orders["status"] != "filled", "code"]:
-            weight.setdefault(code, 0.5)
-    return sorted(weight, key=lambda c: -weight[c])[:MAX_PRICE_CHARTS]
+        pnl = trades.groupby("code", sort=False)["net_pnl"].sum().abs().sort_values(ascending=False, kind="stable")
+        traded = list(pnl.index)
+    refused = [] if orders.empty else list(dict.fromkeys(orders.loc[orders["status"] != "filled", "code"]))
+    only_refused = [c for c in refused if c not in set(traded)][:MAX_PRICE_CHARTS // 3]
+    return traded[:MAX_PRICE_CHARTS - len(only_refused)] + only_refused
 
 
 def price_charts(prep, trades: pd.DataFrame, orders: pd.DataFrame, names: dict) -> list[dict]:
