@@ -233,3 +233,15 @@ def test_price_charts_mark_the_sessions_the_engine_refused_as_locked(reports):
     assert len(refused) >= 1
     for r in refused.itertuples():
         assert r.date in locked.get(r.code, set()), f"{r.code} refused as locked on {r.date}, not marked"
+
+
+def test_the_tearsheet_fits_a_short_single_event_run(reports):
+    """sora_hype: 91 sessions, one event: no rolling or end-of-year panels, no 3Y/5Y rows, no
+    probability of skill from one episode, the names in the title, caveats in the notes."""
+    page = (reports / "sora_hype" / "tearsheet.html").read_text("utf-8")
+    for gone in ('id="rolling_sharpe"', 'id="eoy_returns"', 'id="daily_returns"', "<td>3Y (ann.)</td>",
+                 "<td>Prob. Sharpe Ratio</td>", "(Compounded)", "CSI 300 is sh000300"):
+        assert gone not in page, gone
+    for kept in ("left out of this tearsheet (the run has 91 sessions)", "one event:", "CSI 300 (sh000300)",
+                 "Key Performance Metrics", "<td>Sharpe</td>"):
+        assert kept in page, kept

@@ -131,7 +131,8 @@ def write_run(prep, result, out_dir: Path, command: list[str] | None = None, htm
             why_not = fitted.not_drawable(result.returns, prep.benchmark)
             if why_not is None:
                 tearsheet(result.returns, prep.benchmark, tmp / "tearsheet.html", title, notes, warning,
-                          strategy_title=prep.strategy_name, benchmark_title=bench)
+                          strategy_title=prep.strategy_name, benchmark_title=bench,
+                          single_event=len(prep.events) == 1)
             page_notes = notes if why_not is None else [*notes, f"no quantstats tearsheet: {why_not}"]
             fsio.write_text(tmp / "report.html", run_page.page(
                 prep, result, names, title=title, notes=page_notes, warning=warning,

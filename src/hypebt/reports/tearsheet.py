@@ -133,9 +133,10 @@ def _self_contained(text: str, title: str, notes_html: str) -> str:
 
 
 def write(returns: pd.Series, bench: pd.Series, path: Path, title: str, notes: list[str], warning: str,
-          strategy_title: str = "Strategy", benchmark_title: str = "Benchmark") -> None:
+          strategy_title: str = "Strategy", benchmark_title: str = "Benchmark", single_event: bool = False) -> None:
     """Write a quantstats HTML tearsheet of ``returns`` against ``bench`` (both Series) to ``path``,
-    with the panels that do not fit the run left out (and listed in the notes)."""
+    with the panels that do not fit the run left out (and listed in the notes); ``single_event``:
+    the probabilistic Sharpe ratio row is left out too (a probability of skill from one episode)."""
     qs = quantstats()
     r = returns.copy()
     b = bench.copy()
@@ -153,5 +154,8 @@ def write(returns: pd.Series, bench: pd.Series, path: Path, title: str, notes: l
             qs.reports.html(r, benchmark=b, output=str(tmp), title=as_text(title), template_path=str(tpl),
                             periods_per_year=metrics.PERIODS, download_filename=path.name, match_dates=False,
                             strategy_title=strategy_title, benchmark_title=benchmark_title)
-        tmp.write_text(_self_contained(_short_rows(tmp.read_text("utf-8"), len(r)), title,
+        text = _short_rows(tmp.read_text("utf-8"), len(r))
+        if single_event:
+            text = re.sub(r"<tr><td>Prob\. Sharpe Ratio</td>.*?</tr>", "", text, flags=re.S)
+        tmp.write_text(_self_contained(text, title,
                                        render("banner.html", lines=notes, warning=warning)), "utf-8")
