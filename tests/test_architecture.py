@@ -39,14 +39,8 @@ BT_HOOKS = frozenset({"_getcommission", "_load", "_getsizing"})
 # The public-API adapters (CommInfo, orders, feed) and the engine; never the pure rules.
 BT_IMPORTERS = ("hypebt.market.broker", "hypebt.market.feed", "hypebt.market.orders", "hypebt.engine.")
 
-# Known offenders, not yet fixed by their owners (issue 9, phase A). The lead empties this list
-# after merging their branches; the test fails on any entry that no longer matches.
-ALLOWED = {
-    # metrics._qs (the lazy quantstats import) used from outside engine/metrics.py:
-    # pages engineer (run_report.py, research/sweep.py); bench owns engine/metrics.py.
-    "private use: hypebt.research.sweep uses hypebt.engine.metrics._qs",
-    "private use: hypebt.reports.run_report uses hypebt.engine.metrics._qs",
-}
+# Known offenders allowed for now (none left); the test fails on any entry that no longer matches.
+ALLOWED: set[str] = set()
 
 
 # --- reading the package -------------------------------------------------------------------------

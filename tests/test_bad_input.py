@@ -600,7 +600,7 @@ def _run_events(root: Path, catalogue: str, capsys, ids=None) -> tuple[int, str,
     argv = run_argv(root, spec_text(None, tables))
     rc = main(["--home", str(root / "store"), "--workspace", str(root / "ws"), *argv])
     _, err = capsys.readouterr()
-    manifest = json.loads((root / "ws" / "reports" / "bad" / "manifest.json").read_text("utf-8")) if rc == 0 else {}
+    manifest = json.loads((root / "ws" / "reports" / "bad" / "latest" / "manifest.json").read_text("utf-8")) if rc == 0 else {}
     return rc, err, manifest
 
 

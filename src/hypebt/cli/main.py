@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     rsub.required = True
     ri = rsub.add_parser("index", help="rebuild reports/index.html")
     ri.add_argument("--reports", help="reports folder (default: <workspace>/reports)")
+    rp = rsub.add_parser("prune", help="delete old runs kept under reports/<name>/ (the latest stays)")
+    rp.add_argument("names", nargs="*", metavar="NAME", help="run names (default: every run's history)")
+    rp.add_argument("--keep", type=int, default=5, help="newest runs to keep per name (default: 5)")
+    rp.add_argument("--reports", help="reports folder (default: <workspace>/reports)")
     return p
 
 

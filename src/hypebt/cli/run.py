@@ -21,8 +21,10 @@ def _num(x) -> str:
 
 def run(args) -> int:
     """Load the spec, get its data, run it, write the report and print the figures."""
+    from hypebt.data import stock_info
     from hypebt.engine import backtest as engine
     from hypebt.engine.spec import load_spec
+    from hypebt.reports import history
     from hypebt.reports import run_report as report
 
     ws = workspace_of(args)
@@ -36,8 +38,16 @@ def run(args) -> int:
     t0 = time.perf_counter()
     prep = engine.prepare(spec, ws, store)
     result = engine.run(prep)
-    out = Path(args.out) if args.out else ws / "reports" / safe_name(spec.name, "run name")
-    report.write_run(prep, result, out, command=["hypebt", *args.argv], html_report=not args.no_html)
+    if args.out:  # exactly there, replacing an earlier report in that folder
+        out = Path(args.out)
+        reports = out.parent
+    else:  # reports/<name>/<Beijing timestamp>/, reports/<name>/latest: a rerun keeps the earlier ones
+        base = ws / "reports" / safe_name(spec.name, "run name")
+        out, reports = history.new_run_dir(base), base.parent
+    names = {c: n for c, n in stock_info.names(store).items() if c in set(prep.codes)}
+    report.write_run(prep, result, out, command=["hypebt", *args.argv], html_report=not args.no_html, names=names)
+    if not args.out:
+        history.point_latest(base, out, "report.html" if not args.no_html else "stats.json")
     s = result.stats
     print_notes(prep.warnings, prep.look_ahead)
     print(f"{spec.name}: {prep.strategy_name} on {prep.universe_name} {s['start']}..{s['end']}: "
@@ -45,6 +55,6 @@ def run(args) -> int:
           f"sharpe {_num(s['sharpe'])}, max drawdown {_pct(s['max_drawdown'])}, "
           f"{s['n_trades']} trades, {s['refused_orders']} refused/cancelled orders, "
           f"fees {s['fees']:.2f}, borrow {s['borrow_fees']:.2f} CNY  [{time.perf_counter() - t0:.1f}s]")
-    print(f"report: {out / 'tearsheet.html' if not args.no_html else out}")
-    update_index(args, out.parent)
+    print(f"report: {out / 'report.html' if not args.no_html else out}")
+    update_index(args, reports)
     return 0

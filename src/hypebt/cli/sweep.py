@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from hypebt.cli.common import refuse_unread_overrides, store_of, update_index, workspace_of
+from hypebt.data import stock_info
 from hypebt.data.bootstrap import ensure_data
 from hypebt.core.errors import InputError, SweepError
 from hypebt.core.paths import safe_name
@@ -48,7 +49,9 @@ def run(args) -> int:
           f"({plan.method}, grid of {plan.grid_size:,}) on {where}", file=sys.stderr)
     outcome = sweep.execute(prep, plan, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                             batch=args.batch, progress=sys.stderr.isatty())
-    summary = sweep_page.write(prep, plan, out, html_report=not args.no_html, keys=outcome.keys)
+    names = {c: n for c, n in stock_info.names(store).items() if c in set(prep.codes)}
+    summary = sweep_page.write(prep, plan, out, html_report=not args.no_html, keys=outcome.keys,
+                               command=["hypebt", *args.argv], names=names)
     rate = outcome.ran / outcome.seconds if outcome.seconds > 0 else float("nan")
     print(f"ran {outcome.ran} ({rate:.2f}/s), skipped {outcome.skipped} already done, {outcome.failed} failed; "
           f"{summary['line']}")
