@@ -122,7 +122,10 @@ def snapshot(root: Path) -> dict[str, str]:
         if "__pycache__" in p.parts:
             continue
         rel = str(p.relative_to(root))
-        out[rel] = "dir" if p.is_dir() and not p.is_symlink() else hashlib.sha256(p.read_bytes()).hexdigest()
+        if p.is_symlink():  # e.g. reports/<name>/latest: where it points, not what it holds
+            out[rel] = f"link -> {p.readlink()}"
+        else:
+            out[rel] = "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
     return out
 
 
@@ -550,7 +553,7 @@ def test_python_style_booleans_are_accepted(case_root, capsys):
     put(root / "ws" / "strategies" / "flag.py", TOY_STRATEGY.replace('"trace": ""', '"trace": "", "flag": True'))
     argv = run_argv(root, spec_text({"strategy": '"flag"'}), "--set", "flag=False")
     assert main(["--home", str(root / "store"), "--workspace", str(root / "ws"), *argv]) == 0
-    manifest = json.loads((root / "ws" / "reports" / "bad" / "manifest.json").read_text("utf-8"))
+    manifest = json.loads((root / "ws" / "reports" / "bad" / "latest" / "manifest.json").read_text("utf-8"))
     assert manifest["params"]["flag"] is False
     assert capsys.readouterr().err == ""
 
@@ -563,7 +566,7 @@ def test_the_workspace_is_found_from_the_spec(case_root, capsys):
     rc = main(["--home", str(root / "store"), "run", str(spec), "--offline", "--no-html"])
     out, err = capsys.readouterr()
     assert rc == 0 and err == "", err
-    assert (root / "ws" / "reports" / "bad" / "stats.json").is_file()
+    assert (root / "ws" / "reports" / "bad" / "latest" / "stats.json").is_file()
     assert not (root / "cwd" / "reports").exists() and not (root / "cwd" / "data").exists()
 
 
