@@ -27,6 +27,7 @@ from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, AShareBro
 from hypebt.engine.spec import Spec
 from hypebt.engine.strategy import Context, load_strategy, resolve_params
 from hypebt.market import rules as R
+from hypebt.market.credit import BORROW_COLUMNS, CreditBook
 from hypebt.market.broker import AShareCommInfo
 from hypebt.market.feed import FeedArrays, build_arrays
 
@@ -253,7 +254,7 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     """
     cls = strategy_cls or prep.strategy_class()
     merged = resolve_params(cls, {**prep.spec.params, **(params or {})}, str(prep.spec.path))
-    ledger: list = []
+    ledger = CreditBook(prep.rules)  # 融券 lots, their interest and its ledger
     ctx = Context(params=merged, universe=prep.codes, names=prep.names, events=prep.events,
                   sessions=prep.sessions, days=prep.days, session_index=prep.session_index, rules=prep.rules, eligible=prep.eligible, borrow_ledger=ledger,
                   arrays=prep.arrays)
@@ -290,7 +291,7 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     equity = pd.DataFrame(strat.equity_rows, columns=["date", "cash", "value"])
     desk = strat.desk
     trades, orders, fills = desk.trades_frame(), desk.orders_frame(), desk.fills_frame()
-    borrow = pd.DataFrame(ledger, columns=["date", "code", "fee", "days"])
+    borrow = pd.DataFrame(ledger.rows, columns=BORROW_COLUMNS)
     stats = metrics.compute(returns, trades, orders, metrics.exposure_of(equity))
     stats.update(metrics.benchmark_figures(prep.benchmark))
     stats.update(
