@@ -27,6 +27,8 @@ from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, AShareBro
 from hypebt.engine.spec import Spec
 from hypebt.engine.strategy import Context, load_strategy, resolve_params
 from hypebt.market import rules as R
+from hypebt.data import reference
+from hypebt.market import status as MS
 from hypebt.market.credit import BORROW_COLUMNS, CreditBook
 from hypebt.market.broker import AShareCommInfo
 from hypebt.market.feed import FeedArrays, build_arrays
@@ -122,8 +124,8 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     bench = _benchmark(store, spec, sessions)
     events, outside = _events(spec, workspace, cal, sessions, where, notes)
     st = set(spec.st_codes) | {c for c, n in names.items() if R.is_st(n)}
-    arrays = _arrays(bars, present, sessions, pd.Timestamp(manifest["first_date"]), st, rules)
-    eligible = _eligible(spec, workspace, notes)
+    arrays = _arrays(bars, present, sessions, pd.Timestamp(manifest["first_date"]), st, rules, store, notes)
+    eligible = _eligible(spec, workspace, notes, store)
     manifests = {name: store.manifest(name) for name in (dataset, "index") if store.manifest(name)}
     return Prepared(
         spec=spec, workspace=workspace, strategy_path=cls.hypebt_path, strategy_name=cls.hypebt_name,
@@ -190,8 +192,11 @@ def _events(spec: Spec, workspace: Path, cal: Calendar, sessions: pd.DatetimeInd
 
 
 def _arrays(bars: pd.DataFrame, present: tuple[str, ...], sessions: pd.DatetimeIndex,
-            first_store_date: pd.Timestamp, st: set, rules: R.Rules) -> dict[str, FeedArrays]:
-    """Each code's bars aligned to the sessions, with its limit prices (:func:`build_arrays`)."""
+            first_store_date: pd.Timestamp, st: set, rules: R.Rules, store: Store | None = None,
+            notes: list[str] | None = None) -> dict[str, FeedArrays]:
+    """Each code's bars aligned to the sessions, with its limit prices and dated ST status
+    (:func:`build_arrays`, :mod:`hypebt.market.status`)."""
+    history, covered = (reference.load(store, "st_history"), reference.as_of(store, "st_history")) if store else (None, None)
     arrays = {}
     by_code = {c: g for c, g in bars.groupby("code", sort=False, observed=True)}
     for code in present:
@@ -199,15 +204,29 @@ def _arrays(bars: pd.DataFrame, present: tuple[str, ...], sessions: pd.DatetimeI
         arrays[code] = build_arrays(
             code, g[(g["date"] <= sessions[-1])], sessions,
             listed_before_data=bool(g["date"].iloc[0] <= first_store_date),
-            st=code in st, rules=rules,
+            st=code in st, rules=rules, st_covered_to=covered,
+            st_history=None if history is None else history[history["code"] == code],
         )
+    if notes is not None:
+        notes.append(MS.st_note(MS.source_counts({c: a.st_source for c, a in arrays.items()},
+                                                 {c: 1 - a.columns["suspended"] for c, a in arrays.items()})))
     return arrays
 
 
-def _eligible(spec: Spec, workspace: Path, notes: list[str]) -> frozenset:
-    """Codes on the spec's margin-lending list (the only ones that can be shorted)."""
+def _eligible(spec: Spec, workspace: Path, notes: list[str], store: Store | None = None):
+    """Who may be shorted: the dated ``margin_list`` of the store when there is one (eligible on a
+    session if in the latest snapshot on or before it), else the spec's hand list, with its caveat."""
+    dated = reference.load(store, "margin_list") if store is not None else None
+    if dated is not None and len(dated):
+        notes.append(f"margin-lending eligibility: the store's dated margin_list ({dated['date'].nunique()} "
+                     f"snapshot(s), {dated['date'].min().date()}..{dated['date'].max().date()})")
+        return MS.DatedList(dated)
     if spec.margin_list in U.universe_paths(workspace) or spec.margin_list.endswith(".csv"):
-        return frozenset(U.load_universe(spec.margin_list, workspace).codes)
+        uni = U.load_universe(spec.margin_list, workspace)
+        notes.append(f"margin-lending eligibility: the undated hand list {uni.name!r} ({len(uni.codes)} codes), the "
+                     "same on every session; real eligibility changes over time and whole boards of hype names "
+                     "were eligible: import a dated margin_list for faithful shorts")
+        return frozenset(uni.codes)
     notes.append(f"margin-lending list {spec.margin_list!r} not found in data/universes: nothing can be shorted")
     return frozenset()
 

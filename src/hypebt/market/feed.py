@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from hypebt.market import rules as R
+from hypebt.market import status
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class FeedArrays:
     code: str
     sessions: pd.DatetimeIndex
     columns: dict[str, np.ndarray]
+    st_source: np.ndarray | None = None  # per session, where the ST status came from (hypebt.market.status)
 
 
 def session_stamps(sessions: pd.DatetimeIndex) -> np.ndarray:
@@ -60,6 +62,8 @@ def build_arrays(
     listed_before_data: bool,
     st: bool = False,
     rules: R.Rules | None = None,
+    st_history: pd.DataFrame | None = None,
+    st_covered_to=None,
 ) -> FeedArrays:
     """Align one code's bars (canonical frame rows, sorted by date) to ``sessions``.
 
@@ -104,6 +108,10 @@ def build_arrays(
     # Bars before the run's first session count too (a listing a few sessions before the start).
     before = int((bars.index < sessions[0]).sum()) if len(sessions) else 0
     session_no = None if listed_before_data else np.cumsum(present.astype(int)) + before
+    # ST per session (hypebt.market.status): the dated list, else the bars' evidence, else ``st``.
+    st, st_source = status.st_status(code, sessions.values, cols["open"], cols["high"], cols["low"], cols["close"],
+                                     prev_close, history=st_history, covered_to=st_covered_to, static=st, rules=rules)
+    cols["st"] = st.astype("float64")
     up, down = R.limits_array(code, sessions.values, prev_close, st=st, session_no=session_no, rules=rules)
     cols["limit_up"], cols["limit_down"] = up, down
     flags = R.limit_flags(code, cols["open"], cols["high"], cols["low"], cols["close"], up, down,
@@ -111,7 +119,7 @@ def build_arrays(
     # A suspended session has no bar: nothing traded, so it is not at a limit either.
     for name in ("locked_up", "locked_down", "closed_up"):
         cols[name] = (flags[name] & present).astype("float64")
-    return FeedArrays(code, sessions, cols)
+    return FeedArrays(code, sessions, cols, st_source)
 
 
 class ArrayFeed(bt.feeds.DataBase):

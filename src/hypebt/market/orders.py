@@ -239,7 +239,8 @@ class OrderDesk:
         elif side == "short":
             if held > 0:
                 return "no_position"  # sell the long position first
-            reason = R.check_short(code, self.eligible, self.rules) or R.check_buy_size(code, size, self.rules)
+            eligible = self.eligible.on(self._today) if hasattr(self.eligible, "on") else self.eligible  # dated list
+            reason = R.check_short(code, eligible, self.rules) or R.check_buy_size(code, size, self.rules)
         else:  # cover
             if held >= 0 or size > -held:
                 return "no_position"
