@@ -146,6 +146,9 @@ def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) 
             "prices are forward-adjusted (qfq) only: fills and limit prices use adjusted prices, "
             f"limits are matched with a tolerance of {rules.limit_tolerance} CNY"
         )
+    elif manifest.get("adjust") == "raw":
+        notes.append("prices are traded (raw): fills, lots, fees and limits use them (on ex-dividend days the "
+                     "limits start from the exchange's reference price); signals use the adjusted close (adjclose)")
     return rules
 
 

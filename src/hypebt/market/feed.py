@@ -101,6 +101,17 @@ def build_arrays(
             prev_close[first] = float(bars["close"].iloc[0]) / (1 + float(bars["pct_change"].iloc[0]) / 100)
         if first >= 0 and not listed_before_data:
             prev_close[first] = np.nan  # listing day: no previous close, no limit
+    if "adj_factor" in bars:
+        # Raw prices with an adjustment factor (adjusted / raw): on an ex-dividend / ex-rights day the
+        # exchange limits from the reference price (除权除息参考价), the previous close carried to the
+        # new share basis and rounded to the fen, not from the raw previous close.
+        f = bars["adj_factor"].astype("float64")
+        f_prev = f.shift(1).reindex(sessions).ffill().to_numpy()
+        f_now = factor.to_numpy(dtype="float64")
+        ratio = np.where((f_prev > 0) & (f_now > 0) & present, f_prev / f_now, 1.0)
+        moved = np.abs(ratio - 1) > 1e-9
+        if moved.any():
+            prev_close = np.where(moved, R.price_limits_array(prev_close * ratio, 0.0)[0], prev_close)
     cols["prev_close"] = prev_close
     cols["datetime"] = session_stamps(sessions)
     # Sessions since listing, for the new-listing limit exemption; unknown
