@@ -17,13 +17,14 @@ from typing import Any
 import backtrader as bt
 import pandas as pd
 
-from hypebt.core.errors import DataError, HypebtError, InputError, StrategyError
+from hypebt.core.errors import DataError, InputError
 from hypebt.data import events as E
 from hypebt.data import universes as U
 from hypebt.data.calendar import Calendar, store_sessions
 from hypebt.data.store import Store
 from hypebt.engine import metrics
 from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, AShareBroker
+from hypebt.engine.provenance import adopt, source_digest, strategy_failure
 from hypebt.engine.spec import Spec
 from hypebt.engine.strategy import Context, load_strategy, resolve_params
 from hypebt.market import rules as R
@@ -55,6 +56,9 @@ class Prepared:
     warnings: list[str] = field(default_factory=list)
     look_ahead: bool = False
     universe_name: str = ""
+    history: dict = field(default_factory=dict)  # code -> FeedArrays over warm-up + run sessions
+    warmup: int = 0  # warm-up sessions at the head of ``history``
+    strategy_cls: Any = None  # a class given directly (a notebook's); else loaded from strategy_path
 
     @property
     def days(self) -> list:
@@ -76,7 +80,14 @@ class Prepared:
         return state
 
     def strategy_class(self):
+        if self.strategy_cls is not None:
+            return self.strategy_cls
         return load_strategy(str(self.strategy_path), self.workspace / "strategies")
+
+    @property
+    def strategy_sha256(self) -> str:
+        """sha256 of the strategy's source (its file, or an inline class's source text)."""
+        return source_digest(self.strategy_cls, self.strategy_path)
 
 
 @dataclass
@@ -91,6 +102,7 @@ class Result:
     borrow: pd.DataFrame
     stats: dict
     params: dict
+    log: list = field(default_factory=list)  # the strategy's self.log lines (log.txt)
 
 
 def _universe(spec: Spec, workspace: Path) -> tuple[tuple[str, ...], dict[str, str], bool, str]:
@@ -101,15 +113,17 @@ def _universe(spec: Spec, workspace: Path) -> tuple[tuple[str, ...], dict[str, s
     return tuple(dict.fromkeys(spec.codes)), {}, False, "codes"
 
 
-def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = None) -> Prepared:
+def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = None,
+            strategy_cls=None) -> Prepared:
     """Load and check everything a run of ``spec`` needs (see module docstring).
 
     Steps, each its own function: the strategy and its parameters, the universe, the rules for
     the stored prices, the bars and sessions, the benchmark, the events, the feed arrays, the
     margin-lending list. Every note on what was left out goes to :attr:`Prepared.warnings`.
+    ``strategy_cls``: a Strategy class to run instead of the spec's ``strategy`` file (a notebook's).
     """
     where = str(spec.path)
-    cls = load_strategy(spec.strategy, workspace / "strategies")
+    cls = adopt(strategy_cls) if strategy_cls is not None else load_strategy(spec.strategy, workspace / "strategies")
     resolve_params(cls, spec.params, where)  # fail early on unknown parameters
     codes, names, look_ahead, uni_name = _universe(spec, workspace)
     if not codes:
@@ -124,7 +138,16 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     bench = _benchmark(store, spec, sessions)
     events, outside = _events(spec, workspace, cal, sessions, where, notes)
     st = set(spec.st_codes) | {c for c, n in names.items() if R.is_st(n)}
-    arrays = _arrays(bars, present, sessions, pd.Timestamp(manifest["first_date"]), st, rules, store, notes)
+    lead = warmup_sessions(cal, sessions, spec.warmup)
+    arrays = _arrays(bars, present, lead.append(sessions) if len(lead) else sessions,
+                     pd.Timestamp(manifest["first_date"]), st, rules, store, notes)
+    history = {}
+    if len(lead):
+        # Built over warm-up + run so indicators and limits see the bars before start; the run's
+        # feeds get the run's part only, so nothing trades and no return counts in the warm-up.
+        history, arrays = arrays, {c: run_part(a, len(lead)) for c, a in arrays.items()}
+    if len(lead) < spec.warmup:
+        notes.append(f"warmup: only {len(lead)} of {spec.warmup} sessions exist before {sessions[0].date()}")
     eligible = _eligible(spec, workspace, notes, store)
     manifests = {name: store.manifest(name) for name in (dataset, "index") if store.manifest(name)}
     return Prepared(
@@ -132,6 +155,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
         codes=present, names=names, sessions=sessions, arrays=arrays, benchmark=bench, events=events,
         events_outside=outside, eligible=eligible, rules=rules, data_manifests=manifests,
         warnings=notes, look_ahead=look_ahead, universe_name=uni_name,
+        history=history, warmup=len(lead), strategy_cls=strategy_cls and cls,
     )
 
 
@@ -216,6 +240,20 @@ def _arrays(bars: pd.DataFrame, present: tuple[str, ...], sessions: pd.DatetimeI
     return arrays
 
 
+def warmup_sessions(cal: Calendar, sessions: pd.DatetimeIndex, n: int) -> pd.DatetimeIndex:
+    """The ``n`` sessions before the run's first (fewer when the calendar starts later)."""
+    if n <= 0:
+        return sessions[:0]
+    before = cal.sessions[cal.sessions < sessions[0]]
+    return before[-n:]
+
+
+def run_part(arrays: FeedArrays, skip: int) -> FeedArrays:
+    """The run's part of arrays built over warm-up + run sessions (copies, same values)."""
+    return FeedArrays(arrays.code, arrays.sessions[skip:], {k: v[skip:].copy() for k, v in arrays.columns.items()},
+                      None if arrays.st_source is None else arrays.st_source[skip:])
+
+
 def _eligible(spec: Spec, workspace: Path, notes: list[str], store: Store | None = None):
     """Who may be shorted: the dated ``margin_list`` of the store when there is one (eligible on a
     session if in the latest snapshot on or before it), else the spec's hand list, with its caveat."""
@@ -278,8 +316,9 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     merged = resolve_params(cls, {**prep.spec.params, **(params or {})}, str(prep.spec.path))
     ledger = CreditBook(prep.rules)  # 融券 lots, their interest and its ledger
     ctx = Context(params=merged, universe=prep.codes, names=prep.names, events=prep.events,
-                  sessions=prep.sessions, days=prep.days, session_index=prep.session_index, rules=prep.rules, eligible=prep.eligible, borrow_ledger=ledger,
-                  arrays=prep.arrays)
+                  sessions=prep.sessions, days=prep.days, session_index=prep.session_index, rules=prep.rules,
+                  eligible=prep.eligible, borrow_ledger=ledger, arrays=prep.arrays, history=prep.history,
+                  warmup=prep.warmup, benchmark=prep.benchmark)
     cerebro = AlignedCerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=True, maxcpus=1)
     broker = AShareBroker()
     broker.set_checksubmit(False)  # the order checks decide cash; see hypebt.market.orders
@@ -295,13 +334,11 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
         warnings.simplefilter("ignore")
         try:
             strat = cerebro.run()[0]
-        except HypebtError:
-            raise
         except Exception as exc:
-            raise StrategyError(
-                f"strategy {prep.strategy_name} ({prep.strategy_path}) failed: {exc.__class__.__name__}: {exc} "
-                "(rerun with --debug for the traceback)"
-            ) from exc
+            error = strategy_failure(exc, cls, prep.strategy_name, prep.strategy_path)
+            if error is exc:
+                raise
+            raise error from exc
     if timereturn:
         raw = strat.analyzers.timereturn.get_analysis()
         returns = pd.Series(list(raw.values()), index=pd.DatetimeIndex(list(raw.keys())).normalize(),
@@ -310,7 +347,7 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     else:
         returns = equity_returns(strat.equity_rows, prep.spec.cash, prep.sessions)
     returns.name = prep.strategy_name
-    equity = pd.DataFrame(strat.equity_rows, columns=["date", "cash", "value"])
+    equity = strat.equity_frame()
     desk = strat.desk
     trades, orders, fills = desk.trades_frame(), desk.orders_frame(), desk.fills_frame()
     borrow = pd.DataFrame(ledger.rows, columns=BORROW_COLUMNS)
@@ -323,4 +360,4 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
         borrow_fees=float(borrow["fee"].sum()) if len(borrow) else 0.0,
         start=str(prep.sessions[0].date()), end=str(prep.sessions[-1].date()), sessions=len(prep.sessions),
     )
-    return Result(returns, equity, trades, orders, fills, borrow, stats, merged)
+    return Result(returns, equity, trades, orders, fills, borrow, stats, merged, strat.log_lines)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import backtrader as bt
 import pandas as pd
@@ -76,6 +77,7 @@ class OrderDesk:
     trades: list[dict] = field(default_factory=list)
     borrow_ledger: CreditBook | None = None  # 融券 lots, their interest and its ledger
     arrays: dict = field(default_factory=dict)  # code -> FeedArrays (limits, suspension)
+    listener: Any = None  # called with each OrderRow when it is recorded or changes status (on_order)
 
     def __post_init__(self):
         self._buys: dict[str, list[tuple[dt.date, int]]] = {}  # code -> (session, shares) not yet sellable
@@ -127,7 +129,21 @@ class OrderDesk:
     def _record(self, code, side, size, price, at, status, reason="", note="") -> OrderRow:
         row = OrderRow(self._today, code, side, int(size), price, at, status, reason, note)
         self.orders.append(row)
+        self._notify(row)
         return row
+
+    def _notify(self, row: OrderRow) -> None:
+        if self.listener is not None:
+            self.listener(row)
+
+    def note_cancelled(self, code, side, size, price, at, reason, note="", status="cancelled") -> OrderRow:
+        """Record an order that ends without reaching the market (a strategy's cancel, an expiry)."""
+        return self._record(code, side, size, price, at, status, reason, note)
+
+    def pending_shares(self, code: str) -> int:
+        """Signed shares of ``code``'s orders submitted and not yet filled (buys and covers +)."""
+        return sum(row.size if row.side in ("buy", "cover") else -row.size
+                   for row in self._pending.values() if row.code == code)
 
     def refuse(self, code, side, size, price, at, reason, note="") -> None:
         """Record an order the market (or the strategy's own constraints) refused."""
@@ -139,7 +155,8 @@ class OrderDesk:
 
     # --- the checks ----------------------------------------------------------------------------
     def submit(self, code: str, side: str, size: int, at: str = "open", note: str = "", session_no: int = 0,
-               phase: str = "open"):
+               phase: str = "open", price: float | None = None, cap: float | None = None,
+               at_label: str | None = None):
         """Check an order and, if the market would take it, send it to Backtrader.
 
         ``at``: "open" (placed in ``on_open``, fills at this session's open),
@@ -147,8 +164,11 @@ class OrderDesk:
         "limit" (placed in ``on_open``: a limit order at the limit price, which
         fills only under the optional ``fill_at_limit_when_opened`` model when
         the board opened during the session).
+        ``price``: a triggered limit or stop order's price within the session (instead of the open);
+        ``cap``: a limit order's limit, which slippage never passes; ``at_label``: the ledger's ``at``.
         Returns the Backtrader order, or None when refused (the refusal is recorded).
         """
+        trigger = price
         if side not in SIDES:
             raise ValueError(f"side must be one of {SIDES}")
         allowed = ("open", "limit") if phase == "open" else ("close",)
@@ -157,12 +177,13 @@ class OrderDesk:
                 f"an order at={at!r} cannot be placed in on_{phase}: orders at the open or at the limit are "
                 "placed in on_open, orders at the close in on_close"
             )
+        at_shown = at_label or at
         data = self.strategy.getdatabyname(code)
         size = int(size)
         held = self.strategy.broker.held(data)
         cols = self.arrays[code].columns
         if cols["suspended"][session_no]:
-            self.refuse(code, side, size, None, at, "suspended", note)
+            self.refuse(code, side, size, None, at_shown, "suspended", note)
             return None
         bar = R.Bar(float(data.open[0]), float(data.high[0]), float(data.low[0]), float(data.close[0]))
         up, down = float(cols["limit_up"][session_no]), float(cols["limit_down"][session_no])
@@ -179,14 +200,16 @@ class OrderDesk:
         if at_limit:
             price = limits.up if trade_side == "buy" else limits.down
         else:
-            raw = bar.close if at == "close" else bar.open
+            raw = trigger if trigger is not None else (bar.close if at == "close" else bar.open)
             price = R.slipped_price(trade_side, raw, bar, self.rules)
+            if cap is not None:  # a limit order never fills beyond its limit
+                price = min(price, cap) if trade_side == "buy" else max(price, cap)
         if side == "short":
             prev = float(cols["prev_close"][session_no])
             refusal, at_prev = R.check_short_price("close" if at == "close" else "open", prev if prev == prev else None,
                                                    bar, self.rules)
             if refusal:
-                self.refuse(code, side, size, price, at, refusal, note)
+                self.refuse(code, side, size, price, at_shown, refusal, note)
                 return None
             if at_prev is not None:
                 price = at_prev  # the optional model: a sale at the previous close, reached later in the day
@@ -194,12 +217,12 @@ class OrderDesk:
         reason = self._check(code, side, size, held, price, bar, limits, session_no, limit_order=at_limit,
                              locked=locked)
         if reason:
-            self.refuse(code, side, size, price, at, reason, note)
+            self.refuse(code, side, size, price, at_shown, reason, note)
             return None
         requested, capped = size, self._volume_cap(code, side, size, held, float(cols["volume"][session_no]))
         if capped < size:
             if capped <= 0:
-                self.refuse(code, side, size, price, at, "volume_limit", note)
+                self.refuse(code, side, size, price, at_shown, "volume_limit", note)
                 return None
             size = capped
         if trade_side == "buy":
@@ -207,7 +230,7 @@ class OrderDesk:
         make = self.strategy.buy if trade_side == "buy" else self.strategy.sell
         order = make(data=data, size=size, exectype=bt.Order.Market, fill_price=price)
         partial = "volume_limit" if size < requested else ""
-        self._pending[order.ref] = self._record(code, side, requested, price, at, "submitted", partial, note)
+        self._pending[order.ref] = self._record(code, side, requested, price, at_shown, "submitted", partial, note)
         if side == "short":
             self._short_opened[code] = session_no
         if at == "close":
@@ -279,6 +302,7 @@ class OrderDesk:
         if order.status != order.Completed:
             row.status = "refused"
             row.reason = "cash" if order.status == order.Margin else order.getstatusname().lower()
+            self._notify(row)
             return
         size = int(abs(order.executed.size))
         row.status, row.filled = ("partial" if size < row.size else "filled"), size
@@ -306,6 +330,7 @@ class OrderDesk:
             due = self.borrow_ledger.cover(row.code, day, size)
             self.strategy.broker.cash = round(self.strategy.broker.cash - due, 2)  # a fen of rounding, if any
         self._book(row.code, side, size, price, day, fees.total)
+        self._notify(row)
 
     def _book(self, code, side, size, price, day, fee) -> None:
         opening = side in ("buy", "short")
@@ -355,6 +380,7 @@ class OrderDesk:
         ``open``, marked to the last close (exit_date empty, exit_price = that close)."""
         for row in self._pending.values():
             row.status, row.reason = "cancelled", "end_of_data"
+            self._notify(row)
         self._pending.clear()
         self.borrow_ledger.close_out(self._today)
         for trade in self._open.values():
