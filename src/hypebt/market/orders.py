@@ -87,7 +87,7 @@ class OrderDesk:
         self._open: dict[str, _Trade] = {}
         self._pending: dict[int, OrderRow] = {}
         self._short_proceeds: dict[str, float] = {}
-        if self.borrow_ledger is None:
+        if not isinstance(self.borrow_ledger, CreditBook):  # e.g. a Context built without one
             self.borrow_ledger = CreditBook(self.rules)
         self.margin = MarginWatch(self.rules)
         self._session_no = -1
