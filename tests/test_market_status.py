@@ -61,7 +61,7 @@ def test_without_a_dated_list_st_is_inferred_from_a_one_price_day_at_the_st_limi
     assert [r["reason"] for r in res.orders.to_dict("records")] == ["limit_up", ""]
     assert prep.arrays["600001"].columns["st"].tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]
     assert list(prep.arrays["600001"].st_source) == ["names", "names", "inferred", "inferred", "inferred"]
-    assert any("inferred from the bars' limit hits" in w for w in prep.warnings)
+    assert any("inferred from the bars" in w for w in prep.warnings)
 
 
 def test_st_status_sources_are_counted():

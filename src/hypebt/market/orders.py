@@ -106,24 +106,26 @@ class OrderDesk:
         """维持担保比例 at the last close: a call below ``rules.maintenance_call``; after
         ``rules.maintenance_grace`` sessions still below it, every short is covered at this open."""
         broker = self.strategy.broker
-        shorts = [(d, p) for d, p in broker.positions.items() if p.size < 0]
+        held = {code: broker.held(self.strategy.getdatabyname(code)) for code in self.arrays}
+        shorts = {code: -n for code, n in held.items() if n < 0}
         if self._session_no == 0 or not shorts:
             if self.margin.called_on is not None:
                 self.margin.update(self._session_no, self._today, float("inf"))
             return
-        marks = {d: float(d.close[-1]) for d in broker.positions}
-        long_value = sum(p.size * marks[d] for d, p in broker.positions.items() if p.size > 0)
-        short_value = sum(-p.size * marks[d] for d, p in shorts)
+        i = self._session_no - 1  # the last close: today's is not known at the open
+        mark = {code: float(self.arrays[code].columns["close"][i]) for code in held if held[code]}
+        long_value = sum(n * mark[code] for code, n in held.items() if n > 0)
+        short_value = sum(n * mark[code] for code, n in shorts.items())
         ratio = maintenance_ratio(broker.getcash(), long_value, short_value, self.borrow_ledger.accrued())
         state = self.margin.update(self._session_no, self._today, ratio)
         line = f"维持担保比例 {ratio:.1%} < {self.rules.maintenance_call:.0%}"
         if state == "call":
-            for d, p in shorts:
-                self._record(d._name, "cover", -p.size, None, "open", "margin_call", "maintenance_margin",
+            for code, n in shorts.items():
+                self._record(code, "cover", n, None, "open", "margin_call", "maintenance_margin",
                              f"{line}: restore within {self.rules.maintenance_grace} sessions")
         elif state == "liquidate":
-            for d, p in shorts:
-                self.submit(d._name, "cover", -p.size, "open", f"forced_liquidation: {line} since {self.margin.called_day}",
+            for code, n in shorts.items():
+                self.submit(code, "cover", n, "open", f"forced_liquidation: {line} since {self.margin.called_day}",
                             self._session_no, "open")
 
     def _record(self, code, side, size, price, at, status, reason="", note="") -> OrderRow:

@@ -96,7 +96,8 @@ def st_note(counts: dict[str, int]) -> str:
     total = sum(counts.values()) or 1
     return ("ST status per stock-session: " + ", ".join(
         f"{counts[s]:,} ({counts[s] / total:.1%}) {label}" for s, label in
-        (("st_history", "from the dated st_history list"), ("inferred", "inferred from the bars' limit hits"),
+        (("st_history", "from the dated st_history list"),
+         ("inferred", "inferred from the bars (all-day locks at the 5 % limit, moves beyond it)"),
          ("names", "from the names snapshot / st_codes"))))
 
 
