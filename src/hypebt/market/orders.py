@@ -206,7 +206,8 @@ class OrderDesk:
             price = R.slipped_price(trade_side, raw, bar, self.rules)
             if cap is not None:  # a limit order never fills beyond its limit
                 price = min(price, cap) if trade_side == "buy" else max(price, cap)
-        if side == "short":
+        if side == "short" and not R.check_short(code, self._eligible_today(), self.rules):
+            # (an ineligible code is refused as not_shortable by the checks below, whatever its price)
             prev = float(cols["prev_close"][session_no])
             refusal, at_prev = R.check_short_price("close" if at == "close" else "open", prev if prev == prev else None,
                                                    bar, self.rules)
@@ -240,6 +241,10 @@ class OrderDesk:
             self.on_order(order)
         return order
 
+    def _eligible_today(self) -> frozenset:
+        """Codes that may be shorted this session (a dated list, or the undated hand list)."""
+        return self.eligible.on(self._today) if hasattr(self.eligible, "on") else self.eligible
+
     def _volume_cap(self, code: str, side: str, size: int, held: int, volume: float) -> int:
         """``size`` cut to ``rules.volume_limit`` of the session's volume (a valid size for the board)."""
         closing = side in ("sell", "cover")
@@ -264,8 +269,7 @@ class OrderDesk:
         elif side == "short":
             if held > 0:
                 return "no_position"  # sell the long position first
-            eligible = self.eligible.on(self._today) if hasattr(self.eligible, "on") else self.eligible  # dated list
-            reason = R.check_short(code, eligible, self.rules) or R.check_buy_size(code, size, self.rules)
+            reason = R.check_short(code, self._eligible_today(), self.rules) or R.check_buy_size(code, size, self.rules)
         else:  # cover
             if held >= 0 or size > -held:
                 return "no_position"
