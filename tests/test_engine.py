@@ -305,7 +305,7 @@ def test_short_of_a_code_off_the_margin_list_is_not_shortable(tmp_path):
     assert only_order(res, code="002230")["reason"] == "not_shortable"
 
 
-def test_short_over_a_weekend_accrues_borrow_per_calendar_day_at_the_previous_close(tmp_path):
+def test_short_over_a_weekend_pays_interest_on_the_sale_value_per_calendar_day(tmp_path):
     plan = [(0, "open", "short_value", "002230", 40000),
             (0, "close", "cover_all", "002230", {"at": "close"}),
             (3, "open", "cover_all", "002230")]
@@ -316,20 +316,25 @@ def test_short_over_a_weekend_accrues_borrow_per_calendar_day_at_the_previous_cl
         (SHORT_DAYS[0], "cover", 1000, "refused", "t_plus_1"),
         (SHORT_DAYS[3], "cover", 1000, "filled", ""),
     ]
-    # Fri: 1000 x 40.50 (Thu close) x 8 % x 1 / 360 = 9.00; Mon: 41.00 x 3 days = 27.333 -> 27.33;
-    # Tue: 39.00 x 1 day = 8.667 -> 8.67
-    assert [(str(d), c, fee, n) for d, c, fee, n in res.borrow.itertuples(index=False)] == [
-        (SHORT_DAYS[1], "002230", 9.0, 1), (SHORT_DAYS[2], "002230", 27.33, 3), (SHORT_DAYS[3], "002230", 8.67, 1)]
+    # 融券: sale value 1000 x 40.00 = 40000, Thu to Tue = 5 calendar days (the sale day counts, the
+    # repayment day not): 40000 x 8 % x 5 / 360 = 44.444 -> 44.44, settled at the cover.
+    assert res.borrow.to_dict("records") == [{
+        "date": day(SHORT_DAYS[3]), "code": "002230", "fee": 44.44, "days": 5, "sale_value": 40000.0,
+        "opened": day(SHORT_DAYS[0]), "rate": 0.08, "status": "settled"}]
     short, cover = fill(res, side="short"), fill(res, side="cover")
     # short sale of 40000 pays stamp duty: 10.00 + 20.00 + 0.40; cover 38500: 9.625 -> 9.63 + 0.385 -> 0.39
     assert (short["commission"], short["stamp_duty"], short["transfer_fee"], short["fees"]) == (10.0, 20.0, 0.4, 30.4)
     assert (cover["commission"], cover["stamp_duty"], cover["transfer_fee"], cover["fees"]) == (9.63, 0.0, 0.39, 10.02)
     t = res.trades.iloc[0]
     assert (t["direction"], t["size"], t["entry_price"], t["exit_price"]) == ("short", 1000, 40.0, 38.5)
-    assert (t["gross_pnl"], t["fees"], t["borrow_fee"], t["net_pnl"]) == (1500.0, 40.42, 45.0, 1414.58)
-    assert t["borrow_fee"] == pytest.approx(res.borrow["fee"].sum(), abs=1e-9)
-    assert res.equity["cash"].iloc[-1] == pytest.approx(1_001_414.58, abs=1e-6)
-    assert res.stats["borrow_fees"] == pytest.approx(45.0) and res.stats["fees"] == pytest.approx(40.42)
+    assert (t["gross_pnl"], t["fees"], t["borrow_fee"], t["net_pnl"]) == (1500.0, 40.42, 44.44, 1415.14)
+    assert res.equity["cash"].iloc[-1] == pytest.approx(1_001_415.14, abs=1e-6)
+    assert res.stats["borrow_fees"] == pytest.approx(44.44) and res.stats["fees"] == pytest.approx(40.42)
+    # Accrued daily, so each session's value carries the debt: Fri 1 day = 8.89, Mon 4 days = 35.56.
+    cash = dict(zip(res.equity["date"].astype(str), res.equity["cash"]))
+    start = 1_000_000 + 40000 - 30.4
+    assert cash[SHORT_DAYS[1]] == pytest.approx(start - 8.89, abs=1e-6)
+    assert cash[SHORT_DAYS[2]] == pytest.approx(start - 35.56, abs=1e-6)
 
 
 def test_short_beyond_the_margin_is_refused(tmp_path):
@@ -345,7 +350,7 @@ def test_cover_at_a_close_stops_the_borrow_fee_and_cash_reconciles(tmp_path):
     plan = [(0, "open", "short_value", "002230", 40000), (1, "close", "cover_all", "002230", {"at": "close"})]
     _, res = run_plan(tmp_path, short_market(), plan, margin=("002230",))
     assert fill(res, side="cover")["date"] == day(SHORT_DAYS[1])
-    assert res.borrow["fee"].tolist() == [9.0]
+    assert res.borrow["fee"].tolist() == [8.89]  # 40000 x 8 % x 1 day / 360
     assert res.trades["borrow_fee"].sum() == pytest.approx(res.borrow["fee"].sum(), abs=1e-9)
     assert res.equity["value"].iloc[-1] == pytest.approx(1_000_000 + res.trades["net_pnl"].sum(), abs=0.005)
 
@@ -354,8 +359,9 @@ def test_short_at_a_close_pays_borrow_from_its_first_night(tmp_path):
     plan = [(0, "close", "short_value", "002230", 40500, {"at": "close"}), (3, "open", "cover_all", "002230")]
     _, res = run_plan(tmp_path, short_market(), plan, margin=("002230",))
     assert fill(res, side="short")["price"] == 40.5
-    assert [(str(d), fee, n) for d, _, fee, n in res.borrow.itertuples(index=False)] == [
-        (SHORT_DAYS[1], 9.0, 1), (SHORT_DAYS[2], 27.33, 3), (SHORT_DAYS[3], 8.67, 1)]
+    # Thu to Tue, 5 calendar days on the sale value 40500: 40500 x 8 % x 5 / 360 = 45.00
+    assert [(str(r.date), r.fee, r.days, r.sale_value) for r in res.borrow.itertuples(index=False)] == [
+        (SHORT_DAYS[3], 45.0, 5, 40500.0)]
 
 
 def test_short_sale_proceeds_do_not_fund_other_buys(tmp_path):

@@ -186,27 +186,55 @@ def test_returns_are_timezone_naive_one_per_session(run):
 def test_iflytek_trades_are_002230_shorts_with_positive_borrow(real):
     prep, res = real["runs"]["iflytek_release_short"]
     t = res.trades
-    assert len(t) == len(prep.events) == 5
+    # Five releases; the 2023-08-15 short is refused by the short-sale price rule (open 63.76 below
+    # the previous close 63.98), so four trades.
+    assert len(prep.events) == 5 and len(t) == 4
+    refused = res.orders[res.orders["status"] == "refused"]
+    assert refused[["date", "reason"]].astype(str).values.tolist() == [["2023-08-15", "short_price_rule"]]
     assert set(t["code"]) == {"002230"} and set(t["direction"]) == {"short"}
     assert (t["borrow_fee"] > 0).all()
     assert set(res.fills["side"]) == {"short", "cover"}
     for trade in t.itertuples():
-        ledger = res.borrow[(res.borrow["date"] > trade.entry_date) & (res.borrow["date"] <= trade.exit_date)]
+        ledger = res.borrow[(res.borrow["opened"] == trade.entry_date) & (res.borrow["date"] == trade.exit_date)]
         assert round(ledger["fee"].sum(), 2) == trade.borrow_fee
 
 
-def test_iflytek_borrow_is_the_previous_close_value_times_rate_times_days(real):
+def test_iflytek_borrow_is_the_sale_value_times_rate_times_calendar_days(real):
     prep, res = real["runs"]["iflytek_release_short"]
-    close = prep.arrays["002230"].columns["close"]
-    assert len(res.borrow) > 0
+    assert len(res.borrow) == len(res.trades) > 0
     for b in res.borrow.itertuples():
-        i = session_index(prep, b.date)
-        trade = res.trades[(res.trades["entry_date"] < b.date) & (res.trades["exit_date"] >= b.date)].iloc[0]
-        days = (prep.sessions[i] - prep.sessions[i - 1]).days
-        assert b.days == days
-        value = float(trade["size"]) * float(close[i - 1])
-        want = to_fen(value * prep.rules.borrow_rate * days / prep.rules.borrow_day_count)
-        assert b.fee == want, (b.date, b.fee, want)
+        sale = res.fills[(res.fills["side"] == "short") & (res.fills["date"] == b.opened)].iloc[0]
+        assert b.sale_value == to_fen(sale["size"] * sale["price"])
+        assert b.days == (b.date - b.opened).days
+        want = to_fen(sale["size"] * sale["price"] * prep.rules.borrow_rate * b.days / prep.rules.borrow_day_count)
+        assert b.fee == want and b.status == "settled", (b.date, b.fee, want)
+
+
+def test_every_shipped_short_obeys_the_short_price_rule(real):
+    prep, res = real["runs"]["iflytek_release_short"]
+    c = prep.arrays["002230"].columns
+    for f in res.fills[res.fills["side"] == "short"].itertuples():
+        i = session_index(prep, f.date)
+        assert f.price >= c["prev_close"][i] - 1e-9, (f.date, f.price, c["prev_close"][i])
+
+
+def test_every_shipped_fill_is_within_the_volume_cap(run):
+    prep, res = run
+    for f in res.fills.itertuples():
+        volume = prep.arrays[f.code].columns["volume"][session_index(prep, f.date)]
+        assert f.size <= volume * prep.rules.volume_limit, (f.code, f.date, f.size, volume)
+
+
+def test_no_buy_on_a_one_price_limit_up_day_under_either_band(run):
+    """A whole session at one price at +5 % or +10 % (main board), +20 % (ChiNext, STAR): never bought."""
+    prep, res = run
+    for f in res.fills[res.fills["side"].isin(["buy", "cover"])].itertuples():
+        c = prep.arrays[f.code].columns
+        i = session_index(prep, f.date)
+        one_price = c["high"][i] - c["low"][i] < 1e-9
+        bands = (0.05, 0.10) if R.board_of(f.code) in ("sh_main", "sz_main") else (0.20, 0.30)
+        ups = [R.price_limits(c["prev_close"][i], b, code=f.code).up for b in bands]
+        assert not (one_price and any(abs(c["close"][i] - u) <= 0.011 for u in ups)), (f.code, f.date)
 
 
 # ------------------------------------------------------------------------------- report ---

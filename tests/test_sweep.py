@@ -270,7 +270,10 @@ def short_preps(tmp_path_factory):
 def test_the_margin_lending_list_decides_a_short_strategy_result(short_preps):
     with_list, without = short_preps
     a, b = engine.run(with_list, {"hold_days": 3}), engine.run(without, {"hold_days": 3})
-    assert a.stats["n_trades"] == len(CODES) and b.stats["n_trades"] == 0
+    # Every listed code is shorted unless the short-sale price rule refuses it (open below the previous close).
+    price_rule = int((a.orders["reason"] == "short_price_rule").sum())
+    assert a.stats["n_trades"] == len(CODES) - price_rule >= 1 and b.stats["n_trades"] == 0
+    assert set(b.orders.loc[b.orders["side"] == "short", "reason"]) == {"not_shortable"}
     assert a.stats["total_return"] != b.stats["total_return"]
 
 

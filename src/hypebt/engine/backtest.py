@@ -29,6 +29,9 @@ from hypebt.engine.provenance import adopt, source_digest, strategy_failure
 from hypebt.engine.spec import Spec
 from hypebt.engine.strategy import Context, load_strategy, resolve_params
 from hypebt.market import rules as R
+from hypebt.data import reference
+from hypebt.market import status as MS
+from hypebt.market.credit import BORROW_COLUMNS, CreditBook
 from hypebt.market.broker import AShareCommInfo
 from hypebt.market.feed import FeedArrays, build_arrays
 
@@ -138,7 +141,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     st = set(spec.st_codes) | {c for c, n in names.items() if R.is_st(n)}
     lead = warmup_sessions(cal, sessions, spec.warmup)
     arrays = _arrays(bars, present, lead.append(sessions) if len(lead) else sessions,
-                     pd.Timestamp(manifest["first_date"]), st, rules)
+                     pd.Timestamp(manifest["first_date"]), st, rules, store, notes)
     history = {}
     if len(lead):
         # Built over warm-up + run so indicators and limits see the bars before start; the run's
@@ -146,7 +149,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
         history, arrays = arrays, {c: run_part(a, len(lead)) for c, a in arrays.items()}
     if len(lead) < spec.warmup:
         notes.append(f"warmup: only {len(lead)} of {spec.warmup} sessions exist before {sessions[0].date()}")
-    eligible = _eligible(spec, workspace, notes)
+    eligible = _eligible(spec, workspace, notes, store)
     manifests = {name: store.manifest(name) for name in (dataset, "index") if store.manifest(name)}
     return Prepared(
         spec=spec, workspace=workspace, strategy_path=cls.hypebt_path, strategy_name=cls.hypebt_name,
@@ -168,6 +171,9 @@ def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) 
             "prices are forward-adjusted (qfq) only: fills and limit prices use adjusted prices, "
             f"limits are matched with a tolerance of {rules.limit_tolerance} CNY"
         )
+    elif manifest.get("adjust") == "raw":
+        notes.append("prices are traded (raw): fills, lots, fees and limits use them (on ex-dividend days the "
+                     "limits start from the exchange's reference price); signals use the adjusted close (adjclose)")
     return rules
 
 
@@ -221,8 +227,11 @@ def _events(spec: Spec, workspace: Path, cal: Calendar, sessions: pd.DatetimeInd
 
 
 def _arrays(bars: pd.DataFrame, present: tuple[str, ...], sessions: pd.DatetimeIndex,
-            first_store_date: pd.Timestamp, st: set, rules: R.Rules) -> dict[str, FeedArrays]:
-    """Each code's bars aligned to the sessions, with its limit prices (:func:`build_arrays`)."""
+            first_store_date: pd.Timestamp, st: set, rules: R.Rules, store: Store | None = None,
+            notes: list[str] | None = None) -> dict[str, FeedArrays]:
+    """Each code's bars aligned to the sessions, with its limit prices and dated ST status
+    (:func:`build_arrays`, :mod:`hypebt.market.status`)."""
+    history, covered = (reference.load(store, "st_history"), reference.as_of(store, "st_history")) if store else (None, None)
     arrays = {}
     by_code = {c: g for c, g in bars.groupby("code", sort=False, observed=True)}
     for code in present:
@@ -230,8 +239,12 @@ def _arrays(bars: pd.DataFrame, present: tuple[str, ...], sessions: pd.DatetimeI
         arrays[code] = build_arrays(
             code, g[(g["date"] <= sessions[-1])], sessions,
             listed_before_data=bool(g["date"].iloc[0] <= first_store_date),
-            st=code in st, rules=rules,
+            st=code in st, rules=rules, st_covered_to=covered,
+            st_history=None if history is None else history[history["code"] == code],
         )
+    if notes is not None:
+        notes.append(MS.st_note(MS.source_counts({c: a.st_source for c, a in arrays.items()},
+                                                 {c: 1 - a.columns["suspended"] for c, a in arrays.items()})))
     return arrays
 
 
@@ -245,17 +258,28 @@ def warmup_sessions(cal: Calendar, sessions: pd.DatetimeIndex, n: int) -> pd.Dat
 
 def run_part(arrays: FeedArrays, skip: int) -> FeedArrays:
     """The run's part of arrays built over warm-up + run sessions (copies, same values)."""
-    return FeedArrays(arrays.code, arrays.sessions[skip:], {k: v[skip:].copy() for k, v in arrays.columns.items()})
+    return FeedArrays(arrays.code, arrays.sessions[skip:], {k: v[skip:].copy() for k, v in arrays.columns.items()},
+                      None if arrays.st_source is None else arrays.st_source[skip:])
 
 
-def _eligible(spec: Spec, workspace: Path, notes: list[str]) -> frozenset:
-    """Codes on the spec's margin-lending list (the only ones that can be shorted).
+def _eligible(spec: Spec, workspace: Path, notes: list[str], store: Store | None = None):
+    """Who may be shorted: the dated ``margin_list`` of the store when there is one (eligible on a
+    session if in the latest snapshot on or before it), else the spec's hand list, with its caveat.
 
     A list the spec names must exist (else nothing could be shorted and a short strategy would
     silently make no trades); the default list may be absent, which is noted.
     """
+    dated = reference.load(store, "margin_list") if store is not None else None
+    if dated is not None and len(dated):
+        notes.append(f"margin-lending eligibility: the store's dated margin_list ({dated['date'].nunique()} "
+                     f"snapshot(s), {dated['date'].min().date()}..{dated['date'].max().date()})")
+        return MS.DatedList(dated)
     if spec.margin_list in U.universe_paths(workspace) or spec.margin_list.endswith(".csv"):
-        return frozenset(U.load_universe(spec.margin_list, workspace).codes)
+        uni = U.load_universe(spec.margin_list, workspace)
+        notes.append(f"margin-lending eligibility: the undated hand list {uni.name!r} ({len(uni.codes)} codes), the "
+                     "same on every session; real eligibility changes over time and whole boards of hype names "
+                     "were eligible: import a dated margin_list for faithful shorts")
+        return frozenset(uni.codes)
     if "margin_list" in spec.named:
         raise unknown("margin-lending list", spec.margin_list, U.universe_paths(workspace),
                       f"{spec.path}: margin_list (a universe in data/universes)")
@@ -306,7 +330,7 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     """
     cls = strategy_cls or prep.strategy_class()
     merged = resolve_params(cls, {**prep.spec.params, **(params or {})}, str(prep.spec.path))
-    ledger: list = []
+    ledger = CreditBook(prep.rules)  # 融券 lots, their interest and its ledger
     ctx = Context(params=merged, universe=prep.codes, names=prep.names, events=prep.events,
                   sessions=prep.sessions, days=prep.days, session_index=prep.session_index, rules=prep.rules,
                   eligible=prep.eligible, borrow_ledger=ledger, arrays=prep.arrays, history=prep.history,
@@ -342,7 +366,7 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     equity = strat.equity_frame()
     desk = strat.desk
     trades, orders, fills = desk.trades_frame(), desk.orders_frame(), desk.fills_frame()
-    borrow = pd.DataFrame(ledger, columns=["date", "code", "fee", "days"])
+    borrow = pd.DataFrame(ledger.rows, columns=BORROW_COLUMNS)
     stats = metrics.compute(returns, trades, orders, metrics.exposure_of(equity))
     stats.update(metrics.benchmark_figures(prep.benchmark))
     stats.update(

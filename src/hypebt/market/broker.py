@@ -3,7 +3,8 @@
 Thin on purpose: every number comes from :mod:`hypebt.market.rules`.
 
 - :class:`AShareCommInfo` charges commission (with its minimum), dated stamp
-  duty and transfer fee, and accrues the 融券 borrow fee on short positions.
+  duty and transfer fee, and takes the 融券 interest accrued on the sale value of
+  open shorts from cash each session (:mod:`hypebt.market.credit`).
 - :class:`LotSizer` turns a cash amount into a valid lot for the board.
 
 The broker that fills at the checked price, and tells the CommInfo each fill's
@@ -17,7 +18,7 @@ import datetime as dt
 import backtrader as bt
 
 from hypebt.market import rules as R
-from hypebt.market.rules import to_fen  # the one fen rounder; kept importable from here
+from hypebt.market.rules import to_fen  # noqa: F401  (the one fen rounder; kept importable from here)
 
 
 class AShareCommInfo(bt.CommInfoBase):
@@ -47,17 +48,11 @@ class AShareCommInfo(bt.CommInfoBase):
         return R.fees(side, abs(int(size)), price, self.trade_date, self.p.rules).total
 
     def get_credit_interest(self, data, pos, dt0):
-        """The 融券 fee: short market value at the last close x rate x calendar days / day count."""
-        if pos.size >= 0 or pos.datetime is None:
+        """The 融券 interest accrued since the last session, on the sale value of each open short lot
+        (:class:`hypebt.market.credit.CreditBook`, passed as ``borrow_ledger``)."""
+        if pos.size >= 0 or self.p.borrow_ledger is None:
             return 0.0
-        days = (dt0.date() - pos.datetime.date()).days
-        if days <= 0:
-            return 0.0
-        last_close = data.close[-1] if len(data) > 1 else data.close[0]
-        fee = to_fen(R.borrow_fee(abs(pos.size) * last_close, days, self.p.rules))
-        if self.p.borrow_ledger is not None and fee:
-            self.p.borrow_ledger.append((dt0.date(), self.p.code, fee, days))
-        return fee
+        return self.p.borrow_ledger.accrue(self.p.code, dt0.date())
 
 
 class LotSizer:

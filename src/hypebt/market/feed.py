@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from hypebt.market import rules as R
+from hypebt.market import status
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class FeedArrays:
     code: str
     sessions: pd.DatetimeIndex
     columns: dict[str, np.ndarray]
+    st_source: np.ndarray | None = None  # per session, where the ST status came from (hypebt.market.status)
 
 
 def session_stamps(sessions: pd.DatetimeIndex) -> np.ndarray:
@@ -60,6 +62,8 @@ def build_arrays(
     listed_before_data: bool,
     st: bool = False,
     rules: R.Rules | None = None,
+    st_history: pd.DataFrame | None = None,
+    st_covered_to=None,
 ) -> FeedArrays:
     """Align one code's bars (canonical frame rows, sorted by date) to ``sessions``.
 
@@ -97,6 +101,17 @@ def build_arrays(
             prev_close[first] = float(bars["close"].iloc[0]) / (1 + float(bars["pct_change"].iloc[0]) / 100)
         if first >= 0 and not listed_before_data:
             prev_close[first] = np.nan  # listing day: no previous close, no limit
+    if "adj_factor" in bars:
+        # Raw prices with an adjustment factor (adjusted / raw): on an ex-dividend / ex-rights day the
+        # exchange limits from the reference price (除权除息参考价), the previous close carried to the
+        # new share basis and rounded to the fen, not from the raw previous close.
+        f = bars["adj_factor"].astype("float64")
+        f_prev = f.shift(1).reindex(sessions).ffill().to_numpy()
+        f_now = factor.to_numpy(dtype="float64")
+        ratio = np.where((f_prev > 0) & (f_now > 0) & present, f_prev / f_now, 1.0)
+        moved = np.abs(ratio - 1) > 1e-9
+        if moved.any():
+            prev_close = np.where(moved, R.price_limits_array(prev_close * ratio, 0.0)[0], prev_close)
     cols["prev_close"] = prev_close
     cols["datetime"] = session_stamps(sessions)
     # Sessions since listing, for the new-listing limit exemption; unknown
@@ -104,6 +119,10 @@ def build_arrays(
     # Bars before the run's first session count too (a listing a few sessions before the start).
     before = int((bars.index < sessions[0]).sum()) if len(sessions) else 0
     session_no = None if listed_before_data else np.cumsum(present.astype(int)) + before
+    # ST per session (hypebt.market.status): the dated list, else the bars' evidence, else ``st``.
+    st, st_source = status.st_status(code, sessions.values, cols["open"], cols["high"], cols["low"], cols["close"],
+                                     prev_close, history=st_history, covered_to=st_covered_to, static=st, rules=rules)
+    cols["st"] = st.astype("float64")
     up, down = R.limits_array(code, sessions.values, prev_close, st=st, session_no=session_no, rules=rules)
     cols["limit_up"], cols["limit_down"] = up, down
     flags = R.limit_flags(code, cols["open"], cols["high"], cols["low"], cols["close"], up, down,
@@ -111,7 +130,7 @@ def build_arrays(
     # A suspended session has no bar: nothing traded, so it is not at a limit either.
     for name in ("locked_up", "locked_down", "closed_up"):
         cols[name] = (flags[name] & present).astype("float64")
-    return FeedArrays(code, sessions, cols)
+    return FeedArrays(code, sessions, cols, st_source)
 
 
 class ArrayFeed(bt.feeds.DataBase):

@@ -23,10 +23,11 @@ import backtrader as bt
 import pandas as pd
 
 from hypebt.market import rules as R
+from hypebt.market.credit import CreditBook, MarginWatch, maintenance_ratio
 from hypebt.market.rules import to_fen
 
 SIDES = ("buy", "sell", "short", "cover")
-ORDER_COLUMNS = ["date", "code", "side", "size", "price", "at", "status", "reason", "note"]
+ORDER_COLUMNS = ["date", "code", "side", "size", "price", "at", "status", "reason", "note", "filled"]
 TRADE_COLUMNS = [
     "code", "direction", "entry_date", "entry_price", "exit_date", "exit_price", "size",
     "gross_pnl", "fees", "borrow_fee", "net_pnl", "status",
@@ -45,6 +46,7 @@ class OrderRow:
     status: str
     reason: str = ""
     note: str = ""
+    filled: int = 0  # shares filled (below size: a partial fill, reason volume_limit)
 
 
 @dataclass
@@ -73,7 +75,7 @@ class OrderDesk:
     orders: list[OrderRow] = field(default_factory=list)
     fills: list[dict] = field(default_factory=list)
     trades: list[dict] = field(default_factory=list)
-    borrow_ledger: list[tuple] = field(default_factory=list)
+    borrow_ledger: CreditBook | None = None  # 融券 lots, their interest and its ledger
     arrays: dict = field(default_factory=dict)  # code -> FeedArrays (limits, suspension)
     listener: Any = None  # called with each OrderRow when it is recorded or changes status (on_order)
 
@@ -85,6 +87,10 @@ class OrderDesk:
         self._open: dict[str, _Trade] = {}
         self._pending: dict[int, OrderRow] = {}
         self._short_proceeds: dict[str, float] = {}
+        if not isinstance(self.borrow_ledger, CreditBook):  # e.g. a Context built without one
+            self.borrow_ledger = CreditBook(self.rules)
+        self.margin = MarginWatch(self.rules)
+        self._session_no = -1
 
     # --- session bookkeeping -------------------------------------------------------------------
     def new_session(self, day: dt.date) -> None:
@@ -93,6 +99,34 @@ class OrderDesk:
             self._today = day
             self._buys = {code: [b for b in buys if not R.can_sell(b[0], day)] for code, buys in self._buys.items()}
             self._reserved = 0.0
+            self._session_no += 1
+            self._check_maintenance()
+
+    def _check_maintenance(self) -> None:
+        """维持担保比例 at the last close: a call below ``rules.maintenance_call``; after
+        ``rules.maintenance_grace`` sessions still below it, every short is covered at this open."""
+        broker = self.strategy.broker
+        held = {code: broker.held(self.strategy.getdatabyname(code)) for code in self.arrays}
+        shorts = {code: -n for code, n in held.items() if n < 0}
+        if self._session_no == 0 or not shorts:
+            if self.margin.called_on is not None:
+                self.margin.update(self._session_no, self._today, float("inf"))
+            return
+        i = self._session_no - 1  # the last close: today's is not known at the open
+        mark = {code: float(self.arrays[code].columns["close"][i]) for code in held if held[code]}
+        long_value = sum(n * mark[code] for code, n in held.items() if n > 0)
+        short_value = sum(n * mark[code] for code, n in shorts.items())
+        ratio = maintenance_ratio(broker.getcash(), long_value, short_value, self.borrow_ledger.accrued())
+        state = self.margin.update(self._session_no, self._today, ratio)
+        line = f"维持担保比例 {ratio:.1%} < {self.rules.maintenance_call:.0%}"
+        if state == "call":
+            for code, n in shorts.items():
+                self._record(code, "cover", n, None, "open", "margin_call", "maintenance_margin",
+                             f"{line}: restore within {self.rules.maintenance_grace} sessions")
+        elif state == "liquidate":
+            for code, n in shorts.items():
+                self.submit(code, "cover", n, "open", f"forced_liquidation: {line} since {self.margin.called_day}",
+                            self._session_no, "open")
 
     def _record(self, code, side, size, price, at, status, reason="", note="") -> OrderRow:
         row = OrderRow(self._today, code, side, int(size), price, at, status, reason, note)
@@ -172,23 +206,50 @@ class OrderDesk:
             price = R.slipped_price(trade_side, raw, bar, self.rules)
             if cap is not None:  # a limit order never fills beyond its limit
                 price = min(price, cap) if trade_side == "buy" else max(price, cap)
+        if side == "short" and not R.check_short(code, self._eligible_today(), self.rules):
+            # (an ineligible code is refused as not_shortable by the checks below, whatever its price)
+            prev = float(cols["prev_close"][session_no])
+            refusal, at_prev = R.check_short_price("close" if at == "close" else "open", prev if prev == prev else None,
+                                                   bar, self.rules)
+            if refusal:
+                self.refuse(code, side, size, price, at_shown, refusal, note)
+                return None
+            if at_prev is not None:
+                price = at_prev  # the optional model: a sale at the previous close, reached later in the day
         locked = bool(cols["locked_up" if trade_side == "buy" else "locked_down"][session_no])
         reason = self._check(code, side, size, held, price, bar, limits, session_no, limit_order=at_limit,
                              locked=locked)
         if reason:
             self.refuse(code, side, size, price, at_shown, reason, note)
             return None
+        requested, capped = size, self._volume_cap(code, side, size, held, float(cols["volume"][session_no]))
+        if capped < size:
+            if capped <= 0:
+                self.refuse(code, side, size, price, at_shown, "volume_limit", note)
+                return None
+            size = capped
         if trade_side == "buy":
             self._reserved += price * size + R.fees("buy", size, price, self._today, self.rules).total
         make = self.strategy.buy if trade_side == "buy" else self.strategy.sell
         order = make(data=data, size=size, exectype=bt.Order.Market, fill_price=price)
-        self._pending[order.ref] = self._record(code, side, size, price, at_shown, "submitted", "", note)
+        partial = "volume_limit" if size < requested else ""
+        self._pending[order.ref] = self._record(code, side, requested, price, at_shown, "submitted", partial, note)
         if side == "short":
             self._short_opened[code] = session_no
         if at == "close":
             self.strategy.broker.fill_now(order)
             self.on_order(order)
         return order
+
+    def _eligible_today(self) -> frozenset:
+        """Codes that may be shorted this session (a dated list, or the undated hand list)."""
+        return self.eligible.on(self._today) if hasattr(self.eligible, "on") else self.eligible
+
+    def _volume_cap(self, code: str, side: str, size: int, held: int, volume: float) -> int:
+        """``size`` cut to ``rules.volume_limit`` of the session's volume (a valid size for the board)."""
+        closing = side in ("sell", "cover")
+        cap = R.volume_cap(code, "sell" if closing else "buy", volume, abs(held) if closing else 0, self.rules)
+        return size if cap is None else min(size, cap)
 
     def _check(self, code, side, size, held, price, bar, limits, session_no, limit_order=False, locked=None) -> str:
         if side == "sell" and held <= 0 or side == "cover" and held >= 0:
@@ -208,7 +269,7 @@ class OrderDesk:
         elif side == "short":
             if held > 0:
                 return "no_position"  # sell the long position first
-            reason = R.check_short(code, self.eligible, self.rules) or R.check_buy_size(code, size, self.rules)
+            reason = R.check_short(code, self._eligible_today(), self.rules) or R.check_buy_size(code, size, self.rules)
         else:  # cover
             if held >= 0 or size > -held:
                 return "no_position"
@@ -249,8 +310,8 @@ class OrderDesk:
             row.reason = "cash" if order.status == order.Margin else order.getstatusname().lower()
             self._notify(row)
             return
-        row.status = "filled"
         size = int(abs(order.executed.size))
+        row.status, row.filled = ("partial" if size < row.size else "filled"), size
         price = float(order.executed.price)
         day = bt.num2date(order.executed.dt).date()
         side = row.side
@@ -270,6 +331,10 @@ class OrderDesk:
             self._short_proceeds[row.code] = self._short_proceeds.get(row.code, 0.0) * (held / (held + size))
         if side == "short":
             self._short_proceeds[row.code] = self._short_proceeds.get(row.code, 0.0) + price * size
+            self.borrow_ledger.open(row.code, day, size, price)
+        if side == "cover":
+            due = self.borrow_ledger.cover(row.code, day, size)
+            self.strategy.broker.cash = round(self.strategy.broker.cash - due, 2)  # a fen of rounding, if any
         self._book(row.code, side, size, price, day, fees.total)
         self._notify(row)
 
@@ -295,9 +360,10 @@ class OrderDesk:
             self.trades.append(self._trade_row(self._open.pop(code), "closed"))
 
     def _borrow_for(self, trade: _Trade, until: dt.date | None) -> float:
+        """Interest of the short lots this trade opened, settled (or accrued at the end) up to ``until``."""
         return sum(
-            fee for day, code, fee, _ in self.borrow_ledger
-            if code == trade.code and day > trade.entry_date and (until is None or day <= until)
+            r["fee"] for r in self.borrow_ledger.rows
+            if r["code"] == trade.code and r["opened"] >= trade.entry_date and (until is None or r["date"] <= until)
         )
 
     def _trade_row(self, t: _Trade, status: str) -> dict:
@@ -322,6 +388,7 @@ class OrderDesk:
             row.status, row.reason = "cancelled", "end_of_data"
             self._notify(row)
         self._pending.clear()
+        self.borrow_ledger.close_out(self._today)
         for trade in self._open.values():
             mark = float(self.strategy.getdatabyname(trade.code).close[0])
             trade.exit_value += mark * trade.size

@@ -41,17 +41,18 @@ from hypebt.market.rules_base import (  # noqa: F401
     is_st, rate_on, round_half_up, rules_from_mapping, tick_size, to_fen,
 )
 from hypebt.market.trading import (  # noqa: F401
-    Fees, borrow_fee, buy_size, can_cover, can_sell, check_buy_size, check_sell_size, check_short, fees,
-    margin_ratio, sellable_shares, slipped_price,
+    Fees, borrow_fee, buy_size, can_cover, can_sell, check_buy_size, check_sell_size, check_short,
+    check_short_price, fees, margin_ratio, sellable_shares, slipped_price, volume_cap,
 )
 
 __all__ = [
     "BOARDS", "DEFAULT", "REFUSAL_REASONS", "Bar", "Fees", "Limits", "Rules",
     "board_of", "board_opened", "borrow_fee", "buy_size", "can_cover", "can_sell", "check_buy_size",
-    "check_fill", "check_sell_size", "check_short", "closed_at_limit", "fees", "for_prices",
+    "check_fill", "check_sell_size", "check_short", "check_short_price", "closed_at_limit", "fees", "for_prices",
     "ipo_first_day_limits", "is_locked", "is_st", "limit_flags", "limit_pct", "limit_pct_array",
     "limits_array", "limits_for", "margin_ratio", "price_limits", "price_limits_array", "rate_on",
     "round_half_up", "rules_from_mapping", "sellable_shares", "slipped_price", "tick_size", "to_fen",
+    "volume_cap",
 ]
 
 # ---------------------------------------------------------- price limits ---
@@ -438,4 +439,7 @@ REFUSAL_REASONS: dict[str, str] = {
     "cash": "not enough cash for the order and its fees",
     "margin": "not enough margin for the short sale",
     "no_position": "selling more shares than held",
+    "short_price_rule": "融券 sale below the previous close / latest trade (融券卖出提价规则)",
+    "volume_limit": "order above the session's volume cap ([rules] volume_limit): filled in part or not at all",
+    "maintenance_margin": "维持担保比例 under the call line: called, then liquidated after the grace sessions",
 }

@@ -98,6 +98,23 @@ class Rules:
     # 2024-07-22 raised to 100 % (CSRC announcement of 2024-07-10: the exchanges' notices take
     #   effect on 2024-07-22; relending was suspended from 2024-07-11). Private funds: 120 %.
     short_margin: tuple = ((date(2010, 3, 31), 0.5), (date(2023, 10, 16), 0.8), (date(2024, 7, 22), 1.0))
+    # 融券卖出提价规则 (the short-sale price rule): a 融券 sale may not be priced below the latest trade
+    # price, nor below the previous close before the session's first trade (上交所/深交所《融资融券交易
+    # 实施细则》, in force since the pilot opened on 2010-03-31; 北交所《融资融券交易细则》 carries the
+    # same rule). At the open this means open >= previous close; at the close, close >= previous close.
+    short_price_rule: bool = True
+    # Optional model, off by default: a short refused at the open fills at the previous close when
+    # the session's high reached it (a sale priced at the previous close, matched later in the day).
+    short_fill_at_prev_close: bool = False
+    # 维持担保比例 (maintenance collateral ratio) = (cash + long positions at market) / (shorts at
+    # market + accrued interest). Brokers set the call line (平仓线 / 追保线) themselves; 130 % is the
+    # common line of the exchanges' model contract (《融资融券交易实施细则》 2015 revision let brokers
+    # set it; most kept 130 %), with two sessions (T+2) to restore it before forced liquidation.
+    maintenance_call: float = 1.30
+    maintenance_grace: int = 2
+    # Volume participation: one order may take at most this share of the session's volume; the rest
+    # is a partial fill. Daily volume stands in for the auction's volume, which daily bars lack.
+    volume_limit: float = 0.25
     lot_size: int = 100                  # main board and ChiNext: whole lots of 100 shares
     star_min_shares: int = 200           # STAR: at least 200 per order, then any whole number
     bse_min_shares: int = 100            # Beijing: at least 100 per order, then any whole number
@@ -123,6 +140,8 @@ _KINDS: dict[str, str] = {
     "borrow_rate": _RATE, "borrow_day_count": _INT, "short_cover_min_sessions": _INT,
     "short_margin": _DATED, "lot_size": _INT, "star_min_shares": _INT, "bse_min_shares": _INT,
     "no_limit_sessions": _INT, "bse_no_limit_sessions": _INT, "st_limit_main": _DATED,
+    "short_price_rule": _BOOL, "short_fill_at_prev_close": _BOOL, "maintenance_call": _MONEY,
+    "maintenance_grace": _INT, "volume_limit": _MONEY,
 }
 # Keys that must be strictly positive (a zero lot or day count would divide by zero or mean nothing).
 _POSITIVE = {"lot_size", "star_min_shares", "bse_min_shares", "borrow_day_count", "tick"}
@@ -182,6 +201,10 @@ def _check_number(key: str, value: float, at: str) -> None:
         raise InputError(f"{at} must be {'above 0' if _KINDS[key] == _MONEY else 'at least 1'}, got {value!r}")
     if _KINDS[key] == _RATE and value >= 1:
         raise InputError(f"{at} is a fraction (0.00025 means 0.025 %), got {value!r}")
+    if key == "volume_limit" and value > 1:
+        raise InputError(f"{at} is a share of the session's volume (0.25 means 25 %), at most 1; got {value!r}")
+    if key == "maintenance_call" and value < 1:
+        raise InputError(f"{at} is a collateral ratio (1.3 means 130 %), at least 1; got {value!r}")
 
 
 def _dated_table(key: str, value: object, at: str) -> tuple:

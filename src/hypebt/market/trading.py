@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from hypebt.market.rules_base import DEFAULT, Bar, Rules, board_of, check_side, dec, fen, rate_on
+from hypebt.market.rules_base import DEFAULT, EPS, Bar, Rules, board_of, check_side, dec, fen, rate_on
 
 # -------------------------------------------------------------------- lots ---
 
@@ -196,3 +196,51 @@ def can_cover(opened_session_no: int, session_no: int, rules: Rules = DEFAULT) -
     (False, True)
     """
     return session_no - opened_session_no >= rules.short_cover_min_sessions
+
+
+# ------------------------------------------------- short-sale price rule ---
+
+def check_short_price(at: str, prev_close: float | None, bar: Bar, rules: Rules = DEFAULT) -> tuple[str | None, float | None]:
+    """融券卖出提价规则 for a short sale at the open or the close: ``(reason, price)``.
+
+    A 融券 sale may not be priced below the latest trade, nor below the previous close before the
+    session's first trade (``rules.short_price_rule``, see :class:`Rules` for the rule text). At the
+    open the latest trade is the previous close, so a short fills there only if ``open >=
+    prev_close``; at the close only if ``close >= prev_close`` (the close stands for the latest trade
+    before the closing auction, whose own price may not fall below it either). When refused, the
+    optional ``rules.short_fill_at_prev_close`` model fills at the previous close if the session's
+    high reached it. Returns ``(None, None)`` when the price is allowed, ``(None, prev_close)`` for
+    the optional fill, ``("short_price_rule", None)`` when refused.
+
+    >>> bar = Bar(open=63.76, high=64.5, low=63.0, close=64.2)
+    >>> check_short_price("open", 63.98, bar), check_short_price("close", 63.98, bar)
+    (('short_price_rule', None), (None, None))
+    >>> check_short_price("open", 63.98, bar, Rules(short_fill_at_prev_close=True))
+    (None, 63.98)
+    """
+    if not rules.short_price_rule or prev_close is None or not prev_close > 0:
+        return None, None
+    price = bar.close if at == "close" else bar.open
+    if price >= prev_close - EPS:
+        return None, None
+    if rules.short_fill_at_prev_close and bar.high >= prev_close - EPS:
+        return None, float(prev_close)
+    return "short_price_rule", None
+
+
+# ------------------------------------------------------ volume participation ---
+
+def volume_cap(code: str, side: str, volume: float, held: int = 0, rules: Rules = DEFAULT) -> int | None:
+    """Most shares one order may fill in a session of ``volume`` shares (``rules.volume_limit``), as a
+    valid size for the board (a sale of the whole holding ``held`` stays valid); ``None``: no cap.
+
+    >>> volume_cap("600519", "buy", 10_000), volume_cap("688981", "buy", 1_000), volume_cap("600519", "sell", 1_000, held=250)
+    (2500, 250, 250)
+    """
+    check_side(side)
+    if rules.volume_limit <= 0:
+        return None
+    cap = volume * rules.volume_limit
+    if side == "sell" and held and cap >= held:
+        return held
+    return buy_size(code, cap, rules)

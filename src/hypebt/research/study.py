@@ -37,6 +37,8 @@ from hypebt.research import study_returns as SR
 from hypebt.research import study_robust as RB
 from hypebt.research import study_stats as SS
 from hypebt.research.study_config import DEFAULTS, STUDY_KEYS, StudyConfig, study_config  # noqa: F401 (API)
+from hypebt.data import reference
+from hypebt.market import status as MS
 
 # What "tradable" means, as compute_all builds it (the page and the README quote this).
 TRADABLE_RULE = ("tradable buys at the first price that would have filled: never while suspended, never on a "
@@ -64,6 +66,7 @@ class Panel:
     # 一字板 at limit-up, from hypebt.market.rules.limit_flags (None: computed from the matrices)
     locked: np.ndarray | None = None
     rules: R.Rules = R.DEFAULT
+    st_counts: dict | None = None  # traded stock-sessions per ST source (hypebt.market.status)
 
 
 def _limit_pct(codes: list[str], names: dict[str, str], st_codes: set[str], day) -> np.ndarray:
@@ -79,7 +82,7 @@ def _is_st(code: str, names: dict[str, str], st_codes: set[str]) -> bool:
 
 def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFrame, names: dict[str, str],
                 listed_first: pd.Timestamp, st_codes: set[str] | None = None,
-                rules: R.Rules = R.DEFAULT) -> Panel:
+                rules: R.Rules = R.DEFAULT, st_history: pd.DataFrame | None = None, st_covered_to=None) -> Panel:
     """Pivot canonical bars into matrices aligned to ``sessions``, with limit-up per session.
 
     Limits and 一字板 flags come from :func:`hypebt.market.rules.limits_array` and
@@ -87,9 +90,12 @@ def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFr
     computes them: the board's limit on each day (a dated change applies from its date), ST from
     the names or ``st_codes``, the spec's ``rules``. A stock listed after the store's first date
     (``listed_first``) gets the new-listing rules for its first sessions, counted from its real
-    first bar.
+    first bar. ST is dated as in the engine (:func:`hypebt.market.status.st_status`: ``st_history``
+    up to ``st_covered_to``, else the bars' evidence, else the names / ``st_codes``); the panel's
+    ``st_source`` counts where it came from.
     """
     st_codes = set(st_codes or ())
+    by_code = {} if st_history is None else {c: g for c, g in st_history.groupby("code", observed=True)}
     first_bar = bars.groupby("code", observed=True)["date"].min()
     before = bars[bars["date"] < sessions[0]].groupby("code", observed=True).size()
     bars = bars[bars["date"].isin(sessions)]
@@ -108,18 +114,24 @@ def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFr
     prev = pd.DataFrame(c).ffill().shift(1).to_numpy()
     count = np.cumsum(present, axis=0)
     up, locked = np.full(shape, np.nan), np.zeros(shape, dtype=bool)
+    sources = {}
     days = sessions.values
     for j, code in enumerate(codes):
         # Sessions since listing (its first bar in the store); None: traded before the store began.
         session_no = None if first_bar[code] <= listed_first else count[:, j] + int(before.get(code, 0))
-        st = _is_st(code, names, st_codes)
+        st, src = MS.st_status(code, days, o[:, j], h[:, j], lo[:, j], c[:, j], prev[:, j],
+                               history=by_code.get(code, st_history.iloc[:0] if st_history is not None else None),
+                               covered_to=st_covered_to, static=_is_st(code, names, st_codes), rules=rules)
+        sources[code] = src
         up_j, down_j = R.limits_array(code, days, prev[:, j], st=st, session_no=session_no, rules=rules)
         flags = R.limit_flags(code, o[:, j], h[:, j], lo[:, j], c[:, j], up_j, down_j, prev_close=prev[:, j],
                               days=days, st=st, rules=rules)
         up[:, j], locked[:, j] = up_j, flags["locked_up"] & present[:, j]
     b = bench.set_index("date").reindex(sessions)
-    return Panel(sessions, codes, o, h, lo, c, present, up,
-                 b["open"].to_numpy(dtype="float64"), b["close"].to_numpy(dtype="float64"), locked, rules)
+    panel = Panel(sessions, codes, o, h, lo, c, present, up,
+                  b["open"].to_numpy(dtype="float64"), b["close"].to_numpy(dtype="float64"), locked, rules)
+    panel.st_counts = MS.source_counts(sources, {code: present[:, j] for j, code in enumerate(codes)})
+    return panel
 
 
 def _spans(present: np.ndarray) -> np.ndarray:
@@ -450,7 +462,9 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
                      f"{rules.limit_tolerance} CNY tolerance")
     no_bench = pd.DataFrame({"date": sessions, "open": np.nan, "close": np.nan})  # the market comes next
     panel = build_panel(bars, sessions, no_bench, names, pd.Timestamp(manifest["first_date"]), set(spec.st_codes),
-                        rules=rules)
+                        rules=rules, st_history=reference.load(store, "st_history"),
+                        st_covered_to=reference.as_of(store, "st_history"))
+    notes.append(MS.st_note(panel.st_counts))
     market = SM.resolve(store, cfg.market, panel.codes, sessions, dataset, where, cfg.size_groups)
     panel.bench_open, panel.bench_close = market.open, market.close
     notes.extend(market.notes)

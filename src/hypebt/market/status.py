@@ -1,0 +1,122 @@
+"""Dated status of a stock per session: risk warning (ST) and margin-lending eligibility.
+
+ST status decides a main-board stock's band (5 % instead of 10 %). From, in order of trust:
+
+1. ``st_history`` (code, start, end, kind; :mod:`hypebt.data.reference`): a dated list of risk
+   warnings. It covers every stock up to its ``as_of`` date: a stock with no period is not ST.
+2. inference from the bars, where no dated list covers a session: a main-board session that sat
+   all day at one price, the ST band's limit price (and not the 10 % one), is evidence of ST; one
+   that traded beyond the ST band is evidence of not ST. A session takes the latest evidence *before* it (no
+   look-ahead: today's own bar is not known at its open).
+3. before any evidence: the names snapshot or the spec's ``st_codes`` (static).
+
+Every status carries its source (``st_history``, ``inferred``, ``names``), so a report can say how
+much of a run rests on inference. The margin-lending list is dated the same way (:class:`DatedList`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from hypebt.market import rules as R
+
+SOURCES = ("st_history", "inferred", "names")
+
+
+def st_status(code: str, days, o, h, lo, c, prev_close, *, history: pd.DataFrame | None = None,
+              covered_to: date | None = None, static: bool = False,
+              rules: R.Rules = R.DEFAULT) -> tuple[np.ndarray, np.ndarray]:
+    """Per session of ``days``: ``(st, source)`` arrays, see the module docstring.
+
+    ``history``: the ``st_history`` rows of this code (may be empty), trusted for sessions up to
+    ``covered_to`` (the table's ``as_of``; None: no dated list). ``static``: the snapshot/spec flag.
+
+    Session 1 sits all day at its ST limit (2.20 x 1.05 = 2.31, not the 10 % one): from session 2
+    on the stock is taken as ST.
+
+    >>> days = pd.bdate_range("2024-04-22", periods=4).values
+    >>> st, src = st_status("000615", days, [2.2, 2.31, 2.42, 2.3], [2.2, 2.31, 2.42, 2.45],
+    ...                     [2.2, 2.31, 2.42, 2.3], [2.2, 2.31, 2.42, 2.45], [2.1, 2.2, 2.31, 2.42])
+    >>> st.tolist(), src.tolist()
+    ([False, False, True, True], ['names', 'names', 'inferred', 'inferred'])
+    """
+    days = np.asarray(days, dtype="datetime64[D]")
+    n = len(days)
+    st = np.full(n, bool(static))
+    source = np.full(n, "names", dtype=object)
+    if R.board_of(code) in ("sh_main", "sz_main"):
+        evidence = _evidence(code, days, h, lo, c, prev_close, rules)
+        known = pd.Series(evidence).shift(1).ffill().to_numpy()  # the latest evidence before each session
+        has = ~np.isnan(known)
+        st[has] = known[has] == 1.0
+        source[has] = "inferred"
+    if covered_to is not None:
+        covered = days <= np.datetime64(covered_to, "D")
+        listed = np.zeros(n, dtype=bool)
+        for row in (history.itertuples(index=False) if history is not None else ()):
+            start = np.datetime64(pd.Timestamp(row.start).date(), "D")
+            end = np.datetime64("9999-12-31") if pd.isna(row.end) else np.datetime64(pd.Timestamp(row.end).date(), "D")
+            listed |= (days >= start) & (days <= end)
+        st[covered], source[covered] = listed[covered], "st_history"
+    return st, source
+
+
+def _evidence(code, days, h, lo, c, prev_close, rules) -> np.ndarray:
+    """Per session: 1 (sat at the ST band's limit), 0 (traded beyond it), NaN (no evidence)."""
+    h, lo, c = (np.asarray(x, dtype="float64") for x in (h, lo, c))
+    tol = rules.limit_tolerance
+    st_up, st_down = R.limits_array(code, days, prev_close, st=True, rules=rules)
+    up, down = R.limits_array(code, days, prev_close, st=False, rules=rules)
+    with np.errstate(invalid="ignore"):
+        beyond = (h > st_up + tol + R.EPS) | (lo < st_down - tol - R.EPS)
+        # Only a whole session at one price, at the ST limit, counts: a 10 % stock closing at +5 %
+        # by chance is common, one locked there all day is not.
+        one_price = h - lo <= tol + R.EPS
+        at_st = one_price & (((np.abs(c - st_up) <= tol + R.EPS) & (np.abs(c - up) > tol + R.EPS)) |
+                             ((np.abs(c - st_down) <= tol + R.EPS) & (np.abs(c - down) > tol + R.EPS)))
+    limited = ~np.isnan(st_up)
+    return np.where(beyond & limited, 0.0, np.where(at_st & limited, 1.0, np.nan))
+
+
+def source_counts(sources: dict[str, np.ndarray], present: dict[str, np.ndarray] | None = None) -> dict[str, int]:
+    """Stock-sessions per ST source over codes (only traded sessions when ``present`` is given)."""
+    counts = dict.fromkeys(SOURCES, 0)
+    for code, src in sources.items():
+        sel = src if present is None else src[present[code].astype(bool)]
+        for s in SOURCES:
+            counts[s] += int((sel == s).sum())
+    return counts
+
+
+def st_note(counts: dict[str, int]) -> str:
+    """One line for a report: how much of the ST status rests on inference."""
+    total = sum(counts.values()) or 1
+    return ("ST status per stock-session: " + ", ".join(
+        f"{counts[s]:,} ({counts[s] / total:.1%}) {label}" for s, label in
+        (("st_history", "from the dated st_history list"),
+         ("inferred", "inferred from the bars (all-day locks at the 5 % limit, moves beyond it)"),
+         ("names", "from the names snapshot / st_codes"))))
+
+
+class DatedList:
+    """Margin-lending eligibility from dated snapshots (``margin_list``: date, code): a code is
+    eligible on a session if it is in the latest snapshot dated on or before it.
+
+    >>> lst = DatedList(pd.DataFrame({"date": pd.to_datetime(["2023-01-03", "2023-06-01"]),
+    ...                               "code": ["002230", "600519"]}))
+    >>> sorted(lst.on(date(2023, 3, 1))), sorted(lst.on(date(2023, 6, 1))), sorted(lst.on(date(2022, 1, 4)))
+    (['002230'], ['600519'], [])
+    """
+
+    def __init__(self, snapshots: pd.DataFrame):
+        frame = snapshots.assign(date=pd.to_datetime(snapshots["date"]).dt.date)
+        self.dates = sorted(frame["date"].unique())
+        self.codes = {d: frozenset(g["code"].astype(str)) for d, g in frame.groupby("date")}
+
+    def on(self, day: date) -> frozenset:
+        """The codes eligible on ``day`` (empty before the first snapshot)."""
+        i = int(np.searchsorted(np.asarray(self.dates, dtype="datetime64[D]"), np.datetime64(day, "D"), "right"))
+        return self.codes[self.dates[i - 1]] if i else frozenset()
