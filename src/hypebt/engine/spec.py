@@ -32,6 +32,7 @@ from typing import Any
 
 from hypebt.core.codes import index_code_hint, is_index_code, is_stock_code
 from hypebt.core.dates import parse_date
+from hypebt.data.market_index import EQUAL_WEIGHT
 from hypebt.core.errors import InputError, unknown
 from hypebt.core.paths import safe_name
 from hypebt.engine.spec_text import precheck
@@ -189,9 +190,9 @@ def parse_spec(raw: dict, path: Path) -> Spec:
     if start and end and start > end:
         raise InputError(f"{where}: start {start} is after end {end}; swap them")
     benchmark = raw.get("benchmark", DEFAULT_BENCHMARK)
-    if not is_index_code(benchmark):
+    if benchmark != EQUAL_WEIGHT and not is_index_code(benchmark):
         raise InputError(f"{where}: benchmark {benchmark!r} is not an index code{index_code_hint(benchmark)}; "
-                         "write it with its exchange prefix, e.g. \"sh000300\"")
+                         "write it with its exchange prefix, e.g. \"sh000300\", or \"equal_weight\"")
     if raw.get("warmup", 0) < 0:
         raise InputError(f"{where}: warmup must be a number of sessions >= 0, got {raw['warmup']}")
     if "cash" in raw and raw["cash"] <= 0:
