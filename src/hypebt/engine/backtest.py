@@ -10,7 +10,7 @@ results.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,6 @@ from hypebt.engine.strategy import Context, load_strategy, resolve_params
 from hypebt.market import rules as R
 from hypebt.market.broker import AShareCommInfo
 from hypebt.market.feed import FeedArrays, build_arrays
-
-# Limits recomputed from forward-adjusted closes can differ from the exchange's
-# by rounding: about half a fen on the close and the limit each.
-QFQ_LIMIT_TOLERANCE = 0.011
 
 
 @dataclass
@@ -164,9 +160,8 @@ def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) 
     """The spec's ``[rules]``, with the qfq limit tolerance when prices are forward-adjusted."""
     qfq = manifest.get("adjust") == "qfq"
     if rules is None:
-        rules = R.rules_from_mapping(spec.rules, f"{spec.path} [rules]")
-        if qfq and "limit_tolerance" not in spec.rules:
-            rules = replace(rules, limit_tolerance=QFQ_LIMIT_TOLERANCE)
+        rules = R.for_prices(R.rules_from_mapping(spec.rules, f"{spec.path} [rules]"), qfq,
+                             explicit="limit_tolerance" in spec.rules)
     if qfq:
         notes.append(
             "prices are forward-adjusted (qfq) only: fills and limit prices use adjusted prices, "

@@ -92,15 +92,19 @@ class BarView:
     limit_up: float | None
     limit_down: float | None
     suspended: bool
+    # Decided by hypebt.market.rules (limit_flags) when the feed was built, with the run's tolerance.
+    closed_up: bool = False
+    locked_up: bool = False
 
     @property
     def closed_at_limit_up(self) -> bool:
-        return self.limit_up is not None and not self.suspended and self.close >= self.limit_up - 0.015
+        """The session closed at limit-up (:func:`hypebt.market.rules.limit_flags`)."""
+        return self.closed_up
 
     @property
     def locked_limit_up(self) -> bool:
         """一字板 at limit-up: the whole session at the limit, nothing bought."""
-        return self.closed_at_limit_up and self.open == self.high == self.low == self.close
+        return self.locked_up
 
 
 class PreOpenBar(BarView):
@@ -128,6 +132,8 @@ class PreOpenBar(BarView):
     close = _unknown("close")
     adjclose = _unknown("adjclose")
     volume = _unknown("volume")
+    closed_up = _unknown("closed_up")
+    locked_up = _unknown("locked_up")
     del _unknown
 
     def __repr__(self) -> str:
@@ -282,6 +288,7 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy):
         return BarView(
             day, c["open"][j], c["high"][j], c["low"][j], c["close"][j],
             c["adjclose"][j], c["volume"][j], up, down, bool(c["suspended"][j]),
+            bool(c["closed_up"][j]), bool(c["locked_up"][j]),
         )
 
     def pending(self, code: str) -> bool:

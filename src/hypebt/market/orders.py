@@ -23,7 +23,7 @@ import backtrader as bt
 import pandas as pd
 
 from hypebt.market import rules as R
-from hypebt.market.broker import to_fen
+from hypebt.market.rules import to_fen
 
 SIDES = ("buy", "sell", "short", "cover")
 ORDER_COLUMNS = ["date", "code", "side", "size", "price", "at", "status", "reason", "note"]
@@ -78,7 +78,7 @@ class OrderDesk:
     listener: Any = None  # called with each OrderRow when it is recorded or changes status (on_order)
 
     def __post_init__(self):
-        self._bought_today: dict[str, int] = {}
+        self._buys: dict[str, list[tuple[dt.date, int]]] = {}  # code -> (session, shares) not yet sellable
         self._today: dt.date | None = None
         self._reserved = 0.0
         self._short_opened: dict[str, int] = {}
@@ -91,7 +91,7 @@ class OrderDesk:
         """Called before each session's open."""
         if day != self._today:
             self._today = day
-            self._bought_today = {}
+            self._buys = {code: [b for b in buys if not R.can_sell(b[0], day)] for code, buys in self._buys.items()}
             self._reserved = 0.0
 
     def _record(self, code, side, size, price, at, status, reason="", note="") -> OrderRow:
@@ -172,7 +172,9 @@ class OrderDesk:
             price = R.slipped_price(trade_side, raw, bar, self.rules)
             if cap is not None:  # a limit order never fills beyond its limit
                 price = min(price, cap) if trade_side == "buy" else max(price, cap)
-        reason = self._check(code, side, size, held, price, bar, limits, session_no, limit_order=at_limit)
+        locked = bool(cols["locked_up" if trade_side == "buy" else "locked_down"][session_no])
+        reason = self._check(code, side, size, held, price, bar, limits, session_no, limit_order=at_limit,
+                             locked=locked)
         if reason:
             self.refuse(code, side, size, price, at_shown, reason, note)
             return None
@@ -188,7 +190,7 @@ class OrderDesk:
             self.on_order(order)
         return order
 
-    def _check(self, code, side, size, held, price, bar, limits, session_no, limit_order=False) -> str:
+    def _check(self, code, side, size, held, price, bar, limits, session_no, limit_order=False, locked=None) -> str:
         if side == "sell" and held <= 0 or side == "cover" and held >= 0:
             return "no_position"
         if size <= 0:
@@ -200,7 +202,7 @@ class OrderDesk:
         elif side == "sell":
             if held <= 0:
                 return "no_position"
-            if size > held - self._bought_today.get(code, 0):
+            if size > R.sellable_shares(held, self._buys.get(code, ()), self._today):
                 return "t_plus_1" if size <= held else "no_position"
             reason = R.check_sell_size(code, size, held, self.rules)
         elif side == "short":
@@ -216,7 +218,7 @@ class OrderDesk:
         if reason:
             return reason
         reason = R.check_fill("buy" if side in ("buy", "cover") else "sell", price, bar, limits,
-                              limit_order=limit_order, rules=self.rules)
+                              limit_order=limit_order, locked=locked, rules=self.rules)
         if reason:
             return reason
         broker = self.strategy.broker
@@ -260,7 +262,7 @@ class OrderDesk:
             "transfer_fee": fees.transfer_fee, "fees": to_fen(fees.total),
         })
         if side == "buy":
-            self._bought_today[row.code] = self._bought_today.get(row.code, 0) + size
+            self._buys.setdefault(row.code, []).append((day, size))
             self._reserved = max(0.0, self._reserved - (price * size + fees.total))
         if side == "cover":
             self._reserved = max(0.0, self._reserved - (price * size + fees.total))
