@@ -310,6 +310,7 @@ def test_names_benchmark_record_log(tmp_path):
         def on_open(self, day):
             SEEN.append(("open", len(self.benchmark_returns())))
             self.log("open", self.session_no)
+            Probe.ctx_benchmark = self.ctx.benchmark
 
         def on_close(self, day):
             SEEN.append(("close", self.benchmark_returns().iloc[-1]))
@@ -319,6 +320,7 @@ def test_names_benchmark_record_log(tmp_path):
 
     prep, res = run(tmp_path, Probe)
     assert SEEN[2] == ("open", 1)  # before the open of session 1: session 0's return only
+    assert Probe.ctx_benchmark is None  # the whole series is not handed out
     assert SEEN[3][1] == pytest.approx(3501 / 3500 - 1)  # the test CSI 300 closes 3500, 3501, ...
     assert res.equity.columns.tolist() == ["date", "cash", "value", "seen_close", "flag"]
     assert res.equity["seen_close"].tolist() == [r[4] for r in ROWS]
