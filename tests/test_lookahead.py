@@ -160,11 +160,14 @@ def test_history_windows(tmp_path):
         def on_close(self, day):
             if self.session_no == 3:
                 SEEN.append(("close", self.history(CODE, "close", 2).tolist()))
+                SEEN.append(("array", self.history(CODE, "close", 2, array=True).tolist(),
+                             self.history([CODE, CODE], "open", 2, array=True).shape))
 
     run(tmp_path, Probe)
     # Before the open of 01-05: closes up to 01-04, opens up to today's; only 3 bars exist yet.
     assert SEEN[0] == ("open", [10.6, 10.9], [10.6, 10.9], ["01-02", "01-03", "01-04"])
     assert SEEN[1] == ("close", [10.9, 11.0])
+    assert SEEN[2] == ("array", [10.9, 11.0], (2, 2))
 
 
 def test_history_adjusted_and_traded_and_several_codes(tmp_path):
