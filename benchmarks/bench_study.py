@@ -3,8 +3,8 @@
 Imports ``<data>/ashare/market.parquet`` and ``<data>/index/sh000300.csv`` into a temporary
 store (or uses ``--home STORE``, a store that already holds them, to skip the import), then
 times ``backtests/market_sora_study.toml`` step by step: ``study.prepare`` (load bars, map the
-event, build the session x stock panel), ``study.compute`` + ``study.curves`` (abnormal
-returns, CARs, tests, paper vs tradable), and ``study_report.write`` (study.html with figures,
+event, build the session x stock panel), ``study.compute_all`` + ``study.curves`` (abnormal
+returns, CARs, BHARs, plain and dependence-robust tests for every window, paper vs tradable), and ``study_report.write`` (study.html with figures,
 car.csv, abnormal_returns.parquet, summary.csv, manifest.json). Target: under 10 s for
 prepare + compute + report. Not a test: timings belong here, not in assertions.
 
@@ -66,11 +66,13 @@ def run(store: Store, out: Path) -> dict:
     inputs = study.prepare(spec, REPO, store)
     times["prepare"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    abnormal, car, summary, skipped = study.compute(inputs.panel, inputs.tradables, inputs.cfg, inputs.names)
-    curves = study.curves(abnormal, inputs.cfg.confidence)
+    res = study.compute_all(inputs.panel, inputs.tradables, inputs.cfg, inputs.names)
+    abnormal, car, summary, skipped = res.abnormal, res.car, res.summary, res.skipped
+    curves = study.curves(abnormal, inputs.cfg.confidence, res.outcomes)
     times["compute"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    study_report.write(inputs, abnormal, car, summary, curves, skipped, out, command=["bench_study"])
+    study_report.write(inputs, abnormal, car, summary, curves, skipped, out, command=["bench_study"],
+                       tests=res.tests)
     times["report"] = time.perf_counter() - t0
     allrow = summary.set_index("event").loc["all events"]
     return {"times": times, "inputs": inputs, "car": car, "abnormal": abnormal, "all": allrow}
@@ -101,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  mean CAR[0,{inputs.cfg.window[1]}] {allrow['mean_car_mkt']:+.2%} market-adjusted, "
               f"{allrow['mean_car_mm']:+.2%} market model; paper {allrow['mean_paper']:+.2%} vs tradable "
               f"{allrow['mean_tradable']:+.2%}; {int(allrow['locked_day0'])} locked on day 0")
+        print(f"  headline: {allrow['headline_test']} t={allrow['headline_t']:.2f} p={allrow['headline_p']:.3g} "
+              f"(r-bar {allrow['r_bar']:.3f}; plain t={allrow['t_stat']:.2f}); portfolio t={allrow['portfolio_t']:.2f}")
         print(f"prepare: {t['prepare']:6.2f} s   (load + verify bars, calendar, events, panel)")
-        print(f"compute: {t['compute']:6.2f} s   (abnormal returns, CARs, tests, curves)")
+        print(f"compute: {t['compute']:6.2f} s   (abnormal returns, CARs, BHARs, plain and robust tests, curves)")
         print(f"report:  {t['report']:6.2f} s   (study.html with figures, car.csv, parquet, manifest)")
         print(f"total:   {total:6.2f} s   prepare+compute {t['prepare'] + t['compute']:.2f} s")
         ok = total < TARGET_S

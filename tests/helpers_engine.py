@@ -143,7 +143,7 @@ def run_plan(tmp: Path, stocks: dict[str, pd.DataFrame], plan, *, cash: float = 
     ws = make_workspace(tmp / "ws", margin)
     spec_path = write_spec(ws, "t", {
         "strategy": strategy, "codes": list(stocks), "cash": cash, "benchmark": BENCH,
-        "margin_list": "margin",
+        **({"margin_list": "margin"} if margin else {}),  # a named list must exist
     }, {"rules": rules or {}})
     prep = engine.prepare(load_spec(spec_path), ws, store)
     result = engine.run(prep, {"plan": [list(step) for step in plan], **(params or {})}

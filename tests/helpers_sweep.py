@@ -214,7 +214,7 @@ def store_rows(db: Path) -> tuple[int, int, str]:
 
 
 DASK = str(Path(sys.executable).with_name("dask"))
-PRELOAD = "import hypebt.research.sweep, hypebt.engine.metrics\nhypebt.engine.metrics._qs()\n"
+PRELOAD = "import hypebt.research.sweep, hypebt.engine.metrics\n"
 
 
 class Cluster:

@@ -39,20 +39,8 @@ BT_HOOKS = frozenset({"_getcommission", "_load", "_getsizing"})
 # The public-API adapters (CommInfo, orders, feed) and the engine; never the pure rules.
 BT_IMPORTERS = ("hypebt.market.broker", "hypebt.market.feed", "hypebt.market.orders", "hypebt.engine.")
 
-# Known offenders, not yet fixed by their owners (issue 9, phase A). The lead empties this list
-# after merging their branches; the test fails on any entry that no longer matches.
-ALLOWED = {
-    # pages engineer: research/sweep.py's cli() moves to cli/sweep.py, which imports
-    # hypebt.data.bootstrap.ensure_data and hypebt.data.store.open_store instead.
-    # pages engineer: sweep <-> sweep_page, study_page -> sweep_page._SORT_JS (shared templates).
-    # pages engineer (split research/sweep.py), datafmt engineer (data/sources.py),
-    # (the rules engineer split market/rules.py into rules, rules_base and trading).
-    "size: hypebt.data.sources has 694 lines",
-    # metrics._qs (the lazy quantstats import) used from outside engine/metrics.py:
-    # pages engineer (run_report.py, sweep.py).
-    "private use: hypebt.research.sweep uses hypebt.engine.metrics._qs",
-    "private use: hypebt.reports.run_report uses hypebt.engine.metrics._qs",
-}
+# Known offenders allowed for now (none left); the test fails on any entry that no longer matches.
+ALLOWED: set[str] = set()
 
 
 # --- reading the package -------------------------------------------------------------------------

@@ -122,7 +122,10 @@ def snapshot(root: Path) -> dict[str, str]:
         if "__pycache__" in p.parts:
             continue
         rel = str(p.relative_to(root))
-        out[rel] = "dir" if p.is_dir() and not p.is_symlink() else hashlib.sha256(p.read_bytes()).hexdigest()
+        if p.is_symlink():  # e.g. reports/<name>/latest: where it points, not what it holds
+            out[rel] = f"link -> {p.readlink()}"
+        else:
+            out[rel] = "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
     return out
 
 
@@ -227,9 +230,42 @@ def reports_is_a_file(root: Path) -> list[str]:
 
 
 def case(case_id: str, setup: Callable[[Path], list[str]], code: int, fragments: list[str], *,
-         outside: tuple[Path, ...] = ()):
-    """One row of the table; ``outside``: paths beyond the case's root that must not appear."""
-    return pytest.param(case_id, setup, code, fragments, outside, id=case_id)
+         outside: tuple[Path, ...] = (), workspace: bool = True):
+    """One row of the table; ``outside``: paths beyond the case's root that must not appear;
+    ``workspace=False``: run without ``--workspace`` (from the case's current folder, root/cwd)."""
+    return pytest.param(case_id, setup, code, fragments, outside, workspace, id=case_id)
+
+
+BOOM_STRATEGY = '''
+"""Test strategy with a typo in a field name, two calls deep in on_open."""
+
+from hypebt import Strategy
+
+
+class Boom(Strategy):
+    PARAMS = {"hold_days": 3}
+
+    def signal(self, code):
+        return self.bar(code, 1).adjclos
+
+    def on_open(self, day):
+        if self.session_no > 1:
+            self.signal(self.universe[0])
+'''
+
+
+def boom(root: Path) -> list[str]:
+    put(root / "ws" / "strategies" / "boom.py", BOOM_STRATEGY)
+    return run_argv(root, spec_text({"strategy": '"boom"'}))
+
+
+def spec_outside_workspace(root: Path) -> list[str]:
+    spec = put(root / "in" / "bad.toml", spec_text())
+    return ["run", str(spec), "--offline", "--no-html"]
+
+
+def loose_date(root: Path) -> list[str]:
+    return run_argv(root, spec_text({"start": "2024-1-2"}))
 
 
 def not_utf8(root: Path) -> list[str]:
@@ -383,13 +419,35 @@ CASES = [
          ),
     case("path-study-out-under-file", out_under_file("study"), 5, ["a_file", "cannot write", "--out"]),
     case("path-report-index-file", reports_is_a_file, 5, ["reports_file", "cannot write"]),
+    # --- issue 15: what used to exit 0 with a plausible wrong answer ---------------------------
+    case("fail-margin-list-missing", spec_case({"margin_list": '"margin_eligible"'}),
+         2, ["bad.toml: margin_list", "unknown margin-lending list 'margin_eligible'", "known: margin, uni"]),
+    case("fail-study-set-window", spec_case(None, {"study": STUDY}, (), "--set", "window=[-3,10]", cmd="study"),
+         2, ["--set window", "a study reads no strategy parameter 'window'", "did you mean study.window?"]),
+    case("fail-study-set-typo", spec_case(None, {"study": STUDY}, (), "--set", "windw=1", cmd="study"),
+         2, ["--set windw", "did you mean study.window?"]),
+    case("fail-list-not-a-workspace", lambda root: ["list"],
+         2, ["cwd is not a hypebt workspace (no strategies/ or data/ folder)", "--workspace FOLDER"], workspace=False),
+    case("fail-spec-outside-workspace", spec_outside_workspace,
+         2, ["bad.toml: no workspace above the spec", "cwd is not a hypebt workspace", "--workspace FOLDER"],
+         workspace=False),
+    case("fail-strategy-runtime-error", boom,
+         2, ["strategy boom failed", "boom.py:11 in on_open (line 11 is in signal)",
+             "AttributeError: 'BarView' object has no attribute 'adjclos'", "did you mean 'adjclose'",
+             "(rerun with --debug for the traceback)"]),
+    case("fail-start-loose-date", loose_date,
+         2, ["bad.toml: line 6: start = 2024-1-2 is not a date", "write 2024-01-02"]),
+    case("fail-run-set-sweep-key", spec_case(None, None, (), "--set", "sweep.hold_days=[1,2]"),
+         2, ["--set sweep.hold_days", "hypebt run does not read [sweep]", "use hypebt sweep"]),
+    case("fail-benchmark-without-prefix", spec_case({"benchmark": '"000300"'}),
+         2, ["bad.toml: benchmark '000300' is not an index code", "did you mean 'sh000300'?"]),
 ]
 
 
-@pytest.mark.parametrize("case_id, setup, code, fragments, outside", CASES)
-def test_bad_input_is_refused_cleanly(case_root, capsys, case_id, setup, code, fragments, outside):
+@pytest.mark.parametrize("case_id, setup, code, fragments, outside, workspace", CASES)
+def test_bad_input_is_refused_cleanly(case_root, capsys, case_id, setup, code, fragments, outside, workspace):
     root = case_root
-    argv = ["--home", str(root / "store"), "--workspace", str(root / "ws"), *setup(root)]
+    argv = ["--home", str(root / "store"), *(["--workspace", str(root / "ws")] if workspace else []), *setup(root)]
     before = snapshot(root)
     outside_before = {str(p): p.exists() for p in outside}
     rc = main(argv)
@@ -425,6 +483,118 @@ def test_the_unbroken_inputs_succeed(case_root, capsys, cmd):
     assert "error" not in err
 
 
+# --- issue 15: where hypebt changes what was asked, or a command fails after writing ------------
+# These commands write their outputs (a report, a sweep's results table), so "nothing changed" is
+# replaced by: everything outside the command's own output folder is unchanged. Stderr holds exactly
+# one line besides a sweep's plan line ("sweep NAME: N combination(s) ..."), naming what and where.
+
+def corrupt_stats(root: Path) -> list[str]:
+    put(root / "ws" / "reports" / "prev" / "stats.json", '{"total_return": 0.1,')
+    return ["report", "index"]
+
+
+def all_failed(root: Path) -> list[str]:
+    return run_argv(root, spec_text(None, {"sweep": {"hold_days": "[1]", "gap": "[1, 2]"}}),
+                    "--set", "explode=1", cmd="sweep")
+
+
+def some_failed(root: Path) -> list[str]:
+    return run_argv(root, spec_text(), "--set", "explode=1", cmd="sweep")
+
+
+STUDY_ALPHA = {"events": {"ids": '["alpha"]'}, "study": STUDY}
+
+LOUD_CASES = [
+    pytest.param(spec_case({"end": "2025-06-30"}), 0, "note: ",
+                 ["bad.toml: end 2025-06-30 is after the store's last bar", "the run ends there"],
+                 ("ws/reports/bad",), id="warn-end-beyond-data"),
+    pytest.param(spec_case({"end": "2025-06-30"}, {"study": STUDY}, cmd="study"), 0, "note: ",
+                 ["bad.toml: end 2025-06-30 is after the store's last bar", "the study ends there"],
+                 ("ws/reports/bad",), id="warn-study-end-beyond-data"),
+    pytest.param(spec_case(None, STUDY_ALPHA, cmd="study"), 0, "warning: ",
+                 ["bad.toml: no market-model figures", "estimation window [-20, -3]", "min_estimation"],
+                 ("ws/reports/bad",), id="warn-estimation-too-short"),
+    pytest.param(some_failed, 0, "warning: ",
+                 ["bad.toml: 2 of 4 combination(s) failed", "toy refuses hold_days=1", "results.csv"],
+                 ("ws/reports/bad_sweep",), id="warn-sweep-some-failed"),
+    pytest.param(all_failed, 2, "hypebt: error: ",
+                 ["bad.toml: all 2 combination(s) failed", "toy.py:", "toy refuses hold_days=1", "results.csv"],
+                 ("ws/reports/bad_sweep",), id="fail-sweep-all-failed"),
+    pytest.param(corrupt_stats, 0, "warning: ",
+                 ["reports/prev: unreadable report", "left out of the index"], (), id="warn-report-index-broken"),
+]
+
+
+@pytest.mark.parametrize("setup, code, prefix, fragments, own", LOUD_CASES)
+def test_what_changes_the_answer_is_said(case_root, capsys, setup, code, prefix, fragments, own):
+    root = case_root
+    (root / "ws" / "reports" / "index.html").unlink()  # else a note says it is not hypebt's
+    argv = ["--home", str(root / "store"), "--workspace", str(root / "ws"), *setup(root)]
+    before = snapshot(root)
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err, err
+    lines = [line for line in err.splitlines() if not line.startswith("sweep bad: ")]
+    assert (rc, len(lines)) == (code, 1), f"exit {rc}, stderr:\n{err}"
+    assert lines[0].startswith(prefix), err
+    for frag in fragments:
+        assert frag in lines[0], f"{frag!r} not in {lines[0]!r}"
+    after = snapshot(root)
+    mine = ("ws/reports/index.html", *own)
+    changed = sorted(k for k in before.keys() | after.keys()
+                     if before.get(k) != after.get(k) and not k.startswith(mine))
+    assert not changed, changed
+
+
+def test_python_style_booleans_are_accepted(case_root, capsys):
+    """``hypebt list`` prints defaults as Python reprs (True/False): --set takes them back."""
+    root = case_root
+    (root / "ws" / "reports" / "index.html").unlink()
+    put(root / "ws" / "strategies" / "flag.py", TOY_STRATEGY.replace('"trace": ""', '"trace": "", "flag": True'))
+    argv = run_argv(root, spec_text({"strategy": '"flag"'}), "--set", "flag=False")
+    assert main(["--home", str(root / "store"), "--workspace", str(root / "ws"), *argv]) == 0
+    manifest = json.loads((root / "ws" / "reports" / "bad" / "latest" / "manifest.json").read_text("utf-8"))
+    assert manifest["params"]["flag"] is False
+    assert capsys.readouterr().err == ""
+
+
+def test_the_workspace_is_found_from_the_spec(case_root, capsys):
+    """From another folder, without --workspace: the spec's own workspace (and its store)."""
+    root = case_root
+    (root / "ws" / "reports" / "index.html").unlink()
+    spec = put(root / "ws" / "backtests" / "bad.toml", spec_text())
+    rc = main(["--home", str(root / "store"), "run", str(spec), "--offline", "--no-html"])
+    out, err = capsys.readouterr()
+    assert rc == 0 and err == "", err
+    assert (root / "ws" / "reports" / "bad" / "latest" / "stats.json").is_file()
+    assert not (root / "cwd" / "reports").exists() and not (root / "cwd" / "data").exists()
+
+
+def test_no_first_use_import_into_a_store_outside_a_workspace(case_root, capsys, monkeypatch, tmp_path):
+    root = case_root
+    shared = tmp_path / "shared"
+    put(shared / "ashare" / "market.parquet", b"not read")
+    monkeypatch.setenv("HYPEBT_SHARED_DATA", str(shared))
+    spec = put(root / "ws" / "backtests" / "bad.toml", spec_text({"codes": '["600000"]'}, drop=("universe",)))
+    before = snapshot(root)
+    rc = main(["--workspace", str(root / "cwd"), "run", str(spec)])
+    out, err = capsys.readouterr()
+    assert rc == 3 and err.count("\n") == 1, err
+    assert "cwd is not a workspace" in err and f"data import {shared}" in err
+    assert snapshot(root) == before
+
+
+def test_debug_shows_the_strategy_traceback_without_suggesting_itself(case_root, capsys):
+    root = case_root
+    argv = ["--debug", "--home", str(root / "store"), "--workspace", str(root / "ws"), *boom(root)]
+    from hypebt.core.errors import StrategyError
+
+    with pytest.raises(StrategyError) as exc:
+        main(argv)
+    assert "boom.py:11 in on_open" in str(exc.value) and "--debug" not in str(exc.value)
+    assert isinstance(exc.value.__cause__, AttributeError)
+
+
 # --- events: Beijing time, and events outside the data -------------------------------------------
 
 def _run_events(root: Path, catalogue: str, capsys, ids=None) -> tuple[int, str, dict]:
@@ -433,7 +603,7 @@ def _run_events(root: Path, catalogue: str, capsys, ids=None) -> tuple[int, str,
     argv = run_argv(root, spec_text(None, tables))
     rc = main(["--home", str(root / "store"), "--workspace", str(root / "ws"), *argv])
     _, err = capsys.readouterr()
-    manifest = json.loads((root / "ws" / "reports" / "bad" / "manifest.json").read_text("utf-8")) if rc == 0 else {}
+    manifest = json.loads((root / "ws" / "reports" / "bad" / "latest" / "manifest.json").read_text("utf-8")) if rc == 0 else {}
     return rc, err, manifest
 
 

@@ -252,7 +252,8 @@ def test_check_ok(tmp_path, home, capsys):
     assert (code, out) == (0, "ok: 0 dataset(s) match their manifests (empty store)\n")
     run(capsys, home, "data", "import", str(stock_csv(tmp_path)), str(index_csv(tmp_path)))
     code, out, err = run(capsys, home, "data", "check")
-    assert (code, out, err) == (0, "ok: 2 dataset(s) match their manifests (stock_qfq, index)\n", "")
+    assert (code, out, err) == (0, "ok: 2 dataset(s) match their manifests (stock_qfq, index)\n"
+                                   "ok: sessions 2024-01-02..2024-01-05 match exchange_calendars' XSHG\n", "")
 
 
 @pytest.mark.parametrize("how", ["truncated", "modified", "deleted"])
@@ -292,4 +293,5 @@ def test_import_real_csvs(shared_data, home, capsys):
         "imported 3,993 rows of 1 codes into index (2010-01-04..2026-06-16); dataset now 3,993 rows",
     ]
     code, out, _ = run(capsys, home, "data", "check")
-    assert (code, out) == (0, "ok: 2 dataset(s) match their manifests (stock_qfq, index)\n")
+    assert (code, out) == (0, "ok: 2 dataset(s) match their manifests (stock_qfq, index)\n"
+                              "ok: sessions 2010-01-04..2026-06-16 match exchange_calendars' XSHG\n")

@@ -567,7 +567,7 @@ def test_cli_run_writes_the_report_files(tmp_path, capsys):
     argv = ["--workspace", str(ws), "--home", str(home), "run", str(ws / "backtests" / "tiny.toml"),
             "--offline", "--no-html", "--set", "sell_on=3"]
     assert cli.main(argv) == 0
-    out = ws / "reports" / "tiny"
+    out = ws / "reports" / "tiny" / "latest"
     assert {p.name for p in out.iterdir()} >= {"stats.json", "trades.csv", "orders.csv", "equity.csv",
                                                   "manifest.json", "fills.csv", "borrow.csv", "returns.csv"}
     assert not (out / "tearsheet.html").exists()
@@ -603,7 +603,7 @@ def test_cli_run_writes_a_tearsheet_naming_the_benchmark(tmp_path):
     ws, home, _ = cli_workspace(tmp_path)
     argv = ["--workspace", str(ws), "--home", str(home), "run", str(ws / "backtests" / "tiny.toml"), "--offline"]
     assert cli.main(argv) == 0
-    html = (ws / "reports" / "tiny" / "tearsheet.html").read_text("utf-8")
+    html = (ws / "reports" / "tiny" / "latest" / "tearsheet.html").read_text("utf-8")
     assert "sh000300" in html and 'id="hypebt-notes"' in html
 
 
@@ -623,7 +623,7 @@ def test_cli_manifest_records_the_command_that_was_run(tmp_path):
     argv = ["--workspace", str(ws), "--home", str(home), "run", str(ws / "backtests" / "tiny.toml"),
             "--offline", "--no-html"]
     assert cli.main(argv) == 0
-    m = json.loads((ws / "reports" / "tiny" / "manifest.json").read_text("utf-8"))
+    m = json.loads((ws / "reports" / "tiny" / "latest" / "manifest.json").read_text("utf-8"))
     assert m["command"] == ["hypebt", *argv]
 
 

@@ -589,7 +589,6 @@ def test_import_writes_shares_and_reports(tmp_path):
     assert report.lines() == [
         "imported 4 rows of 1 codes into stock_qfq (2024-01-02..2024-01-05); dataset now 4 rows",
         "imported 4 rows of 1 codes into index (2024-01-02..2024-01-05); dataset now 4 rows",
-        "note: prices of 1 akshare table(s) taken as qfq (the tables do not say; --adjust hfq or raw if they are not)",
     ]
     assert list(store.load("stock_qfq")["volume"]) == [100_000.0, 100_100.0, 100_200.0, 100_300.0]
     assert store.manifest("index")["adjust"] == "none"

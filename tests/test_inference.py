@@ -115,6 +115,8 @@ def test_rank_by_hand():
     res = I.rank_test(EST, EVENT)
     assert res.statistic == pytest.approx(Z_RANK, rel=1e-12)
     assert res.n == 3
+    # the second event day alone, ranked with the whole window
+    assert I.rank_test(EST, EVENT, test_rows=[1]).statistic == pytest.approx(float(U_BAR[5]) / S_RANK, rel=1e-12)
 
 
 def test_calendar_time_by_hand():
@@ -247,3 +249,9 @@ def test_calendar_time_keeps_its_size_when_events_cluster_on_several_dates():
         calendar += I.calendar_time_test(ar, inw).p_value < 0.05
     assert BAND[0] <= calendar / DRAWS <= BAND[1], calendar / DRAWS
     assert plain / DRAWS > 0.15, plain / DRAWS
+
+
+def test_kp_takes_a_negative_average_correlation_as_zero():
+    bmp = I.bmp_test(EST, CAR, L)
+    kp = I.bmp_test(EST, CAR, L, kp=True, r_bar=-0.6)   # 1 + 2 * (-0.6) < 0 would break the formula
+    assert kp.statistic == pytest.approx(bmp.statistic) and "taken as 0" in kp.notes

@@ -43,7 +43,7 @@ def prepare(tmp_path, cls, stocks=None, top=None, rules=None, adj=None):
         store.write("stock_raw", frame, source="test", adjust="raw")
     ws = make_workspace(tmp_path / "ws")
     spec = write_spec(ws, "t", {"strategy": "script", "codes": list(stocks), "benchmark": BENCH,
-                                "margin_list": "margin", **(top or {})}, {"rules": rules or {}})
+                                **(top or {})}, {"rules": rules or {}})  # no margin list: nothing shorts
     return engine.prepare(load_spec(spec), ws, store, strategy_cls=cls)
 
 

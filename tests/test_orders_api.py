@@ -38,7 +38,7 @@ def run(tmp_path, cls, rules=None, cash=1_000_000.0, margin=()):
                                                 U: bars(10.0, UP)})
     ws = make_workspace(tmp_path / "ws", margin=margin)
     spec = write_spec(ws, "t", {"strategy": "script", "codes": [A, B, L, U], "benchmark": BENCH, "cash": cash,
-                                "margin_list": "margin"},
+                                **({"margin_list": "margin"} if margin else {})},  # a named list must exist
                       {"rules": rules or {}})
     prep = engine.prepare(load_spec(spec), ws, store, strategy_cls=cls)
     return engine.run(prep, strategy_cls=cls)

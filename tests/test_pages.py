@@ -32,7 +32,7 @@ def test_a_table_cell_is_escaped_when_rendered():
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;img src=x onerror=1&gt;" in page
     assert 'href="x&#34; onclick=&#34;y"' in page
     assert "<td>1.5000</td>" in page
-    assert "<script>" not in page  # the index has no script
+    assert page.count("<script>") == 1  # only the sort script of the base template
 
 
 def test_the_tearsheet_banner_escapes_notes_and_warning():
@@ -63,7 +63,7 @@ def test_index_refresh_leaves_a_foreign_index_alone(tmp_path):
 
 def test_every_page_extends_the_base_template():
     pages = [p for p in (PKG / "reports" / "templates").glob("*.html") if p.name not in ("base.html", "macros.html",
-                                                                                        "banner.html")]
+                                                                                        "banner.html", "redirect.html")]
     assert {p.name for p in pages} >= {"sweep.html", "study.html", "index.html"}
     for p in pages:
         assert p.read_text("utf-8").startswith('{% extends "base.html" %}'), p.name
@@ -115,3 +115,59 @@ def test_templates_ship_as_package_data():
     cfg = (PKG.parents[1] / "setup.cfg").read_text("utf-8")
     assert "hypebt = reports/templates/*" in cfg
     assert (PKG / "reports" / "templates" / "base.html").is_file()
+
+
+IDLE = '''
+from hypebt import Strategy
+
+
+class Idle(Strategy):
+    PARAMS = {}
+
+    def on_open(self, day):
+        pass
+'''
+
+
+def test_a_run_without_trades_gets_a_whole_report_and_index_figures(tmp_path):
+    from helpers_engine import BENCH, bars, make_workspace, write_spec, write_store
+    from hypebt.cli import main as cli
+
+    days = [str(d.date()) for d in pd.bdate_range("2024-01-02", periods=5)]
+    write_store(tmp_path / "home", {"600000": bars(10.0, [(d, 10.0, 10.2, 9.9, 10.1) for d in days])})
+    ws = make_workspace(tmp_path / "ws", strategies={"idle": IDLE})
+    spec = write_spec(ws, "idle", {"strategy": "idle", "codes": ["600000"], "cash": 100_000, "benchmark": BENCH})
+    assert cli.main(["--workspace", str(ws), "--home", str(tmp_path / "home"), "run", str(spec), "--offline"]) == 0
+    page = (ws / "reports" / "idle" / "latest" / "report.html").read_text("utf-8")
+    for text in ("no trades", "no position left open", "every order was filled", "No stock was traded",
+                 "Growth of 1 CNY", "0 closed trade(s)", "no quantstats tearsheet: the strategy never changed"):
+        assert text in page, text
+    assert page.count('<div class="chart"') == 1  # equity and drawdown only
+    row = index.entries(ws / "reports")[0]
+    assert "return +0.00%" in row["figures"] and "Sharpe n/a (no position all run)" in row["figures"]
+
+
+def test_chart_text_from_users_is_not_plotly_markup():
+    """plotly renders <b>, <a href> ... in titles, labels and hover text: names reach it as entities."""
+    import numpy as np
+
+    from hypebt.reports import charts
+
+    days = pd.bdate_range("2024-01-02", periods=3)
+    cols = {k: np.array([10.0, 10.5, 10.2]) for k in ("open", "high", "low", "close", "limit_up", "limit_down")}
+    cols["suspended"] = np.zeros(3)
+    fig = charts.price_chart('<a href="javascript:alert(1)">x</a>', days, cols,
+                             {"entries": [("2024-01-02", 10.0, "<b>bought</b>")]}, [("2024-01-03", "<i>ev</i>")],
+                             np.zeros(3, bool), np.zeros(3, bool))
+    text = charts.to_json(fig)
+    assert "<a " not in text and "<b>" not in text and "<i>" not in text
+    assert "&lt;a href=" in text and "&lt;b&gt;bought" in text and "&lt;i&gt;ev" in text
+    pnl = charts.to_json(charts.pnl_by_stock(["600000 <b>A</b>"], [1.0], [False]))
+    assert "<b>" not in pnl
+
+
+def test_a_stock_code_is_a_category_on_the_pnl_chart():
+    from hypebt.reports import charts
+
+    fig = charts.pnl_by_stock(["002230"], [1.0], [False])
+    assert fig["layout"]["yaxis"]["type"] == "category" and fig["data"][0]["y"] == ["002230"]

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 from hypebt.core.errors import InputError, SourceError
-from hypebt.data.sources import Akshare, fetch_calendar, fetch_index, fetch_stocks, snapshot_concept
+from hypebt.data.sources import Akshare, fetch_calendar, fetch_index, fetch_stocks
+from hypebt.data.universes import snapshot_concept
 from hypebt.data.store import Store
 from hypebt.data.universes import read_universe
 
@@ -283,17 +284,27 @@ def test_a_source_that_always_fails_raises_and_leaves_the_store_unchanged(shared
     good = make_source(FakeApi(shared_data), fake_time)
     fetch_stocks(store, ["300624"], "2024-01-01", "2024-05-22", source=good, progress=False, today=TODAY)
     before = store_state(store.root)
-    api = Flaky(shared_data, [OSError("Network is unreachable")] * 10)
+    api = Flaky(shared_data, [ConnectionError("Connection reset by peer")] * 10)
     with pytest.raises(SourceError) as exc:
-        fetch_stocks(store, ["688039"], "2024-01-01", "2024-05-22", source=make_source(api, fake_time, retries=3),
-                     progress=False, today=TODAY)
+        fetch_stocks(store, ["688039"], "2024-01-01", "2024-05-22",
+                     source=make_source(api, fake_time, retries=3, streak=10), progress=False, today=TODAY)
     msg = str(exc.value)
     assert "\n" not in msg
-    for part in ("stock_zh_a_hist 688039", "4 attempt", "OSError: Network is unreachable",
-                 "check your network or try later", "data already in the store is unaffected"):
+    for part in ("stock_zh_a_hist 688039", "4 attempt", "ConnectionError: Connection reset by peer",
+                 "the server may be throttling: try later", "data already in the store is unaffected"):
         assert part in msg
     assert fake_time.sleeps == [2.0, 4.0, 8.0]
     assert store_state(store.root) == before
+
+
+def test_no_network_is_said_at_once_and_leaves_the_store_unchanged(shared_data, fake_time, tmp_path):
+    api = Flaky(shared_data, [OSError("[Errno 101] Network is unreachable")] * 10)
+    store = Store(tmp_path / "store")
+    with pytest.raises(SourceError, match="^no network: .*hypebt data import FOLDER"):
+        fetch_stocks(store, ["688039", "300624"], "2024-01-01", "2024-05-22",
+                     source=make_source(api, fake_time, retries=3), progress=False, today=TODAY)
+    assert len(api.hist_calls()) == 1 and fake_time.sleeps == []
+    assert store_state(store.root) == {}
 
 
 def test_a_call_that_hangs_past_the_timeout_raises(shared_data, fake_time, tmp_path):
@@ -318,7 +329,7 @@ def test_a_call_that_hangs_past_the_timeout_raises(shared_data, fake_time, tmp_p
     assert store_state(store.root) == {}
 
 
-def test_an_empty_table_is_retried_then_raises_and_stores_nothing(shared_data, fake_time, tmp_path):
+def test_an_empty_table_is_recorded_once_not_retried_and_stores_nothing(shared_data, fake_time, tmp_path):
     class Empty(FakeApi):
         def stock_zh_a_hist(self, **kw):
             self.calls.append(("stock_zh_a_hist", kw["symbol"]))
@@ -326,10 +337,10 @@ def test_an_empty_table_is_retried_then_raises_and_stores_nothing(shared_data, f
 
     api = Empty(shared_data)
     store = Store(tmp_path / "store")
-    with pytest.raises(SourceError, match="stock_zh_a_hist 688039 .*empty table 3 time"):
-        fetch_stocks(store, ["688039"], "2024-01-01", "2024-05-22", source=make_source(api, fake_time, retries=2),
-                     progress=False, today=TODAY)
-    assert len(api.calls) == 3
+    summary = fetch_stocks(store, ["688039"], "2024-01-01", "2024-05-22",
+                           source=make_source(api, fake_time, retries=2), progress=False, today=TODAY)
+    assert summary["empty"] == ["688039"] and "stock_zh_a_hist 688039" in summary["why"]["688039"]
+    assert len(api.calls) == 1
     assert store_state(store.root) == {}
 
 
@@ -364,16 +375,21 @@ def test_a_bad_bar_from_akshare_is_a_source_error(shared_data, fake_time, tmp_pa
     assert store_state(store.root) == {}
 
 
-def test_one_code_failing_mid_batch_stores_nothing(shared_data, fake_time, tmp_path):
+def test_one_code_failing_mid_batch_keeps_the_codes_before_it_and_a_rerun_resumes(shared_data, fake_time, tmp_path):
     # 300624 answers, 688039 fails for good, 301171 is never reached.
     api = Flaky(shared_data, [None] + [ConnectionError("timed out")] * 10)
     store = Store(tmp_path / "store")
-    with pytest.raises(SourceError, match="688039"):
+    with pytest.raises(SourceError, match="688039.*1 of 3 codes are stored; run the same command again"):
         fetch_stocks(store, ["300624", "688039", "301171"], "2024-01-01", "2024-05-22",
                      source=make_source(api, fake_time, retries=2), progress=False, today=TODAY)
     assert [c[1] for c in api.hist_calls()][0] == "300624"
     assert "301171" not in [c[1] for c in api.hist_calls()]
-    assert store_state(store.root) == {}
+    assert set(store.load("stock_qfq")["code"]) == {"300624"}
+    again = FakeApi(shared_data)
+    summary = fetch_stocks(store, ["300624", "688039", "301171"], "2024-01-01", "2024-05-22",
+                           source=make_source(again, fake_time), progress=False, today=TODAY)
+    assert [c[1] for c in again.hist_calls()] == ["688039", "301171"]  # 300624's stored range is skipped
+    assert summary["skipped"] == ["300624"] and summary["codes"] == ["688039", "301171"]
 
 
 def test_raw_without_its_hfq_series_stores_nothing_for_the_code(shared_data, fake_time, tmp_path):
@@ -393,7 +409,7 @@ def test_raw_without_its_hfq_series_stores_nothing_for_the_code(shared_data, fak
 def test_commit_every_keeps_whole_codes_fetched_before_a_failure(shared_data, fake_time, tmp_path):
     api = Flaky(shared_data, [None] + [ConnectionError("timed out")] * 10)
     store = Store(tmp_path / "store")
-    with pytest.raises(SourceError, match="1 of 3 codes were stored"):
+    with pytest.raises(SourceError, match="1 of 3 codes are stored"):
         fetch_stocks(store, ["300624", "688039", "301171"], "2024-01-01", "2024-05-22", commit_every=1,
                      source=make_source(api, fake_time, retries=2), progress=False, today=TODAY)
     bars = store.load("stock_qfq")
@@ -410,7 +426,7 @@ def test_consecutive_calls_wait_min_interval(api, fake_time):
             fake_time.now += 0.3  # the call itself takes 0.3 s
             return super().stock_zh_index_daily(symbol)
 
-    source = Akshare(Slow(api.data), min_interval=1.0, sleep=fake_time.sleep, clock=fake_time.clock)
+    source = Akshare(Slow(api.data), min_interval=1.0, max_interval=1.0, sleep=fake_time.sleep, clock=fake_time.clock)
     source.index_daily("sh000300")
     assert fake_time.sleeps == []  # the first call does not wait
     source.index_daily("sh000300")

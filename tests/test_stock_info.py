@@ -34,3 +34,13 @@ def test_bad_stock_lists_say_what_is_wrong(tmp_path):
     assert S.read_stock_list(path, as_of="2024-06-30")["code"].tolist() == ["000001"]
     with pytest.raises(InputError, match="as-of date 'mid-2024'"):
         S.read_stock_list(path, as_of="mid-2024")
+
+
+def test_cli_stores_a_stock_list(tmp_path, capsys):
+    from hypebt.cli import main as cli
+
+    path = tmp_path / "list.csv"
+    path.write_text("code,name,总市值\n600001,甲,1e9\n000002,乙,2e9\n", encoding="utf-8")
+    assert cli.main(["--home", str(tmp_path / "store"), "data", "stock-list", str(path), "--as-of", "2024-06-30"]) == 0
+    assert "stored 2 stocks as of 2024-06-30" in capsys.readouterr().out
+    assert S.names(Store(tmp_path / "store")) == {"000002": "乙", "600001": "甲"}

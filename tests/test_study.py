@@ -547,7 +547,7 @@ def test_the_study_writes_every_output(hand_reports):
     _, out = hand_reports
     folder = out["hand_one"]
     assert {p.name for p in folder.iterdir()} == {"study.html", "car.csv", "abnormal_returns.parquet",
-                                                  "manifest.json", "summary.csv"}
+                                                  "manifest.json", "summary.csv", "tests.csv"}
     car = pd.read_csv(folder / "car.csv", dtype={"code": str})
     assert len(car) == 9 and car.loc[car["code"] == "600003", "locked_days"].item() == 2
     ab = pd.read_parquet(folder / "abnormal_returns.parquet")
@@ -562,7 +562,8 @@ def test_names_are_escaped_in_study_html_and_the_index(hand_reports):
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
     index = (reports / "index.html").read_text("utf-8")
-    assert "<script>" not in index and "x&lt;script&gt;alert(1)&lt;" in index
+    assert "<script>alert" not in index and "x&lt;script&gt;alert(1)&lt;" in index
+    assert index.count("<script>") == 1  # the index's own sort script only
 
 
 def test_the_index_lists_studies_newest_first_with_links(hand_reports):

@@ -49,3 +49,17 @@ def test_span_returns_one_benchmark_or_one_per_stock():
     per_stock = np.column_stack([levels, levels * np.array([1.0, 1.0, 2.0])])
     out2 = SM.span_returns(per_stock, prev, ok)
     np.testing.assert_allclose(out2[2], [0.10, 242.0 / 100 - 1])
+
+
+def test_a_backtest_benchmark_can_be_the_equal_weight_market(tmp_path):
+    from helpers_engine import make_workspace, write_spec
+    from hypebt.engine import backtest as engine
+    from hypebt.engine.spec import load_spec
+
+    store = _market(tmp_path)
+    ws = make_workspace(tmp_path / "ws")
+    spec = load_spec(write_spec(ws, "t", {"strategy": "script", "codes": ["600001"], "benchmark": "equal_weight"}))
+    prep = engine.prepare(spec, ws, store)
+    ew = MI.load_equal_weight(store).set_index("date")["ret"].fillna(0.0)
+    np.testing.assert_allclose(prep.benchmark.to_numpy(), ew.reindex(prep.benchmark.index).to_numpy(), atol=1e-12)
+    assert prep.benchmark.name == "equal_weight"

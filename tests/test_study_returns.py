@@ -48,3 +48,21 @@ def test_closure_days():
     assert R.closure_days(s, 1) == (3, False)       # a weekend
     assert R.closure_days(s, 3) == (11, True)       # the Spring Festival
     assert R.closure_days(s, 0) == (0, False)
+
+
+def test_market_model_recovers_alpha_and_beta():
+    rng = np.random.default_rng(0)
+    rm = rng.normal(0, 0.01, (80, 1)).repeat(2, axis=1)
+    r = np.column_stack([0.001 + 1.5 * rm[:, 0], -0.002 + 0.5 * rm[:, 1] + rng.normal(0, 0.001, 80)])
+    ok = np.ones_like(r, dtype=bool)
+    ok[:10, 1] = False
+    alpha, beta, n = R.market_model(r, rm, ok)
+    assert alpha[0] == pytest.approx(0.001) and beta[0] == pytest.approx(1.5)
+    assert n.tolist() == [80, 70]
+    fit = np.polyfit(rm[10:, 1], r[10:, 1], 1)
+    assert beta[1] == pytest.approx(fit[0]) and alpha[1] == pytest.approx(fit[1])
+    ar_mkt, ar_mm = R.abnormal_returns(r, rm, np.ones_like(r), alpha, beta)
+    np.testing.assert_allclose(ar_mm[:, 0], 0, atol=1e-15)
+    np.testing.assert_allclose(ar_mkt[:, 0], r[:, 0] - rm[:, 0])
+    # a two-session return after a suspension expects two sessions of alpha
+    assert R.abnormal_returns(r[:1], rm[:1], np.array([[2, 1]]), alpha, beta)[1][0, 0] == pytest.approx(-0.001)

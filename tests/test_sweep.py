@@ -261,7 +261,9 @@ def short_preps(tmp_path_factory):
     t = tiny_sweep(tmp_path_factory.mktemp("short"), {"hold_days": [2, 3]}, strategy="short_all")
     spec = load_spec(t["spec"])
     with_list = engine.prepare(spec, t["ws"], Store(t["home"]))
-    without = engine.prepare(dataclasses.replace(spec, margin_list="no_such_list"), t["ws"], Store(t["home"]))
+    # A list the spec does not name (the default) may be missing: then nothing can be shorted.
+    without = engine.prepare(dataclasses.replace(spec, margin_list="no_such_list", named=spec.named - {"margin_list"}),
+                             t["ws"], Store(t["home"]))
     return with_list, without
 
 
@@ -415,6 +417,29 @@ def test_sweep_html_shows_the_trials_the_deflated_sharpe_a_heatmap_and_the_best_
     assert 'href="best/1/tearsheet.html"' in page
     assert (t["out"] / "best" / "1" / "tearsheet.html").stat().st_size > 1000
     assert not (t["out"] / "best" / "2").exists()
+
+
+def test_sweep_html_groups_identical_results_and_writes_each_best_run_whole(tmp_path, capsys):
+    """The toy strategy ignores stop_loss: 2 x 2 combinations give 2 distinct results, so the top 2
+    are the two hold_days values (not the same result twice), each a full run folder; percentages
+    on the page; one sensitivity chart per parameter with more than one value."""
+    t = tiny_sweep(tmp_path, {"hold_days": [2, 3], "stop_loss": [0.0, 0.1]})
+    rc, out, err = run_cli(sweep_argv(t, "--workers", "1", "--top", "2", html=True), capsys)
+    assert rc == 0, err
+    page = (t["out"] / "sweep.html").read_text("utf-8")
+    assert "4 combinations tried</strong> (0 failed), giving 2 distinct results" in page
+    assert page.count("(also hold_days=") == 2  # each best row names the combination giving the same
+    frame = pd.read_parquet(t["out"] / "results.parquet")
+    best = [json_load(t["out"] / "best" / str(r) / "manifest.json")["params"]["hold_days"] for r in (1, 2)]
+    assert sorted(best) == [2, 3]
+    for r in (1, 2):
+        folder = t["out"] / "best" / str(r)
+        assert {"report.html", "tearsheet.html", "trades.csv", "orders.csv", "manifest.json"} <= \
+            {p.name for p in folder.iterdir()}
+        assert f'href="best/{r}/report.html"' in page and f'href="best/{r}/tearsheet.html"' in page
+    tr = frame["total_return"].iloc[0]
+    assert f"{tr:+.2%}" in page  # fractions shown as percentages
+    assert page.count('<div class="chart"') == 2  # sensitivity to hold_days and to stop_loss
 
 
 def test_resume_skips_finished_combinations(tmp_path, capsys):

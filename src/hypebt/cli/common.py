@@ -5,8 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hypebt.core.paths import workspace, workspace_of_spec
+from hypebt.core.workspace import resolve_workspace
 from hypebt.data.store import Store, open_store
+
+# Commands that may run outside a workspace: they read only their arguments (and the store).
+_ANYWHERE = ("data", "report")
 
 
 def store_of(args) -> Store:
@@ -15,12 +18,11 @@ def store_of(args) -> Store:
 
 
 def workspace_of(args) -> Path:
-    """The workspace a command works in: ``--workspace``; else, for a command on a spec, the
-    nearest folder above the spec holding ``strategies/`` or ``data/`` (so ``hypebt run
-    backtests/x.toml`` works from any folder); else the current folder."""
-    if args.workspace is None and getattr(args, "spec", None):
-        return workspace_of_spec(args.spec)
-    return workspace(args.workspace)
+    """The workspace a command works in: ``--workspace``, else the nearest folder above the spec
+    holding ``strategies/`` or ``data/``, else the current folder (see
+    :func:`hypebt.core.workspace.resolve_workspace`); an error when none is a workspace."""
+    return resolve_workspace(args.workspace, getattr(args, "spec", None),
+                             required=getattr(args, "command", None) not in _ANYWHERE)
 
 
 def print_notes(notes: list[str], look_ahead: bool) -> None:
@@ -41,3 +43,20 @@ def update_index(args, reports: Path | None) -> None:
     note = refresh(reports or workspace_of(args) / "reports")
     if note:
         print(f"note: {note}", file=sys.stderr)
+
+
+def refuse_unread_overrides(items: list[str], command: str, unread: tuple[str, ...]) -> None:
+    """Refuse ``--set TABLE.KEY=...`` for a table ``command`` does not read (it would be ignored).
+
+    >>> refuse_unread_overrides(["sweep.hold_days=[1, 2]"], "run", ("sweep", "study"))
+    Traceback (most recent call last):
+    ...
+    hypebt.core.errors.InputError: --set sweep.hold_days: hypebt run does not read [sweep]; use hypebt sweep
+    """
+    from hypebt.core.errors import InputError
+
+    for item in items:
+        table = item.partition("=")[0].strip().split(".")[0]
+        if "." in item.partition("=")[0] and table in unread:
+            use = {"sweep": "; use hypebt sweep", "study": "; use hypebt study"}.get(table, "")
+            raise InputError(f"--set {item.partition('=')[0].strip()}: hypebt {command} does not read [{table}]{use}")

@@ -16,6 +16,9 @@ import sys
 from hypebt import __version__
 from hypebt.core.errors import EXIT_CODES, HypebtError
 
+# Price adjustments on the command line: qfq, hfq, raw (traded prices; "none" is the same).
+ADJUST_CHOICES = ("qfq", "hfq", "raw", "none")
+
 
 def _exit_codes_text() -> str:
     return "exit codes:\n" + "\n".join(f"  {code}  {text}" for code, text in sorted(EXIT_CODES.items()))
@@ -40,25 +43,49 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="import, fetch and check market data")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION")
     dsub.required = True
-    imp = dsub.add_parser("import", help="import akshare-format CSVs, index CSVs or a market parquet")
-    imp.add_argument("paths", nargs="+", metavar="PATH")
-    imp.add_argument("--adjust", choices=("qfq", "hfq", "raw"), default="qfq",
-                     help="what the stock prices are (akshare's shared tables are qfq; default qfq)")
+    imp = dsub.add_parser("import", help="import bar tables (akshare, Tushare, baostock, English OHLCV) or folders of them")
+    imp.add_argument("paths", nargs="+", metavar="PATH", help="files, or folders (every .csv and .parquet in them)")
+    imp.add_argument("--adjust", choices=ADJUST_CHOICES, default=None,
+                     help="what the stock prices are where the file does not say: qfq, hfq or raw (none = raw); "
+                          "default: akshare tables are qfq, other formats must say")
+    imp.add_argument("--volume-unit", choices=("lots", "shares"),
+                     help="volume unit where the format does not say and the amounts do not tell")
+    imp.add_argument("--columns", metavar="FIELD=COLUMN,...",
+                     help="read any other table: e.g. date=trade_dt,close=px_last (other fields by English name)")
     imp.add_argument("--lenient", action="store_true", help="drop bad rows with a warning instead of refusing")
     imp.add_argument("--keep-going", action="store_true", help="refuse bad files, import the rest")
     fetch = dsub.add_parser("fetch", help="fetch daily bars through akshare into the store")
     fetch.add_argument("codes", nargs="*", metavar="CODE")
     fetch.add_argument("--start", help="first date, YYYY-MM-DD (default 2021-01-04)")
-    fetch.add_argument("--end", help="last date, YYYY-MM-DD (default today)")
-    fetch.add_argument("--adjust", choices=("qfq", "hfq", "none"), default="qfq",
-                       help="qfq/hfq adjusted, or none: traded prices plus the hfq adjustment factor")
+    fetch.add_argument("--end", help="last date, YYYY-MM-DD (default: the last closed session)")
+    fetch.add_argument("--adjust", choices=ADJUST_CHOICES, default="qfq",
+                       help="qfq/hfq adjusted, or raw (none): traded prices plus the hfq adjustment factor")
     fetch.add_argument("--index", action="append", default=[], metavar="SYMBOL",
                        help="also fetch an index, e.g. sh000300 (repeatable)")
-    fetch.add_argument("--universe", help="fetch every code of a universe (data/universes/NAME.csv)")
+    fetch.add_argument("--universe", help="fetch every code of a universe (data/universes/NAME.csv) and the "
+                                          "benchmark (sh000300 unless --index is given)")
     fetch.add_argument("--calendar", action="store_true", help="also fetch akshare's trading calendar")
-    fetch.add_argument("--min-interval", type=float, default=1.0, help="seconds between akshare calls (default 1)")
+    fetch.add_argument("--min-interval", type=float, default=2.0, help="least seconds between akshare calls (default 2)")
+    fetch.add_argument("--max-interval", type=float, default=5.0,
+                       help="most seconds between akshare calls; each gap is drawn at random (default 5)")
+    fetch.add_argument("--commit-every", type=int, default=20, metavar="N",
+                       help="write the store every N codes, so an interrupted run keeps them (default 20)")
+    fetch.add_argument("--cooldown", type=float, default=600.0,
+                       help="seconds to pause after a streak of dropped connections (default 600)")
+    ref = dsub.add_parser("reference", help="fetch or import dated reference data (listings, margin list, ST, suspensions)")
+    ref.add_argument("--only", action="append", default=[], metavar="NAME",
+                     help="fetch only this table (listings, margin_list, st_history, suspensions; repeatable)")
+    ref.add_argument("--since", default="2010-01-01", help="first day of ST announcements to read (default 2010-01-01)")
+    ref.add_argument("--import", dest="import_csv", nargs=2, metavar=("NAME", "CSV"),
+                     help="import a reference table from a CSV instead of fetching it")
+    ref.add_argument("--as-of", help="with --import: the date the CSV is true up to, YYYY-MM-DD")
+    ref.add_argument("--min-interval", type=float, default=2.0, help="least seconds between akshare calls (default 2)")
     dsub.add_parser("info", help="what the store holds")
-    dsub.add_parser("check", help="check every dataset against its manifest (hash, rows)")
+    dsub.add_parser("check", help="check every dataset against its manifest (hash, rows), and the sessions "
+                                  "against exchange_calendars' XSHG when it is installed")
+    sl = dsub.add_parser("stock-list", help="store a stock-list snapshot (names, market caps) with its date")
+    sl.add_argument("path", help="a CSV with code,name[,总市值,流通市值,行业,...], e.g. ashare/stock_list.csv")
+    sl.add_argument("--as-of", required=True, help="the day the snapshot was taken, YYYY-MM-DD")
     conc = dsub.add_parser("concepts", help="snapshot an Eastmoney concept board as a universe")
     conc.add_argument("board", help="board name (e.g. Sora概念) or code (BK....)")
     conc.add_argument("--name", help="universe name (default: derived from the board)")
@@ -97,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     rsub.required = True
     ri = rsub.add_parser("index", help="rebuild reports/index.html")
     ri.add_argument("--reports", help="reports folder (default: <workspace>/reports)")
+    rp = rsub.add_parser("prune", help="delete old runs kept under reports/<name>/ (the latest stays)")
+    rp.add_argument("names", nargs="*", metavar="NAME", help="run names (default: every run's history)")
+    rp.add_argument("--keep", type=int, default=5, help="newest runs to keep per name (default: 5)")
+    rp.add_argument("--reports", help="reports folder (default: <workspace>/reports)")
     return p
 
 
@@ -128,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         # One line, whatever a file's column names or values contain.
-        print(f"hypebt: error: {' '.join(str(exc).split(chr(10)))}", file=sys.stderr)
+        hint = " (rerun with --debug for the traceback)" if exc.traceback_helps else ""
+        print(f"hypebt: error: {' '.join(str(exc).split(chr(10)))}{hint}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("hypebt: interrupted", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hypebt.cli.common import print_notes, store_of, update_index, workspace_of
+from hypebt.cli.common import print_notes, refuse_unread_overrides, store_of, update_index, workspace_of
 from hypebt.core.errors import InputError
 from hypebt.core.paths import safe_name
 from hypebt.data.bootstrap import ensure_data
@@ -21,11 +21,14 @@ def _num(x) -> str:
 
 def run(args) -> int:
     """Load the spec, get its data, run it, write the report and print the figures."""
+    from hypebt.data import stock_info
     from hypebt.engine import backtest as engine
     from hypebt.engine.spec import load_spec
+    from hypebt.reports import history
     from hypebt.reports import run_report as report
 
     ws = workspace_of(args)
+    refuse_unread_overrides(args.set, "run", ("sweep", "study"))
     spec = load_spec(args.spec, args.set)
     if not spec.strategy:
         raise InputError(f"{args.spec}: missing key 'strategy' (a file name in strategies/, e.g. \"hype_buy\"); "
@@ -35,8 +38,16 @@ def run(args) -> int:
     t0 = time.perf_counter()
     prep = engine.prepare(spec, ws, store)
     result = engine.run(prep)
-    out = Path(args.out) if args.out else ws / "reports" / safe_name(spec.name, "run name")
-    report.write_run(prep, result, out, command=["hypebt", *args.argv], html_report=not args.no_html)
+    if args.out:  # exactly there, replacing an earlier report in that folder
+        out = Path(args.out)
+        reports = out.parent
+    else:  # reports/<name>/<Beijing timestamp>/, reports/<name>/latest: a rerun keeps the earlier ones
+        base = ws / "reports" / safe_name(spec.name, "run name")
+        out, reports = history.new_run_dir(base), base.parent
+    names = {c: n for c, n in stock_info.names(store).items() if c in set(prep.codes)}
+    report.write_run(prep, result, out, command=["hypebt", *args.argv], html_report=not args.no_html, names=names)
+    if not args.out:
+        history.point_latest(base, out, "report.html" if not args.no_html else "stats.json")
     s = result.stats
     print_notes(prep.warnings, prep.look_ahead)
     print(f"{spec.name}: {prep.strategy_name} on {prep.universe_name} {s['start']}..{s['end']}: "
@@ -44,6 +55,6 @@ def run(args) -> int:
           f"sharpe {_num(s['sharpe'])}, max drawdown {_pct(s['max_drawdown'])}, "
           f"{s['n_trades']} trades, {s['refused_orders']} refused/cancelled orders, "
           f"fees {s['fees']:.2f}, borrow {s['borrow_fees']:.2f} CNY  [{time.perf_counter() - t0:.1f}s]")
-    print(f"report: {out / 'tearsheet.html' if not args.no_html else out}")
-    update_index(args, out.parent)
+    print(f"report: {out / 'report.html' if not args.no_html else out}")
+    update_index(args, reports)
     return 0

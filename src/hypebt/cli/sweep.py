@@ -12,9 +12,10 @@ import os
 import sys
 from pathlib import Path
 
-from hypebt.cli.common import store_of, update_index, workspace_of
+from hypebt.cli.common import refuse_unread_overrides, store_of, update_index, workspace_of
+from hypebt.data import stock_info
 from hypebt.data.bootstrap import ensure_data
-from hypebt.core.errors import InputError
+from hypebt.core.errors import InputError, SweepError
 from hypebt.core.paths import safe_name
 from hypebt.engine import backtest as engine
 from hypebt.engine.spec import load_spec
@@ -27,6 +28,7 @@ OPTIONS_AT_LEAST_ONE = ("workers", "batch", "top", "max_combinations")
 def run(args) -> int:
     """Run the sweep of ``args.spec`` (argparse namespace of ``hypebt sweep``); return the exit code."""
     ws = workspace_of(args)
+    refuse_unread_overrides(args.set, "sweep", ("study",))
     spec = load_spec(args.spec, args.set)
     if not spec.strategy:
         raise InputError(f"{args.spec}: missing key 'strategy' (a file name in strategies/, e.g. \"hype_buy\")")
@@ -47,10 +49,32 @@ def run(args) -> int:
           f"({plan.method}, grid of {plan.grid_size:,}) on {where}", file=sys.stderr)
     outcome = sweep.execute(prep, plan, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                             batch=args.batch, progress=sys.stderr.isatty())
-    summary = sweep_page.write(prep, plan, out, html_report=not args.no_html, keys=outcome.keys)
+    names = {c: n for c, n in stock_info.names(store).items() if c in set(prep.codes)}
+    summary = sweep_page.write(prep, plan, out, html_report=not args.no_html, keys=outcome.keys,
+                               command=["hypebt", *args.argv], names=names)
     rate = outcome.ran / outcome.seconds if outcome.seconds > 0 else float("nan")
     print(f"ran {outcome.ran} ({rate:.2f}/s), skipped {outcome.skipped} already done, {outcome.failed} failed; "
           f"{summary['line']}")
     print(f"results: {out / 'results.csv'}" + ("" if args.no_html else f"\nreport: {out / 'sweep.html'}"))
     update_index(args, Path(args.out).parent if args.out else None)
+    if outcome.failed:
+        _report_failures(spec, out, outcome)
     return 0
+
+
+def _report_failures(spec, out: Path, outcome) -> None:
+    """Exit codes that tell the truth: an error when every combination failed, else a warning line."""
+    from hypebt.research.results import ResultStore
+
+    store = ResultStore(out / "results.sqlite")
+    try:
+        frame = store.frame()
+    finally:
+        store.close()
+    failed = frame[frame["status"] != "ok"] if len(frame) else frame
+    first = f"; first: {failed['error'].iloc[0]}" if len(failed) else ""
+    if outcome.failed == outcome.ran and not outcome.skipped:
+        raise SweepError(f"{spec.path}: all {outcome.failed} combination(s) failed{first} "
+                         f"(each error is in {out / 'results.csv'})")
+    print(f"warning: {spec.path}: {outcome.failed} of {outcome.total} combination(s) failed{first} "
+          f"(each error is in {out / 'results.csv'})", file=sys.stderr)

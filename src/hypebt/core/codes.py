@@ -31,3 +31,20 @@ def bad_code_hint(code: str) -> str:
     if code.isdigit() and len(code) == 6:
         return "no A-share board uses that prefix"
     return "use a 6-digit A-share code such as 002230; Hong Kong and US listings cannot be traded here"
+
+
+def index_code_hint(code: str) -> str:
+    """A suggestion for an index code written without its exchange prefix, else ``""``.
+
+    >>> index_code_hint("000300"), index_code_hint("399006"), index_code_hint("sora")
+    (" (did you mean 'sh000300'?)", " (did you mean 'sz399006'?)", '')
+    """
+    text = str(code).strip().lower()
+    if is_index_code(text):
+        return ""
+    digits = text[-6:] if text[-6:].isdigit() else ""
+    if len(text) < 6 or not digits:
+        return ""
+    # Shanghai publishes 000xxx (CSI 300 = 000300), Shenzhen 399xxx, Beijing 899xxx.
+    prefix = {"0": "sh", "3": "sz", "8": "bj"}.get(digits[0])
+    return f" (did you mean '{prefix}{digits}'?)" if prefix else ""

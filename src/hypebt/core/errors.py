@@ -26,6 +26,8 @@ class HypebtError(Exception):
     """Base class: an error whose message says what is wrong and how to fix it."""
 
     exit_code = 2
+    # The CLI adds "(rerun with --debug for the traceback)" when the traceback would help.
+    traceback_helps = False
 
 
 class InputError(HypebtError):
@@ -35,9 +37,16 @@ class InputError(HypebtError):
 
 
 class StrategyError(HypebtError):
-    """A strategy raised while running (exit 2): the message names the strategy and the error."""
+    """A strategy raised while running (exit 2): the message names the strategy file, line and hook."""
 
     exit_code = 2
+    traceback_helps = True
+
+
+class SweepError(StrategyError):
+    """Every combination of a sweep failed (exit 2): the message gives the count and the first error."""
+
+    traceback_helps = False  # each failure's error is in results.csv; the tracebacks were in workers
 
 
 class LookAheadError(StrategyError):

@@ -2,7 +2,10 @@
 
 Every file hypebt writes (parquet, manifests, reports) goes through
 :func:`atomic_path`: the content is written to a temporary file in the same
-folder, flushed to disk, then renamed over the target in one step.
+folder, flushed to disk, then renamed over the target in one step. The file gets
+the mode a plain ``open(path, "w")`` would give it (0644 under the usual umask 022):
+``mkstemp`` makes its temporary files private (0600), which would leave reports
+unreadable to colleagues and web servers.
 """
 
 from __future__ import annotations
@@ -32,6 +35,30 @@ def _describe(path: Path, exc: OSError) -> OutputError:
     return OutputError(f"{path}: cannot write: {why}")
 
 
+def umask() -> int:
+    """The process umask, read without changing it where Linux's /proc allows (``os.umask`` can
+    only be read by setting it, which races with other threads creating files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """Mode of a new file under the umask: 0o666 & ~umask (0644 for umask 022)."""
+    return 0o666 & ~umask()
+
+
+def folder_mode() -> int:
+    """Mode of a new folder under the umask: 0o777 & ~umask (0755 for umask 022)."""
+    return 0o777 & ~umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``path`` atomically.
@@ -53,6 +80,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, file_mode())  # mkstemp's 0600 -> what the umask gives any new file
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except OSError as exc:

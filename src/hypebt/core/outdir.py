@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from hypebt.core import fsio
 from hypebt.core.errors import OutputError
 
 
@@ -54,6 +55,7 @@ def _staged(final: Path) -> Iterator[Path]:
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+        os.chmod(tmp, fsio.folder_mode())  # mkdtemp's 0700 -> what the umask gives any new folder
     except OSError as exc:
         raise OutputError(f"{final.parent}: cannot write the report there ({exc.strerror}); "
                           "choose another folder with --out") from None

@@ -29,11 +29,9 @@ def workspace_of_spec(spec_path: str | os.PathLike) -> Path:
     >>> workspace_of_spec("/nowhere/backtests/x.toml") == Path.cwd()  # doctest: +SKIP
     True
     """
-    start = Path(spec_path).resolve().parent
-    for folder in [start, *start.parents]:
-        if (folder / "strategies").is_dir() or (folder / "data").is_dir():
-            return folder
-    return Path.cwd()
+    from hypebt.core.workspace import find_workspace  # one finder (the CLI adds its errors there)
+
+    return find_workspace(spec_path) or Path.cwd()
 
 
 def store_root(home: str | os.PathLike | None = None, root: str | os.PathLike | None = None) -> Path:

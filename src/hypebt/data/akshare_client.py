@@ -34,6 +34,7 @@ from typing import Any
 import pandas as pd
 
 from hypebt.core import errors
+from hypebt.core.dates import parse_date
 from hypebt.core.errors import InputError, SourceError
 from hypebt.data.formats import AKSHARE_STOCK_REQUIRED, INDEX_REQUIRED
 
@@ -138,16 +139,8 @@ def _run_in_thread(fn: Callable[..., Any], kwargs: dict, timeout: float) -> Any:
 
 
 def as_date(value, what: str) -> dt.date | None:
-    """A date from a string/date/Timestamp, None for None; an InputError naming ``what`` otherwise."""
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        ts = pd.NaT
-    if ts is pd.NaT:
-        raise InputError(f"{what} {value!r} is not a date; use YYYY-MM-DD")
-    return ts.date()
+    """A date (see :func:`hypebt.core.dates.parse_date`), None for None."""
+    return None if value is None else parse_date(value, what)
 
 
 class Akshare:

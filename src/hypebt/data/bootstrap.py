@@ -12,7 +12,10 @@ import os
 import sys
 from pathlib import Path
 
+from hypebt.core.errors import DataError
+from hypebt.core.workspace import is_workspace
 from hypebt.data import universes as U
+from hypebt.data.market_index import EQUAL_WEIGHT
 
 DEFAULT_FETCH_START = "2021-01-04"
 
@@ -32,9 +35,9 @@ def local_dataset(ws: Path) -> Path | None:
 
 
 def _source():
-    from hypebt.data.sources import Akshare
+    from hypebt.data.akshare_client import Akshare
 
-    return Akshare(min_interval=1.0)
+    return Akshare(notify=lambda text: print(f"note: {text}", file=sys.stderr))
 
 
 def _missing(spec, store, ws: Path) -> tuple[list[str], bool, bool]:
@@ -47,7 +50,9 @@ def _missing(spec, store, ws: Path) -> tuple[list[str], bool, bool]:
     if stock_sets:
         have = set(store.code_ranges(store.stock_dataset(spec.adjust)).index)
     missing = [c for c in dict.fromkeys(codes) if c not in have]
-    bench_missing = "index" not in store.datasets() or spec.benchmark not in set(store.code_ranges("index").index)
+    # "equal_weight" is built from the store's own stocks (hypebt.data.market_index), never fetched
+    bench_missing = spec.benchmark != EQUAL_WEIGHT and (
+        "index" not in store.datasets() or spec.benchmark not in set(store.code_ranges("index").index))
     return missing, bench_missing, bool(stock_sets)
 
 
@@ -75,20 +80,22 @@ def ensure_data(spec, store, ws: Path, offline: bool) -> None:
         return
     local = local_dataset(ws)
     if local is not None and not has_stocks:
+        if not is_workspace(ws):
+            # Never fill a new store in a folder the user did not mean as a workspace.
+            raise DataError(f"{store.root}: the store has no stock bars and {ws} is not a workspace (no strategies/ "
+                            f"or data/); run from your workspace or pass --workspace, or import on purpose: "
+                            f"hypebt --home {store.root} data import {local / 'ashare' / 'market.parquet'}")
         _import_local(spec, store, local)
         return ensure_data(spec, store, ws, True)
     if offline:
         return  # preparing the run reports what is missing
     from hypebt.data import sources
 
-    src = _source()
-    if missing:
-        adjust = spec.adjust or (store.manifest(store.stock_dataset())["adjust"] if has_stocks else "qfq")
-        adjust = "none" if adjust == "raw" else adjust
-        print(f"fetching {len(missing)} code(s) through akshare ({adjust}); the store caches them",
-              file=sys.stderr)
-        sources.fetch_stocks(store, missing, spec.start or DEFAULT_FETCH_START, spec.end, adjust=adjust,
-                             source=src)
-    if bench_missing:
-        print(f"fetching benchmark {spec.benchmark} through akshare", file=sys.stderr)
-        sources.fetch_index(store, [spec.benchmark], source=src)
+    # The same path as 'hypebt data fetch --universe NAME --start ... --end ...': the benchmark
+    # first, then the codes, over the spec's own dates, skipping what the store already holds.
+    adjust = spec.adjust or (store.manifest(store.stock_dataset())["adjust"] if has_stocks else "qfq")
+    bench = f" and benchmark {spec.benchmark}" if bench_missing else ""
+    print(f"fetching {len(missing)} code(s) ({adjust}){bench} through akshare; the store caches them",
+          file=sys.stderr)
+    sources.fetch_bars(store, missing, [spec.benchmark] if bench_missing else [], spec.start or DEFAULT_FETCH_START,
+                       spec.end, adjust, source=_source())

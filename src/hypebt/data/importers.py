@@ -93,7 +93,7 @@ def import_paths(
 
     ``adjust`` (``qfq``/``hfq``/``raw``, ``none`` = raw) says what the stock prices are where the
     format does not (a file that says, baostock, must agree); without it akshare tables are taken
-    as qfq (the shared dataset's basis; the report says so) and other formats are refused.
+    as qfq (hypebt's documented default: the shared dataset's basis) and other formats are refused.
     ``volume_unit`` (``lots``/``shares``) likewise, for formats that do not say and whose amounts
     do not tell; ``columns`` maps fields to columns for any other table
     (``"date=trade_dt,close=px_last"``). With ``keep_going`` a bad file is refused and reported
@@ -103,7 +103,6 @@ def import_paths(
     report = ImportReport()
     files, report.notes = expand_paths(paths)
     accepted: dict[str, list[tuple[Path, pd.DataFrame]]] = {}
-    defaulted: list[Path] = []
     for path in files:
         try:
             parsed = formats.read_source(path, volume_unit=volume_unit, columns=columns)
@@ -115,8 +114,6 @@ def import_paths(
                 raise
             report.refused.append(str(exc))
             continue
-        if parsed.kind == "stock" and adjust is None and parsed.adjust is None:
-            defaulted.append(path)
         report.notes += [f"{path}: {n}" for n in parsed.notes]
         if file_adjust == "raw" and "adj_factor" not in checked.frame.columns:
             report.notes.append(f"{path}: raw prices without adj_factor: signals see unadjusted prices "
@@ -129,9 +126,6 @@ def import_paths(
         accepted.setdefault(dataset, []).append((path, checked.frame))
     if not accepted:
         raise InputError("nothing to import: " + ("; ".join(report.refused) if report.refused else "no files given"))
-    if defaulted:
-        report.notes.append(f"prices of {len(defaulted)} akshare table(s) taken as qfq (the tables do not say; "
-                            "--adjust hfq or raw if they are not)")
     # Every dataset is checked before any is written: a refusal leaves the store as it was.
     merged = {dataset: _one_bar_per_file(parts) for dataset, parts in accepted.items()}
     names = [Path(p).name for p in paths]

@@ -33,7 +33,6 @@ from hypebt.core import fsio
 from hypebt.core.errors import DataError, InputError, unknown
 from hypebt.core.fsio import file_sha256
 from hypebt.core.paths import store_root
-from hypebt.data.calendar import store_sessions
 
 ADJUSTMENTS = ("qfq", "hfq", "raw")
 DATASETS = ("stock_qfq", "stock_hfq", "stock_raw", "index")
@@ -372,9 +371,3 @@ def open_store(home=None, workspace=None) -> Store:
     PosixPath('data/store')
     """
     return Store(store_root(home, workspace))
-
-
-def sessions_from_store(store: Store, index_code: str | None = None) -> pd.DatetimeIndex:
-    """Deprecated alias of :func:`hypebt.data.calendar.store_sessions` (``index_code`` is
-    ignored: a benchmark no longer decides the sessions). Kept until research/study.py switches."""
-    return store_sessions(store)

@@ -34,6 +34,7 @@ from hypebt.core import errors
 from hypebt.core import fsio
 from hypebt.core.errors import InputError
 from hypebt.core.codes import bad_code_hint
+from hypebt.data.concepts import concept_snapshot
 from hypebt.data.csvfiles import check_columns, find_named, named_files, read_rows
 from hypebt.core.paths import safe_name
 
@@ -189,3 +190,19 @@ def write_universe(
     for code, name in members:
         out.writerow((code, name, snapshot_date, source, kind))
     fsio.write_text(path, buf.getvalue())
+
+
+def snapshot_concept(board: str, out_path: str | Path, *, source, today=None) -> Path:
+    """Save today's members of an Eastmoney concept board as a ``concept`` universe CSV; return its path.
+
+    ``source`` is a :class:`hypebt.data.akshare_client.Akshare`. The board is found by exact name
+    (``Sora概念``) or code (``BK2090``); the snapshot date is ``today``: the board lists today's
+    members, so a backtest of earlier dates that trades it carries look-ahead bias.
+
+    >>> snapshot_concept("Sora概念", "data/universes/sora_em.csv", source=Akshare())   # doctest: +SKIP
+    PosixPath('data/universes/sora_em.csv')
+    """
+    snap = concept_snapshot(board, source=source, today=today)
+    out_path = Path(out_path)
+    write_universe(out_path, snap.members, snapshot_date=snap.snapshot_date, source=snap.source, kind="concept")
+    return out_path

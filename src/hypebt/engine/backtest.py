@@ -17,10 +17,11 @@ from typing import Any
 import backtrader as bt
 import pandas as pd
 
-from hypebt.core.errors import DataError, InputError
+from hypebt.core.errors import DataError, InputError, unknown
 from hypebt.data import events as E
 from hypebt.data import universes as U
 from hypebt.data.calendar import Calendar, store_sessions
+from hypebt.data.market_index import load_benchmark
 from hypebt.data.store import Store
 from hypebt.engine import metrics
 from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, AShareBroker
@@ -131,7 +132,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     rules = _rules(spec, manifest, rules, notes)
     cal = Calendar(store_sessions(store))
     bars, present = _bars(store, dataset, codes, where, notes)
-    sessions = _sessions(spec, cal, bars, where)
+    sessions = _sessions(spec, cal, bars, where, notes)
     bench = _benchmark(store, spec, sessions)
     events, outside = _events(spec, workspace, cal, sessions, where, notes)
     st = set(spec.st_codes) | {c for c, n in names.items() if R.is_st(n)}
@@ -186,8 +187,8 @@ def _bars(store: Store, dataset: str, codes: tuple[str, ...], where: str,
     return bars, present
 
 
-def _sessions(spec: Spec, cal: Calendar, bars: pd.DataFrame, where: str) -> pd.DatetimeIndex:
-    """The run's sessions: the spec's period within the calendar, capped at the last bar."""
+def _sessions(spec: Spec, cal: Calendar, bars: pd.DataFrame, where: str, notes: list[str]) -> pd.DatetimeIndex:
+    """The run's sessions: the spec's period within the calendar, capped at the data (and said so)."""
     data_first, data_last = bars["date"].min(), bars["date"].max()
     start = pd.Timestamp(spec.start) if spec.start else data_first
     end = pd.Timestamp(spec.end) if spec.end else data_last
@@ -197,6 +198,13 @@ def _sessions(spec: Spec, cal: Calendar, bars: pd.DataFrame, where: str) -> pd.D
             f"{where}: no data between {start.date()} and {end.date()} "
             f"(the store has {data_first.date()}..{data_last.date()} for these codes)"
         )
+    # A weekend or a holiday just beyond the data changes nothing: only weekdays count.
+    if spec.end and len(pd.bdate_range(data_last + pd.Timedelta(days=1), end)):
+        notes.append(f"{where}: end {spec.end} is after the store's last bar ({data_last.date()}): the run ends "
+                     f"there; fetch newer bars or set end = {data_last.date()}")
+    if spec.start and len(pd.bdate_range(start, data_first - pd.Timedelta(days=1))):
+        notes.append(f"{where}: start {spec.start} is before the store's first bar ({data_first.date()}): the run "
+                     "starts there")
     return sessions
 
 
@@ -241,15 +249,23 @@ def run_part(arrays: FeedArrays, skip: int) -> FeedArrays:
 
 
 def _eligible(spec: Spec, workspace: Path, notes: list[str]) -> frozenset:
-    """Codes on the spec's margin-lending list (the only ones that can be shorted)."""
+    """Codes on the spec's margin-lending list (the only ones that can be shorted).
+
+    A list the spec names must exist (else nothing could be shorted and a short strategy would
+    silently make no trades); the default list may be absent, which is noted.
+    """
     if spec.margin_list in U.universe_paths(workspace) or spec.margin_list.endswith(".csv"):
         return frozenset(U.load_universe(spec.margin_list, workspace).codes)
+    if "margin_list" in spec.named:
+        raise unknown("margin-lending list", spec.margin_list, U.universe_paths(workspace),
+                      f"{spec.path}: margin_list (a universe in data/universes)")
     notes.append(f"margin-lending list {spec.margin_list!r} not found in data/universes: nothing can be shorted")
     return frozenset()
 
 
 def _benchmark(store: Store, spec: Spec, sessions: pd.DatetimeIndex) -> pd.Series:
-    idx = store.load_index(spec.benchmark, ["date", "close"], str(spec.path))
+    # an index in the store, or "equal_weight": every stock in the store, equally weighted (cached)
+    idx = load_benchmark(store, spec.benchmark, ["date", "close"], str(spec.path))
     close = idx.set_index("date")["close"].sort_index()
     close = close[close.index <= sessions[-1]]
     r = close.pct_change().reindex(sessions).fillna(0.0)

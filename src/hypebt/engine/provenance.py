@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import traceback
 from pathlib import Path
 
 import backtrader as bt
 
 from hypebt.core.errors import HypebtError, InputError, LookAheadError, StrategyError
+from hypebt.engine.failures import describe
 from hypebt.engine.strategy import Strategy
 
 
@@ -61,22 +61,18 @@ def _strategy_files(cls) -> set[str]:
 
 
 def strategy_failure(exc: BaseException, cls, name: str, path) -> HypebtError:
-    """The one-line error of a strategy that raised: what it raised, in which file and line.
+    """The one-line error of a strategy that raised: what it raised, in which file, line and hook
+    (:func:`hypebt.engine.failures.describe`).
 
     A :class:`LookAheadError` stays one (exit code 2); a user-facing hypebt error other than a
-    strategy error is returned unchanged; anything else becomes a :class:`StrategyError`.
+    strategy error is returned unchanged; anything else becomes a :class:`StrategyError`. The CLI
+    adds "rerun with --debug" itself, so ``--debug`` never suggests itself.
     """
     if isinstance(exc, HypebtError) and not isinstance(exc, StrategyError):
         return exc
-    files = _strategy_files(cls)
-    where = str(path) if path else name
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if str(Path(frame.filename).resolve()) in files:
-            where = f"{frame.filename}:{frame.lineno}"
-            break
-    if isinstance(exc, LookAheadError):
-        return LookAheadError(f"strategy {name} looked ahead at {where}: {exc}")
-    if isinstance(exc, StrategyError):
+    if isinstance(exc, StrategyError) and not isinstance(exc, LookAheadError):
         return exc
-    return StrategyError(f"strategy {name} failed at {where}: {exc.__class__.__name__}: {exc} "
-                         "(rerun with --debug for the traceback)")
+    where = describe(exc, path if path else name, _strategy_files(cls) or None)
+    if isinstance(exc, LookAheadError):
+        return LookAheadError(f"strategy {name} looked ahead at {where}")
+    return StrategyError(f"strategy {name} failed: {where}")

@@ -30,9 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hypebt.core.codes import index_code_hint, is_index_code, is_stock_code
 from hypebt.core.dates import parse_date
 from hypebt.core.errors import InputError, unknown
 from hypebt.core.paths import safe_name
+from hypebt.engine.spec_text import precheck
 
 TOP_KEYS = {
     "name": str, "description": str, "strategy": str, "universe": str, "codes": list,
@@ -83,9 +85,11 @@ class Spec:
     sweep: dict | None = None
     study: dict | None = None
     warmup: int = 0  # sessions loaded before start for history and indicators (no trading, no returns)
+    # The top-level keys the spec (with its --set overrides) gave: a named resource must exist.
+    named: frozenset = field(default=frozenset(), compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "path"}
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("path", "named")}
         out["events"] = None if self.events is None else self.events.__dict__
         out["path"] = str(self.path)
         return out
@@ -118,10 +122,13 @@ def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
     if not path.is_file():
         raise InputError(f"{where}: spec file not found")
     try:
-        raw = tomllib.loads(path.read_text("utf-8"))
+        text = path.read_text("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{where}: not UTF-8; save the spec as UTF-8") from None
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        precheck(text, where)  # a loosely written date: say which line and how to write it
         raise InputError(f"{where}: invalid TOML: {exc}") from None
     for item in overrides or []:
         apply_override(raw, item, where)
@@ -133,9 +140,11 @@ def parse_literal(text: str) -> Any:
 
     No eval: values are parsed by the TOML parser only.
 
-    >>> parse_literal("5"), parse_literal("0.1"), parse_literal("true"), parse_literal("sora")
-    (5, 0.1, True, 'sora')
+    >>> parse_literal("5"), parse_literal("0.1"), parse_literal("true"), parse_literal("False"), parse_literal("sora")
+    (5, 0.1, True, False, 'sora')
     """
+    if text in ("True", "False"):  # Python's spelling, as ``hypebt list`` prints defaults
+        return text == "True"
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
@@ -179,12 +188,14 @@ def parse_spec(raw: dict, path: Path) -> Spec:
     end = _date(raw["end"], "end", where) if "end" in raw else None
     if start and end and start > end:
         raise InputError(f"{where}: start {start} is after end {end}; swap them")
+    benchmark = raw.get("benchmark", DEFAULT_BENCHMARK)
+    if not is_index_code(benchmark):
+        raise InputError(f"{where}: benchmark {benchmark!r} is not an index code{index_code_hint(benchmark)}; "
+                         "write it with its exchange prefix, e.g. \"sh000300\"")
     if raw.get("warmup", 0) < 0:
         raise InputError(f"{where}: warmup must be a number of sessions >= 0, got {raw['warmup']}")
     if "cash" in raw and raw["cash"] <= 0:
         raise InputError(f"{where}: cash must be positive, got {raw['cash']}")
-    from hypebt.core.codes import is_stock_code
-
     for code in raw.get("codes", ()):
         if not isinstance(code, str) or not is_stock_code(code):
             hint = f"; write it as a quoted 6-digit string, e.g. \"{int(code):06d}\"" if isinstance(code, int) else \
@@ -209,11 +220,12 @@ def parse_spec(raw: dict, path: Path) -> Spec:
     return Spec(
         path=path, name=name, strategy=raw.get("strategy", ""), universe=raw.get("universe"),
         codes=tuple(str(c) for c in raw.get("codes", ())), start=start, end=end,
-        cash=float(raw.get("cash", 1_000_000.0)), benchmark=raw.get("benchmark", DEFAULT_BENCHMARK),
+        cash=float(raw.get("cash", 1_000_000.0)), benchmark=benchmark,
         adjust=raw.get("adjust"), margin_list=raw.get("margin_list", "margin_eligible"),
         st_codes=tuple(raw.get("st_codes", ())), description=raw.get("description", ""), events=events,
         params=dict(raw.get("params", {})), rules=dict(raw.get("rules", {})),
         sweep=raw.get("sweep"), study=raw.get("study"), warmup=int(raw.get("warmup", 0)),
+        named=frozenset(raw),
     )
 
 

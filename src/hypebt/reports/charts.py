@@ -49,8 +49,14 @@ def to_json(figure: dict) -> str:
     return json.dumps(figure, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
+def _t(value) -> str:
+    """A user string as plotly text: plotly reads <b>, <a href>, <br> ... in titles, labels and
+    hover text as markup; entities make it show them as typed."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _layout(title: str, height: int = 360, **extra) -> dict:
-    layout = {"title": {"text": title, "font": {"size": 14}}, "height": height, "font": FONT,
+    layout = {"title": {"text": _t(title), "font": {"size": 14}}, "height": height, "font": FONT,
               "margin": {"l": 60, "r": 20, "t": 50, "b": 40}, "hovermode": "x unified",
               "legend": {"orientation": "h", "y": -0.15}}
     layout.update(extra)
@@ -64,9 +70,9 @@ def equity_drawdown(returns: pd.Series, bench: pd.Series, name: str, bench_name:
     for series, label, color in ((returns, name, UP), (bench.reindex(returns.index).fillna(0.0), bench_name, BENCH)):
         growth = (1 + series.fillna(0.0)).cumprod()
         dd = growth / growth.cummax() - 1
-        data.append({"type": "scatter", "mode": "lines", "x": days, "y": _clean(growth), "name": f"{label}",
+        data.append({"type": "scatter", "mode": "lines", "x": days, "y": _clean(growth), "name": _t(label),
                      "line": {"color": color}, "xaxis": "x", "yaxis": "y"})
-        data.append({"type": "scatter", "mode": "lines", "x": days, "y": _clean(dd * 100), "name": f"{label} drawdown",
+        data.append({"type": "scatter", "mode": "lines", "x": days, "y": _clean(dd * 100), "name": _t(f"{label} drawdown"),
                      "line": {"color": color, "dash": "dot"}, "fill": "tozeroy", "xaxis": "x", "yaxis": "y2",
                      "showlegend": False})
     layout = _layout("Growth of 1 CNY and drawdown vs the benchmark", 460,
@@ -79,7 +85,7 @@ def equity_drawdown(returns: pd.Series, bench: pd.Series, name: str, bench_name:
 def recorded(equity: pd.DataFrame, columns: list[str]) -> dict:
     """The strategy's recorded series (``self.record``), one line each."""
     days = _days(equity["date"])
-    data = [{"type": "scatter", "mode": "lines+markers", "x": days, "y": _clean(equity[c]), "name": str(c),
+    data = [{"type": "scatter", "mode": "lines+markers", "x": days, "y": _clean(equity[c]), "name": _t(c),
              "connectgaps": False, "marker": {"size": 4}} for c in columns]
     return {"data": data, "layout": _layout("Recorded series", 320, xaxis={"type": "date"})}
 
@@ -87,11 +93,12 @@ def recorded(equity: pd.DataFrame, columns: list[str]) -> dict:
 def pnl_by_stock(labels: list[str], net: list[float], open_flags: list[bool]) -> dict:
     """Net P&L per stock, horizontal bars (red gain, green loss, hatched when still open)."""
     colors = [UP if v >= 0 else DOWN for v in net]
-    data = [{"type": "bar", "orientation": "h", "y": labels, "x": _clean(net), "name": "net P&L",
+    data = [{"type": "bar", "orientation": "h", "y": [_t(x) for x in labels], "x": _clean(net), "name": "net P&amp;L",
              "marker": {"color": colors, "pattern": {"shape": ["/" if o else "" for o in open_flags]}},
              "hovertemplate": "%{y}: %{x:,.2f} CNY<extra></extra>"}]
     layout = _layout("Net P&L per stock (CNY; hatched: position still open)", max(240, 28 * len(labels) + 110),
-                     yaxis={"autorange": "reversed", "automargin": True}, hovermode="closest",
+                     # category: "002230" is a stock, not the number 2230
+                     yaxis={"autorange": "reversed", "automargin": True, "type": "category"}, hovermode="closest",
                      margin={"l": 140, "r": 20, "t": 50, "b": 40})
     return {"data": data, "layout": layout}
 
@@ -120,7 +127,7 @@ def price_chart(title: str, days: pd.DatetimeIndex, cols: dict, marks: dict, eve
         pts = marks.get(key) or []
         if pts:
             data.append({"type": "scatter", "mode": "markers", "x": [p[0] for p in pts], "y": _clean(p[1] for p in pts),
-                         "text": [p[2] for p in pts], "name": label, "hovertemplate": "%{text}<extra></extra>",
+                         "text": [_t(p[2]) for p in pts], "name": label, "hovertemplate": "%{text}<extra></extra>",
                          "marker": {"symbol": symbol, "size": 12, "color": color, "line": {"width": 1, "color": "#fff"}}})
     for flags, label, color in ((locked_up, "locked limit-up (一字板)", UP), (locked_down, "locked limit-down", DOWN)):
         where = np.flatnonzero(flags & trade)
@@ -131,7 +138,7 @@ def price_chart(title: str, days: pd.DatetimeIndex, cols: dict, marks: dict, eve
                          "hovertemplate": f"%{{x}}: {label}<extra></extra>"})
     shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": d, "x1": d, "y0": 0, "y1": 1,
                "line": {"color": "#8e44ad", "width": 1.5, "dash": "dash"}} for d, _ in event_days]
-    notes = [{"x": d, "y": 1, "xref": "x", "yref": "paper", "text": label, "showarrow": False, "yanchor": "bottom",
+    notes = [{"x": d, "y": 1, "xref": "x", "yref": "paper", "text": _t(label), "showarrow": False, "yanchor": "bottom",
               "font": {"color": "#8e44ad", "size": 11}} for d, label in event_days]
     layout = _layout(title, 420, shapes=shapes, annotations=notes, hovermode="closest",
                      xaxis={"type": "date", "rangeslider": {"visible": False},
@@ -141,9 +148,25 @@ def price_chart(title: str, days: pd.DatetimeIndex, cols: dict, marks: dict, eve
     return {"data": data, "layout": layout}
 
 
-def bars(title: str, labels: list[str], values: list[float], value_title: str) -> dict:
-    """A simple bar chart (a sweep's sensitivity to one parameter)."""
-    data = [{"type": "bar", "x": labels, "y": _clean(values), "marker": {"color": "#2e86c1"},
-             "hovertemplate": "%{x}: %{y:.4f}<extra></extra>"}]
-    return {"data": data, "layout": _layout(title, 300, hovermode="closest", xaxis={"type": "category"},
+def grouped_bars(title: str, labels: list[str], series: dict[str, list[float]], value_title: str,
+                 axis_title: str) -> dict:
+    """Bars of several series over the same categories (a sweep's sensitivity to one parameter)."""
+    colors = ["#2e86c1", "#aab7b8", "#e67e22"]
+    data = [{"type": "bar", "x": [_t(x) for x in labels], "y": _clean(values), "name": name, "marker": {"color": colors[i % 3]},
+             "hovertemplate": f"{name} at %{{x}}: %{{y:.4f}}<extra></extra>"}
+            for i, (name, values) in enumerate(series.items())]
+    return {"data": data, "layout": _layout(title, 300, hovermode="closest", barmode="group",
+                                            xaxis={"type": "category", "title": {"text": _t(axis_title)}},
                                             yaxis={"title": {"text": value_title}})}
+
+
+def scatter(title: str, x: list[float], y: list[float], x_title: str, y_title: str) -> dict:
+    """Points with the diagonal y = x (in-sample vs out-of-sample)."""
+    finite = [v for v in (*x, *y) if v is not None and math.isfinite(v)]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    data = [{"type": "scatter", "mode": "markers", "x": _clean(x), "y": _clean(y), "name": "combination",
+             "marker": {"size": 7, "color": "#2e86c1", "opacity": 0.7}},
+            {"type": "scatter", "mode": "lines", "x": [lo, hi], "y": [lo, hi], "name": "same in and out",
+             "line": {"color": GREY, "dash": "dash"}}]
+    return {"data": data, "layout": _layout(title, 380, hovermode="closest", xaxis={"title": {"text": x_title}},
+                                            yaxis={"title": {"text": y_title}})}

@@ -1,67 +1,128 @@
-"""``reports/index.html``: every run, sweep and study in the reports folder, newest first."""
+"""``reports/index.html``: every run, sweep and study in the reports folder, newest first.
+
+One row per report: its time in Beijing, its kind, a link to the page a person reads
+(a run's ``report.html``, else its tearsheet), whether its universe carries look-ahead
+bias, its key figures (a run without trades still shows its return and says why it has no
+Sharpe), and how many earlier runs its history folder keeps. The table sorts by any column.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 
 from hypebt.core import fsio
+from hypebt.reports import history
 from hypebt.reports.templating import Cell, Table, render
+
+MARKER = '<meta name="generator" content="hypebt report index">'
+COLUMNS = ["when (Beijing)", "kind", "report", "look-ahead", "key figures", "runs kept"]
 
 
 def _pct(v) -> str:
-    return "" if v is None else f"{v:+.2%}"
+    return "n/a" if v is None else f"{v:+.2%}"
 
 
 def _num(v) -> str:
-    return "" if v is None else f"{v:.2f}"
+    return "n/a" if v is None else f"{v:.2f}"
+
+
+def beijing(created_at: str) -> str:
+    """An ISO time (hypebt writes UTC) as Beijing time, ``2024-02-19 09:30``; '' if unreadable."""
+    try:
+        when = dt.datetime.fromisoformat(created_at)
+    except (TypeError, ValueError):
+        return ""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.astimezone(history.BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def _read(path: Path) -> dict:
+    """A report's JSON file, {} when absent; unreadable or not an object: ValueError naming it."""
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text("utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path.name} is not a JSON object")
+    return data
+
+
+def _run_figures(st: dict) -> str:
+    trades = st.get("n_trades")
+    sharpe = _num(st.get("sharpe")) if st.get("sharpe") is not None else (
+        "n/a (no position all run)" if not trades else "n/a")
+    return (f"return {_pct(st.get('total_return'))} vs benchmark {_pct(st.get('benchmark_total_return'))}, "
+            f"Sharpe {sharpe}, max drawdown {_pct(st.get('max_drawdown'))}, "
+            f"{trades if trades is not None else 0} trades, {st.get('refused_orders', 0)} refused "
+            f"({st.get('start', '')}..{st.get('end', '')})")
+
+
+def _sweep_entry(folder: Path, rel: str) -> dict:
+    s = _read(folder / "summary.json")
+    best = ", ".join(f"{k}={v}" for k, v in (s.get("best") or {}).items())
+    dsr = s.get("deflated_sharpe")
+    figures = (f"{s.get('combinations')} combinations, {s.get('failed')} failed; best {s.get('metric')} "
+               f"{_num(s.get('best_metric'))} at {best or 'n/a'}; deflated Sharpe {_num(dsr)}")
+    link = "sweep.html" if (folder / "sweep.html").is_file() else "results.csv"
+    return {"kind": "sweep", "when": s.get("created_at", ""), "figures": figures, "link": f"{rel}/{link}",
+            "look_ahead": bool(s.get("look_ahead"))}
+
+
+def _report_entry(folder: Path, rel: str) -> dict | None:
+    manifest = _read(folder / "manifest.json")
+    kind = manifest.get("kind", "run") if manifest else None
+    look = bool((manifest.get("universe") or {}).get("look_ahead")) if manifest else False
+    if kind == "run":
+        figures = _run_figures(_read(folder / "stats.json"))
+        page = next((p for p in ("report.html", "tearsheet.html") if (folder / p).is_file()), "stats.json")
+    elif kind == "study":
+        allrow = next((r for r in manifest.get("summary", []) if r.get("event") == "all events"), {})
+        figures = (f"{allrow.get('n', '')} event-stocks; mean CAR {_pct(allrow.get('mean_car_mkt'))} "
+                   f"(t p={_num(allrow.get('t_p'))}); paper {_pct(allrow.get('mean_paper'))} vs tradable "
+                   f"{_pct(allrow.get('mean_tradable'))}")
+        page = "study.html"
+    else:
+        return None
+    return {"kind": kind, "when": manifest.get("created_at", ""), "figures": figures, "link": f"{rel}/{page}",
+            "look_ahead": look}
 
 
 def entries(reports: Path) -> list[dict]:
-    """One entry per report folder (a run, a sweep or a study), newest first."""
+    """One entry per report (a run, a sweep or a study), newest first; a history folder
+    (``<name>/<timestamp>/``...) gives one entry, its newest run, reached through ``latest``."""
     out = []
-    for folder in sorted(p for p in reports.iterdir() if p.is_dir() and not p.name.startswith(".")) \
-            if reports.is_dir() else []:
+    folders = sorted(p for p in reports.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+        if reports.is_dir() else []
+    for folder in folders:
+        kept = 1
         try:
             if (folder / "summary.json").is_file() and (folder / "results.sqlite").exists():
-                s = json.loads((folder / "summary.json").read_text("utf-8"))
-                best = ", ".join(f"{k}={v}" for k, v in (s.get("best") or {}).items())
-                dsr = s.get("deflated_sharpe")
-                figures = (f"{s.get('combinations')} combinations, {s.get('failed')} failed; best {s.get('metric')} "
-                           f"{_num(s.get('best_metric'))} at {best}; deflated Sharpe "
-                           f"{'n/a' if dsr is None else f'{dsr:.2f}'}")
-                link = "sweep.html" if (folder / "sweep.html").is_file() else "results.csv"
-                out.append({"kind": "sweep", "name": folder.name, "when": s.get("created_at", ""),
-                            "figures": figures, "link": f"{folder.name}/{link}"})
-                continue
-            manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
-        except (OSError, ValueError):
+                entry = _sweep_entry(folder, folder.name)
+            elif (folder / "manifest.json").is_file():
+                entry = _report_entry(folder, folder.name)
+            else:
+                runs = history.runs(folder)
+                newest = history.latest(folder)
+                if newest is None:
+                    continue
+                kept = len(runs)
+                via = history.LATEST if (folder / history.LATEST).is_symlink() else newest.name
+                entry = _report_entry(newest, f"{folder.name}/{via}")
+        except (OSError, ValueError, AttributeError, TypeError) as exc:
+            # A broken report folder must not break the index of the others: skip it, say so.
+            print(f"warning: {folder}: unreadable report ({' '.join(str(exc).split())}); left out of the index",
+                  file=sys.stderr)
             continue
-        kind = manifest.get("kind", "run")
-        if kind == "run":
-            st = json.loads((folder / "stats.json").read_text("utf-8")) if (folder / "stats.json").is_file() else {}
-            figures = (f"return {_pct(st.get('total_return'))} vs benchmark {_pct(st.get('benchmark_total_return'))}, "
-                       f"Sharpe {_num(st.get('sharpe'))}, max drawdown {_pct(st.get('max_drawdown'))}, "
-                       f"{st.get('n_trades', '')} trades ({st.get('start', '')}..{st.get('end', '')})")
-            link = "tearsheet.html" if (folder / "tearsheet.html").is_file() else "stats.json"
-        elif kind == "study":
-            allrow = next((r for r in manifest.get("summary", []) if r.get("event") == "all events"), {})
-            figures = (f"{allrow.get('n', '')} event-stocks; mean CAR {_pct(allrow.get('mean_car_mkt'))} "
-                       f"(t p={_num(allrow.get('t_p'))}); paper {_pct(allrow.get('mean_paper'))} vs tradable "
-                       f"{_pct(allrow.get('mean_tradable'))}")
-            link = "study.html"
-        else:
-            continue
-        out.append({"kind": kind, "name": folder.name, "when": manifest.get("created_at", ""), "figures": figures,
-                    "link": f"{folder.name}/{link}"})
+        if entry:
+            out.append({**entry, "name": folder.name, "kept": kept})
     return sorted(out, key=lambda e: e["when"], reverse=True)
 
 
-MARKER = '<meta name="generator" content="hypebt report index">'
-
-
 def is_hypebt_index(path: Path) -> bool:
+    """True when ``path`` is an index hypebt wrote (so it may be replaced)."""
     try:
         head = path.read_text("utf-8", errors="replace")[:3000]
         return MARKER in head or "<h1>hypebt reports</h1>" in head  # the latter: pages of hypebt 0.1 betas
@@ -71,12 +132,12 @@ def is_hypebt_index(path: Path) -> bool:
 
 def write_index(reports: Path) -> Path:
     """Rebuild ``reports/index.html`` from what the reports folder holds."""
-    rows = [[Cell(e["when"]), Cell(e["kind"]), Cell(e["name"], e["link"]), Cell(e["figures"])]
+    rows = [[Cell(beijing(e["when"])), Cell(e["kind"]), Cell(e["name"], e["link"]),
+             Cell("look-ahead bias" if e["look_ahead"] else "no"), Cell(e["figures"]), Cell(str(e["kept"]))]
             for e in entries(reports)]
-    listing = Table(["when (UTC)", "kind", "report", "key figures"], rows,
-                    cls="", empty="No reports yet: run hypebt run, sweep or study.")
+    listing = Table(COLUMNS, rows, empty="No reports yet: run hypebt run, sweep or study.")
     page = render("index.html", title="hypebt reports", reports=listing,
-                  rebuilt=dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
+                  rebuilt=dt.datetime.now(history.BEIJING).strftime("%Y-%m-%d %H:%M"))
     path = reports / "index.html"
     fsio.write_text(path, page)
     return path

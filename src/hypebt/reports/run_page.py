@@ -17,6 +17,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from hypebt.engine import metrics
 from hypebt.market import rules as R
 from hypebt.reports import charts
 from hypebt.reports.templating import Cell, Table, render, table
@@ -49,13 +50,15 @@ def _num(v, digits: int = 2) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.{digits}f}"
 
 
-def headline(stats: dict, benchmark: str) -> Table:
-    """Strategy vs benchmark: the figures a reader compares first."""
+def headline(stats: dict, benchmark: str, bench: dict | None = None) -> Table:
+    """Strategy vs benchmark: the figures a reader compares first (``bench``: the benchmark's
+    :func:`hypebt.engine.metrics.from_returns` figures over the same sessions)."""
+    bench = bench or {}
     rows = [
         ("total return", _pct(stats.get("total_return")), _pct(stats.get("benchmark_total_return"))),
         ("annualised return (CAGR, 242 sessions a year)", _pct(stats.get("cagr")), _pct(stats.get("benchmark_cagr"))),
-        ("Sharpe ratio", _num(stats.get("sharpe")), ""),
-        ("max drawdown", _pct(stats.get("max_drawdown")), ""),
+        ("Sharpe ratio", _num(stats.get("sharpe")) or "n/a", _num(bench.get("sharpe"))),
+        ("max drawdown", _pct(stats.get("max_drawdown")), _pct(bench.get("max_drawdown"))),
         ("volatility (annualised)", _pct(stats.get("volatility")), ""),
         ("closed trades / win rate", f"{stats.get('n_trades', 0)} / {_pct(stats.get('win_rate')) or 'n/a'}", ""),
         ("exposure (share of sessions invested)", _pct(stats.get("exposure")), ""),
@@ -145,24 +148,25 @@ def pnl_chart(trades: pd.DataFrame, names: dict) -> dict | None:
     return charts.pnl_by_stock([label(c, names) for c in by.index], by["net"].tolist(), by["open"].tolist())
 
 
-def _locked(code: str, cols: dict, rules) -> tuple[np.ndarray, np.ndarray]:
-    """Locked limit-up / limit-down sessions (一字板) from the one rules implementation."""
+def _locked(code: str, cols: dict, rules, st: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions locked at limit-up / limit-down all day (一字板), from the one rules implementation
+    (:func:`hypebt.market.rules.limit_flags`, with the run's tolerance)."""
     flags = R.limit_flags(code, cols["open"], cols["high"], cols["low"], cols["close"], cols["limit_up"],
-                          cols["limit_down"], prev_close=cols.get("prev_close"), rules=rules)
+                          cols["limit_down"], prev_close=cols.get("prev_close"), st=st, rules=rules)
     return np.asarray(flags["locked_up"], dtype=bool), np.asarray(flags["locked_down"], dtype=bool)
 
 
 def chart_codes(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
-    """Stocks that get a price chart: every traded or refused one, largest |net P&L| first,
-    at most :data:`MAX_PRICE_CHARTS`."""
-    weight: dict[str, float] = {}
+    """Stocks that get a price chart, at most :data:`MAX_PRICE_CHARTS`: the traded ones by
+    |net P&L|, and the ones only refused (a stock locked at limit-up on the event day is what a
+    reviewer asks about: a third of the charts are kept for them)."""
+    traded: list[str] = []
     if len(trades):
-        for code, pnl in trades.groupby("code", sort=False)["net_pnl"].sum().items():
-            weight[code] = abs(float(pnl)) + 1.0
-    if len(orders):
-        for code in orders.loc[orders["status"] != "filled", "code"]:
-            weight.setdefault(code, 0.5)
-    return sorted(weight, key=lambda c: -weight[c])[:MAX_PRICE_CHARTS]
+        pnl = trades.groupby("code", sort=False)["net_pnl"].sum().abs().sort_values(ascending=False, kind="stable")
+        traded = list(pnl.index)
+    refused = [] if orders.empty else list(dict.fromkeys(orders.loc[orders["status"] != "filled", "code"]))
+    only_refused = [c for c in refused if c not in set(traded)][:MAX_PRICE_CHARTS // 3]
+    return traded[:MAX_PRICE_CHARTS - len(only_refused)] + only_refused
 
 
 def price_charts(prep, trades: pd.DataFrame, orders: pd.DataFrame, names: dict) -> list[dict]:
@@ -183,7 +187,8 @@ def price_charts(prep, trades: pd.DataFrame, orders: pd.DataFrame, names: dict) 
         refused = orders[(orders["code"] == code) & (orders["status"] != "filled")] if len(orders) else orders
         marks["refused"] = [(str(r.date), r.price, f"{r.date}: {r.side} refused: {REASONS.get(r.reason, r.reason)}")
                             for r in refused.itertuples()]
-        up, down = _locked(code, arrays.columns, prep.rules)
+        st = code in set(prep.spec.st_codes) or R.is_st(names.get(code))
+        up, down = _locked(code, arrays.columns, prep.rules, st)
         out.append(charts.price_chart(label(code, names), prep.sessions, arrays.columns, marks, events, up, down))
     return out
 
@@ -201,7 +206,7 @@ def page(prep, result, names: dict, *, title: str, notes: list[str], warning: st
     return render(
         "run.html", lang="zh-CN", title=title, heading=title, notes_list=notes, warning=warning,
         period=f"{stats['start']}..{stats['end']} ({stats['sessions']} sessions)", benchmark=spec.benchmark,
-        headline=headline(stats, spec.benchmark), events=events_table(prep, result.orders, names),
+        headline=headline(stats, spec.benchmark, metrics.from_returns(prep.benchmark)), events=events_table(prep, result.orders, names),
         trades=trades_table(result.trades, names), open_positions=trades_table(open_trades, names, "no position left open"),
         n_open=len(open_trades), orders=orders_table(result.orders, names),
         pnl=charts.to_json(pnl) if pnl else None,

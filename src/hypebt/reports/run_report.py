@@ -1,6 +1,6 @@
-"""Run outputs: the quantstats tearsheet and the files behind every figure.
+"""Run outputs: ``report.html``, the quantstats tearsheet and the files behind every figure.
 
-``reports/<run name>/`` gets ``tearsheet.html``, ``stats.json``,
+``reports/<run name>/`` gets ``report.html`` (:mod:`hypebt.reports.run_page`), ``tearsheet.html``, ``stats.json``,
 ``trades.csv``, ``orders.csv``, ``fills.csv``, ``borrow.csv``, ``equity.csv``,
 ``returns.csv`` and ``manifest.json`` (versions, data hashes, spec, params,
 rules): every figure in the report can be reproduced from the manifest.
@@ -11,15 +11,10 @@ The folder is built beside its final place and renamed into it in one step
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
-import hashlib
-import os
 import platform
-import re
 import sys
-import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -30,10 +25,13 @@ from hypebt.core import fsio
 from hypebt.core.outdir import staged_dir
 from hypebt.data.universes import LOOK_AHEAD_WARNING as U_WARNING
 from hypebt.engine import metrics
+from hypebt.reports import run_page
+from hypebt.reports import tearsheet as fitted
+from hypebt.reports.run_page import label
 from hypebt.reports.templating import render
-from hypebt.reports.templating import text as as_text
 
-PACKAGES = ("backtrader", "akshare", "pandas", "numpy", "pyarrow", "quantstats", "matplotlib", "dask", "distributed")
+PACKAGES = ("backtrader", "akshare", "pandas", "numpy", "pyarrow", "quantstats", "matplotlib", "dask", "distributed",
+            "jinja2", "plotly")
 
 
 def versions() -> dict[str, str]:
@@ -47,56 +45,57 @@ def versions() -> dict[str, str]:
     return out
 
 
-def file_hash(path: Path) -> str:
-    """sha256 of a file's bytes, hex."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def banner(lines: list[str], warning: str = "") -> str:
     """An HTML block with hypebt's notes (and the look-ahead ``warning``), put at the top of a page."""
     return render("banner.html", lines=lines, warning=warning)
 
 
-def _self_contained(text: str, title: str, notes_html: str) -> str:
-    """Make quantstats' page work offline without console errors, titled, with hypebt's notes.
+def tearsheet(returns: pd.Series, bench: pd.Series, path: Path, title: str, notes: list[str], warning: str,
+              **titles) -> None:
+    """Write a quantstats tearsheet fitted to the run (see :mod:`hypebt.reports.tearsheet`)."""
+    fitted.write(returns, bench, path, title, notes, warning, **titles)
 
-    quantstats links a favicon on the web and calls a ``save()`` it only
-    defines for downloads (a ReferenceError when the page is opened from disk).
+
+def universe_label(prep, names: dict[str, str], most: int = 3) -> str:
+    """What ran: the universe's name, or for a list of codes the stocks with their names
+    (``002230 科大讯飞``), the first ``most`` and how many more."""
+    if prep.universe_name and prep.universe_name != "codes":
+        return prep.universe_name
+    shown = [label(c, names) for c in prep.codes[:most]]
+    more = len(prep.codes) - most
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def data_notes(prep) -> list[str]:
+    """Where the bars came from: dataset, adjustment, span and source of each dataset used."""
+    out = []
+    for name, m in prep.data_manifests.items():
+        sources = m.get("sources") or []
+        src = ", ".join(str(x.get("path") or x.get("source") or x) if isinstance(x, dict) else str(x)
+                        for x in sources[:2]) if isinstance(sources, list) else str(sources)
+        out.append(f"data {name}: {m.get('adjust') if m.get('adjust') not in (None, 'none') else 'unadjusted'} prices, {m.get('first_date')}..{m.get('last_date')}"
+                   + (f", from {src}" if src else ""))
+    return out
+
+
+def write_run(prep, result, out_dir: Path, command: list[str] | None = None, html_report: bool = True,
+              names: dict[str, str] | None = None, heading: str | None = None,
+              extra_notes: list[str] | None = None) -> Path:
+    """Write every output of one run into ``out_dir`` (replaced as a whole): the CSVs, stats,
+    manifest, and with ``html_report`` the run's ``report.html`` and its quantstats tearsheet.
+
+    ``names``: code -> Chinese name (default: the universe's); ``heading``: what the title starts
+    with (default: the strategy's name); ``extra_notes``: put first among the notes.
     """
-    text = re.sub(r'<link rel="shortcut icon"[^>]*>', "", text)
-    text = text.replace('<body onload="save()">', "<body>")
-    text = re.sub(r"<title>.*?</title>", lambda _: f"<title>{as_text(title)}</title>", text, count=1, flags=re.S)
-    marker = text.find("<body")
-    if marker >= 0:
-        end = text.find(">", marker) + 1
-        text = text[:end] + notes_html + text[end:]
-    return text
-
-
-def tearsheet(returns: pd.Series, bench: pd.Series, path: Path, title: str, notes: list[str], warning: str) -> None:
-    """Write a quantstats HTML tearsheet with the benchmark passed as a Series, A-share year."""
-    qs = metrics._qs()
-    r = returns.copy()
-    b = bench.copy()
-    r.index = pd.DatetimeIndex(r.index).tz_localize(None)
-    b.index = pd.DatetimeIndex(b.index).tz_localize(None)
-    with fsio.atomic_path(path) as tmp:
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # quantstats' own matplotlib/pandas deprecation chatter
-            # match_dates=False: keep the whole period (quantstats would start at the first trade).
-            qs.reports.html(r, benchmark=b, output=str(tmp), title=as_text(title),
-                            periods_per_year=metrics.PERIODS, download_filename=path.name, match_dates=False)
-        tmp.write_text(_self_contained(tmp.read_text("utf-8"), title, banner(notes, warning)), "utf-8")
-
-
-def write_run(prep, result, out_dir: Path, command: list[str] | None = None, html_report: bool = True) -> Path:
-    """Write every output of one run into ``out_dir`` (replaced as a whole)."""
     spec = prep.spec
+    names = {**(names or {}), **prep.names}
     period = f"{result.stats['start']}..{result.stats['end']}"
-    title = f"{prep.strategy_name} on {prep.universe_name} ({period}) vs {spec.benchmark}"
-    notes = [f"benchmark: {spec.benchmark} (CSI 300 is sh000300)", *prep.warnings]
+    bench = fitted.benchmark_label(spec.benchmark)
+    title = f"{heading or prep.strategy_name} on {universe_label(prep, names)} ({period}) vs {bench}"
+    notes = [*(extra_notes or []), f"benchmark: {bench}", *data_notes(prep), *prep.warnings]
     if prep.events:
         notes.append("events: " + "; ".join(f"{t.event.id} -> {t.session.date()} {t.at}" for t in prep.events))
+    notes += fitted.caveats(result.stats, len(prep.events))
     warning = U_WARNING if prep.look_ahead else ""
     manifest = {
         "kind": "run",
@@ -129,7 +128,15 @@ def write_run(prep, result, out_dir: Path, command: list[str] | None = None, htm
         if getattr(result, "log", None):
             fsio.write_text(tmp / "log.txt", "\n".join(result.log) + "\n")
         if html_report:
-            tearsheet(result.returns, prep.benchmark, tmp / "tearsheet.html", title, notes, warning)
+            why_not = fitted.not_drawable(result.returns, prep.benchmark)
+            if why_not is None:
+                tearsheet(result.returns, prep.benchmark, tmp / "tearsheet.html", title, notes, warning,
+                          strategy_title=prep.strategy_name, benchmark_title=bench,
+                          single_event=len(prep.events) == 1)
+            page_notes = notes if why_not is None else [*notes, f"no quantstats tearsheet: {why_not}"]
+            fsio.write_text(tmp / "report.html", run_page.page(
+                prep, result, names, title=title, notes=page_notes, warning=warning,
+                tearsheet=None if why_not else "tearsheet.html"))
         fsio.write_json(tmp / "manifest.json", manifest)
     return out_dir
 

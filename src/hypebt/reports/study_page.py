@@ -1,4 +1,5 @@
-"""Study outputs: ``study.html``, ``car.csv``, ``abnormal_returns.parquet``, ``manifest.json``."""
+"""Study outputs: ``study.html``, ``car.csv``, ``abnormal_returns.parquet``, ``summary.csv``, ``tests.csv``,
+``manifest.json``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from hypebt.core import fsio
 from hypebt.core.outdir import staged_dir
 from hypebt.data.universes import LOOK_AHEAD_WARNING
 from hypebt.reports import run_report as report
+from hypebt.reports import study_text
+from hypebt.research.study import TRADABLE_RULE
 from hypebt.reports.templating import render, table
 
 
@@ -96,8 +99,8 @@ def car_figures(curves: pd.DataFrame, car: pd.DataFrame, title_names: dict) -> l
         ax.barh(y + 0.2, top["tradable_abnormal"].fillna(0) * 100, height=0.4, label="tradable", color="#3182bd")
         ax.set_yticks(y, labels, fontsize=8)
         ax.invert_yaxis()
-        ax.set_xlabel("abnormal return over [0, end], %")
-        title = "Paper vs tradable: the 20 largest paper moves"
+        ax.set_xlabel("buy-and-hold abnormal return to the end of the window, %")
+        title = "Paper vs tradable BHARs: the 20 largest paper moves"
         ax.set_title(title, fontsize=10)
         ax.legend(fontsize=8)
         fig.tight_layout()
@@ -114,33 +117,72 @@ def _cell_text(pct_cols):
     return fmt
 
 
-def write(inputs, abnormal, car, summary, curves_frame, skipped, out: Path, command=None) -> Path:
-    """Write every study output into ``out`` (replaced as a whole)."""
+SUMMARY_COLUMNS = ["event", "n", "mean_car_mkt", "median_car_mkt", "mean_car_mm", "mean_bhar", "headline_test",
+                   "headline_t", "headline_p", "mm_headline_t", "mm_headline_p", "t_stat", "t_p", "kp_t", "kp_p",
+                   "portfolio_t", "portfolio_p", "r_bar", "positive", "sign_p", "gsign_p", "wilcoxon_p",
+                   "mean_paper", "mean_tradable", "mean_gap", "never_fillable", "locked_day0"]
+
+
+def write(inputs, abnormal, car, summary, curves_frame, skipped, out: Path, command=None,
+          tests: pd.DataFrame | None = None) -> Path:
+    """Write every study output into ``out`` (replaced as a whole): study.html, car.csv,
+    abnormal_returns.parquet, summary.csv, tests.csv (every test of every window, when given) and
+    manifest.json."""
     spec, cfg = inputs.spec, inputs.cfg
     titles = {t.event.id: f"{t.event.name} ({t.event.company})" for t in inputs.tradables}
     figs = car_figures(curves_frame, car, titles)
     a, b = cfg.window
+    lo, hi = cfg.main_window
+    market = inputs.market.label if inputs.market is not None else spec.benchmark
+    spans = {d["id"]: d for d in inputs.day0}
     ev_table = pd.DataFrame([{
         "id": t.event.id, "name": t.event.name, "company": t.event.company,
         "time (Beijing)": str(t.event.time), "known": str(t.event.known_time), "scheduled": t.event.scheduled,
         "day 0": str(t.session.date()), "first tradable price": t.at,
+        "day-0 return spans (calendar days)": spans.get(t.event.id, {}).get("span_days", ""),
     } for t in inputs.tradables])
-    pct = {"mean_car_mkt", "median_car_mkt", "mean_car_mm", "mean_paper", "mean_tradable", "mean_gap",
-           *[c for c in car.columns if c.startswith("car_")], "paper_abnormal", "tradable_abnormal", "gap"}
-    stock_cols = ["event", "code", "name", "day0", "at", f"car_mkt[0,{b}]", f"car_mm[0,{b}]", "locked_day0",
-                  "locked_days", "suspended_days", "first_fill", "paper_abnormal", "tradable_abnormal", "gap"]
+    pct = {"mean_car_mkt", "median_car_mkt", "mean_car_mm", "mean_bhar", "mean_paper", "mean_tradable", "mean_gap",
+           *[c for c in car.columns if c.startswith(("car_", "bhar_"))], "paper_abnormal", "tradable_abnormal", "gap",
+           *[c for c in (tests.columns if tests is not None else ()) if c == "estimate_pct"]}
+    main = f"car_mkt[{lo},{hi}]"
+    stock_cols = [c for c in ["event", "code", "name", "day0", "at", main, f"car_mm[{lo},{hi}]", f"bhar_mkt[{lo},{hi}]",
+                              "beta", "locked_day0", "locked_days", "suspended_days", "first_fill", "paper_abnormal",
+                              "tradable_abnormal", "gap"] if c in car.columns]
+    shown, total = study_text.trim(car[stock_cols], main)
+    overall = summary.set_index("event").loc["all events"].to_dict() if "all events" in set(summary["event"]) else {}
+    overall["event"] = "all events"
+    headline = study_text.headline(overall, (lo, hi), market) if "headline_test" in overall else []
+    headline_mm = study_text.headline(overall, (lo, hi), market, "mm_") if "mm_headline_test" in overall else []
+    companies = pd.DataFrame(study_text.company_rows(car, inputs.concerned, (lo, hi)))
+    main_tests = descriptive = None
+    if tests is not None and len(tests):
+        cols = ["event", "model", "window", "test", "statistic", "p_value", "n", "headline", "notes"]
+        main_tests = tests.loc[tests["role"] == "main", cols]
+        desc = tests[tests["role"] == "descriptive"]
+        if desc["event"].nunique() > 1:
+            desc = desc[desc["event"] == "all events"]
+        descriptive = desc.loc[desc["key"].isin(["plain", "kp", "portfolio", "calendar"]),
+                               ["model", "window", "test", "statistic", "p_value", "n"]]
     page = render(
         "study.html", lang="zh-CN", title=f"{spec.name} event study", name=spec.name,
-        universe=inputs.universe_name, n_stocks=len(inputs.panel.codes), benchmark=spec.benchmark, a=a, b=b,
-        est_a=cfg.estimation[0], est_b=cfg.estimation[1], min_estimation=cfg.min_estimation,
+        universe=inputs.universe_name, n_stocks=len(inputs.panel.codes), benchmark=market, a=a, b=b,
+        main_lo=lo, main_hi=hi, est_a=cfg.estimation[0], est_b=cfg.estimation[1], min_estimation=cfg.min_estimation,
         confidence=f"{cfg.confidence:.0%}", warning=LOOK_AHEAD_WARNING if inputs.look_ahead else "",
-        notes_list=[*inputs.notes, *skipped], figures=figs, events=table(ev_table, _cell_text(())),
-        summary=table(summary, _cell_text(pct)), stocks=table(car[stock_cols], _cell_text(pct)))
+        notes_list=[*inputs.notes, *skipped], day0_lines=study_text.day0_context(inputs.day0),
+        headline=headline, headline_mm=headline_mm,
+        companies=table(companies, _cell_text(set(companies.columns) - {"event", "code", "name"}))
+        if len(companies) else None,
+        figures=figs, events=table(ev_table, _cell_text(())),
+        summary=table(summary[[c for c in SUMMARY_COLUMNS if c in summary.columns]], _cell_text(pct)),
+        main_tests=table(main_tests, _cell_text(())) if main_tests is not None else None,
+        descriptive=table(descriptive, _cell_text(())) if descriptive is not None and len(descriptive) else None,
+        tradable_rule=TRADABLE_RULE, stocks=table(shown, _cell_text(pct)), stocks_total=total,
+        stocks_trimmed=len(shown) < total, top_n=study_text.TOP_N)
     manifest = {
         "kind": "study", "name": spec.name,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": command or sys.argv, "versions": report.versions(), "spec": spec.as_dict(),
-        "study": dataclasses.asdict(cfg),
+        "study": dataclasses.asdict(cfg), "market": market,
         "data": {n: {k: m.get(k) for k in ("adjust", "rows", "first_date", "last_date", "sha256")}
                  for n, m in inputs.data_manifests.items() if m},
         "universe": {"name": inputs.universe_name, "codes": len(inputs.panel.codes), "look_ahead": inputs.look_ahead},
@@ -155,6 +197,9 @@ def write(inputs, abnormal, car, summary, curves_frame, skipped, out: Path, comm
             abnormal.to_parquet(t, index=False)
         with fsio.atomic_path(tmp / "summary.csv") as t:
             summary.to_csv(t, index=False)
+        if tests is not None:
+            with fsio.atomic_path(tmp / "tests.csv") as t:
+                tests.to_csv(t, index=False)
         fsio.write_text(tmp / "study.html", page)
         fsio.write_json(tmp / "manifest.json", manifest)
     return out

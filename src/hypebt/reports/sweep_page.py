@@ -1,9 +1,12 @@
-"""Sweep outputs: ``results.parquet``/``results.csv``, ``sweep.html`` and the top-N tearsheets.
+"""Sweep outputs: ``results.parquet``/``results.csv``, ``sweep.html`` and the top-N runs.
 
-The page shows the landscape, not only a winner: a sortable table of every
-combination, heatmaps of a metric over each pair of parameters (the others
-held at the best combination's values), and the best combinations with the
-number tried and the deflated Sharpe ratio beside them.
+The page shows the landscape, not only a winner: the best distinct results (combinations
+that give the very same figures are one row, with how many they are), each run again into
+its full run folder ``best/N/`` (``report.html``, tearsheet, CSVs, manifest), the number
+tried and the deflated Sharpe ratio, a sensitivity chart per parameter, in-sample against
+out-of-sample when the spec splits, heatmaps over each pair of parameters (the others held
+at the best values) and a sortable table of every combination. Returns, drawdowns, win
+rates and exposure are percentages on the page (fractions in the CSV).
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from hypebt.core import fsio
 from hypebt.data.universes import LOOK_AHEAD_WARNING
 from hypebt.engine import metrics
 from hypebt.reports import run_report as report
-from hypebt.reports.templating import render, table
+from hypebt.engine import backtest as engine
+from hypebt.reports import charts
+from hypebt.reports.templating import Cell, Table, plain, render, table
 from hypebt.research.plan import Plan
-from hypebt.research.results import RESULT_COLUMNS, ResultStore, plan_keys_of, results_frame, run_identity
+from hypebt.research.results import ResultStore, plan_keys_of, results_frame, run_identity
 
 ASCENDING = {"max_drawdown": False}  # drawdowns are negative: closer to 0 is better, i.e. larger
 
@@ -72,8 +77,10 @@ def _heatmap_png(frame: pd.DataFrame, x: str, y: str, metric: str, fixed: dict, 
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str] | None = None) -> dict:
-    """Write the result tables, and (``html_report``) ``sweep.html`` with the top-N tearsheets."""
+def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str] | None = None,
+          command: list[str] | None = None, names: dict[str, str] | None = None) -> dict:
+    """Write the result tables, and (``html_report``) ``sweep.html`` with the run folder (report and
+    tearsheet) of each of the top-N distinct results."""
     store = ResultStore(out / "results.sqlite")
     try:
         if keys is None:
@@ -107,51 +114,150 @@ def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str]
                                                "axes": plan.axes, "method": plan.method,
                                                "grid_size": plan.grid_size, "split": plan.split,
                                                "walk_forward": plan.walk_forward,
+                                               "look_ahead": bool(prep.look_ahead),
                                                "versions": report.versions(),
                                                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(
                                                    timespec="seconds")})
         if html_report:
-            _write_html(prep, plan, out, frame, ranked, store, summary, dsr)
+            _write_html(prep, plan, out, frame, ranked, store, summary, dsr, command, names)
         return summary
     finally:
         store.close()
 
 
-def _write_html(prep, plan, out, frame, ranked, store, summary, dsr) -> None:
-    spec = prep.spec
+FRACTIONS = ("total_return", "cagr", "max_drawdown", "win_rate", "exposure", "volatility")
+SAME_RESULT = ["total_return", "sharpe", "sortino", "max_drawdown", "n_trades", "win_rate", "exposure",
+               "refused_orders"]
+
+
+def is_fraction(col: str) -> bool:
+    """Columns that hold fractions (shown as percentages on the page; the CSV keeps fractions)."""
+    base = col.split("_", 1)[1] if col.startswith(("is_", "oos_")) or (col.startswith("wf") and "_" in col) else col
+    return base in FRACTIONS
+
+
+def _cell(col, v) -> str:
+    if is_fraction(str(col)) and isinstance(v, float):
+        return "" if not math.isfinite(v) else f"{v:+.2%}"
+    return plain(v)
+
+
+def groups(ranked: pd.DataFrame, params: list[str]) -> list[pd.DataFrame]:
+    """Combinations with identical results (same figures to 1e-10), best group first: a parameter
+    that changes nothing (a stop never hit) makes many "best" rows that are one result."""
+    if ranked.empty:
+        return []
+    cols = [c for c in SAME_RESULT if c in ranked]
+    sig = ranked[cols].astype(float).round(10).fillna(-9e99).apply(tuple, axis=1)
+    order = list(dict.fromkeys(sig))
+    return [ranked[sig == s] for s in order]
+
+
+def _params_text(row, params: list[str]) -> str:
+    return ", ".join(f"{k}={row[k]}" for k in params)
+
+
+def best_table(top: list[pd.DataFrame], params: list[str], metric: str, links: dict, split: bool) -> Table:
+    """One row per distinct result: its parameters, how many combinations gave it, its figures,
+    links to its report and tearsheet."""
+    fig_cols = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "n_trades", "exposure",
+                "refused_orders"] + ([f"is_{metric}", f"oos_{metric}", "is_total_return", "oos_total_return"]
+                                     if split else [])
+    rows = []
+    for rank, g in enumerate(top, start=1):
+        first = g.iloc[0]
+        same = [_params_text(r, params) for _, r in g.iloc[1:].iterrows()]
+        cells = [Cell(str(rank)), Cell(_params_text(first, params)),
+                 Cell(f"{len(g)}" + (f" (also {'; '.join(same[:4])}{' ...' if len(same) > 4 else ''})" if same else ""))]
+        cells += [Cell(_cell(c, first[c]) if c in first else "") for c in fig_cols]
+        report, sheet = links.get(rank, (None, None))
+        cells += [Cell("report" if report else "", report), Cell("tearsheet" if sheet else "", sheet)]
+        rows.append(cells)
+    return Table(["rank", "parameters", "combinations with this result", *fig_cols, "run", "tearsheet"], rows,
+                 cls="top", empty="no combination finished")
+
+
+def sensitivity(ranked: pd.DataFrame, params: list[str], metric: str) -> list[str]:
+    """Per parameter: the best and the median ``metric`` at each of its values (JSON figures)."""
+    out = []
+    for p in params:
+        by = ranked.groupby(p, sort=True)[metric]
+        if by.ngroups < 2:
+            continue
+        labels = [str(v) for v in by.groups]
+        best = by.min() if ASCENDING.get(metric) else by.max()
+        scale = 100 if is_fraction(metric) else 1
+        unit = f"{metric}, %" if scale == 100 else metric
+        out.append(charts.to_json(charts.grouped_bars(
+            f"{metric} by {p} (best and median over the other parameters)", labels,
+            {"best": (best * scale).tolist(), "median": (by.median() * scale).tolist()}, unit, p)))
+    return out
+
+
+def _run_best(prep, plan, out: Path, top: list[pd.DataFrame], n_frame: int, command, names) -> dict:
+    """Run each distinct best combination again and write its full run folder (``best/N/``:
+    CSVs, manifest, ``report.html``, tearsheet); returns rank -> (report link, tearsheet link)."""
     best_dir = out / "best"
     if best_dir.exists():
         shutil.rmtree(best_dir)
-    links = {}
-    for rank, (idx, row) in enumerate(ranked.head(plan.top).iterrows(), start=1):
-        returns = store.returns(row["key"], prep.sessions)
-        params = ", ".join(f"{k}={row[k]}" for k in plan.axes)
-        title = f"#{rank} {prep.strategy_name} on {prep.universe_name} ({params}) vs {spec.benchmark}"
-        notes = [f"rank {rank} of {len(frame)} combinations by {plan.metric}", f"parameters: {params}",
-                 *prep.warnings]
-        report.tearsheet(returns, prep.benchmark, best_dir / str(rank) / "tearsheet.html", title, notes,
-                         LOOK_AHEAD_WARNING if prep.look_ahead else "")
-        links[idx] = f"best/{rank}/tearsheet.html"
-    heatmaps = []
     params = list(plan.axes)
+    links = {}
+    cls = prep.strategy_class()
+    for rank, g in enumerate(top, start=1):
+        row = g.iloc[0]
+        combo = {k: (row[k].item() if hasattr(row[k], "item") else row[k]) for k in params}
+        text = _params_text(row, params)
+        result = engine.run(prep, combo, strategy_cls=cls)
+        notes = [f"rank {rank} of {n_frame} combinations by {plan.metric}"
+                 + (f"; {len(g)} combinations give this same result" if len(g) > 1 else ""), f"parameters: {text}"]
+        folder = report.write_run(prep, result, best_dir / str(rank), command=command, html_report=True,
+                                  names=names, heading=f"#{rank} {prep.strategy_name}", extra_notes=notes)
+        links[rank] = (f"best/{rank}/report.html" if (folder / "report.html").is_file() else None,
+                       f"best/{rank}/tearsheet.html" if (folder / "tearsheet.html").is_file() else None)
+    return links
+
+
+def _heatmaps(ranked, params, metric) -> list[dict]:
+    heatmaps = []
     if len(ranked) and len(params) >= 2:
         fixed = {k: ranked.iloc[0][k] for k in params}
-        for metric in dict.fromkeys([plan.metric, "total_return"]):
+        for m in dict.fromkeys([metric, "total_return"]):
             for x, y in itertools.combinations(params, 2):
-                png = _heatmap_png(ranked, x, y, metric, fixed,
-                                   f"{metric} over {x} x {y}" + (
-                                       f" (others at best: {', '.join(f'{k}={fixed[k]}' for k in params if k not in (x, y))})"
-                                       if len(params) > 2 else ""))
+                others = ", ".join(f"{k}={fixed[k]}" for k in params if k not in (x, y))
+                png = _heatmap_png(ranked, x, y, m, fixed,
+                                   f"{m} over {x} x {y}" + (f" (others at best: {others})" if others else ""))
                 if png:
-                    heatmaps.append((metric, x, y, png))
+                    heatmaps.append({"metric": m, "x": x, "y": y, "png": png})
+    return heatmaps
+
+
+def _split_chart(ranked: pd.DataFrame, metric: str, split: str) -> str | None:
+    a, b = f"is_{metric}", f"oos_{metric}"
+    if a not in ranked or b not in ranked or ranked[[a, b]].dropna().empty:
+        return None
+    scale = 100 if is_fraction(metric) else 1
+    return charts.to_json(charts.scatter(f"{metric}: in-sample (before {split}) vs out-of-sample, every combination",
+                                         (ranked[a] * scale).tolist(), (ranked[b] * scale).tolist(),
+                                         f"in-sample {metric}", f"out-of-sample {metric}"))
+
+
+def _write_html(prep, plan, out, frame, ranked, store, summary, dsr, command=None, names=None) -> None:
+    spec = prep.spec
+    params = list(plan.axes)
+    distinct = groups(ranked, params)
+    top = distinct[:plan.top]
+    links = _run_best(prep, plan, out, top, len(frame), command, names)
+    shown = frame.drop(columns=["key"])
     fsio.write_text(out / "sweep.html", render(
         "sweep.html", title=f"{spec.name} sweep", name=spec.name, strategy=prep.strategy_name,
-        universe=prep.universe_name, first=prep.sessions[0].date(), last=prep.sessions[-1].date(),
+        universe=report.universe_label(prep, names or {}), first=prep.sessions[0].date(), last=prep.sessions[-1].date(),
         benchmark=spec.benchmark, method=plan.method, params=params,
         warning=LOOK_AHEAD_WARNING if prep.look_ahead else "", notes_list=prep.warnings,
-        tried=len(frame), failed=summary["failed"], metric=plan.metric,
+        tried=len(frame), failed=summary["failed"], metric=plan.metric, n_distinct=len(distinct), top_n=len(top),
         dsr="n/a" if dsr["dsr"] is None else f"{dsr['dsr']:.2f}", n_trials=dsr["n_trials"],
-        best=table(ranked.head(plan.top)[params + RESULT_COLUMNS[:-1]], cls="top", links=links,
-                   link_label="tearsheet"),
-        heatmaps=[{"metric": m, "x": x, "y": y, "png": png} for m, x, y, png in heatmaps],
-        everything=table(frame.drop(columns=["key"]))))
+        best=best_table(top, params, plan.metric, links, bool(plan.split)),
+        heatmaps=_heatmaps(ranked, params, plan.metric),
+        sensitivity=sensitivity(ranked, params, plan.metric) if len(ranked) else [],
+        split=plan.split, split_chart=_split_chart(ranked, plan.metric, plan.split) if plan.split else None,
+        plotly_js=charts.plotly_js(),
+        everything=table(shown, _cell)))

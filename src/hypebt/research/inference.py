@@ -28,9 +28,10 @@ from scipy import stats
 
 # Pairs of stocks with fewer common estimation sessions are left out of the average correlation.
 MIN_OVERLAP = 10
-# Above this many stocks the average correlation is estimated on a fixed random subset: the exact
+# Above this many stocks the average correlation is estimated on a fixed random subset (600 stocks
+# give 179,700 pairs, plenty for a mean): the exact
 # pairwise matrix of a whole-market study (5,000 stocks) would need 25 million pairs x 5 matrices.
-MAX_CORR_STOCKS = 1500
+MAX_CORR_STOCKS = 600
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,8 @@ def bmp_test(est, car, length: int, ddof: int = 1, kp: bool = False, r_bar: floa
         t_KP = t_BMP * sqrt((1 − r̄) / (1 + (N − 1) r̄))
 
     where ``r̄`` is the average pairwise correlation of the estimation-window ARs
-    (:func:`average_correlation`, or given). Both use Student t with N − 1 degrees of freedom.
+    (:func:`average_correlation`, or given; a negative r̄ is taken as 0). Both use Student t with
+    N − 1 degrees of freedom.
     The forecast-error correction of the market model's standard error is left out (it is below
     1 % for estimation windows of 60+ sessions).
 
@@ -206,10 +208,15 @@ def bmp_test(est, car, length: int, ddof: int = 1, kp: bool = False, r_bar: floa
             r_bar, pairs = average_correlation(est[:, ok])
             notes += f"; r̄ = {r_bar:.3f} from {pairs} pairs"
         else:
-            notes += f"; r̄ = {r_bar:.3f} given"
+            notes += f"; r̄ = {r_bar:.3f}"
         if not np.isfinite(r_bar):
             return _nan(name, n, "the average cross-correlation could not be estimated")
-        t *= float(np.sqrt((1 - r_bar) / (1 + (n - 1) * r_bar)))
+        if r_bar < 0:
+            # a negative average is sampling noise around 0 for a market-model residual; taken as 0,
+            # the correction never makes the test bolder than BMP (and 1 + (N-1) r̄ stays positive)
+            notes += " (negative: taken as 0)"
+        rho = max(r_bar, 0.0)
+        t *= float(np.sqrt((1 - rho) / (1 + (n - 1) * rho)))
     return TestResult(name, t, _two_sided_t(t, n - 1), n, notes, float(np.mean(z)))
 
 
@@ -220,7 +227,7 @@ def sign_correlation(est) -> float:
     return average_correlation(ind)[0]
 
 
-def generalized_sign_test(est, car, adjust_correlation: bool = True) -> TestResult:
+def generalized_sign_test(est, car, adjust_correlation: bool = True, rho: float | None = None) -> TestResult:
     """Generalized sign test (Cowan 1992): positive CARs against the estimation-window share.
 
     ``p̂`` is the share of positive ARs in the estimation window (averaged per stock, then across
@@ -229,8 +236,10 @@ def generalized_sign_test(est, car, adjust_correlation: bool = True) -> TestResu
         Z = (w − N p̂) / sqrt(N p̂ (1 − p̂) (1 + (N − 1) ρ)),   normal.
 
     Cowan's test has ρ = 0. ``adjust_correlation`` sets ρ to the average pairwise correlation of the
-    sign indicators in the estimation window (:func:`sign_correlation`): the same variance-inflation
-    idea as Kolari–Pynnönen, needed because a common shock moves the signs together.
+    sign indicators in the estimation window (:func:`sign_correlation`, or ``rho`` when given): the
+    same variance-inflation idea as Kolari–Pynnönen, needed because a common shock moves the signs
+    together. Under a strong common factor the count of positives is flatter than normal, so the
+    adjusted test is conservative (rejects less often than its nominal size).
 
     Cowan, A. (1992), "Nonparametric event study tests", Review of Quantitative Finance and
     Accounting 2, 343-358.
@@ -248,10 +257,11 @@ def generalized_sign_test(est, car, adjust_correlation: bool = True) -> TestResu
     if not 0 < p_hat < 1:
         return _nan(name, n, "the estimation-window share of positive ARs is 0 or 1")
     w = int((car[ok] > 0).sum())
-    rho = 0.0
     notes = f"{w} of {n} positive against p̂ = {p_hat:.3f}"
-    if adjust_correlation:
-        rho = sign_correlation(est[:, ok])
+    if not adjust_correlation:
+        rho = 0.0
+    else:
+        rho = sign_correlation(est[:, ok]) if rho is None else rho
         if not np.isfinite(rho):
             return _nan(name, n, "the sign correlation could not be estimated")
         rho = max(rho, 0.0)  # a negative average would shrink the variance below independence
@@ -260,7 +270,7 @@ def generalized_sign_test(est, car, adjust_correlation: bool = True) -> TestResu
     return TestResult(name, float(z), _two_sided_z(z), n, notes, w / n)
 
 
-def rank_test(est, event) -> TestResult:
+def rank_test(est, event, test_rows=None) -> TestResult:
     """Corrado's (1989) rank test, with missing returns (Corrado and Zivney 1992) and a multi-day
     window (Campbell and Wasley 1993).
 
@@ -269,10 +279,12 @@ def rank_test(est, event) -> TestResult:
     ``Ū_t`` the cross-sectional mean on day t,
 
         S = sqrt(mean over all days of Ū_t²)
-        Z = Σ over the L event days of Ū_t / (sqrt(L) S),   normal.
+        Z = Σ over the L tested days of Ū_t / (sqrt(L) S),   normal.
 
-    Like the portfolio test, S is the time series dispersion of the cross-sectional mean, so the
-    test allows for cross-correlation when the rows are calendar-aligned.
+    ``test_rows``: the rows of ``event`` tested (a CAR sub-window; default all), so one ranking
+    over the whole event window serves every CAR window. Like the portfolio test, S is the time
+    series dispersion of the cross-sectional mean, so the test allows for cross-correlation when
+    the rows are calendar-aligned.
 
     Corrado, C. (1989), "A nonparametric test for abnormal security-price performance in event
     studies", JFE 23, 385-395. Campbell, C. and Wasley, C. (1993), "Measuring security price
@@ -293,6 +305,8 @@ def rank_test(est, event) -> TestResult:
     with _quiet():
         ubar = np.nanmean(u, axis=1)
     ev = ubar[est.shape[0]:]
+    if test_rows is not None:
+        ev = ev[test_rows]
     ev = ev[~np.isnan(ev)]
     all_days = ubar[~np.isnan(ubar)]
     s = float(np.sqrt(np.mean(all_days ** 2)))

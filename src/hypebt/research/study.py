@@ -1,13 +1,15 @@
 """Event studies: how did the stocks move around an event, and how much of it could be traded?
 
-For each event x stock: daily abnormal returns against the benchmark
-(market-adjusted, and market model fitted on an estimation window before the
-event), cumulative abnormal returns (CAR) over a window around the event's
-first tradable session (day 0), cross-sectional tests, and *paper vs
-tradable*: the paper CAR assumes the move from the previous close could be
-had; the tradable figure buys at the first price that would really have
-filled (not on a 一字板 locked at limit-up, not while suspended), and the gap
-between them is what "buy on the news" could not capture.
+For each event x stock: daily abnormal returns against the market (``[study] market``: an index,
+the equal-weight market or a size-matched one, :mod:`hypebt.research.study_market`),
+market-adjusted and market model (fitted on an estimation window before the event); cumulative
+abnormal returns (CAR, summed) and buy-and-hold abnormal returns (BHAR, compounded) over windows
+around the event's first tradable session (day 0); the plain cross-sectional tests beside the
+dependence-robust ones (:mod:`hypebt.research.study_robust`), the headline picked by how the events
+cluster in calendar time; and *paper vs tradable*, both BHARs to the same end: paper buys at the
+event's first tradable price (day 0's open, or its close for news during trading), tradable at
+the first price that would really have filled (:data:`TRADABLE_RULE`), and the gap between them is
+what "buy on the news" could not capture.
 
 Everything is computed on session x stock matrices, so a study of the whole
 market (5,000+ stocks) takes seconds.
@@ -24,73 +26,25 @@ import pandas as pd
 from hypebt.data import events as E
 from hypebt.data import universes as U
 from hypebt.data.calendar import Calendar
-from hypebt.core.errors import DataError, InputError, unknown
+from hypebt.core.errors import DataError, InputError
+from hypebt.data import stock_info as SI
 from hypebt.engine.spec import Spec
-from hypebt.data.store import Store, sessions_from_store
+from hypebt.data.calendar import store_sessions
+from hypebt.data.store import Store
 from hypebt.market import rules as R
+from hypebt.research import study_market as SM
+from hypebt.research import study_returns as SR
+from hypebt.research import study_robust as RB
+from hypebt.research import study_stats as SS
+from hypebt.research.study_config import DEFAULTS, STUDY_KEYS, StudyConfig, study_config  # noqa: F401 (API)
 
-STUDY_KEYS = {"window": list, "estimation": list, "car_windows": list, "min_estimation": int, "confidence": float}
-DEFAULTS = {"window": [-5, 20], "estimation": [-120, -11], "min_estimation": 60, "confidence": 0.95,
-            "car_windows": [[-5, -1], [0, 0], [0, 1], [0, 5], [0, 20]]}
-
-
-@dataclass(frozen=True)
-class StudyConfig:
-    window: tuple[int, int]
-    estimation: tuple[int, int]
-    car_windows: tuple[tuple[int, int], ...]
-    min_estimation: int
-    confidence: float
-
-
-def study_config(spec: Spec) -> StudyConfig:
-    """The checked ``[study]`` table of a spec, defaults filled in."""
-    where = f"{spec.path} [study]"
-    raw = dict(spec.study or {})
-    for key, value in raw.items():
-        if key not in STUDY_KEYS:
-            raise unknown("study key", key, STUDY_KEYS, where)
-    for key, value in raw.items():
-        expected = STUDY_KEYS[key]
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) if expected is float else \
-            isinstance(value, expected) and not isinstance(value, bool)
-        if not ok:
-            raise InputError(f"{where}: {key} must be {'a number' if expected is float else expected.__name__}, "
-                             f"got {value!r}")
-    cfg = {**DEFAULTS, **raw}
-    if "car_windows" not in raw and "window" in raw:
-        # The default sub-windows that fit the window the user chose.
-        lo, hi = raw["window"] if isinstance(raw["window"], list) and len(raw["window"]) == 2 else (0, 0)
-        cfg["car_windows"] = [w for w in DEFAULTS["car_windows"]
-                              if isinstance(lo, int) and isinstance(hi, int) and lo <= w[0] <= w[1] <= hi]
-
-    def pair(name):
-        v = cfg[name]
-        if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
-                and v[0] <= v[1]):
-            raise InputError(f"{where}: {name} must be two whole numbers of sessions [from, to], from <= to, "
-                             f"e.g. {DEFAULTS[name]}; got {v!r}")
-        return int(v[0]), int(v[1])
-
-    window, estimation = pair("window"), pair("estimation")
-    if estimation[1] >= window[0]:
-        raise InputError(f"{where}: the estimation window {list(estimation)} must end before the event window "
-                         f"starts ({window[0]}); e.g. estimation = [-120, -11]")
-    cars = []
-    for w in cfg["car_windows"]:
-        if not (isinstance(w, list) and len(w) == 2 and window[0] <= w[0] <= w[1] <= window[1]):
-            raise InputError(f"{where}: car_windows entry {w!r} must be [from, to] inside window {list(window)}")
-        cars.append((int(w[0]), int(w[1])))
-    if (0, window[1]) not in cars:
-        cars.append((0, window[1]))
-    conf = cfg["confidence"]
-    if not 0.5 < float(conf) < 1:
-        raise InputError(f"{where}: confidence must be between 0.5 and 1, e.g. 0.95")
-    span = estimation[1] - estimation[0] + 1
-    if not 2 <= int(cfg["min_estimation"]) <= span:
-        raise InputError(f"{where}: min_estimation = {cfg['min_estimation']} must be between 2 and the "
-                         f"{span} sessions of the estimation window {list(estimation)}")
-    return StudyConfig(window, estimation, tuple(cars), int(cfg["min_estimation"]), float(conf))
+# What "tradable" means, as compute_all builds it (the page and the README quote this).
+TRADABLE_RULE = ("tradable buys at the first price that would have filled: never while suspended, never on a "
+                 "session locked at limit-up all day (一字板), and never at a price at or above the limit-up "
+                 "price, so a session that opens at limit-up is not fillable at its open even when the board "
+                 "opens later in the session (the next session's open is tried), unless the spec's [rules] "
+                 "turn on the limit-order model (fill_at_limit_when_opened): then a buy at the limit-up "
+                 "price fills on a session where the board opened")
 
 
 @dataclass
@@ -190,7 +144,7 @@ def _returns(close: np.ndarray, present: np.ndarray, bench_close: np.ndarray):
     with np.errstate(invalid="ignore", divide="ignore"):
         prev = np.take_along_axis(close, safe, axis=0)
         r = np.where(ok & present, close / prev - 1, np.nan)
-        rm = np.where(ok & present, bench_close[:, None] / bench_close[safe] - 1, np.nan)
+        rm = SM.span_returns(bench_close, last, ok & present)
     span = np.where(ok & present, idx - last, 0)
     return r, rm, span
 
@@ -221,6 +175,7 @@ class _Window:
     ar_mkt: np.ndarray
     ar_mm: np.ndarray
     rms: np.ndarray
+    alpha: np.ndarray
     beta: np.ndarray
     n_ok: np.ndarray
     fit: np.ndarray
@@ -234,22 +189,13 @@ def _event_window(panel: Panel, r, rm_span, span, i0: int, cfg: StudyConfig) -> 
     rw, rms, spw = r[rows], rm_span[rows], span[rows]
     # Market model on the estimation window, per stock, on one-session returns only.
     est = np.arange(max(1, i0 + e1), i0 + e2 + 1)
-    re_, rme = r[est], rm_span[est]
-    ok = ~np.isnan(re_) & ~np.isnan(rme) & (span[est] == 1)
-    n_ok = ok.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rme = np.where(ok, rme, 0)
-        mx = np.where(ok, rme, 0).sum(axis=0) / n_ok
-        my = np.where(ok, re_, 0).sum(axis=0) / n_ok
-        cov = np.where(ok, (rme - mx) * (re_ - my), 0).sum(axis=0)
-        var = np.where(ok, (rme - mx) ** 2, 0).sum(axis=0)
-        beta = cov / var
-        alpha = my - beta * mx
+    ok = ~np.isnan(r[est]) & ~np.isnan(rm_span[est]) & (span[est] == 1)
+    alpha, beta, n_ok = SR.market_model(r[est], rm_span[est], ok)
     fit = n_ok >= cfg.min_estimation
     beta[~fit], alpha[~fit] = np.nan, np.nan
-    ar_mm = rw - (alpha[None, :] * spw + beta[None, :] * rms)
+    ar_mkt, ar_mm = SR.abnormal_returns(rw, rms, spw, alpha, beta)
     cols = np.flatnonzero(panel.present[:i0].any(axis=0) & panel.present[rows].any(axis=0))
-    return _Window(i0, rows, cols, rw - rms, ar_mm, rms, beta, n_ok, fit)
+    return _Window(i0, rows, cols, ar_mkt, ar_mm, rms, alpha, beta, n_ok, fit)
 
 
 def _abnormal_frame(panel: Panel, event_id: str, w: _Window, r, locked_all, rel) -> pd.DataFrame:
@@ -268,7 +214,11 @@ def _abnormal_frame(panel: Panel, event_id: str, w: _Window, r, locked_all, rel)
 
 def _first_fill(panel: Panel, locked_all, j: int, i0: int, end: int, at: str):
     """The first session in ``i0..end`` where a buy of stock ``j`` would fill, as the engine decides
-    (:func:`hypebt.market.rules.check_fill`): ``(row, price, benchmark price)`` or ``(None, nan, nan)``."""
+    (:func:`hypebt.market.rules.check_fill`; :data:`TRADABLE_RULE`): ``(row, price, benchmark
+    price)`` or ``(None, nan, nan)``. The buy is a limit order at the price tried, so the spec's
+    limit-order model (``fill_at_limit_when_opened``), when on, fills it at the limit-up price on a
+    session where the board opened; off (the default), it never fills at the limit."""
+    b_open, b_close = SM.column(panel.bench_open, j), SM.column(panel.bench_close, j)
     for i in range(i0, end + 1):
         if not panel.present[i, j]:
             continue
@@ -277,31 +227,37 @@ def _first_fill(panel: Panel, locked_all, j: int, i0: int, end: int, at: str):
         up = panel.limit_up[i, j]
         bar = R.Bar(panel.open[i, j], panel.high[i, j], panel.low[i, j], panel.close[i, j])
         limits = R.Limits(None if np.isnan(up) else float(up), None)
-        if R.check_fill("buy", px, bar, limits, locked=bool(locked_all[i, j]), rules=panel.rules) is None:
-            return i, px, panel.bench_open[i] if at_open else panel.bench_close[i]
+        if R.check_fill("buy", px, bar, limits, limit_order=True, locked=bool(locked_all[i, j]),
+                        rules=panel.rules) is None:
+            return i, px, b_open[i] if at_open else b_close[i]
     return None, np.nan, np.nan
 
 
-def _car_records(panel: Panel, t, w: _Window, locked_all, cfg: StudyConfig, names) -> list[dict]:
-    """Per stock of one event: CARs over the sub-windows and paper vs tradable over [0, b].
+def _car_records(panel: Panel, t, w: _Window, locked_all, last, cfg: StudyConfig, names) -> list[dict]:
+    """Per stock of one event: CARs and BHARs over the sub-windows, paper vs tradable over [0, b].
 
-    Paper buys at the first tradable price (day-0 open, or its close for news during trading);
-    tradable at the first price that would fill.
+    BHARs run from the close before each window (:func:`study_returns.bhar`). Paper and tradable
+    are BHARs too: paper buys at the first tradable price (day-0 open, or its close for news
+    during trading), tradable at the first price that would fill (:func:`_first_fill`); both hold
+    to the stock's last close by day b, the benchmark over the same sessions.
     """
     a, b = cfg.window
     i0, rows = w.i0, w.rows
     end = i0 + b
-    exit_px = pd.DataFrame(panel.close[: end + 1]).ffill().to_numpy()[end]
-    bench_end = panel.bench_close[end]
+    exit_row = last[end]
     present_w, locked_w = panel.present[rows], locked_all[rows]
+    bhars = {win: dict(zip(w.cols, SR.bhar(panel.close, panel.bench_close, last, i0 + win[0] - 1, i0 + win[1],
+                                           w.cols)[2])) for win in cfg.car_windows}
     out = []
     for j in w.cols:
         code = panel.codes[j]
+        b_open, b_close = SM.column(panel.bench_open, j), SM.column(panel.bench_close, j)
         paper_px = panel.open[i0, j] if t.at == "open" else panel.close[i0, j]
-        paper_bench = panel.bench_open[i0] if t.at == "open" else panel.bench_close[i0]
+        paper_bench = b_open[i0] if t.at == "open" else b_close[i0]
         fill_i, fill_px, fill_bench = _first_fill(panel, locked_all, j, i0, end, t.at)
-        paper = exit_px[j] / paper_px - 1 - (bench_end / paper_bench - 1) if paper_px > 0 else np.nan
-        tradable = exit_px[j] / fill_px - 1 - (bench_end / fill_bench - 1) if fill_i is not None else np.nan
+        exit_px, bench_end = panel.close[exit_row[j], j], b_close[exit_row[j]]
+        paper = exit_px / paper_px - 1 - (bench_end / paper_bench - 1) if paper_px > 0 else np.nan
+        tradable = exit_px / fill_px - 1 - (bench_end / fill_bench - 1) if fill_i is not None else np.nan
         rec = {"event": t.event.id, "code": code, "name": names.get(code, ""), "day0": str(t.session.date()),
                "at": t.at, "beta": w.beta[j], "estimation_sessions": int(w.n_ok[j])}
         for lo_, hi_ in cfg.car_windows:
@@ -309,6 +265,8 @@ def _car_records(panel: Panel, t, w: _Window, locked_all, cfg: StudyConfig, name
             traded = present_w[sl, j].any()
             rec[f"car_mkt[{lo_},{hi_}]"] = np.nansum(w.ar_mkt[sl, j]) if traded else np.nan
             rec[f"car_mm[{lo_},{hi_}]"] = np.nansum(w.ar_mm[sl, j]) if w.fit[j] and traded else np.nan
+        for (lo_, hi_), values in bhars.items():
+            rec[f"bhar_mkt[{lo_},{hi_}]"] = values[j]
         rec.update({
             "locked_days": int(locked_w[:, j].sum()), "suspended_days": int((~present_w[:, j]).sum()),
             "locked_day0": bool(locked_all[i0, j]),
@@ -320,14 +278,40 @@ def _car_records(panel: Panel, t, w: _Window, locked_all, cfg: StudyConfig, name
     return out
 
 
+@dataclass
+class StudyResult:
+    """Everything :func:`compute_all` finds: the long AR table, per stock-event CARs and BHARs,
+    one summary row per event (and all events), every test of every window (``tests``), the
+    main window's test outcomes (``outcomes[(event, "mkt"|"mm")]``) and skipped events."""
+
+    abnormal: pd.DataFrame
+    car: pd.DataFrame
+    summary: pd.DataFrame
+    tests: pd.DataFrame
+    outcomes: dict
+    skipped: list
+
+
 def compute(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str, str]):
-    """Abnormal returns (long table), per event x stock CARs, per-event and overall tests."""
+    """``(abnormal, car, summary, skipped)`` of :func:`compute_all`."""
+    res = compute_all(panel, tradables, cfg, names)
+    return res.abnormal, res.car, res.summary, res.skipped
+
+
+def compute_all(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str, str]) -> StudyResult:
+    """Abnormal returns (long table), per event x stock CARs and BHARs, per-event and overall tests.
+
+    Tests: the plain ones (t, sign, Wilcoxon: independence assumed) and the dependence-robust ones
+    of :mod:`hypebt.research.study_robust` on both models' ARs, for every CAR window; summary.csv
+    carries the main window's, the headline chosen by how the events cluster in calendar time.
+    """
     from scipy import stats
 
     r, rm_span, span = _returns(panel.close, panel.present, panel.bench_close)
+    last = SR.last_traded(panel.present)
     a, b = cfg.window
     rel = np.arange(a, b + 1)
-    long_parts, car_rows, skipped = [], [], []
+    long_parts, car_rows, skipped, windows = [], [], [], []
     locked_all = locked_limit_up(panel)
     for t in tradables:
         i0 = panel.sessions.get_indexer([t.session])[0]
@@ -335,15 +319,22 @@ def compute(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str, st
             skipped.append(f"{t.event.id}: window {a}..{b} around {t.session.date()} leaves the data")
             continue
         w = _event_window(panel, r, rm_span, span, i0, cfg)
+        windows.append(RB.EventWindow(t.event.id, i0, w.cols, w.ar_mkt, w.ar_mm, w.alpha, w.beta))
         long_parts.append(_abnormal_frame(panel, t.event.id, w, r, locked_all, rel))
-        car_rows.extend(_car_records(panel, t, w, locked_all, cfg, names))
+        car_rows.extend(_car_records(panel, t, w, locked_all, last, cfg, names))
     if not car_rows:
         raise DataError("no event has its whole study window inside the data: " + "; ".join(skipped))
     abnormal = pd.concat(long_parts, ignore_index=True)
     car = pd.DataFrame(car_rows)
-    summaries = [_test_row(ev_id, g, f"car_mkt[0,{b}]", f"car_mm[0,{b}]", stats)
-                 for ev_id, g in [*car.groupby("event", sort=False), ("all events", car)]]
-    return abnormal, car, pd.DataFrame(summaries), skipped
+    lo, hi = cfg.main_window
+    robust, test_rows, outcomes = RB.run(windows, r, rm_span, span, cfg.window, cfg.estimation, cfg.car_windows,
+                                         cfg.main_window)
+    summaries = []
+    for ev_id, g in [*car.groupby("event", sort=False), ("all events", car)]:
+        row = _test_row(ev_id, g, f"car_mkt[{lo},{hi}]", f"car_mm[{lo},{hi}]", stats)
+        row["mean_bhar"] = float(g[f"bhar_mkt[{lo},{hi}]"].mean())
+        summaries.append({**row, **robust.get(ev_id, {})})
+    return StudyResult(abnormal, car, pd.DataFrame(summaries), pd.DataFrame(test_rows), outcomes, skipped)
 
 
 def _test_row(name, g, col, col_mm, stats) -> dict:
@@ -369,8 +360,14 @@ def _test_row(name, g, col, col_mm, stats) -> dict:
     return out
 
 
-def curves(abnormal: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    """Mean CAR per event-relative day with a confidence band, per event and for all events."""
+def curves(abnormal: pd.DataFrame, confidence: float, outcomes: dict | None = None) -> pd.DataFrame:
+    """Mean CAR per event-relative day with a confidence band, per event and for all events.
+
+    The band is the cross-sectional standard error of the mean, widened for the correlation of
+    the stocks' abnormal returns when ``outcomes`` (:attr:`StudyResult.outcomes`) give its
+    estimation-window average r̄: by ``sqrt((1 + (N − 1) r̄) / (1 − r̄))``, the Kolari–Pynnönen
+    factor (:func:`hypebt.research.study_stats.band_inflation`); ``widening`` records it.
+    """
     from scipy import stats
 
     z = stats.norm.ppf(0.5 + confidence / 2)
@@ -378,10 +375,13 @@ def curves(abnormal: pd.DataFrame, confidence: float) -> pd.DataFrame:
     for ev_id, g in [*abnormal.groupby("event", sort=False), ("all events", abnormal)]:
         for col in ("car_mkt", "car_mm"):
             agg = g.groupby("rel_day")[col].agg(["mean", "std", "count"])
-            se = agg["std"] / np.sqrt(agg["count"])
+            res = (outcomes or {}).get((ev_id, "mkt" if col == "car_mkt" else "mm"))
+            widen = np.array([SS.band_inflation(res.r_bar, int(n)) if res is not None else 1.0
+                              for n in agg["count"]])
+            se = agg["std"] / np.sqrt(agg["count"]) * widen
             out.append(pd.DataFrame({"event": ev_id, "model": col, "rel_day": agg.index, "mean": agg["mean"],
                                      "low": agg["mean"] - z * se, "high": agg["mean"] + z * se,
-                                     "n": agg["count"]}))
+                                     "n": agg["count"], "widening": widen}))
     return pd.concat(out, ignore_index=True)
 
 
@@ -397,6 +397,9 @@ class StudyInputs:
     look_ahead: bool
     data_manifests: dict
     notes: list = field(default_factory=list)
+    market: SM.Market | None = None
+    day0: list = field(default_factory=list)       # per event: id, day0, prev_session, span_days, closure
+    concerned: dict = field(default_factory=dict)  # event id -> codes of the company it concerns
 
 
 def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
@@ -408,7 +411,7 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
         raise InputError(f"{where}: a study needs an [events] table (catalogue and a filter)")
     dataset = store.stock_dataset(spec.adjust)
     manifest = store.manifest(dataset)
-    names: dict[str, str] = {}
+    names: dict[str, str] = SI.names(store)  # the store's stock list, when it has one
     look_ahead, uni_name = False, "codes"
     if spec.universe == "all":
         codes, uni_name = None, "all"
@@ -417,7 +420,8 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
         if spec.universe:
             uni = U.load_universe(spec.universe, ws)
             codes = list(dict.fromkeys([*uni.codes, *codes]))
-            names, look_ahead, uni_name = dict(uni.names), uni.look_ahead, uni.name
+            names = {**names, **{c: n for c, n in uni.names.items() if n}}
+            look_ahead, uni_name = uni.look_ahead, uni.name
         if not codes:
             raise InputError(f"{where}: the universe is empty")
     bars = store.load(dataset, codes=codes, columns=["code", "date", "open", "high", "low", "close"])
@@ -428,14 +432,13 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
         missing = sorted(set(codes) - set(bars["code"].unique()))
         if missing:
             notes.append(f"{len(missing)} code(s) not in the store, left out: {', '.join(missing)}")
-    cal = Calendar(sessions_from_store(store, spec.benchmark))
+    cal = Calendar(store_sessions(store))
     first, last = bars["date"].min(), bars["date"].max()
     start = pd.Timestamp(spec.start) if spec.start else first
     end = pd.Timestamp(spec.end) if spec.end else last
     sessions = cal.between(max(start, first), min(end, last))
     if len(sessions) < 2:
         raise DataError(f"{where}: no data between {start.date()} and {end.date()}")
-    bench = store.load_index(spec.benchmark, ["date", "open", "close"], where)
     tradables, outside = E.select(spec.events, ws, cal, sessions, where)
     if outside:
         notes.append("events outside the data (not studied): " + ", ".join(f"{e.id} ({e.time.date()})" for e in outside))
@@ -445,7 +448,22 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
     if qfq:
         notes.append("prices are forward-adjusted (qfq): limit-locked sessions are detected with a "
                      f"{rules.limit_tolerance} CNY tolerance")
-    panel = build_panel(bars, sessions, bench, names, pd.Timestamp(manifest["first_date"]), set(spec.st_codes),
+    no_bench = pd.DataFrame({"date": sessions, "open": np.nan, "close": np.nan})  # the market comes next
+    panel = build_panel(bars, sessions, no_bench, names, pd.Timestamp(manifest["first_date"]), set(spec.st_codes),
                         rules=rules)
+    market = SM.resolve(store, cfg.market, panel.codes, sessions, dataset, where, cfg.size_groups)
+    panel.bench_open, panel.bench_close = market.open, market.close
+    notes.extend(market.notes)
     manifests = {n: store.manifest(n) for n in (dataset, "index")}
-    return StudyInputs(spec, cfg, panel, tradables, outside, names, uni_name, look_ahead, manifests, notes)
+    if market.manifest and market.manifest.get("dataset") not in manifests:  # a derived market index
+        manifests[market.manifest["dataset"]] = market.manifest
+    day0 = []
+    for t in tradables:
+        i0 = sessions.get_indexer([t.session])[0]
+        span_days, closure = SR.closure_days(sessions, i0)
+        day0.append({"id": t.event.id, "day0": str(t.session.date()), "span_days": span_days, "closure": closure,
+                     "prev_session": str(sessions[i0 - 1].date()) if i0 >= 1 else ""})
+    in_panel = set(panel.codes)
+    concerned = {t.event.id: tuple(c for c in (t.event.codes or spec.codes) if c in in_panel) for t in tradables}
+    return StudyInputs(spec, cfg, panel, tradables, outside, names, uni_name, look_ahead, manifests, notes,
+                       market, day0, {k: v for k, v in concerned.items() if v})

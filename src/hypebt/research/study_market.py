@@ -62,15 +62,14 @@ def resolve(store: Store, name: str, codes: list[str], sessions: pd.DatetimeInde
                          f"left out: {', '.join(missing[:20])}{' ...' if len(missing) > 20 else ''}")
         return Market(name, f"size-matched ({groups} cap groups)", open_, close, tuple(notes),
                       store.manifest(f"size{groups}_{stock_dataset.removeprefix('stock_')}"))
-    bars = MI.load_benchmark(store, name, ["date", "open", "close"], where, stock_dataset)
+    bars = MI.load_equal_weight(store, stock_dataset) if name == EQUAL_WEIGHT else \
+        MI.load_benchmark(store, name, ["date", "open", "close"], where, stock_dataset)
     b = bars.drop_duplicates("date").set_index("date").reindex(sessions)
     if b["close"].isna().all():
         raise DataError(f"{where}: market {name} has no bars between {sessions[0].date()} and {sessions[-1].date()}")
     if name == EQUAL_WEIGHT:
         manifest = store.manifest(MI.dataset_name(stock_dataset))
-        label = f"equal-weight market ({manifest.get('built_from', {}).get('dataset', stock_dataset)}, " \
-                f"{int(np.nanmedian(b['n_stocks'])) if 'n_stocks' in b else '?'} stocks a session)" \
-            if manifest else "equal-weight market"
+        label = f"equal-weight market ({int(np.nanmedian(b['n_stocks']))} stocks a session, from {stock_dataset})"
         notes = ("equal-weight market: each session, the mean return of every stock in the store that traded on it "
                  "and the session before (suspended stocks drop out until their second session back; new "
                  "listings enter on their second session)",)

@@ -70,3 +70,29 @@ def closure_days(sessions: pd.DatetimeIndex, i0: int) -> tuple[int, bool]:
     prev, day0 = sessions[i0 - 1], sessions[i0]
     between = pd.bdate_range(prev + pd.Timedelta(days=1), day0 - pd.Timedelta(days=1))
     return int((day0 - prev).days), len(between) > 0
+
+
+def market_model(r_est: np.ndarray, rm_est: np.ndarray, ok: np.ndarray):
+    """OLS market model per stock on the estimation window: ``R_it = alpha_i + beta_i R_mt + e_it``.
+
+    ``r_est``, ``rm_est``: (T, K) stock and benchmark returns; ``ok``: (T, K) the sessions to use
+    (one-session returns with both figures). Returns ``(alpha, beta, n_ok)``, NaN where a stock has
+    fewer than 2 sessions or a benchmark that does not vary.
+    """
+    n_ok = ok.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = np.where(ok, rm_est, 0.0)
+        y = np.where(ok, r_est, 0.0)
+        mx, my = x.sum(axis=0) / n_ok, y.sum(axis=0) / n_ok
+        cov = np.where(ok, (x - mx) * (y - my), 0.0).sum(axis=0)
+        var = np.where(ok, (x - mx) ** 2, 0.0).sum(axis=0)
+        beta = cov / var
+        alpha = my - beta * mx
+    return alpha, beta, n_ok
+
+
+def abnormal_returns(r, rm, span, alpha, beta):
+    """Market-adjusted and market-model abnormal returns of (S, K) returns ``r`` against the
+    benchmark's returns ``rm`` over the same spans: ``r − rm`` and ``r − (alpha · span + beta · rm)``
+    (a return spanning n sessions, after a suspension, expects n sessions of alpha)."""
+    return r - rm, r - (alpha[None, :] * span + beta[None, :] * rm)

@@ -84,23 +84,31 @@ class Outcome:
         return self.results[self.headline]
 
 
-def run_tests(sample: Sample, window: tuple[int, int]) -> Outcome:
+def correlations(sample: Sample) -> tuple[float, float]:
+    """(average AR correlation, average sign correlation) of the sample's estimation window, over
+    the stock-events that have a CAR; the same for every CAR window of one event and model, so a
+    study computes them once (:func:`run_tests` takes them)."""
+    usable = np.isfinite(sample.car()) & ((~np.isnan(sample.est)).sum(axis=0) > sample.ddof + 1)
+    return I.average_correlation(sample.est[:, usable])[0], I.sign_correlation(sample.est[:, usable])
+
+
+def run_tests(sample: Sample, window: tuple[int, int], corr: tuple[float, float] | None = None) -> Outcome:
     """Every test on ``sample`` (plain cross-sectional t, BMP, KP, portfolio, generalized sign
     correlation-adjusted, Corrado rank, calendar-time portfolio) and the headline pick.
 
-    ``window``: the study's event window (a, b), which decides whether stock-events overlap.
+    ``window``: the study's event window (a, b), which decides whether stock-events overlap;
+    ``corr``: :func:`correlations` of the sample when already known.
     """
     car = sample.car()
     length = sample.event.shape[0]
-    usable = np.isfinite(car) & ((~np.isnan(sample.est)).sum(axis=0) > sample.ddof + 1)
-    r_bar = I.average_correlation(sample.est[:, usable])[0]
+    r_bar, sign_rho = correlations(sample) if corr is None else corr
     cal_ar, cal_in = calendar_arrays(sample)
     results = {
         "plain": I.cross_sectional_t(car),
         "bmp": I.bmp_test(sample.est, car, length, ddof=sample.ddof),
         "kp": I.bmp_test(sample.est, car, length, ddof=sample.ddof, kp=True, r_bar=r_bar),
         "portfolio": I.portfolio_test(sample.est, sample.event),
-        "sign": I.generalized_sign_test(sample.est, car),
+        "sign": I.generalized_sign_test(sample.est, car, rho=max(sign_rho, 0.0) if np.isfinite(sign_rho) else None),
         "rank": I.rank_test(sample.est, sample.event),
         "calendar": I.calendar_time_test(cal_ar, cal_in),
     }

@@ -215,7 +215,6 @@ def execute(prep, plan: Plan, out: Path, *, workers: int | None = None, schedule
 
 def _run_local(prep, cls, plan: Plan, batches: list, workers: int, collect) -> None:
     """Batches on a pool of ``workers`` local processes, at most two per worker in flight."""
-    metrics._qs()  # import quantstats once here, so forked workers start with it loaded
     if "fork" in mp.get_all_start_methods():
         # Forked workers inherit the prepared data and the strategy class: nothing to send.
         _WORKER.update(digest=None, prep=prep, cls=cls)
