@@ -160,11 +160,14 @@ def test_history_windows(tmp_path):
         def on_close(self, day):
             if self.session_no == 3:
                 SEEN.append(("close", self.history(CODE, "close", 2).tolist()))
+                SEEN.append(("array", self.history(CODE, "close", 2, array=True).tolist(),
+                             self.history([CODE, CODE], "open", 2, array=True).shape))
 
     run(tmp_path, Probe)
     # Before the open of 01-05: closes up to 01-04, opens up to today's; only 3 bars exist yet.
     assert SEEN[0] == ("open", [10.6, 10.9], [10.6, 10.9], ["01-02", "01-03", "01-04"])
     assert SEEN[1] == ("close", [10.9, 11.0])
+    assert SEEN[2] == ("array", [10.9, 11.0], (2, 2))
 
 
 def test_history_adjusted_and_traded_and_several_codes(tmp_path):
@@ -310,6 +313,7 @@ def test_names_benchmark_record_log(tmp_path):
         def on_open(self, day):
             SEEN.append(("open", len(self.benchmark_returns())))
             self.log("open", self.session_no)
+            Probe.ctx_benchmark = self.ctx.benchmark
 
         def on_close(self, day):
             SEEN.append(("close", self.benchmark_returns().iloc[-1]))
@@ -319,6 +323,7 @@ def test_names_benchmark_record_log(tmp_path):
 
     prep, res = run(tmp_path, Probe)
     assert SEEN[2] == ("open", 1)  # before the open of session 1: session 0's return only
+    assert Probe.ctx_benchmark is None  # the whole series is not handed out
     assert SEEN[3][1] == pytest.approx(3501 / 3500 - 1)  # the test CSI 300 closes 3500, 3501, ...
     assert res.equity.columns.tolist() == ["date", "cash", "value", "seen_close", "flag"]
     assert res.equity["seen_close"].tolist() == [r[4] for r in ROWS]

@@ -279,3 +279,17 @@ def test_a_limit_order_waits_out_a_limit_up_lock(tmp_path):
     assert [e for e in EVENTS if e[1] == U] == [(1, U, "buy", 100, 11.0, "refused", "locked_limit_up"),
                                                 (2, U, "buy", 100, 11.5, "filled", "")]
     assert tickets[0].status == "filled" and tickets[0].at == "limit@12"
+
+
+def test_stop_loss_on_a_short_covers_when_the_price_rises(tmp_path):
+    class P(Recorder):
+        def open0(self):
+            self.short_value(A, 20_000)                              # 2,000 short at 10.00
+
+        def close0(self):
+            self.order(A, "cover", "stop", 10.7)                     # buy back once it rises to 10.70
+
+    res = run(tmp_path, P, margin=(A,))
+    # s1: open 10.20, high 10.80 >= 10.70: covered at the stop, all 2,000 shares.
+    assert fills(res) == [("01-02", "short", 2000, 10.0), ("01-03", "cover", 2000, 10.7)]
+    assert res.orders[res.orders["side"] == "cover"]["at"].tolist() == ["stop@10.7"]

@@ -41,7 +41,7 @@ from typing import Any
 import pandas as pd
 
 from hypebt.core.errors import InputError
-from hypebt.core.paths import workspace_of_spec
+from hypebt.core.workspace import resolve_workspace
 from hypebt.engine.spec import TOP_KEYS, Spec, load_spec, parse_spec
 
 TABLE_KEYS = ("params", "rules", "events", "sweep", "study")
@@ -101,7 +101,7 @@ def resolve_spec(spec=None, strategy=None, workspace=None, extra: dict | None = 
             raise InputError(f"strategy must be a name, a .py path or a Strategy class, got {strategy!r}")
     raw = {k: _plain(v) for k, v in raw.items()}
     raw.setdefault("name", path.stem if path is not None else "notebook")
-    ws = Path(workspace) if workspace is not None else (workspace_of_spec(path) if path else Path.cwd())
+    ws = resolve_workspace(workspace, path, required=False)
     if path is None:
         path = ws / "backtests" / f"{raw['name']}.toml"  # where such a spec would live (names in messages)
     return parse_spec(raw, path), ws, cls

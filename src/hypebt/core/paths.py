@@ -22,18 +22,6 @@ def workspace(root: str | os.PathLike | None = None) -> Path:
     return Path(root) if root is not None else Path.cwd()
 
 
-def workspace_of_spec(spec_path: str | os.PathLike) -> Path:
-    """The workspace a spec belongs to: the nearest folder at or above the spec's folder holding
-    ``strategies/`` or ``data/``; the current folder when there is none.
-
-    >>> workspace_of_spec("/nowhere/backtests/x.toml") == Path.cwd()  # doctest: +SKIP
-    True
-    """
-    from hypebt.core.workspace import find_workspace  # one finder (the CLI adds its errors there)
-
-    return find_workspace(spec_path) or Path.cwd()
-
-
 def store_root(home: str | os.PathLike | None = None, root: str | os.PathLike | None = None) -> Path:
     """The store folder: ``home``, else ``$HYPEBT_HOME``, else ``<workspace>/data/store``."""
     if home:

@@ -108,7 +108,8 @@ class OrderMethods:
 
     def order_target_weights(self, weights: dict, at: str = "open", note: str = "", _now: bool = False):
         """Targets for several codes at once (``{code: fraction of equity}``; other holdings are left
-        alone). Reductions are placed first, so their cash counts for the increases of the same moment."""
+        alone). Reductions are placed first; increases are limited to the cash held when they are
+        placed (the order checks do not count the proceeds of sales that have not filled yet)."""
         if not _now:
             checked = Z.normalise_weights(dict(weights))
             return self._place(self.order_target_weights, checked, at=at, note=note)

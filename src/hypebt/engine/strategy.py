@@ -170,7 +170,8 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy):
         self._ext_days = [d.date() for d in lead] + list(self._days)  # dates of the extended positions
         self.ctx = replace(ctx, arrays=W.RevealedArrays(ctx.arrays, self._offset, self._moment),
                            history=W.RevealedArrays(self._ext, 0, self._moment),
-                           events=[t for t in ctx.events if t.event.scheduled])
+                           events=[t for t in ctx.events if t.event.scheduled],
+                           benchmark=None)  # the benchmark up to now: benchmark_returns()
         self.desk = OrderDesk(self, ctx.rules, ctx.eligible, borrow_ledger=ctx.borrow_ledger, arrays=ctx.arrays)
         self.sizer_ = LotSizer(rules=ctx.rules)
         self.session_no = -1

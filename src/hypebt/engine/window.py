@@ -59,25 +59,29 @@ class Moment:
         return min(self.last(f) for f in fields)
 
 
-def column(cols: dict, field: str, adjusted: bool) -> np.ndarray:
-    """A whole column; prices on the adjusted scale with ``adjusted`` (signals), else as traded."""
+def column(cols: dict, field: str, adjusted: bool, lo: int = 0, end: int | None = None) -> np.ndarray:
+    """Positions ``lo:end`` of a column, as a new array; prices on the adjusted scale with
+    ``adjusted`` (signals), else as traded."""
     if field not in HISTORY_FIELDS:
         raise ValueError(f"unknown field {field!r}; use one of {', '.join(HISTORY_FIELDS)}")
+    values = cols[field][lo:end]
     if adjusted and field in PRICE_FIELDS:
-        close = cols["close"]
+        close = cols["close"][lo:end]
         with np.errstate(divide="ignore", invalid="ignore"):
-            factor = np.where(close > 0, cols["adjclose"] / close, 1.0)
-        return cols[field] * factor
-    return cols[field]
+            factor = np.where(close > 0, cols["adjclose"][lo:end] / close, 1.0)
+        return values * factor
+    return values.copy()
 
 
-def history(arrays: Mapping, codes, field: str, n: int, moment: Moment, adjusted: bool = True):
+def history(arrays: Mapping, codes, field: str, n: int, moment: Moment, adjusted: bool = True,
+            array: bool = False):
     """The last ``n`` values of ``field`` known at ``moment`` (fewer at the start of the data).
 
     One code: a float Series indexed by session; several codes (a list): a DataFrame, one
     column per code. ``adjusted`` puts open/high/low/close on the adjusted scale (the adjusted
     close's factor), so returns and indicators do not jump at dividends and splits; traded
-    prices with ``adjusted=False``.
+    prices with ``adjusted=False``. ``array=True`` gives a numpy array (one code) or a 2-D array
+    (sessions x codes) instead: no index, much faster in a loop over many codes.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"history: n must be a whole number >= 1, got {n!r}")
@@ -85,13 +89,17 @@ def history(arrays: Mapping, codes, field: str, n: int, moment: Moment, adjusted
     lo = max(0, end - int(n))
     if isinstance(codes, str):
         fa = arrays[codes]
-        values = column(fa.columns, field, adjusted)[lo:end].copy()
-        return pd.Series(values, index=fa.sessions[lo:end], name=codes, dtype="float64")
+        if array:
+            return column(fa.columns, field, adjusted, lo, end)
+        return pd.Series(column(fa.columns, field, adjusted, lo, end), index=fa.sessions[lo:end], name=codes,
+                         dtype="float64", copy=False)
     codes = list(codes)
     if not codes:
         raise ValueError("history: give a code or a list of codes")
     first = arrays[codes[0]]
-    data = {c: column(arrays[c].columns, field, adjusted)[lo:end].copy() for c in codes}
+    if array:
+        return np.column_stack([column(arrays[c].columns, field, adjusted, lo, end) for c in codes])
+    data = {c: column(arrays[c].columns, field, adjusted, lo, end) for c in codes}
     return pd.DataFrame(data, index=first.sessions[lo:end], dtype="float64")
 
 
