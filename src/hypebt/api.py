@@ -295,13 +295,15 @@ class StudyResult:
     skipped: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     inputs: Any = None
+    tests: pd.DataFrame | None = None  # every test for every window (the page's and tests.csv's table)
 
     def report(self, folder) -> Path:
         """Write what ``hypebt study`` writes (study.html, CSVs, manifest) into ``folder``."""
         from hypebt.reports import study_page
 
         return study_page.write(self.inputs, self.abnormal_returns, self.car, self.summary, self.curves,
-                                self.skipped, Path(folder), command=["hypebt.study", str(self.inputs.spec.path)])
+                                self.skipped, Path(folder), command=["hypebt.study", str(self.inputs.spec.path)],
+                                tests=self.tests)
 
     def _repr_html_(self) -> str:
         return f"<div><strong>hypebt study</strong>{self.summary.to_html(index=False)}</div>"
@@ -321,6 +323,7 @@ def study(spec=None, *, workspace=None, home=None, offline: bool = False, **keys
     if sp.universe != "all":
         _ensure(sp, store, ws, offline)
     inputs = ST.prepare(sp, ws, store)
-    abnormal, car, summary, skipped = ST.compute(inputs.panel, inputs.tradables, inputs.cfg, inputs.names)
-    curves = ST.curves(abnormal, inputs.cfg.confidence)
-    return StudyResult(car, summary, abnormal, curves, list(skipped), list(inputs.notes), inputs)
+    res = ST.compute_all(inputs.panel, inputs.tradables, inputs.cfg, inputs.names)
+    curves = ST.curves(res.abnormal, inputs.cfg.confidence, res.outcomes)
+    return StudyResult(res.car, res.summary, res.abnormal, curves, list(res.skipped), list(inputs.notes), inputs,
+                       res.tests)
