@@ -44,6 +44,9 @@ class HypeBuy(Strategy):
             at = t.at if self.cfg.delay == 0 else "open"
             if i < len(self.sessions):
                 self.entries.append((i, at, t.event.id))
+                # Flat, it has nothing to do but around its entries (buys, then retries); while it
+                # holds stocks or waits for an order the engine keeps it awake anyway.
+                self.wake_between(i, i + self.cfg.retry_days)
         self.held = {}      # code -> dict(entry_no, entry_adj, hit_limit, exit)
         self.waiting = {}   # code -> (last session index to try, budget, event id)
 

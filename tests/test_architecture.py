@@ -51,7 +51,6 @@ ALLOWED = {
     "size: hypebt.market.rules has 703 lines",
     # metrics._qs (the lazy quantstats import) used from outside engine/metrics.py:
     # pages engineer (run_report.py, sweep.py).
-    "private use: hypebt.research.sweep uses hypebt.engine.metrics._qs",
     "private use: hypebt.reports.run_report uses hypebt.engine.metrics._qs",
 }
 

@@ -41,6 +41,7 @@ from typing import Any
 from hypebt.core.errors import InputError, unknown
 from hypebt.core.paths import safe_name
 from hypebt.engine.bt_adapter import AlignedStrategy
+from hypebt.engine.wake import Sleeping, WakeSchedule
 from hypebt.market import rules as R
 from hypebt.market.broker import LotSizer
 from hypebt.market.orders import OrderDesk
@@ -61,6 +62,7 @@ class Context:
     arrays: dict = field(default_factory=dict)  # code -> hypebt.market.feed.FeedArrays
     days: list = field(default_factory=list)  # the sessions as datetime.date
     session_index: dict = field(default_factory=dict)  # session Timestamp -> position
+    fee_memo: dict = field(default_factory=dict)  # each fill's fees, shared by the order desk and the CommInfos
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,8 @@ class BarView:
         return self.closed_at_limit_up and self.open == self.high == self.low == self.close
 
 
-class Strategy(AlignedStrategy):
-    """Base class of hypebt strategies (see the module docstring)."""
+class Strategy(AlignedStrategy, Sleeping):
+    """Base class of hypebt strategies (see the module docstring; sleeping: :class:`Sleeping`)."""
 
     PARAMS: dict[str, Any] = {}
     params = (("ctx", None),)
@@ -104,12 +106,15 @@ class Strategy(AlignedStrategy):
         self.session_index = ctx.session_index or {s: i for i, s in enumerate(ctx.sessions)}
         self._days = ctx.days or [d.date() for d in ctx.sessions]
         self.rules = ctx.rules
-        self.desk = OrderDesk(self, ctx.rules, ctx.eligible, borrow_ledger=ctx.borrow_ledger, arrays=ctx.arrays)
+        self.desk = OrderDesk(self, ctx.rules, ctx.eligible, borrow_ledger=ctx.borrow_ledger, arrays=ctx.arrays,
+                              fee_memo=ctx.fee_memo)
         self.sizer_ = LotSizer(rules=ctx.rules)
         self.session_no = -1
         self._phase = "open"
         self._waiting: dict[str, list] = {"open": [], "close": []}
         self.equity_rows: list[tuple] = []
+        self.wake = WakeSchedule(len(ctx.sessions))  # when, flat, it needs its hooks (engine.wake)
+        self.sessions_skipped = 0
 
     # --- hooks for subclasses ------------------------------------------------------------------
     def on_open(self, day: dt.date) -> None:
