@@ -105,3 +105,86 @@ def test_every_combination_of_the_benchmark_grid_is_identical_sleeping(store):
         assert row["status"] == "ok", row.get("error")
         assert row["metrics"] == full.stats, combo
         assert row["returns"] == full.returns.to_numpy(dtype="float64").tobytes(), combo
+
+
+# ------------------------------------------------------------------------- tiny, by hand ---
+
+NAPPER = '''
+from hypebt import Strategy
+
+
+class Napper(Strategy):
+    """Buys 100 shares at ``buy_at`` (placed in on_open, or in the on_close before with
+    ``defer``: the order then waits for the next open), sells at ``sell_at``'s open."""
+
+    PARAMS = {"buy_at": 3, "sell_at": 5, "window": True, "defer": False, "until": ""}
+
+    def __init__(self):
+        super().__init__()
+        if self.cfg.window:
+            self.wake_between(self.cfg.buy_at - self.cfg.defer, self.cfg.buy_at - self.cfg.defer)
+
+    def on_open(self, day):
+        if self.cfg.until and self.session_no == 0:
+            self.sleep_until(self.cfg.until)
+        if self.session_no == self.cfg.buy_at and not self.cfg.defer:
+            self.buy_shares("600000", 100)
+        if self.session_no == self.cfg.sell_at:
+            self.sell_all("600000")
+
+    def on_close(self, day):
+        if self.cfg.defer and self.session_no == self.cfg.buy_at - 1:
+            self.buy_shares("600000", 100)  # at the open: waits for the next session's open
+'''
+
+
+def tiny(tmp_path, **params):
+    from helpers_engine import bars, run_plan, write_spec, make_workspace  # noqa: F401
+
+    days = pd.bdate_range("2024-03-04", periods=10)
+    rows = [(d.strftime("%Y-%m-%d"), 10 + i * 0.1, 10.2 + i * 0.1, 9.9 + i * 0.1, 10.1 + i * 0.1)
+            for i, d in enumerate(days)]
+    from helpers_engine import write_store
+    store = write_store(tmp_path / "store", {"600000": bars(10.0, rows)})
+    ws = make_workspace(tmp_path / "ws", strategies={"napper": NAPPER})
+    spec = write_spec(ws, "nap", {"strategy": "napper", "codes": ["600000"], "cash": 100_000.0,
+                                  "benchmark": "sh000300", "margin_list": "margin"})
+    prep = engine.prepare(load_spec(spec), ws, store)
+    return prep, engine.run(prep, params), engine.run(prep, params, sleep=False)
+
+
+def test_a_flat_strategy_sleeps_outside_its_window_and_wakes_while_it_holds(tmp_path):
+    prep, asleep, awake = tiny(tmp_path)
+    # awake on 3 (window, buys), 4 (holds), 5 (holds, sells at the open); asleep 0-2 and 6-9
+    assert asleep.sessions_skipped == 7 and awake.sessions_skipped == 0
+    assert_identical(asleep, awake, "napper")
+    assert list(asleep.fills["side"]) == ["buy", "sell"]
+    assert [d.day for d in asleep.fills["date"]] == [7, 11]  # sessions 3 and 5: Thu 7th, Mon 11th March
+
+
+def test_an_order_waiting_for_the_next_open_keeps_the_strategy_awake(tmp_path):
+    # placed at the close of session 2 (the only window), it fills at session 3's open
+    prep, asleep, awake = tiny(tmp_path, defer=True)
+    assert_identical(asleep, awake, "napper defer")
+    assert [d.day for d in asleep.fills["date"]] == [7, 11]
+    assert asleep.sessions_skipped == 6  # 0-1 and 6-9
+
+
+def test_sleep_until_a_named_day(tmp_path):
+    # no window: awake everywhere, except that on session 0 it sleeps until 2024-03-08 (session 4)
+    prep, asleep, awake = tiny(tmp_path, window=False, buy_at=4, sell_at=6, until="2024-03-08")
+    assert asleep.sessions_skipped == 3  # sessions 1-3; then awake to the end (no window declared)
+    assert_identical(asleep, awake, "napper until")
+    assert [d.day for d in asleep.fills["date"]] == [8, 12]
+
+
+def test_fees_are_computed_once_per_fill(tmp_path, monkeypatch):
+    from hypebt.market import rules as R
+
+    calls = []
+    real = R.fees
+    monkeypatch.setattr(R, "fees", lambda *a, **k: calls.append(a[:4]) or real(*a, **k))
+    prep, asleep, awake = tiny(tmp_path)
+    # a buy (cash reservation, cash check, fill, Backtrader's commission) and a sell (fill, commission),
+    # twice (sleeping and not): one computation per fill and run
+    assert len(calls) == 4 and len(set(calls)) == 2, calls
