@@ -231,10 +231,12 @@ def _benchmark(store: Store, spec: Spec, sessions: pd.DatetimeIndex) -> pd.Serie
 def equity_returns(rows: list[tuple], start_cash: float, sessions: pd.DatetimeIndex) -> pd.Series:
     """Daily returns from the values recorded at each close: value / previous value - 1, the
     first against the starting cash (TimeReturn's definition)."""
-    values = [v for _, _, v in rows]
-    prev = [start_cash, *values[:-1]]
-    out = pd.Series([v / p - 1.0 for v, p in zip(values, prev)], index=sessions[: len(values)], dtype="float64")
-    return out.reindex(sessions).fillna(0.0)
+    values = np.array([v for _, _, v in rows], dtype="float64")
+    prev = np.concatenate(([start_cash], values[:-1]))
+    out = values / prev - 1.0  # elementwise IEEE division and subtraction: the same as in Python floats
+    if len(out) == len(sessions):  # a row for every session (always, but for a stopped run)
+        return pd.Series(out, index=sessions, dtype="float64")
+    return pd.Series(out, index=sessions[: len(out)], dtype="float64").reindex(sessions).fillna(0.0)
 
 
 def _feeds(prep: Prepared, reuse: bool) -> list:
@@ -317,7 +319,9 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
         # numpy's sum, as pandas' (the same pairwise order, so the same last bit)
         fees = float(np.array([f["fees"] for f in desk.fills], dtype="float64").sum()) if desk.fills else 0.0
         borrow_fees = float(np.array([b[2] for b in ledger], dtype="float64").sum()) if ledger else 0.0
-    stats.update(metrics.benchmark_figures(prep.benchmark))
+    if "_bench_figures" not in prep.__dict__:  # the same for every run of the prepared data
+        prep.__dict__["_bench_figures"] = metrics.benchmark_figures(prep.benchmark)
+    stats.update(prep.__dict__["_bench_figures"])
     stats.update(
         final_value=float(rows[-1][2]) if rows else prep.spec.cash,
         start_cash=prep.spec.cash,

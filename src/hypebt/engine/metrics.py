@@ -100,9 +100,10 @@ def compute(returns: pd.Series, trades: pd.DataFrame, orders: pd.DataFrame, expo
 def figures(returns: pd.Series, closed_pnl: np.ndarray, refused: int, exposure: float) -> dict:
     """:func:`compute` from the closed trades' net P&L and the number of orders not filled,
     without the ledger tables (what a sweep computes for each combination)."""
-    raw = returns.fillna(0.0)
-    r = _clean(returns)
-    total = float((1 + raw).prod() - 1) if len(raw) else 0.0
+    values = returns.to_numpy(dtype="float64", na_value=np.nan)
+    raw = np.where(np.isnan(values), 0.0, values)  # fillna(0): pandas' prod and any are numpy's on this
+    r = np.where(np.isinf(raw), np.nan, raw)
+    total = float(np.prod(1 + raw) - 1) if len(raw) else 0.0
     years = len(r) / PERIODS
     cagr = (1 + total) ** (1 / years) - 1 if years > 0 and total > -1 else None
     flat = not raw.any()
