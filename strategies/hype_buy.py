@@ -36,19 +36,25 @@ class HypeBuy(Strategy):
         super().__init__()
         if self.cfg.delay < 0 or self.cfg.hold_days < 1 or self.cfg.retry_days < 0:
             raise ValueError("delay and retry_days must be >= 0 and hold_days >= 1")
-        index = self.session_index
-        # (session index, "open"/"close") of each entry
-        self.entries = []
+        self.entries = []   # (session index, "open"/"close", event id) of each entry, as events become known
+        self.known = set()  # ids of the events already scheduled for entry
+        self.held = {}      # code -> dict(entry_no, entry_adj, hit_limit, exit)
+        self.waiting = {}   # code -> (last session index to try, budget, event id)
+        # Flat, it acts only from an event's first tradable session to its entry (``delay`` later)
+        # and retries; holding stocks or waiting for an order keeps it awake anyway.
+        self.wake_around_events(after=self.cfg.delay + self.cfg.retry_days)
+
+    def _learn(self):
+        """Schedule the entry of each event that has become known (self.events reveals an
+        unscheduled event only at its first tradable moment)."""
         for t in self.events:
-            i = index[t.session] + self.cfg.delay
+            if t.event.id in self.known:
+                continue
+            self.known.add(t.event.id)
+            i = self.session_index[t.session] + self.cfg.delay
             at = t.at if self.cfg.delay == 0 else "open"
             if i < len(self.sessions):
                 self.entries.append((i, at, t.event.id))
-                # Flat, it has nothing to do but around its entries (buys, then retries); while it
-                # holds stocks or waits for an order the engine keeps it awake anyway.
-                self.wake_between(i, i + self.cfg.retry_days)
-        self.held = {}      # code -> dict(entry_no, entry_adj, hit_limit, exit)
-        self.waiting = {}   # code -> (last session index to try, budget, event id)
 
     # --- entries ---------------------------------------------------------------------------
     def _start_event(self, event_id):
@@ -74,6 +80,7 @@ class HypeBuy(Strategy):
 
     # --- hooks -----------------------------------------------------------------------------
     def on_open(self, day):
+        self._learn()
         for code, h in list(self.held.items()):
             due = self.session_no - h["entry_no"] >= self.cfg.hold_days
             if (due or h["exit"]) and self.position(code) > 0:
@@ -86,6 +93,7 @@ class HypeBuy(Strategy):
         self._try_buys("open")
 
     def on_close(self, day):
+        self._learn()
         for i, at, event_id in self.entries:
             if i == self.session_no and at == "close":
                 self._start_event(event_id)
@@ -94,8 +102,8 @@ class HypeBuy(Strategy):
             if self.position(code) <= 0:
                 continue
             bar = self.bar(code)
-            if h["entry_adj"] is None:  # the entry price on the adjusted scale of the signals
-                h["entry_adj"] = (bar.open if h["at"] == "open" else bar.close) * bar.adjclose / bar.close
+            if h["entry_adj"] is None:  # the entry's fill price on the adjusted scale of the signals
+                h["entry_adj"] = self.holding(code).avg_price * bar.adjclose / bar.close
             change = bar.adjclose / h["entry_adj"] - 1
             if self.cfg.stop_loss and change <= -self.cfg.stop_loss:
                 h["exit"] = "stop_loss"

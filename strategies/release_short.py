@@ -64,7 +64,7 @@ class ReleaseShort(Strategy):
             if self.position(code) >= 0:
                 continue
             bar = self.bar(code)
-            if s["entry_price"] is None:
-                s["entry_price"] = bar.open if self.cfg.at == "open" else bar.close
+            if s["entry_price"] is None:  # the short's fill price (after slippage)
+                s["entry_price"] = self.holding(code).avg_price
             if self.cfg.stop_loss and bar.close >= s["entry_price"] * (1 + self.cfg.stop_loss):
                 s["exit"] = True

@@ -148,7 +148,7 @@ def test_qfq_data_widens_the_limit_by_the_tolerance(tmp_path):
     stocks = {"600001": bars(10.0, [(D4[0], 10.99, 11.0, 10.9, 10.95), (D4[1], 10.9, 11.0, 10.8, 10.9)])}
     plan = [(0, "open", "buy_shares", "600001", 100)]
     prep, res = run_plan(tmp_path / "qfq", stocks, plan, adjust="qfq")
-    assert prep.rules.limit_tolerance == engine.QFQ_LIMIT_TOLERANCE == 0.011
+    assert prep.rules.limit_tolerance == prep.rules.qfq_limit_tolerance == 0.011
     assert only_order(res, code="600001")["reason"] == "limit_up"
     prep, res = run_plan(tmp_path / "raw", stocks, plan, adjust="raw")
     assert prep.rules.limit_tolerance == 0.0

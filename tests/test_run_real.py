@@ -104,7 +104,7 @@ def test_no_buy_filled_at_or_above_limit_up(run):
     buys = res.fills[res.fills["side"].isin(["buy", "cover"])]
     assert len(buys) > 0
     tol = prep.rules.limit_tolerance
-    assert tol == engine.QFQ_LIMIT_TOLERANCE
+    assert tol == prep.rules.qfq_limit_tolerance == 0.011
     for f in buys.itertuples():
         up = prep.arrays[f.code].columns["limit_up"][session_index(prep, f.date)]
         assert math.isnan(up) or f.price < up - tol, (f.code, f.date, f.price, up)

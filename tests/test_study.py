@@ -676,3 +676,58 @@ def test_scipy_is_a_declared_dependency():
     cfg.read(REPO / "setup.cfg", encoding="utf-8")
     requires = cfg["options"]["install_requires"]
     assert re.search(r"^\s*scipy\b", requires, re.M), requires
+
+
+# ------------------------------------------- the study's limits are the rules' limits ---
+
+def _panel_bars(code: str, days, closes, one_price: set[int]):
+    """Canonical bars of one code: one-price sessions at their close, others trading 2 % around it."""
+    rows = []
+    for i, (d, c) in enumerate(zip(days, closes)):
+        lo, hi = (c, c) if i in one_price else (round(c * 0.98, 2), c)
+        rows.append({"code": code, "date": pd.Timestamp(d), "open": c, "high": hi, "low": lo, "close": c})
+    return rows
+
+
+def test_study_limits_follow_each_sessions_rule_across_the_chinext_reform():
+    """ChiNext moved from 10 % to 20 % on 2020-08-24: a one-price +10 % session before it is a lock,
+    the same +10 % after it is not, and +20 % after it is. (Taking one session's limit for every
+    session, as the study once did, gets one side of the date wrong.)"""
+    days = pd.bdate_range("2020-08-17", "2020-08-28")
+    i_before, i_after = 4, 6  # 2020-08-21 (10 % band) and 2020-08-25 (20 % band)
+    assert days[i_before] == pd.Timestamp("2020-08-21") and days[i_after] == pd.Timestamp("2020-08-25")
+    closes = [10.0, 10.0, 10.0, 10.0, 11.0, 11.0, 12.1, 14.52, 14.52, 14.52]
+    rows = _panel_bars("300001", days, closes, {i_before, i_after, 7})
+    bench = pd.DataFrame({"date": days, "open": 1.0, "close": 1.0})
+    p = study.build_panel(pd.DataFrame(rows), days, bench, {}, days[0])
+    up = p.limit_up[:, 0]
+    assert up[i_before] == 11.0 and up[i_after] == 13.2 and up[7] == 14.52
+    locked = study.locked_limit_up(p)[:, 0]
+    assert locked[i_before] and not locked[i_after] and locked[7]
+
+
+def test_study_rounds_beijing_limits_toward_the_inside():
+    """6.56 * 1.3 = 8.528: Beijing's limit-up is 8.52 (half up would give 8.53), so a one-price 8.52
+    session is locked."""
+    days = pd.bdate_range("2023-12-11", periods=2)
+    rows = _panel_bars("430198", days, [6.56, 8.52], {1})
+    bench = pd.DataFrame({"date": days, "open": 1.0, "close": 1.0})
+    p = study.build_panel(pd.DataFrame(rows), days, bench, {}, days[0])
+    assert p.limit_up[1, 0] == 8.52 and study.locked_limit_up(p)[1, 0]
+
+
+def test_study_takes_the_specs_rules(hand):
+    """[rules] st_limit_main = 0.10 in the spec: an ST stock's band is 10 %, and the tolerance the spec
+    sets is the one the study's lock test uses."""
+    ws, store, *_ = hand
+    path = write_spec(ws, "hand_rules", {"universe": "hand", "benchmark": BENCH, "st_codes": ["600003"]},
+                      {"events": {"catalogue": "hand", "ids": ["ev_open"]},
+                       "study": {"window": list(WINDOW), "car_windows": CARS},
+                       "rules": {"st_limit_main": 0.10, "limit_tolerance": 0.002}})
+    inputs = study.prepare(load_spec(path), ws, store)
+    assert inputs.panel.rules.limit_tolerance == 0.002
+    j = inputs.panel.codes.index("600003")
+    prev = inputs.panel.close[I0 - 1, j]
+    assert inputs.panel.limit_up[I0, j] == fen(prev * 1.10)
+    _, _, car, _, _ = run_study(hand)
+    assert bool(car_row(car, "600003")["locked_day0"])

@@ -11,10 +11,17 @@ The A-share market rules (limits, T+1, lots, costs, margin lending) live in
 __version__ = "0.1.0"
 
 
+__all__ = ["Strategy", "backtest", "sweep", "study"]
+
+
 def __getattr__(name):
-    # ``from hypebt import Strategy`` without importing Backtrader for every CLI call.
+    # ``from hypebt import Strategy`` (and the Python API) without importing Backtrader for every CLI call.
     if name == "Strategy":
         from hypebt.engine.strategy import Strategy
 
         return Strategy
-    raise AttributeError(name)
+    if name in ("backtest", "sweep", "study"):
+        from hypebt import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'hypebt' has no attribute {name!r}")

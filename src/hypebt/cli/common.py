@@ -5,17 +5,21 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hypebt.core.paths import workspace
+from hypebt.core.paths import workspace, workspace_of_spec
 from hypebt.data.store import Store, open_store
 
 
 def store_of(args) -> Store:
     """The store a command works on (``--home``, ``$HYPEBT_HOME`` or ``<workspace>/data/store``)."""
-    return open_store(args.home, args.workspace)
+    return open_store(args.home, workspace_of(args))
 
 
 def workspace_of(args) -> Path:
-    """The workspace a command works in (``--workspace``, else the current folder)."""
+    """The workspace a command works in: ``--workspace``; else, for a command on a spec, the
+    nearest folder above the spec holding ``strategies/`` or ``data/`` (so ``hypebt run
+    backtests/x.toml`` works from any folder); else the current folder."""
+    if args.workspace is None and getattr(args, "spec", None):
+        return workspace_of_spec(args.spec)
     return workspace(args.workspace)
 
 

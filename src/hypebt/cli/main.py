@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"hypebt {__version__}")
     p.add_argument("--home", help="store folder (default: $HYPEBT_HOME or ./data/store)")
-    p.add_argument("--workspace", help="workspace with strategies/, backtests/, data/ (default: current folder)")
+    p.add_argument("--workspace", help="workspace with strategies/, backtests/, data/ (default: the nearest "
+                   "folder above the spec holding strategies/ or data/, else the current folder)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

@@ -40,6 +40,13 @@ class StrategyError(HypebtError):
     exit_code = 2
 
 
+class LookAheadError(StrategyError):
+    """A strategy asked for something not known yet at the current moment (exit 2): today's close
+    before the open, a negative ``ago``, a bar after today, an indicator computed from later bars."""
+
+    exit_code = 2
+
+
 class DataError(HypebtError):
     """The store lacks the data asked for, or fails its integrity check (exit 3)."""
 

@@ -22,6 +22,20 @@ def workspace(root: str | os.PathLike | None = None) -> Path:
     return Path(root) if root is not None else Path.cwd()
 
 
+def workspace_of_spec(spec_path: str | os.PathLike) -> Path:
+    """The workspace a spec belongs to: the nearest folder at or above the spec's folder holding
+    ``strategies/`` or ``data/``; the current folder when there is none.
+
+    >>> workspace_of_spec("/nowhere/backtests/x.toml") == Path.cwd()  # doctest: +SKIP
+    True
+    """
+    start = Path(spec_path).resolve().parent
+    for folder in [start, *start.parents]:
+        if (folder / "strategies").is_dir() or (folder / "data").is_dir():
+            return folder
+    return Path.cwd()
+
+
 def store_root(home: str | os.PathLike | None = None, root: str | os.PathLike | None = None) -> Path:
     """The store folder: ``home``, else ``$HYPEBT_HOME``, else ``<workspace>/data/store``."""
     if home:

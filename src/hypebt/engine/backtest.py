@@ -10,7 +10,7 @@ results.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +18,19 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
-from hypebt.core.errors import DataError, HypebtError, InputError, StrategyError
+from hypebt.core.errors import DataError, InputError
 from hypebt.data import events as E
 from hypebt.data import universes as U
 from hypebt.data.calendar import Calendar, store_sessions
 from hypebt.data.store import Store
 from hypebt.engine import metrics
 from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, AShareBroker
+from hypebt.engine.provenance import adopt, source_digest, strategy_failure
 from hypebt.engine.spec import Spec
 from hypebt.engine.strategy import Context, load_strategy, resolve_params
 from hypebt.market import rules as R
 from hypebt.market.broker import AShareCommInfo
 from hypebt.market.feed import FeedArrays, build_arrays
-
-# Limits recomputed from forward-adjusted closes can differ from the exchange's
-# by rounding: about half a fen on the close and the limit each.
-QFQ_LIMIT_TOLERANCE = 0.011
 
 
 @dataclass
@@ -57,6 +54,9 @@ class Prepared:
     warnings: list[str] = field(default_factory=list)
     look_ahead: bool = False
     universe_name: str = ""
+    history: dict = field(default_factory=dict)  # code -> FeedArrays over warm-up + run sessions
+    warmup: int = 0  # warm-up sessions at the head of ``history``
+    strategy_cls: Any = None  # a class given directly (a notebook's); else loaded from strategy_path
 
     @property
     def days(self) -> list:
@@ -78,7 +78,14 @@ class Prepared:
         return state
 
     def strategy_class(self):
+        if self.strategy_cls is not None:
+            return self.strategy_cls
         return load_strategy(str(self.strategy_path), self.workspace / "strategies")
+
+    @property
+    def strategy_sha256(self) -> str:
+        """sha256 of the strategy's source (its file, or an inline class's source text)."""
+        return source_digest(self.strategy_cls, self.strategy_path)
 
 
 @dataclass
@@ -93,6 +100,7 @@ class Result:
     borrow: pd.DataFrame | None
     stats: dict
     params: dict
+    log: list = field(default_factory=list)  # the strategy's self.log lines (log.txt)
     sessions_skipped: int = 0  # sessions the strategy slept through (not a figure: sleeping changes none)
 
 
@@ -104,15 +112,17 @@ def _universe(spec: Spec, workspace: Path) -> tuple[tuple[str, ...], dict[str, s
     return tuple(dict.fromkeys(spec.codes)), {}, False, "codes"
 
 
-def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = None) -> Prepared:
+def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = None,
+            strategy_cls=None) -> Prepared:
     """Load and check everything a run of ``spec`` needs (see module docstring).
 
     Steps, each its own function: the strategy and its parameters, the universe, the rules for
     the stored prices, the bars and sessions, the benchmark, the events, the feed arrays, the
     margin-lending list. Every note on what was left out goes to :attr:`Prepared.warnings`.
+    ``strategy_cls``: a Strategy class to run instead of the spec's ``strategy`` file (a notebook's).
     """
     where = str(spec.path)
-    cls = load_strategy(spec.strategy, workspace / "strategies")
+    cls = adopt(strategy_cls) if strategy_cls is not None else load_strategy(spec.strategy, workspace / "strategies")
     resolve_params(cls, spec.params, where)  # fail early on unknown parameters
     codes, names, look_ahead, uni_name = _universe(spec, workspace)
     if not codes:
@@ -127,7 +137,16 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     bench = _benchmark(store, spec, sessions)
     events, outside = _events(spec, workspace, cal, sessions, where, notes)
     st = set(spec.st_codes) | {c for c, n in names.items() if R.is_st(n)}
-    arrays = _arrays(bars, present, sessions, pd.Timestamp(manifest["first_date"]), st, rules)
+    lead = warmup_sessions(cal, sessions, spec.warmup)
+    arrays = _arrays(bars, present, lead.append(sessions) if len(lead) else sessions,
+                     pd.Timestamp(manifest["first_date"]), st, rules)
+    history = {}
+    if len(lead):
+        # Built over warm-up + run so indicators and limits see the bars before start; the run's
+        # feeds get the run's part only, so nothing trades and no return counts in the warm-up.
+        history, arrays = arrays, {c: run_part(a, len(lead)) for c, a in arrays.items()}
+    if len(lead) < spec.warmup:
+        notes.append(f"warmup: only {len(lead)} of {spec.warmup} sessions exist before {sessions[0].date()}")
     eligible = _eligible(spec, workspace, notes)
     manifests = {name: store.manifest(name) for name in (dataset, "index") if store.manifest(name)}
     return Prepared(
@@ -135,6 +154,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
         codes=present, names=names, sessions=sessions, arrays=arrays, benchmark=bench, events=events,
         events_outside=outside, eligible=eligible, rules=rules, data_manifests=manifests,
         warnings=notes, look_ahead=look_ahead, universe_name=uni_name,
+        history=history, warmup=len(lead), strategy_cls=strategy_cls and cls,
     )
 
 
@@ -142,9 +162,8 @@ def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) 
     """The spec's ``[rules]``, with the qfq limit tolerance when prices are forward-adjusted."""
     qfq = manifest.get("adjust") == "qfq"
     if rules is None:
-        rules = R.rules_from_mapping(spec.rules, f"{spec.path} [rules]")
-        if qfq and "limit_tolerance" not in spec.rules:
-            rules = replace(rules, limit_tolerance=QFQ_LIMIT_TOLERANCE)
+        rules = R.for_prices(R.rules_from_mapping(spec.rules, f"{spec.path} [rules]"), qfq,
+                             explicit="limit_tolerance" in spec.rules)
     if qfq:
         notes.append(
             "prices are forward-adjusted (qfq) only: fills and limit prices use adjusted prices, "
@@ -210,6 +229,19 @@ def _arrays(bars: pd.DataFrame, present: tuple[str, ...], sessions: pd.DatetimeI
     return arrays
 
 
+def warmup_sessions(cal: Calendar, sessions: pd.DatetimeIndex, n: int) -> pd.DatetimeIndex:
+    """The ``n`` sessions before the run's first (fewer when the calendar starts later)."""
+    if n <= 0:
+        return sessions[:0]
+    before = cal.sessions[cal.sessions < sessions[0]]
+    return before[-n:]
+
+
+def run_part(arrays: FeedArrays, skip: int) -> FeedArrays:
+    """The run's part of arrays built over warm-up + run sessions (copies, same values)."""
+    return FeedArrays(arrays.code, arrays.sessions[skip:], {k: v[skip:].copy() for k, v in arrays.columns.items()})
+
+
 def _eligible(spec: Spec, workspace: Path, notes: list[str]) -> frozenset:
     """Codes on the spec's margin-lending list (the only ones that can be shorted)."""
     if spec.margin_list in U.universe_paths(workspace) or spec.margin_list.endswith(".csv"):
@@ -267,9 +299,10 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     merged = resolve_params(cls, {**prep.spec.params, **(params or {})}, str(prep.spec.path))
     ledger: list = []
     fee_memo: dict = {}
-    ctx = Context(fee_memo=fee_memo, params=merged, universe=prep.codes, names=prep.names, events=prep.events,
-                  sessions=prep.sessions, days=prep.days, session_index=prep.session_index, rules=prep.rules, eligible=prep.eligible, borrow_ledger=ledger,
-                  arrays=prep.arrays)
+    ctx = Context(params=merged, universe=prep.codes, names=prep.names, events=prep.events,
+                  sessions=prep.sessions, days=prep.days, session_index=prep.session_index, rules=prep.rules,
+                  eligible=prep.eligible, borrow_ledger=ledger, arrays=prep.arrays, history=prep.history,
+                  warmup=prep.warmup, benchmark=prep.benchmark, fee_memo=fee_memo)
     cerebro = AlignedCerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=True, maxcpus=1)
     cerebro.hypebt_sleep = sleep
     broker = AShareBroker()
@@ -287,13 +320,11 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
         warnings.simplefilter("ignore")
         try:
             strat = cerebro.run()[0]
-        except HypebtError:
-            raise
         except Exception as exc:
-            raise StrategyError(
-                f"strategy {prep.strategy_name} ({prep.strategy_path}) failed: {exc.__class__.__name__}: {exc} "
-                "(rerun with --debug for the traceback)"
-            ) from exc
+            error = strategy_failure(exc, cls, prep.strategy_name, prep.strategy_path)
+            if error is exc:
+                raise
+            raise error from exc
     if timereturn:
         raw = strat.analyzers.timereturn.get_analysis()
         returns = pd.Series(list(raw.values()), index=pd.DatetimeIndex(list(raw.keys())).normalize(),
@@ -304,7 +335,7 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     returns.name = prep.strategy_name
     desk, rows = strat.desk, strat.equity_rows
     if ledgers:
-        equity = pd.DataFrame(rows, columns=["date", "cash", "value"])
+        equity = strat.equity_frame()
         trades, orders, fills = desk.trades_frame(), desk.orders_frame(), desk.fills_frame()
         borrow = pd.DataFrame(ledger, columns=["date", "code", "fee", "days"])
         stats = metrics.compute(returns, trades, orders, metrics.exposure_of(equity))
@@ -329,4 +360,5 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
         borrow_fees=borrow_fees,
         start=str(prep.sessions[0].date()), end=str(prep.sessions[-1].date()), sessions=len(prep.sessions),
     )
-    return Result(returns, equity, trades, orders, fills, borrow, stats, merged, strat.sessions_skipped)
+    return Result(returns, equity, trades, orders, fills, borrow, stats, merged, strat.log_lines,
+                  strat.sessions_skipped)

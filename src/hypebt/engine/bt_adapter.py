@@ -241,12 +241,11 @@ class AlignedStrategy(bt.Strategy):
             self._notify(qorders=[order], qtrades=[])
 
     def idle(self) -> bool:
-        """Nothing held and nothing waiting: no position, no order at the broker or the desk, no
-        deferred order, no notification to deliver (then a sleeping strategy may skip sessions)."""
+        """Backtrader's side of "nothing held, nothing waiting": no position, no order at the
+        broker, no notification to deliver (hypebt's Strategy adds its own order state)."""
         broker = self.broker
         return not (broker.positions or broker.pending or broker.notifs or self._orderspending
-                    or self._tradespending or self.desk.pending_count()
-                    or self._waiting["open"] or self._waiting["close"])
+                    or self._tradespending)
 
     def skip_sessions(self, first: int, stop: int) -> None:
         """Sessions ``first``..``stop - 1`` pass while idle: their equity rows are the cash and the

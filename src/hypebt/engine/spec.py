@@ -38,7 +38,7 @@ TOP_KEYS = {
     "name": str, "description": str, "strategy": str, "universe": str, "codes": list,
     "start": dt.date, "end": dt.date, "cash": float, "benchmark": str, "adjust": str,
     "margin_list": str, "st_codes": list, "events": dict, "params": dict, "rules": dict,
-    "sweep": dict, "study": dict,
+    "sweep": dict, "study": dict, "warmup": int,
 }
 EVENT_KEYS = {"catalogue": str, "ids": list, "name": (str, list), "tag": (str, list),
               "company": (str, list), "scheduled": bool}
@@ -82,6 +82,7 @@ class Spec:
     rules: dict = field(default_factory=dict)
     sweep: dict | None = None
     study: dict | None = None
+    warmup: int = 0  # sessions loaded before start for history and indicators (no trading, no returns)
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "path"}
@@ -95,6 +96,8 @@ def _type_ok(value, expected) -> bool:
         return any(_type_ok(value, e) for e in expected)
     if expected is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
     if expected is dt.date:
         return isinstance(value, (dt.date, str)) and not isinstance(value, dt.datetime)
     return isinstance(value, expected)
@@ -176,6 +179,8 @@ def parse_spec(raw: dict, path: Path) -> Spec:
     end = _date(raw["end"], "end", where) if "end" in raw else None
     if start and end and start > end:
         raise InputError(f"{where}: start {start} is after end {end}; swap them")
+    if raw.get("warmup", 0) < 0:
+        raise InputError(f"{where}: warmup must be a number of sessions >= 0, got {raw['warmup']}")
     if "cash" in raw and raw["cash"] <= 0:
         raise InputError(f"{where}: cash must be positive, got {raw['cash']}")
     from hypebt.core.codes import is_stock_code
@@ -208,7 +213,7 @@ def parse_spec(raw: dict, path: Path) -> Spec:
         adjust=raw.get("adjust"), margin_list=raw.get("margin_list", "margin_eligible"),
         st_codes=tuple(raw.get("st_codes", ())), description=raw.get("description", ""), events=events,
         params=dict(raw.get("params", {})), rules=dict(raw.get("rules", {})),
-        sweep=raw.get("sweep"), study=raw.get("study"),
+        sweep=raw.get("sweep"), study=raw.get("study"), warmup=int(raw.get("warmup", 0)),
     )
 
 
@@ -216,4 +221,4 @@ def _tname(t) -> str:
     if isinstance(t, tuple):
         return " or ".join(_tname(x) for x in t)
     return {str: "a string", float: "a number", list: "a list", dict: "a table", bool: "true or false",
-            dt.date: "a date (2024-02-19)"}.get(t, t.__name__)
+            dt.date: "a date (2024-02-19)", int: "a whole number"}.get(t, t.__name__)

@@ -17,10 +17,19 @@ Two hooks, one per moment a real trader acts:
 
 - :meth:`Strategy.on_open` runs before a session's open; orders fill at that
   session's open. It may look at the previous sessions and today's open
-  (known from the call auction), not at today's high, low or close.
+  (known from the call auction), the day's limit prices and suspension, not at
+  today's high, low, close or volume: reading them raises
+  :class:`hypebt.core.errors.LookAheadError`, which ends the run (exit code 2)
+  with the strategy file and line.
 - :meth:`Strategy.on_close` runs at a session's close; orders with
   ``at="close"`` fill at that close (for news known during the session),
   other orders wait for the next open.
+
+What a strategy may read (every accessor stops at the current moment, see
+:mod:`hypebt.engine.window`): :meth:`Strategy.bar`, :meth:`Strategy.history`,
+indicators made with :meth:`Strategy.I`, :meth:`Strategy.holding` (cost basis
+with fees and slippage), :meth:`Strategy.name`, :meth:`Strategy.benchmark_returns`;
+:meth:`Strategy.record` and :meth:`Strategy.log` write into the run's outputs.
 
 Every order goes through the A-share checks in :mod:`hypebt.market.orders`.
 """
@@ -32,15 +41,18 @@ import importlib.util
 import inspect
 import sys
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-
-from hypebt.core.errors import InputError, unknown
+from hypebt.core.errors import InputError, LookAheadError, unknown
 from hypebt.core.paths import safe_name
+from hypebt.engine import window as W
+from hypebt.engine.book import Journal, PositionBook
 from hypebt.engine.bt_adapter import AlignedStrategy
+from hypebt.engine.ordering import OrderMethods
+from hypebt.engine.views import StrategyViews
 from hypebt.engine.wake import Sleeping, WakeSchedule
 from hypebt.market import rules as R
 from hypebt.market.broker import LotSizer
@@ -59,9 +71,12 @@ class Context:
     rules: R.Rules
     eligible: frozenset = frozenset()
     borrow_ledger: list = field(default_factory=list)
-    arrays: dict = field(default_factory=dict)  # code -> hypebt.market.feed.FeedArrays
+    arrays: dict = field(default_factory=dict)  # code -> hypebt.market.feed.FeedArrays (the run's sessions)
     days: list = field(default_factory=list)  # the sessions as datetime.date
     session_index: dict = field(default_factory=dict)  # session Timestamp -> position
+    history: dict = field(default_factory=dict)  # code -> FeedArrays over warm-up + run sessions (empty: arrays)
+    warmup: int = 0  # sessions of warm-up before the run's first session in ``history``
+    benchmark: Any = None  # pandas Series: the benchmark's daily returns over the run's sessions
     fee_memo: dict = field(default_factory=dict)  # each fill's fees, shared by the order desk and the CommInfos
 
 
@@ -79,18 +94,61 @@ class BarView:
     limit_up: float | None
     limit_down: float | None
     suspended: bool
+    # Decided by hypebt.market.rules (limit_flags) when the feed was built, with the run's tolerance.
+    closed_up: bool = False
+    locked_up: bool = False
 
     @property
     def closed_at_limit_up(self) -> bool:
-        return self.limit_up is not None and not self.suspended and self.close >= self.limit_up - 0.015
+        """The session closed at limit-up (:func:`hypebt.market.rules.limit_flags`)."""
+        return self.closed_up
 
     @property
     def locked_limit_up(self) -> bool:
         """一字板 at limit-up: the whole session at the limit, nothing bought."""
-        return self.closed_at_limit_up and self.open == self.high == self.low == self.close
+        return self.locked_up
 
 
-class Strategy(AlignedStrategy, Sleeping):
+class PreOpenBar(BarView):
+    """Today's bar before the open: only ``date``, ``open``, the limits and ``suspended`` exist.
+
+    The fields of the rest of the day are not stored at all; reading one raises
+    :class:`LookAheadError` naming it.
+    """
+
+    def __init__(self, date, open, limit_up, limit_down, suspended):  # noqa: A002 (the bar's field)
+        for name, value in (("date", date), ("open", open), ("limit_up", limit_up), ("limit_down", limit_down),
+                            ("suspended", suspended)):
+            object.__setattr__(self, name, value)
+
+    def _unknown(name):  # noqa: N805 (builds the properties below)
+        def get(self):
+            raise LookAheadError(
+                f"today's {name} ({self.date}) is not known in on_open: before the open a bar has only open, "
+                "limit_up, limit_down and suspended; use bar(code, 1) for the last full bar, or decide in on_close"
+            )
+        return property(get)
+
+    high = _unknown("high")
+    low = _unknown("low")
+    close = _unknown("close")
+    adjclose = _unknown("adjclose")
+    volume = _unknown("volume")
+    closed_up = _unknown("closed_up")
+    locked_up = _unknown("locked_up")
+    del _unknown
+
+    def __repr__(self) -> str:
+        return (f"PreOpenBar(date={self.date}, open={self.open}, limit_up={self.limit_up}, "
+                f"limit_down={self.limit_down}, suspended={self.suspended})")
+
+    def __eq__(self, other):
+        return self is other
+
+    __hash__ = object.__hash__
+
+
+class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
     """Base class of hypebt strategies (see the module docstring; sleeping: :class:`Sleeping`)."""
 
     PARAMS: dict[str, Any] = {}
@@ -101,11 +159,20 @@ class Strategy(AlignedStrategy, Sleeping):
         self.ctx = ctx
         self.cfg = SimpleNamespace(**ctx.params)
         self.universe = tuple(ctx.universe)
-        self.events = list(ctx.events)
+        self._all_events = list(ctx.events)
         self.sessions = ctx.sessions
         self.session_index = ctx.session_index or {s: i for i, s in enumerate(ctx.sessions)}
         self._days = ctx.days or [d.date() for d in ctx.sessions]
         self.rules = ctx.rules
+        # The whole arrays stay private; the strategy's own Context gets them cut at the moment.
+        self._arrays = ctx.arrays
+        self._ext = ctx.history or ctx.arrays
+        self._offset = int(ctx.warmup) if ctx.history else 0
+        lead = next(iter(self._ext.values())).sessions[: self._offset] if self._ext else []
+        self._ext_days = [d.date() for d in lead] + list(self._days)  # dates of the extended positions
+        self.ctx = replace(ctx, arrays=W.RevealedArrays(ctx.arrays, self._offset, self._moment),
+                           history=W.RevealedArrays(self._ext, 0, self._moment),
+                           events=[t for t in ctx.events if t.event.scheduled])
         self.desk = OrderDesk(self, ctx.rules, ctx.eligible, borrow_ledger=ctx.borrow_ledger, arrays=ctx.arrays,
                               fee_memo=ctx.fee_memo)
         self.sizer_ = LotSizer(rules=ctx.rules)
@@ -113,6 +180,11 @@ class Strategy(AlignedStrategy, Sleeping):
         self._phase = "open"
         self._waiting: dict[str, list] = {"open": [], "close": []}
         self.equity_rows: list[tuple] = []
+        self._journal = Journal()
+        self._book = PositionBook(self.desk.fills, self._session_of_day)
+        self._benchmark = ctx.benchmark
+        self._init_orders()
+        self.desk.listener = self._ledger_event
         self.wake = WakeSchedule(len(ctx.sessions))  # when, flat, it needs its hooks (engine.wake)
         self.sessions_skipped = 0
 
@@ -122,6 +194,25 @@ class Strategy(AlignedStrategy, Sleeping):
 
     def on_close(self, day: dt.date) -> None:
         """At the close of session ``day``: ``at="close"`` orders fill at this close."""
+
+    @property
+    def events(self) -> list:
+        """The run's events known now (each a :class:`hypebt.data.events.Tradable`): a scheduled
+        event (a planned launch, announced beforehand) from the start; any other from its first
+        tradable moment on (the open of its session for news before 09:30, its close for news
+        during trading), never before."""
+        return [t for t in self._all_events if t.event.scheduled or self._known(t)]
+
+    def _known(self, t) -> bool:
+        i = self.session_index.get(t.session, -1)
+        return i < self.session_no or (i == self.session_no and (t.at == "open" or self._phase == "close"))
+
+    def idle(self) -> bool:
+        """Nothing held and nothing waiting (then a sleeping strategy may skip sessions): besides
+        the broker's side (:meth:`AlignedStrategy.idle`), no order at the desk, no deferred order,
+        no resting limit or stop order, no order event left to deliver."""
+        return (super().idle() and not self.desk.pending_count() and not self._waiting["open"]
+                and not self._waiting["close"] and not self._events and not self._resting.all_active())
 
     # --- Backtrader plumbing -------------------------------------------------------------------
     @property
@@ -134,12 +225,16 @@ class Strategy(AlignedStrategy, Sleeping):
         self._phase = "open"
         self._release("open")
         self.on_open(self.today)
+        self._work_resting()
+        self._deliver()
 
     def next(self):
         self._phase = "close"
+        self._deliver()  # what happened since the open: its fills, triggered orders
         self._release("close")
         fills = len(self.desk.fills)
         self.on_close(self.today)
+        self._deliver()
         broker = self.broker
         cash, value = broker.getcash(), broker.getvalue()
         if len(self.desk.fills) != fills:
@@ -158,7 +253,9 @@ class Strategy(AlignedStrategy, Sleeping):
         self.desk.on_order(order)
 
     def stop(self):
+        self._cancel_resting("end_of_data")
         self.desk.finish()
+        self._deliver()
 
     # --- what a strategy may look at -----------------------------------------------------------
     @property
@@ -174,32 +271,50 @@ class Strategy(AlignedStrategy, Sleeping):
         """Shares held (negative when short)."""
         return self.broker.held(self.getdatabyname(code))
 
+    def _moment(self) -> W.Moment:
+        if self.session_no < 0:  # setup (__init__): the warm-up bars are known, nothing of the run
+            return W.Moment(self._offset - 1, "close")
+        return W.Moment(self._offset + self.session_no, self._phase)
+
     def bar(self, code: str, ago: int = 0) -> BarView:
-        """The bar ``ago`` sessions back. In ``on_open`` use ``ago=1`` for the last full bar;
-        only ``open`` of ``ago=0`` is known there."""
-        i = self.session_no - ago
-        if i < 0:
-            raise IndexError(f"no bar {ago} session(s) before the first session")
-        c = self.ctx.arrays[code].columns
-        up, down = c["limit_up"][i], c["limit_down"][i]
+        """The bar ``ago`` sessions back (``ago >= 0``; bars of the warm-up count too).
+
+        In ``on_open``, ``bar(code)`` is today's bar before the open (a :class:`PreOpenBar`:
+        ``open``, limits and ``suspended`` only); ``bar(code, 1)`` is the last full bar.
+        """
+        if isinstance(ago, bool) or not isinstance(ago, int):
+            raise TypeError(f"bar({code!r}, {ago!r}): ago is a whole number of sessions back")
+        if ago < 0:
+            raise LookAheadError(f"bar({code!r}, {ago}): a negative ago is a later session; use ago >= 0")
+        j = self._offset + self.session_no - ago
+        if j < 0:
+            raise IndexError(f"bar({code!r}, {ago}): no bar {ago} session(s) back on {self.today}; "
+                             "add warmup = N (sessions) to the spec to load bars before start")
+        c = self._ext[code].columns
+        up, down = c["limit_up"][j], c["limit_down"][j]
+        up = None if up != up else float(up)
+        down = None if down != down else float(down)
+        day = self._ext_days[j]
+        if ago == 0 and self._phase == "open" and self.session_no >= 0:
+            return PreOpenBar(day, float(c["open"][j]), up, down, bool(c["suspended"][j]))
         return BarView(
-            self._days[i], c["open"][i], c["high"][i], c["low"][i], c["close"][i],
-            c["adjclose"][i], c["volume"][i], None if up != up else float(up),
-            None if down != down else float(down), bool(c["suspended"][i]),
+            day, c["open"][j], c["high"][j], c["low"][j], c["close"][j],
+            c["adjclose"][j], c["volume"][j], up, down, bool(c["suspended"][j]),
+            bool(c["closed_up"][j]), bool(c["locked_up"][j]),
         )
 
     def pending(self, code: str) -> bool:
         """True while an order for ``code`` waits to be filled (an at-close order fills after the
         next session's ``on_open``)."""
-        return self.desk.has_pending(code)
+        return self.desk.has_pending(code) or bool(self.open_orders(code))
 
     def tradable(self, code: str) -> bool:
         """False when ``code`` does not trade this session (suspended, not listed)."""
-        return not self.ctx.arrays[code].columns["suspended"][self.session_no]
+        return not self._arrays[code].columns["suspended"][self.session_no]
 
     def _sizing_price(self, code: str, at: str) -> float:
         """The price an order is sized at: what is known when it is placed."""
-        c = self.ctx.arrays[code].columns
+        c = self._arrays[code].columns
         i = self.session_no
         if at == "limit" and c["limit_up"][i] == c["limit_up"][i]:
             return float(min(c["open"][i], c["limit_up"][i]))  # it fills at the open or at the limit
@@ -274,8 +389,8 @@ class Strategy(AlignedStrategy, Sleeping):
         if i is None:
             return None
         if i > self.session_no or (i == self.session_no and tradable.at == "close" and self._phase == "open"):
-            raise ValueError(f"the first tradable price of {tradable.event.id} is not known yet on {self.today}")
-        c = self.ctx.arrays[code].columns
+            raise LookAheadError(f"the first tradable price of {tradable.event.id} is not known yet on {self.today}")
+        c = self._arrays[code].columns
         if c["suspended"][i]:
             return None
         return float(c["open"][i] if tradable.at == "open" else c["close"][i])
@@ -369,3 +484,4 @@ def _same_kind(default, value) -> bool:
     if isinstance(default, (list, tuple)):
         return isinstance(value, (list, tuple))
     return isinstance(value, type(default))
+

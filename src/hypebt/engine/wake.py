@@ -97,21 +97,13 @@ class Sleeping:
 
     def wake_around_events(self, before: int = 0, after: int = 0) -> None:
         """Need the hooks from ``before`` sessions before to ``after`` sessions after the first
-        tradable session of each of the strategy's events (while flat)."""
-        for t in self.events:
+        tradable session of each of the run's events (while flat). The engine knows every event;
+        the strategy still sees an unscheduled one only from its first tradable moment, and is
+        never woken before that (``before`` applies to scheduled events only)."""
+        for t in self._all_events:
             i = self.session_index.get(t.session)
             if i is not None:
-                self.wake.add_window(i - before, i + after)
-
-    def next_tradable_session(self, codes) -> int | None:
-        """The first session number after this one on which any of ``codes`` trades (None: never)."""
-        start = self.session_no + 1
-        found = None
-        for code in codes:
-            later = (self.ctx.arrays[code].columns["suspended"][start:] == 0).nonzero()[0]
-            if len(later) and (found is None or start + int(later[0]) < found):
-                found = start + int(later[0])
-        return found
+                self.wake.add_window(i - (before if t.event.scheduled else 0), i + after)
 
     def session_number(self, day) -> int:
         """The run's session number of ``day`` (the next session when ``day`` is not one)."""

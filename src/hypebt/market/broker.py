@@ -13,16 +13,11 @@ trade date, overrides Backtrader privates, so it lives in :mod:`hypebt.engine.bt
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
 
 import backtrader as bt
 
 from hypebt.market import rules as R
-
-
-def to_fen(x: float) -> float:
-    """Round CNY to the fen (0.01), half up, as brokers bill."""
-    return float(Decimal(repr(float(x))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+from hypebt.market.rules import to_fen  # the one fen rounder; kept importable from here
 
 
 class AShareCommInfo(bt.CommInfoBase):

@@ -39,21 +39,6 @@ class FeedArrays:
     columns: dict[str, np.ndarray]
 
 
-def _limits(code: str, sessions: pd.DatetimeIndex, prev_close: np.ndarray, session_no: np.ndarray | None,
-            st: bool, rules: R.Rules) -> tuple[np.ndarray, np.ndarray]:
-    up = np.full(len(sessions), np.nan)
-    down = np.full(len(sessions), np.nan)
-    for i, day in enumerate(sessions):
-        pc = prev_close[i]
-        if not pc > 0:
-            continue
-        sn = int(session_no[i]) if session_no is not None and session_no[i] > 0 else None
-        lim = R.limits_for(code, day.date(), float(pc), st=st, session_no=sn, rules=rules)
-        up[i] = lim.up if lim.up is not None else np.nan
-        down[i] = lim.down if lim.down is not None else np.nan
-    return up, down
-
-
 def session_stamps(sessions: pd.DatetimeIndex) -> np.ndarray:
     """Backtrader date numbers of the sessions, stamped at the 15:00 close."""
     key = (len(sessions), sessions[0].value if len(sessions) else 0, sessions[-1].value if len(sessions) else 0)
@@ -100,6 +85,10 @@ def build_arrays(
     # Limits come from the previous *traded* close (the last one before this bar).
     prev_close = close.shift(1).to_numpy(dtype="float64")
     prev_close = np.where(np.arange(len(sessions)) == 0, np.nan, prev_close)
+    earlier = bars.index < sessions[0] if len(sessions) else np.zeros(len(bars), dtype=bool)
+    if earlier.any():
+        # A run starting inside the stock's history: its first session is limited by the last close before it.
+        prev_close[0] = float(bars["close"][earlier].iloc[-1])
     if len(bars):
         # The first bar in the store: use the store's own previous close if the
         # stock traded before the window (pct_change gives it back exactly).
@@ -112,9 +101,16 @@ def build_arrays(
     cols["datetime"] = session_stamps(sessions)
     # Sessions since listing, for the new-listing limit exemption; unknown
     # (None) when the stock traded before the store's first date.
-    session_no = None if listed_before_data else np.cumsum(present.astype(int))
-    up, down = _limits(code, sessions, prev_close, session_no, st, rules)
+    # Bars before the run's first session count too (a listing a few sessions before the start).
+    before = int((bars.index < sessions[0]).sum()) if len(sessions) else 0
+    session_no = None if listed_before_data else np.cumsum(present.astype(int)) + before
+    up, down = R.limits_array(code, sessions.values, prev_close, st=st, session_no=session_no, rules=rules)
     cols["limit_up"], cols["limit_down"] = up, down
+    flags = R.limit_flags(code, cols["open"], cols["high"], cols["low"], cols["close"], up, down,
+                          prev_close=prev_close, days=sessions.values, st=st, rules=rules)
+    # A suspended session has no bar: nothing traded, so it is not at a limit either.
+    for name in ("locked_up", "locked_down", "closed_up"):
+        cols[name] = (flags[name] & present).astype("float64")
     return FeedArrays(code, sessions, cols)
 
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import backtrader as bt
 import pandas as pd
 
 from hypebt.market import rules as R
-from hypebt.market.broker import to_fen
+from hypebt.market.rules import to_fen
 
 SIDES = ("buy", "sell", "short", "cover")
 ORDER_COLUMNS = ["date", "code", "side", "size", "price", "at", "status", "reason", "note"]
@@ -74,10 +75,11 @@ class OrderDesk:
     trades: list[dict] = field(default_factory=list)
     borrow_ledger: list[tuple] = field(default_factory=list)
     arrays: dict = field(default_factory=dict)  # code -> FeedArrays (limits, suspension)
+    listener: Any = None  # called with each OrderRow when it is recorded or changes status (on_order)
     fee_memo: dict = field(default_factory=dict)  # (side, size, price, day) -> rules.Fees, shared with the CommInfos
 
     def __post_init__(self):
-        self._bought_today: dict[str, int] = {}
+        self._buys: dict[str, list[tuple[dt.date, int]]] = {}  # code -> (session, shares) not yet sellable
         self._today: dt.date | None = None
         self._reserved = 0.0
         self._short_opened: dict[str, int] = {}
@@ -90,7 +92,7 @@ class OrderDesk:
         """Called before each session's open."""
         if day != self._today:
             self._today = day
-            self._bought_today = {}
+            self._buys = {code: [b for b in buys if not R.can_sell(b[0], day)] for code, buys in self._buys.items()}
             self._reserved = 0.0
 
     def fees(self, side: str, size: int, price: float, day: dt.date) -> R.Fees:
@@ -109,7 +111,21 @@ class OrderDesk:
     def _record(self, code, side, size, price, at, status, reason="", note="") -> OrderRow:
         row = OrderRow(self._today, code, side, int(size), price, at, status, reason, note)
         self.orders.append(row)
+        self._notify(row)
         return row
+
+    def _notify(self, row: OrderRow) -> None:
+        if self.listener is not None:
+            self.listener(row)
+
+    def note_cancelled(self, code, side, size, price, at, reason, note="", status="cancelled") -> OrderRow:
+        """Record an order that ends without reaching the market (a strategy's cancel, an expiry)."""
+        return self._record(code, side, size, price, at, status, reason, note)
+
+    def pending_shares(self, code: str) -> int:
+        """Signed shares of ``code``'s orders submitted and not yet filled (buys and covers +)."""
+        return sum(row.size if row.side in ("buy", "cover") else -row.size
+                   for row in self._pending.values() if row.code == code)
 
     def refuse(self, code, side, size, price, at, reason, note="") -> None:
         """Record an order the market (or the strategy's own constraints) refused."""
@@ -121,7 +137,8 @@ class OrderDesk:
 
     # --- the checks ----------------------------------------------------------------------------
     def submit(self, code: str, side: str, size: int, at: str = "open", note: str = "", session_no: int = 0,
-               phase: str = "open"):
+               phase: str = "open", price: float | None = None, cap: float | None = None,
+               at_label: str | None = None):
         """Check an order and, if the market would take it, send it to Backtrader.
 
         ``at``: "open" (placed in ``on_open``, fills at this session's open),
@@ -129,8 +146,11 @@ class OrderDesk:
         "limit" (placed in ``on_open``: a limit order at the limit price, which
         fills only under the optional ``fill_at_limit_when_opened`` model when
         the board opened during the session).
+        ``price``: a triggered limit or stop order's price within the session (instead of the open);
+        ``cap``: a limit order's limit, which slippage never passes; ``at_label``: the ledger's ``at``.
         Returns the Backtrader order, or None when refused (the refusal is recorded).
         """
+        trigger = price
         if side not in SIDES:
             raise ValueError(f"side must be one of {SIDES}")
         allowed = ("open", "limit") if phase == "open" else ("close",)
@@ -139,12 +159,13 @@ class OrderDesk:
                 f"an order at={at!r} cannot be placed in on_{phase}: orders at the open or at the limit are "
                 "placed in on_open, orders at the close in on_close"
             )
+        at_shown = at_label or at
         data = self.strategy.getdatabyname(code)
         size = int(size)
         held = self.strategy.broker.held(data)
         cols = self.arrays[code].columns
         if cols["suspended"][session_no]:
-            self.refuse(code, side, size, None, at, "suspended", note)
+            self.refuse(code, side, size, None, at_shown, "suspended", note)
             return None
         # this session's bar, from the arrays the feed was loaded with (the same numbers, no line lookups)
         bar = R.Bar(float(cols["open"][session_no]), float(cols["high"][session_no]),
@@ -163,17 +184,21 @@ class OrderDesk:
         if at_limit:
             price = limits.up if trade_side == "buy" else limits.down
         else:
-            raw = bar.close if at == "close" else bar.open
+            raw = trigger if trigger is not None else (bar.close if at == "close" else bar.open)
             price = R.slipped_price(trade_side, raw, bar, self.rules)
-        reason = self._check(code, side, size, held, price, bar, limits, session_no, limit_order=at_limit)
+            if cap is not None:  # a limit order never fills beyond its limit
+                price = min(price, cap) if trade_side == "buy" else max(price, cap)
+        locked = bool(cols["locked_up" if trade_side == "buy" else "locked_down"][session_no])
+        reason = self._check(code, side, size, held, price, bar, limits, session_no, limit_order=at_limit,
+                             locked=locked)
         if reason:
-            self.refuse(code, side, size, price, at, reason, note)
+            self.refuse(code, side, size, price, at_shown, reason, note)
             return None
         if trade_side == "buy":
             self._reserved += price * size + self.fees("buy", size, price, self._today).total
         make = self.strategy.buy if trade_side == "buy" else self.strategy.sell
         order = make(data=data, size=size, exectype=bt.Order.Market, fill_price=price)
-        self._pending[order.ref] = self._record(code, side, size, price, at, "submitted", "", note)
+        self._pending[order.ref] = self._record(code, side, size, price, at_shown, "submitted", "", note)
         if side == "short":
             self._short_opened[code] = session_no
         if at == "close":
@@ -181,7 +206,7 @@ class OrderDesk:
             self.on_order(order)
         return order
 
-    def _check(self, code, side, size, held, price, bar, limits, session_no, limit_order=False) -> str:
+    def _check(self, code, side, size, held, price, bar, limits, session_no, limit_order=False, locked=None) -> str:
         if side == "sell" and held <= 0 or side == "cover" and held >= 0:
             return "no_position"
         if size <= 0:
@@ -193,7 +218,7 @@ class OrderDesk:
         elif side == "sell":
             if held <= 0:
                 return "no_position"
-            if size > held - self._bought_today.get(code, 0):
+            if size > R.sellable_shares(held, self._buys.get(code, ()), self._today):
                 return "t_plus_1" if size <= held else "no_position"
             reason = R.check_sell_size(code, size, held, self.rules)
         elif side == "short":
@@ -209,7 +234,7 @@ class OrderDesk:
         if reason:
             return reason
         reason = R.check_fill("buy" if side in ("buy", "cover") else "sell", price, bar, limits,
-                              limit_order=limit_order, rules=self.rules)
+                              limit_order=limit_order, locked=locked, rules=self.rules)
         if reason:
             return reason
         broker = self.strategy.broker
@@ -238,6 +263,7 @@ class OrderDesk:
         if order.status != order.Completed:
             row.status = "refused"
             row.reason = "cash" if order.status == order.Margin else order.getstatusname().lower()
+            self._notify(row)
             return
         row.status = "filled"
         size = int(abs(order.executed.size))
@@ -252,7 +278,7 @@ class OrderDesk:
             "transfer_fee": fees.transfer_fee, "fees": to_fen(fees.total),
         })
         if side == "buy":
-            self._bought_today[row.code] = self._bought_today.get(row.code, 0) + size
+            self._buys.setdefault(row.code, []).append((day, size))
             self._reserved = max(0.0, self._reserved - (price * size + fees.total))
         if side == "cover":
             self._reserved = max(0.0, self._reserved - (price * size + fees.total))
@@ -261,6 +287,7 @@ class OrderDesk:
         if side == "short":
             self._short_proceeds[row.code] = self._short_proceeds.get(row.code, 0.0) + price * size
         self._book(row.code, side, size, price, day, fees.total)
+        self._notify(row)
 
     def _book(self, code, side, size, price, day, fee) -> None:
         opening = side in ("buy", "short")
@@ -309,6 +336,7 @@ class OrderDesk:
         ``open``, marked to the last close (exit_date empty, exit_price = that close)."""
         for row in self._pending.values():
             row.status, row.reason = "cancelled", "end_of_data"
+            self._notify(row)
         self._pending.clear()
         for trade in self._open.values():
             mark = float(self.strategy.getdatabyname(trade.code).close[0])

@@ -105,8 +105,8 @@ def write_run(prep, result, out_dir: Path, command: list[str] | None = None, htm
         "command": command or sys.argv,
         "versions": versions(),
         "spec": spec.as_dict(),
-        "strategy": {"name": prep.strategy_name, "path": str(prep.strategy_path),
-                     "sha256": file_hash(prep.strategy_path)},
+        "strategy": {"name": prep.strategy_name, "path": str(prep.strategy_path or ""),
+                     "sha256": prep.strategy_sha256},
         "params": result.params,
         "rules": dataclasses.asdict(prep.rules),
         "data": {name: {k: m.get(k) for k in ("adjust", "price_basis", "rows", "first_date", "last_date",
@@ -126,6 +126,8 @@ def write_run(prep, result, out_dir: Path, command: list[str] | None = None, htm
                 frame.to_csv(t, index=False)
         with fsio.atomic_path(tmp / "returns.csv") as t:
             pd.DataFrame({"strategy": result.returns, "benchmark": prep.benchmark}).rename_axis("date").to_csv(t)
+        if getattr(result, "log", None):
+            fsio.write_text(tmp / "log.txt", "\n".join(result.log) + "\n")
         if html_report:
             tearsheet(result.returns, prep.benchmark, tmp / "tearsheet.html", title, notes, warning)
         fsio.write_json(tmp / "manifest.json", manifest)

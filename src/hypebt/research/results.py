@@ -29,7 +29,7 @@ def run_identity(prep) -> dict:
     """Everything besides the parameters that decides a result."""
     spec = prep.spec
     return {
-        "strategy_sha256": hashlib.sha256(Path(prep.strategy_path).read_bytes()).hexdigest(),
+        "strategy_sha256": prep.strategy_sha256,
         "data": {name: m.get("sha256") for name, m in sorted(prep.data_manifests.items())},
         "rules": dataclasses.asdict(prep.rules),
         "codes": list(prep.codes),

@@ -27,12 +27,11 @@ from hypebt.data.calendar import Calendar
 from hypebt.core.errors import DataError, InputError, unknown
 from hypebt.engine.spec import Spec
 from hypebt.data.store import Store, sessions_from_store
+from hypebt.market import rules as R
 
 STUDY_KEYS = {"window": list, "estimation": list, "car_windows": list, "min_estimation": int, "confidence": float}
 DEFAULTS = {"window": [-5, 20], "estimation": [-120, -11], "min_estimation": 60, "confidence": 0.95,
             "car_windows": [[-5, -1], [0, 0], [0, 1], [0, 5], [0, 20]]}
-# qfq prices recomputed into limits can be off by about a fen
-LOCK_TOLERANCE = 0.011
 
 
 @dataclass(frozen=True)
@@ -108,26 +107,35 @@ class Panel:
     limit_up: np.ndarray
     bench_open: np.ndarray
     bench_close: np.ndarray
+    # 一字板 at limit-up, from hypebt.market.rules.limit_flags (None: computed from the matrices)
+    locked: np.ndarray | None = None
+    rules: R.Rules = R.DEFAULT
 
 
 def _limit_pct(codes: list[str], names: dict[str, str], st_codes: set[str], day) -> np.ndarray:
     """Each seasoned stock's daily limit on ``day``, from :func:`hypebt.market.rules.limit_pct`."""
-    from hypebt.market import rules as R
+    return np.asarray([R.limit_pct(code, day, st=_is_st(code, names, st_codes)) for code in codes],
+                      dtype="float64")
 
-    return np.asarray([R.limit_pct(code, day, st=code in st_codes or R.is_st(names.get(code)))
-                       for code in codes], dtype="float64")
+
+def _is_st(code: str, names: dict[str, str], st_codes: set[str]) -> bool:
+    """The engine's ST test: listed in the spec's ``st_codes`` or named ST in the universe."""
+    return code in st_codes or R.is_st(names.get(code))
 
 
 def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFrame, names: dict[str, str],
-                listed_first: pd.Timestamp, st_codes: set[str] | None = None) -> Panel:
+                listed_first: pd.Timestamp, st_codes: set[str] | None = None,
+                rules: R.Rules = R.DEFAULT) -> Panel:
     """Pivot canonical bars into matrices aligned to ``sessions``, with limit-up per session.
 
-    Limits come from the previous close and the board (ST from the names or ``st_codes``). A
-    stock listed after the store's first date (``listed_first``) gets the new-listing rules of
-    :func:`hypebt.market.rules.limit_pct` for its first sessions, counted from its real first bar.
+    Limits and 一字板 flags come from :func:`hypebt.market.rules.limits_array` and
+    :func:`~hypebt.market.rules.limit_flags`, session by session, exactly as the engine's feed
+    computes them: the board's limit on each day (a dated change applies from its date), ST from
+    the names or ``st_codes``, the spec's ``rules``. A stock listed after the store's first date
+    (``listed_first``) gets the new-listing rules for its first sessions, counted from its real
+    first bar.
     """
-    from hypebt.market import rules as R
-
+    st_codes = set(st_codes or ())
     first_bar = bars.groupby("code", observed=True)["date"].min()
     before = bars[bars["date"] < sessions[0]].groupby("code", observed=True).size()
     bars = bars[bars["date"].isin(sessions)]
@@ -144,24 +152,20 @@ def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFr
     o, h, lo, c = (matrix(x) for x in ("open", "high", "low", "close"))
     present = ~np.isnan(c)
     prev = pd.DataFrame(c).ffill().shift(1).to_numpy()
-    pct = _limit_pct(codes, names, set(st_codes or ()), sessions[-1].date())
-    up = np.round(prev * (1 + pct) + 1e-9, 2)
     count = np.cumsum(present, axis=0)
+    up, locked = np.full(shape, np.nan), np.zeros(shape, dtype=bool)
+    days = sessions.values
     for j, code in enumerate(codes):
-        if first_bar[code] <= listed_first:
-            continue  # traded before the store begins: a seasoned stock
-        # sessions of this stock counted from its listing day (its first bar in the store)
-        session_no = count[:, j] + int(before.get(code, 0))
-        for i in np.flatnonzero(present[:, j] & (session_no <= 10)):
-            pct_i = R.limit_pct(code, sessions[i].date(), st=code in (st_codes or ()),
-                                session_no=int(session_no[i]))
-            if pct_i is None or np.isnan(prev[i, j]):
-                up[i, j] = np.nan
-            else:
-                up[i, j] = R.price_limits(float(prev[i, j]), pct_i, code=code).up
+        # Sessions since listing (its first bar in the store); None: traded before the store began.
+        session_no = None if first_bar[code] <= listed_first else count[:, j] + int(before.get(code, 0))
+        st = _is_st(code, names, st_codes)
+        up_j, down_j = R.limits_array(code, days, prev[:, j], st=st, session_no=session_no, rules=rules)
+        flags = R.limit_flags(code, o[:, j], h[:, j], lo[:, j], c[:, j], up_j, down_j, prev_close=prev[:, j],
+                              days=days, st=st, rules=rules)
+        up[:, j], locked[:, j] = up_j, flags["locked_up"] & present[:, j]
     b = bench.set_index("date").reindex(sessions)
     return Panel(sessions, codes, o, h, lo, c, present, up,
-                 b["open"].to_numpy(dtype="float64"), b["close"].to_numpy(dtype="float64"))
+                 b["open"].to_numpy(dtype="float64"), b["close"].to_numpy(dtype="float64"), locked, rules)
 
 
 def _spans(present: np.ndarray) -> np.ndarray:
@@ -192,15 +196,128 @@ def _returns(close: np.ndarray, present: np.ndarray, bench_close: np.ndarray):
 
 
 def locked_limit_up(panel: Panel) -> np.ndarray:
-    """Sessions a stock was locked at limit-up all day (一字板): one price all session, at the
-    limit-up price, or up at least 4.9 % (the ST limit is 5 %: a one-price bar that far up is a
-    limit lock even when the store does not say the stock is ST)."""
-    one_price = panel.present & (panel.open == panel.high) & (panel.low == panel.close) & (panel.open == panel.close)
+    """Sessions a stock was locked at limit-up all day (一字板), as the engine refuses them
+    (``locked_limit_up``): :func:`hypebt.market.rules.limit_flags` on the panel's bars and limits,
+    including its ``st_lock_evidence`` inference for stocks not known to be ST."""
+    if panel.locked is not None:
+        return panel.locked
     prev = pd.DataFrame(panel.close).ffill().shift(1).to_numpy()
-    with np.errstate(invalid="ignore"):
-        at_limit = ~np.isnan(panel.limit_up) & (
-            (panel.close >= panel.limit_up - LOCK_TOLERANCE) | (panel.close >= prev * 1.049))
-    return one_price & at_limit
+    out = np.zeros(panel.close.shape, dtype=bool)
+    for j, code in enumerate(panel.codes):
+        flags = R.limit_flags(code, panel.open[:, j], panel.high[:, j], panel.low[:, j], panel.close[:, j],
+                              panel.limit_up[:, j], np.full(len(panel.sessions), np.nan), prev_close=prev[:, j],
+                              days=panel.sessions.values, rules=panel.rules)
+        out[:, j] = flags["locked_up"] & panel.present[:, j]
+    return out
+
+
+@dataclass
+class _Window:
+    """One event's window: its rows, the stocks studied and their abnormal returns."""
+
+    i0: int
+    rows: np.ndarray
+    cols: np.ndarray  # stocks listed before day 0 that trade at least once in the window
+    ar_mkt: np.ndarray
+    ar_mm: np.ndarray
+    rms: np.ndarray
+    beta: np.ndarray
+    n_ok: np.ndarray
+    fit: np.ndarray
+
+
+def _event_window(panel: Panel, r, rm_span, span, i0: int, cfg: StudyConfig) -> _Window:
+    """Market-adjusted and market-model abnormal returns over the window around session ``i0``."""
+    a, b = cfg.window
+    e1, e2 = cfg.estimation
+    rows = np.arange(i0 + a, i0 + b + 1)
+    rw, rms, spw = r[rows], rm_span[rows], span[rows]
+    # Market model on the estimation window, per stock, on one-session returns only.
+    est = np.arange(max(1, i0 + e1), i0 + e2 + 1)
+    re_, rme = r[est], rm_span[est]
+    ok = ~np.isnan(re_) & ~np.isnan(rme) & (span[est] == 1)
+    n_ok = ok.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rme = np.where(ok, rme, 0)
+        mx = np.where(ok, rme, 0).sum(axis=0) / n_ok
+        my = np.where(ok, re_, 0).sum(axis=0) / n_ok
+        cov = np.where(ok, (rme - mx) * (re_ - my), 0).sum(axis=0)
+        var = np.where(ok, (rme - mx) ** 2, 0).sum(axis=0)
+        beta = cov / var
+        alpha = my - beta * mx
+    fit = n_ok >= cfg.min_estimation
+    beta[~fit], alpha[~fit] = np.nan, np.nan
+    ar_mm = rw - (alpha[None, :] * spw + beta[None, :] * rms)
+    cols = np.flatnonzero(panel.present[:i0].any(axis=0) & panel.present[rows].any(axis=0))
+    return _Window(i0, rows, cols, rw - rms, ar_mm, rms, beta, n_ok, fit)
+
+
+def _abnormal_frame(panel: Panel, event_id: str, w: _Window, r, locked_all, rel) -> pd.DataFrame:
+    """The long table of one event: a row per session of the window and stock."""
+    cols, rows = w.cols, w.rows
+    car_mkt, car_mm = np.nancumsum(w.ar_mkt, axis=0), np.nancumsum(w.ar_mm, axis=0)
+    return pd.DataFrame({
+        "event": event_id, "code": np.repeat(np.asarray(panel.codes)[cols][None, :], len(rows), 0).ravel(),
+        "rel_day": np.repeat(rel, len(cols)), "date": np.repeat(panel.sessions[rows], len(cols)),
+        "ret": r[rows][:, cols].ravel(), "bench_ret": w.rms[:, cols].ravel(),
+        "ar_mkt": w.ar_mkt[:, cols].ravel(), "ar_mm": w.ar_mm[:, cols].ravel(),
+        "car_mkt": car_mkt[:, cols].ravel(), "car_mm": car_mm[:, cols].ravel(),
+        "locked": locked_all[rows][:, cols].ravel(), "suspended": (~panel.present[rows][:, cols]).ravel(),
+    })
+
+
+def _first_fill(panel: Panel, locked_all, j: int, i0: int, end: int, at: str):
+    """The first session in ``i0..end`` where a buy of stock ``j`` would fill, as the engine decides
+    (:func:`hypebt.market.rules.check_fill`): ``(row, price, benchmark price)`` or ``(None, nan, nan)``."""
+    for i in range(i0, end + 1):
+        if not panel.present[i, j]:
+            continue
+        at_open = i > i0 or at == "open"
+        px = panel.open[i, j] if at_open else panel.close[i, j]
+        up = panel.limit_up[i, j]
+        bar = R.Bar(panel.open[i, j], panel.high[i, j], panel.low[i, j], panel.close[i, j])
+        limits = R.Limits(None if np.isnan(up) else float(up), None)
+        if R.check_fill("buy", px, bar, limits, locked=bool(locked_all[i, j]), rules=panel.rules) is None:
+            return i, px, panel.bench_open[i] if at_open else panel.bench_close[i]
+    return None, np.nan, np.nan
+
+
+def _car_records(panel: Panel, t, w: _Window, locked_all, cfg: StudyConfig, names) -> list[dict]:
+    """Per stock of one event: CARs over the sub-windows and paper vs tradable over [0, b].
+
+    Paper buys at the first tradable price (day-0 open, or its close for news during trading);
+    tradable at the first price that would fill.
+    """
+    a, b = cfg.window
+    i0, rows = w.i0, w.rows
+    end = i0 + b
+    exit_px = pd.DataFrame(panel.close[: end + 1]).ffill().to_numpy()[end]
+    bench_end = panel.bench_close[end]
+    present_w, locked_w = panel.present[rows], locked_all[rows]
+    out = []
+    for j in w.cols:
+        code = panel.codes[j]
+        paper_px = panel.open[i0, j] if t.at == "open" else panel.close[i0, j]
+        paper_bench = panel.bench_open[i0] if t.at == "open" else panel.bench_close[i0]
+        fill_i, fill_px, fill_bench = _first_fill(panel, locked_all, j, i0, end, t.at)
+        paper = exit_px[j] / paper_px - 1 - (bench_end / paper_bench - 1) if paper_px > 0 else np.nan
+        tradable = exit_px[j] / fill_px - 1 - (bench_end / fill_bench - 1) if fill_i is not None else np.nan
+        rec = {"event": t.event.id, "code": code, "name": names.get(code, ""), "day0": str(t.session.date()),
+               "at": t.at, "beta": w.beta[j], "estimation_sessions": int(w.n_ok[j])}
+        for lo_, hi_ in cfg.car_windows:
+            sl = slice(lo_ - a, hi_ - a + 1)
+            traded = present_w[sl, j].any()
+            rec[f"car_mkt[{lo_},{hi_}]"] = np.nansum(w.ar_mkt[sl, j]) if traded else np.nan
+            rec[f"car_mm[{lo_},{hi_}]"] = np.nansum(w.ar_mm[sl, j]) if w.fit[j] and traded else np.nan
+        rec.update({
+            "locked_days": int(locked_w[:, j].sum()), "suspended_days": int((~present_w[:, j]).sum()),
+            "locked_day0": bool(locked_all[i0, j]),
+            "paper_abnormal": paper, "tradable_abnormal": tradable, "gap": paper - tradable,
+            "first_fill": str(panel.sessions[fill_i].date()) if fill_i is not None else "",
+            "fill_delay_sessions": (fill_i - i0) if fill_i is not None else np.nan,
+        })
+        out.append(rec)
+    return out
 
 
 def compute(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str, str]):
@@ -209,95 +326,23 @@ def compute(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str, st
 
     r, rm_span, span = _returns(panel.close, panel.present, panel.bench_close)
     a, b = cfg.window
-    e1, e2 = cfg.estimation
     rel = np.arange(a, b + 1)
     long_parts, car_rows, skipped = [], [], []
     locked_all = locked_limit_up(panel)
-    n_sess = len(panel.sessions)
     for t in tradables:
-        ev = t.event
         i0 = panel.sessions.get_indexer([t.session])[0]
-        if i0 < 0 or i0 + a < 1 or i0 + b >= n_sess:
-            skipped.append(f"{ev.id}: window {a}..{b} around {t.session.date()} leaves the data")
+        if i0 < 0 or i0 + a < 1 or i0 + b >= len(panel.sessions):
+            skipped.append(f"{t.event.id}: window {a}..{b} around {t.session.date()} leaves the data")
             continue
-        rows = np.arange(i0 + a, i0 + b + 1)
-        rw, rms, spw = r[rows], rm_span[rows], span[rows]
-        ar_mkt = rw - rms
-        # Market model on the estimation window, per stock, on one-session returns only.
-        est = np.arange(max(1, i0 + e1), i0 + e2 + 1)
-        re_, rme = r[est], rm_span[est]
-        ok = ~np.isnan(re_) & ~np.isnan(rme) & (span[est] == 1)
-        n_ok = ok.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rme = np.where(ok, rme, 0)
-            mx = np.where(ok, rme, 0).sum(axis=0) / n_ok
-            my = np.where(ok, re_, 0).sum(axis=0) / n_ok
-            cov = np.where(ok, (rme - mx) * (re_ - my), 0).sum(axis=0)
-            var = np.where(ok, (rme - mx) ** 2, 0).sum(axis=0)
-            beta = cov / var
-            alpha = my - beta * mx
-        fit = n_ok >= cfg.min_estimation
-        beta[~fit], alpha[~fit] = np.nan, np.nan
-        ar_mm = rw - (alpha[None, :] * spw + beta[None, :] * rms)
-        car_mkt = np.nancumsum(ar_mkt, axis=0)
-        car_mm = np.nancumsum(ar_mm, axis=0)
-        # Stocks listed before day 0 that trade at least once in the window.
-        in_study = panel.present[:i0].any(axis=0) & panel.present[rows].any(axis=0)
-        cols = np.flatnonzero(in_study)
-        locked_w = locked_all[rows][:, cols]
-        rm_long = rms[:, cols]
-        susp_w = ~panel.present[rows][:, cols]
-        long_parts.append(pd.DataFrame({
-            "event": ev.id, "code": np.repeat(np.asarray(panel.codes)[cols][None, :], len(rows), 0).ravel(),
-            "rel_day": np.repeat(rel, len(cols)), "date": np.repeat(panel.sessions[rows], len(cols)),
-            "ret": rw[:, cols].ravel(), "bench_ret": rm_long.ravel(),
-            "ar_mkt": ar_mkt[:, cols].ravel(), "ar_mm": ar_mm[:, cols].ravel(),
-            "car_mkt": car_mkt[:, cols].ravel(), "car_mm": car_mm[:, cols].ravel(),
-            "locked": locked_w.ravel(), "suspended": susp_w.ravel(),
-        }))
-        # Paper vs tradable, over [0, b]: paper buys at the first tradable price (day-0 open,
-        # or its close for news during trading); tradable at the first price that would fill.
-        end = i0 + b
-        exit_px = pd.DataFrame(panel.close[: end + 1]).ffill().to_numpy()[end]
-        bench_end = panel.bench_close[end]
-        for k, j in enumerate(cols):
-            code = panel.codes[j]
-            paper_px = panel.open[i0, j] if t.at == "open" else panel.close[i0, j]
-            paper_bench = panel.bench_open[i0] if t.at == "open" else panel.bench_close[i0]
-            fill_i, fill_px, fill_bench = None, np.nan, np.nan
-            for i in range(i0, end + 1):
-                if not panel.present[i, j] or locked_all[i, j]:
-                    continue
-                px = panel.open[i, j] if (i > i0 or t.at == "open") else panel.close[i, j]
-                up = panel.limit_up[i, j]
-                if np.isnan(up) or px < up - LOCK_TOLERANCE:
-                    fill_i, fill_px = i, px
-                    fill_bench = panel.bench_open[i] if (i > i0 or t.at == "open") else panel.bench_close[i]
-                    break
-            paper = exit_px[j] / paper_px - 1 - (bench_end / paper_bench - 1) if paper_px > 0 else np.nan
-            tradable = exit_px[j] / fill_px - 1 - (bench_end / fill_bench - 1) if fill_i is not None else np.nan
-            rec = {"event": ev.id, "code": code, "name": names.get(code, ""), "day0": str(t.session.date()),
-                   "at": t.at, "beta": beta[j], "estimation_sessions": int(n_ok[j])}
-            for lo_, hi_ in cfg.car_windows:
-                sl = slice(lo_ - a, hi_ - a + 1)
-                rec[f"car_mkt[{lo_},{hi_}]"] = np.nansum(ar_mkt[sl, j]) if panel.present[rows][sl, j].any() else np.nan
-                rec[f"car_mm[{lo_},{hi_}]"] = np.nansum(ar_mm[sl, j]) if fit[j] and panel.present[rows][sl, j].any() else np.nan
-            rec.update({
-                "locked_days": int(locked_w[:, k].sum()), "suspended_days": int(susp_w[:, k].sum()),
-                "locked_day0": bool(locked_all[i0, j]),
-                "paper_abnormal": paper, "tradable_abnormal": tradable, "gap": paper - tradable,
-                "first_fill": str(panel.sessions[fill_i].date()) if fill_i is not None else "",
-                "fill_delay_sessions": (fill_i - i0) if fill_i is not None else np.nan,
-            })
-            car_rows.append(rec)
+        w = _event_window(panel, r, rm_span, span, i0, cfg)
+        long_parts.append(_abnormal_frame(panel, t.event.id, w, r, locked_all, rel))
+        car_rows.extend(_car_records(panel, t, w, locked_all, cfg, names))
     if not car_rows:
         raise DataError("no event has its whole study window inside the data: " + "; ".join(skipped))
     abnormal = pd.concat(long_parts, ignore_index=True)
     car = pd.DataFrame(car_rows)
-    main_col = f"car_mkt[0,{b}]"
-    summaries = []
-    for ev_id, g in [*car.groupby("event", sort=False), ("all events", car)]:
-        summaries.append(_test_row(ev_id, g, main_col, f"car_mm[0,{b}]", stats))
+    summaries = [_test_row(ev_id, g, f"car_mkt[0,{b}]", f"car_mm[0,{b}]", stats)
+                 for ev_id, g in [*car.groupby("event", sort=False), ("all events", car)]]
     return abnormal, car, pd.DataFrame(summaries), skipped
 
 
@@ -394,9 +439,13 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
     tradables, outside = E.select(spec.events, ws, cal, sessions, where)
     if outside:
         notes.append("events outside the data (not studied): " + ", ".join(f"{e.id} ({e.time.date()})" for e in outside))
-    if manifest.get("adjust") == "qfq":
+    qfq = manifest.get("adjust") == "qfq"
+    rules = R.for_prices(R.rules_from_mapping(spec.rules, f"{where} [rules]"), qfq,
+                         explicit="limit_tolerance" in spec.rules)
+    if qfq:
         notes.append("prices are forward-adjusted (qfq): limit-locked sessions are detected with a "
-                     f"{LOCK_TOLERANCE} CNY tolerance")
-    panel = build_panel(bars, sessions, bench, names, pd.Timestamp(manifest["first_date"]), set(spec.st_codes))
+                     f"{rules.limit_tolerance} CNY tolerance")
+    panel = build_panel(bars, sessions, bench, names, pd.Timestamp(manifest["first_date"]), set(spec.st_codes),
+                        rules=rules)
     manifests = {n: store.manifest(n) for n in (dataset, "index")}
     return StudyInputs(spec, cfg, panel, tradables, outside, names, uni_name, look_ahead, manifests, notes)

@@ -1,0 +1,326 @@
+"""hypebt from Python: backtests, sweeps and event studies as function calls (for notebooks).
+
+::
+
+    import hypebt
+
+    res = hypebt.backtest("backtests/sora_hype.toml", hold_days=3)   # spec path + parameter overrides
+    res.returns, res.equity, res.trades, res.stats                  # pandas objects, DatetimeIndex
+    res.report("reports/sora_try")                                  # what `hypebt run` writes
+
+    class Gap(hypebt.Strategy):                                     # a class defined in the notebook
+        PARAMS = {"hold_days": 3}
+        def on_open(self, day): ...
+    hypebt.backtest(codes=["002230"], start="2024-01-02", end="2024-05-22", strategy=Gap)
+
+    table = hypebt.sweep("backtests/sora_hype.toml", grid={"hold_days": [1, 3, 5]}, workers=1)
+    study = hypebt.study("backtests/sora_study.toml"); study.car, study.summary
+
+A spec is a path to a TOML file, a dict of the same keys, or keyword arguments. Keywords that
+are spec keys (``start``, ``codes``, ``cash``, ``warmup``, ...) set them; any other keyword is a
+strategy parameter. A run gives the same figures as ``hypebt run`` on the same spec (tested).
+
+The workspace (``strategies/``, ``data/``) is ``workspace=`` if given, else the nearest folder
+above the spec file holding ``strategies/`` or ``data/``, else the current folder; the store is
+``home=``, else ``$HYPEBT_HOME``, else ``<workspace>/data/store``.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import html
+import inspect
+import shutil
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hypebt.core.errors import InputError
+from hypebt.core.paths import workspace_of_spec
+from hypebt.engine.spec import TOP_KEYS, Spec, load_spec, parse_spec
+
+TABLE_KEYS = ("params", "rules", "events", "sweep", "study")
+DATE_COLUMNS = ("date", "entry_date", "exit_date")
+
+
+# --- specs -----------------------------------------------------------------------------------
+
+def _plain(value):
+    """Notebook values as spec values: Timestamps/datetimes as dates, tuples as lists."""
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        return value.date()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def resolve_spec(spec=None, strategy=None, workspace=None, extra: dict | None = None,
+                 keywords: dict | None = None) -> tuple[Spec, Path, Any]:
+    """``(Spec, workspace, strategy class or None)`` from a path, a dict or keywords.
+
+    ``extra`` sets whole tables (a sweep's ``grid``); ``keywords`` are spec keys or parameters.
+    """
+    path = None
+    if spec is None:
+        raw = {}
+    elif isinstance(spec, (str, Path)):
+        path = Path(spec)
+        load_spec(path)  # the file's own errors, with its name
+        raw = tomllib.loads(path.read_text("utf-8"))
+    elif isinstance(spec, dict):
+        raw = copy.deepcopy(spec)
+    elif isinstance(spec, Spec):
+        raw, path = _raw_of(spec), spec.path
+    else:
+        raise InputError(f"spec must be a path, a dict or a hypebt Spec, got {type(spec).__name__}")
+    for key, value in (keywords or {}).items():
+        value = _plain(value)
+        if key in TABLE_KEYS and isinstance(value, dict):
+            raw.setdefault(key, {}).update(value)
+        elif key in TOP_KEYS:
+            raw[key] = value
+        else:
+            raw.setdefault("params", {})[key] = value
+    for key, value in (extra or {}).items():
+        raw[key] = _plain(value)
+    cls = None
+    if strategy is not None:
+        if inspect.isclass(strategy):
+            cls = strategy
+            raw["strategy"] = strategy.__name__
+        elif isinstance(strategy, (str, Path)):
+            raw["strategy"] = str(strategy)
+        else:
+            raise InputError(f"strategy must be a name, a .py path or a Strategy class, got {strategy!r}")
+    raw = {k: _plain(v) for k, v in raw.items()}
+    raw.setdefault("name", path.stem if path is not None else "notebook")
+    ws = Path(workspace) if workspace is not None else (workspace_of_spec(path) if path else Path.cwd())
+    if path is None:
+        path = ws / "backtests" / f"{raw['name']}.toml"  # where such a spec would live (names in messages)
+    return parse_spec(raw, path), ws, cls
+
+
+def _raw_of(spec: Spec) -> dict:
+    raw = {k: v for k, v in spec.as_dict().items() if v not in (None, (), {}, "") and k != "path"}
+    raw = {k: list(v) if isinstance(v, tuple) else v for k, v in raw.items()}
+    if spec.events is not None:
+        raw["events"] = {k: list(v) if isinstance(v, tuple) else v for k, v in spec.events.__dict__.items()
+                         if v is not None}
+    return raw
+
+
+def _store(home, ws: Path):
+    from hypebt.data.store import open_store
+
+    return open_store(home, ws)
+
+
+def _ensure(spec, store, ws, offline: bool) -> None:
+    from hypebt.data.bootstrap import ensure_data
+
+    ensure_data(spec, store, ws, offline)
+
+
+def _dated(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col in DATE_COLUMNS:
+        if col in out:
+            out[col] = pd.to_datetime(out[col])
+    return out
+
+
+# --- backtests -------------------------------------------------------------------------------
+
+class Result:
+    """One backtest from Python: the same figures and tables as ``hypebt run`` writes.
+
+    ``returns`` (daily, a Series) and ``equity`` (cash, value and recorded columns, a DataFrame)
+    are indexed by a DatetimeIndex; ``trades``, ``orders``, ``fills``, ``borrow`` carry datetime
+    columns; ``stats`` is a dict; ``warnings`` the run's notes; ``log`` the strategy's log lines;
+    ``benchmark`` the benchmark's daily returns.
+    """
+
+    def __init__(self, prep, run):
+        self._prep, self._run = prep, run
+        self.returns: pd.Series = run.returns.copy()
+        self.returns.index = pd.DatetimeIndex(self.returns.index, name="date")
+        equity = _dated(run.equity)
+        self.equity: pd.DataFrame = equity.set_index(pd.DatetimeIndex(equity.pop("date"), name="date"))
+        self.trades, self.orders = _dated(run.trades), _dated(run.orders)
+        self.fills, self.borrow = _dated(run.fills), _dated(run.borrow)
+        self.stats: dict = dict(run.stats)
+        self.params: dict = dict(run.params)
+        self.log: list[str] = list(run.log)
+        self.benchmark: pd.Series = prep.benchmark.copy()
+        self.warnings: list[str] = list(prep.warnings)
+        if prep.look_ahead:
+            from hypebt.data.universes import LOOK_AHEAD_WARNING
+
+            self.warnings.append(LOOK_AHEAD_WARNING)
+        self.name = prep.spec.name
+        self.strategy = prep.strategy_name
+
+    def report(self, folder, html_report: bool = True) -> Path:
+        """Write the outputs of ``hypebt run`` (tearsheet, CSVs, stats.json, manifest.json) into
+        ``folder``; returns it."""
+        from hypebt.reports.run_report import write_run
+
+        return write_run(self._prep, self._run, Path(folder), command=["hypebt.backtest", str(self._prep.spec.path)],
+                         html_report=html_report)
+
+    def __repr__(self) -> str:
+        s = self.stats
+        return (f"<hypebt.Result {self.name}: {self.strategy} {s['start']}..{s['end']}, "
+                f"return {s['total_return']:+.2%}, sharpe {_num(s.get('sharpe'))}, {s['n_trades']} trades>")
+
+    def _repr_html_(self) -> str:
+        s = self.stats
+        rows = [("strategy", self.strategy), ("period", f"{s['start']} .. {s['end']} ({s['sessions']} sessions)"),
+                ("total return", _pct(s.get("total_return"))),
+                ("benchmark", _pct(s.get("benchmark_total_return"))),
+                ("sharpe", _num(s.get("sharpe"))), ("max drawdown", _pct(s.get("max_drawdown"))),
+                ("trades", s.get("n_trades")), ("refused/cancelled orders", s.get("refused_orders")),
+                ("fees + borrow (CNY)", f"{s.get('fees', 0) + s.get('borrow_fees', 0):,.2f}"),
+                ("final value (CNY)", f"{s.get('final_value', 0):,.2f}")]
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+                       f"<td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+        notes = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
+        return (f"<div><strong>hypebt run {html.escape(self.name)}</strong><table>{body}</table>"
+                + (f"<ul>{notes}</ul>" if notes else "") + "</div>")
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None or x != x else f"{x:+.2%}"
+
+
+def _num(x) -> str:
+    return "n/a" if x is None or x != x else f"{x:.2f}"
+
+
+def prepare(spec=None, strategy=None, *, workspace=None, home=None, offline: bool = False, **params):
+    """The prepared run (:class:`hypebt.engine.backtest.Prepared`) of a spec, for repeated runs."""
+    from hypebt.engine import backtest as engine
+
+    sp, ws, cls = resolve_spec(spec, strategy, workspace, keywords=params)
+    if not sp.strategy:
+        raise InputError(f"{sp.path}: no strategy; pass strategy= (a name in strategies/, a .py path or a class)")
+    store = _store(home, ws)
+    _ensure(sp, store, ws, offline)
+    return engine.prepare(sp, ws, store, strategy_cls=cls)
+
+
+def backtest(spec=None, strategy=None, *, workspace=None, home=None, offline: bool = False, **params) -> Result:
+    """Run one backtest and return its :class:`Result`.
+
+    ``spec``: a spec file path, a dict of spec keys, or None (then keywords only). ``strategy``:
+    a name in ``strategies/``, a ``.py`` path, or a :class:`hypebt.Strategy` subclass (one defined
+    in a notebook works). Other keywords: spec keys (``start="2024-01-02"``, ``codes=[...]``,
+    ``warmup=20``, ``rules={"borrow_rate": 0.1}``) or strategy parameters (``hold_days=3``).
+
+    >>> res = hypebt.backtest("backtests/sora_hype.toml", hold_days=3)  # doctest: +SKIP
+    >>> res.stats["sharpe"], res.returns.index[0]  # doctest: +SKIP
+    """
+    from hypebt.engine import backtest as engine
+
+    prep = prepare(spec, strategy, workspace=workspace, home=home, offline=offline, **params)
+    return Result(prep, engine.run(prep, strategy_cls=prep.strategy_cls))
+
+
+# --- sweeps ----------------------------------------------------------------------------------
+
+def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, strategy=None, out=None,
+          scheduler: str | None = None, resume: bool = False, html_report: bool = False, workspace=None,
+          home=None, offline: bool = False, max_combinations: int | None = None, **params) -> pd.DataFrame:
+    """Run a parameter sweep; a DataFrame indexed by the swept parameters (one row per combination:
+    status, figures, in-/out-of-sample columns).
+
+    ``grid`` is a ``[sweep]`` table (``{"hold_days": [1, 3, 5], "delay": {"start": 0, "stop": 2}}``,
+    ranges include ``stop``; ``metric``, ``split``, ``constraints``, ``method``... as in a spec); it
+    replaces the spec's. ``out``: keep the result store (and with ``html_report`` sweep.html) there;
+    by default a temporary folder, removed afterwards. ``workers``: local processes (default all
+    cores); ``scheduler``: a Dask address.
+
+    >>> hypebt.sweep("backtests/sora_hype.toml", grid={"hold_days": [1, 3, 5]}, workers=1)  # doctest: +SKIP
+    """
+    from hypebt.engine import backtest as engine
+    from hypebt.reports import sweep_page
+    from hypebt.research import sweep as S
+
+    sp, ws, cls = resolve_spec(spec, strategy, workspace, extra={"sweep": grid} if grid is not None else None,
+                               keywords=params)
+    store = _store(home, ws)
+    _ensure(sp, store, ws, offline)
+    prep = engine.prepare(sp, ws, store, strategy_cls=cls)
+    plan = S.make_plan(sp, prep.strategy_class(), max_combinations)
+    if workers is not None and workers < 1:
+        raise InputError(f"workers must be at least 1, got {workers}")
+    folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="hypebt-sweep-"))
+    try:
+        outcome = S.execute(prep, plan, folder, workers=workers, scheduler=scheduler, resume=resume,
+                            progress=False)
+        if out is not None:
+            sweep_page.write(prep, plan, folder, html_report=html_report, keys=outcome.keys)
+        store_ = S.ResultStore(folder / "results.sqlite")
+        try:
+            frame = S.results_frame(store_, plan, outcome.keys)
+        finally:
+            store_.close()
+    finally:
+        if out is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    frame = frame.set_index(list(plan.axes))
+    frame.attrs.update(metric=plan.metric, grid_size=plan.grid_size, method=plan.method)
+    return frame
+
+
+# --- event studies ---------------------------------------------------------------------------
+
+@dataclass
+class StudyResult:
+    """An event study: ``car`` (per event x stock), ``summary`` (per event and overall),
+    ``abnormal_returns`` (long table by relative day), ``curves`` (mean CAR with its band),
+    ``skipped`` and ``notes``."""
+
+    car: pd.DataFrame
+    summary: pd.DataFrame
+    abnormal_returns: pd.DataFrame
+    curves: pd.DataFrame
+    skipped: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    inputs: Any = None
+
+    def report(self, folder) -> Path:
+        """Write what ``hypebt study`` writes (study.html, CSVs, manifest) into ``folder``."""
+        from hypebt.reports import study_page
+
+        return study_page.write(self.inputs, self.abnormal_returns, self.car, self.summary, self.curves,
+                                self.skipped, Path(folder), command=["hypebt.study", str(self.inputs.spec.path)])
+
+    def _repr_html_(self) -> str:
+        return f"<div><strong>hypebt study</strong>{self.summary.to_html(index=False)}</div>"
+
+
+def study(spec=None, *, workspace=None, home=None, offline: bool = False, **keys) -> StudyResult:
+    """Run an event study (a spec with ``[events]`` and optionally ``[study]``).
+
+    >>> s = hypebt.study("backtests/sora_study.toml"); s.summary  # doctest: +SKIP
+    """
+    from hypebt.research import study as ST
+
+    sp, ws, _ = resolve_spec(spec, None, workspace, keywords=keys)
+    if sp.events is None:
+        raise InputError(f"{sp.path}: a study needs an [events] table (catalogue and a filter)")
+    store = _store(home, ws)
+    if sp.universe != "all":
+        _ensure(sp, store, ws, offline)
+    inputs = ST.prepare(sp, ws, store)
+    abnormal, car, summary, skipped = ST.compute(inputs.panel, inputs.tradables, inputs.cfg, inputs.names)
+    curves = ST.curves(abnormal, inputs.cfg.confidence)
+    return StudyResult(car, summary, abnormal, curves, list(skipped), list(inputs.notes), inputs)

@@ -1,0 +1,105 @@
+"""The README's strategies run as written, with fills derived by hand on hand-made bars."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import hypebt
+from helpers_engine import BENCH, bars, make_workspace, write_spec, write_store
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+ROWS = [
+    ("2024-01-02", 10.0, 10.5, 9.9, 10.2),
+    ("2024-01-03", 10.2, 10.8, 10.1, 10.6),
+    ("2024-01-04", 10.6, 11.0, 10.5, 10.9),
+    ("2024-01-05", 10.9, 11.2, 10.7, 11.0),
+    ("2024-01-08", 11.0, 11.1, 10.6, 10.8),
+    ("2024-01-09", 10.8, 11.0, 10.7, 10.9),
+    ("2024-01-10", 10.9, 11.5, 10.8, 11.4),
+]
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text("utf-8"), flags=re.S)
+
+
+def test_first_strategy_respects_t_at_and_sells_after_hold_days(tmp_path):
+    source = next(b for b in python_blocks() if "class EventBuy" in b)
+    store = write_store(tmp_path / "store", {"600000": bars(10.0, ROWS)})
+    ws = make_workspace(tmp_path / "ws", strategies={"event_buy": source})
+    (ws / "data" / "events" / "hand.csv").write_text(
+        "id,name,company,time,tags\n"
+        "early,Before the open,Co,2024-01-03T08:00+08:00,x\n"    # known before 09:30: the open of 01-03
+        "intraday,During trading,Co,2024-01-08T10:00+08:00,x\n",  # during trading: the close of 01-08
+        "utf-8")
+    spec = write_spec(ws, "readme", {"strategy": "event_buy", "codes": ["600000"], "benchmark": BENCH},
+                      {"events": {"catalogue": "hand"}, "params": {"hold_days": 2}})
+    res = hypebt.backtest(spec, home=store.root)
+    fills = [(f.date.strftime("%m-%d"), f.side, f.size, f.price) for f in res.fills.itertuples()]
+    # 0.95 x 1,000,000 / 10.2 = 93,137 -> 93,100 shares at the open of 01-03; sold at the open two
+    # sessions later (01-05, 10.9). The intraday event buys at the close of 01-08 (10.8) with the
+    # equity of that moment, sold at the open of 01-10 (10.9).
+    assert fills[:2] == [("01-03", "buy", 93100, 10.2), ("01-05", "sell", 93100, 10.9)]
+    assert fills[2][:2] == ("01-08", "buy") and fills[2][3] == 10.8
+    assert fills[3][:2] == ("01-10", "sell") and fills[3][2] == fills[2][2] and fills[3][3] == 10.9
+    assert len(fills) == 4
+
+
+def test_notebook_example_class_runs(tmp_path):
+    block = next(b for b in python_blocks() if "class Dip" in b)
+    source = block[block.index("class Dip"):block.index("res = hypebt.backtest(strategy=Dip")]
+    namespace = {"hypebt": hypebt}
+    exec(compile(source, "README.md", "exec"), namespace)  # the README's own code, as a notebook runs it
+    # Closes fall 10% below the 2-session mean on 01-09 only when we make them: a dip bar.
+    rows = ROWS[:5] + [("2024-01-09", 10.0, 10.1, 9.5, 9.6), ("2024-01-10", 9.7, 9.9, 9.6, 9.8)]
+    store = write_store(tmp_path / "store", {"600000": bars(10.0, rows)})
+    ws = make_workspace(tmp_path / "ws")
+    res = hypebt.backtest(strategy=namespace["Dip"], codes=["600000"], benchmark=BENCH, workspace=ws,
+                          home=store.root, n=2)
+    # Mean of the closes 10.8 and 9.6 is 10.2; 9.6 < 0.95 x 10.2 = 9.69: buy at the next open (9.7).
+    assert [(f.date.strftime("%m-%d"), f.side, f.price) for f in res.fills.itertuples()] == [("01-10", "buy", 9.7)]
+    assert res.fills["size"].iloc[0] == pytest.approx(100_000 / 9.7 // 100 * 100)
+
+
+def section(title: str) -> str:
+    text = README.read_text("utf-8")
+    start = text.index(f"## {title}")
+    end = text.find("\n## ", start + 3)
+    return text[start:end if end > 0 else None]
+
+
+def test_spec_reference_lists_every_key():
+    import dataclasses
+
+    from hypebt.engine.spec import EVENT_KEYS, TOP_KEYS
+    from hypebt.market.rules import Rules
+    from hypebt.research.plan import RESERVED
+    from hypebt.research.study import STUDY_KEYS
+
+    ref = section("Spec reference")
+    keys = [*TOP_KEYS, *EVENT_KEYS, *STUDY_KEYS, *RESERVED, *(f.name for f in dataclasses.fields(Rules))]
+    missing = [k for k in keys if f"`{k}`" not in ref and f"`[{k}]`" not in ref]
+    assert not missing, f"README's spec reference misses {missing}"
+    assert "stop` is included" in ref
+
+
+ENGINE_SIDE = {"next_open", "next", "prenext", "prenext_open", "notify_order", "stop", "equity_frame", "log_lines",
+               "params"}
+
+
+def test_writing_strategies_documents_every_public_method():
+    from hypebt import Strategy
+    from hypebt.engine.ordering import OrderMethods
+    from hypebt.engine.views import StrategyViews
+
+    import backtrader as bt
+
+    ref = section("Writing strategies")
+    public = sorted({name for klass in (Strategy, StrategyViews, OrderMethods) for name in vars(klass)
+                     if not name.startswith("_") and name not in ENGINE_SIDE and not hasattr(bt.Strategy, name)})
+    undocumented = [n for n in public if not re.search(rf"(`|self\.){re.escape(n)}\b", ref)]
+    assert not undocumented, f"README's writing-strategies section misses {undocumented}"
+    assert len(public) > 30
