@@ -7,7 +7,10 @@ each worker adds its accumulated times to the rows it returns, which the result 
 ignores. A wrapper whose function does not exist (renamed by a later version) is skipped and
 its phase shows as "-". Nested phases are subtracted from the run's time.
 
-- worker start: from ``execute()`` being called to a worker starting its first batch
+Phases are CPU seconds (``time.process_time``: what they cost, whatever the machine's load),
+except the worker start, in wall seconds:
+
+- worker start: from ``execute()`` being called to the last worker starting its first batch
   (parent imports before forking, plan keys, the fork itself);
 - feed build: ``ArrayFeed.start`` / ``preload`` (the feeds' per-run copy) and feed creation;
 - ledgers: the order, trade and fill frames built after each run;
@@ -50,11 +53,11 @@ def _wrap(fn, phase):
         if phase in _ACTIVE:  # re-entrant call: counted by the outer one
             return fn(*args, **kwargs)
         _ACTIVE.add(phase)
-        t = time.perf_counter()
+        t = time.process_time()  # CPU time: what a phase costs, whatever the machine's load
         try:
             return fn(*args, **kwargs)
         finally:
-            TIMES[phase] += time.perf_counter() - t
+            TIMES[phase] += time.process_time() - t
             _ACTIVE.discard(phase)
     timed.__wrapped__ = fn
     return timed
@@ -82,11 +85,11 @@ def install() -> None:
         first.setdefault(os.getpid(), time.time())
         before = dict(TIMES)
         rows = batch(*args, **kwargs)
-        t = time.perf_counter()
+        t = time.process_time()
         blob = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
         pickle.loads(blob)
         spent = {k: v - before.get(k, 0.0) for k, v in TIMES.items()}
-        spent["result transfer"] = time.perf_counter() - t
+        spent["result transfer"] = time.process_time() - t
         spent["bytes"] = len(blob)
         if rows:
             rows[0]["_phases"] = spent
@@ -155,7 +158,8 @@ def measure(prep, plan, out, workers: int) -> dict:
 def table(ph: dict) -> list[str]:
     """Printable lines: seconds and ms per combination of each phase."""
     n = ph["combos"] or 1
-    lines = [f"phases of a {n}-combination sweep ({ph['wall']:.2f} s wall; worker-side phases summed over workers):"]
+    lines = [f"phases of a {n}-combination sweep ({ph['wall']:.2f} s wall; CPU seconds, summed over workers; "
+             "worker start in wall seconds):"]
     for k in ("worker start", "feed build", "run", "ledgers", "figures", "result transfer", "SQLite commit"):
         v = ph.get(k)
         if v is None:

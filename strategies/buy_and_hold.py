@@ -21,3 +21,7 @@ class BuyAndHold(Strategy):
                 self.todo.discard(code)
             elif self.tradable(code) and self.buy_value(code, self.budget, note="initial buy"):
                 self.todo.discard(code)
+        if not self.todo:
+            # Everything bought: nothing more to do (it holds them, which keeps it awake anyway;
+            # should every position go, as when delisted, the run may skip to its end).
+            self.sleep_until(None)

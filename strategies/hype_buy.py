@@ -40,6 +40,9 @@ class HypeBuy(Strategy):
         self.known = set()  # ids of the events already scheduled for entry
         self.held = {}      # code -> dict(entry_no, entry_adj, hit_limit, exit)
         self.waiting = {}   # code -> (last session index to try, budget, event id)
+        # Flat, it acts only from an event's first tradable session to its entry (``delay`` later)
+        # and retries; holding stocks or waiting for an order keeps it awake anyway.
+        self.wake_around_events(after=self.cfg.delay + self.cfg.retry_days)
 
     def _learn(self):
         """Schedule the entry of each event that has become known (self.events reveals an

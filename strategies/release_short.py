@@ -37,6 +37,7 @@ class ReleaseShort(Strategy):
             codes = [c for c in (t.event.codes or self.universe) if c in self.universe]
             if 0 <= i < len(self.sessions) and codes:
                 self.entries.setdefault(i, []).append((t.event.id, codes))
+                self.wake_between(i, i)  # flat, it acts only on entry sessions
         self.shorts = {}  # code -> dict(entry_no, entry_price, exit)
 
     def _enter(self, at):

@@ -33,6 +33,8 @@ class RunupFilter(Strategy):
         n = self.cfg.vol_days
         self.vol = {code: self.I(lambda s: s.pct_change().rolling(n).std(), code, name=f"vol{n}({code})")
                     for code in self.universe}
+        # Flat, it acts only on its events' first tradable sessions; holdings keep it awake.
+        self.wake_around_events()
 
     def on_open(self, day):
         for code, h in self.holdings().items():

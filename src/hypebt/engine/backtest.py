@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import backtrader as bt
+import numpy as np
 import pandas as pd
 
 from hypebt.core.errors import DataError, InputError, unknown
@@ -96,14 +97,15 @@ class Result:
     """One backtest: returns, equity, ledgers and figures."""
 
     returns: pd.Series
-    equity: pd.DataFrame
-    trades: pd.DataFrame
-    orders: pd.DataFrame
-    fills: pd.DataFrame
-    borrow: pd.DataFrame
+    equity: pd.DataFrame | None  # the ledger tables are None in a run with ledgers=False (sweeps)
+    trades: pd.DataFrame | None
+    orders: pd.DataFrame | None
+    fills: pd.DataFrame | None
+    borrow: pd.DataFrame | None
     stats: dict
     params: dict
     log: list = field(default_factory=list)  # the strategy's self.log lines (log.txt)
+    sessions_skipped: int = 0  # sessions the strategy slept through (not a figure: sleeping changes none)
 
 
 def _universe(spec: Spec, workspace: Path) -> tuple[tuple[str, ...], dict[str, str], bool, str]:
@@ -301,10 +303,12 @@ def _benchmark(store: Store, spec: Spec, sessions: pd.DatetimeIndex) -> pd.Serie
 def equity_returns(rows: list[tuple], start_cash: float, sessions: pd.DatetimeIndex) -> pd.Series:
     """Daily returns from the values recorded at each close: value / previous value - 1, the
     first against the starting cash (TimeReturn's definition)."""
-    values = [v for _, _, v in rows]
-    prev = [start_cash, *values[:-1]]
-    out = pd.Series([v / p - 1.0 for v, p in zip(values, prev)], index=sessions[: len(values)], dtype="float64")
-    return out.reindex(sessions).fillna(0.0)
+    values = np.array([v for _, _, v in rows], dtype="float64")
+    prev = np.concatenate(([start_cash], values[:-1]))
+    out = values / prev - 1.0  # elementwise IEEE division and subtraction: the same as in Python floats
+    if len(out) == len(sessions):  # a row for every session (always, but for a stopped run)
+        return pd.Series(out, index=sessions, dtype="float64")
+    return pd.Series(out, index=sessions[: len(out)], dtype="float64").reindex(sessions).fillna(0.0)
 
 
 def _feeds(prep: Prepared, reuse: bool) -> list:
@@ -319,30 +323,36 @@ def _feeds(prep: Prepared, reuse: bool) -> list:
 
 
 def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_feeds: bool = False,
-        timereturn: bool = True) -> Result:
+        timereturn: bool = True, sleep: bool = True, ledgers: bool = True) -> Result:
     """Run the strategy once with ``params`` (merged over the spec's and the defaults).
 
     Daily returns come from Backtrader's TimeReturn analyzer. A sweep passes
     ``timereturn=False`` and ``reuse_feeds=True``: returns are then the session-to-session
     change of the portfolio value the strategy records at each close (what TimeReturn
     computes, without its per-bar cost; a test checks both are identical), and the feeds are
-    kept for the next run of the same prepared data.
+    kept for the next run of the same prepared data. A sweep also passes ``ledgers=False``: the
+    figures then come straight from the recorded rows, no ledger table is built (the same
+    numbers, tested). ``sleep=False`` runs every session, even those a flat strategy declared
+    it sleeps through (:mod:`hypebt.engine.wake`; identical results, tested).
     """
     cls = strategy_cls or prep.strategy_class()
     merged = resolve_params(cls, {**prep.spec.params, **(params or {})}, str(prep.spec.path))
     ledger = CreditBook(prep.rules)  # 融券 lots, their interest and its ledger
+    fee_memo: dict = {}
     ctx = Context(params=merged, universe=prep.codes, names=prep.names, events=prep.events,
                   sessions=prep.sessions, days=prep.days, session_index=prep.session_index, rules=prep.rules,
                   eligible=prep.eligible, borrow_ledger=ledger, arrays=prep.arrays, history=prep.history,
-                  warmup=prep.warmup, benchmark=prep.benchmark)
+                  warmup=prep.warmup, benchmark=prep.benchmark, fee_memo=fee_memo)
     cerebro = AlignedCerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=True, maxcpus=1)
+    cerebro.hypebt_sleep = sleep
     broker = AShareBroker()
     broker.set_checksubmit(False)  # the order checks decide cash; see hypebt.market.orders
     broker.setcash(prep.spec.cash)
     cerebro.broker = broker
     for code, feed in zip(prep.codes, _feeds(prep, reuse_feeds)):
         cerebro.adddata(feed, name=code)
-        broker.addcommissioninfo(AShareCommInfo(rules=prep.rules, code=code, borrow_ledger=ledger), name=code)
+        broker.addcommissioninfo(AShareCommInfo(rules=prep.rules, code=code, borrow_ledger=ledger,
+                                                  fee_memo=fee_memo), name=code)
     cerebro.addstrategy(cls, ctx=ctx)
     if timereturn:
         cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Days, _name="timereturn")
@@ -363,17 +373,32 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     else:
         returns = equity_returns(strat.equity_rows, prep.spec.cash, prep.sessions)
     returns.name = prep.strategy_name
-    equity = strat.equity_frame()
-    desk = strat.desk
-    trades, orders, fills = desk.trades_frame(), desk.orders_frame(), desk.fills_frame()
-    borrow = pd.DataFrame(ledger.rows, columns=BORROW_COLUMNS)
-    stats = metrics.compute(returns, trades, orders, metrics.exposure_of(equity))
-    stats.update(metrics.benchmark_figures(prep.benchmark))
+    desk, rows = strat.desk, strat.equity_rows
+    if ledgers:
+        equity = strat.equity_frame()
+        trades, orders, fills = desk.trades_frame(), desk.orders_frame(), desk.fills_frame()
+        borrow = pd.DataFrame(ledger.rows, columns=BORROW_COLUMNS)
+        stats = metrics.compute(returns, trades, orders, metrics.exposure_of(equity))
+        fees = float(fills["fees"].sum()) if len(fills) else 0.0
+        borrow_fees = float(borrow["fee"].sum()) if len(borrow) else 0.0
+    else:
+        equity = trades = orders = fills = borrow = None
+        closed = np.array([t["net_pnl"] for t in desk.trades if t["status"] == "closed"], dtype="float64")
+        refused = sum(row.status != "filled" for row in desk.orders)
+        stats = metrics.figures(returns, closed, refused, metrics.exposure_from(
+            np.array([v for _, _, v in rows], dtype="float64"), np.array([c for _, c, _ in rows], dtype="float64")))
+        # numpy's sum, as pandas' (the same pairwise order, so the same last bit)
+        fees = float(np.array([f["fees"] for f in desk.fills], dtype="float64").sum()) if desk.fills else 0.0
+        borrow_fees = float(np.array([b["fee"] for b in ledger.rows], dtype="float64").sum()) if ledger.rows else 0.0
+    if "_bench_figures" not in prep.__dict__:  # the same for every run of the prepared data
+        prep.__dict__["_bench_figures"] = metrics.benchmark_figures(prep.benchmark)
+    stats.update(prep.__dict__["_bench_figures"])
     stats.update(
-        final_value=float(equity["value"].iloc[-1]) if len(equity) else prep.spec.cash,
+        final_value=float(rows[-1][2]) if rows else prep.spec.cash,
         start_cash=prep.spec.cash,
-        fees=float(fills["fees"].sum()) if len(fills) else 0.0,
-        borrow_fees=float(borrow["fee"].sum()) if len(borrow) else 0.0,
+        fees=fees,
+        borrow_fees=borrow_fees,
         start=str(prep.sessions[0].date()), end=str(prep.sessions[-1].date()), sessions=len(prep.sessions),
     )
-    return Result(returns, equity, trades, orders, fills, borrow, stats, merged, strat.log_lines)
+    return Result(returns, equity, trades, orders, fills, borrow, stats, merged, strat.log_lines,
+                  strat.sessions_skipped)

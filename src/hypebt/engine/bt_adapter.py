@@ -82,9 +82,27 @@ class AlignedCerebro(bt.Cerebro):
                     line.__class__ = bt.linebuffer.LineBuffer
                     line._idx, line.lencount = position.idx, position.lencount
 
+    hypebt_sleep = False  # engine.run sets it: skip sessions a flat, idle strategy declared it does not need
+
     def _aligned_loop(self, runstrats, stamps, position):
-        # Cerebro._runonce's sequence per bar, private calls and all, minus the feed scan.
-        for dt0 in stamps:
+        # Cerebro._runonce's sequence per bar, private calls and all, minus the feed scan; and
+        # the sessions a sleeping strategy skips at once.
+        n = len(stamps)
+        sleeper = self._sleeper(runstrats)
+        i = 0
+        while i < n:
+            if sleeper is not None and sleeper.idle():
+                j = sleeper.wake.next_awake(i)
+                if j > i:
+                    # Flat and idle until session j: nothing happens on sessions i..j-1 (no
+                    # hooks, no broker work, the value is the cash): step over them in one go.
+                    sleeper.skip_sessions(i, j)
+                    position.idx += j - i
+                    position.lencount += j - i
+                    i = j
+                    continue
+            dt0 = stamps[i]
+            i += 1
             position.idx += 1
             position.lencount += 1
             self._check_timers(runstrats, dt0, cheat=True)
@@ -102,6 +120,18 @@ class AlignedCerebro(bt.Cerebro):
                 if self._event_stop:
                     return
                 self._next_writers(runstrats)
+
+    def _sleeper(self, runstrats):
+        """The strategy that may sleep, or None: sleeping on, one hypebt strategy, and nothing
+        else that must see every session (indicators, observers, timers, writers)."""
+        if not self.hypebt_sleep or len(runstrats) != 1 or not isinstance(runstrats[0], AlignedStrategy):
+            return None
+        strat = runstrats[0]
+        if getattr(strat, "wake", None) is None or self._timers or self._timerscheat or self.runwriters:
+            return None
+        if strat._lineiterators[bt.LineIterator.IndType] or strat.observers:  # they step every bar
+            return None
+        return strat
 
 
 class AlignedArrayFeed(ArrayFeed):
@@ -151,6 +181,24 @@ class AShareBroker(bt.brokers.BackBroker):
         self._execute(order, ago=0, price=order.info["fill_price"])  # Backtrader has no public fill
         self._get_value()  # the analyzers read this session's value after the fill
 
+    def notify(self, order):  # BackBroker.notify queues a copy of the order at every status change
+        # hypebt's order desk acts only on an order's final status (filled, refused, cancelled),
+        # and a final order never changes again: queue it as it is, and skip the intermediate
+        # statuses (submitted, accepted), which nothing reads. Saves two copies per order.
+        if order.status in (order.Submitted, order.Accepted):
+            return
+        self.notifs.append(order)
+
+    def _ocoize(self, order, oco):  # BackBroker makes every order its own one-cancels-other group
+        # ... and then, at each fill, scans every pending order for members of that group (none:
+        # hypebt places no OCO orders): a cost growing with the pending orders, for nothing.
+        if oco is not None:
+            super()._ocoize(order, oco)
+
+    def _ococheck(self, order):  # the group lookup of orders that have none (see _ocoize)
+        if order.ref in self._ocos:
+            super()._ococheck(order)
+
     def held(self, data) -> int:
         """Shares held of ``data`` (negative when short), without creating an empty position."""
         pos = self.positions.get(data)
@@ -183,6 +231,30 @@ class AlignedStrategy(bt.Strategy):
         if self._lineiterators[bt.LineIterator.IndType]:
             return super()._getminperstatus()
         return -1
+
+    def _addnotification(self, order, quicknotify=False):  # Strategy's order-notification intake
+        # Backtrader also books its own Trade objects here (a copy of each at every change);
+        # hypebt keeps its trades in the order desk and reads none of them: pass the order on.
+        if not order.p.simulated:
+            self._orderspending.append(order)
+        if quicknotify:
+            self._notify(qorders=[order], qtrades=[])
+
+    def idle(self) -> bool:
+        """Backtrader's side of "nothing held, nothing waiting": no position, no order at the
+        broker, no notification to deliver (hypebt's Strategy adds its own order state)."""
+        broker = self.broker
+        return not (broker.positions or broker.pending or broker.notifs or self._orderspending
+                    or self._tradespending)
+
+    def skip_sessions(self, first: int, stop: int) -> None:
+        """Sessions ``first``..``stop - 1`` pass while idle: their equity rows are the cash and the
+        value (nothing is held: the value is the cash), the strategy's clock moves with the feeds."""
+        cash, value = self.broker.getcash(), self.broker.getvalue()
+        self.equity_rows.extend([(d, cash, value) for d in self._days[first:stop]])
+        self.forward(size=stop - first)  # the strategy's own lines, as _oncepost would per bar
+        self.session_no = stop - 1
+        self.sessions_skipped += stop - first
 
     def renotify_fund(self) -> None:
         """Tell the analyzers this session's cash and value again (after at-close fills: Backtrader

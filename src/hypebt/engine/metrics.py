@@ -91,26 +91,34 @@ def _num(x) -> float | None:
 
 def compute(returns: pd.Series, trades: pd.DataFrame, orders: pd.DataFrame, exposure: float) -> dict:
     """The standard figures. ``returns``: daily simple returns on a naive DatetimeIndex."""
-    raw = returns.fillna(0.0)
-    r = _clean(returns)
-    total = float((1 + raw).prod() - 1) if len(raw) else 0.0
+    closed = trades[trades["status"] == "closed"] if len(trades) else trades
+    pnl = closed["net_pnl"].to_numpy(dtype="float64") if len(closed) else np.empty(0)
+    refused = int((orders["status"] != "filled").sum()) if len(orders) else 0
+    return figures(returns, pnl, refused, exposure)
+
+
+def figures(returns: pd.Series, closed_pnl: np.ndarray, refused: int, exposure: float) -> dict:
+    """:func:`compute` from the closed trades' net P&L and the number of orders not filled,
+    without the ledger tables (what a sweep computes for each combination)."""
+    values = returns.to_numpy(dtype="float64", na_value=np.nan)
+    raw = np.where(np.isnan(values), 0.0, values)  # fillna(0): pandas' prod and any are numpy's on this
+    r = np.where(np.isinf(raw), np.nan, raw)
+    total = float(np.prod(1 + raw) - 1) if len(raw) else 0.0
     years = len(r) / PERIODS
     cagr = (1 + total) ** (1 / years) - 1 if years > 0 and total > -1 else None
     flat = not raw.any()
-    closed = trades[trades["status"] == "closed"] if len(trades) else trades
-    out = {
+    return {
         "total_return": total,
         "cagr": cagr,
         "sharpe": None if flat else _num(sharpe(r)),
         "sortino": None if flat else _num(sortino(r)),
         "max_drawdown": _num(max_drawdown(r)) if not flat else 0.0,
         "volatility": _num(volatility(r)) if not flat else 0.0,
-        "win_rate": float((closed["net_pnl"] > 0).mean()) if len(closed) else None,
-        "n_trades": int(len(closed)),
+        "win_rate": float((closed_pnl > 0).mean()) if len(closed_pnl) else None,
+        "n_trades": int(len(closed_pnl)),
         "exposure": float(exposure),
-        "refused_orders": int((orders["status"] != "filled").sum()) if len(orders) else 0,
+        "refused_orders": int(refused),
     }
-    return out
 
 
 def benchmark_figures(bench: pd.Series) -> dict:
@@ -124,9 +132,14 @@ def benchmark_figures(bench: pd.Series) -> dict:
 
 def exposure_of(equity: pd.DataFrame) -> float:
     """Fraction of sessions ending with money in positions."""
-    if not len(equity):
+    return exposure_from(equity["value"].to_numpy(), equity["cash"].to_numpy())
+
+
+def exposure_from(value: np.ndarray, cash: np.ndarray) -> float:
+    """:func:`exposure_of` from the closing values and cash."""
+    if not len(value):
         return 0.0
-    invested = ~np.isclose(equity["value"].to_numpy(), equity["cash"].to_numpy(), atol=0.005)
+    invested = ~np.isclose(value, cash, atol=0.005)
     return float(invested.mean())
 
 

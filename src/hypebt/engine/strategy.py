@@ -53,6 +53,7 @@ from hypebt.engine.book import Journal, PositionBook
 from hypebt.engine.bt_adapter import AlignedStrategy
 from hypebt.engine.ordering import OrderMethods
 from hypebt.engine.views import StrategyViews
+from hypebt.engine.wake import Sleeping, WakeSchedule
 from hypebt.market import rules as R
 from hypebt.market.broker import LotSizer
 from hypebt.market.orders import OrderDesk
@@ -76,6 +77,7 @@ class Context:
     history: dict = field(default_factory=dict)  # code -> FeedArrays over warm-up + run sessions (empty: arrays)
     warmup: int = 0  # sessions of warm-up before the run's first session in ``history``
     benchmark: Any = None  # pandas Series: the benchmark's daily returns over the run's sessions
+    fee_memo: dict = field(default_factory=dict)  # each fill's fees, shared by the order desk and the CommInfos
 
 
 @dataclass(frozen=True)
@@ -146,8 +148,8 @@ class PreOpenBar(BarView):
     __hash__ = object.__hash__
 
 
-class Strategy(StrategyViews, OrderMethods, AlignedStrategy):
-    """Base class of hypebt strategies (see the module docstring)."""
+class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
+    """Base class of hypebt strategies (see the module docstring; sleeping: :class:`Sleeping`)."""
 
     PARAMS: dict[str, Any] = {}
     params = (("ctx", None),)
@@ -172,7 +174,8 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy):
                            history=W.RevealedArrays(self._ext, 0, self._moment),
                            events=[t for t in ctx.events if t.event.scheduled],
                            benchmark=None)  # the benchmark up to now: benchmark_returns()
-        self.desk = OrderDesk(self, ctx.rules, ctx.eligible, borrow_ledger=ctx.borrow_ledger, arrays=ctx.arrays)
+        self.desk = OrderDesk(self, ctx.rules, ctx.eligible, borrow_ledger=ctx.borrow_ledger, arrays=ctx.arrays,
+                              fee_memo=ctx.fee_memo)
         self.sizer_ = LotSizer(rules=ctx.rules)
         self.session_no = -1
         self._phase = "open"
@@ -183,6 +186,8 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy):
         self._benchmark = ctx.benchmark
         self._init_orders()
         self.desk.listener = self._ledger_event
+        self.wake = WakeSchedule(len(ctx.sessions))  # when, flat, it needs its hooks (engine.wake)
+        self.sessions_skipped = 0
 
     # --- hooks for subclasses ------------------------------------------------------------------
     def on_open(self, day: dt.date) -> None:
@@ -202,6 +207,13 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy):
     def _known(self, t) -> bool:
         i = self.session_index.get(t.session, -1)
         return i < self.session_no or (i == self.session_no and (t.at == "open" or self._phase == "close"))
+
+    def idle(self) -> bool:
+        """Nothing held and nothing waiting (then a sleeping strategy may skip sessions): besides
+        the broker's side (:meth:`AlignedStrategy.idle`), no order at the desk, no deferred order,
+        no resting limit or stop order, no order event left to deliver."""
+        return (super().idle() and not self.desk.pending_count() and not self._waiting["open"]
+                and not self._waiting["close"] and not self._events and not self._resting.all_active())
 
     # --- Backtrader plumbing -------------------------------------------------------------------
     @property

@@ -10,7 +10,7 @@ While the strategy holds nothing and nothing is pending, the engine asks
 :meth:`WakeSchedule.next_awake` for the next session it must run and skips the others in
 constant time. A strategy that declares nothing is awake on every session. Holding a
 position or having an order pending always keeps it awake: the schedule only speaks for
-the flat, idle strategy.
+the flat, idle strategy. :class:`Sleeping` is the strategy's side of it.
 """
 
 from __future__ import annotations
@@ -69,3 +69,46 @@ class WakeSchedule:
         if k >= 0 and self._lasts[k] >= j:
             return j
         return self._firsts[k + 1] if k + 1 < len(self._firsts) else self.n
+
+
+class Sleeping:
+    """The sleeping API of :class:`hypebt.engine.strategy.Strategy` (a plain mixin, no Backtrader).
+
+    Uses the strategy's ``wake`` (a :class:`WakeSchedule`), ``sessions``, ``session_index``,
+    ``events`` and ``session_no``. The engine skips sessions only while the strategy holds
+    nothing and has no order waiting; results are identical to running every session as long
+    as the hooks would have done nothing on the skipped ones (``tests/test_sleep.py`` checks
+    the shipped strategies, on every combination of the benchmark grid).
+    """
+
+    def sleep_until(self, day) -> None:
+        """Nothing to do before ``day`` (a date, a session Timestamp or a session number; None:
+        nothing more to do in this run) while flat: the engine skips to that session's open.
+
+        Example, in ``on_open``: ``self.sleep_until(self.sessions[self.session_no + 5])``.
+        """
+        self.wake.sleep_until(None if day is None else self.session_number(day))
+
+    def wake_between(self, first, last) -> None:
+        """Declare sessions ``first``..``last`` (dates, Timestamps or session numbers, inclusive)
+        as needing the hooks while flat. Once a window is declared, a flat, idle strategy sleeps
+        outside its windows. Example, in ``__init__``: ``self.wake_between(i, i + 2)``."""
+        self.wake.add_window(self.session_number(first), self.session_number(last))
+
+    def wake_around_events(self, before: int = 0, after: int = 0) -> None:
+        """Need the hooks from ``before`` sessions before to ``after`` sessions after the first
+        tradable session of each of the run's events (while flat). The engine knows every event;
+        the strategy still sees an unscheduled one only from its first tradable moment, and is
+        never woken before that (``before`` applies to scheduled events only)."""
+        for t in self._all_events:
+            i = self.session_index.get(t.session)
+            if i is not None:
+                self.wake.add_window(i - (before if t.event.scheduled else 0), i + after)
+
+    def session_number(self, day) -> int:
+        """The run's session number of ``day`` (the next session when ``day`` is not one)."""
+        if isinstance(day, int) and not isinstance(day, bool):
+            return day
+        import pandas as pd  # the run's sessions are a pandas DatetimeIndex
+
+        return int(self.sessions.searchsorted(pd.Timestamp(day).normalize()))

@@ -31,6 +31,7 @@ class AShareCommInfo(bt.CommInfoBase):
         ("rules", None),
         ("code", ""),
         ("borrow_ledger", None),
+        ("fee_memo", None),  # the run's OrderDesk.fee_memo: each fill's fees computed once
     )
 
     def __init__(self):
@@ -44,8 +45,14 @@ class AShareCommInfo(bt.CommInfoBase):
             # Fees are dated (stamp duty changed on 2023-08-28): never guess the day.
             raise RuntimeError(f"{self.p.code}: commission asked outside a fill; the broker sets trade_date "
                                "before each fill (hypebt.engine.bt_adapter.AShareBroker)")
-        side = "buy" if size > 0 else "sell"
-        return R.fees(side, abs(int(size)), price, self.trade_date, self.p.rules).total
+        key = ("buy" if size > 0 else "sell", abs(int(size)), price, self.trade_date)
+        memo = self.p.fee_memo
+        fees = memo.get(key) if memo is not None else None
+        if fees is None:
+            fees = R.fees(*key, self.p.rules)
+            if memo is not None:
+                memo[key] = fees
+        return fees.total
 
     def get_credit_interest(self, data, pos, dt0):
         """The 融券 interest accrued since the last session, on the sale value of each open short lot

@@ -151,17 +151,24 @@ class ArrayFeed(bt.feeds.DataBase):
         arr: FeedArrays = self.p.arrays
         self._cols = arr.columns
         self._n = len(arr.sessions)
-        self._stamps = arr.columns["datetime"].tolist()
+        if "_stamps" not in self.__dict__:  # a reused feed (sweeps) keeps what it built
+            self._stamps = arr.columns["datetime"].tolist()
         self._i = 0
 
     def preload(self):
-        # One bulk copy per line instead of Backtrader's per-bar _load loop.
-        for name in self.lines.getlinealiases():
-            values = self._cols.get(name)
-            if values is None:
-                values = np.full(self._n, np.nan)
-            buf = array.array("d")
-            buf.frombytes(np.ascontiguousarray(values, dtype="float64").tobytes())
+        # One bulk copy per line instead of Backtrader's per-bar _load loop, once per feed: a
+        # reused feed (sweeps) hands the same buffers to the next run (nothing writes to them).
+        bufs = self.__dict__.get("_bufs")
+        if bufs is None:
+            bufs = self._bufs = {}
+            for name in self.lines.getlinealiases():
+                values = self._cols.get(name)
+                if values is None:
+                    values = np.full(self._n, np.nan)
+                buf = array.array("d")
+                buf.frombytes(np.ascontiguousarray(values, dtype="float64").tobytes())
+                bufs[name] = buf
+        for name, buf in bufs.items():
             getattr(self.lines, name).array = buf
         self._i = self._n
         self.home()

@@ -78,6 +78,7 @@ class OrderDesk:
     borrow_ledger: CreditBook | None = None  # 融券 lots, their interest and its ledger
     arrays: dict = field(default_factory=dict)  # code -> FeedArrays (limits, suspension)
     listener: Any = None  # called with each OrderRow when it is recorded or changes status (on_order)
+    fee_memo: dict = field(default_factory=dict)  # (side, size, price, day) -> rules.Fees, shared with the CommInfos
 
     def __post_init__(self):
         self._buys: dict[str, list[tuple[dt.date, int]]] = {}  # code -> (session, shares) not yet sellable
@@ -127,6 +128,19 @@ class OrderDesk:
             for code, n in shorts.items():
                 self.submit(code, "cover", n, "open", f"forced_liquidation: {line} since {self.margin.called_day}",
                             self._session_no, "open")
+
+    def fees(self, side: str, size: int, price: float, day: dt.date) -> R.Fees:
+        """:func:`hypebt.market.rules.fees`, computed once per (side, size, price, day) in a run: the
+        cash reservation, the cash check, the fill and Backtrader's commission all ask for it."""
+        key = (side, size, price, day)
+        fees = self.fee_memo.get(key)
+        if fees is None:
+            fees = self.fee_memo[key] = R.fees(side, size, price, day, self.rules)
+        return fees
+
+    def pending_count(self) -> int:
+        """Orders sent to Backtrader and not yet filled or refused."""
+        return len(self._pending)
 
     def _record(self, code, side, size, price, at, status, reason="", note="") -> OrderRow:
         row = OrderRow(self._today, code, side, int(size), price, at, status, reason, note)
@@ -187,7 +201,9 @@ class OrderDesk:
         if cols["suspended"][session_no]:
             self.refuse(code, side, size, None, at_shown, "suspended", note)
             return None
-        bar = R.Bar(float(data.open[0]), float(data.high[0]), float(data.low[0]), float(data.close[0]))
+        # this session's bar, from the arrays the feed was loaded with (the same numbers, no line lookups)
+        bar = R.Bar(float(cols["open"][session_no]), float(cols["high"][session_no]),
+                    float(cols["low"][session_no]), float(cols["close"][session_no]))
         up, down = float(cols["limit_up"][session_no]), float(cols["limit_down"][session_no])
         limits = R.Limits(None if up != up else up, None if down != down else down)
         trade_side = "buy" if side in ("buy", "cover") else "sell"
@@ -229,7 +245,7 @@ class OrderDesk:
                 return None
             size = capped
         if trade_side == "buy":
-            self._reserved += price * size + R.fees("buy", size, price, self._today, self.rules).total
+            self._reserved += price * size + self.fees("buy", size, price, self._today).total
         make = self.strategy.buy if trade_side == "buy" else self.strategy.sell
         order = make(data=data, size=size, exectype=bt.Order.Market, fill_price=price)
         partial = "volume_limit" if size < requested else ""
@@ -284,7 +300,7 @@ class OrderDesk:
             return reason
         broker = self.strategy.broker
         if side in ("buy", "cover"):
-            cost = price * size + R.fees("buy", size, price, self._today, self.rules).total
+            cost = price * size + self.fees("buy", size, price, self._today).total
             # 融券卖出所得 may only buy back the borrowed stock (买券还券), not other stocks.
             locked = 0.0 if side == "cover" else sum(self._short_proceeds.values())
             if cost > broker.getcash() - self._reserved - locked + 1e-6:
@@ -316,7 +332,7 @@ class OrderDesk:
         day = bt.num2date(order.executed.dt).date()
         side = row.side
         trade_side = "buy" if side in ("buy", "cover") else "sell"
-        fees = R.fees(trade_side, size, price, day, self.rules)
+        fees = self.fees(trade_side, size, price, day)
         self.fills.append({
             "date": day, "code": row.code, "side": side, "size": size, "price": price,
             "commission": fees.commission, "stamp_duty": fees.stamp_duty,

@@ -93,7 +93,8 @@ def run_batch(batch: list[tuple[str, dict]], blob: bytes | None = None, prep=Non
     for key, params in batch:
         t0 = time.perf_counter()
         try:
-            result = engine.run(prep, params, strategy_cls=cls, reuse_feeds=True, timereturn=False)
+            result = engine.run(prep, params, strategy_cls=cls, reuse_feeds=True, timereturn=False,
+                                ledgers=False)
             figs = dict(result.stats)
             figs.update(split_figures(result.returns, split, walk_forward))
             rows.append({"key": key, "params": params, "status": "ok", "metrics": figs,
@@ -215,6 +216,7 @@ def execute(prep, plan: Plan, out: Path, *, workers: int | None = None, schedule
 
 def _run_local(prep, cls, plan: Plan, batches: list, workers: int, collect) -> None:
     """Batches on a pool of ``workers`` local processes, at most two per worker in flight."""
+    # No quantstats here: the figures are numpy (engine.metrics); workers fork without it.
     if "fork" in mp.get_all_start_methods():
         # Forked workers inherit the prepared data and the strategy class: nothing to send.
         _WORKER.update(digest=None, prep=prep, cls=cls)
