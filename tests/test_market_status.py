@@ -104,7 +104,7 @@ def test_raw_prices_on_an_ex_dividend_day_fill_at_the_traded_price_without_a_fal
     store.write("stock_raw", stock, source="test", adjust="raw")
     ws = make_workspace(tmp_path / "ws")
     spec = write_spec(ws, "t", {"strategy": "script", "codes": ["600001"], "cash": 1_000_000.0,
-                                "benchmark": "sh000300", **({"margin_list": "margin"} if margin else {})})
+                                "benchmark": "sh000300"})
     prep = engine.prepare(load_spec(spec), ws, store)
     res = engine.run(prep, {"plan": [list(p) for p in plan]})
     c = prep.arrays["600001"].columns

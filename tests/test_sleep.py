@@ -148,7 +148,7 @@ def tiny(tmp_path, **params):
     store = write_store(tmp_path / "store", {"600000": bars(10.0, rows)})
     ws = make_workspace(tmp_path / "ws", strategies={"napper": NAPPER})
     spec = write_spec(ws, "nap", {"strategy": "napper", "codes": ["600000"], "cash": 100_000.0,
-                                  "benchmark": "sh000300", "margin_list": "margin"})
+                                  "benchmark": "sh000300"})
     prep = engine.prepare(load_spec(spec), ws, store)
     return prep, engine.run(prep, params), engine.run(prep, params, sleep=False)
 
