@@ -13,6 +13,7 @@ from pathlib import Path
 
 import backtrader as bt
 
+from hypebt.core.fsio import file_sha256
 from hypebt.core.errors import HypebtError, InputError, LookAheadError, StrategyError
 from hypebt.engine.failures import describe
 from hypebt.engine.strategy import Strategy
@@ -38,7 +39,7 @@ def source_digest(cls, path: Path | None = None) -> str:
     class), else its qualified name."""
     path = path if path is not None else getattr(cls, "hypebt_path", None)
     if path is not None and Path(path).is_file():
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return file_sha256(Path(path))
     if cls is None:
         raise InputError(f"strategy file {path} does not exist")
     try:

@@ -13,10 +13,11 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from hypebt.core.codes import is_stock_code
+from hypebt.core.dates import parse_date
 from hypebt.core.errors import InputError, unknown
 
 BOARDS = ("sh_main", "sz_main", "star", "chinext", "bse")
@@ -236,16 +237,7 @@ def _dated_table(key: str, value: object, at: str) -> tuple:
 
 
 def _as_date(value: object, at: str) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise InputError(f"{at}: {value!r} is not a date; write it as 2023-08-28 or \"2023-08-28\"")
+    return parse_date(value, f"{at}:", example="2023-08-28")
 
 
 def rate_on(table, day: date) -> float:
