@@ -166,3 +166,27 @@ def test_bad_rules_values_are_one_line_errors(mapping, fragment):
         R.rules_from_mapping(mapping, "backtests/x.toml [rules]")
     text = str(err.value)
     assert fragment in text and "\n" not in text and text.startswith("backtests/x.toml [rules]")
+
+
+def test_the_borrow_rate_in_force_on_the_sale_day_applies_to_the_short():
+    """[rules] borrow_rate is a dated table: a short sold before a rate change keeps the old rate."""
+    from datetime import date as _date
+
+    from hypebt.market import credit
+    from hypebt.market import rules as R
+
+    rules = R.rules_from_mapping({"borrow_rate": [["2010-03-31", 0.08], ["2023-09-01", 0.106]]}, "t.toml [rules]")
+    book = credit.CreditBook(rules)
+    book.open("002230", _date(2023, 8, 15), 1000, 63.98)  # 63,980 x 8 % x 18 / 360 = 255.92
+    book.open("600519", _date(2023, 9, 4), 100, 1800.0)   # 180,000 x 10.6 % x 15 / 360 = 795.00
+    assert book.accrue("002230", _date(2023, 9, 2)) == 255.92
+    assert book.accrue("600519", _date(2023, 9, 19)) == 795.0
+    assert R.borrow_rate_on(_date(2023, 8, 31), rules) == 0.08 and R.borrow_rate_on(_date(2023, 9, 1), rules) == 0.106
+
+
+def test_a_borrow_rate_given_as_a_percent_is_refused():
+    from hypebt.core.errors import InputError
+    from hypebt.market import rules as R
+
+    with pytest.raises(InputError, match="borrow_rate"):
+        R.rules_from_mapping({"borrow_rate": 8}, "t.toml [rules]")

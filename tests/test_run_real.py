@@ -206,7 +206,9 @@ def test_iflytek_borrow_is_the_sale_value_times_rate_times_calendar_days(real):
         sale = res.fills[(res.fills["side"] == "short") & (res.fills["date"] == b.opened)].iloc[0]
         assert b.sale_value == to_fen(sale["size"] * sale["price"])
         assert b.days == (b.date - b.opened).days
-        want = to_fen(sale["size"] * sale["price"] * prep.rules.borrow_rate * b.days / prep.rules.borrow_day_count)
+        rate = R.borrow_rate_on(b.opened, prep.rules)
+        assert b.rate == rate == 0.08  # the default table's rate in 2023
+        want = to_fen(sale["size"] * sale["price"] * rate * b.days / prep.rules.borrow_day_count)
         assert b.fee == want and b.status == "settled", (b.date, b.fee, want)
 
 

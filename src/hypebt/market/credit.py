@@ -45,7 +45,7 @@ class CreditBook:
         self.rows: list[dict] = []
 
     def _interest(self, shares: int, price: float, opened: date, day: date) -> float:
-        return R.to_fen(R.borrow_fee(shares * price, max(0, (day - opened).days), self.rules))
+        return R.to_fen(R.borrow_fee(shares * price, max(0, (day - opened).days), self.rules, sold_on=opened))
 
     def open(self, code: str, day: date, shares: int, price: float) -> None:
         """A short sale of ``shares`` at ``price`` on ``day``."""
@@ -93,7 +93,7 @@ class CreditBook:
     def _row(self, day: date, code: str, fee: float, lot: _Lot, shares: int, status: str) -> None:
         self.rows.append({"date": day, "code": code, "fee": fee, "days": (day - lot.opened).days,
                           "sale_value": R.to_fen(shares * lot.price), "opened": lot.opened,
-                          "rate": self.rules.borrow_rate, "status": status})
+                          "rate": R.borrow_rate_on(lot.opened, self.rules), "status": status})
 
 
 def maintenance_ratio(cash: float, long_value: float, short_value: float, interest: float) -> float:

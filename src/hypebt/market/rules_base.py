@@ -87,7 +87,11 @@ class Rules:
     # the limit) during the day. Off by default: a daily bar cannot say whether our order was queued.
     fill_at_limit_when_opened: bool = False
     short_enabled: bool = True
-    borrow_rate: float = 0.08            # annual 融券 fee rate; brokers quote around 8 % to 10 %
+    # Annual 融券 fee rate (融券费率), dated: the rate in force on a short's sale day applies to that
+    # short until it is covered. No exchange rule sets it: each broker quotes its own in the credit
+    # contract (typically 8 % to 10.6 % since the margin pilot opened on 2010-03-31). hypebt's default
+    # is one row from that date at 8 %; put your broker's history as [[date, rate], ...] pairs.
+    borrow_rate: tuple = ((date(2010, 3, 31), 0.08),)
     borrow_day_count: int = 360          # brokers accrue per calendar day on a 360-day year
     # A short opened on one session is covered no earlier than the next. This is hypebt's
     # conservative default (it mirrors T+1 for longs), not an exchange rule: set 0 to allow
@@ -138,7 +142,7 @@ _KINDS: dict[str, str] = {
     "transfer_fee": _DATED, "slippage_bps": _MONEY, "slippage_ticks": _INT, "tick": _MONEY,
     "limit_tolerance": _MONEY, "qfq_limit_tolerance": _MONEY, "st_lock_evidence": _BOOL,
     "fill_at_limit_when_opened": _BOOL, "short_enabled": _BOOL,
-    "borrow_rate": _RATE, "borrow_day_count": _INT, "short_cover_min_sessions": _INT,
+    "borrow_rate": _DATED, "borrow_day_count": _INT, "short_cover_min_sessions": _INT,
     "short_margin": _DATED, "lot_size": _INT, "star_min_shares": _INT, "bse_min_shares": _INT,
     "no_limit_sessions": _INT, "bse_no_limit_sessions": _INT, "st_limit_main": _DATED,
     "short_price_rule": _BOOL, "short_fill_at_prev_close": _BOOL, "maintenance_call": _MONEY,
@@ -147,7 +151,7 @@ _KINDS: dict[str, str] = {
 # Keys that must be strictly positive (a zero lot or day count would divide by zero or mean nothing).
 _POSITIVE = {"lot_size", "star_min_shares", "bse_min_shares", "borrow_day_count", "tick"}
 # Dated keys whose values are fractions of a trade value: 0.001 means 0.1 %, so 1 or more is a typo.
-_FRACTION_TABLES = {"stamp_duty", "transfer_fee", "st_limit_main"}
+_FRACTION_TABLES = {"stamp_duty", "transfer_fee", "st_limit_main", "borrow_rate"}
 
 
 def rules_from_mapping(mapping: dict, where: str) -> Rules:

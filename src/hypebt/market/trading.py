@@ -162,13 +162,23 @@ def sellable_shares(held: int, buys, day: date) -> int:
 
 # ---------------------------------------------------- margin lending (融券) ---
 
-def borrow_fee(short_value: float, days: int, rules: Rules = DEFAULT) -> float:
-    """融券 fee for holding a short of ``short_value`` CNY over ``days`` calendar days (unrounded).
+def borrow_rate_on(day: date, rules: Rules = DEFAULT) -> float:
+    """The annual 融券 rate of a short sold on ``day`` (``rules.borrow_rate``, a dated table).
+
+    >>> borrow_rate_on(date(2023, 8, 15))
+    0.08
+    """
+    return rate_on(rules.borrow_rate, day)
+
+
+def borrow_fee(short_value: float, days: int, rules: Rules = DEFAULT, sold_on: date | None = None) -> float:
+    """融券 fee for holding a short of ``short_value`` CNY over ``days`` calendar days (unrounded),
+    at the rate in force on its sale day ``sold_on`` (default: the table's latest rate).
 
     >>> borrow_fee(100_000, 30)
     666.6666666666666
     """
-    return short_value * rules.borrow_rate * days / rules.borrow_day_count
+    return short_value * borrow_rate_on(sold_on or date.max, rules) * days / rules.borrow_day_count
 
 
 def margin_ratio(day: date, rules: Rules = DEFAULT) -> float:
