@@ -226,14 +226,16 @@ def _dated_table(key: str, value: object, at: str) -> tuple:
         raise InputError(f"{at} must be a number or a list of [date, value] pairs, got {value!r}")
     table = []
     for day, rate in sorted(pairs, key=lambda p: p[0]):
+        # A single number is a constant table: its message names the key alone, not a date.
+        what = at if day == date.min else f"{at}: the value for {day}"
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or math.isnan(rate):
-            raise InputError(f"{at}: the value for {day} must be a number, got {rate!r}")
+            raise InputError(f"{what} must be a number, got {rate!r}")
         if rate < 0:
-            raise InputError(f"{at}: the value for {day} must not be negative, got {rate!r}")
+            raise InputError(f"{what} must not be negative, got {rate!r}")
         if key in _FRACTION_TABLES and rate >= 1:
-            raise InputError(f"{at}: the value for {day} is a fraction (0.001 means 0.1 %), got {rate!r}")
+            raise InputError(f"{what} is a fraction (0.001 means 0.1 %), got {rate!r}")
         if key == "short_margin" and rate == 0:
-            raise InputError(f"{at}: the margin ratio for {day} must be above 0")
+            raise InputError(f"{what}: the margin ratio must be above 0")
         if table and table[-1][0] == day:
             raise InputError(f"{at}: date {day} is given twice")
         table.append((day, float(rate)))
