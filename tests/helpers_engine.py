@@ -24,6 +24,18 @@ from hypebt.data.store import Store
 
 BENCH = "sh000300"
 
+# A week and a half of hand-made bars (date, open, high, low, close) that the strategy-API tests
+# share; ``bars(10.0, WEEK_ROWS)`` makes them a stock whose previous close was 10.
+WEEK_ROWS = [
+    ("2024-01-02", 10.0, 10.5, 9.9, 10.2),
+    ("2024-01-03", 10.2, 10.8, 10.1, 10.6),
+    ("2024-01-04", 10.6, 11.0, 10.5, 10.9),
+    ("2024-01-05", 10.9, 11.2, 10.7, 11.0),
+    ("2024-01-08", 11.0, 11.1, 10.6, 10.8),
+    ("2024-01-09", 10.8, 11.0, 10.7, 10.9),
+    ("2024-01-10", 10.9, 11.5, 10.8, 11.4),
+]
+
 SCRIPT_STRATEGY = '''
 """Test strategy: follow a plan of (session_no, "open"|"close", method, *args[, kwargs])."""
 

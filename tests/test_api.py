@@ -9,21 +9,13 @@ import pandas as pd
 import pytest
 
 import hypebt
-from helpers_engine import BENCH, bars, make_workspace, write_spec, write_store
+from helpers_engine import BENCH, WEEK_ROWS, bars, make_workspace, write_spec, write_store
 from hypebt.cli.main import main
 from hypebt.core.errors import InputError
 from hypebt.research import study as ST
 from test_study import hand, spec_for  # noqa: F401 (the hand-made event-study market)
 
-ROWS = [
-    ("2024-01-02", 10.0, 10.5, 9.9, 10.2),
-    ("2024-01-03", 10.2, 10.8, 10.1, 10.6),
-    ("2024-01-04", 10.6, 11.0, 10.5, 10.9),
-    ("2024-01-05", 10.9, 11.2, 10.7, 11.0),
-    ("2024-01-08", 11.0, 11.1, 10.6, 10.8),
-    ("2024-01-09", 10.8, 11.0, 10.7, 10.9),
-    ("2024-01-10", 10.9, 11.5, 10.8, 11.4),
-]
+ROWS = WEEK_ROWS
 HOLD = '''
 """Buy at the second open, sell after hold_days sessions."""
 

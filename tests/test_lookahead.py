@@ -12,21 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers_engine import BENCH, bars, make_workspace, write_spec, write_store
+from helpers_engine import BENCH, WEEK_ROWS, bars, make_workspace, write_spec, write_store
 from hypebt import Strategy
 from hypebt.cli.main import main
 from hypebt.core.errors import LookAheadError
 from hypebt.engine import backtest as engine
 from hypebt.engine.spec import load_spec
 
-ROWS = [  # date, open, high, low, close
-    ("2024-01-02", 10.0, 10.5, 9.9, 10.2),
-    ("2024-01-03", 10.2, 10.8, 10.1, 10.6),
-    ("2024-01-04", 10.6, 11.0, 10.5, 10.9),
-    ("2024-01-05", 10.9, 11.2, 10.7, 11.0),
-    ("2024-01-08", 11.0, 11.1, 10.6, 10.8),
-    ("2024-01-09", 10.8, 11.0, 10.7, 10.9),
-]
+ROWS = WEEK_ROWS[:6]  # date, open, high, low, close
 CODE = "600000"
 SEEN: list = []
 
