@@ -1,10 +1,13 @@
-"""Sleeping (issue 14): a flat strategy skips the sessions it declared it does not need, and every
-figure and every ledger row is IDENTICAL to running every session.
+"""Sleeping and direct fills (issue 14): every figure and every ledger row is IDENTICAL
+
+- when a flat strategy skips the sessions it declared it does not need, to running every session;
+- when orders fill directly on the broker's cash and positions (the default), to sending each as a
+  Backtrader order and letting Backtrader's broker execute it (``engine.run(bt_orders=True)``).
 
 On the real shared data: every shipped strategy (``strategies/*.py``) on its spec, and every
 combination of the benchmark grid (``benchmarks/bench_sweep.py``: hype_buy on the Sora universe,
-2021-01-04..2024-05-22, 200 combinations), run with sleeping on and off; plus the sweep path (a
-sweep row equals the full run). Tiny hand-made cases check that sleeping really skips hooks and
+2021-01-04..2024-05-22, 200 combinations), each fast path against the slow one; plus the sweep path
+(a sweep row equals the full run). Tiny hand-made cases check that sleeping really skips hooks and
 that holding a position or a pending order keeps the strategy awake.
 """
 
@@ -34,12 +37,21 @@ def benchmark_grid() -> list[dict]:
             for h in range(1, 21) for d in range(5) for s in (0.0, 0.1)]
 
 
-def assert_identical(a, b, where: str) -> None:
-    """Every figure and every ledger row equal (NaN equal to NaN), returns bit for bit."""
+def assert_identical(a, b, where: str, backtrader_price: bool = False) -> None:
+    """Every figure and every ledger row equal (NaN equal to NaN), returns bit for bit.
+
+    ``backtrader_price``: ``b`` filled through Backtrader orders, whose executed price is
+    Backtrader's average ``(0 * 0.0 + size * price) / size``, the checked fen price give or take
+    one unit in the last place: the fills' price column is compared to within two of those units
+    (every other column, figure and return still exactly)."""
     assert np.array_equal(a.returns.to_numpy(), b.returns.to_numpy()), f"{where}: returns differ"
     assert a.returns.index.equals(b.returns.index), where
     for name in FRAMES:
         fa, fb = getattr(a, name), getattr(b, name)
+        if backtrader_price and name == "fills" and len(fa) == len(fb):
+            ulps = np.abs(fa["price"].to_numpy() - fb["price"].to_numpy()) / np.spacing(fb["price"].to_numpy())
+            assert (ulps <= 2).all(), f"{where}: fill prices differ by {ulps.max()} units in the last place"
+            fa, fb = fa.drop(columns="price"), fb.drop(columns="price")
         pd.testing.assert_frame_equal(fa, fb, check_exact=True, obj=f"{where}: {name}")
     assert a.stats.keys() == b.stats.keys(), where
     for k in a.stats:
@@ -87,6 +99,19 @@ def test_every_shipped_strategy_gives_identical_results_sleeping(store, strategy
 
 
 @pytest.mark.realdata
+@pytest.mark.parametrize("strategy", sorted(strategy_paths(REPO / "strategies")))
+def test_every_shipped_strategy_fills_identically_without_backtrader_orders(store, strategy, tmp_path):
+    prep = prepared(store, spec_for(tmp_path, strategy))
+    for timereturn in (True, False):
+        reference = engine.run(prep, timereturn=timereturn, sleep=False, bt_orders=True)
+        direct = engine.run(prep, timereturn=timereturn, sleep=False)
+        assert_identical(direct, reference, f"{strategy} direct fills (timereturn={timereturn})", True)
+        assert_identical(engine.run(prep, timereturn=timereturn), reference,
+                         f"{strategy} direct fills, sleeping (timereturn={timereturn})", True)
+    assert len(reference.fills) > 0, f"{strategy}: the spec makes no fill, so nothing was compared"
+
+
+@pytest.mark.realdata
 @pytest.mark.slow
 def test_every_combination_of_the_benchmark_grid_is_identical_sleeping(store):
     prep = prepared(store, REPO / "backtests" / "sora_hype.toml", ["start=2021-01-04", "end=2024-05-22"])
@@ -96,6 +121,10 @@ def test_every_combination_of_the_benchmark_grid_is_identical_sleeping(store):
         awake = engine.run(prep, combo, strategy_cls=cls, reuse_feeds=True, timereturn=False, sleep=False)
         asleep = engine.run(prep, combo, strategy_cls=cls, reuse_feeds=True, timereturn=False, sleep=True)
         assert_identical(asleep, awake, str(combo))
+        # the slow reference: every session, every order a Backtrader order
+        reference = engine.run(prep, combo, strategy_cls=cls, reuse_feeds=True, timereturn=False, sleep=False,
+                               bt_orders=True)
+        assert_identical(asleep, reference, f"{combo} direct fills", True)
         slept += asleep.sessions_skipped
     assert slept > 0.8 * len(prep.sessions) * len(benchmark_grid())  # it did sleep, mostly
     # the sweep path (figures without ledger frames) gives the rows of the full run

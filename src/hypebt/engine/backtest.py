@@ -323,7 +323,7 @@ def _feeds(prep: Prepared, reuse: bool) -> list:
 
 
 def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_feeds: bool = False,
-        timereturn: bool = True, sleep: bool = True, ledgers: bool = True) -> Result:
+        timereturn: bool = True, sleep: bool = True, ledgers: bool = True, bt_orders: bool = False) -> Result:
     """Run the strategy once with ``params`` (merged over the spec's and the defaults).
 
     Daily returns come from Backtrader's TimeReturn analyzer. A sweep passes
@@ -333,7 +333,9 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     kept for the next run of the same prepared data. A sweep also passes ``ledgers=False``: the
     figures then come straight from the recorded rows, no ledger table is built (the same
     numbers, tested). ``sleep=False`` runs every session, even those a flat strategy declared
-    it sleeps through (:mod:`hypebt.engine.wake`; identical results, tested).
+    it sleeps through (:mod:`hypebt.engine.wake`; identical results, tested). Orders fill directly
+    on the broker's cash and positions (:meth:`AShareBroker.fill`); ``bt_orders=True`` sends each as a
+    Backtrader order instead, the slower reference every ledger row is tested against.
     """
     cls = strategy_cls or prep.strategy_class()
     merged = resolve_params(cls, {**prep.spec.params, **(params or {})}, str(prep.spec.path))
@@ -346,6 +348,7 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     cerebro = AlignedCerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=True, maxcpus=1)
     cerebro.hypebt_sleep = sleep
     broker = AShareBroker()
+    broker.bt_orders = bt_orders
     broker.set_checksubmit(False)  # the order checks decide cash; see hypebt.market.orders
     broker.setcash(prep.spec.cash)
     cerebro.broker = broker

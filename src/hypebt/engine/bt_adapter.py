@@ -170,6 +170,59 @@ class AShareBroker(bt.brokers.BackBroker):
             return super()._try_exec_market(order, popen, phigh, plow)
         self._execute(order, ago=0, price=price)
 
+    bt_orders = False  # engine.run(bt_orders=True): fills go through Backtrader Order objects (the reference)
+    after_cycle = None  # the order desk's fills at this open (OrderDesk.fill_queued), after the broker's cycle
+
+    def next(self):  # BackBroker's session cycle (borrow interest, its own orders), then the desk's fills
+        super().next()
+        if self.after_cycle is not None:
+            self.after_cycle()
+
+    def fill(self, data, size: int, price: float, day) -> bool:
+        """Fill ``size`` shares of ``data`` (negative: a sale) at ``price`` on ``day``, now.
+
+        What :meth:`_execute` does for a market order of hypebt's (stock-like, no leverage, never
+        reversing a position), without an ``Order`` object: the position (Backtrader's
+        ``Position.update``, average price and all), the cash (Backtrader's arithmetic, in its
+        order, so the same float to the last bit) and the dated commission. False, with nothing
+        changed, when opening would leave negative cash (Backtrader's ``Margin`` status).
+        ``tests/test_fills.py`` checks every ledger row against Backtrader's own execution.
+        """
+        comminfo = self.getcommissioninfo(data)
+        comminfo.trade_date = day
+        position = self.positions[data]
+        held, ok = position.size, True
+        self.cash += 0.001  # the tenth of a fen lent as in _execute below
+        try:
+            cash = self.cash
+            if held and (held > 0) != (size > 0):  # reduces (or closes) the position
+                basis = position.price
+                # BackBroker._execute: the closed value at the basis, plus the pnl, minus the commission
+                cash += -size * basis + -size * (price - basis)
+                cash -= comminfo.getcommission(size, price)
+            else:
+                cash -= size * price
+                cash -= comminfo.getcommission(size, price)
+                if cash < 0.0:
+                    ok = False
+                else:
+                    position.adjbase = price
+            if ok:
+                self.cash = cash
+                position.update(size, price)
+                if held and (held > 0) != (size > 0):
+                    self.d_credit.pop(data, 0.0)  # as _execute: the interest is booked with the closing order
+        finally:
+            self.cash = round(self.cash - 0.001, 2)
+            comminfo.trade_date = None
+        if not position.size:
+            del self.positions[data]
+        return ok
+
+    def revalue(self) -> None:
+        """Recompute the portfolio value after fills (``BackBroker`` caches it at each cycle's end)."""
+        self._get_value()
+
     def fill_now(self, order) -> None:
         """Execute an order within the current session (an at-close fill).
 

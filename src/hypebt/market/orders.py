@@ -6,7 +6,10 @@ close, plus slippage) and refuses, with a recorded reason, what the market
 would refuse: a buy at or above limit-up, a sell at or below limit-down, any
 order on a 一字板 or a suspended session, a sale of shares bought the same
 session (T+1), an invalid lot, a short of a non-eligible code, too little
-cash or margin. Accepted orders go to Backtrader with their fill price fixed.
+cash or margin. Accepted orders are filled at that price on the Backtrader broker's cash and
+positions (:meth:`hypebt.engine.bt_adapter.AShareBroker.fill`), at the open in the session's
+broker cycle, at the close at once; ``engine.run(bt_orders=True)`` sends them as Backtrader
+orders instead (the reference the direct fills are tested against).
 
 Fills are turned into round-trip trades (entry to flat) with their fees and,
 for shorts, the borrow fee charged while they were open, so cash reconciles
@@ -86,12 +89,16 @@ class OrderDesk:
         self._reserved = 0.0
         self._short_opened: dict[str, int] = {}
         self._open: dict[str, _Trade] = {}
-        self._pending: dict[int, OrderRow] = {}
+        self._pending: dict[int, OrderRow] = {}  # Backtrader order ref (or id of the row) -> row, until filled
+        self._queued: list[tuple] = []  # (row, feed, signed shares, price): the fills of this open
         self._short_proceeds: dict[str, float] = {}
         if not isinstance(self.borrow_ledger, CreditBook):  # e.g. a Context built without one
             self.borrow_ledger = CreditBook(self.rules)
         self.margin = MarginWatch(self.rules)
         self._session_no = -1
+        broker = getattr(self.strategy, "broker", None)
+        if broker is not None and not getattr(broker, "bt_orders", True):
+            broker.after_cycle = self.fill_queued
 
     # --- session bookkeeping -------------------------------------------------------------------
     def new_session(self, day: dt.date) -> None:
@@ -182,7 +189,8 @@ class OrderDesk:
         the board opened during the session).
         ``price``: a triggered limit or stop order's price within the session (instead of the open);
         ``cap``: a limit order's limit, which slippage never passes; ``at_label``: the ledger's ``at``.
-        Returns the Backtrader order, or None when refused (the refusal is recorded).
+        Returns the order's ledger row (:class:`OrderRow`, status "submitted" until it fills), or
+        None when refused (the refusal is recorded).
         """
         trigger = price
         if side not in SIDES:
@@ -246,16 +254,53 @@ class OrderDesk:
             size = capped
         if trade_side == "buy":
             self._reserved += price * size + self.fees("buy", size, price, self._today).total
-        make = self.strategy.buy if trade_side == "buy" else self.strategy.sell
-        order = make(data=data, size=size, exectype=bt.Order.Market, fill_price=price)
         partial = "volume_limit" if size < requested else ""
-        self._pending[order.ref] = self._record(code, side, requested, price, at_shown, "submitted", partial, note)
+        row = self._record(code, side, requested, price, at_shown, "submitted", partial, note)
         if side == "short":
             self._short_opened[code] = session_no
+        broker = self.strategy.broker
+        if getattr(broker, "bt_orders", True):
+            self._send_to_backtrader(row, data, size, trade_side, at)
+        else:
+            self._pending[id(row)] = row
+            signed = size if trade_side == "buy" else -size
+            if at == "close":
+                self._fill([(row, data, signed, price)])
+            else:
+                self._queued.append((row, data, signed, price))  # filled in this session's broker cycle
+        return row
+
+    def _send_to_backtrader(self, row: OrderRow, data, size: int, trade_side: str, at: str) -> None:
+        """The reference path (``engine.run(bt_orders=True)``): a Backtrader market order at the
+        checked price, filled by Backtrader's broker (at a close: at once)."""
+        make = self.strategy.buy if trade_side == "buy" else self.strategy.sell
+        order = make(data=data, size=size, exectype=bt.Order.Market, fill_price=row.price)
+        self._pending[order.ref] = row
         if at == "close":
             self.strategy.broker.fill_now(order)
             self.on_order(order)
-        return order
+
+    def fill_queued(self) -> None:
+        """The broker's cycle at this open (:meth:`AShareBroker.next`): fill the orders at the open,
+        in the order they were placed."""
+        if self._queued:
+            queued, self._queued = self._queued, []
+            self._fill(queued)
+
+    def _fill(self, batch: list) -> None:
+        """Fill each (ledger row, feed, signed shares, price) on the broker, then book them: the
+        sequence of Backtrader's cycle (every fill, the value, then the notifications)."""
+        broker = self.strategy.broker
+        done = [(row, data, signed, price, broker.fill(data, signed, price, self._today))
+                for row, data, signed, price in batch]
+        broker.revalue()
+        for row, data, signed, price, ok in done:
+            del self._pending[id(row)]
+            if ok:
+                self._filled(row, data, abs(signed), price, self._today)
+            else:  # Backtrader's Margin status: the cash would have gone negative
+                row.status, row.reason = "refused", "cash"
+                self._notify(row)
 
     def _eligible_today(self) -> frozenset:
         """Codes that may be shorted this session (a dated list, or the undated hand list)."""
@@ -326,10 +371,13 @@ class OrderDesk:
             row.reason = "cash" if order.status == order.Margin else order.getstatusname().lower()
             self._notify(row)
             return
-        size = int(abs(order.executed.size))
+        self._filled(row, order.data, int(abs(order.executed.size)), float(order.executed.price),
+                     bt.num2date(order.executed.dt).date())
+
+    def _filled(self, row: OrderRow, data, size: int, price: float, day: dt.date) -> None:
+        """Book a fill: the ledger row, the fill row, T+1, the cash reserved, the short's borrow
+        lots, the round-trip trade."""
         row.status, row.filled = ("partial" if size < row.size else "filled"), size
-        price = float(order.executed.price)
-        day = bt.num2date(order.executed.dt).date()
         side = row.side
         trade_side = "buy" if side in ("buy", "cover") else "sell"
         fees = self.fees(trade_side, size, price, day)
@@ -343,7 +391,7 @@ class OrderDesk:
             self._reserved = max(0.0, self._reserved - (price * size + fees.total))
         if side == "cover":
             self._reserved = max(0.0, self._reserved - (price * size + fees.total))
-            held = -self.strategy.broker.held(order.data)
+            held = -self.strategy.broker.held(data)
             self._short_proceeds[row.code] = self._short_proceeds.get(row.code, 0.0) * (held / (held + size))
         if side == "short":
             self._short_proceeds[row.code] = self._short_proceeds.get(row.code, 0.0) + price * size
