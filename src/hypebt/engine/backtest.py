@@ -312,11 +312,13 @@ def equity_returns(rows: list[tuple], start_cash: float, sessions: pd.DatetimeIn
 
 
 def _feeds(prep: Prepared, reuse: bool) -> list:
-    """The run's data feeds; with ``reuse`` (sweeps), built once per prepared data and reused:
-    Backtrader resets and reloads every feed at the start of each run."""
+    """The run's data feeds with their commission schemes, ``[(code, feed, comminfo)]``; with
+    ``reuse`` (sweeps), built once per prepared data and reused: Backtrader resets and reloads every
+    feed at the start of each run, and :func:`run` gives each scheme the run's ledgers."""
     if reuse and "_feeds" in prep.__dict__:
         return prep.__dict__["_feeds"]
-    feeds = [AlignedArrayFeed(arrays=prep.arrays[code], name=code) for code in prep.codes]
+    feeds = [(code, AlignedArrayFeed(arrays=prep.arrays[code], name=code), AShareCommInfo(rules=prep.rules, code=code))
+             for code in prep.codes]
     if reuse:
         prep.__dict__["_feeds"] = feeds
     return feeds
@@ -352,10 +354,10 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     broker.set_checksubmit(False)  # the order checks decide cash; see hypebt.market.orders
     broker.setcash(prep.spec.cash)
     cerebro.broker = broker
-    for code, feed in zip(prep.codes, _feeds(prep, reuse_feeds)):
+    for code, feed, comminfo in _feeds(prep, reuse_feeds):
         cerebro.adddata(feed, name=code)
-        broker.addcommissioninfo(AShareCommInfo(rules=prep.rules, code=code, borrow_ledger=ledger,
-                                                  fee_memo=fee_memo), name=code)
+        comminfo.p.borrow_ledger, comminfo.p.fee_memo = ledger, fee_memo  # this run's
+        broker.addcommissioninfo(comminfo, name=code)
     cerebro.addstrategy(cls, ctx=ctx)
     if timereturn:
         cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Days, _name="timereturn")
