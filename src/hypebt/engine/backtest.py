@@ -349,6 +349,7 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
                   warmup=prep.warmup, benchmark=prep.benchmark, fee_memo=fee_memo)
     cerebro = AlignedCerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=True, maxcpus=1)
     cerebro.hypebt_sleep = sleep
+    cerebro.hypebt_keep_aligned = reuse_feeds  # the same feeds run together again (AlignedCerebro)
     broker = AShareBroker()
     broker.bt_orders = bt_orders
     broker.set_checksubmit(False)  # the order checks decide cash; see hypebt.market.orders

@@ -14,6 +14,8 @@ is checked here first: ``tests/test_architecture.py`` keeps private uses out of 
 
 from __future__ import annotations
 
+import re
+
 import backtrader as bt
 
 from hypebt.market.feed import ArrayFeed
@@ -65,22 +67,38 @@ class AlignedCerebro(bt.Cerebro):
             strat.reset()
         datas = self.datas
         stamps = datas[0]._stamps  # hypebt's ArrayFeed attribute: the sessions' date numbers
+        position = getattr(datas[0], "_hypebt_position", None)
+        if position is None or position.idx != -1 or any(d._hypebt_position is not position for d in datas):
+            position = self._align(datas, len(stamps))
+        try:
+            self._aligned_loop(runstrats, stamps, position)
+        finally:
+            if not self.hypebt_keep_aligned:
+                # Give the lines back their own index (the feeds may run in another Cerebro next).
+                for d in datas:
+                    d._hypebt_position = None
+                    for line in d._all_lines:
+                        line.__class__ = bt.linebuffer.LineBuffer
+                        line._idx, line.lencount = position.idx, position.lencount
+
+    # engine.run sets it for feeds reused run after run with the same others (sweeps): their lines
+    # then keep sharing one index, and the next run finds them aligned (Backtrader's reset and
+    # preload move that index back to the start, as they would each line's own).
+    hypebt_keep_aligned = False
+
+    @staticmethod
+    def _align(datas, n: int) -> _Position:
         position = _Position()
         for d in datas:
             for line in d._all_lines:
                 # LineBuffer's private index must be untouched and the arrays preloaded to swap safely
-                if type(line) is not bt.linebuffer.LineBuffer or line._idx != -1 or len(line.array) != len(stamps):
+                if type(line) is not bt.linebuffer.LineBuffer or line._idx != -1 or len(line.array) != n:
                     raise RuntimeError("AlignedCerebro needs preloaded ArrayFeeds aligned to the same sessions")
                 line.__class__ = _AlignedLine  # one shared index for every line (see _AlignedLine)
                 line._position = position
-        try:
-            self._aligned_loop(runstrats, stamps, position)
-        finally:
-            # Give the lines back their own index (a feed may be reused by the next run).
-            for d in datas:
-                for line in d._all_lines:
-                    line.__class__ = bt.linebuffer.LineBuffer
-                    line._idx, line.lencount = position.idx, position.lencount
+        for d in datas:
+            d._hypebt_position = position
+        return position
 
     hypebt_sleep = False  # engine.run sets it: skip sessions a flat, idle strategy declared it does not need
 
@@ -174,9 +192,52 @@ class AShareBroker(bt.brokers.BackBroker):
     after_cycle = None  # the order desk's fills at this open (OrderDesk.fill_queued), after the broker's cycle
 
     def next(self):  # BackBroker's session cycle (borrow interest, its own orders), then the desk's fills
-        super().next()
+        if self.bt_orders or self.pending or self.submitted or self._toactivate or self._userhist or self._fundhist:
+            super().next()  # Backtrader's whole cycle: it has orders (or histories) of its own to process
+        else:
+            self._cycle_without_orders()
         if self.after_cycle is not None:
             self.after_cycle()
+
+    def _cycle_without_orders(self) -> None:
+        """BackBroker.next when no Backtrader order exists (hypebt's direct fills): the borrow
+        interest, then the value. What BackBroker.next also does is skipped because it is nothing
+        for stock-like positions: the interest of a long is 0.0 (AShareCommInfo), the end-of-bar
+        cash adjustment is 0.0, and its order queues are empty. Same cash, same value, bit for bit."""
+        credit = 0.0
+        for data, pos in self.positions.items():
+            if pos.size < 0:  # only shorts pay interest (AShareCommInfo.get_credit_interest)
+                dcredit = self.getcommissioninfo(data).get_credit_interest(data, pos, data.datetime.datetime())
+                self.d_credit[data] += dcredit
+                credit += dcredit
+        self.cash -= credit
+        self._get_value()
+
+    def _get_value(self, datas=None, lever=False):  # BackBroker's valuation, without the per-position lookups
+        if datas is not None or self._cash_addition or self._fundhist or not self.p.shortcash:
+            return super()._get_value(datas=datas, lever=lever)
+        # BackBroker._get_value for stock-like schemes with mult 1 and leverage 1 (AShareCommInfo
+        # has no others): the same sums, in the same order, so the same floats.
+        pos_value = pos_value_unlever = unrealized = 0.0
+        for data, position in self.positions.items():
+            size, close = position.size, data.close[0]
+            dvalue = size * close
+            dunrealized = size * (close - position.price)
+            pos_value += dvalue
+            unrealized += dunrealized
+            if dvalue > 0:  # long position - unlever
+                pos_value_unlever += dvalue - dunrealized
+                pos_value_unlever += dunrealized
+            else:
+                pos_value_unlever += dvalue
+        self._value = self.cash + pos_value_unlever
+        self._fundval = self._value / self._fundshares
+        self._valuemkt = pos_value_unlever
+        self._valuelever = self.cash + pos_value
+        self._valuemktlever = pos_value
+        self._leverage = pos_value / (pos_value_unlever or 1.0)
+        self._unrealized = unrealized
+        return self._valuelever if lever else self._value
 
     def fill(self, data, size: int, price: float, day) -> bool:
         """Fill ``size`` shares of ``data`` (negative: a sale) at ``price`` on ``day``, now.
@@ -275,8 +336,55 @@ class AShareBroker(bt.brokers.BackBroker):
             del self.positions[order.data]
 
 
-class AlignedStrategy(bt.Strategy):
-    """``bt.Strategy`` with the two private touches hypebt's strategies need."""
+_DATA_NAME = re.compile(r"data(\d*)(?:_(\w+))?")
+
+
+class _LazyDataNames(type(bt.Strategy)):
+    """Backtrader's strategy metaclass, minus the eager per-feed attribute names.
+
+    ``MetaLineIterator.donew`` sets ``data{i}``, ``data{i}_{line}`` and ``data{i}_{n}`` for every
+    line of every feed (15 attributes a feed, ~10 ms a run over 300 feeds, for names hypebt's
+    strategies rarely use): here the feeds are kept out of that loop and set as Backtrader sets
+    them (``datas``, ``ddatas``, ``data``, ``dnames``); the names resolve on first use
+    (:meth:`AlignedStrategy.__getattr__`).
+    """
+
+    def donew(cls, *args, **kwargs):
+        n = 0
+        while n < len(args) and isinstance(args[n], bt.LineRoot):
+            n += 1
+        if n == 0 or n < len(args):  # positional parameters after the feeds: Backtrader's own way
+            return super().donew(*args, **kwargs)
+        _obj, rest, kwargs = super().donew(**kwargs)  # MetaLineIterator.donew without feeds
+        _obj.datas = [bt.lineseries.LineSeriesMaker(d) for d in args]
+        _obj.ddatas = {d: None for d in _obj.datas}
+        _obj.data = _obj.datas[0]
+        _obj.dnames = bt.utils.DotDict([(d._name, d) for d in _obj.datas if getattr(d, "_name", "")])
+        return _obj, rest, kwargs
+
+
+class AlignedStrategy(bt.Strategy, metaclass=_LazyDataNames):
+    """``bt.Strategy`` with the private touches hypebt's strategies need."""
+
+    def __getattr__(self, name):  # the per-feed names _LazyDataNames did not set eagerly
+        match = _DATA_NAME.fullmatch(name)
+        datas = self.__dict__.get("datas")
+        if match is not None and datas:
+            index, line = match.groups()
+            i = int(index) if index else 0
+            if (index or line is not None) and i < len(datas):
+                data = datas[i]
+                if line is None:
+                    value = data
+                elif line.isdigit() and int(line) < data.lines.size():
+                    value = data.lines[int(line)]
+                elif line in data.lines.getlinealiases():
+                    value = getattr(data.lines, line)
+                else:
+                    return super().__getattr__(name)
+                setattr(self, name, value)  # as Backtrader would have
+                return value
+        return super().__getattr__(name)
 
     def _getminperstatus(self):  # Backtrader's minimum-period scan of every feed, skipped when it cannot matter
         # Every feed delivers every session, so without indicators each bar is a

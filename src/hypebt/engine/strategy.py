@@ -98,6 +98,14 @@ class BarView:
     closed_up: bool = False
     locked_up: bool = False
 
+    @classmethod
+    def of(cls, **fields) -> "BarView":
+        """A BarView from every field by name, without the frozen dataclass's per-field
+        ``object.__setattr__`` (strategies ask for a bar per held stock and session)."""
+        view = object.__new__(cls)
+        view.__dict__.update(fields)
+        return view
+
     @property
     def closed_at_limit_up(self) -> bool:
         """The session closed at limit-up (:func:`hypebt.market.rules.limit_flags`)."""
@@ -298,10 +306,10 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         day = self._ext_days[j]
         if ago == 0 and self._phase == "open" and self.session_no >= 0:
             return PreOpenBar(day, float(c["open"][j]), up, down, bool(c["suspended"][j]))
-        return BarView(
-            day, c["open"][j], c["high"][j], c["low"][j], c["close"][j],
-            c["adjclose"][j], c["volume"][j], up, down, bool(c["suspended"][j]),
-            bool(c["closed_up"][j]), bool(c["locked_up"][j]),
+        return BarView.of(
+            date=day, open=c["open"][j], high=c["high"][j], low=c["low"][j], close=c["close"][j],
+            adjclose=c["adjclose"][j], volume=c["volume"][j], limit_up=up, limit_down=down,
+            suspended=bool(c["suspended"][j]), closed_up=bool(c["closed_up"][j]), locked_up=bool(c["locked_up"][j]),
         )
 
     def pending(self, code: str) -> bool:

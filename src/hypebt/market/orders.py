@@ -105,7 +105,9 @@ class OrderDesk:
         """Called before each session's open."""
         if day != self._today:
             self._today = day
-            self._buys = {code: [b for b in buys if not R.can_sell(b[0], day)] for code, buys in self._buys.items()}
+            # the buys not yet sellable today (a code whose buys all became sellable drops out)
+            self._buys = {code: left for code, buys in self._buys.items()
+                          if (left := [b for b in buys if not R.can_sell(b[0], day)])}
             self._reserved = 0.0
             self._session_no += 1
             self._check_maintenance()
@@ -114,7 +116,8 @@ class OrderDesk:
         """维持担保比例 at the last close: a call below ``rules.maintenance_call``; after
         ``rules.maintenance_grace`` sessions still below it, every short is covered at this open."""
         broker = self.strategy.broker
-        held = {code: broker.held(self.strategy.getdatabyname(code)) for code in self.arrays}
+        short = any(pos.size < 0 for pos in broker.positions.values())
+        held = {code: broker.held(self.strategy.getdatabyname(code)) for code in self.arrays} if short else {}
         shorts = {code: -n for code, n in held.items() if n < 0}
         if self._session_no == 0 or not shorts:
             if self.margin.called_on is not None:
