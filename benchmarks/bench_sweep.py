@@ -117,9 +117,18 @@ def prepared(n_stocks: int, data: Path, store: Store, tmp: Path):
 
 
 def peak_mib() -> tuple[float, float]:
-    """(this process, its largest child) peak resident memory so far, MiB."""
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    """(this process, its largest child) peak resident memory so far, MiB.
+
+    This process's own peak is ``VmHWM`` (Linux): ``ru_maxrss`` survives ``exec``, so a cell
+    started by a big parent would report the parent's peak as its own."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                own = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def cpu() -> float:
@@ -162,6 +171,7 @@ def naive(prep, combos, maxcpus: int) -> tuple[float, list[float]]:
     t0 = time.perf_counter()
     cerebro = bt.Cerebro(cheat_on_open=True, maxcpus=maxcpus)  # defaults otherwise: observers on
     broker = AShareBroker()
+    broker.bt_orders = True  # the naive way: every order a Backtrader Order, executed by Backtrader's broker
     broker.set_checksubmit(False)
     broker.setcash(prep.spec.cash)
     cerebro.broker = broker

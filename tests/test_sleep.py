@@ -13,6 +13,7 @@ that holding a position or a pending order keeps the strategy awake.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
@@ -217,3 +218,49 @@ def test_fees_are_computed_once_per_fill(tmp_path, monkeypatch):
     # a buy (cash reservation, cash check, fill, Backtrader's commission) and a sell (fill, commission),
     # twice (sleeping and not): one computation per fill and run
     assert len(calls) == 4 and len(set(calls)) == 2, calls
+
+
+def loop_calls(prep, monkeypatch, params) -> int:
+    """Python and C function calls made inside the session loop of one run (every session awake)."""
+    from hypebt.engine.bt_adapter import AlignedCerebro
+
+    counts = []
+    real = AlignedCerebro._aligned_loop
+
+    def counted(self, *args):
+        n = [0]
+
+        def tally(frame, event, arg):
+            if event in ("call", "c_call"):
+                n[0] += 1
+
+        sys.setprofile(tally)
+        try:
+            return real(self, *args)
+        finally:
+            sys.setprofile(None)
+            counts.append(n[0])
+
+    monkeypatch.setattr(AlignedCerebro, "_aligned_loop", counted)
+    result = engine.run(prep, params, sleep=False, timereturn=False)
+    monkeypatch.undo()
+    assert list(result.fills["side"]) == ["buy", "sell"]
+    return counts[0]
+
+
+def test_session_work_grows_with_positions_not_with_the_universe(tmp_path, monkeypatch):
+    """The same trades in a universe of 1 stock and of 40: the session loop (hooks, broker cycle,
+    order desk, valuation) makes exactly as many calls; only the run's setup grows with the feeds."""
+    from helpers_engine import WEEK_ROWS, bars, make_workspace, write_spec, write_store
+
+    plan = {"plan": [[0, "open", "buy_shares", "600000", 1000], [4, "open", "sell_all", "600000"]]}
+    calls = {}
+    for n in (1, 40):
+        codes = ["600000"] + [f"6001{i:02d}" for i in range(n - 1)]
+        store = write_store(tmp_path / f"store{n}", {c: bars(10.0, WEEK_ROWS) for c in codes})
+        ws = make_workspace(tmp_path / f"ws{n}")
+        spec = write_spec(ws, "t", {"strategy": "script", "codes": codes, "cash": 1_000_000.0,
+                                    "benchmark": "sh000300"})
+        prep = engine.prepare(load_spec(spec), ws, store)
+        calls[n] = loop_calls(prep, monkeypatch, plan)
+    assert calls[1] == calls[40], f"session loop calls: {calls[1]} with 1 feed, {calls[40]} with 40"
