@@ -264,3 +264,45 @@ def test_session_work_grows_with_positions_not_with_the_universe(tmp_path, monke
         prep = engine.prepare(load_spec(spec), ws, store)
         calls[n] = loop_calls(prep, monkeypatch, plan)
     assert calls[1] == calls[40], f"session loop calls: {calls[1]} with 1 feed, {calls[40]} with 40"
+
+
+BAR_READER = '''
+from hypebt import Strategy
+
+
+class BarReader(Strategy):
+    """Reads every full bar it may (today's at the close, yesterday's before the open) and logs
+    their fields, so a run's log shows what bar() returned."""
+
+    PARAMS = {"tag": 0}
+
+    def on_open(self, day):
+        if self.session_no:
+            self.log(repr(self.bar("600000", 1)))
+
+    def on_close(self, day):
+        self.log(repr(self.bar("600000")))
+'''
+
+
+def test_full_bars_are_shared_by_a_sweeps_runs_and_the_cache_is_bounded(tmp_path, monkeypatch):
+    from helpers_engine import WEEK_ROWS, bars, make_workspace, write_spec, write_store
+    from hypebt.engine import strategy as S
+
+    store = write_store(tmp_path / "store", {"600000": bars(10.0, WEEK_ROWS)})
+    ws = make_workspace(tmp_path / "ws", strategies={"bar_reader": BAR_READER})
+    spec = write_spec(ws, "t", {"strategy": "bar_reader", "codes": ["600000"], "cash": 100_000.0,
+                                "benchmark": "sh000300"})
+    prep = engine.prepare(load_spec(spec), ws, store)
+    fresh = engine.run(prep)  # no reuse: bars made for this run only
+    assert "_bar_cache" not in prep.__dict__
+    first = engine.run(prep, {"tag": 1}, reuse_feeds=True)
+    cached = engine.run(prep, {"tag": 2}, reuse_feeds=True)  # every bar from the first run's cache
+    assert len(prep.__dict__["_bar_cache"]) == len(WEEK_ROWS)
+    assert len(fresh.log) == 2 * len(WEEK_ROWS) - 1 and "BarView(date=" in fresh.log[0]
+    assert first.log == cached.log == fresh.log
+    monkeypatch.setattr(S, "BAR_CACHE", 3)
+    prep.__dict__.pop("_bar_cache")
+    bounded = engine.run(prep, reuse_feeds=True)
+    assert len(prep.__dict__["_bar_cache"]) == 3
+    assert bounded.log == fresh.log

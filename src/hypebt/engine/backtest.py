@@ -79,6 +79,7 @@ class Prepared:
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("_feeds", None)  # Backtrader objects stay in the process that made them
+        state.pop("_bar_cache", None)  # rebuilt where the runs are
         return state
 
     def strategy_class(self):
@@ -346,7 +347,8 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     ctx = Context(params=merged, universe=prep.codes, names=prep.names, events=prep.events,
                   sessions=prep.sessions, days=prep.days, session_index=prep.session_index, rules=prep.rules,
                   eligible=prep.eligible, borrow_ledger=ledger, arrays=prep.arrays, history=prep.history,
-                  warmup=prep.warmup, benchmark=prep.benchmark, fee_memo=fee_memo)
+                  warmup=prep.warmup, benchmark=prep.benchmark, fee_memo=fee_memo,
+                  bar_cache=prep.__dict__.setdefault("_bar_cache", {}) if reuse_feeds else {})
     cerebro = AlignedCerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=True, maxcpus=1)
     cerebro.hypebt_sleep = sleep
     cerebro.hypebt_keep_aligned = reuse_feeds  # the same feeds run together again (AlignedCerebro)

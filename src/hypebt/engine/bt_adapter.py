@@ -214,13 +214,15 @@ class AShareBroker(bt.brokers.BackBroker):
         self._get_value()
 
     def _get_value(self, datas=None, lever=False):  # BackBroker's valuation, without the per-position lookups
-        if datas is not None or self._cash_addition or self._fundhist or not self.p.shortcash:
-            return super()._get_value(datas=datas, lever=lever)
+        if self.bt_orders or datas is not None or self._cash_addition or self._fundhist or not self.p.shortcash:
+            return super()._get_value(datas=datas, lever=lever)  # Backtrader's own (the reference runs)
         # BackBroker._get_value for stock-like schemes with mult 1 and leverage 1 (AShareCommInfo
         # has no others): the same sums, in the same order, so the same floats.
         pos_value = pos_value_unlever = unrealized = 0.0
         for data, position in self.positions.items():
-            size, close = position.size, data.close[0]
+            shared = data.__dict__.get("_hypebt_position")  # an aligned ArrayFeed: its close without line lookups
+            close = data._close_buf[shared.idx] if shared is not None else data.close[0]
+            size = position.size
             dvalue = size * close
             dunrealized = size * (close - position.price)
             pos_value += dvalue

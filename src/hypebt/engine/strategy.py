@@ -49,6 +49,7 @@ from typing import Any
 from hypebt.core.errors import InputError, LookAheadError, unknown
 from hypebt.core.paths import safe_name
 from hypebt.engine import window as W
+from hypebt.engine.bars import BarView, PreOpenBar  # noqa: F401  (importable from here too)
 from hypebt.engine.book import Journal, PositionBook
 from hypebt.engine.bt_adapter import AlignedStrategy
 from hypebt.engine.ordering import OrderMethods
@@ -78,82 +79,7 @@ class Context:
     warmup: int = 0  # sessions of warm-up before the run's first session in ``history``
     benchmark: Any = None  # pandas Series: the benchmark's daily returns over the run's sessions
     fee_memo: dict = field(default_factory=dict)  # each fill's fees, shared by the order desk and the CommInfos
-
-
-@dataclass(frozen=True)
-class BarView:
-    """One code's bar as a strategy may see it."""
-
-    date: dt.date
-    open: float
-    high: float
-    low: float
-    close: float
-    adjclose: float
-    volume: float
-    limit_up: float | None
-    limit_down: float | None
-    suspended: bool
-    # Decided by hypebt.market.rules (limit_flags) when the feed was built, with the run's tolerance.
-    closed_up: bool = False
-    locked_up: bool = False
-
-    @classmethod
-    def of(cls, **fields) -> "BarView":
-        """A BarView from every field by name, without the frozen dataclass's per-field
-        ``object.__setattr__`` (strategies ask for a bar per held stock and session)."""
-        view = object.__new__(cls)
-        view.__dict__.update(fields)
-        return view
-
-    @property
-    def closed_at_limit_up(self) -> bool:
-        """The session closed at limit-up (:func:`hypebt.market.rules.limit_flags`)."""
-        return self.closed_up
-
-    @property
-    def locked_limit_up(self) -> bool:
-        """一字板 at limit-up: the whole session at the limit, nothing bought."""
-        return self.locked_up
-
-
-class PreOpenBar(BarView):
-    """Today's bar before the open: only ``date``, ``open``, the limits and ``suspended`` exist.
-
-    The fields of the rest of the day are not stored at all; reading one raises
-    :class:`LookAheadError` naming it.
-    """
-
-    def __init__(self, date, open, limit_up, limit_down, suspended):  # noqa: A002 (the bar's field)
-        for name, value in (("date", date), ("open", open), ("limit_up", limit_up), ("limit_down", limit_down),
-                            ("suspended", suspended)):
-            object.__setattr__(self, name, value)
-
-    def _unknown(name):  # noqa: N805 (builds the properties below)
-        def get(self):
-            raise LookAheadError(
-                f"today's {name} ({self.date}) is not known in on_open: before the open a bar has only open, "
-                "limit_up, limit_down and suspended; use bar(code, 1) for the last full bar, or decide in on_close"
-            )
-        return property(get)
-
-    high = _unknown("high")
-    low = _unknown("low")
-    close = _unknown("close")
-    adjclose = _unknown("adjclose")
-    volume = _unknown("volume")
-    closed_up = _unknown("closed_up")
-    locked_up = _unknown("locked_up")
-    del _unknown
-
-    def __repr__(self) -> str:
-        return (f"PreOpenBar(date={self.date}, open={self.open}, limit_up={self.limit_up}, "
-                f"limit_down={self.limit_down}, suspended={self.suspended})")
-
-    def __eq__(self, other):
-        return self is other
-
-    __hash__ = object.__hash__
+    bar_cache: dict = field(default_factory=dict)  # (code, position) -> BarView, shared by a sweep's runs
 
 
 class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
@@ -192,6 +118,7 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         self._journal = Journal()
         self._book = PositionBook(self.desk.fills, self._session_of_day)
         self._benchmark = ctx.benchmark
+        self._bar_cache = ctx.bar_cache
         self._init_orders()
         self.desk.listener = self._ledger_event
         self.wake = WakeSchedule(len(ctx.sessions))  # when, flat, it needs its hooks (engine.wake)
@@ -299,17 +226,31 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         if j < 0:
             raise IndexError(f"bar({code!r}, {ago}): no bar {ago} session(s) back on {self.today}; "
                              "add warmup = N (sessions) to the spec to load bars before start")
+        pre_open = ago == 0 and self._phase == "open" and self.session_no >= 0
+        if not pre_open:
+            # A full bar never changes: one BarView per (code, position), shared by a sweep's runs
+            # (bounded: a strategy reading every bar of a whole market keeps making them).
+            view = self._bar_cache.get((code, j))
+            if view is None:
+                view = self._full_bar(code, j)
+                if len(self._bar_cache) < BAR_CACHE:
+                    self._bar_cache[(code, j)] = view
+            return view
         c = self._ext[code].columns
         up, down = c["limit_up"][j], c["limit_down"][j]
         up = None if up != up else float(up)
         down = None if down != down else float(down)
-        day = self._ext_days[j]
-        if ago == 0 and self._phase == "open" and self.session_no >= 0:
-            return PreOpenBar(day, float(c["open"][j]), up, down, bool(c["suspended"][j]))
+        return PreOpenBar(self._ext_days[j], float(c["open"][j]), up, down, bool(c["suspended"][j]))
+
+    def _full_bar(self, code: str, j: int) -> BarView:
+        """The whole bar at position ``j`` of the extended arrays (warm-up + run)."""
+        c = self._ext[code].columns
+        up, down = c["limit_up"][j], c["limit_down"][j]
         return BarView.of(
-            date=day, open=c["open"][j], high=c["high"][j], low=c["low"][j], close=c["close"][j],
-            adjclose=c["adjclose"][j], volume=c["volume"][j], limit_up=up, limit_down=down,
-            suspended=bool(c["suspended"][j]), closed_up=bool(c["closed_up"][j]), locked_up=bool(c["locked_up"][j]),
+            date=self._ext_days[j], open=c["open"][j], high=c["high"][j], low=c["low"][j], close=c["close"][j],
+            adjclose=c["adjclose"][j], volume=c["volume"][j], limit_up=None if up != up else float(up),
+            limit_down=None if down != down else float(down), suspended=bool(c["suspended"][j]),
+            closed_up=bool(c["closed_up"][j]), locked_up=bool(c["locked_up"][j]),
         )
 
     def pending(self, code: str) -> bool:
@@ -406,6 +347,7 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
 
 
 DEFERRED = "deferred"  # returned by order methods whose order waits for the next open or close
+BAR_CACHE = 50_000  # full bars kept per prepared data (~1 KiB each)
 
 
 # --- finding strategies ------------------------------------------------------------------------

@@ -171,6 +171,7 @@ class ArrayFeed(bt.feeds.DataBase):
                 bufs[name] = buf
         for name, buf in bufs.items():
             getattr(self.lines, name).array = buf
+        self._close_buf = bufs["close"]  # the close line's array (the broker values positions with it)
         self._i = self._n
         self.home()
         self._all_lines = list(self.lines)
