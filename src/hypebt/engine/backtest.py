@@ -301,10 +301,10 @@ def _benchmark(store: Store, spec: Spec, sessions: pd.DatetimeIndex) -> pd.Serie
     return r
 
 
-def equity_returns(rows: list[tuple], start_cash: float, sessions: pd.DatetimeIndex) -> pd.Series:
+def equity_returns(values: np.ndarray, start_cash: float, sessions: pd.DatetimeIndex) -> pd.Series:
     """Daily returns from the values recorded at each close: value / previous value - 1, the
     first against the starting cash (TimeReturn's definition)."""
-    values = np.array([v for _, _, v in rows], dtype="float64")
+    values = np.asarray(values, dtype="float64")
     prev = np.concatenate(([start_cash], values[:-1]))
     out = values / prev - 1.0  # elementwise IEEE division and subtraction: the same as in Python floats
     if len(out) == len(sessions):  # a row for every session (always, but for a stopped run)
@@ -379,9 +379,9 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
                             dtype="float64")
         returns = returns.reindex(prep.sessions).fillna(0.0)  # timezone-naive, one value per session
     else:
-        returns = equity_returns(strat.equity_rows, prep.spec.cash, prep.sessions)
+        returns = equity_returns(strat.equity_values()[1], prep.spec.cash, prep.sessions)
     returns.name = prep.strategy_name
-    desk, rows = strat.desk, strat.equity_rows
+    desk, (cash_at_close, value_at_close) = strat.desk, strat.equity_values()
     if ledgers:
         equity = strat.equity_frame()
         trades, orders, fills = desk.trades_frame(), desk.orders_frame(), desk.fills_frame()
@@ -393,8 +393,7 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
         equity = trades = orders = fills = borrow = None
         closed = np.array([t["net_pnl"] for t in desk.trades if t["status"] == "closed"], dtype="float64")
         refused = sum(row.status != "filled" for row in desk.orders)
-        stats = metrics.figures(returns, closed, refused, metrics.exposure_from(
-            np.array([v for _, _, v in rows], dtype="float64"), np.array([c for _, c, _ in rows], dtype="float64")))
+        stats = metrics.figures(returns, closed, refused, metrics.exposure_from(value_at_close, cash_at_close))
         # numpy's sum, as pandas' (the same pairwise order, so the same last bit)
         fees = float(np.array([f["fees"] for f in desk.fills], dtype="float64").sum()) if desk.fills else 0.0
         borrow_fees = float(np.array([b["fee"] for b in ledger.rows], dtype="float64").sum()) if ledger.rows else 0.0
@@ -402,7 +401,7 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
         prep.__dict__["_bench_figures"] = metrics.benchmark_figures(prep.benchmark)
     stats.update(prep.__dict__["_bench_figures"])
     stats.update(
-        final_value=float(rows[-1][2]) if rows else prep.spec.cash,
+        final_value=float(value_at_close[-1]) if len(value_at_close) else prep.spec.cash,
         start_cash=prep.spec.cash,
         fees=fees,
         borrow_fees=borrow_fees,

@@ -413,8 +413,9 @@ class AlignedStrategy(bt.Strategy, metaclass=_LazyDataNames):
     def skip_sessions(self, first: int, stop: int) -> None:
         """Sessions ``first``..``stop - 1`` pass while idle: their equity rows are the cash and the
         value (nothing is held: the value is the cash), the strategy's clock moves with the feeds."""
-        cash, value = self.broker.getcash(), self.broker.getvalue()
-        self.equity_rows.extend([(d, cash, value) for d in self._days[first:stop]])
+        self._eq_cash[first:stop] = self.broker.getcash()
+        self._eq_value[first:stop] = self.broker.getvalue()
+        self._eq_n = stop
         self.forward(size=stop - first)  # the strategy's own lines, as _oncepost would per bar
         self.session_no = stop - 1
         self.sessions_skipped += stop - first

@@ -46,6 +46,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
+
 from hypebt.core.errors import InputError, LookAheadError, unknown
 from hypebt.core.paths import safe_name
 from hypebt.engine import window as W
@@ -114,7 +116,11 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         self.session_no = -1
         self._phase = "open"
         self._waiting: dict[str, list] = {"open": [], "close": []}
-        self.equity_rows: list[tuple] = []
+        # Each session's cash and value at its close, by session number (a skipped session's in one
+        # slice assignment); equity_rows is the (date, cash, value) list over the sessions so far.
+        self._eq_cash = np.empty(len(ctx.sessions))
+        self._eq_value = np.empty(len(ctx.sessions))
+        self._eq_n = 0
         self._journal = Journal()
         self._book = PositionBook(self.desk.fills, self._session_of_day)
         self._benchmark = ctx.benchmark
@@ -177,7 +183,8 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
             # At-close fills happened after Backtrader told the analyzers this session's value:
             # tell them again, so TimeReturn's return for today includes them.
             self.renotify_fund()
-        self.equity_rows.append((self.today, cash, value))
+        i = self.session_no
+        self._eq_cash[i], self._eq_value[i], self._eq_n = cash, value, i + 1
 
     # Backtrader calls the *prenext* hooks on the first bar (its minimum-period
     # status is set only after that bar); every feed is aligned to the same
@@ -192,6 +199,16 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         self._cancel_resting("end_of_data")
         self.desk.finish()
         self._deliver()
+
+    @property
+    def equity_rows(self) -> list[tuple]:
+        """``(date, cash, value)`` at each session's close so far (values as the broker gave them)."""
+        n = self._eq_n
+        return list(zip(self._days[:n], self._eq_cash[:n].tolist(), self._eq_value[:n].tolist()))
+
+    def equity_values(self) -> tuple[np.ndarray, np.ndarray]:
+        """(cash, value) arrays at each session's close so far."""
+        return self._eq_cash[: self._eq_n], self._eq_value[: self._eq_n]
 
     # --- what a strategy may look at -----------------------------------------------------------
     @property

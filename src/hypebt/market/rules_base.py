@@ -323,7 +323,11 @@ def round_half_up(x: float, places: int = 2) -> float:
     >>> round_half_up(2.675), round(2.675, 2), round_half_up(3.025)
     (2.68, 2.67, 3.03)
     """
-    return float(dec(x).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))
+    text = repr(float(x))
+    dot = text.find(".")
+    if 0 <= dot and len(text) - dot - 1 <= places and "e" not in text:
+        return float(text)  # already at most ``places`` decimals: rounding changes nothing
+    return float(Decimal(text).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))
 
 
 def to_fen(x: float) -> float:

@@ -9,6 +9,8 @@ Fees(commission=5.0, stamp_duty=5.0, transfer_fee=0.1)
 
 from __future__ import annotations
 
+import functools
+
 import math
 from dataclasses import dataclass
 from datetime import date
@@ -110,10 +112,16 @@ def fees(side: str, shares: int, price: float, day: date, rules: Rules = DEFAULT
     if shares == 0:
         return Fees(0.0, 0.0, 0.0)
     value = dec(price) * shares
-    commission = max(value * dec(rules.commission_rate), dec(rules.commission_min))
-    stamp = value * dec(rate_on(rules.stamp_duty, day)) if side == "sell" else Decimal(0)
-    transfer = value * dec(rate_on(rules.transfer_fee, day))
+    commission = max(value * _rate(rules.commission_rate), _rate(rules.commission_min))
+    stamp = value * _rate(rate_on(rules.stamp_duty, day)) if side == "sell" else Decimal(0)
+    transfer = value * _rate(rate_on(rules.transfer_fee, day))
     return Fees(fen(commission), fen(stamp), fen(transfer))
+
+
+@functools.lru_cache(maxsize=256)
+def _rate(x: float) -> Decimal:
+    """:func:`dec` of a rate or minimum (a handful of values, asked at every fill)."""
+    return dec(x)
 
 
 def slipped_price(side: str, price: float, bar: Bar, rules: Rules = DEFAULT) -> float:
