@@ -41,7 +41,9 @@ class LoopbackCluster:
         self._spawn(["scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], "scheduler")
         for i in range(self.n):
             self._spawn(["worker", self.address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
-                         "--host", "127.0.0.1", "--memory-limit", "0"], f"worker{i}")
+                         "--host", "127.0.0.1", "--memory-limit", "0",
+                         # import hypebt (backtrader, pandas) when the worker starts, not in its first task
+                         "--preload", "hypebt.research.sweep"], f"worker{i}")
         deadline = time.time() + self.timeout
         while True:
             try:
