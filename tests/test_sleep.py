@@ -306,3 +306,27 @@ def test_full_bars_are_shared_by_a_sweeps_runs_and_the_cache_is_bounded(tmp_path
     bounded = engine.run(prep, reuse_feeds=True)
     assert len(prep.__dict__["_bar_cache"]) == 3
     assert bounded.log == fresh.log
+
+
+def test_a_direct_fill_never_leaves_negative_cash_nor_reverses_a_position():
+    import datetime as dt
+
+    from hypebt.engine.bt_adapter import AShareBroker
+    from hypebt.market import rules as R
+    from hypebt.market.broker import AShareCommInfo
+
+    class Feed:  # what the broker reads of a feed here
+        _name = "600000"
+
+    feed, day = Feed(), dt.date(2024, 1, 2)
+    broker = AShareBroker()
+    broker.setcash(10_000.0)
+    broker.start()
+    broker.addcommissioninfo(AShareCommInfo(rules=R.Rules(), code="600000"), name="600000")
+    assert broker.fill(feed, 900, 10.0, day)  # 9,000 + 5.00 commission + 0.09 transfer fee
+    assert broker.getcash() == 10_000.0 - 9_000.0 - 5.09 and broker.held(feed) == 900
+    assert not broker.fill(feed, 100, 10.0, day)  # 1,000 more: the cash would go below zero
+    assert broker.getcash() == 10_000.0 - 9_000.0 - 5.09 and broker.held(feed) == 900  # nothing changed
+    with pytest.raises(RuntimeError, match="reverse a position"):
+        broker.fill(feed, -1000, 10.0, day)
+    assert broker.fill(feed, -900, 11.0, day) and feed not in broker.positions

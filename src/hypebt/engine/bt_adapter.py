@@ -249,31 +249,33 @@ class AShareBroker(bt.brokers.BackBroker):
         ``Position.update``, average price and all), the cash (Backtrader's arithmetic, in its
         order, so the same float to the last bit) and the dated commission. False, with nothing
         changed, when opening would leave negative cash (Backtrader's ``Margin`` status).
-        ``tests/test_fills.py`` checks every ledger row against Backtrader's own execution.
+        ``tests/test_sleep.py`` checks every ledger row against Backtrader's own execution.
         """
+        position = self.positions[data]
+        held = position.size
+        reduces = bool(held) and (held > 0) != (size > 0)
+        if reduces and abs(size) > abs(held):
+            raise RuntimeError(f"{data._name}: a fill of {size} would reverse a position of {held} (the order "
+                               "checks refuse that: sell or cover first)")
         comminfo = self.getcommissioninfo(data)
         comminfo.trade_date = day
-        position = self.positions[data]
-        held, ok = position.size, True
         self.cash += 0.001  # the tenth of a fen lent as in _execute below
         try:
             cash = self.cash
-            if held and (held > 0) != (size > 0):  # reduces (or closes) the position
+            if reduces:  # BackBroker._execute: the closed value at the basis plus the pnl, less the commission
                 basis = position.price
-                # BackBroker._execute: the closed value at the basis, plus the pnl, minus the commission
                 cash += -size * basis + -size * (price - basis)
                 cash -= comminfo.getcommission(size, price)
-            else:
+            else:  # opening: the value and the commission; never below zero cash
                 cash -= size * price
                 cash -= comminfo.getcommission(size, price)
-                if cash < 0.0:
-                    ok = False
-                else:
-                    position.adjbase = price
+            ok = reduces or cash >= 0.0
             if ok:
                 self.cash = cash
+                if not reduces:
+                    position.adjbase = price
                 position.update(size, price)
-                if held and (held > 0) != (size > 0):
+                if reduces:
                     self.d_credit.pop(data, 0.0)  # as _execute: the interest is booked with the closing order
         finally:
             self.cash = round(self.cash - 0.001, 2)
