@@ -14,6 +14,8 @@ is checked here first: ``tests/test_architecture.py`` keeps private uses out of 
 
 from __future__ import annotations
 
+import array
+import math
 import re
 
 import backtrader as bt
@@ -157,6 +159,23 @@ class AlignedArrayFeed(ArrayFeed):
 
     Used when Backtrader steps the feeds itself (a Cerebro other than :class:`AlignedCerebro`).
     """
+
+    def reset(self):  # LineSeries.reset gives every line a new, empty array for preload to refill
+        position = self.__dict__.get("_hypebt_position")
+        if position is not None and self.__dict__.get("_bufs") is not None:
+            # Kept aligned by AlignedCerebro between runs (sweeps): the lines hold this feed's
+            # buffers already; moving the shared index to the start is the whole reset.
+            position.idx, position.lencount = -1, 0
+            self._kept_loaded = True
+            return
+        self._kept_loaded = False
+        super().reset()
+
+    def preload(self):
+        if self.__dict__.get("_kept_loaded"):
+            self._i = self._n  # loaded: the buffers are in place and the index is at the start
+            return
+        super().preload()
 
     def advance_peek(self):
         i = self._dt_line._idx + 1  # LineBuffer's private index: the next bar's position
@@ -418,7 +437,14 @@ class AlignedStrategy(bt.Strategy, metaclass=_LazyDataNames):
         self._eq_cash[first:stop] = self.broker.getcash()
         self._eq_value[first:stop] = self.broker.getvalue()
         self._eq_n = stop
-        self.forward(size=stop - first)  # the strategy's own lines, as _oncepost would per bar
+        n = stop - first
+        for line in self.lines:  # the strategy's own lines, as _oncepost would per bar
+            if type(line.array) is array.array:  # LineBuffer.forward(size=n), one extend for n appends
+                line.idx += n
+                line.lencount += n
+                line.array.extend(array.array("d", (math.nan,)) * n)
+            else:
+                line.forward(size=n)
         self.session_no = stop - 1
         self.sessions_skipped += stop - first
 
