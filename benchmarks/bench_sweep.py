@@ -7,7 +7,8 @@ Work: ``hype_buy`` over the Sora universe (37 stocks) on the whole shared period
   batched combinations, figures and returns back only).
 - naive: ``cerebro.optstrategy`` with one ``PandasData`` feed per stock, default
   Cerebro settings (observers on), ``maxcpus=2``, the same strategy class, broker
-  and commission scheme.
+  and commission scheme, every order a Backtrader ``Order`` executed by Backtrader's
+  broker (``bt_orders``; hypebt's own runs fill directly, tested identical).
 
 - vectorbt (optional, ``pip install hypebt[bench]``; skipped with a note when absent): the
   equivalent signal sweep (see ``vbt_equivalent.py``), warmed once, the warm run timed.
