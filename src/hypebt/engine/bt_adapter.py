@@ -69,8 +69,9 @@ class AlignedCerebro(bt.Cerebro):
             strat.reset()
         datas = self.datas
         stamps = datas[0]._stamps  # hypebt's ArrayFeed attribute: the sessions' date numbers
-        position = getattr(datas[0], "_hypebt_position", None)
-        if position is None or position.idx != -1 or any(d._hypebt_position is not position for d in datas):
+        position = datas[0].__dict__.get("_hypebt_position")  # set by _align, on feeds kept aligned
+        if position is None or position.idx != -1 or any(d.__dict__.get("_hypebt_position") is not position
+                                                          for d in datas):
             position = self._align(datas, len(stamps))
         try:
             self._aligned_loop(runstrats, stamps, position)
@@ -226,9 +227,7 @@ class AShareBroker(bt.brokers.BackBroker):
         credit = 0.0
         for data, pos in self.positions.items():
             if pos.size < 0:  # only shorts pay interest (AShareCommInfo.get_credit_interest)
-                dcredit = self.getcommissioninfo(data).get_credit_interest(data, pos, data.datetime.datetime())
-                self.d_credit[data] += dcredit
-                credit += dcredit
+                credit += self.getcommissioninfo(data).get_credit_interest(data, pos, data.datetime.datetime())
         self.cash -= credit
         self._get_value()
 
@@ -266,7 +265,9 @@ class AShareBroker(bt.brokers.BackBroker):
         What :meth:`_execute` does for a market order of hypebt's (stock-like, no leverage, never
         reversing a position), without an ``Order`` object: the position (Backtrader's
         ``Position.update``, average price and all), the cash (Backtrader's arithmetic, in its
-        order, so the same float to the last bit) and the dated commission. False, with nothing
+        order, so the same float to the last bit) and the dated commission. What ``_execute`` also
+        keeps for its ``Order`` (the interest booked to it, the futures' adjustment base) has no
+        reader here. False, with nothing
         changed, when opening would leave negative cash (Backtrader's ``Margin`` status).
         ``tests/test_sleep.py`` checks every ledger row against Backtrader's own execution.
         """
@@ -281,21 +282,16 @@ class AShareBroker(bt.brokers.BackBroker):
         self.cash += 0.001  # the tenth of a fen lent as in _execute below
         try:
             cash = self.cash
-            if reduces:  # BackBroker._execute: the closed value at the basis plus the pnl, less the commission
+            if reduces:  # BackBroker._execute: the closed value at the basis plus the pnl
                 basis = position.price
                 cash += -size * basis + -size * (price - basis)
-                cash -= comminfo.getcommission(size, price)
-            else:  # opening: the value and the commission; never below zero cash
+            else:  # opening: the value
                 cash -= size * price
-                cash -= comminfo.getcommission(size, price)
-            ok = reduces or cash >= 0.0
+            cash -= comminfo.getcommission(size, price)
+            ok = reduces or cash >= 0.0  # opening never leaves negative cash
             if ok:
                 self.cash = cash
-                if not reduces:
-                    position.adjbase = price
                 position.update(size, price)
-                if reduces:
-                    self.d_credit.pop(data, 0.0)  # as _execute: the interest is booked with the closing order
         finally:
             self.cash = round(self.cash - 0.001, 2)
             comminfo.trade_date = None

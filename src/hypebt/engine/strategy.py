@@ -254,19 +254,16 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
                     self._bar_cache[(code, j)] = view
             return view
         c = self._ext[code].columns
-        up, down = c["limit_up"][j], c["limit_down"][j]
-        up = None if up != up else float(up)
-        down = None if down != down else float(down)
-        return PreOpenBar(self._ext_days[j], float(c["open"][j]), up, down, bool(c["suspended"][j]))
+        return PreOpenBar(self._ext_days[j], float(c["open"][j]), _limit(c["limit_up"][j]), _limit(c["limit_down"][j]),
+                          bool(c["suspended"][j]))
 
     def _full_bar(self, code: str, j: int) -> BarView:
         """The whole bar at position ``j`` of the extended arrays (warm-up + run)."""
         c = self._ext[code].columns
-        up, down = c["limit_up"][j], c["limit_down"][j]
         return BarView.of(
             date=self._ext_days[j], open=c["open"][j], high=c["high"][j], low=c["low"][j], close=c["close"][j],
-            adjclose=c["adjclose"][j], volume=c["volume"][j], limit_up=None if up != up else float(up),
-            limit_down=None if down != down else float(down), suspended=bool(c["suspended"][j]),
+            adjclose=c["adjclose"][j], volume=c["volume"][j], limit_up=_limit(c["limit_up"][j]),
+            limit_down=_limit(c["limit_down"][j]), suspended=bool(c["suspended"][j]),
             closed_up=bool(c["closed_up"][j]), locked_up=bool(c["locked_up"][j]),
         )
 
@@ -361,6 +358,11 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         if c["suspended"][i]:
             return None
         return float(c["open"][i] if tradable.at == "open" else c["close"][i])
+
+
+def _limit(price) -> float | None:
+    """A stored limit price as a bar shows it: None where the session has no limit (NaN)."""
+    return None if price != price else float(price)
 
 
 DEFERRED = "deferred"  # returned by order methods whose order waits for the next open or close

@@ -145,7 +145,6 @@ class ArrayFeed(bt.feeds.DataBase):
     def __init__(self):
         super().__init__()
         self._i = 0
-        self._hypebt_position = None  # the shared bar index of an aligned run (hypebt.engine.bt_adapter)
 
     def start(self):
         super().start()
