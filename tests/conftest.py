@@ -39,3 +39,20 @@ def shared_data() -> Path:
 def repo() -> Path:
     """The repository root (the default workspace with strategies/, backtests/, data/)."""
     return REPO
+
+
+@pytest.fixture(scope="session")
+def real_store(shared_data, tmp_path_factory):
+    """A store with the shared market (forward-adjusted) and CSI 300, imported once per test session
+    for the tests that only read it (runs and studies write their outputs elsewhere)."""
+    import warnings
+
+    from hypebt.data.importers import import_paths
+    from hypebt.data.store import Store
+
+    root = tmp_path_factory.mktemp("real_store") / "store"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a few qfq rows <= 0 are dropped; the import report lists them
+        import_paths(Store(root), [shared_data / "ashare" / "market.parquet",
+                                   shared_data / "index" / "sh000300.csv"], adjust="qfq")
+    return Store(root)

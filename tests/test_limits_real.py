@@ -11,7 +11,6 @@ whole market, the study's locked-day flags are the engine's ``locked_limit_up`` 
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +21,6 @@ from hypebt.engine import backtest as engine
 from hypebt.engine.spec import load_spec
 from hypebt.market import rules as R
 from hypebt.research import study
-from hypebt.data.importers import import_paths
-from hypebt.data.store import Store
 from helpers_engine import write_spec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -165,15 +162,9 @@ class BuyEveryOpen(Strategy):
 
 
 @pytest.fixture(scope="module")
-def sora_market(shared_data, tmp_path_factory):
-    root = tmp_path_factory.mktemp("sora_market")
-    store = Store(root / "store")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a few qfq rows <= 0 are dropped
-        import_paths(store, [shared_data / "ashare" / "market.parquet", shared_data / "index" / "sh000300.csv"],
-                     adjust="qfq")
-    inputs = study.prepare(load_spec(REPO / "backtests" / "market_sora_study.toml"), REPO, store)
-    return root, store, inputs
+def sora_market(real_store, tmp_path_factory):
+    inputs = study.prepare(load_spec(REPO / "backtests" / "market_sora_study.toml"), REPO, real_store)
+    return tmp_path_factory.mktemp("sora_market"), real_store, inputs
 
 
 @pytest.mark.realdata

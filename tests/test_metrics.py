@@ -17,8 +17,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hypebt.data.importers import import_paths
-from hypebt.data.store import Store
 from hypebt.engine import backtest as engine
 from hypebt.engine import metrics
 from hypebt.engine.spec import load_spec
@@ -107,16 +105,6 @@ def test_figures_need_neither_quantstats_nor_matplotlib():
 
 # ---------------------------------------------------------------------------- real runs ---
 
-@pytest.fixture(scope="module")
-def store(shared_data, tmp_path_factory):
-    root = tmp_path_factory.mktemp("metrics_real") / "store"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import_paths(Store(root), [shared_data / "ashare" / "market.parquet",
-                                   shared_data / "index" / "sh000300.csv"], adjust="qfq")
-    return Store(root)
-
-
 CASES = [
     ("sora_hype", ["start=2021-01-04"], {}),
     ("sora_hype", ["start=2021-01-04"], {"hold_days": 20, "delay": 2, "stop_loss": 0.1}),
@@ -129,8 +117,8 @@ CASES = [
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("name,sets,params", CASES)
-def test_real_run_figures_equal_quantstats(store, name, sets, params):
-    prep = engine.prepare(load_spec(REPO / "backtests" / f"{name}.toml", sets), REPO, store)
+def test_real_run_figures_equal_quantstats(real_store, name, sets, params):
+    prep = engine.prepare(load_spec(REPO / "backtests" / f"{name}.toml", sets), REPO, real_store)
     res = engine.run(prep, params)
     assert res.returns.any(), "the case must trade, or it compares nothing"
     with warnings.catch_warnings():

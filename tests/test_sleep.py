@@ -21,8 +21,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hypebt.data.importers import import_paths
-from hypebt.data.store import Store
 from hypebt.engine import backtest as engine
 from hypebt.engine.spec import load_spec
 from hypebt.engine.strategy import strategy_paths
@@ -61,16 +59,6 @@ def assert_identical(a, b, where: str, backtrader_price: bool = False) -> None:
         assert same, f"{where}: {k}: {x!r} (sleeping) != {y!r} (every session)"
 
 
-@pytest.fixture(scope="module")
-def store(shared_data, tmp_path_factory):
-    root = tmp_path_factory.mktemp("sleep_real") / "store"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import_paths(Store(root), [shared_data / "ashare" / "market.parquet",
-                                   shared_data / "index" / "sh000300.csv"], adjust="qfq")
-    return Store(root)
-
-
 def prepared(store, spec_path: Path, sets=()):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -91,8 +79,8 @@ def spec_for(tmp: Path, strategy: str) -> Path:
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("strategy", sorted(strategy_paths(REPO / "strategies")))
-def test_every_shipped_strategy_gives_identical_results_sleeping(store, strategy, tmp_path):
-    prep = prepared(store, spec_for(tmp_path, strategy))
+def test_every_shipped_strategy_gives_identical_results_sleeping(real_store, strategy, tmp_path):
+    prep = prepared(real_store, spec_for(tmp_path, strategy))
     for timereturn in (True, False):
         awake = engine.run(prep, timereturn=timereturn, sleep=False)
         asleep = engine.run(prep, timereturn=timereturn, sleep=True)
@@ -101,8 +89,8 @@ def test_every_shipped_strategy_gives_identical_results_sleeping(store, strategy
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("strategy", sorted(strategy_paths(REPO / "strategies")))
-def test_every_shipped_strategy_fills_identically_without_backtrader_orders(store, strategy, tmp_path):
-    prep = prepared(store, spec_for(tmp_path, strategy))
+def test_every_shipped_strategy_fills_identically_without_backtrader_orders(real_store, strategy, tmp_path):
+    prep = prepared(real_store, spec_for(tmp_path, strategy))
     for timereturn in (True, False):
         reference = engine.run(prep, timereturn=timereturn, sleep=False, bt_orders=True)
         direct = engine.run(prep, timereturn=timereturn, sleep=False)
@@ -114,8 +102,8 @@ def test_every_shipped_strategy_fills_identically_without_backtrader_orders(stor
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_every_combination_of_the_benchmark_grid_is_identical_sleeping(store):
-    prep = prepared(store, REPO / "backtests" / "sora_hype.toml", ["start=2021-01-04", "end=2024-05-22"])
+def test_every_combination_of_the_benchmark_grid_is_identical_sleeping(real_store):
+    prep = prepared(real_store, REPO / "backtests" / "sora_hype.toml", ["start=2021-01-04", "end=2024-05-22"])
     cls = prep.strategy_class()
     slept = 0
     for combo in benchmark_grid():
