@@ -140,3 +140,32 @@ def test_sellable_shares_is_t_plus_1():
 def test_new_rules_keys_are_checked(mapping, fragment):
     with pytest.raises(InputError, match=fragment):
         R.rules_from_mapping(mapping, "spec.toml [rules]")
+
+
+def test_price_limits_array_equals_the_decimal_rule_on_random_prices_and_boards():
+    """The integer fast path, the off-grid fallback and Beijing's inward rounding, for many codes at
+    once ((codes, days) arrays), against the scalar decimal rule on every value."""
+    rng = np.random.default_rng(23)
+    codes = ["600000", "000001", "300750", "688981", "430198", "873693"]
+    prev = np.round(rng.uniform(0.5, 2000.0, (len(codes), 400)), 2)
+    prev[:, ::7] += rng.uniform(0, 0.01, prev[:, ::7].shape)  # off the fen grid (a pct_change previous close)
+    prev[:, ::11] = np.nan
+    prev[:, ::13] = 0.0
+    pct = rng.choice([0.05, 0.10, 0.20, 0.30, np.nan], prev.shape)
+    up, down = R.price_limits_array(prev, pct, code=codes)
+    for j, code in enumerate(codes):
+        for i in range(prev.shape[1]):
+            p, q = prev[j, i], pct[j, i]
+            want = R.price_limits(p, q, code=code) if p > 0 and q == q else R.Limits(None, None)
+            assert (nan_to_none(up[j, i]), nan_to_none(down[j, i])) == (want.up, want.down), (code, p, q)
+
+
+def test_limit_pct_array_of_many_codes_is_each_codes_own():
+    days = [date(2020, 8, 21), date(2020, 8, 24), date(2023, 4, 10), date(2024, 5, 6)]
+    codes = ["600000", "300750", "688981", "830799"]
+    st = np.array([[False, True, False, True]] * 4)
+    n = np.array([[np.nan, 1, 2, 6]] * 4)
+    many = R.limit_pct_array(codes, days, st=st, session_no=n)
+    for j, code in enumerate(codes):
+        one = R.limit_pct_array(code, days, st=st[j], session_no=n[j])
+        assert np.array_equal(many[j], one, equal_nan=True), code

@@ -155,19 +155,13 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     bench = _benchmark(store, spec, sessions)
     events, outside = _events(spec, workspace, cal, sessions, where, notes)
     st = set(spec.st_codes) | {c for c, n in names.items() if R.is_st(n)}
-    lead = warmup_sessions(cal, sessions, spec.warmup)
-    first = min(lead[0] if len(lead) else sessions[0], bars["date"].min())
-    # Built from each stock's first stored bar (never past the run's end), then cut: a session's
-    # limits, ST status and flags do not depend on where the run starts (hypebt.market.panel).
-    panel = _market(bars, present, cal.between(first, sessions[-1]), pd.Timestamp(manifest["first_date"]), st,
-                    rules, store)
+    panel, at, lead = build_market(bars, present, cal, sessions, spec.warmup, pd.Timestamp(manifest["first_date"]),
+                                   st, rules, store)
     del bars
-    at = panel.sessions.get_indexer([sessions[0]])[0]
-    arrays, history = _views(panel, at, len(lead))
-    notes.append(MS.st_note(MS.count_sources(panel.st_source[:, at - len(lead):],
-                                             ~panel.columns["suspended"][:, at - len(lead):])))
-    if len(lead) < spec.warmup:
-        notes.append(f"warmup: only {len(lead)} of {spec.warmup} sessions exist before {sessions[0].date()}")
+    arrays, history = _views(panel, at, lead)
+    notes.append(MS.st_note(MS.count_sources(panel.st_source[:, at - lead:], ~panel.columns["suspended"][:, at - lead:])))
+    if lead < spec.warmup:
+        notes.append(f"warmup: only {lead} of {spec.warmup} sessions exist before {sessions[0].date()}")
     eligible = _eligible(spec, workspace, notes, store)
     manifests = {name: store.manifest(name) for name in (dataset, "index") if store.manifest(name)}
     return Prepared(
@@ -175,7 +169,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
         codes=present, names=names, sessions=sessions, arrays=arrays, benchmark=bench, events=events,
         events_outside=outside, eligible=eligible, rules=rules, data_manifests=manifests,
         warnings=notes, look_ahead=look_ahead, universe_name=uni_name,
-        history=history, warmup=len(lead), strategy_cls=strategy_cls and cls, panel=panel, lead=at,
+        history=history, warmup=lead, strategy_cls=strategy_cls and cls, panel=panel, lead=at,
     )
 
 
@@ -246,13 +240,24 @@ def _events(spec: Spec, workspace: Path, cal: Calendar, sessions: pd.DatetimeInd
     return events, outside
 
 
-def _market(bars: pd.DataFrame, present: tuple[str, ...], sessions: pd.DatetimeIndex,
-            first_store_date: pd.Timestamp, st: set, rules: R.Rules, store: Store | None = None) -> MP.MarketPanel:
-    """Every code's bars aligned to the sessions, with its limit prices, dated ST status and limit
-    flags (:func:`hypebt.market.panel.build`, all codes at once)."""
+def build_market(bars: pd.DataFrame, present: tuple[str, ...], cal: Calendar, sessions: pd.DatetimeIndex,
+                 warmup: int, first_store_date: pd.Timestamp, st: set, rules: R.Rules,
+                 store: Store | None = None) -> tuple[MP.MarketPanel, int, int]:
+    """The market a run reads: ``(panel, at, lead)``, the :class:`~hypebt.market.panel.MarketPanel` of
+    ``present``'s bars with the run's first session at position ``at`` and ``lead`` warm-up sessions
+    before it (at most ``warmup``: fewer when the calendar starts later).
+
+    The panel starts at the stocks' first stored bar (or the warm-up, if earlier) and ends with the
+    run: every code's limits, dated ST status and flags are built at once over its whole stored
+    history up to the run's end, never past it, so a session's values do not depend on the run's
+    start, warm-up, universe or end (window invariance; ``tests/test_window_invariance.py``).
+    """
+    lead = warmup_sessions(cal, sessions, warmup)
+    first = min(lead[0] if len(lead) else sessions[0], bars["date"].min())
     history, covered = (reference.load(store, "st_history"), reference.as_of(store, "st_history")) if store else (None, None)
-    return MP.build(bars, sessions, first_store_date=first_store_date, codes=present, rules=rules, st_static=st,
-                    st_history=history, st_covered_to=covered)
+    panel = MP.build(bars, cal.between(first, sessions[-1]), first_store_date=first_store_date, codes=present,
+                     rules=rules, st_static=st, st_history=history, st_covered_to=covered)
+    return panel, int(panel.sessions.get_indexer([sessions[0]])[0]), len(lead)
 
 
 def _views(panel: MP.MarketPanel, at: int, warmup: int) -> tuple[dict, dict]:

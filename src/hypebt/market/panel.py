@@ -8,7 +8,8 @@ built at once for a whole universe, over the stock's whole stored history.
   delisted) repeats the last close (before the first bar: the first open) with zero volume and
   ``suspended``;
 - ``prev_close``: the previous traded close (a suspension carries it across), the exchange's
-  reference price on an ex-dividend day (raw prices with ``adj_factor``), none on a listing day;
+  reference price on an ex-dividend day (raw prices with ``adj_factor``); none on a listing day,
+  before a stock's first bar, nor on a first stored bar whose previous close the data does not give;
 - dated ST per session (:func:`hypebt.market.status.st_matrix`), the limit prices
   (:func:`hypebt.market.rules.limits_array`) and the flags at them
   (:func:`~hypebt.market.rules.limit_flags`), all vectorised across codes.
@@ -143,12 +144,13 @@ def build(bars: pd.DataFrame, sessions: pd.DatetimeIndex, *, first_store_date, c
     last_before[row[early]] = bars["close"].to_numpy("float64")[early]  # sorted: the latest wins
 
     # Before a code's first bar in the panel: its last close before the panel, else its first open.
-    close = A.ffill(_seeded(cl, present, last_before))
-    close = np.where(np.isnan(close), first_open[:, None], close)
+    known = A.ffill(_seeded(cl, present, last_before))
+    prev = A.shift(known)  # before the first bar: none (not the first open the gap is shown with)
+    prev[:, 0] = last_before  # a panel starting inside a stock's history: its last close before
+    close = np.where(np.isnan(known), first_open[:, None], known)
+    del known
     for x in (o, h, lo):
         np.copyto(x, close, where=~present)
-    prev = A.shift(close)
-    prev[:, 0] = last_before  # a panel starting inside a stock's history: its last close before
     _first_bar_prev_close(bars, row, col, first_row, has_bar, listed_before, prev)
     factor = None
     if "adj_factor" in bars:
@@ -191,12 +193,13 @@ def _first_bar_prev_close(bars, row, col, first_row, has_bar, listed_before, pre
     at = col[first_row]
     inside = at >= 0  # the first bar is a session of the panel
     codes, first_row, at = codes[inside], first_row[inside], at[inside]
-    seasoned = listed_before[codes]
-    prev[codes[~seasoned], at[~seasoned]] = np.nan  # listing day: no previous close, no limit
+    # A listing day has no previous close (no limit); nor has a stored first bar without a
+    # pct_change: what came before the data is unknown (not the first open the gap is filled with).
+    prev[codes, at] = np.nan
     if "pct_change" in bars:
         pct = bars["pct_change"].to_numpy("float64")[first_row]
         close = bars["close"].to_numpy("float64")[first_row]
-        ok = seasoned & ~np.isnan(pct)
+        ok = listed_before[codes] & ~np.isnan(pct)
         prev[codes[ok], at[ok]] = close[ok] / (1 + pct[ok] / 100)
 
 
