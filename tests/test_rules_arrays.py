@@ -169,3 +169,13 @@ def test_limit_pct_array_of_many_codes_is_each_codes_own():
     for j, code in enumerate(codes):
         one = R.limit_pct_array(code, days, st=st[j], session_no=n[j])
         assert np.array_equal(many[j], one, equal_nan=True), code
+
+
+def test_st_lock_evidence_of_many_codes_applies_to_main_board_rows_only():
+    """The same one-price bar at the 5 % limit on a main-board and a ChiNext row of one (codes, days)
+    array: the main-board row is locked (unknown ST), the ChiNext row, 20 % band, is not."""
+    day = [date(2024, 4, 26)]
+    bar = [[2.36], [2.36]]
+    flags = R.limit_flags(["000615", "300615"], bar, bar, bar, bar, [[2.48], [2.70]], [[2.03], [1.80]],
+                          prev_close=[[2.25], [2.25]], days=day)
+    assert flags["locked_up"].tolist() == [[True], [False]]

@@ -186,16 +186,15 @@ def _seeded(values: np.ndarray, present: np.ndarray, before: np.ndarray) -> np.n
 
 
 def _first_bar_prev_close(bars, row, col, first_row, has_bar, listed_before, prev) -> None:
-    """The previous close of each code's first stored bar: from the store's own ``pct_change`` when
-    the stock traded before the data began (it gives the close before exactly); none on a listing day."""
+    """The previous close of each code's first stored bar, from the store's own ``pct_change`` when
+    the stock traded before the data began (it gives the close before exactly)."""
     first_row = first_row[has_bar]
     codes = np.flatnonzero(has_bar)
     at = col[first_row]
     inside = at >= 0  # the first bar is a session of the panel
     codes, first_row, at = codes[inside], first_row[inside], at[inside]
-    # A listing day has no previous close (no limit); nor has a stored first bar without a
-    # pct_change: what came before the data is unknown (not the first open the gap is filled with).
-    prev[codes, at] = np.nan
+    # Left as they are (no close before them): a listing day (no previous close, no limit) and a
+    # stored first bar without a pct_change (what came before the data is unknown).
     if "pct_change" in bars:
         pct = bars["pct_change"].to_numpy("float64")[first_row]
         close = bars["close"].to_numpy("float64")[first_row]
