@@ -84,3 +84,17 @@ def test_many_codes_at_once_equal_each_code_alone(real_store):
         for name, values in alone.columns.items():
             assert np.array_equal(values[0], together.columns[name][j], equal_nan=True), (code, name)
         assert np.array_equal(alone.st_source[0], together.st_source[j])
+
+
+def test_an_ex_dividend_day_on_the_first_session_limits_from_the_reference_price():
+    """Raw prices: a 3.00 dividend on session 2 makes the reference price 17.00 (20.00 x 1.0 / (20/17));
+    a panel starting that very session (the bars before it read) gives the same limits as one
+    starting earlier."""
+    rows = [(DAYS[i], 20.0, 20.2, 19.8, 20.0) for i in range(2)] + \
+        [(DAYS[i], 17.2, 17.5, 17.0, 17.3) for i in range(2, 5)]
+    raw = frame("600001", rows, pct_first=0.0).assign(adj_factor=[1.0, 1.0, 20 / 17, 20 / 17, 20 / 17])
+    whole = MP.build(raw, DAYS[:5], first_store_date=DAYS[0])
+    assert (whole.columns["prev_close"][0][2], whole.columns["limit_down"][0][2]) == (17.0, 15.3)
+    part = MP.build(raw, DAYS[2:5], first_store_date=DAYS[0])
+    for name, values in part.columns.items():
+        assert np.array_equal(values[0], whole.columns[name][0][2:5], equal_nan=True), name
