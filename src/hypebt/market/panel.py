@@ -161,7 +161,8 @@ def build(bars: pd.DataFrame, sessions: pd.DatetimeIndex, *, first_store_date, c
         factor = np.where(np.isnan(factor), 1.0, factor)
         f_prev = A.shift(f_ff)
         f_prev[:, 0] = f_before
-        prev = _reference_price(prev, f_prev, factor, present)
+        # On an ex-dividend / ex-rights day the limits start from the exchange's reference price.
+        prev = R.reference_close_array(prev, f_prev, factor)
     session_no = np.where(listed_before[:, None], np.nan, np.cumsum(present, axis=1) + before[:, None])
     static = set(st_static)
     st, st_source = status.st_matrix(codes, sessions.values, h, lo, close, prev, history=st_history,
@@ -200,15 +201,3 @@ def _first_bar_prev_close(bars, row, col, first_row, has_bar, listed_before, pre
         close = bars["close"].to_numpy("float64")[first_row]
         ok = listed_before[codes] & ~np.isnan(pct)
         prev[codes[ok], at[ok]] = close[ok] / (1 + pct[ok] / 100)
-
-
-def _reference_price(prev, f_prev, f_now, present) -> np.ndarray:
-    """Raw prices with an adjustment factor (adjusted / raw): on an ex-dividend / ex-rights day the
-    exchange limits from the reference price (除权除息参考价), the previous close carried to the new
-    share basis and rounded to the fen, not from the raw previous close."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where((f_prev > 0) & (f_now > 0) & present, f_prev / f_now, 1.0)
-    moved = np.abs(ratio - 1) > 1e-9
-    if not moved.any():
-        return prev
-    return np.where(moved, R.price_limits_array(prev * ratio, 0.0)[0], prev)
