@@ -98,6 +98,10 @@ def build(bars: pd.DataFrame, sessions: pd.DatetimeIndex, *, first_store_date, c
     exemption, and its first ``pct_change`` gives its previous close). ``st_static``: codes taken as
     ST where nothing dated says otherwise (names snapshot, spec ``st_codes``); ``st_history`` and
     ``st_covered_to``: the dated list (:func:`hypebt.market.status.st_matrix`).
+
+    Codes are independent of each other: they are computed :data:`BLOCK` at a time into the
+    panel's arrays, so the work's temporaries stay small (a whole market's would be hundreds of
+    MiB of fresh memory, each page of it faulted in again at every step).
     """
     sessions = pd.DatetimeIndex(sessions)
     if not len(sessions):
@@ -119,65 +123,96 @@ def build(bars: pd.DataFrame, sessions: pd.DatetimeIndex, *, first_store_date, c
     days = sessions.to_numpy("datetime64[ns]")
     col = np.minimum(np.searchsorted(days, dates), s - 1)
     col = np.where(days[col] == dates, col, -1)  # a bar on a date that is not a session is not read
-    on = col >= 0
-    r, c = row[on], col[on]
-
-    def grid(name, fill=np.nan):
-        out = np.full((k, s), fill, dtype="float64")
-        out[r, c] = bars[name].to_numpy("float64")[on]
-        return out
-
-    present = np.zeros((k, s), dtype=bool)
-    present[r, c] = True
-    o, h, lo, cl, vol = grid("open"), grid("high"), grid("low"), grid("close"), \
-        grid("volume", 0.0) if "volume" in bars else np.zeros((k, s))
+    fields = [f for f in ("open", "high", "low", "close", "volume", "pct_change", "adj_factor") if f in bars]
+    data = {f: bars[f].to_numpy("float64") for f in fields}
     has_bar = np.bincount(row, minlength=k) > 0
     # each code's first bar in the sorted rows (a code without one: any row, masked by has_bar)
     first_row = np.minimum(np.searchsorted(row, np.arange(k)), max(len(row) - 1, 0))
-    first_open, listed_before = np.full(k, np.nan), np.zeros(k, dtype=bool)
+    listed_before = np.zeros(k, dtype=bool)
     if len(row):
-        first_open[has_bar] = bars["open"].to_numpy("float64")[first_row[has_bar]]
         listed_before[has_bar] = dates[first_row[has_bar]] <= np.datetime64(pd.Timestamp(first_store_date), "ns")
-    early = dates < sessions[0].to_datetime64()
+    early = dates < days[0]
     before = np.bincount(row[early], minlength=k)  # bars before the first session
+    out = {name: np.empty((k, s)) for name in PRICES}
+    out.update({name: np.empty((k, s), dtype=bool) for name in FLAGS})
+    out["st_source"] = np.empty((k, s), dtype=np.uint8)
+    if "adj_factor" not in data:
+        del out["adjclose"]  # the close itself (below)
+    static = set(st_static)
+    for lo in range(0, k, BLOCK):
+        hi = min(lo + BLOCK, k)
+        a, b = np.searchsorted(row, [lo, hi])
+        block = {name: v[lo:hi] for name, v in out.items()}
+        part = {f: v[a:b] for f, v in data.items()}
+        history = None if st_history is None else st_history[st_history["code"].astype(str).isin(codes[lo:hi])]
+        _block(codes[lo:hi], sessions, row[a:b] - lo, col[a:b], early[a:b], part, listed_before[lo:hi],
+               before[lo:hi], block, rules, [code in static for code in codes[lo:hi]], history, st_covered_to)
+    if "adjclose" not in out:
+        out["adjclose"] = out["close"]  # no adjustment factor: the adjusted close is the close
+    st_source = out.pop("st_source")
+    for v in (*out.values(), st_source):
+        v.flags.writeable = False  # shared by every run and view of the panel: nobody writes into it
+    return MarketPanel(sessions, codes, {name: out[name] for name in (*PRICES, *FLAGS)}, st_source,
+                       listed_before, before)
+
+
+BLOCK = 256
+
+
+def _block(codes, sessions, row, col, early, data, listed_before, before, out, rules, static, st_history,
+           st_covered_to) -> None:
+    """:func:`build` for a block of codes: ``row``/``col``/``early`` and ``data`` are its bars (rows
+    relative to the block), ``out`` the block's rows of the panel's arrays, filled here."""
+    k, s = len(codes), len(sessions)
+    on = col >= 0
+    r, c = row[on], col[on]
+
+    def grid(name, target=None, fill=np.nan):
+        target = np.empty((k, s)) if target is None else target
+        target.fill(fill)
+        target[r, c] = data[name][on]
+        return target
+
+    present = np.zeros((k, s), dtype=bool)
+    present[r, c] = True
+    o, h, lo = grid("open", out["open"]), grid("high", out["high"]), grid("low", out["low"])
+    grid("volume", out["volume"], 0.0) if "volume" in data else out["volume"].fill(0.0)
+    has_bar = np.bincount(row, minlength=k) > 0
+    first_row = np.minimum(np.searchsorted(row, np.arange(k)), max(len(row) - 1, 0))
+    first_open = np.where(has_bar, data["open"][first_row] if len(row) else np.nan, np.nan)
     last_before = np.full(k, np.nan)
-    last_before[row[early]] = bars["close"].to_numpy("float64")[early]  # sorted: the latest wins
+    last_before[row[early]] = data["close"][early]  # sorted: the latest wins
 
     # Before a code's first bar in the panel: its last close before the panel, else its first open.
-    known = A.ffill(_seeded(cl, present, last_before))
-    prev = A.shift(known)  # before the first bar: none (not the first open the gap is shown with)
-    prev[:, 0] = last_before  # a panel starting inside a stock's history: its last close before
-    close = np.where(np.isnan(known), first_open[:, None], known)
-    del known
+    close = A.ffill(_seeded(grid("close"), present, last_before))
+    prev = out["prev_close"]
+    prev[:, 1:], prev[:, 0] = close[:, :-1], last_before  # before the first bar: none (not the first open)
+    np.copyto(close, first_open[:, None], where=np.isnan(close))
+    out["close"][:] = close
     for x in (o, h, lo):
         np.copyto(x, close, where=~present)
-    _first_bar_prev_close(bars, row, col, first_row, has_bar, listed_before, prev)
-    factor = None
-    if "adj_factor" in bars:
+    _first_bar_prev_close(data, row, col, first_row, has_bar, listed_before, prev)
+    if "adj_factor" in data:
         f_before = np.full(k, np.nan)
-        f_before[row[early]] = bars["adj_factor"].to_numpy("float64")[early]
+        f_before[row[early]] = data["adj_factor"][early]
         f_ff = A.ffill(_seeded(grid("adj_factor"), present, f_before))
         factor = A.bfill(f_ff)
-        factor = np.where(np.isnan(factor), 1.0, factor)
+        factor[np.isnan(factor)] = 1.0
         f_prev = A.shift(f_ff)
         f_prev[:, 0] = f_before
         # On an ex-dividend / ex-rights day the limits start from the exchange's reference price.
-        prev = R.reference_close_array(prev, f_prev, factor)
+        prev[:] = R.reference_close_array(prev, f_prev, factor)
+        np.multiply(close, factor, out=out["adjclose"])
     session_no = np.where(listed_before[:, None], np.nan, np.cumsum(present, axis=1) + before[:, None])
-    static = set(st_static)
-    st, st_source = status.st_matrix(codes, sessions.values, h, lo, close, prev, history=st_history,
-                                     covered_to=st_covered_to, static=[code in static for code in codes],
-                                     rules=rules)
-    up, down = R.limits_array(codes, sessions.values, prev, st=st, session_no=session_no, rules=rules)
-    flags = R.limit_flags(codes, o, h, lo, close, up, down, prev_close=prev, days=sessions.values, st=st,
-                          rules=rules)
-    columns = {"open": o, "high": h, "low": lo, "close": close, "volume": vol,
-               "adjclose": close if factor is None else close * factor, "prev_close": prev,
-               "limit_up": up, "limit_down": down, "suspended": ~present, "st": st,
-               **{name: flags[name] & present for name in ("locked_up", "locked_down", "closed_up")}}
-    for v in (*columns.values(), st_source):
-        v.flags.writeable = False  # shared by every run and view of the panel: nobody writes into it
-    return MarketPanel(sessions, codes, columns, st_source, listed_before, before)
+    st, out["st_source"][:] = status.st_matrix(codes, sessions.values, h, lo, close, prev, history=st_history,
+                                                covered_to=st_covered_to, static=static, rules=rules)
+    out["limit_up"][:], out["limit_down"][:] = R.limits_array(codes, sessions.values, prev, st=st,
+                                                              session_no=session_no, rules=rules)
+    flags = R.limit_flags(codes, o, h, lo, close, out["limit_up"], out["limit_down"], prev_close=prev,
+                          days=sessions.values, st=st, rules=rules)
+    out["suspended"][:], out["st"][:] = ~present, st
+    for name in ("locked_up", "locked_down", "closed_up"):
+        np.logical_and(flags[name], present, out=out[name])
 
 
 def _seeded(values: np.ndarray, present: np.ndarray, before: np.ndarray) -> np.ndarray:
@@ -186,7 +221,7 @@ def _seeded(values: np.ndarray, present: np.ndarray, before: np.ndarray) -> np.n
     return values
 
 
-def _first_bar_prev_close(bars, row, col, first_row, has_bar, listed_before, prev) -> None:
+def _first_bar_prev_close(data, row, col, first_row, has_bar, listed_before, prev) -> None:
     """The previous close of each code's first stored bar, from the store's own ``pct_change`` when
     the stock traded before the data began (it gives the close before exactly)."""
     first_row = first_row[has_bar]
@@ -196,8 +231,7 @@ def _first_bar_prev_close(bars, row, col, first_row, has_bar, listed_before, pre
     codes, first_row, at = codes[inside], first_row[inside], at[inside]
     # Left as they are (no close before them): a listing day (no previous close, no limit) and a
     # stored first bar without a pct_change (what came before the data is unknown).
-    if "pct_change" in bars:
-        pct = bars["pct_change"].to_numpy("float64")[first_row]
-        close = bars["close"].to_numpy("float64")[first_row]
+    if "pct_change" in data:
+        pct, close = data["pct_change"][first_row], data["close"][first_row]
         ok = listed_before[codes] & ~np.isnan(pct)
         prev[codes[ok], at[ok]] = close[ok] / (1 + pct[ok] / 100)

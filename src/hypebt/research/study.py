@@ -225,8 +225,9 @@ def _first_fill(panel: Panel, locked_all, j: int, i0: int, end: int, at: str):
     return None, np.nan, np.nan
 
 
-def _car_records(panel: Panel, t, w: _Window, locked_all, last, cfg: StudyConfig, names) -> list[dict]:
-    """Per stock of one event: CARs and BHARs over the sub-windows, paper vs tradable over [0, b].
+def _car_frame(panel: Panel, t, w: _Window, locked_all, last, cfg: StudyConfig, names) -> pd.DataFrame:
+    """Per stock of one event: CARs and BHARs over the sub-windows, paper vs tradable over [0, b]
+    (one row per stock, every column computed across the stocks at once).
 
     BHARs run from the close before each window (:func:`study_returns.bhar`). Paper and tradable
     are BHARs too: paper buys at the first tradable price (day-0 open, or its close for news
@@ -234,40 +235,52 @@ def _car_records(panel: Panel, t, w: _Window, locked_all, last, cfg: StudyConfig
     to the stock's last close by day b, the benchmark over the same sessions.
     """
     a, b = cfg.window
-    i0, rows = w.i0, w.rows
+    i0, rows, cols = w.i0, w.rows, w.cols
     end = i0 + b
-    exit_row = last[end]
-    present_w, locked_w = panel.present[rows], locked_all[rows]
-    bhars = {win: dict(zip(w.cols, SR.bhar(panel.close, panel.bench_close, last, i0 + win[0] - 1, i0 + win[1],
-                                           w.cols)[2])) for win in cfg.car_windows}
-    out = []
-    for j in w.cols:
-        code = panel.codes[j]
-        b_open, b_close = SM.column(panel.bench_open, j), SM.column(panel.bench_close, j)
-        paper_px = panel.open[i0, j] if t.at == "open" else panel.close[i0, j]
-        paper_bench = b_open[i0] if t.at == "open" else b_close[i0]
-        fill_i, fill_px, fill_bench = _first_fill(panel, locked_all, j, i0, end, t.at)
-        exit_px, bench_end = panel.close[exit_row[j], j], b_close[exit_row[j]]
-        paper = exit_px / paper_px - 1 - (bench_end / paper_bench - 1) if paper_px > 0 else np.nan
-        tradable = exit_px / fill_px - 1 - (bench_end / fill_bench - 1) if fill_i is not None else np.nan
-        rec = {"event": t.event.id, "code": code, "name": names.get(code, ""), "day0": str(t.session.date()),
-               "at": t.at, "beta": w.beta[j], "estimation_sessions": int(w.n_ok[j])}
-        for lo_, hi_ in cfg.car_windows:
-            sl = slice(lo_ - a, hi_ - a + 1)
-            traded = present_w[sl, j].any()
-            rec[f"car_mkt[{lo_},{hi_}]"] = np.nansum(w.ar_mkt[sl, j]) if traded else np.nan
-            rec[f"car_mm[{lo_},{hi_}]"] = np.nansum(w.ar_mm[sl, j]) if w.fit[j] and traded else np.nan
-        for (lo_, hi_), values in bhars.items():
-            rec[f"bhar_mkt[{lo_},{hi_}]"] = values[j]
-        rec.update({
-            "locked_days": int(locked_w[:, j].sum()), "suspended_days": int((~present_w[:, j]).sum()),
-            "locked_day0": bool(locked_all[i0, j]),
-            "paper_abnormal": paper, "tradable_abnormal": tradable, "gap": paper - tradable,
-            "first_fill": str(panel.sessions[fill_i].date()) if fill_i is not None else "",
-            "fill_delay_sessions": (fill_i - i0) if fill_i is not None else np.nan,
-        })
-        out.append(rec)
-    return out
+    exit_row = last[end, cols]
+    present_w, locked_w = panel.present[rows][:, cols], locked_all[rows][:, cols]
+
+    def bench(levels, at):  # the benchmark level of each stock's column at row(s) ``at``
+        return levels[at] if levels.ndim == 1 else levels[at, cols]
+
+    at_open = t.at == "open"
+    paper_px = (panel.open if at_open else panel.close)[i0, cols]
+    paper_bench = bench(panel.bench_open if at_open else panel.bench_close, i0)
+    fills = [_first_fill(panel, locked_all, j, i0, end, t.at) for j in cols]
+    filled = np.array([f[0] is not None for f in fills], dtype=bool)
+    fill_i = np.array([f[0] if f[0] is not None else -1 for f in fills], dtype=int)
+    fill_px = np.array([f[1] for f in fills], dtype="float64")
+    fill_bench = np.array([f[2] for f in fills], dtype="float64")
+    exit_px, bench_end = panel.close[exit_row, cols], bench(panel.bench_close, exit_row)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        paper = np.where(paper_px > 0, exit_px / paper_px - 1 - (bench_end / paper_bench - 1), np.nan)
+        tradable = np.where(filled, exit_px / fill_px - 1 - (bench_end / fill_bench - 1), np.nan)
+    codes = np.asarray(panel.codes, dtype=object)[cols]
+    out = {"event": t.event.id, "code": codes, "name": [names.get(c, "") for c in codes],
+           "day0": str(t.session.date()), "at": t.at, "beta": w.beta[cols], "estimation_sessions": w.n_ok[cols].astype(int)}
+    for lo_, hi_ in cfg.car_windows:
+        sl = slice(lo_ - a, hi_ - a + 1)
+        traded = present_w[sl].any(axis=0)
+        out[f"car_mkt[{lo_},{hi_}]"] = np.where(traded, _column_sums(w.ar_mkt[sl][:, cols]), np.nan)
+        out[f"car_mm[{lo_},{hi_}]"] = np.where(w.fit[cols] & traded, _column_sums(w.ar_mm[sl][:, cols]), np.nan)
+    for lo_, hi_ in cfg.car_windows:
+        out[f"bhar_mkt[{lo_},{hi_}]"] = SR.bhar(panel.close, panel.bench_close, last, i0 + lo_ - 1, i0 + hi_, cols)[2]
+    out.update({
+        "locked_days": locked_w.sum(axis=0).astype(int), "suspended_days": (~present_w).sum(axis=0).astype(int),
+        "locked_day0": locked_all[i0, cols].astype(bool),
+        "paper_abnormal": paper, "tradable_abnormal": tradable, "gap": paper - tradable,
+        "first_fill": [str(panel.sessions[i].date()) if ok else "" for i, ok in zip(fill_i, filled)],
+        # whole sessions, or NaN where a stock never fills (as a column of Python numbers would be)
+        "fill_delay_sessions": fill_i - i0 if filled.all() else np.where(filled, fill_i - i0, np.nan),
+    })
+    return pd.DataFrame(out)
+
+
+def _column_sums(values: np.ndarray) -> np.ndarray:
+    """Each column's sum without its NaNs, each column added as ``np.nansum`` adds it alone (rows of
+    a contiguous copy: numpy's pairwise sum along a row), so a window's CAR is the same number
+    however it is asked for."""
+    return np.nansum(np.ascontiguousarray(values.T), axis=1)
 
 
 @dataclass
@@ -313,11 +326,11 @@ def compute_all(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str
         w = _event_window(panel, r, rm_span, span, i0, cfg)
         windows.append(RB.EventWindow(t.event.id, i0, w.cols, w.ar_mkt, w.ar_mm, w.alpha, w.beta))
         long_parts.append(_abnormal_frame(panel, t.event.id, w, r, locked_all, rel))
-        car_rows.extend(_car_records(panel, t, w, locked_all, last, cfg, names))
+        car_rows.append(_car_frame(panel, t, w, locked_all, last, cfg, names))
     if not car_rows:
         raise DataError("no event has its whole study window inside the data: " + "; ".join(skipped))
     abnormal = pd.concat(long_parts, ignore_index=True)
-    car = pd.DataFrame(car_rows)
+    car = pd.concat(car_rows, ignore_index=True)
     lo, hi = cfg.main_window
     robust, test_rows, outcomes = RB.run(windows, r, rm_span, span, cfg.window, cfg.estimation, cfg.car_windows,
                                          cfg.main_window)
