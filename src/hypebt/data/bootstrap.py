@@ -43,7 +43,7 @@ def _source():
 def _missing(spec, store, ws: Path) -> tuple[list[str], bool, bool]:
     """(codes the store lacks, benchmark missing, store has stock bars) for ``spec``."""
     codes = list(spec.codes)
-    if spec.universe:
+    if spec.universe and spec.universe != U.ALL:  # "all": whatever the store holds (see ensure_data)
         codes += list(U.load_universe(spec.universe, ws).codes)
     stock_sets = [d for d in store.datasets() if d.startswith("stock_")]
     have: set = set()
@@ -76,6 +76,8 @@ def ensure_data(spec, store, ws: Path, offline: bool) -> None:
     >>> ensure_data(load_spec("backtests/sora_hype.toml"), open_store(), Path("."), offline=True)  # doctest: +SKIP
     """
     missing, bench_missing, has_stocks = _missing(spec, store, ws)
+    if spec.universe == U.ALL and not has_stocks:
+        missing = ["the whole market"]  # nothing to fetch code by code: a local dataset, or an error below
     if not missing and not bench_missing:
         return
     local = local_dataset(ws)
@@ -89,6 +91,9 @@ def ensure_data(spec, store, ws: Path, offline: bool) -> None:
         return ensure_data(spec, store, ws, True)
     if offline:
         return  # preparing the run reports what is missing
+    if spec.universe == U.ALL and not has_stocks:
+        raise DataError(f"{store.root}: universe = \"all\" needs the whole market in the store; import it "
+                        "(hypebt data import market.parquet) rather than fetch thousands of codes one by one")
     from hypebt.data import sources
 
     # The same path as 'hypebt data fetch --universe NAME --start ... --end ...': the benchmark

@@ -38,6 +38,9 @@ from hypebt.data.concepts import concept_snapshot
 from hypebt.data.csvfiles import check_columns, find_named, named_files, read_rows
 from hypebt.core.paths import safe_name
 
+# ``universe = "all"`` in a spec: every stock of the store, each a member on the sessions it has a
+# bar (hypebt.market.panel.MarketPanel.members), not a file.
+ALL = "all"
 COLUMNS = ("code", "name", "snapshot_date", "source", "kind")
 REQUIRED = ("code", "kind")
 KINDS = ("concept", "list")
@@ -148,6 +151,9 @@ def load_universe(name_or_path: str, workspace: Path) -> Universe:
     >>> load_universe("sorra", Path("."))                     # doctest: +SKIP
     InputError: data/universes: unknown universe 'sorra' (did you mean 'sora'?); known: chatgpt, margin_eligible, sora
     """
+    if name_or_path == ALL:
+        raise InputError(f"universe {ALL!r} is the whole market of the store (universe = \"{ALL}\" in a spec), not "
+                         "a list: name a universe file in data/universes/, or list codes")
     return read_universe(find_named(name_or_path, workspace, "universes", "universe"))
 
 

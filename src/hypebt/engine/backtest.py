@@ -20,6 +20,7 @@ import pandas as pd
 
 from hypebt.core.errors import DataError, InputError, unknown
 from hypebt.data import events as E
+from hypebt.data import stock_info as SI
 from hypebt.data import universes as U
 from hypebt.data.calendar import Calendar, store_sessions
 from hypebt.data.market_index import load_benchmark
@@ -66,6 +67,8 @@ class Prepared:
     # (window invariance: hypebt.market.panel); the run's sessions start at panel position ``lead``.
     panel: MP.MarketPanel | None = None
     lead: int = 0
+    # Per panel code and session: a member of the universe then (the spec's exclude, as of that session).
+    members: np.ndarray | None = None
 
     @property
     def days(self) -> list:
@@ -122,7 +125,12 @@ class Result:
     sessions_skipped: int = 0  # sessions the strategy slept through (not a figure: sleeping changes none)
 
 
-def _universe(spec: Spec, workspace: Path) -> tuple[tuple[str, ...], dict[str, str], bool, str]:
+def _universe(spec: Spec, workspace: Path, store: Store) -> tuple[tuple[str, ...] | None, dict[str, str], bool, str]:
+    """(codes, names, look-ahead, name) of the spec's universe; codes None for ``universe = "all"`` (every
+    stock of the store; names from its stock list, for display only: a snapshot says nothing of
+    who was ST years before it)."""
+    if spec.universe == U.ALL:
+        return None, SI.names(store), False, U.ALL
     if spec.universe:
         uni = U.load_universe(spec.universe, workspace)
         codes = tuple(dict.fromkeys([*uni.codes, *spec.codes]))
@@ -142,8 +150,8 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     where = str(spec.path)
     cls = adopt(strategy_cls) if strategy_cls is not None else load_strategy(spec.strategy, workspace / "strategies")
     resolve_params(cls, spec.params, where)  # fail early on unknown parameters
-    codes, names, look_ahead, uni_name = _universe(spec, workspace)
-    if not codes:
+    codes, names, look_ahead, uni_name = _universe(spec, workspace, store)
+    if codes is not None and not codes:
         raise InputError(f"{where}: the universe is empty; list at least one code")
     notes: list[str] = []
     dataset = store.stock_dataset(spec.adjust)
@@ -152,9 +160,12 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     cal = Calendar(store_sessions(store))
     bars, present = _bars(store, dataset, codes, where, notes)
     sessions = _sessions(spec, cal, bars, where, notes)
+    if codes is None:  # the whole market: the stocks with a bar by the run's end
+        first = bars.groupby("code", observed=True, sort=False)["date"].min()
+        present = tuple(c for c in present if first[c] <= sessions[-1])
     bench = _benchmark(store, spec, sessions)
     events, outside = _events(spec, workspace, cal, sessions, where, notes)
-    st = set(spec.st_codes) | {c for c, n in names.items() if R.is_st(n)}
+    st = set(spec.st_codes) | ({c for c, n in names.items() if R.is_st(n)} if codes is not None else set())
     panel, at, lead = build_market(bars, present, cal, sessions, spec.warmup, pd.Timestamp(manifest["first_date"]),
                                    st, rules, store)
     del bars
@@ -170,6 +181,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
         events_outside=outside, eligible=eligible, rules=rules, data_manifests=manifests,
         warnings=notes, look_ahead=look_ahead, universe_name=uni_name,
         history=history, warmup=lead, strategy_cls=strategy_cls and cls, panel=panel, lead=at,
+        members=panel.members(spec.exclude, spec.new_listing_sessions),
     )
 
 
@@ -190,11 +202,15 @@ def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) 
     return rules
 
 
-def _bars(store: Store, dataset: str, codes: tuple[str, ...], where: str,
+def _bars(store: Store, dataset: str, codes: tuple[str, ...] | None, where: str,
           notes: list[str]) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """The universe's stored bars and the codes that have any; codes without bars are noted."""
-    bars = store.load(dataset, codes=list(codes), columns=MP.bar_columns((store.manifest(dataset) or {}).get("columns")))
+    """The universe's stored bars and the codes that have any (``codes`` None: every stock of the
+    store, sorted); codes without bars are noted."""
+    bars = store.load(dataset, codes=None if codes is None else list(codes),
+                      columns=MP.bar_columns((store.manifest(dataset) or {}).get("columns")))
     stored = set(bars["code"].unique())
+    if codes is None:
+        return bars, tuple(sorted(stored))
     present = tuple(c for c in codes if c in stored)
     missing = [c for c in codes if c not in stored]
     if not present:

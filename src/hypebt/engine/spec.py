@@ -36,12 +36,13 @@ from hypebt.data.market_index import EQUAL_WEIGHT
 from hypebt.core.errors import InputError, unknown
 from hypebt.core.paths import safe_name
 from hypebt.engine.spec_text import precheck
+from hypebt.market.panel import EXCLUDE, NEW_LISTING_SESSIONS
 
 TOP_KEYS = {
     "name": str, "description": str, "strategy": str, "universe": str, "codes": list,
     "start": dt.date, "end": dt.date, "cash": float, "benchmark": str, "adjust": str,
     "margin_list": str, "st_codes": list, "events": dict, "params": dict, "rules": dict,
-    "sweep": dict, "study": dict, "warmup": int,
+    "sweep": dict, "study": dict, "warmup": int, "exclude": list, "new_listing_sessions": int,
 }
 EVENT_KEYS = {"catalogue": str, "ids": list, "name": (str, list), "tag": (str, list),
               "company": (str, list), "scheduled": bool}
@@ -86,6 +87,9 @@ class Spec:
     sweep: dict | None = None
     study: dict | None = None
     warmup: int = 0  # sessions loaded before start for history and indicators (no trading, no returns)
+    # Who leaves the universe on a session, as of that session (hypebt.market.panel.MarketPanel.members).
+    exclude: tuple[str, ...] = ()
+    new_listing_sessions: int = NEW_LISTING_SESSIONS
     # The top-level keys the spec (with its --set overrides) gave: a named resource must exist.
     named: frozenset = field(default=frozenset(), compare=False)
 
@@ -218,6 +222,12 @@ def parse_spec(raw: dict, path: Path) -> Spec:
     for key in ("params", "rules"):
         if key in raw and not isinstance(raw[key], dict):
             raise InputError(f"{where}: [{key}] must be a table")
+    for item in raw.get("exclude", ()):
+        if item not in EXCLUDE:
+            raise unknown("exclude filter", str(item), EXCLUDE, where)
+    if raw.get("new_listing_sessions", 1) < 1:
+        raise InputError(f"{where}: new_listing_sessions must be a number of sessions >= 1, got "
+                         f"{raw['new_listing_sessions']}")
     return Spec(
         path=path, name=name, strategy=raw.get("strategy", ""), universe=raw.get("universe"),
         codes=tuple(str(c) for c in raw.get("codes", ())), start=start, end=end,
@@ -226,7 +236,8 @@ def parse_spec(raw: dict, path: Path) -> Spec:
         st_codes=tuple(raw.get("st_codes", ())), description=raw.get("description", ""), events=events,
         params=dict(raw.get("params", {})), rules=dict(raw.get("rules", {})),
         sweep=raw.get("sweep"), study=raw.get("study"), warmup=int(raw.get("warmup", 0)),
-        named=frozenset(raw),
+        exclude=tuple(dict.fromkeys(raw.get("exclude", ()))),
+        new_listing_sessions=int(raw.get("new_listing_sessions", NEW_LISTING_SESSIONS)), named=frozenset(raw),
     )
 
 

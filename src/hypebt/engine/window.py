@@ -70,7 +70,7 @@ def column(cols: dict, field: str, adjusted: bool, lo: int = 0, end: int | None 
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = np.where(close > 0, cols["adjclose"][lo:end] / close, 1.0)
         return values * factor
-    return values.copy()
+    return np.array(values, dtype="float64")  # a copy; flags (suspended) as 0.0 / 1.0 like every field
 
 
 def history(arrays: Mapping, codes, field: str, n: int, moment: Moment, adjusted: bool = True,
@@ -96,11 +96,28 @@ def history(arrays: Mapping, codes, field: str, n: int, moment: Moment, adjusted
     codes = list(codes)
     if not codes:
         raise ValueError("history: give a code or a list of codes")
+    panel = getattr(arrays, "panel", None)  # the market's panel (hypebt.market.feed.PanelFeeds): one slice
+    if panel is not None:
+        values = block(panel.columns, panel.rows(codes), field, adjusted, lo, end).T  # (sessions, codes)
+        return values if array else pd.DataFrame(values, index=panel.sessions[lo:end], columns=codes, dtype="float64")
     first = arrays[codes[0]]
     if array:
         return np.column_stack([column(arrays[c].columns, field, adjusted, lo, end) for c in codes])
     data = {c: column(arrays[c].columns, field, adjusted, lo, end) for c in codes}
     return pd.DataFrame(data, index=first.sessions[lo:end], dtype="float64")
+
+
+def block(columns: dict, rows, field: str, adjusted: bool, lo: int = 0, end: int | None = None) -> np.ndarray:
+    """:func:`column` of many codes at once: rows ``rows`` of (codes, sessions) ``columns``, positions
+    ``lo:end``, as a new (codes, sessions) array (the same numbers, column by column)."""
+    if field not in HISTORY_FIELDS:
+        raise ValueError(f"unknown field {field!r}; use one of {', '.join(HISTORY_FIELDS)}")
+    values = columns[field][rows, lo:end].astype("float64", copy=False)  # fancy indexing: a copy
+    if adjusted and field in PRICE_FIELDS and columns["adjclose"] is not columns["close"]:
+        close = columns["close"][rows, lo:end]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values *= np.where(close > 0, columns["adjclose"][rows, lo:end] / close, 1.0)
+    return values
 
 
 class _CutColumns(Mapping):

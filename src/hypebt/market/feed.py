@@ -18,6 +18,7 @@ from __future__ import annotations
 import array
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import backtrader as bt
@@ -44,17 +45,39 @@ class FeedArrays:
         return None if self.st_codes is None else status.decode(self.st_codes)
 
 
-def feed_arrays(panel: MarketPanel, lo: int = 0, hi: int | None = None) -> dict[str, FeedArrays]:
-    """Each code's :class:`FeedArrays` over the panel's sessions ``lo:hi`` (views, no copy), with
-    Backtrader's date numbers of the sessions as ``datetime``."""
-    part = panel.window(lo, hi)
-    stamps = session_stamps(part.sessions)
-    out = {}
-    for j, code in enumerate(part.codes):
-        cols = {name: values[j] for name, values in part.columns.items()}
-        cols["datetime"] = stamps
-        out[code] = FeedArrays(code, part.sessions, cols, part.st_source[j])
-    return out
+class PanelFeeds(Mapping):
+    """code -> :class:`FeedArrays` over a window of the market's panel (each made on first use: views,
+    no copy); ``panel`` is that window, for readers of many codes at once (one slice, not a column
+    per code)."""
+
+    def __init__(self, panel: MarketPanel):
+        self.panel = panel
+        self._stamps = session_stamps(panel.sessions)
+        self._made: dict[str, FeedArrays] = {}
+
+    def __getitem__(self, code: str) -> FeedArrays:
+        made = self._made.get(code)
+        if made is None:
+            j = self.panel.index[code]
+            cols = {name: values[j] for name, values in self.panel.columns.items()}
+            cols["datetime"] = self._stamps
+            made = self._made[code] = FeedArrays(code, self.panel.sessions, cols, self.panel.st_source[j])
+        return made
+
+    def __iter__(self):
+        return iter(self.panel.codes)
+
+    def __len__(self) -> int:
+        return len(self.panel.codes)
+
+    def __contains__(self, code) -> bool:
+        return code in self.panel.index
+
+
+def feed_arrays(panel: MarketPanel, lo: int = 0, hi: int | None = None) -> PanelFeeds:
+    """Each code's :class:`FeedArrays` over the panel's sessions ``lo:hi`` (a read-only mapping of
+    views, no copy), with Backtrader's date numbers of the sessions as ``datetime``."""
+    return PanelFeeds(panel.window(lo, hi))
 
 
 def session_stamps(sessions: pd.DatetimeIndex) -> np.ndarray:

@@ -33,6 +33,9 @@ from hypebt.market import status
 
 # What build reads of the stored bars (pct_change and adj_factor when the dataset has them).
 BAR_COLUMNS = ("code", "date", "open", "high", "low", "close", "volume", "pct_change", "adj_factor")
+# What a universe may leave out, evaluated on each session (see MarketPanel.members).
+EXCLUDE = ("st", "new_listing", *R.BOARDS)
+NEW_LISTING_SESSIONS = 60  # a stock is a new listing for its first sessions, this many by default
 PRICES = ("open", "high", "low", "close", "volume", "adjclose", "prev_close", "limit_up", "limit_down")
 FLAGS = ("suspended", "st", "locked_up", "locked_down", "closed_up")
 
@@ -70,14 +73,45 @@ class MarketPanel:
         """Sessions ``lo:hi`` of every code (views, no copy)."""
         cut = slice(lo, hi)
         before = self.bars_before + (~self.columns["suspended"][:, :cut.indices(len(self.sessions))[0]]).sum(axis=1)
-        return MarketPanel(self.sessions[cut], self.codes, {k: v[:, cut] for k, v in self.columns.items()},
-                           self.st_source[:, cut], self.listed_before_data, before)
+        views: dict[int, np.ndarray] = {}  # one view per array: a column that is another stays it (adjclose)
+        columns = {k: views.setdefault(id(v), v[:, cut]) for k, v in self.columns.items()}
+        return MarketPanel(self.sessions[cut], self.codes, columns, self.st_source[:, cut], self.listed_before_data,
+                           before)
 
     def listed_sessions(self) -> np.ndarray:
         """Per code and session, its sessions traded since listing, this one included (float; NaN for a
         stock that traded before the data began: seasoned). Before its first bar: 0."""
         count = np.cumsum(~self.columns["suspended"], axis=1) + self.bars_before[:, None]
         return np.where(self.listed_before_data[:, None], np.nan, count)
+
+    def rows(self, codes) -> np.ndarray:
+        """The rows of ``codes`` (a KeyError names a code the panel does not have)."""
+        index = self.index
+        return np.fromiter((index[c] for c in codes), dtype=np.intp, count=len(codes))
+
+    def members(self, exclude=(), new_listing_sessions: int = NEW_LISTING_SESSIONS) -> np.ndarray:
+        """Per code and session: a member of the universe on that session, as known before its open.
+
+        A stock is a member on a session when it has a bar that session (listed, not yet delisted,
+        not suspended: no survivorship, and nothing later is read) and none of ``exclude`` holds for
+        it then: ``"st"`` (its dated ST status that session), ``"new_listing"`` (fewer than
+        ``new_listing_sessions`` sessions traded since its listing, this one included; a stock that
+        traded before the data began is seasoned), or a board (``"star"``, ``"chinext"``, ``"bse"``,
+        ``"sh_main"``, ``"sz_main"``).
+        """
+        bad = [x for x in exclude if x not in EXCLUDE]
+        if bad:
+            raise ValueError(f"unknown exclude {bad[0]!r}; use some of {', '.join(EXCLUDE)}")
+        member = ~self.columns["suspended"]
+        if "st" in exclude:
+            member = member & ~self.columns["st"]
+        if "new_listing" in exclude:
+            with np.errstate(invalid="ignore"):
+                member = member & ~(self.listed_sessions() < new_listing_sessions)
+        boards = [b for b in exclude if b in R.BOARDS]
+        if boards:
+            member = member & ~np.isin([R.board_of(c) for c in self.codes], boards)[:, None]
+        return member
 
     def nbytes(self) -> int:
         """Bytes held by the arrays (a column shared by two names counted once)."""
