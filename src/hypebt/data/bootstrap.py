@@ -47,7 +47,7 @@ def _missing(spec, store, ws: Path) -> tuple[list[str], bool, bool]:
         codes += list(U.load_universe(spec.universe, ws).codes)
     stock_sets = [d for d in store.datasets() if d.startswith("stock_")]
     have: set = set()
-    if stock_sets:
+    if stock_sets and codes:
         have = set(store.code_ranges(store.stock_dataset(spec.adjust)).index)
     missing = [c for c in dict.fromkeys(codes) if c not in have]
     # "equal_weight" is built from the store's own stocks (hypebt.data.market_index), never fetched

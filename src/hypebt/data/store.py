@@ -18,6 +18,7 @@ file's SHA-256 so a truncated or corrupted file is caught on load and by
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import time
@@ -319,11 +320,14 @@ class Store:
             filters.append(("date", ">=", pd.Timestamp(start)))
         if end is not None:
             filters.append(("date", "<=", pd.Timestamp(end)))
-        try:
-            table = pq.read_table(path, columns=columns, filters=filters or None)
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise DataError(f"{path}: unreadable ({exc}); re-import the dataset") from None
-        return table.to_pandas()
+        with _returned_memory():
+            try:
+                table = pq.read_table(path, columns=columns, filters=filters or None)
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise DataError(f"{path}: unreadable ({exc}); re-import the dataset") from None
+            # Column by column, each arrow buffer released once converted: a whole market would
+            # otherwise hold its bars twice (arrow's and pandas') at the peak.
+            return table.to_pandas(self_destruct=True, split_blocks=True)
 
     def load_index(self, code: str, columns: list[str], where: str) -> pd.DataFrame:
         """One index's bars (e.g. a benchmark), or a :class:`DataError` saying how to get them."""
@@ -361,6 +365,19 @@ class Store:
             if meta.num_rows != manifest["rows"]:
                 problems.append(f"{dataset}: {meta.num_rows} rows on disk, manifest says {manifest['rows']}")
         return problems
+
+
+@contextlib.contextmanager
+def _returned_memory():
+    """Arrow allocates from the system allocator meanwhile (then the default pool again): its own
+    pool (mimalloc) keeps what it frees, so a whole market's bars, once dropped, would stay in the
+    process as hundreds of MiB no run uses (measured: 440 MiB kept against 0)."""
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
 
 
 def open_store(home=None, workspace=None) -> Store:

@@ -140,7 +140,9 @@ def build(bars: pd.DataFrame, sessions: pd.DatetimeIndex, *, first_store_date, c
     sessions = pd.DatetimeIndex(sessions)
     if not len(sessions):
         raise ValueError("a market panel needs at least one session")
-    bars = bars[bars["date"] <= sessions[-1]]
+    late = bars["date"].to_numpy() > sessions[-1].to_datetime64()
+    if late.any():  # (a copy of the bars only when some are after the panel)
+        bars = bars[~late]
     # Rows by code through the codes' few distinct values (factorize), not one lookup per bar.
     each, distinct = pd.factorize(bars["code"])
     distinct = [str(c) for c in distinct]
@@ -148,7 +150,8 @@ def build(bars: pd.DataFrame, sessions: pd.DatetimeIndex, *, first_store_date, c
     k, s = len(codes), len(sessions)
     row = pd.Index(codes).get_indexer(distinct)[each] if len(each) else np.zeros(0, dtype=np.intp)
     keep = row >= 0
-    bars, row = bars[keep], row[keep]
+    if not keep.all():
+        bars, row = bars[keep], row[keep]
     dates = bars["date"].to_numpy("datetime64[ns]")
     step, later = np.diff(row), dates[1:] > dates[:-1]
     if not ((step > 0) | ((step == 0) & later)).all():  # the store's order (code, date); any other input sorted
