@@ -322,7 +322,8 @@ class Store:
             filters.append(("date", "<=", pd.Timestamp(end)))
         with _returned_memory():
             try:
-                table = pq.read_table(path, columns=columns, filters=filters or None)
+                # pre_buffer is for high-latency stores (S3): locally it only holds more at once
+                table = pq.read_table(path, columns=columns, filters=filters or None, pre_buffer=False)
             except (OSError, pa.ArrowInvalid) as exc:
                 raise DataError(f"{path}: unreadable ({exc}); re-import the dataset") from None
             # Column by column, each arrow buffer released once converted: a whole market would

@@ -376,7 +376,8 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
                   sessions=prep.sessions, days=prep.days, session_index=prep.session_index, rules=prep.rules,
                   eligible=prep.eligible, borrow_ledger=ledger, arrays=prep.arrays, history=prep.history,
                   warmup=prep.warmup, benchmark=prep.benchmark, fee_memo=fee_memo,
-                  bar_cache=prep.__dict__.setdefault("_bar_cache", {}) if reuse_feeds else {})
+                  bar_cache=prep.__dict__.setdefault("_bar_cache", {}) if reuse_feeds else {},
+                  members=None if prep.members is None else prep.members[:, prep.lead - prep.warmup:])
     cerebro = AlignedCerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=True, maxcpus=1)
     cerebro.hypebt_sleep = sleep
     cerebro.hypebt_keep_aligned = reuse_feeds  # the same feeds run together again (AlignedCerebro)

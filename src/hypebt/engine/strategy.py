@@ -52,6 +52,7 @@ from hypebt.core.errors import InputError, LookAheadError, unknown
 from hypebt.core.paths import safe_name
 from hypebt.engine import window as W
 from hypebt.engine.bars import BarView, PreOpenBar  # noqa: F401  (importable from here too)
+from hypebt.engine.cross import CrossSectionViews
 from hypebt.engine.book import Journal, PositionBook
 from hypebt.engine.bt_adapter import AlignedStrategy
 from hypebt.engine.ordering import OrderMethods
@@ -82,9 +83,10 @@ class Context:
     benchmark: Any = None  # pandas Series: the benchmark's daily returns over the run's sessions
     fee_memo: dict = field(default_factory=dict)  # each fill's fees, shared by the order desk and the CommInfos
     bar_cache: dict = field(default_factory=dict)  # (code, position) -> BarView, shared by a sweep's runs
+    members: Any = None  # (codes, sessions) membership of the universe over ``history``'s sessions (engine.cross)
 
 
-class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
+class Strategy(StrategyViews, CrossSectionViews, OrderMethods, AlignedStrategy, Sleeping):
     """Base class of hypebt strategies (see the module docstring; sleeping: :class:`Sleeping`)."""
 
     PARAMS: dict[str, Any] = {}
@@ -103,6 +105,7 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         # The whole arrays stay private; the strategy's own Context gets them cut at the moment.
         self._arrays = ctx.arrays
         self._ext = ctx.history or ctx.arrays
+        self._members = ctx.members
         self._offset = int(ctx.warmup) if ctx.history else 0
         lead = next(iter(self._ext.values())).sessions[: self._offset] if self._ext else []
         self._ext_days = [d.date() for d in lead] + list(self._days)  # dates of the extended positions

@@ -15,7 +15,6 @@ at every bar of every feed.
 
 from __future__ import annotations
 
-import array
 import datetime as dt
 import math
 from collections.abc import Mapping
@@ -94,6 +93,28 @@ def session_stamps(sessions: pd.DatetimeIndex) -> np.ndarray:
 _STAMPS: dict[tuple, np.ndarray] = {}
 
 
+def _line_buffer(values: np.ndarray) -> memoryview:
+    """A Backtrader line's data: a read-only memoryview of float64 values (a view when they already
+    are contiguous float64, as the panel's rows are)."""
+    values = np.ascontiguousarray(values, dtype="float64")
+    if values.flags.writeable:
+        values = values.view()
+        values.flags.writeable = False  # a feed never writes into its data; the panel is shared
+    return memoryview(values)
+
+
+def _nans(n: int) -> np.ndarray:
+    """One read-only array of ``n`` NaN shared by every feed's unused lines (openinterest)."""
+    if n not in _NANS:
+        nans = np.full(n, np.nan)
+        nans.flags.writeable = False
+        _NANS[n] = nans
+    return _NANS[n]
+
+
+_NANS: dict[int, np.ndarray] = {}
+
+
 class ArrayFeed(bt.feeds.DataBase):
     """A Backtrader feed over :class:`FeedArrays`; loads everything in one step.
 
@@ -113,22 +134,20 @@ class ArrayFeed(bt.feeds.DataBase):
         self._cols = arr.columns
         self._n = len(arr.sessions)
         if "_stamps" not in self.__dict__:  # a reused feed (sweeps) keeps what it built
-            self._stamps = arr.columns["datetime"].tolist()
+            self._stamps = _line_buffer(arr.columns["datetime"])
         self._i = 0
 
     def preload(self):
-        # One bulk copy per line instead of Backtrader's per-bar _load loop, once per feed: a
-        # reused feed (sweeps) hands the same buffers to the next run (nothing writes to them).
+        # Every line at once instead of Backtrader's per-bar _load loop: a read-only view of the
+        # market panel's row (float64, contiguous: no copy; a whole market's feeds would otherwise
+        # copy ~250 MiB), indexed by Backtrader like its own array.array. A reused feed (sweeps)
+        # hands the same buffers to the next run.
         bufs = self.__dict__.get("_bufs")
         if bufs is None:
             bufs = self._bufs = {}
             for name in self.lines.getlinealiases():
                 values = self._cols.get(name)
-                if values is None:
-                    values = np.full(self._n, np.nan)
-                buf = array.array("d")
-                buf.frombytes(np.ascontiguousarray(values, dtype="float64").tobytes())
-                bufs[name] = buf
+                bufs[name] = _line_buffer(_nans(self._n) if values is None else values)
         for name, buf in bufs.items():
             getattr(self.lines, name).array = buf
         self._close_buf = bufs["close"]  # the close line's array (the broker values positions with it)
