@@ -41,6 +41,7 @@ class WeeklyMomentum(Strategy):
         chosen = [closes.codes[j] for j in ranked]
         weights = {code: 0.0 for code in self.holdings() if code not in set(chosen)}
         weights.update({code: self.cfg.fraction / self.cfg.top_n for code in chosen})
-        self.record("ranked", len(np.flatnonzero(np.isfinite(momentum))))
+        self.record("ranked", int(np.isfinite(momentum).sum()))
+        self.log("picked", " ".join(chosen))
         if weights:
             self.order_target_weights(weights, note="rebalance")

@@ -1,0 +1,156 @@
+"""Cross-sections of the market (hypebt.engine.cross): hand-made bars with values derived by hand,
+what a strategy sees of many codes at once before the open and at the close; and the shipped
+weekly momentum on the whole real market, its picks recomputed independently from the bars."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers_engine import BENCH, WEEK_ROWS, bars, make_workspace, write_spec, write_store
+from hypebt import Strategy
+from hypebt.engine import backtest as engine
+from hypebt.engine.spec import load_spec
+
+REPO = Path(__file__).resolve().parents[1]
+ROWS = WEEK_ROWS[:6]
+SEEN: list = []
+
+
+def market():
+    """600000 trades every session; 000001 at half its prices, suspended on 01-04 (no row); 300001
+    lists on 01-05 (its first row)."""
+    half = [(d, o / 2, h / 2, lo / 2, c / 2) for d, o, h, lo, c in ROWS if d != "2024-01-04"]
+    late = [(d, 20.0, 21.0, 19.5, 20.5) for d, *_ in ROWS[3:]]
+    return {"600000": bars(10.0, ROWS), "000001": bars(5.0, half), "300001": bars(20.0, late)}
+
+
+def run(tmp_path, cls, top=None):
+    SEEN.clear()
+    store = write_store(tmp_path / "store", market(), sessions=[d for d, *_ in ROWS])
+    ws = make_workspace(tmp_path / "ws")
+    spec = write_spec(ws, "t", {"strategy": "script", "codes": ["600000", "000001", "300001"], "benchmark": BENCH,
+                                **(top or {})})
+    prep = engine.prepare(load_spec(spec), ws, store, strategy_cls=cls)
+    return prep, engine.run(prep, strategy_cls=cls)
+
+
+def test_cross_section_before_the_open_and_at_the_close(tmp_path):
+    class Probe(Strategy):
+        def on_open(self, day):
+            if self.session_no == 2:  # 01-04: 000001 suspended, 300001 not listed yet
+                cs = self.cross_section("close", 2)
+                SEEN.append(("open", list(cs.codes), cs.values.tolist(), list(cs.sessions.strftime("%m-%d")),
+                             self.members(), self.tradable_mask().tolist()))
+                SEEN.append(("open_today", self.cross_section("open", 1, codes=["600000", "000001"]).values.tolist()))
+
+        def on_close(self, day):
+            if self.session_no == 3:  # 01-05
+                cs = self.cross_section("close", 3)
+                SEEN.append(("close", list(cs.codes), cs.values.tolist(), cs.frame().index[-1].strftime("%m-%d")))
+
+    run(tmp_path, Probe)
+    # Before the open of 01-04: closes up to 01-03; members are those with a bar today.
+    assert SEEN[0] == ("open", ["600000"], [[10.2], [10.6]], ["01-02", "01-03"], ("600000",), [True, False, False])
+    # today's open is known before the open; a suspended stock shows its last close
+    assert SEEN[1] == ("open_today", [[10.6, 5.3]])
+    # At the close of 01-05: every stock with a bar today (300001's first), closes up to today's.
+    code_order, values, last = SEEN[2][1], np.array(SEEN[2][2]), SEEN[2][3]
+    assert code_order == ["600000", "000001", "300001"] and last == "01-05"
+    assert values[:, 0].tolist() == [10.6, 10.9, 11.0] and values[:, 1].tolist() == [5.3, 5.3, 5.5]
+    assert values[-1, 2] == 20.5
+
+
+def test_members_follow_the_specs_exclude_as_of_each_session(tmp_path):
+    class Probe(Strategy):
+        def __init__(self):
+            super().__init__()
+            SEEN.append(("init", self.members()))  # nothing of the first session is known yet
+
+        def on_open(self, day):
+            SEEN.append((day.isoformat(), self.members()))
+
+    run(tmp_path, Probe, top={"exclude": ["chinext", "new_listing"], "new_listing_sessions": 2})
+    seen = dict(SEEN)
+    assert seen["init"] == ()
+    assert seen["2024-01-04"] == ("600000",)  # 000001 suspended
+    # 000001 traded before the store's first date (seasoned); 300001 is ChiNext: excluded whatever its age
+    assert seen["2024-01-09"] == ("600000", "000001")
+
+
+def test_history_of_many_codes_is_the_same_slice(tmp_path):
+    class Probe(Strategy):
+        def on_close(self, day):
+            if self.session_no == 4:
+                many = self.history(["000001", "600000"], "close", 3, array=True)
+                one = [self.history(c, "close", 3, array=True) for c in ("000001", "600000")]
+                SEEN.append((many.tolist(), np.column_stack(one).tolist(),
+                             self.history(["000001", "600000"], "suspended", 3).values.tolist()))
+
+    run(tmp_path, Probe)
+    many, stacked, suspended = SEEN[0]
+    assert many == stacked
+    assert suspended == [[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]]
+
+
+# --- the shipped weekly momentum on the whole real market ------------------------------------------
+
+@pytest.fixture(scope="module")
+def momentum(real_store):
+    """The shipped spec, its first two months (weekly rebalances), on the whole market."""
+    spec = load_spec(REPO / "backtests" / "market_momentum.toml", ["end=2021-04-30"])
+    prep = engine.prepare(spec, REPO, real_store)
+    return prep, engine.run(prep)
+
+
+def test_weekly_momentum_picks_are_the_top_members_by_their_own_bars(momentum, real_store):
+    """Recomputed from the stored bars alone: each week's first session, the members (a bar that
+    day, 60 sessions since listing, not ST as the engine dates it) ranked by close(d-1) /
+    close(d-lookback) - 1; the strategy's logged picks are exactly the top 50."""
+    prep, res = momentum
+    bars = real_store.load(real_store.stock_dataset(), columns=["code", "date", "close"], end="2021-04-30")
+    closes = bars.pivot(index="date", columns="code", values="close").ffill()
+    picked = {line.split()[0]: line.split(": picked")[1].split() for line in res.log if ": picked" in line}
+    days = prep.sessions
+    weeks = [i for i in range(len(days)) if i == 0 or days[i].isocalendar()[:2] != days[i - 1].isocalendar()[:2]]
+    assert [days[i].date().isoformat() for i in weeks] == list(picked)
+    lookback = prep.spec.params["lookback"]
+    st = pd.DataFrame(prep.panel.columns["st"].T, index=prep.panel.sessions, columns=prep.panel.codes)
+    count = (~pd.DataFrame(prep.panel.columns["suspended"].T, index=prep.panel.sessions,
+                           columns=prep.panel.codes)).cumsum()
+    seasoned = pd.Series(prep.panel.listed_before_data, index=prep.panel.codes)
+    for i in weeks[:4]:
+        day = days[i]
+        traded = bars[bars["date"] == day]["code"]
+        members = [c for c in sorted(traded) if not st.loc[day, c] and (seasoned[c] or count.loc[day, c] >= 60)]
+        at = closes.index.get_loc(day)
+        momentum = (closes.iloc[at - 1] / closes.iloc[at - lookback] - 1)[members].dropna()
+        want = momentum.sort_values(ascending=False, kind="stable").index[:50].tolist()
+        assert picked[day.date().isoformat()] == want, day
+
+
+def test_weekly_momentum_holds_at_most_top_n_and_trades_only_on_rebalance_opens(momentum):
+    prep, res = momentum
+    orders = res.orders
+    days = {d.date() for i, d in enumerate(prep.sessions)
+            if i == 0 or d.isocalendar()[:2] != prep.sessions[i - 1].isocalendar()[:2]}
+    assert set(pd.to_datetime(orders["date"]).dt.date) <= days
+    assert (orders["at"] == "open").all() and (orders["note"] == "rebalance").all()
+    assert set(pd.to_datetime(res.fills["date"]).dt.date) <= days
+    held = res.trades[res.trades["status"] == "open"]
+    assert 0 < len(held) <= prep.spec.params["top_n"]
+
+
+def test_a_new_listing_joins_after_its_first_sessions(tmp_path):
+    class Probe(Strategy):
+        def on_open(self, day):
+            SEEN.append((day.isoformat(), self.members()))
+
+    run(tmp_path, Probe, top={"exclude": ["new_listing"], "new_listing_sessions": 2})
+    seen = dict(SEEN)
+    # 300001 lists on 01-05 (its first session), is still new then, a member from its second (01-08)
+    assert "300001" not in seen["2024-01-05"] and "300001" in seen["2024-01-08"]
