@@ -144,7 +144,8 @@ class Result:
     ``returns`` (daily, a Series) and ``equity`` (cash, value and recorded columns, a DataFrame)
     are indexed by a DatetimeIndex; ``trades``, ``orders``, ``fills``, ``borrow`` carry datetime
     columns; ``stats`` is a dict; ``warnings`` the run's notes; ``log`` the strategy's log lines;
-    ``benchmark`` the benchmark's daily returns.
+    ``benchmark`` the benchmark's daily returns; ``universes`` (board universes) one row per event
+    and board: the snapshot used, its age in days, the members and those without a bar that session.
     """
 
     def __init__(self, prep, run):
@@ -161,11 +162,13 @@ class Result:
         self.benchmark: pd.Series = prep.benchmark.copy()
         self.warnings: list[str] = list(prep.warnings)
         if prep.look_ahead:
-            from hypebt.data.universes import LOOK_AHEAD_WARNING
-
-            self.warnings.append(LOOK_AHEAD_WARNING)
+            self.warnings.append(prep.warning)
         self.name = prep.spec.name
         self.strategy = prep.strategy_name
+        from hypebt.engine.event_universe import frame
+
+        # Board universes: one row per event and board (snapshot, age in days, members without a bar).
+        self.universes: pd.DataFrame = frame(prep.event_universes)
 
     def report(self, folder, html_report: bool = True) -> Path:
         """Write the outputs of ``hypebt run`` (tearsheet, CSVs, stats.json, manifest.json) into

@@ -19,11 +19,13 @@ import numpy as np
 import pandas as pd
 
 from hypebt.core.errors import DataError, InputError, unknown
+from hypebt.data import boards as B
 from hypebt.data import events as E
 from hypebt.data import universes as U
 from hypebt.data.calendar import Calendar, store_sessions
 from hypebt.data.market_index import load_benchmark
 from hypebt.data.store import Store
+from hypebt.engine import event_universe as EU
 from hypebt.engine import metrics
 from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, AShareBroker
 from hypebt.engine.provenance import adopt, source_digest, strategy_failure
@@ -61,6 +63,15 @@ class Prepared:
     history: dict = field(default_factory=dict)  # code -> FeedArrays over warm-up + run sessions
     warmup: int = 0  # warm-up sessions at the head of ``history``
     strategy_cls: Any = None  # a class given directly (a notebook's); else loaded from strategy_path
+    event_universes: list = field(default_factory=list)  # per event: board snapshots used (event_universe.record)
+    look_ahead_warning: str = ""  # the text reports print when look_ahead (else the universe file's)
+
+    @property
+    def warning(self) -> str:
+        """The look-ahead warning of this run ("" when it has none)."""
+        if not self.look_ahead:
+            return ""
+        return self.look_ahead_warning or U.LOOK_AHEAD_WARNING
 
     @property
     def days(self) -> list:
@@ -109,7 +120,9 @@ class Result:
     sessions_skipped: int = 0  # sessions the strategy slept through (not a figure: sleeping changes none)
 
 
-def _universe(spec: Spec, workspace: Path) -> tuple[tuple[str, ...], dict[str, str], bool, str]:
+def _universe(spec: Spec, workspace: Path, boards=None) -> tuple[tuple[str, ...], dict[str, str], bool, str]:
+    if boards is not None:
+        return tuple(dict.fromkeys([*boards.codes, *spec.codes])), dict(boards.names), False, boards.label
     if spec.universe:
         uni = U.load_universe(spec.universe, workspace)
         codes = tuple(dict.fromkeys([*uni.codes, *spec.codes]))
@@ -129,15 +142,16 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     where = str(spec.path)
     cls = adopt(strategy_cls) if strategy_cls is not None else load_strategy(spec.strategy, workspace / "strategies")
     resolve_params(cls, spec.params, where)  # fail early on unknown parameters
-    codes, names, look_ahead, uni_name = _universe(spec, workspace)
+    cal = Calendar(store_sessions(store))
+    boards = _board_universes(spec, workspace, cal, store, where)
+    codes, names, look_ahead, uni_name = _universe(spec, workspace, boards)
     if not codes:
         raise InputError(f"{where}: the universe is empty; list at least one code")
     notes: list[str] = []
     dataset = store.stock_dataset(spec.adjust)
     manifest = store.manifest(dataset)
     rules = _rules(spec, manifest, rules, notes)
-    cal = Calendar(store_sessions(store))
-    bars, present = _bars(store, dataset, codes, where, notes)
+    bars, present = _bars(store, dataset, codes, where, notes, quiet=boards is not None)
     sessions = _sessions(spec, cal, bars, where, notes)
     bench = _benchmark(store, spec, sessions)
     events, outside = _events(spec, workspace, cal, sessions, where, notes)
@@ -153,14 +167,41 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     if len(lead) < spec.warmup:
         notes.append(f"warmup: only {len(lead)} of {spec.warmup} sessions exist before {sessions[0].date()}")
     eligible = _eligible(spec, workspace, notes, store)
-    manifests = {name: store.manifest(name) for name in (dataset, "index") if store.manifest(name)}
+    manifests = {name: store.manifest(name) for name in (dataset, "index", *(["concept_boards"] if boards else []))
+                 if store.manifest(name)}
+    events, records, board_notes = EU.attach(events, boards, present, spec.codes, arrays, bars, sessions)
+    notes.extend(board_notes)
+    look_ahead = look_ahead or any(r["look_ahead"] for r in records)
+    if boards is not None:
+        notes.append(_universe_note(boards, records, present, sessions))
     return Prepared(
         spec=spec, workspace=workspace, strategy_path=cls.hypebt_path, strategy_name=cls.hypebt_name,
         codes=present, names=names, sessions=sessions, arrays=arrays, benchmark=bench, events=events,
         events_outside=outside, eligible=eligible, rules=rules, data_manifests=manifests,
         warnings=notes, look_ahead=look_ahead, universe_name=uni_name,
-        history=history, warmup=len(lead), strategy_cls=strategy_cls and cls,
+        history=history, warmup=len(lead), strategy_cls=strategy_cls and cls, event_universes=records,
+        look_ahead_warning=B.LOOK_AHEAD_WARNING if boards is not None else "",
     )
+
+
+def _board_universes(spec: Spec, workspace: Path, cal: Calendar, store: Store, where: str):
+    """The events' board universes (:mod:`hypebt.engine.event_universe`), or None for a list universe."""
+    if not spec.uses_boards:
+        return None
+    events, start = EU.candidates(spec, workspace, cal, store, where)
+    return EU.resolve(spec, workspace, store, events, start, where)
+
+
+def _universe_note(boards, records: list[dict], present: tuple, sessions: pd.DatetimeIndex) -> str:
+    """What a board universe is made of, for the run's notes."""
+    if not records:
+        r = boards.at_start
+        return (f"universe {boards.label} as of the run's start: " + "; ".join(
+            f"{b.board} snapshot {b.published} ({b.age_days} days old, {b.members} members)" for b in r.basis))
+    ages = [b["age_days"] for r in records for b in r["boards"]]
+    return (f"universe {boards.label}: each event trades its boards' members as published before it "
+            f"({len(records)} event(s), snapshots {min(ages)}..{max(ages)} days old); self.universe is every code "
+            f"of every event ({len(present)} with bars): trade each event's t.universe")
 
 
 def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) -> R.Rules:
@@ -181,8 +222,9 @@ def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) 
 
 
 def _bars(store: Store, dataset: str, codes: tuple[str, ...], where: str,
-          notes: list[str]) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """The universe's stored bars and the codes that have any; codes without bars are noted."""
+          notes: list[str], quiet: bool = False) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The universe's stored bars and the codes that have any; codes without bars are noted (``quiet``:
+    board universes report them per event instead)."""
     bars = store.load(dataset, codes=list(codes))
     present = tuple(c for c in codes if c in set(bars["code"].unique()))
     missing = [c for c in codes if c not in present]
@@ -191,7 +233,7 @@ def _bars(store: Store, dataset: str, codes: tuple[str, ...], where: str,
             f"{where}: none of the universe's {len(codes)} codes is in the store ({dataset}); "
             f"import or fetch them first, e.g. hypebt data fetch {' '.join(codes[:3])}"
         )
-    if missing:
+    if missing and not quiet:
         notes.append(f"{len(missing)} universe code(s) not in the store, left out: {', '.join(missing)}")
     return bars, present
 

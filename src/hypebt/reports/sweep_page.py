@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 from hypebt.core import fsio
-from hypebt.data.universes import LOOK_AHEAD_WARNING
 from hypebt.engine import metrics
 from hypebt.reports import run_report as report
 from hypebt.engine import backtest as engine
@@ -252,7 +251,7 @@ def _write_html(prep, plan, out, frame, ranked, store, summary, dsr, command=Non
         "sweep.html", title=f"{spec.name} sweep", name=spec.name, strategy=prep.strategy_name,
         universe=report.universe_label(prep, names or {}), first=prep.sessions[0].date(), last=prep.sessions[-1].date(),
         benchmark=spec.benchmark, method=plan.method, params=params,
-        warning=LOOK_AHEAD_WARNING if prep.look_ahead else "", notes_list=prep.warnings,
+        warning=prep.warning, notes_list=prep.warnings,
         tried=len(frame), failed=summary["failed"], metric=plan.metric, n_distinct=len(distinct), top_n=len(top),
         dsr="n/a" if dsr["dsr"] is None else f"{dsr['dsr']:.2f}", n_trials=dsr["n_trials"],
         best=best_table(top, params, plan.metric, links, bool(plan.split)),

@@ -28,6 +28,14 @@ RESULT_COLUMNS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "
 def run_identity(prep) -> dict:
     """Everything besides the parameters that decides a result."""
     spec = prep.spec
+    identity = _identity(prep, spec)
+    if getattr(prep, "event_universes", None):  # board universes: each event's own members and snapshots
+        identity["event_universes"] = [[t.event.id, list(t.members or ()), [b.published for b in t.basis]]
+                                       for t in prep.events]
+    return identity
+
+
+def _identity(prep, spec) -> dict:
     return {
         "strategy_sha256": prep.strategy_sha256,
         "data": {name: m.get("sha256") for name, m in sorted(prep.data_manifests.items())},
