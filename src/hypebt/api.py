@@ -240,7 +240,8 @@ def backtest(spec=None, strategy=None, *, workspace=None, home=None, offline: bo
 
 def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, strategy=None, out=None,
           scheduler: str | None = None, resume: bool = False, html_report: bool = False, workspace=None,
-          home=None, offline: bool = False, max_combinations: int | None = None, **params) -> pd.DataFrame:
+          home=None, offline: bool = False, max_combinations: int | None = None, validate: str | None = None,
+          **params) -> pd.DataFrame:
     """Run a parameter sweep; a DataFrame indexed by the swept parameters (one row per combination:
     status, figures, in-/out-of-sample columns).
 
@@ -248,7 +249,10 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
     ranges include ``stop``; ``metric``, ``split``, ``constraints``, ``method``... as in a spec); it
     replaces the spec's. ``out``: keep the result store (and with ``html_report`` sweep.html) there;
     by default a temporary folder, removed afterwards. ``workers``: local processes (default all
-    cores); ``scheduler``: a Dask address.
+    cores); ``scheduler``: a Dask address. ``validate="events"``: also run every combination on each
+    event alone and validate over events (:mod:`hypebt.research.validate`, as ``--validate events``):
+    ``frame.attrs["validation"]`` is the ``validation.csv`` table, ``frame.attrs["validation_summary"]``
+    the in-sample best against the out-of-sample figures.
 
     >>> hypebt.sweep("backtests/sora_hype.toml", grid={"hold_days": [1, 3, 5]}, workers=1)  # doctest: +SKIP
     """
@@ -264,12 +268,24 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
     plan = S.make_plan(sp, prep.strategy_class(), max_combinations)
     if workers is not None and workers < 1:
         raise InputError(f"workers must be at least 1, got {workers}")
+    if validate not in (None, "events"):
+        raise InputError(f"validate must be None or \"events\", got {validate!r}")
+    if validate:
+        S.V.check(plan, prep, str(sp.path))
     folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="hypebt-sweep-"))
+    checked = None
     try:
         outcome = S.execute(prep, plan, folder, workers=workers, scheduler=scheduler, resume=resume,
                             progress=False)
+        if validate:
+            _, keys = S.execute_events(prep, plan, folder, workers=workers, scheduler=scheduler, progress=False)
+            events_store = S.ResultStore(folder / S.EVENTS_DB)
+            try:
+                checked = S.V.compute(prep, plan, events_store, keys)
+            finally:
+                events_store.close()
         if out is not None:
-            sweep_page.write(prep, plan, folder, html_report=html_report, keys=outcome.keys)
+            sweep_page.write(prep, plan, folder, html_report=html_report, keys=outcome.keys, validation=checked)
         store_ = S.ResultStore(folder / "results.sqlite")
         try:
             frame = S.results_frame(store_, plan, outcome.keys)
@@ -280,6 +296,8 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
             shutil.rmtree(folder, ignore_errors=True)
     frame = frame.set_index(list(plan.axes))
     frame.attrs.update(metric=plan.metric, grid_size=plan.grid_size, method=plan.method)
+    if checked is not None:
+        frame.attrs.update(validation=checked.frame, validation_summary=checked.summary)
     return frame
 
 

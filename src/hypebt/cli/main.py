@@ -135,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--max-combinations", type=int, default=None, help="refuse grids larger than this (default 5000)")
     sw.add_argument("--batch", type=int, default=None, help="combinations per task (default: automatic)")
     sw.add_argument("--no-html", action="store_true", help="skip sweep.html and the tearsheets")
+    sw.add_argument("--validate", choices=("events",),
+                    help="events: also run every combination on each event alone; walk-forward over the events in "
+                         "time order and leave-one-event-out, into validation.csv and the page ([sweep] event_window, "
+                         "validate_from)")
     sw.add_argument("--offline", action="store_true", help="never fetch missing data through akshare")
 
     st = sub.add_parser("study", help="event study: abnormal returns and CARs around events, paper vs tradable")

@@ -197,7 +197,7 @@ def detect_format(path: Path, text: str) -> str:
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     if not first:
         raise InputError(f"{path}: empty file; a board file has [board] lines or a CSV header")
-    if first.startswith("["):
+    if first.startswith("[") or _TDX_LINE.match(first):  # a board line, or a member line before any
         return "tdx"
     header = {c.strip().lower() for c in next(csv.reader([first]))}
     for fmt, needed in _HEADERS:

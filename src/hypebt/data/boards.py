@@ -183,7 +183,7 @@ def load_frame(store: Store, boards=None) -> pd.DataFrame | None:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One board's member list as published (``codes`` in the source's order, ``names`` beside)."""
+    """One board's member list as published (``codes`` sorted, ``names`` beside)."""
 
     board: str
     published: pd.Timestamp
@@ -284,7 +284,7 @@ class Basis:
 
 @dataclass(frozen=True)
 class Resolved:
-    """Some boards' members as known at ``at``: the codes (each once, in board order), their names
+    """Some boards' members as known at ``at``: the codes (each once: the boards in turn, each sorted), their names
     and the snapshot of each board (:class:`Basis`)."""
 
     at: pd.Timestamp

@@ -9,6 +9,7 @@ results.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,7 +170,8 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     eligible = _eligible(spec, workspace, notes, store)
     manifests = {name: store.manifest(name) for name in (dataset, "index", *(["concept_boards"] if boards else []))
                  if store.manifest(name)}
-    events, records, board_notes = EU.attach(events, boards, present, spec.codes, arrays, bars, sessions)
+    traded = {c: a.columns["suspended"] == 0 for c, a in arrays.items()} if boards is not None else {}
+    events, records, board_notes = EU.attach(events, boards, present, spec.codes, traded, bars, sessions)
     notes.extend(board_notes)
     look_ahead = look_ahead or any(r["look_ahead"] for r in records)
     if boards is not None:
@@ -226,7 +228,8 @@ def _bars(store: Store, dataset: str, codes: tuple[str, ...], where: str,
     """The universe's stored bars and the codes that have any; codes without bars are noted (``quiet``:
     board universes report them per event instead)."""
     bars = store.load(dataset, codes=list(codes))
-    present = tuple(c for c in codes if c in set(bars["code"].unique()))
+    stored = set(bars["code"].unique())  # once: not per code (a board universe has hundreds)
+    present = tuple(c for c in codes if c in stored)
     missing = [c for c in codes if c not in present]
     if not present:
         raise DataError(
@@ -365,6 +368,22 @@ def _feeds(prep: Prepared, reuse: bool) -> list:
     if reuse:
         prep.__dict__["_feeds"] = feeds
     return feeds
+
+
+def only_events(prep: Prepared, event_ids) -> Prepared:
+    """The same prepared data with only some of its events (event validation runs each event alone).
+
+    The arrays, the feeds and the bar cache are shared with ``prep``, not copied: run the variants
+    one after another in a process, as a sweep does.
+    """
+    ids = set(event_ids)
+    _feeds(prep, True)
+    prep.__dict__.setdefault("_bar_cache", {})
+    variant = dataclasses.replace(prep, events=[t for t in prep.events if t.event.id in ids])
+    for key in ("_feeds", "_bar_cache", "_bench_figures"):
+        if key in prep.__dict__:
+            variant.__dict__[key] = prep.__dict__[key]
+    return variant
 
 
 def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_feeds: bool = False,

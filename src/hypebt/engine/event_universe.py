@@ -119,7 +119,7 @@ def _why(code: str, day: pd.Timestamp, span: dict) -> str:
     return "suspended"
 
 
-def attach(tradables: list, universes: BoardUniverses | None, run_codes: tuple[str, ...], spec_codes, arrays: dict,
+def attach(tradables: list, universes: BoardUniverses | None, run_codes: tuple[str, ...], spec_codes, traded: dict,
            bars: pd.DataFrame, sessions: pd.DatetimeIndex) -> tuple[list, list[dict], list[str]]:
     """Give each event its universe; return ``(tradables, records, notes)``.
 
@@ -127,7 +127,7 @@ def attach(tradables: list, universes: BoardUniverses | None, run_codes: tuple[s
     them: the event's boards' members (and the spec's ``codes``) that have bars in the store, in
     order; ``records`` (one per event, for the manifest, the report and ``Result.universes``) say
     which snapshot each board came from, its age, the members and those without a bar on the
-    event's session, and why.
+    event's session, and why. ``traded``: code -> per-session booleans (a bar that session).
     """
     if universes is None:
         return [replace(t, members=tuple(run_codes)) for t in tradables], [], []
@@ -137,12 +137,12 @@ def attach(tradables: list, universes: BoardUniverses | None, run_codes: tuple[s
     for t in tradables:
         res = universes.by_event[t.event.id]
         members = tuple(dict.fromkeys([*res.codes, *spec_codes]))
-        traded = tuple(c for c in members if c in arrays)
+        kept = tuple(c for c in members if c in traded)
         i = index[t.session]
-        no_bar = {c: _why(c, t.session, span) for c in members
-                  if c not in arrays or arrays[c].columns["suspended"][i]}
-        out.append(replace(t, members=traded, basis=res.basis, known_from=res.known_from))
-        records.append(record(t, res, len(members), len(traded), no_bar))
+        no_bar = {c: _why(c, t.session, span) for c in members if c not in traded or not traded[c][i]}
+        # A look-ahead universe (allow_look_ahead) is used knowingly and flagged: not sealed until published.
+        out.append(replace(t, members=kept, basis=res.basis, known_from=None if res.look_ahead else res.known_from))
+        records.append(record(t, res, len(members), len(kept), no_bar))
         if no_bar:
             shown = ", ".join(f"{c} ({w})" for c, w in list(no_bar.items())[:6])
             notes.append(f"event {t.event.id} ({t.session.date()}): {len(no_bar)} of {len(members)} members without "

@@ -103,6 +103,13 @@ class ResultStore:
         (blob,) = self.db.execute("SELECT returns FROM results WHERE key = ?", (key,)).fetchone()
         return pd.Series(np.frombuffer(blob, dtype="float64"), index=index)
 
+    def return_arrays(self, keys) -> dict[str, np.ndarray]:
+        """The stored daily returns of the finished (``ok``) rows among ``keys``, by key."""
+        wanted = set(keys)
+        return {k: np.frombuffer(blob, dtype="float64") for k, status, blob in
+                self.db.execute("SELECT key, status, returns FROM results")
+                if k in wanted and status == "ok" and blob is not None}
+
     def close(self) -> None:
         self.db.close()
 
