@@ -37,7 +37,7 @@ from hypebt.core.paths import store_root
 ADJUSTMENTS = ("qfq", "hfq", "raw")
 DATASETS = ("stock_qfq", "stock_hfq", "stock_raw", "index")
 # Dated reference tables (schemas and checks in hypebt.data.reference), one parquet each.
-REFERENCE_DATASETS = ("listings", "margin_list", "st_history", "suspensions")
+REFERENCE_DATASETS = ("dividends", "listings", "margin_list", "st_history", "suspensions")
 # The dated concept-board membership history (schema and checks in hypebt.data.boards).
 BOARD_DATASETS = ("concept_boards",)
 # When several stock datasets exist, traded prices (raw + factor) are preferred.
