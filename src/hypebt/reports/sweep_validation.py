@@ -41,8 +41,10 @@ def line(validation, metric: str) -> str:
              + ", ".join(f"{k}={v}" for k, v in (best.get("params") or {}).items())]
     for method in ("walk_forward", "leave_one_out"):
         m = s[method]
+        unscored = m["held_out"] - m["scored"]
         parts.append(f"{method.replace('_', '-')} out-of-sample {metric} {plain(m.get(metric))} "
-                     f"over {m['held_out']} held-out event(s)")
+                     f"over {m['scored']} held-out event(s)"
+                     + (f" ({unscored} more had no earlier event finished to choose on)" if unscored else ""))
     return "; ".join(parts)
 
 
@@ -56,7 +58,7 @@ def context(validation, metric: str, params: list[str], fraction) -> dict:
                          ("leave_one_out", "leave-one-out: chosen on all the others")):
         m = s[method]
         rows.append([Cell(f"out-of-sample, {what}"), Cell("per event, below"),
-                     Cell(_fmt(metric, fraction)(metric, m.get(metric))), Cell(str(m["held_out"]))])
+                     Cell(_fmt(metric, fraction)(metric, m.get(metric))), Cell(str(m["scored"]))])
     headline = Table(["figure", "parameters", metric, "events"], rows, cls="")
     frame = validation.frame.drop(columns=["train"])
     wf = validation.frame[validation.frame["method"] == "walk_forward"]

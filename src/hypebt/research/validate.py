@@ -159,7 +159,7 @@ def summary(frame: pd.DataFrame, combos: list[dict], wins: list[EventWindow], re
             if rec[f"is_{metric}"] == rec[f"is_{metric}"]:  # a combination was chosen
                 c = next(i for i, combo in enumerate(combos) if all(combo[p] == rec[p] for p in combo))
                 chosen.append(returns.get((c, rec["event"])))
-        out[method] = {"held_out": len(part), metric: _figure(chosen, metric) if chosen else None,
+        out[method] = {"held_out": len(part), "scored": len(chosen), metric: _figure(chosen, metric) if chosen else None,
                        "total_return": _figure(chosen, "total_return") if chosen else None,
                        "mean_oos_rank": float(part["oos_rank"].dropna().mean()) if part["oos_rank"].notna().any()
                        else None}
