@@ -307,7 +307,8 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
 class StudyResult:
     """An event study: ``car`` (per event x stock), ``summary`` (per event and overall),
     ``abnormal_returns`` (long table by relative day), ``curves`` (mean CAR with its band),
-    ``skipped`` and ``notes``."""
+    ``skipped`` and ``notes``; with board universes ``universes`` (per event and board: the snapshot
+    used, its age in days, the members without a bar)."""
 
     car: pd.DataFrame
     summary: pd.DataFrame
@@ -317,6 +318,7 @@ class StudyResult:
     notes: list = field(default_factory=list)
     inputs: Any = None
     tests: pd.DataFrame | None = None  # every test for every window (the page's and tests.csv's table)
+    universes: pd.DataFrame | None = None  # board universes: per event and board, the snapshot used and its age
 
     def report(self, folder) -> Path:
         """Write what ``hypebt study`` writes (study.html, CSVs, manifest) into ``folder``."""
@@ -346,5 +348,7 @@ def study(spec=None, *, workspace=None, home=None, offline: bool = False, **keys
     inputs = ST.prepare(sp, ws, store)
     res = ST.compute_all(inputs.panel, inputs.tradables, inputs.cfg, inputs.names)
     curves = ST.curves(res.abnormal, inputs.cfg.confidence, res.outcomes)
+    from hypebt.engine.event_universe import frame
+
     return StudyResult(res.car, res.summary, res.abnormal, curves, list(res.skipped), list(inputs.notes), inputs,
-                       res.tests)
+                       res.tests, frame(inputs.event_universes))

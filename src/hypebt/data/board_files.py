@@ -73,6 +73,7 @@ class BoardFile:
 
     @property
     def boards(self) -> int:
+        """How many boards the file gave members to."""
         return int(self.rows["board"].nunique())
 
 

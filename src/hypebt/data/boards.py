@@ -195,10 +195,12 @@ class Snapshot:
 
     @property
     def known_from(self) -> pd.Timestamp:
+        """When the snapshot counts as known (:func:`known_from`)."""
         return known_from(self.published, self.clock)
 
     @property
     def label(self) -> str:
+        """Its publication time as reports show it (:func:`show_time`)."""
         return show_time(self.published, self.clock)
 
 
@@ -232,6 +234,7 @@ class BoardHistory:
             self._known[board] = [s.known_from for s in snaps]
 
     def boards(self) -> list[str]:
+        """Every board with a stored snapshot, sorted."""
         return sorted(self._snaps)
 
     def snapshots(self, board: str) -> list[Snapshot]:
@@ -277,6 +280,7 @@ class Basis:
     look_ahead: bool      # published only after the moment (allow_look_ahead)
 
     def as_dict(self) -> dict[str, Any]:
+        """As the manifest stores it."""
         return {"board": self.board, "published": self.published, "known_from": str(self.known_from),
                 "age_days": self.age_days, "members": self.members, "source": self.source,
                 "look_ahead": self.look_ahead}
@@ -294,6 +298,7 @@ class Resolved:
 
     @property
     def look_ahead(self) -> bool:
+        """True when a board's snapshot was published only after the moment."""
         return any(b.look_ahead for b in self.basis)
 
     @property

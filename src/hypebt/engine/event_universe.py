@@ -32,6 +32,7 @@ class BoardUniverses:
     names: dict = field(default_factory=dict)
 
     def resolutions(self) -> list[B.Resolved]:
+        """Every resolution: one per event, or the run's start."""
         return [*self.by_event.values(), *([self.at_start] if self.at_start else [])]
 
     @property
@@ -41,6 +42,7 @@ class BoardUniverses:
 
     @property
     def look_ahead(self) -> bool:
+        """True when any event uses a snapshot published after it."""
         return any(r.look_ahead for r in self.resolutions())
 
 

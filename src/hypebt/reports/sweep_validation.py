@@ -77,6 +77,7 @@ def context(validation, metric: str, params: list[str], fraction) -> dict:
 
 
 def empty_context() -> dict:
+    """The page without a validation section."""
     return {"validation_headline": None}
 
 
