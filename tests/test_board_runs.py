@@ -274,6 +274,12 @@ def test_validate_events_writes_figures_a_plain_run_recomputes(board_market, tmp
         assert (row["hold_days"] if row["hold_days"] == row["hold_days"] else None) == best, (method, ev)
         assert np.isclose(row["is_sharpe"], is_, rtol=0, atol=1e-12, equal_nan=True), (method, ev)
         assert np.isclose(row["oos_sharpe"], oos, rtol=0, atol=1e-12, equal_nan=True), (method, ev)
+    per_event = pd.read_csv(out / "validation_events.csv")  # every combination on every event, run alone
+    assert len(per_event) == 8
+    for r in per_event.itertuples():
+        assert np.isclose(r.sharpe, sharpe([r.event], r.hold_days), rtol=0, atol=1e-12, equal_nan=True)
+        assert np.isclose(r.total_return, np.prod(1 + figures[(r.hold_days, r.event)]) - 1, rtol=0, atol=1e-12)
+        assert r.outside_window_return == 0  # each run's returns lie inside its window
     summary = json.loads((out / "summary.json").read_text("utf-8"))
     assert summary["validation"]["walk_forward"]["held_out"] == 3 and summary["validation"]["event_window"] == 12
     page = (out / "sweep.html").read_text("utf-8")
