@@ -121,19 +121,25 @@ def _why(code: str, day: pd.Timestamp, span: dict) -> str:
     return "suspended"
 
 
+def spans(bars: pd.DataFrame) -> dict:
+    """Each code's first and last stored bar (``code``/``date`` rows): why a member had no bar."""
+    dates = bars.groupby("code", observed=True)["date"]
+    return {c: (a, b) for c, a, b in zip(dates.min().index, dates.min(), dates.max())}
+
+
 def attach(tradables: list, universes: BoardUniverses | None, run_codes: tuple[str, ...], spec_codes, traded: dict,
-           bars: pd.DataFrame, sessions: pd.DatetimeIndex) -> tuple[list, list[dict], list[str]]:
+           span: dict, sessions: pd.DatetimeIndex) -> tuple[list, list[dict], list[str]]:
     """Give each event its universe; return ``(tradables, records, notes)``.
 
     Without board universes every event's universe is the run's (``run_codes``); no records. With
     them: the event's boards' members (and the spec's ``codes``) that have bars in the store, in
     order; ``records`` (one per event, for the manifest, the report and ``Result.universes``) say
     which snapshot each board came from, its age, the members and those without a bar on the
-    event's session, and why. ``traded``: code -> per-session booleans (a bar that session).
+    event's session, and why. ``traded``: code -> per-session booleans (a bar that session);
+    ``span``: code -> its first and last stored bar (:func:`spans`).
     """
     if universes is None:
         return [replace(t, members=tuple(run_codes)) for t in tradables], [], []
-    span = {c: (g.min(), g.max()) for c, g in bars.groupby("code", observed=True)["date"]}
     index = {s: i for i, s in enumerate(sessions)}
     out, records, notes = [], [], []
     for t in tradables:
