@@ -16,7 +16,8 @@ uses ``--home STORE``), then runs, each in a fresh process (its peak memory is i
   time over vectorbt's (lower is faster; the target is at most 3);
 - the spec's ``[sweep]`` (20 combinations) over the whole market on ``--workers`` local workers:
   the largest worker's peak resident memory (it counts the prepared market it shares with the
-  parent, forked, not copied).
+  parent, forked, not copied); then on a loopback Dask cluster of as many workers, started and
+  stopped here (the prepared market scattered once to each).
 
 Every figure is printed with the load average (a shared machine is noisy). Not a test: timings
 belong here, not in assertions.
@@ -24,7 +25,7 @@ belong here, not in assertions.
 Usage::
 
     python benchmarks/bench_market.py [--data ../shared/data] [--home STORE] [--workers 2]
-                                      [--no-vbt] [--no-sweep]
+                                      [--no-vbt] [--no-sweep] [--no-dask]
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def cell(args) -> int:
                                        raw.get("new_listing_sessions", 60))
         out = {"seconds": seconds, "peak": peak_mib()[0], "final": final,
                "picks": {str(day): codes for day, codes in picks.items()}}
-    elif args.cell == "sweep":
+    elif args.cell in ("sweep", "dask"):
         from hypebt.engine import backtest as engine
         from hypebt.engine.spec import load_spec
         from hypebt.research import sweep
@@ -118,10 +119,21 @@ def cell(args) -> int:
             spec = load_spec(SPEC)
             prep = engine.prepare(spec, REPO, store)
             plan = sweep.make_plan(spec, prep.strategy_class())
-            t0 = time.perf_counter()
-            outcome = sweep.execute(prep, plan, Path(args.out), workers=args.workers, progress=False)
-            seconds = time.perf_counter() - t0
-        own, worker = peak_mib()
+            if args.cell == "sweep":  # local pool: forked workers inherit the prepared market
+                t0 = time.perf_counter()
+                outcome = sweep.execute(prep, plan, Path(args.out), workers=args.workers, progress=False)
+                seconds, (own, worker) = time.perf_counter() - t0, peak_mib()
+            else:  # a loopback Dask cluster: the prepared market is scattered once to each worker
+                from dask_local import LoopbackCluster
+
+                logs = Path(args.out).with_name("dask_logs")
+                logs.mkdir(parents=True, exist_ok=True)
+                cluster = LoopbackCluster(args.workers, REPO / "src", logs)
+                with cluster as address:
+                    t0 = time.perf_counter()
+                    outcome = sweep.execute(prep, plan, Path(args.out), scheduler=address, progress=False)
+                    seconds = time.perf_counter() - t0
+                    own, worker = peak_mib()[0], max(cluster.worker_memory())
         out = {"seconds": seconds, "combos": outcome.ran, "failed": outcome.failed, "parent": own, "worker": worker}
     print("CELL " + json.dumps(out))
     return 0
@@ -160,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--home", type=Path, help="a store that already holds the market and sh000300")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-vbt", action="store_true", help="skip the vectorbt comparison")
-    ap.add_argument("--no-sweep", action="store_true", help="skip the 20-combination sweep")
+    ap.add_argument("--no-sweep", action="store_true", help="skip the 20-combination sweeps")
+    ap.add_argument("--no-dask", action="store_true", help="skip the sweep on a loopback Dask cluster")
     ap.add_argument("--cell", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -195,8 +208,15 @@ def main(argv: list[str] | None = None) -> int:
             sw = run_cell("sweep", args, tmp)
             print(f"sweep of {sw['combos']} combinations over the whole market on {args.workers} workers: "
                   f"{sw['seconds']:.1f} s, {sw['worker']:.0f} MiB peak per worker")
-            print(f"  {load()}; {sw['failed']} failed; the parent (prepares once, forks): {sw['parent']:.0f} MiB "
-                  "(target < 1536 MiB per worker; a worker's peak counts the market it shares with the parent)")
+            print(f"  {load()}; local pool, {sw['failed']} failed; the parent (prepares once, forks): "
+                  f"{sw['parent']:.0f} MiB (target < 1536 MiB per worker; a worker's peak counts the market it "
+                  "shares with the parent)")
+        if not args.no_sweep and not args.no_dask:
+            dk = run_cell("dask", args, tmp)
+            print(f"Dask sweep of {dk['combos']} combinations over the whole market on {args.workers} workers: "
+                  f"{dk['seconds']:.1f} s, {dk['worker']:.0f} MiB peak per worker")
+            print(f"  {load()}; a loopback cluster started here, the prepared market scattered once to each "
+                  f"worker, {dk['failed']} failed; the client: {dk['parent']:.0f} MiB")
     return 0
 
 
