@@ -154,3 +154,28 @@ def test_a_new_listing_joins_after_its_first_sessions(tmp_path):
     seen = dict(SEEN)
     # 300001 lists on 01-05 (its first session), is still new then, a member from its second (01-08)
     assert "300001" not in seen["2024-01-05"] and "300001" in seen["2024-01-08"]
+
+
+def test_a_whole_market_sweep_shares_the_prepared_market_and_equals_single_runs(momentum, tmp_path):
+    """Two combinations on two forked workers: each row is the single run with its parameters. What a
+    worker (or a Dask worker) is sent is the panel once: the arrays come back as views of it."""
+    import pickle
+
+    from hypebt.research import sweep
+
+    prep, _ = momentum
+    blob = pickle.dumps(prep, protocol=pickle.HIGHEST_PROTOCOL)
+    assert len(blob) < 1.2 * prep.panel.nbytes()  # the market once, not once more per code
+    back = pickle.loads(blob)
+    j = back.panel.index["600519"]
+    assert np.shares_memory(back.arrays["600519"].columns["close"], back.panel.columns["close"])
+    assert np.array_equal(back.history["600519"].columns["close"], back.panel.columns["close"][j, :len(back.history["600519"].sessions)])
+    combos = [{"lookback": 10, "top_n": 20}, {"lookback": 20, "top_n": 10}]
+    plan = sweep.Plan(axes={"lookback": [10, 20], "top_n": [20, 10]}, combos=combos, grid_size=2, method="grid")
+    sweep.execute(prep, plan, tmp_path / "sweep", workers=2, progress=False)
+    db = sweep.ResultStore(tmp_path / "sweep" / "results.sqlite")
+    rows = db.frame().set_index(["lookback", "top_n"])
+    db.close()
+    for combo in combos:
+        single = engine.run(prep, combo)
+        assert rows.loc[(combo["lookback"], combo["top_n"]), "final_value"] == single.stats["final_value"]

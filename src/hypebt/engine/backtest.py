@@ -192,6 +192,8 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     notes.append(MS.st_note(MS.count_sources(panel.st_source[:, at - lead:], ~panel.columns["suspended"][:, at - lead:])))
     if lead < spec.warmup:
         notes.append(f"warmup: only {lead} of {spec.warmup} sessions exist before {sessions[0].date()}")
+    if codes is None or spec.exclude:
+        notes.append(_members_note(spec, present))
     eligible = _eligible(spec, workspace, notes, store)
     manifests = {name: store.manifest(name) for name in (dataset, "index", *(["concept_boards"] if boards else []))
                  if store.manifest(name)}
@@ -230,6 +232,14 @@ def _universe_note(boards, records: list[dict], present: tuple, sessions: pd.Dat
     return (f"universe {boards.label}: each event trades its boards' members as published before it "
             f"({len(records)} event(s), snapshots {min(ages)}..{max(ages)} days old); self.universe is every code "
             f"of every event ({len(present)} with bars): trade each event's t.universe")
+
+
+def _members_note(spec: Spec, present: tuple) -> str:
+    """Who is in the universe on a session (``universe = "all"``, ``exclude``), for the run's notes."""
+    left = f", less {', '.join(spec.exclude)} as of that session" if spec.exclude else ""
+    what = f"every stock of the store ({len(present)})" if spec.universe == U.ALL else f"{len(present)} stocks"
+    return (f"universe {spec.universe or 'codes'}: {what}, each a member on the sessions it has a bar{left} (known "
+            "before the open; no survivorship): self.members(), self.cross_section()")
 
 
 def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) -> R.Rules:

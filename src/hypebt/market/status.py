@@ -136,7 +136,7 @@ def st_note(counts: dict[str, int]) -> str:
         f"{counts[s]:,} ({counts[s] / total:.1%}) {label}" for s, label in
         (("st_history", "from the dated st_history list"),
          ("inferred", "inferred from the bars (all-day locks at the 5 % limit, moves beyond it)"),
-         ("names", "from the names snapshot / st_codes"))))
+         ("names", "with no dated list nor evidence yet: the names snapshot / st_codes, else not ST"))))
 
 
 class DatedList:
