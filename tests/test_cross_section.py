@@ -179,3 +179,30 @@ def test_a_whole_market_sweep_shares_the_prepared_market_and_equals_single_runs(
     for combo in combos:
         single = engine.run(prep, combo)
         assert rows.loc[(combo["lookback"], combo["top_n"]), "final_value"] == single.stats["final_value"]
+
+
+def test_bars_of_many_codes_are_each_codes_bar(tmp_path):
+    from hypebt.core.errors import LookAheadError
+
+    class Probe(Strategy):
+        def on_open(self, day):
+            if self.session_no == 2:
+                today = self.bars(["600000", "000001"])
+                SEEN.append(("open", today.open.tolist(), today.suspended.tolist(), today.limit_up.tolist()))
+                try:
+                    today.close
+                except LookAheadError as exc:
+                    SEEN.append(("refused", "close" in str(exc)))
+                last = self.bars(["600000", "000001"], 1)
+                SEEN.append(("last", last.close.tolist(), [self.bar(c, 1).close for c in last.codes], str(last.date)))
+
+        def on_close(self, day):
+            if self.session_no == 3:
+                b = self.bars()  # today's members
+                SEEN.append(("members", list(b.codes), b.high.tolist(), b.locked_up.tolist()))
+
+    run(tmp_path, Probe)
+    assert SEEN[0] == ("open", [10.6, 5.3], [False, True], [11.66, 5.83])
+    assert SEEN[1] == ("refused", True)
+    assert SEEN[2] == ("last", [10.6, 5.3], [10.6, 5.3], "2024-01-03")
+    assert SEEN[3] == ("members", ["600000", "000001", "300001"], [11.2, 5.6, 21.0], [False, False, False])

@@ -6,8 +6,9 @@ slice of the run's (codes, sessions) panel (:mod:`hypebt.market.panel`), never a
 
 - :class:`CrossSection`: values (sessions x codes) with their code index and sessions;
 - :class:`CrossSectionViews`: the strategy's methods (a base of :class:`hypebt.engine.strategy.Strategy`):
-  :meth:`~CrossSectionViews.cross_section`, :meth:`~CrossSectionViews.members`,
-  :meth:`~CrossSectionViews.member_mask`, :meth:`~CrossSectionViews.tradable_mask`.
+  :meth:`~CrossSectionViews.cross_section`, :meth:`~CrossSectionViews.bars`,
+  :meth:`~CrossSectionViews.members`, :meth:`~CrossSectionViews.member_mask`,
+  :meth:`~CrossSectionViews.tradable_mask`.
 
 Look-ahead rules are :mod:`hypebt.engine.window`'s: values end at the moment (before the open, a
 close ends with yesterday's; the open, limits and suspension include today's), and who is a member
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hypebt.core.errors import LookAheadError
 from hypebt.engine import window as W
 
 
@@ -52,6 +54,31 @@ def cross_section(panel, rows: np.ndarray, field: str, n: int, moment: W.Moment,
     return CrossSection(values, np.asarray(panel.codes, dtype=object)[rows], panel.sessions[lo:max(end, 0)])
 
 
+BAR_FIELDS = ("open", "high", "low", "close", "adjclose", "volume", "limit_up", "limit_down", "suspended",
+              "closed_up", "locked_up")
+
+
+class Bars:
+    """One session's bar of many codes: each field an array over ``codes`` (limits NaN where the
+    session has none). Today's bar before the open has only ``open``, the limits and ``suspended``;
+    reading another field raises :class:`LookAheadError`, as :class:`hypebt.engine.bars.PreOpenBar`."""
+
+    def __init__(self, date, codes: np.ndarray, fields: dict[str, np.ndarray], pre_open: bool):
+        self.date, self.codes, self._fields, self._pre_open = date, codes, fields, pre_open
+
+    def __getattr__(self, name):
+        fields = self.__dict__.get("_fields", {})
+        if name in fields:
+            return fields[name]
+        if name in BAR_FIELDS and self.__dict__.get("_pre_open"):
+            raise LookAheadError(f"today's {name} ({self.date}) is not known in on_open: before the open a bar has "
+                                 "only open, limit_up, limit_down and suspended; use bars(codes, 1) for the last full bar")
+        raise AttributeError(name)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
 class CrossSectionViews:
     """The whole market at once (see the module docstring). The host strategy provides ``_ext`` (the
     run's arrays over warm-up and run: a :class:`hypebt.market.feed.PanelFeeds`), ``_members``
@@ -81,6 +108,22 @@ class CrossSectionViews:
         """Per code of ``self.universe``: trades today (not suspended, listed); known before the open."""
         suspended, pos = self._panel().columns["suspended"], self._moment().pos
         return ~suspended[:, pos] if pos >= 0 else np.zeros(suspended.shape[0], dtype=bool)
+
+    def bars(self, codes=None, ago: int = 0) -> Bars:
+        """The bar ``ago`` sessions back of many codes at once (default: today's members), each field an
+        array over ``.codes`` (a slice of the panel, as :meth:`bar` of each code would give it). In
+        ``on_open``, ``bars(codes)`` is today's bar before the open (``open``, limits, ``suspended``)."""
+        if isinstance(ago, bool) or not isinstance(ago, (int, np.integer)) or ago < 0:
+            raise LookAheadError(f"bars(ago={ago!r}): ago is a whole number of sessions back, >= 0")
+        moment, panel = self._moment(), self._panel()
+        pos = moment.pos - ago
+        if pos < 0:
+            raise IndexError(f"bars(ago={ago}): no bar {ago} session(s) back; add warmup = N to the spec")
+        rows = np.flatnonzero(self.member_mask()) if codes is None else panel.rows(list(codes))
+        pre_open = ago == 0 and moment.phase == "open"
+        names = ("open", "limit_up", "limit_down", "suspended") if pre_open else BAR_FIELDS
+        fields = {name: panel.columns[name][rows, pos] for name in names}  # fancy indexing: copies
+        return Bars(panel.sessions[pos].date(), np.asarray(panel.codes, dtype=object)[rows], fields, pre_open)
 
     def cross_section(self, field: str = "close", n: int = 1, adjusted: bool = True, codes=None) -> CrossSection:
         """The last ``n`` values of ``field`` known now for today's members (or for ``codes``), as a
