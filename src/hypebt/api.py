@@ -40,8 +40,8 @@ from typing import Any
 
 import pandas as pd
 
-from hypebt.core.errors import InputError
-from hypebt.core.workspace import resolve_workspace
+from hypebt.core.errors import DataError, InputError
+from hypebt.core.workspace import API_HINT, resolve_workspace
 from hypebt.engine.spec import TOP_KEYS, Spec, load_spec, parse_spec
 
 TABLE_KEYS = ("params", "rules", "events", "sweep", "study")
@@ -101,7 +101,7 @@ def resolve_spec(spec=None, strategy=None, workspace=None, extra: dict | None = 
             raise InputError(f"strategy must be a name, a .py path or a Strategy class, got {strategy!r}")
     raw = {k: _plain(v) for k, v in raw.items()}
     raw.setdefault("name", path.stem if path is not None else "notebook")
-    ws = resolve_workspace(workspace, path, required=False)
+    ws = resolve_workspace(workspace, path, required=True, hint=API_HINT)
     if path is None:
         path = ws / "backtests" / f"{raw['name']}.toml"  # where such a spec would live (names in messages)
     return parse_spec(raw, path), ws, cls
@@ -122,10 +122,21 @@ def _store(home, ws: Path):
     return open_store(home, ws)
 
 
-def _ensure(spec, store, ws, offline: bool) -> None:
-    from hypebt.data.bootstrap import ensure_data
+def _ensure(spec, store, ws, fetch: bool) -> None:
+    """Get what ``spec`` needs into the store: a local dataset is imported into an empty store (no
+    network); akshare is asked only with ``fetch=True``, else what is missing is an error saying so."""
+    from hypebt.data.bootstrap import ensure_data, missing_data, needed_codes
 
-    ensure_data(spec, store, ws, offline)
+    ensure_data(spec, store, ws, offline=not fetch)
+    if fetch:
+        return
+    codes, bench, _ = missing_data(spec, store, ws)
+    # some codes missing: the run leaves them out and its notes say so (as hypebt run --offline)
+    if bench or (codes and len(codes) == len(needed_codes(spec, ws))):
+        what = [f"{len(codes)} code(s) ({', '.join(codes[:5])}{' ...' if len(codes) > 5 else ''})"] if codes else []
+        what += [f"the benchmark {spec.benchmark}"] if bench else []
+        raise DataError(f"{spec.path}: the store {store.root} lacks {' and '.join(what)}; pass fetch=True to fetch "
+                        "them through akshare, or import a dataset: hypebt data import FOLDER")
 
 
 def _dated(frame: pd.DataFrame) -> pd.DataFrame:
@@ -204,7 +215,7 @@ def _num(x) -> str:
     return "n/a" if x is None or x != x else f"{x:.2f}"
 
 
-def prepare(spec=None, strategy=None, *, workspace=None, home=None, offline: bool = False, **params):
+def prepare(spec=None, strategy=None, *, workspace=None, home=None, fetch: bool = False, **params):
     """The prepared run (:class:`hypebt.engine.backtest.Prepared`) of a spec, for repeated runs."""
     from hypebt.engine import backtest as engine
 
@@ -212,11 +223,11 @@ def prepare(spec=None, strategy=None, *, workspace=None, home=None, offline: boo
     if not sp.strategy:
         raise InputError(f"{sp.path}: no strategy; pass strategy= (a name in strategies/, a .py path or a class)")
     store = _store(home, ws)
-    _ensure(sp, store, ws, offline)
+    _ensure(sp, store, ws, fetch)
     return engine.prepare(sp, ws, store, strategy_cls=cls)
 
 
-def backtest(spec=None, strategy=None, *, workspace=None, home=None, offline: bool = False, **params) -> Result:
+def backtest(spec=None, strategy=None, *, workspace=None, home=None, fetch: bool = False, **params) -> Result:
     """Run one backtest and return its :class:`Result`.
 
     ``spec``: a spec file path, a dict of spec keys, or None (then keywords only). ``strategy``:
@@ -229,7 +240,7 @@ def backtest(spec=None, strategy=None, *, workspace=None, home=None, offline: bo
     """
     from hypebt.engine import backtest as engine
 
-    prep = prepare(spec, strategy, workspace=workspace, home=home, offline=offline, **params)
+    prep = prepare(spec, strategy, workspace=workspace, home=home, fetch=fetch, **params)
     return Result(prep, engine.run(prep, strategy_cls=prep.strategy_cls))
 
 
@@ -237,7 +248,7 @@ def backtest(spec=None, strategy=None, *, workspace=None, home=None, offline: bo
 
 def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, strategy=None, out=None,
           scheduler: str | None = None, resume: bool = False, html_report: bool = False, workspace=None,
-          home=None, offline: bool = False, max_combinations: int | None = None, **params) -> pd.DataFrame:
+          home=None, fetch: bool = False, max_combinations: int | None = None, **params) -> pd.DataFrame:
     """Run a parameter sweep; a DataFrame indexed by the swept parameters (one row per combination:
     status, figures, in-/out-of-sample columns).
 
@@ -256,7 +267,7 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
     sp, ws, cls = resolve_spec(spec, strategy, workspace, extra={"sweep": grid} if grid is not None else None,
                                keywords=params)
     store = _store(home, ws)
-    _ensure(sp, store, ws, offline)
+    _ensure(sp, store, ws, fetch)
     prep = engine.prepare(sp, ws, store, strategy_cls=cls)
     plan = S.make_plan(sp, prep.strategy_class(), max_combinations)
     if workers is not None and workers < 1:
@@ -309,7 +320,7 @@ class StudyResult:
         return f"<div><strong>hypebt study</strong>{self.summary.to_html(index=False)}</div>"
 
 
-def study(spec=None, *, workspace=None, home=None, offline: bool = False, **keys) -> StudyResult:
+def study(spec=None, *, workspace=None, home=None, fetch: bool = False, **keys) -> StudyResult:
     """Run an event study (a spec with ``[events]`` and optionally ``[study]``).
 
     >>> s = hypebt.study("backtests/sora_study.toml"); s.summary  # doctest: +SKIP
@@ -321,7 +332,7 @@ def study(spec=None, *, workspace=None, home=None, offline: bool = False, **keys
         raise InputError(f"{sp.path}: a study needs an [events] table (catalogue and a filter)")
     store = _store(home, ws)
     if sp.universe != "all":
-        _ensure(sp, store, ws, offline)
+        _ensure(sp, store, ws, fetch)
     inputs = ST.prepare(sp, ws, store)
     res = ST.compute_all(inputs.panel, inputs.tradables, inputs.cfg, inputs.names)
     curves = ST.curves(res.abnormal, inputs.cfg.confidence, res.outcomes)

@@ -40,11 +40,17 @@ def _source():
     return Akshare(notify=lambda text: print(f"note: {text}", file=sys.stderr))
 
 
-def _missing(spec, store, ws: Path) -> tuple[list[str], bool, bool]:
-    """(codes the store lacks, benchmark missing, store has stock bars) for ``spec``."""
+def needed_codes(spec, ws: Path) -> list[str]:
+    """The stock codes ``spec`` runs on: its ``codes`` and its universe's, each once."""
     codes = list(spec.codes)
     if spec.universe:
         codes += list(U.load_universe(spec.universe, ws).codes)
+    return list(dict.fromkeys(codes))
+
+
+def missing_data(spec, store, ws: Path) -> tuple[list[str], bool, bool]:
+    """(codes the store lacks, benchmark missing, store has stock bars) for ``spec``."""
+    codes = needed_codes(spec, ws)
     stock_sets = [d for d in store.datasets() if d.startswith("stock_")]
     have: set = set()
     if stock_sets:
@@ -75,7 +81,7 @@ def ensure_data(spec, store, ws: Path, offline: bool) -> None:
 
     >>> ensure_data(load_spec("backtests/sora_hype.toml"), open_store(), Path("."), offline=True)  # doctest: +SKIP
     """
-    missing, bench_missing, has_stocks = _missing(spec, store, ws)
+    missing, bench_missing, has_stocks = missing_data(spec, store, ws)
     if not missing and not bench_missing:
         return
     local = local_dataset(ws)

@@ -26,7 +26,7 @@ from hypebt.data.market_index import load_benchmark
 from hypebt.data.store import Store
 from hypebt.engine import metrics
 from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, AShareBroker
-from hypebt.engine.provenance import adopt, source_digest, strategy_failure
+from hypebt.engine.provenance import adopt, source_digest, strategy_failure, strategy_source
 from hypebt.engine.spec import Spec
 from hypebt.engine.strategy import Context, load_strategy, resolve_params
 from hypebt.market import rules as R
@@ -91,6 +91,12 @@ class Prepared:
     def strategy_sha256(self) -> str:
         """sha256 of the strategy's source (its file, or an inline class's source text)."""
         return source_digest(self.strategy_cls, self.strategy_path)
+
+    @property
+    def strategy_code(self) -> dict:
+        """What the manifest records of the strategy's code (:func:`hypebt.engine.provenance.strategy_source`):
+        a notebook class's source from its cell, or a digest of its code when no source exists."""
+        return strategy_source(self.strategy_cls, self.strategy_path)
 
 
 @dataclass
@@ -201,6 +207,14 @@ def _sessions(spec: Spec, cal: Calendar, bars: pd.DataFrame, where: str, notes: 
     data_first, data_last = bars["date"].min(), bars["date"].max()
     start = pd.Timestamp(spec.start) if spec.start else data_first
     end = pd.Timestamp(spec.end) if spec.end else data_last
+    if end < data_first or start > data_last:
+        # The calendar (the index's dates) may reach where no stock of the run has a bar: a run
+        # there would trade nothing and exit 0 as if it had looked.
+        raise DataError(
+            f"{where}: no data between {start.date()} and {end.date()} (the store has "
+            f"{data_first.date()}..{data_last.date()} for these codes); set start and end inside it, "
+            f"or fetch or import the bars of that period first"
+        )
     sessions = cal.between(max(start, cal.first), min(end, data_last))
     if len(sessions) < 2:
         raise DataError(

@@ -104,8 +104,8 @@ def write_run(prep, result, out_dir: Path, command: list[str] | None = None, htm
         "command": command or sys.argv,
         "versions": versions(),
         "spec": spec.as_dict(),
-        "strategy": {"name": prep.strategy_name, "path": str(prep.strategy_path or ""),
-                     "sha256": prep.strategy_sha256},
+        # a class from a notebook has no file: its source (from the cell) or a digest of its code
+        "strategy": {"name": prep.strategy_name, "path": str(prep.strategy_path or ""), **prep.strategy_code},
         "params": result.params,
         "rules": dataclasses.asdict(prep.rules),
         "data": {name: {k: m.get(k) for k in ("adjust", "price_basis", "rows", "first_date", "last_date",
