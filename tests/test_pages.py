@@ -26,7 +26,7 @@ HOSTILE = '<script>alert("x")</script> & <img src=x onerror=1>'
 
 def test_a_table_cell_is_escaped_when_rendered():
     frame = pd.DataFrame({HOSTILE: [HOSTILE], "n": [1.5]})
-    page = templating.render("index.html", title=HOSTILE, rebuilt="now",
+    page = templating.render("index.html", title=HOSTILE, rebuilt="now", disk_total="1 kB", disk_assets="0 B",
                              reports=templating.table(frame, links={0: 'x" onclick="y'}, link_label=HOSTILE))
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;img src=x onerror=1&gt;" in page
@@ -143,6 +143,9 @@ def test_a_run_without_trades_gets_a_whole_report_and_index_figures(tmp_path):
                  "Growth of 1 CNY", "0 closed trade(s)", "no quantstats tearsheet: the strategy never changed"):
         assert text in page, text
     assert page.count('<div class="chart"') == 1  # equity and drawdown only
+    for count in ("closed trades: <strong>0</strong>", "open positions at the end: <strong>0</strong>",
+                  "refused by the market: <strong>0</strong>"):
+        assert count in page, count
     row = index.entries(ws / "reports")[0]
     assert "return +0.00%" in row["figures"] and "Sharpe n/a (no position all run)" in row["figures"]
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import html
 import inspect
 import shutil
 import tempfile
@@ -41,6 +40,7 @@ from typing import Any
 import pandas as pd
 
 from hypebt.core.errors import DataError, InputError
+from hypebt.core.i18n import resolve_lang
 from hypebt.core.workspace import API_HINT, resolve_workspace
 from hypebt.engine.spec import TOP_KEYS, Spec, load_spec, parse_spec
 
@@ -177,38 +177,37 @@ class Result:
             self.warnings.append(LOOK_AHEAD_WARNING)
         self.name = prep.spec.name
         self.strategy = prep.strategy_name
+        self.lang: str = resolve_lang(None, prep.spec.lang)  # of _repr_html_, plot and report (HYPEBT_LANG, locale)
 
-    def report(self, folder, html_report: bool = True) -> Path:
-        """Write the outputs of ``hypebt run`` (tearsheet, CSVs, stats.json, manifest.json) into
-        ``folder``; returns it."""
+    def report(self, folder, html_report: bool = True, lang: str | None = None) -> Path:
+        """Write the outputs of ``hypebt run`` (report.html, tearsheet, CSVs, stats.json, manifest.json)
+        into ``folder``; returns it. Inside the workspace's ``reports/`` the page shares its
+        ``_assets/``; elsewhere the folder gets its own."""
         from hypebt.reports.run_report import write_run
 
         return write_run(self._prep, self._run, Path(folder), command=["hypebt.backtest", str(self._prep.spec.path)],
-                         html_report=html_report)
+                         html_report=html_report, lang=lang or self.lang, reports=self._prep.workspace / "reports")
 
     def __repr__(self) -> str:
         s = self.stats
         return (f"<hypebt.Result {self.name}: {self.strategy} {s['start']}..{s['end']}, "
-                f"return {s['total_return']:+.2%}, sharpe {_num(s.get('sharpe'))}, {s['n_trades']} trades>")
+                f"return {s['total_return']:+.2%}, sharpe {_num(s.get('sharpe'))}, {s['n_trades']} closed trades, "
+                f"{s.get('open_positions', 0)} open, {s.get('refused_orders', 0)} refused by the market>")
 
     def _repr_html_(self) -> str:
-        s = self.stats
-        rows = [("strategy", self.strategy), ("period", f"{s['start']} .. {s['end']} ({s['sessions']} sessions)"),
-                ("total return", _pct(s.get("total_return"))),
-                ("benchmark", _pct(s.get("benchmark_total_return"))),
-                ("sharpe", _num(s.get("sharpe"))), ("max drawdown", _pct(s.get("max_drawdown"))),
-                ("trades", s.get("n_trades")), ("refused/cancelled orders", s.get("refused_orders")),
-                ("fees + borrow (CNY)", f"{s.get('fees', 0) + s.get('borrow_fees', 0):,.2f}"),
-                ("final value (CNY)", f"{s.get('final_value', 0):,.2f}")]
-        body = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
-                       f"<td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-        notes = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
-        return (f"<div><strong>hypebt run {html.escape(self.name)}</strong><table>{body}</table>"
-                + (f"<ul>{notes}</ul>" if notes else "") + "</div>")
+        """Jupyter's view: headline figures against the benchmark, the counts (closed trades, open
+        positions, orders refused by the market / cancelled by the strategy / expired), the
+        equity-vs-benchmark chart and the notes."""
+        from hypebt.reports import notebook
 
+        return notebook.run_html(self, self.lang)
 
-def _pct(x) -> str:
-    return "n/a" if x is None or x != x else f"{x:+.2%}"
+    def plot(self, lang: str | None = None):
+        """Growth of 1 CNY and drawdown against the benchmark (a matplotlib figure)."""
+        from hypebt.reports import notebook
+
+        return notebook.equity_figure(self.returns, self.benchmark, self.strategy, str(self.benchmark.name or ""),
+                                      lang or self.lang)
 
 
 def _num(x) -> str:
@@ -250,7 +249,8 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
           scheduler: str | None = None, resume: bool = False, html_report: bool = False, workspace=None,
           home=None, fetch: bool = False, max_combinations: int | None = None, **params) -> pd.DataFrame:
     """Run a parameter sweep; a DataFrame indexed by the swept parameters (one row per combination:
-    status, figures, in-/out-of-sample columns).
+    status, figures, in-/out-of-sample columns) that shows the best distinct results and a chart
+    in Jupyter, and whose ``.plot()`` draws the metric by parameter.
 
     ``grid`` is a ``[sweep]`` table (``{"hold_days": [1, 3, 5], "delay": {"start": 0, "stop": 2}}``,
     ranges include ``stop``; ``metric``, ``split``, ``constraints``, ``method``... as in a spec); it
@@ -277,7 +277,8 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
         outcome = S.execute(prep, plan, folder, workers=workers, scheduler=scheduler, resume=resume,
                             progress=False)
         if out is not None:
-            sweep_page.write(prep, plan, folder, html_report=html_report, keys=outcome.keys)
+            sweep_page.write(prep, plan, folder, html_report=html_report, keys=outcome.keys,
+                             lang=resolve_lang(None, sp.lang), reports=ws / "reports")
         store_ = S.ResultStore(folder / "results.sqlite")
         try:
             frame = S.results_frame(store_, plan, outcome.keys)
@@ -286,8 +287,11 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
     finally:
         if out is None:
             shutil.rmtree(folder, ignore_errors=True)
-    frame = frame.set_index(list(plan.axes))
-    frame.attrs.update(metric=plan.metric, grid_size=plan.grid_size, method=plan.method)
+    from hypebt.reports.notebook import SweepTable
+
+    frame = SweepTable(frame.set_index(list(plan.axes)))
+    frame.attrs.update(metric=plan.metric, grid_size=plan.grid_size, method=plan.method, name=sp.name,
+                       lang=resolve_lang(None, sp.lang))
     return frame
 
 
@@ -308,16 +312,29 @@ class StudyResult:
     inputs: Any = None
     tests: pd.DataFrame | None = None  # every test for every window (the page's and tests.csv's table)
 
-    def report(self, folder) -> Path:
+    def report(self, folder, lang: str | None = None) -> Path:
         """Write what ``hypebt study`` writes (study.html, CSVs, manifest) into ``folder``."""
         from hypebt.reports import study_page
 
         return study_page.write(self.inputs, self.abnormal_returns, self.car, self.summary, self.curves,
                                 self.skipped, Path(folder), command=["hypebt.study", str(self.inputs.spec.path)],
-                                tests=self.tests)
+                                tests=self.tests, lang=lang or self.lang)
+
+    @property
+    def lang(self) -> str:
+        return resolve_lang(None, self.inputs.spec.lang if self.inputs is not None else None)
 
     def _repr_html_(self) -> str:
-        return f"<div><strong>hypebt study</strong>{self.summary.to_html(index=False)}</div>"
+        """Jupyter's view: the headline test, the counts, the mean CAR chart and the summary."""
+        from hypebt.reports import notebook
+
+        return notebook.study_html(self, self.inputs.spec.name if self.inputs is not None else "", self.lang)
+
+    def plot(self, lang: str | None = None):
+        """The mean CAR with its confidence band, market-adjusted and market model (a matplotlib figure)."""
+        from hypebt.reports import notebook
+
+        return notebook.study_figure(self.curves, lang or self.lang)
 
 
 def study(spec=None, *, workspace=None, home=None, fetch: bool = False, **keys) -> StudyResult:

@@ -12,10 +12,11 @@ import os
 import sys
 from pathlib import Path
 
-from hypebt.cli.common import refuse_unread_overrides, store_of, update_index, workspace_of
+from hypebt.cli.common import lang_of, refuse_unread_overrides, store_of, update_index, workspace_of
 from hypebt.data import stock_info
 from hypebt.data.bootstrap import ensure_data
 from hypebt.core.errors import InputError, SweepError
+from hypebt.core.i18n import translator
 from hypebt.core.paths import safe_name
 from hypebt.engine import backtest as engine
 from hypebt.engine.spec import load_spec
@@ -32,6 +33,8 @@ def run(args) -> int:
     spec = load_spec(args.spec, args.set)
     if not spec.strategy:
         raise InputError(f"{args.spec}: missing key 'strategy' (a file name in strategies/, e.g. \"hype_buy\")")
+    lang = lang_of(args, spec)
+    _ = translator(lang)
     store = store_of(args)
     ensure_data(spec, store, ws, args.offline)
     prep = engine.prepare(spec, ws, store)
@@ -51,12 +54,13 @@ def run(args) -> int:
                             batch=args.batch, progress=sys.stderr.isatty())
     names = {c: n for c, n in stock_info.names(store).items() if c in set(prep.codes)}
     summary = sweep_page.write(prep, plan, out, html_report=not args.no_html, keys=outcome.keys,
-                               command=["hypebt", *args.argv], names=names)
+                               command=["hypebt", *args.argv], names=names, lang=lang, reports=ws / "reports")
     rate = outcome.ran / outcome.seconds if outcome.seconds > 0 else float("nan")
-    print(f"ran {outcome.ran} ({rate:.2f}/s), skipped {outcome.skipped} already done, {outcome.failed} failed; "
-          f"{summary['line']}")
-    print(f"results: {out / 'results.csv'}" + ("" if args.no_html else f"\nreport: {out / 'sweep.html'}"))
-    update_index(args, Path(args.out).parent if args.out else None)
+    print(_("ran %(ran)s (%(rate)s/s), skipped %(skipped)s already done, %(failed)s failed; %(line)s", ran=outcome.ran,
+            rate=f"{rate:.2f}", skipped=outcome.skipped, failed=outcome.failed, line=summary["line"]))
+    print(_("results: %(path)s", path=out / "results.csv")
+          + ("" if args.no_html else "\n" + _("report: %(path)s", path=out / "sweep.html")))
+    update_index(args, Path(args.out).parent if args.out else None, lang)
     if outcome.failed:
         _report_failures(spec, out, outcome)
     return 0

@@ -34,6 +34,7 @@ from hypebt.core.codes import index_code_hint, is_index_code, is_stock_code
 from hypebt.core.dates import parse_date
 from hypebt.data.market_index import EQUAL_WEIGHT
 from hypebt.core.errors import InputError, unknown
+from hypebt.core.i18n import check_lang
 from hypebt.core.paths import safe_name
 from hypebt.engine.spec_text import precheck
 
@@ -41,7 +42,7 @@ TOP_KEYS = {
     "name": str, "description": str, "strategy": str, "universe": str, "codes": list,
     "start": dt.date, "end": dt.date, "cash": float, "benchmark": str, "adjust": str,
     "margin_list": str, "st_codes": list, "events": dict, "params": dict, "rules": dict,
-    "sweep": dict, "study": dict, "warmup": int,
+    "sweep": dict, "study": dict, "warmup": int, "lang": str, "keep": int,
 }
 EVENT_KEYS = {"catalogue": str, "ids": list, "name": (str, list), "tag": (str, list),
               "company": (str, list), "scheduled": bool}
@@ -86,6 +87,8 @@ class Spec:
     sweep: dict | None = None
     study: dict | None = None
     warmup: int = 0  # sessions loaded before start for history and indicators (no trading, no returns)
+    lang: str | None = None  # the pages' and console lines' language, "zh" or "en" (hypebt.core.i18n)
+    keep: int | None = None  # runs kept under reports/<name>/ after each run (older ones pruned); None: all
     # The top-level keys the spec (with its --set overrides) gave: a named resource must exist.
     named: frozenset = field(default=frozenset(), compare=False)
 
@@ -195,6 +198,9 @@ def parse_spec(raw: dict, path: Path) -> Spec:
                          "write it with its exchange prefix, e.g. \"sh000300\", or \"equal_weight\"")
     if raw.get("warmup", 0) < 0:
         raise InputError(f"{where}: warmup must be a number of sessions >= 0, got {raw['warmup']}")
+    if "keep" in raw and raw["keep"] < 1:
+        raise InputError(f"{where}: keep must be a number of runs >= 1 (the latest is always kept), got {raw['keep']}")
+    lang = check_lang(raw["lang"], f"{where}: lang") if "lang" in raw else None
     if "cash" in raw and raw["cash"] <= 0:
         raise InputError(f"{where}: cash must be positive, got {raw['cash']}")
     for code in raw.get("codes", ()):
@@ -226,7 +232,7 @@ def parse_spec(raw: dict, path: Path) -> Spec:
         st_codes=tuple(raw.get("st_codes", ())), description=raw.get("description", ""), events=events,
         params=dict(raw.get("params", {})), rules=dict(raw.get("rules", {})),
         sweep=raw.get("sweep"), study=raw.get("study"), warmup=int(raw.get("warmup", 0)),
-        named=frozenset(raw),
+        lang=lang, keep=raw.get("keep"), named=frozenset(raw),
     )
 
 

@@ -22,7 +22,8 @@ import pandas as pd
 from hypebt.engine.strategy import resolve_params
 
 RESULT_COLUMNS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "n_trades",
-                  "exposure", "refused_orders", "status"]
+                  "exposure", "refused_orders", "cancelled_orders", "expired_orders", "open_positions",
+                  "final_value", "status"]
 
 
 def run_identity(prep) -> dict:
