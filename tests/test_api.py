@@ -250,3 +250,18 @@ def test_a_period_before_the_stored_data_is_an_error(real_store, repo):
     with pytest.raises(DataError, match=r"no data between 2019-01-02 and 2019-06-28 \(the store has 2021-01-04"):
         hypebt.backtest(repo / "backtests" / "sora_hype.toml", home=real_store.root, start="2019-01-02",
                         end="2019-06-28")
+
+
+def test_spawned_sweep_workers_get_a_notebook_class_by_value(world, monkeypatch):
+    """A worker that never ran the cell (spawned, not forked) gets the class itself (cloudpickle)."""
+    from hypebt.research import sweep as S
+
+    ws, home, _ = world
+    cls = _cell_class(monkeypatch)
+    kw = dict(strategy=cls, codes=["000001"], benchmark=BENCH, grid={"shares": [100, 200]}, workspace=ws, home=home)
+    here = hypebt.sweep(workers=1, **kw)
+    monkeypatch.setattr(S, "START_METHOD", "spawn")
+    spawned = hypebt.sweep(workers=2, **kw)
+    assert (spawned["status"] == "ok").all(), spawned["error"].tolist()
+    pd.testing.assert_frame_equal(spawned.drop(columns=["seconds"]), here.drop(columns=["seconds"]))
+    assert spawned["final_value"].nunique() == 2  # the parameter reached the class in the workers

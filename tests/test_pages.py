@@ -113,7 +113,7 @@ def test_check_output_dir_is_a_plain_check(tmp_path):
 
 def test_templates_ship_as_package_data():
     cfg = (PKG.parents[1] / "setup.cfg").read_text("utf-8")
-    assert "hypebt = reports/templates/*" in cfg
+    assert "hypebt = reports/templates/*, locale/*/LC_MESSAGES/*.po" in cfg
     assert (PKG / "reports" / "templates" / "base.html").is_file()
 
 

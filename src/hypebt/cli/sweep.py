@@ -47,9 +47,11 @@ def run(args) -> int:
             raise InputError(f"--{opt.replace('_', '-')} must be at least 1, got {value}")
     out = Path(args.out) if args.out else ws / "reports" / f"{safe_name(spec.name, 'run name')}_sweep"
     sweep.prepare_out(out, args.resume)
-    where = f"{args.scheduler} (Dask)" if args.scheduler else f"{args.workers or os.cpu_count()} local worker(s)"
-    print(f"sweep {spec.name}: {len(plan.combos)} combination(s) of {', '.join(plan.axes)} "
-          f"({plan.method}, grid of {plan.grid_size:,}) on {where}", file=sys.stderr)
+    where = _("%(address)s (Dask)", address=args.scheduler) if args.scheduler else \
+        _("%(n)s local worker(s)", n=args.workers or os.cpu_count())
+    print(_("sweep %(name)s: %(n)s combination(s) of %(axes)s (%(method)s, grid of %(size)s) on %(where)s",
+            name=spec.name, n=len(plan.combos), axes=", ".join(plan.axes), method=plan.method,
+            size=f"{plan.grid_size:,}", where=where), file=sys.stderr)
     outcome = sweep.execute(prep, plan, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                             batch=args.batch, progress=sys.stderr.isatty())
     names = {c: n for c, n in stock_info.names(store).items() if c in set(prep.codes)}

@@ -67,13 +67,16 @@ def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str]
             summary.update(best={k: getattr(best[k], "item", lambda v=best[k]: v)() for k in plan.axes},
                            best_metric=float(best[plan.metric])
                            if pd.notna(best[plan.metric]) else None, deflated_sharpe=dsr["dsr"])
-        line = f"{len(frame)} combination(s), {n_failed} failed"
+        head = N_("%(n)s combination(s), %(failed)s failed", n=len(frame), failed=n_failed)
+        best_text = dsr_text = ""
         if n_ok:
-            bv = summary["best_metric"]
-            line += (f"; best {plan.metric} {bv:.3f} at " if bv is not None else "; best at ") + \
-                ", ".join(f"{k}={v}" for k, v in summary["best"].items())
+            bv, at = summary["best_metric"], ", ".join(f"{k}={v}" for k, v in summary["best"].items())
+            best_text = N_("; best %(metric)s %(value)s at %(at)s", metric=plan.metric, value=f"{bv:.3f}", at=at) \
+                if bv is not None else N_("; best at %(at)s", at=at)
             if dsr["dsr"] is not None:
-                line += f" (deflated Sharpe probability {dsr['dsr']:.2f} after {dsr['n_trials']} trials)"
+                dsr_text = N_(" (deflated Sharpe probability %(p)s after %(n)s trials)", p=f"{dsr['dsr']:.2f}",
+                              n=dsr["n_trials"])
+        line = N_("%(head)s%(best)s%(dsr)s", head=head, best=best_text, dsr=dsr_text)
         summary["line"] = line
         fsio.write_json(out / "summary.json", {**summary, "deflated": dsr, "identity": run_identity(prep),
                                                "axes": plan.axes, "method": plan.method,

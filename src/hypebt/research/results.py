@@ -114,7 +114,10 @@ def results_frame(store: ResultStore, plan, keys: list[str] | None = None) -> pd
     a resumed store may hold are left out): parameters, figures, status, in a stable order."""
     frame = store.frame()
     if keys is not None:
-        frame = frame[frame["key"].isin(set(keys))].reset_index(drop=True)
+        # in the plan's order, whatever order the workers finished in (the same table for 1 or 64 workers)
+        order = {k: i for i, k in reversed(list(enumerate(keys)))}
+        frame = frame[frame["key"].isin(set(keys))]
+        frame = frame.iloc[frame["key"].map(order).argsort(kind="stable")].reset_index(drop=True)
     params = list(plan.axes)
     extra = [c for c in frame.columns if c.startswith(("is_", "oos_", "wf"))]
     cols = params + RESULT_COLUMNS + extra + ["error", "seconds", "key"]
