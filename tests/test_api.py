@@ -253,11 +253,13 @@ def test_a_period_before_the_stored_data_is_an_error(real_store, repo):
 
 
 def test_spawned_sweep_workers_get_a_notebook_class_by_value(world, monkeypatch):
-    """A worker that never ran the cell (spawned, not forked) gets the class itself (cloudpickle)."""
+    """A worker that never ran the cell (spawned, not forked) gets the class: built again from its
+    recipe, so the classes Backtrader's metaclasses generate exist there too (hypebt.engine.portable)."""
     from hypebt.research import sweep as S
 
     ws, home, _ = world
-    cls = _cell_class(monkeypatch)
+    _cell_class(monkeypatch)
+    cls = _cell_class(monkeypatch)  # the cell run twice: Backtrader names its generated classes ..._Cell1 ...
     kw = dict(strategy=cls, codes=["000001"], benchmark=BENCH, grid={"shares": [100, 200]}, workspace=ws, home=home)
     here = hypebt.sweep(workers=1, **kw)
     monkeypatch.setattr(S, "START_METHOD", "spawn")

@@ -92,6 +92,7 @@ assert 'self.buy_value(code, self.equity / 10)' in manifest['strategy']['source'
     "fig = study.plot(); assert fig.axes, fig",
     # the same class in a cell and in a file: the same figures on 2 forked workers
     DIP_FILE.replace("DipFile", "DipCell"),
+    DIP_FILE.replace("DipFile", "DipCell"),  # the cell run again, as one does: a new class of the same name
     """kw = dict(codes=["002230", "300418", "688039", "300624"], start="2023-10-09", end="2024-05-22", warmup=20)
 grid = {"depth": [0.9, 0.97], "window": [10, 20]}
 cell = hypebt.sweep(strategy=DipCell, grid=grid, workers=2, **kw)

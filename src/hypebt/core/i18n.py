@@ -31,6 +31,7 @@ import contextlib
 import io
 import locale
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -145,7 +146,41 @@ def translate(text, lang: str):
     if isinstance(text, Msg):
         return translator(lang)(text.msgid, **text.args)
     found = catalogue(lang).get(text)
-    return found if found is not None else text
+    return found if found is not None else _reread(text, lang)
+
+
+@lru_cache(maxsize=None)
+def _patterns(lang: str) -> list[tuple[str, re.Pattern, str]]:
+    """(longest literal piece, regex, msgid) of every message with arguments, longest first."""
+    out = []
+    for msgid in catalogue(lang):
+        pieces = re.split(r"%\((\w+)\)s", msgid)
+        if len(pieces) < 2:
+            continue
+        literal = max(pieces[::2], key=len)
+        if len(literal.strip()) < 4:
+            continue  # too little fixed text to recognise it safely
+        rx = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(pieces)
+                     if not (i % 2 and p in pieces[1:i:2]))  # a name used twice: matched once
+        try:
+            out.append((literal, re.compile(f"^{rx}$", re.S), msgid))
+        except re.error:
+            continue
+    return sorted(out, key=lambda t: -len(t[2]))
+
+
+@lru_cache(maxsize=4096)
+def _reread(text: str, lang: str) -> str:
+    """A message that lost its arguments on the way (pandas stores a :class:`Msg` as a plain str):
+    recognised by its fixed text, translated with its arguments (each translated in turn)."""
+    if len(text) < 6 or not re.search(r"[A-Za-z]{3}", text):
+        return text
+    for literal, rx, msgid in _patterns(lang):
+        if literal in text:
+            m = rx.match(text)
+            if m:
+                return translator(lang)(msgid, **{k: translate(v, lang) for k, v in m.groupdict().items()})
+    return text
 
 
 # --- keeping the catalogue (python -m hypebt.core.i18n) -------------------------------------------

@@ -25,7 +25,7 @@ from hypebt.data import universes as U
 from hypebt.data.calendar import Calendar, store_sessions
 from hypebt.data.market_index import load_benchmark
 from hypebt.data.store import Store
-from hypebt.engine import metrics
+from hypebt.engine import metrics, portable
 from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, AShareBroker
 from hypebt.engine.provenance import adopt, source_digest, strategy_failure, strategy_source
 from hypebt.engine.spec import Spec
@@ -81,7 +81,15 @@ class Prepared:
         state = dict(self.__dict__)
         state.pop("_feeds", None)  # Backtrader objects stay in the process that made them
         state.pop("_bar_cache", None)  # rebuilt where the runs are
+        if self.strategy_cls is not None and not portable.importable(self.strategy_cls):
+            # a notebook's class: sent as its recipe, built again where it runs (hypebt.engine.portable)
+            state["strategy_cls"] = portable.Recipe.of(self.strategy_cls)
         return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("strategy_cls"), portable.Recipe):
+            state["strategy_cls"] = adopt(state["strategy_cls"].build())
+        self.__dict__.update(state)
 
     def strategy_class(self):
         if self.strategy_cls is not None:

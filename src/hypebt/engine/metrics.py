@@ -129,7 +129,8 @@ def compute(returns: pd.Series, trades: pd.DataFrame, orders: pd.DataFrame, expo
     """The standard figures. ``returns``: daily simple returns on a naive DatetimeIndex."""
     closed = trades[trades["status"] == "closed"] if len(trades) else trades
     pnl = closed["net_pnl"].to_numpy(dtype="float64") if len(closed) else np.empty(0)
-    outcomes = order_outcomes(zip(orders["status"], orders["reason"])) if len(orders) else None
+    reasons = orders["reason"] if "reason" in orders else [""] * len(orders)
+    outcomes = order_outcomes(zip(orders["status"], reasons)) if len(orders) else None
     n_open = int((trades["status"] == "open").sum()) if len(trades) else 0
     return figures(returns, pnl, outcomes, exposure, n_open)
 

@@ -7,6 +7,7 @@ import base64
 import dataclasses
 import datetime as dt
 import io
+import re
 import sys
 from pathlib import Path
 
@@ -143,10 +144,24 @@ STUDY_LABELS = {
 }
 
 
+# Window columns: car_mkt[0,20] in car.csv, "CAR[0,20] market-adjusted" in the company table.
+WINDOW_LABELS = [
+    (re.compile(r"^(?:car_mkt|CAR)\[(-?\d+), ?(-?\d+)\](?: market-adjusted)?$"), N_("CAR[%(lo)s,%(hi)s] market-adjusted")),
+    (re.compile(r"^(?:car_mm\[|CAR\[)(-?\d+), ?(-?\d+)\](?: market model)?$"), N_("CAR[%(lo)s,%(hi)s] market model")),
+    (re.compile(r"^(?:bhar_mkt|BHAR)\[(-?\d+), ?(-?\d+)\]$"), N_("BHAR[%(lo)s,%(hi)s]")),
+]
+
+
 def study_header(lang: str):
     """A study table's column name in ``lang`` (the CSV's name when hypebt has no words for it)."""
     def header(col: str) -> str:
-        return i18n.translate(STUDY_LABELS[col], lang) if col in STUDY_LABELS else col
+        if col in STUDY_LABELS:
+            return i18n.translate(STUDY_LABELS[col], lang)
+        for pattern, label in WINDOW_LABELS:
+            m = pattern.match(col)
+            if m:
+                return i18n.translate(N_(label.msgid, lo=m.group(1), hi=m.group(2)), lang)
+        return col
     return header
 
 

@@ -204,19 +204,20 @@ def bmp_test(est, car, length: int, ddof: int = 1, kp: bool = False, r_bar: floa
         return _nan(name, n, N_("fewer than 2 standardized CARs"))
     z = scar[ok]
     t = float(np.mean(z) / (np.std(z, ddof=1) / np.sqrt(n)))
-    notes = f"CARs scaled by each stock's estimation-window AR sd (ddof={ddof}); t with {n - 1} df"
+    notes = N_("CARs scaled by each stock's estimation-window AR sd (ddof=%(ddof)s); t with %(df)s df", ddof=ddof,
+               df=n - 1)
     if kp:
         if r_bar is None:
             r_bar, pairs = average_correlation(est[:, ok])
-            notes += f"; r̄ = {r_bar:.3f} from {pairs} pairs"
+            notes = N_("%(notes)s; r̄ = %(r)s from %(pairs)s pairs", notes=notes, r=f"{r_bar:.3f}", pairs=pairs)
         else:
-            notes += f"; r̄ = {r_bar:.3f}"
+            notes = N_("%(notes)s; r̄ = %(r)s", notes=notes, r=f"{r_bar:.3f}")
         if not np.isfinite(r_bar):
             return _nan(name, n, N_("the average cross-correlation could not be estimated"))
         if r_bar < 0:
             # a negative average is sampling noise around 0 for a market-model residual; taken as 0,
             # the correction never makes the test bolder than BMP (and 1 + (N-1) r̄ stays positive)
-            notes += " (negative: taken as 0)"
+            notes = N_("%(notes)s (negative: taken as 0)", notes=notes)
         rho = max(r_bar, 0.0)
         t *= float(np.sqrt((1 - rho) / (1 + (n - 1) * rho)))
     return TestResult(name, t, _two_sided_t(t, n - 1), n, notes, float(np.mean(z)))
@@ -259,7 +260,7 @@ def generalized_sign_test(est, car, adjust_correlation: bool = True, rho: float 
     if not 0 < p_hat < 1:
         return _nan(name, n, N_("the estimation-window share of positive ARs is 0 or 1"))
     w = int((car[ok] > 0).sum())
-    notes = f"{w} of {n} positive against p̂ = {p_hat:.3f}"
+    notes = N_("%(w)s of %(n)s positive against p̂ = %(p)s", w=w, n=n, p=f"{p_hat:.3f}")
     if not adjust_correlation:
         rho = 0.0
     else:
@@ -267,7 +268,7 @@ def generalized_sign_test(est, car, adjust_correlation: bool = True, rho: float 
         if not np.isfinite(rho):
             return _nan(name, n, N_("the sign correlation could not be estimated"))
         rho = max(rho, 0.0)  # a negative average would shrink the variance below independence
-        notes += f"; sign correlation ρ = {rho:.3f}"
+        notes = N_("%(notes)s; sign correlation ρ = %(rho)s", notes=notes, rho=f"{rho:.3f}")
     z = (w - n * p_hat) / np.sqrt(n * p_hat * (1 - p_hat) * (1 + (n - 1) * rho))
     return TestResult(name, float(z), _two_sided_z(z), n, notes, w / n)
 
@@ -316,7 +317,7 @@ def rank_test(est, event, test_rows=None) -> TestResult:
         return _nan(name, allr.shape[1], N_("no event-window ranks"))
     z = float(ev.sum() / (np.sqrt(len(ev)) * s))
     return TestResult(name, z, _two_sided_z(z), int(allr.shape[1]),
-                      f"ranks over {est.shape[0] + event.shape[0]} sessions; normal", float(ev.mean()))
+                      N_("ranks over %(n)s sessions; normal", n=est.shape[0] + event.shape[0]), float(ev.mean()))
 
 
 def calendar_time_test(ar, in_window) -> TestResult:
@@ -349,8 +350,8 @@ def calendar_time_test(ar, in_window) -> TestResult:
         return _nan(name, len(p), N_("fewer than 3 portfolio sessions"))
     t = float(np.mean(p) / (np.std(p, ddof=1) / np.sqrt(len(p))))
     return TestResult(name, t, _two_sided_t(t, len(p) - 1), len(p),
-                      f"{len(p)} portfolio sessions, mean {count[count > 0].mean():.1f} stocks each; "
-                      f"t with {len(p) - 1} df", float(np.mean(p)))
+                      N_("%(n)s portfolio sessions, mean %(stocks)s stocks each; t with %(df)s df", n=len(p),
+                         stocks=f"{count[count > 0].mean():.1f}", df=len(p) - 1), float(np.mean(p)))
 
 
 def clustering(day0, window: tuple[int, int], threshold: float = 0.05) -> Clustering:

@@ -21,9 +21,11 @@ import pandas as pd
 
 from hypebt.engine.strategy import resolve_params
 
+# refused_orders: by the market; the orders the strategy cancelled or that expired, and the positions
+# still open at the end, follow the status (added after the first release's columns)
 RESULT_COLUMNS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "n_trades",
-                  "exposure", "refused_orders", "cancelled_orders", "expired_orders", "open_positions",
-                  "final_value", "status"]
+                  "exposure", "refused_orders", "status", "cancelled_orders", "expired_orders", "open_positions",
+                  "final_value"]
 
 
 def run_identity(prep) -> dict:
