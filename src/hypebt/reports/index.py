@@ -17,6 +17,7 @@ from pathlib import Path
 from hypebt.core import fsio, i18n
 from hypebt.core.i18n import N_
 from hypebt.reports import assets, history
+from hypebt.reports.labels import LABELS
 from hypebt.reports.templating import Cell, Table, render
 
 MARKER = '<meta name="generator" content="hypebt report index">'
@@ -99,7 +100,7 @@ def _sweep_entry(folder: Path, rel: str) -> dict:
     best = ", ".join(f"{k}={v}" for k, v in (s.get("best") or {}).items())
     dsr = s.get("deflated_sharpe")
     figures = N_("%(n)s combinations, %(failed)s failed; best %(metric)s %(value)s at %(best)s; deflated Sharpe %(dsr)s",
-                 n=s.get("combinations"), failed=s.get("failed"), metric=s.get("metric"),
+                 n=s.get("combinations"), failed=s.get("failed"), metric=LABELS.get(s.get("metric"), s.get("metric")),
                  value=_num(s.get("best_metric")), best=best or "n/a", dsr=_num(dsr))
     link = "sweep.html" if (folder / "sweep.html").is_file() else "results.csv"
     return {"kind": "sweep", "when": s.get("created_at", ""), "figures": figures, "link": f"{rel}/{link}",

@@ -16,7 +16,7 @@ import pandas as pd
 
 from hypebt.core import i18n
 from hypebt.core.i18n import N_
-from hypebt.reports import run_page, sweep_page, study_text
+from hypebt.reports import labels, run_page, sweep_page, study_text
 from hypebt.reports.templating import render, table
 
 CHART_SIZE = (7.5, 3.8)
@@ -71,23 +71,22 @@ def run_html(result, lang: str = "en") -> str:
 
 
 def sweep_figure(frame: pd.DataFrame, lang: str = "en"):
-    """The ranking metric against each swept parameter (best and median over the others); with two
-    or more parameters, a heatmap of the first two as well."""
+    """The ranking metric against each swept parameter: its best and median over the others."""
     _ = i18n.translator(lang)
     plt = _pyplot()
     metric = frame.attrs.get("metric", "sharpe")
     ok = frame[frame["status"] == "ok"].reset_index() if "status" in frame else frame.reset_index()
     params = [p for p in (frame.index.names or []) if p]
     scale = 100 if sweep_page.is_fraction(metric) else 1
-    name = sweep_page.header(metric, lang) + (", %" if scale == 100 else "")
+    name = labels.header(metric, lang) + (", %" if scale == 100 else "")
     fig, axes = plt.subplots(1, max(1, len(params)), figsize=(3.2 * max(1, len(params)) + 1, 3.2), squeeze=False)
     for ax, p in zip(axes[0], params):
         by = ok.groupby(p, sort=True)[metric]
-        labels = [str(v) for v in by.groups]
-        x = range(len(labels))
+        ticks = [str(v) for v in by.groups]
+        x = range(len(ticks))
         ax.bar([i - 0.2 for i in x], by.max().to_numpy() * scale, width=0.4, color="#2e86c1", label=_("best"))
         ax.bar([i + 0.2 for i in x], by.median().to_numpy() * scale, width=0.4, color="#aab7b8", label=_("median"))
-        ax.set_xticks(list(x), labels, fontsize=8)
+        ax.set_xticks(list(x), ticks, fontsize=8)
         ax.set_xlabel(p)
         ax.set_ylabel(name)
     axes[0][0].legend(fontsize=8)
@@ -111,7 +110,7 @@ def sweep_html(frame: pd.DataFrame, lang: str = "en") -> str:
     failed = int((flat["status"] != "ok").sum()) if "status" in flat else 0
     counts = [(N_("combinations"), str(len(flat))), (N_("failed"), str(failed)),
               (N_("distinct results"), str(len(sweep_page.groups(ranked, params))))]
-    heading = _("Sweep: %(name)s", name=frame.attrs.get("name", "")) + " · " + sweep_page.header(metric, lang)
+    heading = _("Sweep: %(name)s", name=frame.attrs.get("name", "")) + " · " + labels.header(metric, lang)
     return render("notebook.html", lang=lang, heading=heading, counts=counts, headline=best,
                   png=_png(sweep_figure(frame, lang)) if len(ranked) and params else "", notes=[],
                   tables=[pd.DataFrame(frame)._repr_html_()])

@@ -103,8 +103,8 @@ def write_run(prep, result, out_dir: Path, command: list[str] | None = None, htm
               universe=universe_label(prep, names), period=period, benchmark=bench)
     notes = [*(extra_notes or []), N_("benchmark: %(name)s", name=bench), *data_notes(prep), *prep.warnings]
     if prep.events:
-        notes.append(N_("events: %(list)s", list="; ".join(f"{t.event.id} -> {t.session.date()} {t.at}"
-                                                           for t in prep.events)))
+        notes.append(N_("events: %(list)s", list="; ".join(
+            f"{t.event.id} -> {t.session.date()} {run_page.word(t.at, lang, run_page.AT)}" for t in prep.events)))
     notes += fitted.caveats(result.stats, len(prep.events))
     warning = U_WARNING if prep.look_ahead else ""
     root = assets.root_for(out_dir, reports)

@@ -19,7 +19,7 @@ from hypebt.core.i18n import N_
 from hypebt.core.outdir import staged_dir
 from hypebt.data.universes import LOOK_AHEAD_WARNING
 from hypebt.reports import run_report as report
-from hypebt.reports import study_text
+from hypebt.reports import run_page, study_text
 from hypebt.research.study import TRADABLE_RULE
 from hypebt.reports.templating import render, table
 
@@ -181,8 +181,9 @@ def write(inputs, abnormal, car, summary, curves_frame, skipped, out: Path, comm
     spans = {d["id"]: d for d in inputs.day0}
     ev_table = pd.DataFrame([{
         "id": t.event.id, "name": t.event.name, "company": t.event.company,
-        "time (Beijing)": str(t.event.time), "known": str(t.event.known_time), "scheduled": t.event.scheduled,
-        "day 0": str(t.session.date()), "first tradable price": t.at,
+        "time (Beijing)": str(t.event.time), "known": str(t.event.known_time),
+        "scheduled": i18n.translate(N_("scheduled") if t.event.scheduled else N_("unscheduled"), lang),
+        "day 0": str(t.session.date()), "first tradable price": run_page.word(t.at, lang, run_page.AT),
         "day-0 return spans (calendar days)": spans.get(t.event.id, {}).get("span_days", ""),
     } for t in inputs.tradables])
     pct = {"mean_car_mkt", "median_car_mkt", "mean_car_mm", "mean_bhar", "mean_paper", "mean_tradable", "mean_gap",

@@ -27,6 +27,7 @@ from hypebt.engine import metrics
 from hypebt.reports import run_report as report
 from hypebt.engine import backtest as engine
 from hypebt.reports import assets, charts
+from hypebt.reports.labels import LABELS, header
 from hypebt.reports.templating import Cell, Table, plain, render, table
 from hypebt.research.plan import Plan
 from hypebt.research.results import ResultStore, plan_keys_of, results_frame, run_identity
@@ -71,7 +72,8 @@ def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str]
         best_text = dsr_text = ""
         if n_ok:
             bv, at = summary["best_metric"], ", ".join(f"{k}={v}" for k, v in summary["best"].items())
-            best_text = N_("; best %(metric)s %(value)s at %(at)s", metric=plan.metric, value=f"{bv:.3f}", at=at) \
+            best_text = N_("; best %(metric)s %(value)s at %(at)s", metric=LABELS.get(plan.metric, plan.metric),
+                           value=f"{bv:.3f}", at=at) \
                 if bv is not None else N_("; best at %(at)s", at=at)
             if dsr["dsr"] is not None:
                 dsr_text = N_(" (deflated Sharpe probability %(p)s after %(n)s trials)", p=f"{dsr['dsr']:.2f}",
@@ -98,33 +100,20 @@ FRACTIONS = ("total_return", "cagr", "max_drawdown", "win_rate", "exposure", "vo
 # make one result (one rank listing every combination that gave it).
 SAME_RESULT = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "n_trades", "exposure",
                "refused_orders", "cancelled_orders", "expired_orders", "open_positions"]
-LABELS = {"total_return": N_("total return"), "cagr": N_("CAGR"), "sharpe": N_("Sharpe"), "sortino": N_("Sortino"),
-          "max_drawdown": N_("max drawdown"), "win_rate": N_("win rate"), "n_trades": N_("closed trades"),
-          "exposure": N_("exposure"), "refused_orders": N_("refused by the market"),
-          "cancelled_orders": N_("cancelled by the strategy"), "expired_orders": N_("expired"),
-          "open_positions": N_("open positions at the end"), "final_value": N_("final value"),
-          "status": N_("status"), "error": N_("error"), "seconds": N_("seconds"), "volatility": N_("volatility"),
-          "grid": N_("grid"), "random": N_("random"), "ok": N_("ok"), "failed": N_("failed")}
-
-
-def header(col: str, lang: str) -> str:
-    """A result column's name on the page: a figure in words (in/out-of-sample and walk-forward
-    prefixes kept), a parameter as it is."""
-    for prefix, text in (("is_", N_("in-sample %(figure)s")), ("oos_", N_("out-of-sample %(figure)s"))):
-        if col.startswith(prefix) and col[len(prefix):] in LABELS:
-            return i18n.translate(N_(text.msgid, figure=LABELS[col[len(prefix):]]), lang)
-    return i18n.translate(LABELS[col], lang) if col in LABELS else col
-
-
 def is_fraction(col: str) -> bool:
     """Columns that hold fractions (shown as percentages on the page; the CSV keeps fractions)."""
     base = col.split("_", 1)[1] if col.startswith(("is_", "oos_")) or (col.startswith("wf") and "_" in col) else col
     return base in FRACTIONS
 
 
+SIGNED = ("total_return", "cagr", "max_drawdown")  # a gain or a loss; win rate, exposure, volatility have no sign
+
+
 def _cell(col, v) -> str:
     if is_fraction(str(col)) and isinstance(v, float):
-        return "" if not math.isfinite(v) else f"{v:+.2%}"
+        if not math.isfinite(v):
+            return ""
+        return f"{v:+.2%}" if str(col).split("_", 1)[-1] in SIGNED or str(col) in SIGNED else f"{v:.2%}"
     if str(col) in ("sharpe", "sortino") or str(col).endswith(("_sharpe", "_sortino")):
         return "" if not isinstance(v, float) or not math.isfinite(v) else f"{v:.2f}"
     return plain(v)
