@@ -17,6 +17,7 @@ import ast
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -134,12 +135,20 @@ def notebook_run(repo, real_store, tmp_path_factory):
                  f"DASK_ADDRESS = {cluster.address!r}")
         cells = [setup, *readme_cells(), *CHECKS]
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-        client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                         resources={"metadata": {"path": str(ws)}})
-        try:
-            client.execute()
-        except nbclient.exceptions.CellExecutionError as exc:
-            pytest.fail(f"a notebook cell failed:\n{exc}")
+        # A kernel of this very interpreter (a "python3" kernelspec elsewhere on the machine may be another venv's)
+        spec_dir = root / "jupyter" / "kernels" / "hypebt-test"
+        spec_dir.mkdir(parents=True)
+        (spec_dir / "kernel.json").write_text(json.dumps({
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "hypebt test", "language": "python"}), "utf-8")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("JUPYTER_PATH", str(root / "jupyter"))
+            client = nbclient.NotebookClient(nb, timeout=600, kernel_name="hypebt-test",
+                                             resources={"metadata": {"path": str(ws)}})
+            try:
+                client.execute()
+            except nbclient.exceptions.CellExecutionError as exc:
+                pytest.fail(f"a notebook cell failed:\n{exc}")
     finally:
         cluster.close()
     return nb, ws

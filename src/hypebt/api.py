@@ -21,8 +21,11 @@ are spec keys (``start``, ``codes``, ``cash``, ``warmup``, ...) set them; any ot
 strategy parameter. A run gives the same figures as ``hypebt run`` on the same spec (tested).
 
 The workspace (``strategies/``, ``data/``) is ``workspace=`` if given, else the nearest folder
-above the spec file holding ``strategies/`` or ``data/``, else the current folder; the store is
-``home=``, else ``$HYPEBT_HOME``, else ``<workspace>/data/store``.
+above the spec file holding ``strategies/`` or ``data/``, else the current folder if it is one;
+anywhere else the call stops with a one-line :class:`hypebt.HypebtError` (Jupyter shows only that
+line). The store is ``home=``, else ``$HYPEBT_HOME``, else ``<workspace>/data/store``; nothing is
+fetched through akshare unless ``fetch=True``. In Jupyter a :class:`Result`, a sweep's table and a
+study show their headline figures, counts and a chart; each has ``.plot()``.
 """
 
 from __future__ import annotations
@@ -214,7 +217,8 @@ def _num(x) -> str:
     return "n/a" if x is None or x != x else f"{x:.2f}"
 
 
-def prepare(spec=None, strategy=None, *, workspace=None, home=None, fetch: bool = False, **params):
+def prepare(spec=None, strategy=None, *, workspace=None, home=None, fetch: bool = False, offline: bool = False,
+            **params):
     """The prepared run (:class:`hypebt.engine.backtest.Prepared`) of a spec, for repeated runs."""
     from hypebt.engine import backtest as engine
 
@@ -222,24 +226,27 @@ def prepare(spec=None, strategy=None, *, workspace=None, home=None, fetch: bool 
     if not sp.strategy:
         raise InputError(f"{sp.path}: no strategy; pass strategy= (a name in strategies/, a .py path or a class)")
     store = _store(home, ws)
-    _ensure(sp, store, ws, fetch)
+    _ensure(sp, store, ws, fetch and not offline)
     return engine.prepare(sp, ws, store, strategy_cls=cls)
 
 
-def backtest(spec=None, strategy=None, *, workspace=None, home=None, fetch: bool = False, **params) -> Result:
+def backtest(spec=None, strategy=None, *, workspace=None, home=None, fetch: bool = False, offline: bool = False,
+             **params) -> Result:
     """Run one backtest and return its :class:`Result`.
 
     ``spec``: a spec file path, a dict of spec keys, or None (then keywords only). ``strategy``:
     a name in ``strategies/``, a ``.py`` path, or a :class:`hypebt.Strategy` subclass (one defined
     in a notebook works). Other keywords: spec keys (``start="2024-01-02"``, ``codes=[...]``,
     ``warmup=20``, ``rules={"borrow_rate": 0.1}``) or strategy parameters (``hold_days=3``).
+    ``fetch=True`` fetches what the store lacks through akshare (never otherwise; ``offline=True``, the
+    earlier spelling, says the same as the default).
 
     >>> res = hypebt.backtest("backtests/sora_hype.toml", hold_days=3)  # doctest: +SKIP
     >>> res.stats["sharpe"], res.returns.index[0]  # doctest: +SKIP
     """
     from hypebt.engine import backtest as engine
 
-    prep = prepare(spec, strategy, workspace=workspace, home=home, fetch=fetch, **params)
+    prep = prepare(spec, strategy, workspace=workspace, home=home, fetch=fetch, offline=offline, **params)
     return Result(prep, engine.run(prep, strategy_cls=prep.strategy_cls))
 
 
@@ -247,7 +254,8 @@ def backtest(spec=None, strategy=None, *, workspace=None, home=None, fetch: bool
 
 def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, strategy=None, out=None,
           scheduler: str | None = None, resume: bool = False, html_report: bool = False, workspace=None,
-          home=None, fetch: bool = False, max_combinations: int | None = None, **params) -> pd.DataFrame:
+          home=None, fetch: bool = False, offline: bool = False, max_combinations: int | None = None,
+          **params) -> pd.DataFrame:
     """Run a parameter sweep; a DataFrame indexed by the swept parameters (one row per combination:
     status, figures, in-/out-of-sample columns) that shows the best distinct results and a chart
     in Jupyter, and whose ``.plot()`` draws the metric by parameter.
@@ -267,7 +275,7 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
     sp, ws, cls = resolve_spec(spec, strategy, workspace, extra={"sweep": grid} if grid is not None else None,
                                keywords=params)
     store = _store(home, ws)
-    _ensure(sp, store, ws, fetch)
+    _ensure(sp, store, ws, fetch and not offline)
     prep = engine.prepare(sp, ws, store, strategy_cls=cls)
     plan = S.make_plan(sp, prep.strategy_class(), max_combinations)
     if workers is not None and workers < 1:
@@ -337,7 +345,7 @@ class StudyResult:
         return notebook.study_figure(self.curves, lang or self.lang)
 
 
-def study(spec=None, *, workspace=None, home=None, fetch: bool = False, **keys) -> StudyResult:
+def study(spec=None, *, workspace=None, home=None, fetch: bool = False, offline: bool = False, **keys) -> StudyResult:
     """Run an event study (a spec with ``[events]`` and optionally ``[study]``).
 
     >>> s = hypebt.study("backtests/sora_study.toml"); s.summary  # doctest: +SKIP
@@ -349,7 +357,7 @@ def study(spec=None, *, workspace=None, home=None, fetch: bool = False, **keys) 
         raise InputError(f"{sp.path}: a study needs an [events] table (catalogue and a filter)")
     store = _store(home, ws)
     if sp.universe != "all":
-        _ensure(sp, store, ws, fetch)
+        _ensure(sp, store, ws, fetch and not offline)
     inputs = ST.prepare(sp, ws, store)
     res = ST.compute_all(inputs.panel, inputs.tradables, inputs.cfg, inputs.names)
     curves = ST.curves(res.abnormal, inputs.cfg.confidence, res.outcomes)
