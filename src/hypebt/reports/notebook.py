@@ -16,16 +16,14 @@ import pandas as pd
 
 from hypebt.core import i18n
 from hypebt.core.i18n import N_
-from hypebt.reports import labels, run_page, sweep_page, study_text
+from hypebt.reports import labels, run_page, study_page, study_text, sweep_page
 from hypebt.reports.templating import render, table
 
 CHART_SIZE = (7.5, 3.8)
 
 
 def _pyplot():
-    from hypebt.reports.study_page import setup_matplotlib  # the file backend, a CJK font for names
-
-    plt, _cjk = setup_matplotlib()
+    plt, _cjk = study_page.setup_matplotlib()  # the file backend, a CJK font for names
     return plt
 
 
@@ -122,15 +120,7 @@ def study_figure(curves: pd.DataFrame, lang: str = "en"):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=CHART_SIZE)
     overall = curves[curves["event"] == "all events"] if "all events" in set(curves["event"]) else curves
-    for model, label, color in (("car_mkt", _("market-adjusted"), "#1f77b4"), ("car_mm", _("market model"), "#d62728")):
-        c = overall[overall["model"] == model]
-        if len(c) and c["mean"].notna().any():
-            ax.plot(c["rel_day"], c["mean"] * 100, label=_("mean CAR, %(model)s", model=label), color=color)
-            ax.fill_between(c["rel_day"], c["low"] * 100, c["high"] * 100, color=color, alpha=0.15)
-    ax.axvline(0, color="grey", lw=0.8, ls="--")
-    ax.axhline(0, color="grey", lw=0.6)
-    ax.set_xlabel(_("sessions from the event's first tradable session (day 0)"))
-    ax.set_ylabel(_("CAR, %"))
+    study_page.draw_car(ax, overall, _)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -158,9 +148,7 @@ def study_html(res, name: str, lang: str = "en") -> str:
             return "" if math.isnan(v) else (f"{v:+.2%}" if col in pct else f"{v:.3g}")
         return str(v)
 
-    from hypebt.reports.study_page import study_header
-
-    head = table(summary[cols], fmt, cls="", headers=study_header(lang))
+    head = table(summary[cols], fmt, cls="", headers=study_page.study_header(lang))
     return render("notebook.html", lang=lang, heading=_("Event study: %(name)s", name=name), counts=counts,
                   headline=head, png=_png(study_figure(res.curves, lang)), notes=[*lines, *res.notes], tables=[])
 

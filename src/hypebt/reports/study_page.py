@@ -69,6 +69,19 @@ def _png(fig, plt) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def draw_car(ax, curve: pd.DataFrame, _=_en) -> None:
+    """One event's mean CAR (market-adjusted and market model, in %) with its confidence band on ``ax``."""
+    for model, label, color in (("car_mkt", _("market-adjusted"), "#1f77b4"), ("car_mm", _("market model"), "#d62728")):
+        c = curve[curve["model"] == model]
+        if len(c) and c["mean"].notna().any():
+            ax.plot(c["rel_day"], c["mean"] * 100, label=_("mean CAR, %(model)s", model=label), color=color)
+            ax.fill_between(c["rel_day"], c["low"] * 100, c["high"] * 100, color=color, alpha=0.15)
+    ax.axvline(0, color="grey", lw=0.8, ls="--")
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set_xlabel(_("sessions from the event's first tradable session (day 0)"))
+    ax.set_ylabel(_("CAR, %"))
+
+
 def car_figures(curves: pd.DataFrame, car: pd.DataFrame, title_names: dict, _=_en) -> list[tuple[str, str]]:
     """(title, base64 PNG) of the mean CAR curves with bands, and the paper-vs-tradable bars."""
     plt, _cjk = setup_matplotlib()
@@ -78,15 +91,7 @@ def car_figures(curves: pd.DataFrame, car: pd.DataFrame, title_names: dict, _=_e
         groups = groups[:1]
     for ev_id, g in groups:
         fig, ax = plt.subplots(figsize=(7.5, 3.6))
-        for model, label, color in (("car_mkt", _("market-adjusted"), "#1f77b4"), ("car_mm", _("market model"), "#d62728")):
-            c = g[g["model"] == model]
-            if c["mean"].notna().any():
-                ax.plot(c["rel_day"], c["mean"] * 100, label=_("mean CAR, %(model)s", model=label), color=color)
-                ax.fill_between(c["rel_day"], c["low"] * 100, c["high"] * 100, color=color, alpha=0.15)
-        ax.axvline(0, color="grey", lw=0.8, ls="--")
-        ax.axhline(0, color="grey", lw=0.6)
-        ax.set_xlabel(_("sessions from the event's first tradable session (day 0)"))
-        ax.set_ylabel(_("CAR, %"))
+        draw_car(ax, g, _)
         n = int(g["n"].max()) if len(g) else 0
         title = _("%(event)s: mean CAR with confidence band (n=%(n)s)", event=title_names.get(ev_id, ev_id), n=n)
         ax.set_title(title, fontsize=10)
