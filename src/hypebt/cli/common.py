@@ -25,8 +25,9 @@ def workspace_of(args) -> Path:
                              required=getattr(args, "command", None) not in _ANYWHERE)
 
 
-def print_notes(notes: list[str], look_ahead: bool, lang: str = "en") -> None:
-    """A run's or study's notes, and the look-ahead warning of concept universes, on stderr (in ``lang``)."""
+def print_notes(notes: list[str], look_ahead: bool | str, lang: str = "en") -> None:
+    """A run's or study's notes, and its look-ahead warning (the text, or True for a concept list's),
+    on stderr (in ``lang``)."""
     from hypebt.core.i18n import translate
 
     for note in notes:
@@ -34,7 +35,8 @@ def print_notes(notes: list[str], look_ahead: bool, lang: str = "en") -> None:
     if look_ahead:
         from hypebt.data.universes import LOOK_AHEAD_WARNING
 
-        print(f"warning: {translate(LOOK_AHEAD_WARNING, lang)}", file=sys.stderr)
+        text = look_ahead if isinstance(look_ahead, str) else LOOK_AHEAD_WARNING
+        print(f"warning: {translate(text, lang)}", file=sys.stderr)
 
 
 def lang_of(args, spec=None) -> str:

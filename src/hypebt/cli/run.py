@@ -56,7 +56,7 @@ def run(args) -> int:
         if spec.keep:
             pruned = history.prune(base, spec.keep)
     s = result.stats
-    print_notes(prep.warnings, prep.look_ahead, lang)
+    print_notes(prep.warnings, prep.warning, lang)
     print(_("%(name)s: %(strategy)s on %(universe)s %(start)s..%(end)s: return %(ret)s (benchmark %(bench)s %(bret)s), "
             "sharpe %(sharpe)s, max drawdown %(dd)s, %(trades)s closed trades, %(open)s open at the end, "
             "%(refused)s orders refused by the market, %(cancelled)s cancelled by the strategy, %(expired)s expired, "

@@ -111,11 +111,29 @@ def _event_orders(orders: pd.DataFrame, ev_id: str, day0: str) -> pd.DataFrame:
     return orders[(orders["note"].astype(str) == ev_id) | (orders["date"].astype(str) == day0)]
 
 
+def universe_text(record: dict | None, names: dict, _=_en) -> str:
+    """One event's board universe in words: each board's snapshot, its age, the members, and those
+    without a bar on the event's session (why)."""
+    if not record:
+        return ""
+    boards = "; ".join(_("%(board)s: snapshot %(published)s, %(age)s days old, %(n)s members", board=b["board"],
+                         published=b["published"], age=b["age_days"], n=b["members"])
+                       + (_(" (published after the event: look-ahead)") if b["look_ahead"] else "")
+                       for b in record["boards"])
+    missing = record["no_bar"]
+    if missing:
+        boards += _("; %(n)s without a bar that session: ", n=len(missing)) + ", ".join(
+            f"{label(c, names)} ({why})" for c, why in list(missing.items())[:8]) + (" ..." if len(missing) > 8 else "")
+    return boards
+
+
 def events_table(prep, orders: pd.DataFrame, names: dict, _=_en) -> Table:
     """Per event: when it happened and became known (Beijing), its first tradable session and
-    price (open or close), what was bought or shorted, what was refused and why."""
+    price (open or close), its universe (board universes: the snapshot each board came from and its
+    age), what was bought or shorted, what was refused and why."""
     rows = []
     nothing = _("nothing")
+    universes = {r["event"]: r for r in getattr(prep, "event_universes", [])}
     for t in prep.events:
         ev, day0 = t.event, str(t.session.date())
         mine = _event_orders(orders, ev.id, day0)
@@ -125,6 +143,9 @@ def events_table(prep, orders: pd.DataFrame, names: dict, _=_en) -> Table:
         rows.append([
             Cell(ev.id), Cell(ev.name), Cell(ev.company), Cell(str(ev.time)), Cell(str(ev.known_time)),
             Cell(f"{day0} {word(t.at, _.lang, AT)}"),
+            Cell(universe_text(universes.get(ev.id), names, _)
+                 or _("%(universe)s (%(n)s codes)", universe=prep.universe_name,
+                      n=len(t.universe) if t.universe is not None else len(prep.codes))),
             Cell("; ".join(f"{word(r.side, _.lang)} {label(r.code, names)} {int(r.size)} @ {r.price:.2f}"
                            for r in done.itertuples())
                  or nothing),
@@ -132,7 +153,7 @@ def events_table(prep, orders: pd.DataFrame, names: dict, _=_en) -> Table:
                            for r in refused.itertuples()) or nothing),
         ])
     return Table([_("event"), _("name"), _("company"), _("happened (Beijing)"), _("known (Beijing)"),
-                  _("first tradable"), _("bought / shorted"), _("refused (why)")], rows,
+                  _("first tradable"), _("universe (as known then)"), _("bought / shorted"), _("refused (why)")], rows,
                  empty=_("no events in this run"))
 
 

@@ -22,11 +22,11 @@ import pandas as pd
 
 from hypebt.core import fsio, i18n
 from hypebt.core.i18n import N_
-from hypebt.data.universes import LOOK_AHEAD_WARNING
 from hypebt.engine import metrics
 from hypebt.reports import run_report as report
 from hypebt.engine import backtest as engine
 from hypebt.reports import assets, charts
+from hypebt.reports import sweep_validation as SV
 from hypebt.reports.labels import LABELS, header
 from hypebt.reports.templating import Cell, Table, plain, render, table
 from hypebt.research.plan import Plan
@@ -42,11 +42,13 @@ def rank_ok(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str] | None = None,
-          command: list[str] | None = None, names: dict[str, str] | None = None, lang: str = "en",
+          command: list[str] | None = None, names: dict[str, str] | None = None, validation=None, lang: str = "en",
           reports: Path | None = None) -> dict:
     """Write the result tables, and (``html_report``) ``sweep.html`` in ``lang`` with the run folder
     (report and tearsheet) of each of the top-N distinct results; ``reports``: the workspace's
-    reports folder (its ``_assets/`` serve the pages when ``out`` is inside it)."""
+    reports folder (its ``_assets/`` serve the pages when ``out`` is inside it). ``validation``
+    (``--validate events``, :class:`hypebt.research.validate.Validation`): ``validation.csv`` and its
+    section of the page."""
     store = ResultStore(out / "results.sqlite")
     try:
         if keys is None:
@@ -80,6 +82,10 @@ def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str]
                               n=dsr["n_trials"])
         line = N_("%(head)s%(best)s%(dsr)s", head=head, best=best_text, dsr=dsr_text)
         summary["line"] = line
+        if validation is not None:
+            SV.write_files(out, validation)
+            summary["validation"] = validation.summary
+            summary["validation_line"] = SV.line(validation, plan.metric)
         fsio.write_json(out / "summary.json", {**summary, "deflated": dsr, "identity": run_identity(prep),
                                                "axes": plan.axes, "method": plan.method,
                                                "grid_size": plan.grid_size, "split": plan.split,
@@ -89,7 +95,7 @@ def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str]
                                                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(
                                                    timespec="seconds")})
         if html_report:
-            _write_html(prep, plan, out, frame, ranked, store, summary, dsr, command, names, lang, reports)
+            _write_html(prep, plan, out, frame, ranked, store, summary, dsr, command, names, validation, lang, reports)
         return summary
     finally:
         store.close()
@@ -253,8 +259,8 @@ def _split_chart(ranked: pd.DataFrame, metric: str, split: str, lang: str = "en"
                           (ranked[a] * scale).tolist(), (ranked[b] * scale).tolist(), header(a, lang), header(b, lang), _)
 
 
-def _write_html(prep, plan, out, frame, ranked, store, summary, dsr, command=None, names=None, lang="en",
-                reports=None) -> None:
+def _write_html(prep, plan, out, frame, ranked, store, summary, dsr, command=None, names=None, validation=None,
+                lang="en", reports=None) -> None:
     spec = prep.spec
     params = list(plan.axes)
     distinct = groups(ranked, params)
@@ -267,7 +273,7 @@ def _write_html(prep, plan, out, frame, ranked, store, summary, dsr, command=Non
         "sweep.html", lang=lang, title=f"{spec.name} sweep", name=spec.name, strategy=prep.strategy_name,
         universe=report.universe_label(prep, names or {}), first=prep.sessions[0].date(), last=prep.sessions[-1].date(),
         benchmark=spec.benchmark, method=LABELS.get(plan.method, plan.method), params=params,
-        warning=LOOK_AHEAD_WARNING if prep.look_ahead else "", notes_list=prep.warnings,
+        warning=prep.warning, notes_list=prep.warnings,
         tried=len(frame), failed=summary["failed"], metric=LABELS.get(plan.metric, plan.metric), n_distinct=len(distinct),
         top_n=len(top), dsr="n/a" if dsr["dsr"] is None else f"{dsr['dsr']:.2f}", n_trials=dsr["n_trials"],
         best=best_table(top, params, plan.metric, links, bool(plan.split), lang),
@@ -275,4 +281,6 @@ def _write_html(prep, plan, out, frame, ranked, store, summary, dsr, command=Non
         sensitivity=sensitivity(ranked, params, plan.metric, lang) if len(ranked) else [],
         split=plan.split, split_chart=_split_chart(ranked, plan.metric, plan.split, lang) if plan.split else None,
         plotly_src=assets.src_for(out, root),
-        everything=table(shown, _cell, headers=lambda c: header(c, lang))))
+        everything=table(shown, _cell, headers=lambda c: header(c, lang)),
+        **(SV.context(validation, plan.metric, params, is_fraction, lang) if validation is not None
+           else SV.empty_context())))
