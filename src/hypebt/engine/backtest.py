@@ -30,7 +30,7 @@ from hypebt.data.store import Store
 from hypebt.engine import event_universe as EU
 from hypebt.engine import metrics, portable
 from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, AShareBroker
-from hypebt.engine.provenance import adopt, source_digest, strategy_failure, strategy_source
+from hypebt.engine.provenance import adopt, source_digest, strategy_failure
 from hypebt.engine.spec import Spec
 from hypebt.engine.strategy import Context, load_strategy, resolve_params
 from hypebt.market import rules as R
@@ -122,12 +122,6 @@ class Prepared:
     def strategy_sha256(self) -> str:
         """sha256 of the strategy's source (its file, or an inline class's source text)."""
         return source_digest(self.strategy_cls, self.strategy_path)
-
-    @property
-    def strategy_code(self) -> dict:
-        """What the manifest records of the strategy's code (:func:`hypebt.engine.provenance.strategy_source`):
-        a notebook class's source from its cell, or a digest of its code when no source exists."""
-        return strategy_source(self.strategy_cls, self.strategy_path)
 
 
 @dataclass

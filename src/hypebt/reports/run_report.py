@@ -25,6 +25,7 @@ from hypebt.core import fsio, i18n
 from hypebt.core.i18n import N_
 from hypebt.core.outdir import staged_dir
 from hypebt.engine import metrics
+from hypebt.engine.provenance import strategy_source
 from hypebt.reports import assets, run_page
 from hypebt.reports import tearsheet as fitted
 from hypebt.reports.run_page import label
@@ -116,7 +117,8 @@ def write_run(prep, result, out_dir: Path, command: list[str] | None = None, htm
         "versions": versions(),
         "spec": spec.as_dict(),
         # a class from a notebook has no file: its source (from the cell) or a digest of its code
-        "strategy": {"name": prep.strategy_name, "path": str(prep.strategy_path or ""), **prep.strategy_code},
+        "strategy": {"name": prep.strategy_name, "path": str(prep.strategy_path or ""),
+                     **strategy_source(prep.strategy_cls, prep.strategy_path)},
         "params": result.params,
         "rules": dataclasses.asdict(prep.rules),
         "data": {name: {k: m.get(k) for k in ("adjust", "price_basis", "rows", "first_date", "last_date",
