@@ -6,9 +6,8 @@ Work: ``hype_buy`` over the Sora universe (37 stocks) on the whole shared period
 - hypebt: ``hypebt.research.sweep.execute`` (data prepared once, sent to each worker once,
   batched combinations, figures and returns back only).
 - naive: ``cerebro.optstrategy`` with one ``PandasData`` feed per stock, default
-  Cerebro settings (observers on), ``maxcpus=2``, the same strategy class, broker
-  and commission scheme, every order a Backtrader ``Order`` executed by Backtrader's
-  broker (``bt_orders``; hypebt's own runs fill directly, tested identical).
+  Cerebro settings (observers on, Backtrader's own run loop), ``maxcpus=2``, the same
+  strategy class, broker and commission scheme (every order through the A-share checks).
 
 - vectorbt (optional, ``pip install hypebt[bench]``; skipped with a note when absent): the
   equivalent signal sweep (see ``vbt_equivalent.py``), warmed once, the warm run timed.
@@ -60,9 +59,9 @@ import pandas as pd  # noqa: E402
 from hypebt.engine import backtest as engine  # noqa: E402
 from hypebt.research import sweep  # noqa: E402
 try:
+    from hypebt.engine.broker import AShareBroker  # noqa: E402
+except ImportError:  # a checkout from before the broker module (HYPEBT_BENCH_SRC, for "before" figures)
     from hypebt.engine.bt_adapter import AShareBroker  # noqa: E402
-except ImportError:  # a checkout from before the adapter module (HYPEBT_BENCH_SRC, for "before" figures)
-    from hypebt.market.broker import AShareBroker  # noqa: E402
 from hypebt.market.broker import AShareCommInfo  # noqa: E402
 from hypebt.data.importers import import_paths  # noqa: E402
 from hypebt.engine.spec import load_spec  # noqa: E402
@@ -167,21 +166,18 @@ def naive(prep, combos, maxcpus: int) -> tuple[float, list[float]]:
     for combo in combos:
         params = resolve_params(cls, {**prep.spec.params, **combo}, "bench")
         ctxs.append(Context(params=params, universe=prep.codes, names=prep.names, events=prep.events,
-                            sessions=prep.sessions, rules=prep.rules, eligible=prep.eligible,
-                            borrow_ledger=[], arrays=prep.arrays))
+                            sessions=prep.sessions, rules=prep.rules, eligible=prep.eligible, arrays=prep.arrays))
     t0 = time.perf_counter()
     cerebro = bt.Cerebro(cheat_on_open=True, maxcpus=maxcpus)  # defaults otherwise: observers on
-    broker = AShareBroker()
-    broker.bt_orders = True  # the naive way: every order a Backtrader Order, executed by Backtrader's broker
-    broker.set_checksubmit(False)
-    broker.setcash(prep.spec.cash)
-    cerebro.broker = broker
+    cerebro.broker = AShareBroker(cash=prep.spec.cash, rules=prep.rules, arrays=prep.arrays, eligible=prep.eligible,
+                                  days=prep.days)
+    broker = cerebro.broker
     for code in prep.codes:
         cols = prep.arrays[code].columns
         frame = pd.DataFrame({k: cols[k] for k in ("open", "high", "low", "close", "volume")},
                              index=prep.sessions + pd.Timedelta(hours=15))
         cerebro.adddata(bt.feeds.PandasData(dataname=frame, name=code), name=code)
-        broker.addcommissioninfo(AShareCommInfo(rules=prep.rules, code=code, borrow_ledger=[]), name=code)
+        broker.addcommissioninfo(AShareCommInfo(rules=prep.rules, code=code), name=code)
     cerebro.optstrategy(cls, ctx=ctxs)
     cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Days, _name="timereturn")
     results = cerebro.run()

@@ -79,7 +79,7 @@ def test_spec_reference_lists_every_key():
 
 
 ENGINE_SIDE = {"next_open", "next", "prenext", "prenext_open", "notify_order", "stop", "equity_frame", "log_lines",
-               "equity_rows", "equity_values",
+               "equity_rows", "equity_values", "end_of_run",
                "params"}
 
 

@@ -21,9 +21,11 @@ from hypebt.engine.strategy import Strategy
 
 def adopt(cls) -> type[Strategy]:
     """Make a class defined outside ``strategies/`` (a notebook cell, a test) usable by the engine:
-    its name is the class name and its path the file that defines it, if any."""
-    if not (inspect.isclass(cls) and issubclass(cls, Strategy)) or cls is Strategy:
-        raise InputError(f"strategy {cls!r} is not a class deriving from hypebt.Strategy")
+    its name is the class name and its path the file that defines it, if any. A plain Backtrader
+    strategy (a ``bt.Strategy`` subclass) is adopted the same way."""
+    if not (inspect.isclass(cls) and issubclass(cls, bt.Strategy)) or cls in (Strategy, bt.Strategy,
+                                                                              bt.SignalStrategy):
+        raise InputError(f"strategy {cls!r} is not a class deriving from hypebt.Strategy or backtrader.Strategy")
     if "hypebt_name" not in cls.__dict__:
         cls.hypebt_name = cls.__name__
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from hypebt.engine import window as W
-from hypebt.engine.book import Holding
+from hypebt.market.account import Holding
 
 
 class StrategyViews:
@@ -53,11 +53,12 @@ class StrategyViews:
 
     def holding(self, code: str) -> Holding:
         """``code``'s position with its cost basis (fill prices after slippage, plus fees) and entry."""
-        return self._book.holding(code, self.session_no)
+        return self.account.holding(code, self.session_no, self._session_of_day)
 
     def holdings(self) -> dict[str, Holding]:
         """Every open position, by code."""
-        return {c: self._book.holding(c, self.session_no) for c in self._book.codes()}
+        return {c: self.account.holding(c, self.session_no, self._session_of_day)
+                for c in self.account.held_codes()}
 
     def name(self, code: str) -> str:
         """The stock's name from the universe file ("" when unknown)."""

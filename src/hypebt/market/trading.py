@@ -41,6 +41,21 @@ def buy_size(code: str, shares_wanted: float, rules: Rules = DEFAULT) -> int:
     return whole // rules.lot_size * rules.lot_size
 
 
+def board_lot(code: str, rules: Rules = DEFAULT) -> int:
+    """The smallest buy order of ``code``'s board: a lot of 100 (main board, ChiNext), 200 shares
+    (STAR), 100 shares (Beijing).
+
+    >>> board_lot("600519"), board_lot("688981"), board_lot("830799")
+    (100, 200, 100)
+    """
+    board = board_of(code)
+    if board == "star":
+        return rules.star_min_shares
+    if board == "bse":
+        return rules.bse_min_shares
+    return rules.lot_size
+
+
 def check_buy_size(code: str, shares: int, rules: Rules = DEFAULT) -> str | None:
     """``None`` if ``shares`` is a valid buy order size for ``code``, else ``"lot_size"``.
 
