@@ -14,7 +14,8 @@ What is checked, for every fill:
   closing down as much (一字板: no seller / no buyer, whatever the band);
 - lots: buys and short sales in lots of 100 (STAR at least 200, Beijing at least 100); sales and
   covers too, except the whole position;
-- T+1: shares sold on a session were held at the end of the previous one; a cover waits a session;
+- T+1: shares sold on a session were held at the end of the previous one; shares shorted on a
+  session are not covered before the next;
 - no naked short: a sale never exceeds the long position; a short sale only when flat or short,
   only on a margin-eligible code, at or above the previous close (融券卖出提价规则);
 - volume: no order takes more than a quarter of the session's volume;
@@ -47,9 +48,11 @@ def board(code: str) -> str:
     return "main"
 
 
-def band(code: str, day: dt.date) -> int:
-    """The daily price limit in percent."""
+def band(code: str, day: dt.date, st: bool = False) -> int:
+    """The daily price limit in percent (an ST stock's 5 % on the main board)."""
     b = board(code)
+    if st and b == "main":
+        return 5
     if b == "bse":
         return 30
     if b == "star" or (b == "chinext" and day >= CHINEXT_20):
@@ -57,9 +60,9 @@ def band(code: str, day: dt.date) -> int:
     return 10
 
 
-def limit_prices(code: str, prev: float, day: dt.date) -> tuple[float, float]:
+def limit_prices(code: str, prev: float, day: dt.date, st: bool = False) -> tuple[float, float]:
     """(limit-up, limit-down), half up to the fen, in integer fen arithmetic."""
-    pct = band(code, day)
+    pct = band(code, day, st)
     fen = round(prev * 100)
     up = (fen * (100 + pct) + 50) // 100
     down = (fen * (100 - pct) + 50) // 100
@@ -118,9 +121,10 @@ class Bars:
 
 
 def violations(result, prep, *, eligible=None, tol: float | None = None, volume_limit: float = 0.25,
-               borrow_rate: float = 0.08) -> list[str]:
+               borrow_rate: float = 0.08, st=frozenset()) -> list[str]:
     """Every rule a run's fills break (see the module docstring); ``prep`` gives the bars the run used,
-    ``eligible(day)`` the codes that may be shorted (default: the spec's margin list)."""
+    ``eligible(day)`` the codes that may be shorted (default: the spec's margin list), ``st`` codes
+    under risk warning (5 % limits) for the whole run."""
     tol = (0.011 if prep.rules.limit_tolerance else 0.0) if tol is None else tol
     bars = {c: Bars(c, prep.sessions, prep.arrays[c].columns) for c in prep.arrays}
     if eligible is None:
@@ -129,13 +133,13 @@ def violations(result, prep, *, eligible=None, tol: float | None = None, volume_
     out: list[str] = []
     held: dict[str, int] = {}
     bought_today: dict[str, int] = {}
-    shorted_on: dict[str, dt.date] = {}
+    shorted_today: dict[str, int] = {}
     fills = result.fills
     last_day = None
     for f in fills.itertuples(index=False):
         code, side, size, price, day = f.code, f.side, int(f.size), float(f.price), f.date
         if day != last_day:
-            bought_today, last_day = {}, day
+            bought_today, shorted_today, last_day = {}, {}, day
         where = f"{day} {code} {side} {size} @ {price}"
         b = bars[code]
         i = b.at.get(day)
@@ -149,7 +153,7 @@ def violations(result, prep, *, eligible=None, tol: float | None = None, volume_
         prev = b.prev(i)
         buying = side in ("buy", "cover")
         if i not in b.free and prev == prev and prev > 0:
-            up, down = limit_prices(code, prev, day)
+            up, down = limit_prices(code, prev, day, code in st)
             if buying and price >= up - tol:
                 out.append(f"{where}: a buy at or above limit-up {up}")
             if not buying and price <= down + tol:
@@ -185,12 +189,12 @@ def violations(result, prep, *, eligible=None, tol: float | None = None, volume_
                 out.append(f"{where}: short sale below the previous close {prev} (融券卖出提价规则)")
             if not lot_ok(code, size, False):
                 out.append(f"{where}: not a valid lot")
-            shorted_on[code] = day
+            shorted_today[code] = shorted_today.get(code, 0) + size
         elif side == "cover":
             if size > -h:
                 out.append(f"{where}: covers {size} with {-h} short")
-            if shorted_on.get(code) == day:
-                out.append(f"{where}: covers a short sold this session")
+            elif size > -h - shorted_today.get(code, 0):
+                out.append(f"{where}: covers shares shorted this session")
             if not lot_ok(code, size, size == -h):
                 out.append(f"{where}: not a valid lot")
         held[code] = h + (size if buying else -size)

@@ -40,6 +40,15 @@ from hypebt.market.orders import OrderDesk
 TRADE_SIDE = {"buy": "buy", "cover": "buy", "sell": "sell", "short": "sell"}
 
 
+class Position(bt.Position):
+    """Backtrader's position of one feed (``size``, ``price``, falsy when flat), read from the
+    account when asked. Called like hypebt's old ``position(code)``, it says what to use."""
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError("self.position is Backtrader's position of the first feed (.size, .price, falsy when flat); "
+                        "for a code's shares use self.shares(code), for its position self.getpositionbyname(code)")
+
+
 class AShareBroker(BacktraderOrders, bt.BrokerBase):
     """Backtrader's broker for a hypebt run (see the module docstring).
 
@@ -102,7 +111,7 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
         """A snapshot of ``data``'s position: ``size`` (negative when short) and ``price`` (the
         average fill price), falsy when flat."""
         code = self.code_of(data)
-        return bt.Position(self.account.shares(code), self.account.price(code))
+        return Position(self.account.shares(code), self.account.price(code))
 
     @property
     def positions(self) -> dict:

@@ -32,35 +32,42 @@ import backtrader as bt
 from hypebt.core.errors import LookAheadError
 from hypebt.market.feed import ArrayFeed
 
-# sha256 (first 16 hex digits) of inspect.getsource of each Backtrader function this module
-# overrides, copies part of, or relies on privately (see the module docstring).
+# sha256 (first 16 hex digits) of inspect.getsource of each Backtrader function this module (or
+# hypebt's ArrayFeed) overrides, copies part of, or relies on privately (see the module docstring).
 BACKTRADER_SOURCES = {
-    "Cerebro._runonce": "",                 # replaced: AlignedCerebro._runonce follows its per-bar sequence
-    "Strategy._oncepost": "",               # warm-up bars repeat its first steps (indicators, clock)
-    "Strategy._oncepost_open": "",          # called per session
-    "Strategy._getminperstatus": "",        # skipped without indicators; set after the warm-up
-    "LineBuffer.__getitem__": "",           # _AlignedLine/_IndicatorLine: the same read, guarded
-    "LineBuffer.get": "",                   # idem
-    "LineBuffer.get_idx": "",               # _AlignedLine: the index is the shared position
-    "LineBuffer.forward": "",               # skip_sessions extends the strategy's lines at once
-    "LineBuffer.reset": "",                 # AlignedArrayFeed keeps its buffers between sweep runs
-    "AbstractDataBase.advance": "",         # AlignedArrayFeed.advance moves the shared index
-    "AbstractDataBase.advance_peek": "",    # idem
-    "MetaLineIterator.donew": "",           # _LazyDataNames sets the feeds as it does, names lazily
-    "Analyzer._notify_fund": "",            # AlignedStrategy.renotify_fund after at-close fills
-    "OrderBase.__init__": "",               # bt_orders fixes the reference price it took before the open
+    "Cerebro._runonce": "c13179923cde2641",            # replaced: AlignedCerebro._runonce keeps its per-bar sequence
+    "Cerebro._brokernotify": "69e93a0f90550b6c",                       # called per session
+    "Strategy._oncepost": "980361d4a31f0eb5",          # called per session; warm-up bars repeat its first steps
+    "Strategy._oncepost_open": "67791d7f067888d4",     # called per session
+    "Strategy._getminperstatus": "fad88e260175334d",   # skipped without indicators; set after the warm-up
+    "Strategy._addnotification": "56496c442d3bdc59",                   # books Backtrader's trades from executed orders (notify_trade)
+    "LineBuffer.__getitem__": "2ea3fe3af00750bb",      # _AlignedLine/_IndicatorLine: the same read, guarded
+    "LineBuffer.get": "ec14f5dffc950495",              # idem
+    "LineBuffer.get_idx": "d334983f021f8aad",          # _AlignedLine: its _idx is the shared position
+    "LineBuffer.set_idx": "1ce1072261060de5",                    # idem
+    "LineBuffer.forward": "19fbf69aa6a99323",          # skip_sessions extends the strategy's lines at once
+    "LineSeries.reset": "98a56381398c0034",                            # AlignedArrayFeed keeps its buffers between sweep runs
+    "LineSeries.__getattr__": "fbe300eb9fe0926b",                      # AlignedStrategy resolves data{i}_{line} names lazily
+    "AbstractDataBase.preload": "3e354a030eb6492a",                    # ArrayFeed loads whole arrays at once
+    "AbstractDataBase.advance": "c515dced700396bd",    # AlignedArrayFeed.advance moves the shared index
+    "AbstractDataBase.advance_peek": "87b4c2bcfb1eaa34",  # idem
+    "MetaStrategy.donew": "32e2673f8ba2851c",                          # _LazyDataNames: the feeds set as it sets them
+    "MetaLineIterator.donew": "4832ef84faf0f64a",      # idem, names lazily
+    "Analyzer._notify_fund": "825eae33b4eccd3f",       # AlignedStrategy.renotify_fund after at-close fills
+    "OrderBase.__init__": "cb05e0f0f97837a3",          # bt_orders replaces the reference price it takes before the open
 }
 
 
 def backtrader_sources() -> dict[str, str]:
     """The hash of the installed Backtrader's source of each entry of :data:`BACKTRADER_SOURCES`."""
     owners = {"Cerebro": bt.Cerebro, "Strategy": bt.Strategy, "LineBuffer": bt.linebuffer.LineBuffer,
-              "AbstractDataBase": bt.feed.AbstractDataBase, "MetaLineIterator": bt.lineiterator.MetaLineIterator,
+              "LineSeries": bt.LineSeries, "AbstractDataBase": bt.feed.AbstractDataBase,
+              "MetaStrategy": bt.strategy.MetaStrategy, "MetaLineIterator": bt.lineiterator.MetaLineIterator,
               "Analyzer": bt.Analyzer, "OrderBase": bt.order.OrderBase}
     out = {}
     for name in BACKTRADER_SOURCES:
         owner, attr = name.split(".")
-        text = inspect.getsource(getattr(owners[owner], attr))
+        text = inspect.getsource(vars(owners[owner])[attr])
         out[name] = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     return out
 

@@ -74,11 +74,13 @@ class BacktraderOrders:
                trailpercent, parent, transmit, info):
         kind = KIND_OF.get(bt.Order.Market if exectype is None else exectype)
         if kind is None:
+            name = bt.Order.ExecTypes[exectype] if isinstance(exectype, int) and 0 <= exectype < 8 else repr(exectype)
             raise NotImplementedError(
-                f"exectype {exectype!r} is not modelled by hypebt: use Market, Close, Limit, Stop, StopLimit, "
-                "StopTrail or StopTrailLimit")
-        if kind in ("stoplimit", "stoptraillimit") and plimit is None and kind == "stoplimit":
-            raise ValueError("a StopLimit order needs plimit= (the limit price once the stop is reached)")
+                f"exectype {name} is not modelled by hypebt: use Market, Close, Limit, Stop, StopLimit, StopTrail "
+                "or StopTrailLimit")
+        if kind in ("stoplimit", "stoptraillimit") and plimit is None:
+            raise ValueError(f"a {bt.Order.ExecTypes[exectype]} order needs plimit= (the limit price once the "
+                             "stop is reached)")
         with today_readable(data):  # Backtrader's Order reads today's close for its reference price
             order = cls(owner=owner, data=data, size=size, price=price, pricelimit=plimit, exectype=exectype,
                         valid=valid, tradeid=tradeid, trailamount=trailamount, trailpercent=trailpercent,
@@ -169,7 +171,7 @@ class BacktraderOrders:
                 self.notify(o)
             return True
         ticket = self._tickets.get(order.ref)
-        if ticket is None or not ticket.active or getattr(ticket, "at_desk", False):
+        if ticket is None or not ticket.active or ticket.at_desk:
             return False
         self.end_ticket(ticket, "cancelled", "cancelled")
         return True
@@ -184,7 +186,7 @@ class BacktraderOrders:
 
     def work_order(self, ticket: Ticket, s: int) -> None:
         """A Backtrader price ticket on session ``s`` (before the open fills)."""
-        if self._expired(ticket, s) or ticket.kind not in PRICE_KINDS:
+        if self._expired(ticket, s) or ticket.kind not in PRICE_KINDS or self._sibling_at_desk(ticket):
             return
         code = ticket.code
         if self.arrays[code].columns["suspended"][s]:
@@ -246,12 +248,14 @@ class BacktraderOrders:
             self._refused(ticket, "lot_size")
             return
         before = len(self.desk.orders)
+        ticket.at_desk = True  # until its fill (at a close: within the submit below)
+        ticket.first_session = s + 1  # not worked again this session; a remainder works on from the next
         row = self.record_for(ticket, self.desk.submit, code, side, int(size), at, ticket.note, s, phase,
                               price=price, cap=cap, at_label=ticket.at)
         if row is not None:
-            ticket.at_desk = True
-            ticket.first_session = s + 1  # not worked again this session; a remainder works on from the next
             return
+        ticket.at_desk = False
+        ticket.first_session = s
         reason = self.desk.orders[-1].reason if len(self.desk.orders) > before else "refused"
         if ticket.kind in PRICE_KINDS and reason in T.TRANSIENT:
             return  # limit-locked, suspended or T+1 today: it waits for the next session
@@ -275,10 +279,12 @@ class BacktraderOrders:
                       comminfo.p.margin, done.pnl, done.size, done.price)
         order.addcomminfo(comminfo)
         ticket.filled += abs(size)
+        done = order.status == order.Completed
+        if done:
+            ticket.status = "filled"
         self.notify(order)
         self._end_oco(ticket)
-        if order.status == order.Completed:
-            ticket.status = "filled"
+        if done:
             for child in ticket.children:  # a bracket: the children work from the next session
                 child.waiting = False
                 child.first_session = self.session + 1
@@ -310,9 +316,17 @@ class BacktraderOrders:
             self._end_oco(ticket)
             self._end_bracket(ticket)
 
+    def _sibling_at_desk(self, ticket: Ticket) -> bool:
+        """Another order of its OCO group or bracket is at the market this session: its fill would
+        cancel this one (Backtrader tries them one after the other), so this one waits."""
+        family = list(self._groups.get(ticket.oco, ()))
+        if ticket.parent is not None:
+            family += ticket.parent.children
+        return any(t is not ticket and t.at_desk for t in family)
+
     def _end_oco(self, ticket: Ticket) -> None:
         for other in self._groups.get(ticket.oco, ()):
-            if other is not ticket and other.active and not getattr(other, "at_desk", False):
+            if other is not ticket and other.active and not other.at_desk:
                 self.end_ticket(other, "cancelled", "oco")
 
     def _end_bracket(self, ticket: Ticket) -> None:
@@ -321,7 +335,7 @@ class BacktraderOrders:
         if parent is ticket and ticket.status == "filled":
             return  # the parent filled: its children now work
         for other in [parent, *parent.children]:
-            if other is not ticket and other.active and not getattr(other, "at_desk", False):
+            if other is not ticket and other.active and not other.at_desk:
                 self.end_ticket(other, "cancelled", "bracket")
 
     # --- Backtrader's broker interface ----------------------------------------------------------------

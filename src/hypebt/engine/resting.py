@@ -91,6 +91,7 @@ class Ticket:
         self.parent: Ticket | None = None
         self.children: list[Ticket] = []
         self.waiting = False  # a bracket child until its parent has filled
+        self.at_desk = False  # a Backtrader order sent to this session's market, not yet filled
 
     @property
     def active(self) -> bool:

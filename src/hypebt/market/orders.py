@@ -133,8 +133,9 @@ class OrderDesk:
         return sum(row.size if row.side in ("buy", "cover") else -row.size
                    for row in self._pending.values() if row.code == code)
 
-    def _queued_buys(self, code: str) -> int:
-        return sum(n for row, c, side, n, _ in self._queued if c == code and side == "buy")
+    def _waiting(self, code: str, side: str) -> int:
+        """Shares of ``code`` on ``side`` waiting for this open's fills."""
+        return sum(n for row, c, s, n, _ in self._queued if c == code and s == side)
 
     def refuse(self, code, side, size, price, at, reason, note="") -> None:
         """Record an order the market (or the strategy's own constraints) refused."""
@@ -201,7 +202,7 @@ class OrderDesk:
             # (an ineligible code is refused as not_shortable by the checks below, whatever its price)
             prev = float(cols["prev_close"][session_no])
             refusal, at_prev = R.check_short_price("close" if at == "close" else "open", prev if prev == prev else None,
-                                                   bar, self.rules)
+                                                   bar, self.rules, price=None if trigger is None else price)
             if refusal:
                 self.refuse(code, side, size, price, at_shown, refusal, note)
                 return None
@@ -273,31 +274,34 @@ class OrderDesk:
 
     def _check(self, code, side, size, held, price, bar, limits, session_no, limit_order=False, locked=None) -> str:
         acc = self.account
-        if side == "sell" and held <= 0:
+        # what this open's fills will do first: orders of the code already waiting for them count
+        bought, sold = self._waiting(code, "buy"), self._waiting(code, "sell")
+        shorted, covered = self._waiting(code, "short"), self._waiting(code, "cover")
+        if side == "sell" and held - sold <= 0:
             # shares bought at this open are on their way: selling them today breaks T+1
-            return "t_plus_1" if 0 < size <= self._queued_buys(code) else "no_position"
-        if side == "cover" and held >= 0:
+            return "t_plus_1" if 0 < size <= bought else "no_position"
+        if side == "cover" and -held - covered <= 0:
             return "no_position"
         if size <= 0:
             return "lot_size"
         if side == "buy":
-            if held < 0:
+            if held < 0 or shorted:
                 return "no_position"  # cover a short before buying
             reason = R.check_buy_size(code, size, self.rules)
         elif side == "sell":
-            if size > acc.sellable(code, self._today):
-                return "t_plus_1" if size <= held + self._queued_buys(code) else "no_position"
-            reason = R.check_sell_size(code, size, held, self.rules)
+            if size > acc.sellable(code, self._today) - sold:
+                return "t_plus_1" if size <= held - sold + bought else "no_position"
+            reason = R.check_sell_size(code, size, held - sold, self.rules)
         elif side == "short":
-            if held > 0:
+            if held > 0 or bought:
                 return "no_position"  # sell the long position first
             reason = R.check_short(code, self._eligible_today(), self.rules) or R.check_buy_size(code, size, self.rules)
         else:  # cover
-            if size > -held:
+            if size > -held - covered:
                 return "no_position"
             if not R.can_cover(acc.short_session(code), session_no, self.rules):
                 return "t_plus_1"
-            reason = R.check_sell_size(code, size, -held, self.rules)
+            reason = R.check_sell_size(code, size, -held - covered, self.rules)
         if reason:
             return reason
         reason = R.check_fill("buy" if side in ("buy", "cover") else "sell", price, bar, limits,

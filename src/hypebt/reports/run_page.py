@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from hypebt.engine import metrics
-from hypebt.market import rules as R
 from hypebt.reports import charts
 from hypebt.reports.templating import Cell, Table, render, table
 
@@ -148,12 +147,11 @@ def pnl_chart(trades: pd.DataFrame, names: dict) -> dict | None:
     return charts.pnl_by_stock([label(c, names) for c in by.index], by["net"].tolist(), by["open"].tolist())
 
 
-def _locked(code: str, cols: dict, rules, st: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Sessions locked at limit-up / limit-down all day (一字板), from the one rules implementation
-    (:func:`hypebt.market.rules.limit_flags`, with the run's tolerance)."""
-    flags = R.limit_flags(code, cols["open"], cols["high"], cols["low"], cols["close"], cols["limit_up"],
-                          cols["limit_down"], prev_close=cols.get("prev_close"), st=st, rules=rules)
-    return np.asarray(flags["locked_up"], dtype=bool), np.asarray(flags["locked_down"], dtype=bool)
+def _locked(cols: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions locked at limit-up / limit-down all day (一字板): the flags the engine's order checks
+    used (built with the feed, :func:`hypebt.market.feed.build_arrays`: the dated ST status and the
+    run's tolerance included), so a marker is exactly where the engine refused."""
+    return np.asarray(cols["locked_up"], dtype=bool), np.asarray(cols["locked_down"], dtype=bool)
 
 
 def chart_codes(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
@@ -187,8 +185,7 @@ def price_charts(prep, trades: pd.DataFrame, orders: pd.DataFrame, names: dict) 
         refused = orders[(orders["code"] == code) & (orders["status"] != "filled")] if len(orders) else orders
         marks["refused"] = [(str(r.date), r.price, f"{r.date}: {r.side} refused: {REASONS.get(r.reason, r.reason)}")
                             for r in refused.itertuples()]
-        st = code in set(prep.spec.st_codes) or R.is_st(names.get(code))
-        up, down = _locked(code, arrays.columns, prep.rules, st)
+        up, down = _locked(arrays.columns)
         out.append(charts.price_chart(label(code, names), prep.sessions, arrays.columns, marks, events, up, down))
     return out
 
