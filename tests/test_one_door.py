@@ -5,6 +5,7 @@ rules (``tests/rulecheck.py``) finds nothing wrong with."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 
@@ -139,8 +140,10 @@ def test_the_run_pages_lock_markers_are_the_engines(tmp_path):
     from hypebt.reports import run_page
 
     prep, res = run(tmp_path, Record)
-    cols = prep.arrays[A].columns
-    cols["locked_up"][2] = 1.0  # what the engine's checks used, whatever the prices say
+    arrays = prep.arrays[A]
+    locked = arrays.columns["locked_up"].copy()
+    locked[2] = 1.0  # what the engine's checks used, whatever the prices say
+    prep.arrays[A] = dataclasses.replace(arrays, columns={**arrays.columns, "locked_up": locked})
     fig = run_page.price_charts(prep, res.trades, res.orders, {})[0]
     marked = [t for t in fig["data"] if t.get("name") == "locked limit-up (一字板)"]
     assert marked and marked[0]["x"] == ["2024-01-04"]
