@@ -11,6 +11,9 @@ Work: ``hype_buy`` over the Sora universe (37 stocks) on the whole shared period
 
 - vectorbt (optional, ``pip install hypebt[bench]``; skipped with a note when absent): the
   equivalent signal sweep (see ``vbt_equivalent.py``), warmed once, the warm run timed.
+- a Backtrader-style strategy (``bt_hype_buy.py``: a plain ``bt.Strategy`` doing what hype_buy
+  does on the same grid) through the same sweep machinery: its combinations per second printed
+  next to the hypebt-API strategy's.
 
 Prints combinations per second for each, ``ratio vs naive`` and ``ratio vs vectorbt``, peak
 memory, and checks that hypebt and the naive way give the same final portfolio values. Then:
@@ -102,10 +105,17 @@ def largest_codes(data: Path, store: Store, n: int) -> list[str]:
     return codes[:n]
 
 
-def prepared(n_stocks: int, data: Path, store: Store, tmp: Path):
-    """The Sora spec over the whole period, on the Sora universe (37) or the ``n`` largest."""
+def prepared(n_stocks: int, data: Path, store: Store, tmp: Path, strategy: Path | None = None):
+    """The Sora spec over the whole period, on the Sora universe (37) or the ``n`` largest
+    (``strategy``: another strategy file for the same spec, e.g. the Backtrader-style one)."""
     sets = ["start=2021-01-04", "end=2024-05-22"]
     path = REPO / "backtests" / "sora_hype.toml"
+    if strategy is not None:  # the same spec, minus the parameters only hype_buy has
+        lines = [line for line in path.read_text("utf-8").splitlines()
+                 if not line.startswith(("take_profit", "streak_exit", "retry_days"))]
+        text = "\n".join(lines).replace('strategy = "hype_buy"', f'strategy = "{strategy}"')
+        path = tmp / "sora_bt_style.toml"
+        path.write_text(text + "\n", "utf-8")
     if n_stocks != 37:
         text = path.read_text("utf-8").replace('universe = "sora"', "codes = [%s]" % ", ".join(
             f'"{c}"' for c in largest_codes(data, store, n_stocks)))
@@ -278,6 +288,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--vbt-chunk", type=int, default=200, help="vectorbt combinations per call (memory)")
     ap.add_argument("--no-naive", "--skip-naive", dest="naive", action="store_false")
+    ap.add_argument("--no-bt-style", dest="bt_style", action="store_false",
+                    help="skip the Backtrader-style strategy's sweep (benchmarks/bt_hype_buy.py)")
     ap.add_argument("--no-vbt", dest="vbt", action="store_false")
     ap.add_argument("--no-phases", dest="phases", action="store_false")
     ap.add_argument("--no-scale", dest="scale_on", action="store_false")
@@ -321,6 +333,12 @@ def main() -> int:
                   f"CPU {fast_cpu:.1f} s = {1000 * fast_cpu / len(combos):.1f} ms/combination")
             peak_self, peak_kids = peak_mib()
             print(f"hypebt peak memory: parent {peak_self:.0f} MiB, largest worker {peak_kids:.0f} MiB")
+            if args.bt_style:
+                bt_prep = prepared(37, data, store, tmp, strategy=HERE / "bt_hype_buy.py")
+                slow_bt, bt_cpu, bt_outcome, _ = hypebt_sweep(bt_prep, combos, tmp / "sweep_bt", args.workers)
+                print(f"Backtrader-style strategy (bt.Strategy, benchmarks/bt_hype_buy.py), same grid and machinery: "
+                      f"{slow_bt:.1f} s, {len(combos) / slow_bt:.2f} combinations/s ({bt_outcome.failed} failed); "
+                      f"hypebt-API strategy {fast_rate:.2f} combinations/s")
             if args.naive:
                 c = cpu()
                 slow, finals = naive(prep, combos, maxcpus=args.workers)

@@ -65,9 +65,11 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
         self.start_run()
 
     def start(self):
-        """Backtrader starts the broker at the beginning of each run: a fresh account and desk."""
+        """Backtrader starts the broker at the beginning of each run: a fresh account and desk
+        (the ones made with the broker serve its first run)."""
         super().start()
-        self.start_run()
+        if not self.fresh:
+            self.start_run()
 
     def start_run(self) -> None:
         p = self.p
@@ -87,6 +89,7 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
         self._ticket_of_row: dict[int, Ticket] = {}
         self.notifs.clear()
         self.start_orders()
+        self.fresh = True  # nothing happened on them yet
 
     # --- what Backtrader and the strategies read (all from the account) ----------------------------
     def getcash(self) -> float:
@@ -143,6 +146,7 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
         check at the last close; Backtrader market orders placed at the last close reach the market."""
         if session_no == self.session:
             return
+        self.fresh = False
         self.session, self.phase = session_no, "open"
         self.account.mark = session_no - 1
         self.desk.new_session(self.days[session_no], session_no)

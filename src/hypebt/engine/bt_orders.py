@@ -72,6 +72,7 @@ class BacktraderOrders:
 
     def _place(self, cls, owner, data, size, price, plimit, exectype, valid, tradeid, oco, trailamount,
                trailpercent, parent, transmit, info):
+        self.fresh = False
         kind = KIND_OF.get(bt.Order.Market if exectype is None else exectype)
         if kind is None:
             name = bt.Order.ExecTypes[exectype] if isinstance(exectype, int) and 0 <= exectype < 8 else repr(exectype)

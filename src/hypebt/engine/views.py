@@ -53,12 +53,11 @@ class StrategyViews:
 
     def holding(self, code: str) -> Holding:
         """``code``'s position with its cost basis (fill prices after slippage, plus fees) and entry."""
-        return self.account.holding(code, self.session_no, self._session_of_day)
+        return self.account.holding(code, self.session_no)
 
     def holdings(self) -> dict[str, Holding]:
         """Every open position, by code."""
-        return {c: self.account.holding(c, self.session_no, self._session_of_day)
-                for c in self.account.held_codes()}
+        return {c: self.account.holding(c, self.session_no) for c in self.account.held_codes()}
 
     def name(self, code: str) -> str:
         """The stock's name from the universe file ("" when unknown)."""
@@ -81,9 +80,6 @@ class StrategyViews:
         """Write a line to the run's ``log.txt`` (prefixed with the session and hook; never printed)."""
         day = self.today if self.session_no >= 0 else "setup"
         self._journal.log(day, f"on_{self._phase}" if self.session_no >= 0 else "init", parts)
-
-    def _session_of_day(self, day) -> int | None:
-        return self.session_index.get(pd.Timestamp(day))
 
     def equity_frame(self) -> pd.DataFrame:
         """``date, cash, value`` at each close, and the recorded columns."""

@@ -91,6 +91,7 @@ class Record:
 
     code: str
     opened_on: date
+    opened_session: int = 0        # run session number of the fill that opened it
     short: bool = False            # a short sale opened it (融券)
     shares: int = 0
     price: float = 0.0             # average fill price, averaged as Backtrader's Position does
@@ -235,7 +236,7 @@ class Account:
             return None
         self.cash = round(cash - 0.001, 2)
         if rec is None:
-            rec = self.records[code] = Record(code, day, short=side == "short")
+            rec = self.records[code] = Record(code, day, session_no, short=side == "short")
         new = held + signed
         if reduces:
             opened, closed = 0, signed
@@ -295,15 +296,14 @@ class Account:
         return due
 
     # --- what the strategy and the report read -------------------------------------------------
-    def holding(self, code: str, session_no: int, session_of) -> Holding:
-        """``code``'s position with its cost basis (``session_of``: date -> run session number)."""
+    def holding(self, code: str, session_no: int) -> Holding:
+        """``code``'s position now (session ``session_no``) with its cost basis."""
         rec = self.records.get(code)
         if rec is None or not rec.shares:
             return Holding(code)
-        n = abs(rec.shares)
-        entry = session_of(rec.opened_on)
+        n, entry = abs(rec.shares), rec.opened_session
         return Holding(code, rec.shares, rec.cost / n, rec.cost, rec.fees, rec.opened_on, entry,
-                       max(session_no - entry, 0) if entry is not None else 0, rec.value / n)
+                       max(session_no - entry, 0), rec.value / n)
 
     def _borrow(self, rec: Record, until: date | None) -> float:
         """Interest of the short lots this round trip opened, settled (or accrued at the end) up to ``until``."""

@@ -133,9 +133,13 @@ class OrderDesk:
         return sum(row.size if row.side in ("buy", "cover") else -row.size
                    for row in self._pending.values() if row.code == code)
 
-    def _waiting(self, code: str, side: str) -> int:
-        """Shares of ``code`` on ``side`` waiting for this open's fills."""
-        return sum(n for row, c, s, n, _ in self._queued if c == code and s == side)
+    def _waiting(self, code: str) -> dict:
+        """Shares of ``code`` waiting for this open's fills, by side."""
+        out = dict.fromkeys(SIDES, 0)
+        for _, c, side, n, _ in self._queued:
+            if c == code:
+                out[side] += n
+        return out
 
     def refuse(self, code, side, size, price, at, reason, note="") -> None:
         """Record an order the market (or the strategy's own constraints) refused."""
@@ -275,8 +279,10 @@ class OrderDesk:
     def _check(self, code, side, size, held, price, bar, limits, session_no, limit_order=False, locked=None) -> str:
         acc = self.account
         # what this open's fills will do first: orders of the code already waiting for them count
-        bought, sold = self._waiting(code, "buy"), self._waiting(code, "sell")
-        shorted, covered = self._waiting(code, "short"), self._waiting(code, "cover")
+        bought = sold = shorted = covered = 0
+        if self._queued:
+            waiting = self._waiting(code)
+            bought, sold, shorted, covered = waiting["buy"], waiting["sell"], waiting["short"], waiting["cover"]
         if side == "sell" and held - sold <= 0:
             # shares bought at this open are on their way: selling them today breaks T+1
             return "t_plus_1" if 0 < size <= bought else "no_position"

@@ -15,8 +15,10 @@ The sweep page is written by the ``hypebt sweep`` command (:mod:`hypebt.cli.swee
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import io
 import itertools
 import math
 import multiprocessing as mp
@@ -93,8 +95,11 @@ def run_batch(batch: list[tuple[str, dict]], blob: bytes | None = None, prep=Non
     for key, params in batch:
         t0 = time.perf_counter()
         try:
-            result = engine.run(prep, params, strategy_cls=cls, reuse_feeds=True, timereturn=False,
-                                ledgers=False)
+            # Quietly: what a strategy prints (a Backtrader strategy's print calls) would be one
+            # stream per combination; `hypebt run` shows it.
+            with contextlib.redirect_stdout(io.StringIO()):
+                result = engine.run(prep, params, strategy_cls=cls, reuse_feeds=True, timereturn=False,
+                                    ledgers=False)
             figs = dict(result.stats)
             figs.update(split_figures(result.returns, split, walk_forward))
             rows.append({"key": key, "params": params, "status": "ok", "metrics": figs,
