@@ -16,15 +16,14 @@ import pytest
 
 import hypebt
 import rulecheck
-from helpers_engine import BENCH, bars, make_workspace, write_spec, write_store
+from helpers_engine import BENCH, WEEK_ROWS, bars, make_workspace, write_spec, write_store
 from hypebt.core.errors import LookAheadError, StrategyError
 from hypebt.engine import backtest as engine
 from hypebt.engine.broker import AShareBroker
 from hypebt.engine.spec import load_spec
 
 A, B, C = "600000", "300001", "300002"
-ROWS = [("2024-01-02", 10.0, 10.5, 9.9, 10.2), ("2024-01-03", 10.2, 10.8, 10.1, 10.6),
-        ("2024-01-04", 10.6, 11.0, 10.5, 10.9), ("2024-01-05", 10.9, 11.2, 10.7, 11.0)]
+ROWS = WEEK_ROWS[:4]
 
 
 def run(tmp_path, cls, stocks=None, margin=(), cash=1_000_000.0, **spec):
@@ -297,6 +296,22 @@ def test_random_backtrader_orders_leave_fills_that_obey_the_rules(tmp_path, seed
     assert rulecheck.violations(res, prep, st={"600011"}) == []
     if seed == 0:  # the market did refuse, for the reasons the difficult stocks are there for
         assert {"lot_size", "locked_limit_up"} <= reasons, reasons
+
+
+@pytest.mark.realdata
+def test_random_backtrader_orders_on_the_real_sora_market_obey_the_rules(real_store, repo):
+    """The Sora universe (37 stocks, a week of 一字板 after the announcement, ChiNext and STAR names,
+    suspensions) and the shipped margin list, forward-adjusted prices, around the Sora event."""
+    from hypebt.api import resolve_spec
+
+    spec, ws, cls = resolve_spec({"universe": "sora", "codes": ["002230", "601360"], "start": "2024-01-22",
+                                  "end": "2024-03-29", "benchmark": "sh000300", "cash": 5_000_000},
+                                 RandomOrders, repo)
+    prep = engine.prepare(spec, ws, real_store, strategy_cls=cls)
+    res = engine.run(prep, {"seed": 11}, strategy_cls=cls)
+    assert len(res.fills) >= 30
+    assert {"locked_limit_up", "lot_size", "not_shortable"} <= set(res.orders["reason"])
+    assert rulecheck.violations(res, prep) == []
 
 
 # --- the checker itself catches what it should ----------------------------------------------------

@@ -30,6 +30,7 @@ and one child's fill cancels the other.
 from __future__ import annotations
 
 import collections
+import itertools
 import math
 
 import backtrader as bt
@@ -50,6 +51,9 @@ class BacktraderOrders:
     """The Backtrader order interface of the A-share broker (see the module docstring)."""
 
     def start_orders(self) -> None:
+        # Backtrader numbers its orders with one counter for the process: restarted for each run, so
+        # an order's ref (bt#N in the ledger's note) is the same however many runs came before.
+        bt.OrderBase.refbasis = itertools.count(1)
         self._held_groups: dict[int, list] = {}  # bracket parent ref -> orders not yet transmitted
         self._tickets: dict[int, Ticket] = {}  # order ref -> its ticket
         self._oco: dict[int, int] = {}  # order ref -> its OCO group's leader ref
