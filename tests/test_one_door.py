@@ -80,11 +80,23 @@ class CallsFill(hypebt.Strategy):
         self.broker.fill(self.getdatabyname(A), 1000, 1.00, day)
 
 
-def test_no_public_broker_method_fills_at_a_callers_price(tmp_path):
-    public = {n for n in dir(AShareBroker) if not n.startswith("_")}
-    assert not {n for n in public if n.startswith(("fill", "execute"))}
+class SubmitsAtAPrice(hypebt.Strategy):
+    def on_open(self, day):
+        self.desk.submit(A, "buy", 1000, "open", "", self.session_no, "open", price=1.00)
+
+
+def test_no_public_method_fills_at_a_callers_price(tmp_path):
+    from hypebt.market.account import Account
+    from hypebt.market.orders import OrderDesk
+
+    for cls in (AShareBroker, Account, OrderDesk):
+        methods = {n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n))}
+        assert not {n for n in methods if n.startswith(("fill", "execute", "apply"))} - {"fill_queued", "fills_frame"}
     with pytest.raises(StrategyError, match="has no attribute 'fill'"):
-        run(tmp_path, CallsFill)
+        run(tmp_path / "broker", CallsFill)
+    # the desk takes a triggered price order's price from the engine: one the session traded at
+    with pytest.raises(StrategyError, match=r"a price within the session's 9.9..10.5, got 1.0"):
+        run(tmp_path / "desk", SubmitsAtAPrice)
 
 
 class PeeksAtTheClose(hypebt.Strategy):

@@ -277,12 +277,12 @@ def test_an_account_fill_never_leaves_negative_cash_nor_reverses_a_position():
     day, rules = dt.date(2024, 1, 2), R.Rules()
     acc = Account(rules, 10_000.0)
     fees = R.fees("buy", 900, 10.0, day, rules)
-    assert acc.fill("600000", "buy", 900, 10.0, fees, day, 0)  # 9,000 + 5.00 commission + 0.09 transfer fee
+    assert acc._fill("600000", "buy", 900, 10.0, fees, day, 0)  # 9,000 + 5.00 commission + 0.09 transfer fee
     assert acc.cash == 10_000.0 - 9_000.0 - 5.09 and acc.shares("600000") == 900
-    assert acc.fill("600000", "buy", 100, 10.0, R.fees("buy", 100, 10.0, day, rules), day, 0) is None  # cash < 0
+    assert acc._fill("600000", "buy", 100, 10.0, R.fees("buy", 100, 10.0, day, rules), day, 0) is None  # cash < 0
     assert acc.cash == 10_000.0 - 9_000.0 - 5.09 and acc.shares("600000") == 900  # nothing changed
     with pytest.raises(RuntimeError, match="reverse a position"):
-        acc.fill("600000", "sell", 1000, 10.0, R.fees("sell", 1000, 10.0, day, rules), day, 0)
-    done = acc.fill("600000", "sell", 900, 11.0, R.fees("sell", 900, 11.0, day, rules), day, 0)
+        acc._fill("600000", "sell", 1000, 10.0, R.fees("sell", 1000, 10.0, day, rules), day, 0)
+    done = acc._fill("600000", "sell", 900, 11.0, R.fees("sell", 900, 11.0, day, rules), day, 0)
     assert (done.closed, done.opened, done.size, done.pnl) == (-900, 0, 0, 900.0)
     assert acc.flat() and acc.trades[0]["status"] == "closed"

@@ -4,9 +4,9 @@ Everything that holds or asks for a position reads this record: the order checks
 (:mod:`hypebt.market.orders`), the Backtrader broker (its ``getcash``, ``getvalue`` and
 ``getposition``, so a Backtrader strategy's ``self.position`` and ``self.broker.getvalue()``), a
 hypebt strategy's ``shares``, ``holding`` and ``equity``, the trade and borrow ledgers and the
-report. :meth:`Account.fill` is its only writer of positions and cash besides the daily
-borrow interest (:meth:`Account.accrue_interest`); it is called by the order desk once the
-market's checks have passed, at the price they decided.
+report. Its one writer of positions and cash (besides the daily borrow interest,
+:meth:`Account.accrue_interest`) is private to the market: the order desk calls it once the
+market's checks have passed, at the price they decided. No public method fills at a caller's price.
 
 Per code, a :class:`Record` holds what is held now: the signed shares, the average price as
 Backtrader averages it (``Position.price``), the cost basis with fees, the buys not yet sellable
@@ -20,7 +20,7 @@ run gave; cash is whole fen after each fill.
 
 >>> import numpy as np
 >>> acc = Account(R.Rules(), 100_000.0)
->>> acc.fill("600000", "buy", 1000, 10.0, R.fees("buy", 1000, 10.0, date(2024, 1, 2)), date(2024, 1, 2), 0).opened
+>>> acc._fill("600000", "buy", 1000, 10.0, R.fees("buy", 1000, 10.0, date(2024, 1, 2)), date(2024, 1, 2), 0).opened
 1000
 >>> acc.cash, acc.shares("600000"), acc.sellable("600000", date(2024, 1, 2))
 (89994.9, 1000, 0)
@@ -209,9 +209,9 @@ class Account:
         return sum(-rec.shares * self.mark_of(code) for code, rec in self.records.items() if rec.shares < 0)
 
     # --- the one writer -----------------------------------------------------------------------
-    def fill(self, code: str, side: str, size: int, price: float, fees: R.Fees, day: date,
-             session_no: int) -> Execution | None:
-        """Apply a fill the market's checks accepted: ``side`` (buy, sell, short, cover) ``size``
+    def _fill(self, code: str, side: str, size: int, price: float, fees: R.Fees, day: date,
+              session_no: int) -> Execution | None:
+        """Apply a fill the order desk's checks accepted (:mod:`hypebt.market.orders` only): ``side`` (buy, sell, short, cover) ``size``
         shares at ``price`` with ``fees`` on ``day``. Returns what it did, or None, changing
         nothing, when opening would leave negative cash (Backtrader's ``Margin``)."""
         signed = size if side in ("buy", "cover") else -size

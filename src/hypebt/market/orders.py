@@ -195,6 +195,10 @@ class OrderDesk:
             lim = limits.up if trade_side == "buy" else limits.down
             tol = self.rules.limit_tolerance
             at_limit = lim is not None and (bar.open >= lim - tol if trade_side == "buy" else bar.open <= lim + tol)
+        if trigger is not None and not bar.low - 1e-9 <= trigger <= bar.high + 1e-9:
+            # a triggered price order's price is one the session traded at, never a caller's choice
+            raise ValueError(f"{code} {self._today}: a price within the session's {bar.low}..{bar.high}, "
+                             f"got {trigger!r}")
         if at_limit:
             price = limits.up if trade_side == "buy" else limits.down
         else:
@@ -247,7 +251,7 @@ class OrderDesk:
         for row, code, side, size, price in batch:
             del self._pending[id(row)]
             fees = self.fees("buy" if side in ("buy", "cover") else "sell", size, price, day)
-            done = self.account.fill(code, side, size, price, fees, day, self._session_no)
+            done = self.account._fill(code, side, size, price, fees, day, self._session_no)  # the account's one writer
             if done is None:  # the cash would have gone negative (Backtrader's Margin status)
                 row.status, row.reason = "refused", "cash"
                 if self.fill_listener is not None:
