@@ -16,7 +16,7 @@ notifications; hypebt is the market: every order goes through one broker
 __version__ = "0.1.0"
 
 
-__all__ = ["Strategy", "backtest", "sweep", "study"]
+__all__ = ["Strategy", "backtest", "sweep", "study", "HypebtError"]
 
 
 def __getattr__(name):
@@ -25,6 +25,10 @@ def __getattr__(name):
         from hypebt.engine.strategy import Strategy
 
         return Strategy
+    if name == "HypebtError":  # every error a user can act on (its one line says what to do)
+        from hypebt.core.errors import HypebtError
+
+        return HypebtError
     if name in ("backtest", "sweep", "study"):
         from hypebt import api
 

@@ -9,33 +9,34 @@ results.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import backtrader as bt
 import numpy as np
 import pandas as pd
 
 from hypebt.core.errors import DataError, InputError, unknown
+from hypebt.core.i18n import N_
+from hypebt.data import boards as B
 from hypebt.data import events as E
 from hypebt.data import universes as U
 from hypebt.data.calendar import Calendar, store_sessions
 from hypebt.data.market_index import load_benchmark
 from hypebt.data.store import Store
-from hypebt.engine import metrics
+from hypebt.engine import assemble
+from hypebt.engine import event_universe as EU
+from hypebt.engine import metrics, portable
 from hypebt.engine.book import Journal
-from hypebt.engine.broker import AShareBroker
-from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, share_index
 from hypebt.engine.provenance import adopt, source_digest, strategy_failure
 from hypebt.engine.spec import Spec
-from hypebt.engine.strategy import Context, is_backtrader_strategy, load_strategy, resolve_params
+from hypebt.engine.strategy import is_backtrader_strategy, load_strategy, resolve_params
 from hypebt.market import rules as R
 from hypebt.data import reference
 from hypebt.market import status as MS
 from hypebt.market.credit import BORROW_COLUMNS
-from hypebt.market.broker import AShareCommInfo, BoardLotSizer
 from hypebt.market import panel as MP
 from hypebt.market.feed import FeedArrays, feed_arrays
 
@@ -68,6 +69,15 @@ class Prepared:
     # (window invariance: hypebt.market.panel); the run's sessions start at panel position ``lead``.
     panel: MP.MarketPanel | None = None
     lead: int = 0
+    event_universes: list = field(default_factory=list)  # per event: board snapshots used (event_universe.record)
+    look_ahead_warning: str = ""  # the text reports print when look_ahead (else the universe file's)
+
+    @property
+    def warning(self) -> str:
+        """The look-ahead warning of this run ("" when it has none)."""
+        if not self.look_ahead:
+            return ""
+        return self.look_ahead_warning or U.LOOK_AHEAD_WARNING
 
     @property
     def days(self) -> list:
@@ -90,9 +100,14 @@ class Prepared:
         if self.panel is not None:
             # The per-code arrays are views of the panel: send the panel once, cut them again there.
             state["arrays"], state["history"] = None, None
+        if self.strategy_cls is not None and not portable.importable(self.strategy_cls):
+            # a notebook's class: sent as its recipe, built again where it runs (hypebt.engine.portable)
+            state["strategy_cls"] = portable.Recipe.of(self.strategy_cls)
         return state
 
     def __setstate__(self, state):
+        if isinstance(state.get("strategy_cls"), portable.Recipe):
+            state["strategy_cls"] = adopt(state["strategy_cls"].build())
         self.__dict__.update(state)
         if self.arrays is None:
             self.arrays, self.history = _views(self.panel, self.lead, self.warmup)
@@ -124,7 +139,9 @@ class Result:
     sessions_skipped: int = 0  # sessions the strategy slept through (not a figure: sleeping changes none)
 
 
-def _universe(spec: Spec, workspace: Path) -> tuple[tuple[str, ...], dict[str, str], bool, str]:
+def _universe(spec: Spec, workspace: Path, boards=None) -> tuple[tuple[str, ...], dict[str, str], bool, str]:
+    if boards is not None:
+        return tuple(dict.fromkeys([*boards.codes, *spec.codes])), dict(boards.names), False, boards.label
     if spec.universe:
         uni = U.load_universe(spec.universe, workspace)
         codes = tuple(dict.fromkeys([*uni.codes, *spec.codes]))
@@ -144,35 +161,66 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     where = str(spec.path)
     cls = adopt(strategy_cls) if strategy_cls is not None else load_strategy(spec.strategy, workspace / "strategies")
     resolve_params(cls, spec.params, where)  # fail early on unknown parameters
-    codes, names, look_ahead, uni_name = _universe(spec, workspace)
+    cal = Calendar(store_sessions(store))
+    boards = _board_universes(spec, workspace, cal, store, where)
+    codes, names, look_ahead, uni_name = _universe(spec, workspace, boards)
     if not codes:
         raise InputError(f"{where}: the universe is empty; list at least one code")
     notes: list[str] = []
     dataset = store.stock_dataset(spec.adjust)
     manifest = store.manifest(dataset)
     rules = _rules(spec, manifest, rules, notes)
-    cal = Calendar(store_sessions(store))
-    bars, present = _bars(store, dataset, codes, where, notes)
+    bars, present = _bars(store, dataset, codes, where, notes, quiet=boards is not None)
     sessions = _sessions(spec, cal, bars, where, notes)
     bench = _benchmark(store, spec, sessions)
     events, outside = _events(spec, workspace, cal, sessions, where, notes)
     st = set(spec.st_codes) | {c for c, n in names.items() if R.is_st(n)}
     panel, at, lead = build_market(bars, present, cal, sessions, spec.warmup, pd.Timestamp(manifest["first_date"]),
                                    st, rules, store)
+    spans = EU.spans(bars) if boards is not None else {}  # each code's first and last bar (missing-bar reasons)
     del bars
     arrays, history = _views(panel, at, lead)
     notes.append(MS.st_note(MS.count_sources(panel.st_source[:, at - lead:], ~panel.columns["suspended"][:, at - lead:])))
     if lead < spec.warmup:
-        notes.append(f"warmup: only {lead} of {spec.warmup} sessions exist before {sessions[0].date()}")
+        notes.append(N_("warmup: only %(n)s of %(want)s sessions exist before %(first)s", n=lead, want=spec.warmup,
+                        first=sessions[0].date()))
     eligible = _eligible(spec, workspace, notes, store)
-    manifests = {name: store.manifest(name) for name in (dataset, "index") if store.manifest(name)}
+    manifests = {name: store.manifest(name) for name in (dataset, "index", *(["concept_boards"] if boards else []))
+                 if store.manifest(name)}
+    traded = {c: a.columns["suspended"] == 0 for c, a in arrays.items()} if boards is not None else {}
+    events, records, board_notes = EU.attach(events, boards, present, spec.codes, traded, spans, sessions)
+    notes.extend(board_notes)
+    look_ahead = look_ahead or any(r["look_ahead"] for r in records)
+    if boards is not None:
+        notes.append(_universe_note(boards, records, present, sessions))
     return Prepared(
         spec=spec, workspace=workspace, strategy_path=cls.hypebt_path, strategy_name=cls.hypebt_name,
         codes=present, names=names, sessions=sessions, arrays=arrays, benchmark=bench, events=events,
         events_outside=outside, eligible=eligible, rules=rules, data_manifests=manifests,
         warnings=notes, look_ahead=look_ahead, universe_name=uni_name,
         history=history, warmup=lead, strategy_cls=strategy_cls and cls, panel=panel, lead=at,
+        event_universes=records, look_ahead_warning=B.LOOK_AHEAD_WARNING if boards is not None else "",
     )
+
+
+def _board_universes(spec: Spec, workspace: Path, cal: Calendar, store: Store, where: str):
+    """The events' board universes (:mod:`hypebt.engine.event_universe`), or None for a list universe."""
+    if not spec.uses_boards:
+        return None
+    events, start = EU.candidates(spec, workspace, cal, store, where)
+    return EU.resolve(spec, workspace, store, events, start, where)
+
+
+def _universe_note(boards, records: list[dict], present: tuple, sessions: pd.DatetimeIndex) -> str:
+    """What a board universe is made of, for the run's notes."""
+    if not records:
+        r = boards.at_start
+        return (f"universe {boards.label} as of the run's start: " + "; ".join(
+            f"{b.board} snapshot {b.published} ({b.age_days} days old, {b.members} members)" for b in r.basis))
+    ages = [b["age_days"] for r in records for b in r["boards"]]
+    return (f"universe {boards.label}: each event trades its boards' members as published before it "
+            f"({len(records)} event(s), snapshots {min(ages)}..{max(ages)} days old); self.universe is every code "
+            f"of every event ({len(present)} with bars): trade each event's t.universe")
 
 
 def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) -> R.Rules:
@@ -182,19 +230,18 @@ def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) 
         rules = R.for_prices(R.rules_from_mapping(spec.rules, f"{spec.path} [rules]"), qfq,
                              explicit="limit_tolerance" in spec.rules)
     if qfq:
-        notes.append(
-            "prices are forward-adjusted (qfq) only: fills and limit prices use adjusted prices, "
-            f"limits are matched with a tolerance of {rules.limit_tolerance} CNY"
-        )
+        notes.append(N_("prices are forward-adjusted (qfq) only: fills and limit prices use adjusted prices, limits are "
+                        "matched with a tolerance of %(tol)s CNY", tol=rules.limit_tolerance))
     elif manifest.get("adjust") == "raw":
-        notes.append("prices are traded (raw): fills, lots, fees and limits use them (on ex-dividend days the "
-                     "limits start from the exchange's reference price); signals use the adjusted close (adjclose)")
+        notes.append(N_("prices are traded (raw): fills, lots, fees and limits use them (on ex-dividend days the "
+                        "limits start from the exchange's reference price); signals use the adjusted close (adjclose)"))
     return rules
 
 
 def _bars(store: Store, dataset: str, codes: tuple[str, ...], where: str,
-          notes: list[str]) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """The universe's stored bars and the codes that have any; codes without bars are noted."""
+          notes: list[str], quiet: bool = False) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The universe's stored bars and the codes that have any; codes without bars are noted (``quiet``:
+    board universes report them per event instead)."""
     bars = store.load(dataset, codes=list(codes), columns=MP.bar_columns((store.manifest(dataset) or {}).get("columns")))
     stored = set(bars["code"].unique())
     present = tuple(c for c in codes if c in stored)
@@ -204,8 +251,9 @@ def _bars(store: Store, dataset: str, codes: tuple[str, ...], where: str,
             f"{where}: none of the universe's {len(codes)} codes is in the store ({dataset}); "
             f"import or fetch them first, e.g. hypebt data fetch {' '.join(codes[:3])}"
         )
-    if missing:
-        notes.append(f"{len(missing)} universe code(s) not in the store, left out: {', '.join(missing)}")
+    if missing and not quiet:
+        notes.append(N_("%(n)s universe code(s) not in the store, left out: %(codes)s", n=len(missing),
+                        codes=", ".join(missing)))
     return bars, present
 
 
@@ -214,6 +262,14 @@ def _sessions(spec: Spec, cal: Calendar, bars: pd.DataFrame, where: str, notes: 
     data_first, data_last = bars["date"].min(), bars["date"].max()
     start = pd.Timestamp(spec.start) if spec.start else data_first
     end = pd.Timestamp(spec.end) if spec.end else data_last
+    if end < data_first or start > data_last:
+        # The calendar (the index's dates) may reach where no stock of the run has a bar: a run
+        # there would trade nothing and exit 0 as if it had looked.
+        raise DataError(
+            f"{where}: no data between {start.date()} and {end.date()} (the store has "
+            f"{data_first.date()}..{data_last.date()} for these codes); set start and end inside it, "
+            f"or fetch or import the bars of that period first"
+        )
     sessions = cal.between(max(start, cal.first), min(end, data_last))
     if len(sessions) < 2:
         raise DataError(
@@ -222,11 +278,11 @@ def _sessions(spec: Spec, cal: Calendar, bars: pd.DataFrame, where: str, notes: 
         )
     # A weekend or a holiday just beyond the data changes nothing: only weekdays count.
     if spec.end and len(pd.bdate_range(data_last + pd.Timedelta(days=1), end)):
-        notes.append(f"{where}: end {spec.end} is after the store's last bar ({data_last.date()}): the run ends "
-                     f"there; fetch newer bars or set end = {data_last.date()}")
+        notes.append(N_("%(where)s: end %(end)s is after the store's last bar (%(last)s): the run ends there; fetch "
+                        "newer bars or set end = %(last)s", where=where, end=spec.end, last=data_last.date()))
     if spec.start and len(pd.bdate_range(start, data_first - pd.Timedelta(days=1))):
-        notes.append(f"{where}: start {spec.start} is before the store's first bar ({data_first.date()}): the run "
-                     "starts there")
+        notes.append(N_("%(where)s: start %(start)s is before the store's first bar (%(first)s): the run starts there",
+                        where=where, start=spec.start, first=data_first.date()))
     return sessions
 
 
@@ -237,8 +293,8 @@ def _events(spec: Spec, workspace: Path, cal: Calendar, sessions: pd.DatetimeInd
         return [], []
     events, outside = E.select(spec.events, workspace, cal, sessions, where)
     if outside:
-        notes.append("events outside the run's sessions (not traded): "
-                     + ", ".join(f"{e.id} ({e.time.date()})" for e in outside))
+        notes.append(N_("events outside the run's sessions (not traded): %(list)s",
+                        list=", ".join(f"{e.id} ({e.time.date()})" for e in outside)))
     return events, outside
 
 
@@ -288,19 +344,20 @@ def _eligible(spec: Spec, workspace: Path, notes: list[str], store: Store | None
     """
     dated = reference.load(store, "margin_list") if store is not None else None
     if dated is not None and len(dated):
-        notes.append(f"margin-lending eligibility: the store's dated margin_list ({dated['date'].nunique()} "
-                     f"snapshot(s), {dated['date'].min().date()}..{dated['date'].max().date()})")
+        notes.append(N_("margin-lending eligibility: the store's dated margin_list (%(n)s snapshot(s), %(span)s)",
+                        n=dated["date"].nunique(), span=f"{dated['date'].min().date()}..{dated['date'].max().date()}"))
         return MS.DatedList(dated)
     if spec.margin_list in U.universe_paths(workspace) or spec.margin_list.endswith(".csv"):
         uni = U.load_universe(spec.margin_list, workspace)
-        notes.append(f"margin-lending eligibility: the undated hand list {uni.name!r} ({len(uni.codes)} codes), the "
-                     "same on every session; real eligibility changes over time and whole boards of hype names "
-                     "were eligible: import a dated margin_list for faithful shorts")
+        notes.append(N_("margin-lending eligibility: the undated hand list %(name)s (%(n)s codes), the same on every "
+                        "session; real eligibility changes over time and whole boards of hype names were eligible: "
+                        "import a dated margin_list for faithful shorts", name=repr(uni.name), n=len(uni.codes)))
         return frozenset(uni.codes)
     if "margin_list" in spec.named:
         raise unknown("margin-lending list", spec.margin_list, U.universe_paths(workspace),
                       f"{spec.path}: margin_list (a universe in data/universes)")
-    notes.append(f"margin-lending list {spec.margin_list!r} not found in data/universes: nothing can be shorted")
+    notes.append(N_("margin-lending list %(name)s not found in data/universes: nothing can be shorted",
+                    name=repr(spec.margin_list)))
     return frozenset()
 
 
@@ -326,21 +383,20 @@ def equity_returns(values: np.ndarray, start_cash: float, sessions: pd.DatetimeI
     return pd.Series(out, index=sessions[: len(out)], dtype="float64").reindex(sessions).fillna(0.0)
 
 
-def _feeds(prep: Prepared, reuse: bool) -> list:
-    """The run's data feeds with their commission schemes, ``[(code, feed, comminfo)]``, over the
-    warm-up and the run's sessions (Backtrader's indicators see the warm-up; nothing trades there),
-    all sharing one bar index (:func:`hypebt.engine.bt_adapter.share_index`). With ``reuse``
-    (sweeps), built once per prepared data and reused: Backtrader resets and reloads every feed at
-    the start of each run."""
-    if reuse and "_feeds" in prep.__dict__:
-        return prep.__dict__["_feeds"]
-    source = prep.history or prep.arrays
-    feeds = [(code, AlignedArrayFeed(arrays=source[code], name=code), AShareCommInfo(rules=prep.rules, code=code))
-             for code in prep.codes]
-    share_index([feed for _, feed, _ in feeds])
-    if reuse:
-        prep.__dict__["_feeds"] = feeds
-    return feeds
+def only_events(prep: Prepared, event_ids) -> Prepared:
+    """The same prepared data with only some of its events (event validation runs each event alone).
+
+    The arrays, the feeds and the bar cache are shared with ``prep``, not copied: run the variants
+    one after another in a process, as a sweep does.
+    """
+    ids = set(event_ids)
+    assemble.feeds(prep, True)
+    prep.__dict__.setdefault("_bar_cache", {})
+    variant = dataclasses.replace(prep, events=[t for t in prep.events if t.event.id in ids])
+    for key in ("_feeds", "_bar_cache", "_bench_figures"):
+        if key in prep.__dict__:
+            variant.__dict__[key] = prep.__dict__[key]
+    return variant
 
 
 def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_feeds: bool = False,
@@ -361,28 +417,7 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     cls = strategy_cls or prep.strategy_class()
     merged = resolve_params(cls, {**prep.spec.params, **(params or {})}, str(prep.spec.path))
     plain = is_backtrader_strategy(cls)
-    cerebro = AlignedCerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=True, maxcpus=1)
-    cerebro.hypebt_sleep = sleep
-    cerebro.hypebt_keep_aligned = reuse_feeds  # the same feeds run together again (AlignedCerebro)
-    cerebro.hypebt_warmup = prep.warmup if prep.history else 0
-    broker = AShareBroker(cash=prep.spec.cash, rules=prep.rules, arrays=prep.arrays, eligible=prep.eligible,
-                          days=prep.days)
-    cerebro.broker = broker
-    for code, feed, comminfo in _feeds(prep, reuse_feeds):
-        cerebro.adddata(feed, name=code)
-        broker.addcommissioninfo(comminfo, name=code)
-    cerebro.addsizer(BoardLotSizer, rules=prep.rules)
-    if plain:
-        cerebro.addstrategy(cls, **merged)
-    else:
-        ctx = Context(params=merged, universe=prep.codes, names=prep.names, events=prep.events,
-                      sessions=prep.sessions, days=prep.days, session_index=prep.session_index, rules=prep.rules,
-                      eligible=prep.eligible, arrays=prep.arrays, history=prep.history, warmup=prep.warmup,
-                      benchmark=prep.benchmark,
-                      bar_cache=prep.__dict__.setdefault("_bar_cache", {}) if reuse_feeds else {})
-        cerebro.addstrategy(cls, ctx=ctx)
-    if timereturn:
-        cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Days, _name="timereturn")
+    cerebro, broker = assemble.cerebro_for(prep, cls, merged, reuse_feeds, sleep, timereturn)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -414,8 +449,9 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     else:
         equity = trades = orders = fills = borrow = None
         closed = np.array([t["net_pnl"] for t in desk.trades if t["status"] == "closed"], dtype="float64")
-        refused = sum(row.status != "filled" for row in desk.orders)
-        stats = metrics.figures(returns, closed, refused, metrics.exposure_from(value_at_close, cash_at_close))
+        outcomes = metrics.order_outcomes((row.status, row.reason) for row in desk.orders)
+        n_open = sum(t["status"] == "open" for t in desk.trades)
+        stats = metrics.figures(returns, closed, outcomes, metrics.exposure_from(value_at_close, cash_at_close), n_open)
         # numpy's sum, as pandas' (the same pairwise order, so the same last bit)
         fees = float(np.array([f["fees"] for f in desk.fills], dtype="float64").sum()) if desk.fills else 0.0
         borrow_fees = float(np.array([b["fee"] for b in ledger.rows], dtype="float64").sum()) if ledger.rows else 0.0

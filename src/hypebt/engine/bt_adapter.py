@@ -449,3 +449,15 @@ def strategy_params(cls) -> dict:
     """A Backtrader strategy class's parameters and defaults (its ``params`` tuple or dict, and
     those it inherits), without Backtrader's own underscored ones (``bt.SignalStrategy``'s)."""
     return {k: v for k, v in cls.params._getitems() if not k.startswith("_")}
+
+
+def declarations(cls) -> dict:
+    """What a strategy class's body declared that Backtrader's metaclasses turned into generated
+    classes (``params``, ``lines``, ``plotinfo``, ``plotlines``), back as the plain values a class body
+    holds: rebuilding the class with them in a fresh process makes the metaclasses generate those
+    classes there (a class of a notebook cell travels to sweep workers this way, see
+    :mod:`hypebt.engine.portable`). Reads Backtrader's ``_getpairs``/``_getlines``."""
+    base = cls.__mro__[1]
+    own_lines = [ln for ln in cls.lines._getlines() if ln not in base.lines._getlines()]
+    return {"params": tuple(cls.params._getpairs().items()), "lines": tuple(own_lines),
+            "plotinfo": dict(cls.plotinfo._getpairs()), "plotlines": dict(cls.plotlines._getpairs())}

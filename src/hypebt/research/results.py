@@ -21,13 +21,24 @@ import pandas as pd
 
 from hypebt.engine.strategy import resolve_params
 
+# refused_orders: by the market; the orders the strategy cancelled or that expired, and the positions
+# still open at the end, follow the status (added after the first release's columns)
 RESULT_COLUMNS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "n_trades",
-                  "exposure", "refused_orders", "status"]
+                  "exposure", "refused_orders", "status", "cancelled_orders", "expired_orders", "open_positions",
+                  "final_value"]
 
 
 def run_identity(prep) -> dict:
     """Everything besides the parameters that decides a result."""
     spec = prep.spec
+    identity = _identity(prep, spec)
+    if getattr(prep, "event_universes", None):  # board universes: each event's own members and snapshots
+        identity["event_universes"] = [[t.event.id, list(t.members or ()), [b.published for b in t.basis]]
+                                       for t in prep.events]
+    return identity
+
+
+def _identity(prep, spec) -> dict:
     return {
         "strategy_sha256": prep.strategy_sha256,
         "data": {name: m.get("sha256") for name, m in sorted(prep.data_manifests.items())},
@@ -95,6 +106,13 @@ class ResultStore:
         (blob,) = self.db.execute("SELECT returns FROM results WHERE key = ?", (key,)).fetchone()
         return pd.Series(np.frombuffer(blob, dtype="float64"), index=index)
 
+    def return_arrays(self, keys) -> dict[str, np.ndarray]:
+        """The stored daily returns of the finished (``ok``) rows among ``keys``, by key."""
+        wanted = set(keys)
+        return {k: np.frombuffer(blob, dtype="float64") for k, status, blob in
+                self.db.execute("SELECT key, status, returns FROM results")
+                if k in wanted and status == "ok" and blob is not None}
+
     def close(self) -> None:
         self.db.close()
 
@@ -113,7 +131,10 @@ def results_frame(store: ResultStore, plan, keys: list[str] | None = None) -> pd
     a resumed store may hold are left out): parameters, figures, status, in a stable order."""
     frame = store.frame()
     if keys is not None:
-        frame = frame[frame["key"].isin(set(keys))].reset_index(drop=True)
+        # in the plan's order, whatever order the workers finished in (the same table for 1 or 64 workers)
+        order = {k: i for i, k in reversed(list(enumerate(keys)))}
+        frame = frame[frame["key"].isin(set(keys))]
+        frame = frame.iloc[frame["key"].map(order).argsort(kind="stable")].reset_index(drop=True)
     params = list(plan.axes)
     extra = [c for c in frame.columns if c.startswith(("is_", "oos_", "wf"))]
     cols = params + RESULT_COLUMNS + extra + ["error", "seconds", "key"]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hypebt.core.i18n import N_
 from hypebt.research import inference as I
 
 # summary.csv column stem -> the test key of run_tests
@@ -120,15 +121,16 @@ def run_tests(sample: Sample, window: tuple[int, int], corr: tuple[float, float]
 def _pick(cl: I.Clustering, r_bar: float) -> tuple[str, str]:
     """(test key, why) of the figure a report leads with (rules in the module doc)."""
     if cl.n_events == 1:
-        return "portfolio", "one stock-event: its CAR against the sd of its own estimation-window ARs"
+        return "portfolio", N_("one stock-event: its CAR against the sd of its own estimation-window ARs")
     if cl.recommended == "portfolio":
-        return "kp", (f"{cl.notes}; their estimation-window ARs correlate {r_bar:.2f} on average, so the plain "
-                      f"t-test overstates significance; Kolari-Pynnonen allows for that correlation and for "
-                      f"the higher volatility after the news (the portfolio test allows for the correlation only)")
+        return "kp", N_("%(why)s; their estimation-window ARs correlate %(r)s on average, so the plain t-test "
+                        "overstates significance; Kolari-Pynnonen allows for that correlation and for the higher "
+                        "volatility after the news (the portfolio test allows for the correlation only)",
+                        why=cl.notes, r=f"{r_bar:.2f}")
     if cl.recommended == "calendar_time":
-        return "calendar", (f"{cl.notes}: overlapping stock-events share market days, so the calendar-time "
-                            f"portfolio's daily series carries their correlation")
-    return "bmp", f"{cl.notes}: events apart in time, tested as independent (standardized BMP)"
+        return "calendar", N_("%(why)s: overlapping stock-events share market days, so the calendar-time "
+                              "portfolio's daily series carries their correlation", why=cl.notes)
+    return "bmp", N_("%(why)s: events apart in time, tested as independent (standardized BMP)", why=cl.notes)
 
 
 def summary_columns(outcome: Outcome, prefix: str = "") -> dict:
@@ -175,3 +177,29 @@ def band_inflation(r_bar: float, n: int) -> float:
     if not np.isfinite(r_bar) or r_bar <= 0 or n < 2 or r_bar >= 1:
         return 1.0
     return float(np.sqrt((1 + (n - 1) * r_bar) / (1 - r_bar)))
+
+
+def test_row(name, g, col, col_mm, stats) -> dict:
+    """One summary row of the plain cross-sectional tests: mean/median CAR (``col``: market-adjusted,
+    ``col_mm``: market model) of the stock-events in ``g``, t, sign and Wilcoxon p-values (they assume
+    independent stocks), paper vs tradable means. ``stats`` is ``scipy.stats``."""
+    x = g[col].dropna().to_numpy()
+    y = g[col_mm].dropna().to_numpy()
+    out = {"event": name, "n": len(x), "mean_car_mkt": float(np.mean(x)) if len(x) else np.nan,
+           "median_car_mkt": float(np.median(x)) if len(x) else np.nan,
+           "mean_car_mm": float(np.mean(y)) if len(y) else np.nan}
+    if len(x) >= 2 and np.std(x) > 0:
+        tt = stats.ttest_1samp(x, 0.0)
+        out.update(t_stat=float(tt.statistic), t_p=float(tt.pvalue))
+    else:
+        out.update(t_stat=np.nan, t_p=np.nan)
+    pos, neg = int((x > 0).sum()), int((x < 0).sum())
+    # The sign test drops ties (zero CARs).
+    out.update(positive=pos, sign_p=float(stats.binomtest(pos, pos + neg, 0.5).pvalue) if pos + neg else np.nan)
+    nz = x[x != 0]
+    out["wilcoxon_p"] = float(stats.wilcoxon(nz).pvalue) if len(nz) >= 6 else np.nan
+    pa, tr = g["paper_abnormal"], g["tradable_abnormal"]
+    out.update(mean_paper=float(pa.mean()), mean_tradable=float(tr.mean()),
+               mean_gap=float((pa - tr).mean()), never_fillable=int((tr.isna() & pa.notna()).sum()),
+               locked_day0=int(g["locked_day0"].sum()))
+    return out
