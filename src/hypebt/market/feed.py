@@ -63,6 +63,13 @@ class PanelFeeds(Mapping):
             made = self._made[code] = FeedArrays(code, self.panel.sessions, cols, self.panel.st_source[j])
         return made
 
+    def __setitem__(self, code: str, arrays: FeedArrays) -> None:
+        """Replace a code's arrays, as in the dict this mapping stands for (what reads that code alone
+        sees them; a slice of many codes still reads the panel)."""
+        if code not in self.panel.index:
+            raise KeyError(f"{code}: not a code of the market panel")
+        self._made[code] = arrays
+
     def __iter__(self):
         return iter(self.panel.codes)
 
