@@ -259,6 +259,34 @@ def boom(root: Path) -> list[str]:
     return run_argv(root, spec_text({"strategy": '"boom"'}))
 
 
+EXIT_STRATEGY = '''
+"""Test strategy that ends the process from a hook ({how})."""
+
+import sys
+
+from hypebt import Strategy
+{top}
+
+class Quitter(Strategy):
+    PARAMS = {{"hold_days": 3, "gap": 1}}
+
+    def on_open(self, day):
+        if self.session_no == 2:
+            {how}
+'''
+
+
+def quitter(how: str, cmd: str = "run", at_import: bool = False) -> Callable[[Path], list[str]]:
+    """A strategy calling ``how`` (sys.exit(0), exit(), raise SystemExit) in on_open, or when imported."""
+    def setup(root: Path) -> list[str]:
+        text = EXIT_STRATEGY.format(how=how, top=f"\n{how}\n" if at_import else "")
+        put(root / "ws" / "strategies" / "quitter.py", text)
+        if cmd == "list":
+            return ["list"]
+        return run_argv(root, spec_text({"strategy": '"quitter"'}), cmd=cmd)
+    return setup
+
+
 def spec_outside_workspace(root: Path) -> list[str]:
     spec = put(root / "in" / "bad.toml", spec_text())
     return ["run", str(spec), "--offline", "--no-html"]
@@ -439,6 +467,34 @@ CASES = [
          2, ["bad.toml: line 6: start = 2024-1-2 is not a date", "write 2024-01-02"]),
     case("fail-run-set-sweep-key", spec_case(None, None, (), "--set", "sweep.hold_days=[1,2]"),
          2, ["--set sweep.hold_days", "hypebt run does not read [sweep]", "use hypebt sweep"]),
+    # --- issue 26: numbers that are not numbers (TOML nan / inf pass every comparison) -----------
+    case("nan-cash", spec_case({"cash": "nan"}), 2, ["bad.toml: cash = nan is not a number", "finite number"]),
+    case("nan-cash-inf", spec_case({"cash": "inf"}), 2, ["bad.toml: cash = inf is not a number"]),
+    case("nan-param", spec_case(None, {"params": {"fraction": "nan"}}),
+         2, ["bad.toml: params.fraction = nan is not a number"]),
+    case("nan-param-set", spec_case(None, None, (), "--set", "fraction=-inf"),
+         2, ["bad.toml: params.fraction = -inf is not a number"]),
+    case("nan-rules", spec_case(None, {"rules": {"commission_min": "inf"}}),
+         2, ["bad.toml: rules.commission_min = inf is not a number"]),
+    case("nan-rules-dated", spec_case(None, {"rules": {"stamp_duty": "[[2023-08-28, nan]]"}}),
+         2, ["bad.toml: rules.stamp_duty[0][1] = nan is not a number"]),
+    case("nan-sweep-value", spec_case(None, {"sweep": {"fraction": "[0.5, nan]"}}, cmd="sweep"),
+         2, ["bad.toml: sweep.fraction[1] = nan is not a number"]),
+    case("nan-sweep-range", spec_case(None, {"sweep": {"fraction": "{start = 0.1, stop = inf, step = 0.1}"}},
+                                       cmd="sweep"),
+         2, ["bad.toml: sweep.fraction.stop = inf is not a number"]),
+    case("nan-study", spec_case(None, {"study": {**STUDY, "confidence": "nan"}}, cmd="study"),
+         2, ["bad.toml: study.confidence = nan is not a number"]),
+    # --- issue 26: sys.exit() in strategy code is a failure, never a quiet exit 0 ---------------
+    case("exit-run-sys-exit-0", quitter("sys.exit(0)"),
+         2, ["strategy quitter failed", "quitter.py:14 in on_open", "SystemExit: 0", "must not call sys.exit()"]),
+    case("exit-run-raise-systemexit", quitter("raise SystemExit"), 2, ["quitter.py:14 in on_open", "SystemExit"]),
+    case("exit-run-at-import", quitter("sys.exit(0)", at_import=True),
+         2, ["quitter.py: cannot load strategy: SystemExit: 0", "must not call sys.exit()"]),
+    case("exit-list-at-import", quitter("exit()", cmd="list", at_import=True),
+         2, ["1 strategy file(s) cannot load", "quitter.py: cannot load strategy: SystemExit"]),
+    case("exit-sweep-at-import", quitter("sys.exit(0)", cmd="sweep", at_import=True),
+         2, ["quitter.py: cannot load strategy: SystemExit: 0"]),
     case("fail-benchmark-without-prefix", spec_case({"benchmark": '"000300"'}),
          2, ["bad.toml: benchmark '000300' is not an index code", "did you mean 'sh000300'?"]),
 ]
@@ -504,6 +560,12 @@ def some_failed(root: Path) -> list[str]:
 
 STUDY_ALPHA = {"events": {"ids": '["alpha"]'}, "study": STUDY}
 
+
+def quitting_sweep(root: Path) -> list[str]:
+    put(root / "ws" / "strategies" / "quitter.py", EXIT_STRATEGY.format(how="sys.exit(0)", top=""))
+    return run_argv(root, spec_text({"strategy": '"quitter"'}, {"sweep": {"hold_days": "[1, 2]", "gap": None}}),
+                    cmd="sweep")
+
 LOUD_CASES = [
     pytest.param(spec_case({"end": "2025-06-30"}), 0, "note: ",
                  ["bad.toml: end 2025-06-30 is after the store's last bar", "the run ends there"],
@@ -520,6 +582,9 @@ LOUD_CASES = [
     pytest.param(all_failed, 2, "hypebt: error: ",
                  ["bad.toml: all 2 combination(s) failed", "toy.py:", "toy refuses hold_days=1", "results.csv"],
                  ("ws/reports/bad_sweep",), id="fail-sweep-all-failed"),
+    pytest.param(quitting_sweep, 2, "hypebt: error: ",
+                 ["bad.toml: all 2 combination(s) failed", "SystemExit: 0", "results.csv"],
+                 ("ws/reports/bad_sweep",), id="exit-sweep-sys-exit-in-hook"),
     pytest.param(corrupt_stats, 0, "warning: ",
                  ["reports/prev: unreadable report", "left out of the index"], (), id="warn-report-index-broken"),
 ]

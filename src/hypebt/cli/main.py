@@ -165,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hypebt: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as exc:  # code that is not hypebt's called sys.exit(): never a quiet success
+        if args.debug:
+            raise
+        print(f"hypebt: internal error: sys.exit({exc.code!r}) was called inside hypebt "
+              "(rerun with --debug and report it)", file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug: say so plainly, keep the traceback behind --debug
         if args.debug or os.environ.get("HYPEBT_DEBUG"):
             raise

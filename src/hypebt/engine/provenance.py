@@ -16,7 +16,7 @@ import backtrader as bt
 from hypebt.core.fsio import file_sha256
 from hypebt.core.errors import HypebtError, InputError, LookAheadError, StrategyError
 from hypebt.engine.failures import describe
-from hypebt.engine.strategy import Strategy
+from hypebt.engine.strategy import SYSTEM_EXIT_HINT, Strategy
 
 
 def adopt(cls) -> type[Strategy]:
@@ -74,6 +74,8 @@ def strategy_failure(exc: BaseException, cls, name: str, path) -> HypebtError:
     if isinstance(exc, StrategyError) and not isinstance(exc, LookAheadError):
         return exc
     where = describe(exc, path if path else name, _strategy_files(cls) or None)
+    if isinstance(exc, SystemExit):
+        where += SYSTEM_EXIT_HINT
     if isinstance(exc, LookAheadError):
         return LookAheadError(f"strategy {name} looked ahead at {where}")
     return StrategyError(f"strategy {name} failed: {where}")

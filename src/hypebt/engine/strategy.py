@@ -39,6 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import inspect
+import math
 import sys
 import types
 from dataclasses import dataclass, field, replace
@@ -379,6 +380,8 @@ def strategy_paths(folder: Path) -> dict[str, Path]:
 
 
 _USER_PACKAGE = "hypebt_user_strategies"
+# sys.exit() in strategy code would end hypebt with that code and no word: it is a failure instead.
+SYSTEM_EXIT_HINT = " (a strategy must not call sys.exit() or exit(): return from the hook, or raise an error)"
 
 
 def load_strategy(name_or_path: str, folder: Path) -> type[Strategy]:
@@ -408,9 +411,10 @@ def load_strategy(name_or_path: str, folder: Path) -> type[Strategy]:
     sys.modules[module_name] = module  # pickling by reference needs the module registered
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in a strategy file must not end hypebt quietly
         sys.modules.pop(module_name, None)
-        raise InputError(f"{path}: cannot load strategy: {exc.__class__.__name__}: {exc}") from exc
+        raise InputError(f"{path}: cannot load strategy: {exc.__class__.__name__}: {exc}"
+                         f"{SYSTEM_EXIT_HINT if isinstance(exc, SystemExit) else ''}") from exc
     classes = [
         obj for obj in vars(module).values()
         if inspect.isclass(obj) and issubclass(obj, Strategy) and obj is not Strategy
@@ -436,6 +440,9 @@ def resolve_params(cls: type[Strategy], given: dict[str, Any], where: str) -> di
     for key, value in given.items():
         if key not in params:
             raise unknown(f"parameter of strategy {cls.hypebt_name}", key, params, where)
+        if isinstance(value, float) and not math.isfinite(value):
+            # NaN compares false with everything: a threshold of nan would silently never trigger
+            raise InputError(f"{where}: parameter {key!r} = {value} is not a number; write a finite number")
         default = params[key]
         if default is not None and not _same_kind(default, value):
             raise InputError(
