@@ -635,6 +635,23 @@ def test_what_changes_the_answer_is_said(case_root, capsys, setup, code, prefix,
     assert not changed, changed
 
 
+def test_a_study_prints_no_test_without_enough_estimation_sessions(case_root, capsys):
+    """Issue 26: an event whose estimation window holds fewer sessions than min_estimation gets no
+    test line (no "t=nan", no p-value of a test that could not run); the others are tested alone."""
+    root = case_root
+    argv = run_argv(root, spec_text(None, {"study": STUDY}), cmd="study")
+    assert main(["--home", str(root / "store"), "--workspace", str(root / "ws"), *argv]) == 0
+    out = capsys.readouterr().out
+    alpha = next(line for line in out.splitlines() if line.startswith("alpha:"))
+    beta = next(line for line in out.splitlines() if line.startswith("beta:"))
+    assert "no tests: the estimation window [-20, -3] holds at most" in alpha and "min_estimation = 5" in alpha
+    assert " t=" not in alpha and " p=" not in alpha and "sign p" not in alpha
+    assert " t=" in beta and "no tests" not in beta
+    summary = pd.read_csv(root / "ws" / "reports" / "bad" / "summary.csv")
+    row = summary.set_index("event").loc["alpha"]
+    assert row[["t_p", "sign_p", "headline_p"]].isna().all() and "min_estimation" in row["no_tests"]
+
+
 def test_python_style_booleans_are_accepted(case_root, capsys):
     """``hypebt list`` prints defaults as Python reprs (True/False): --set takes them back."""
     root = case_root

@@ -95,6 +95,11 @@ def run(args) -> int:
               f"returns in the estimation window {list(cfg.estimation)} before its event; start the data earlier "
               "or lower [study] min_estimation", file=sys.stderr)
     for row in rows:
+        if row.get("no_tests"):
+            print(f"{row['event']}: n={row['n']} mean CAR[{lo},{hi}] {_pct(row['mean_car_mkt'])} (market-adjusted) "
+                  f"vs {inputs.market.label}; no tests: {row['no_tests']}; paper {_pct(row['mean_paper'])} vs "
+                  f"tradable {_pct(row['mean_tradable'])}")
+            continue
         print(f"{row['event']}: n={row['n']} mean CAR[{lo},{hi}] {_pct(row['mean_car_mkt'])} (market-adjusted), "
               f"{_pct(row['mean_car_mm'])} (market model) vs {inputs.market.label}; "
               f"{row['headline_test']} t={row['headline_t']:.2f} p={_p(row['headline_p'])} "
