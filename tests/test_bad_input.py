@@ -50,6 +50,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -287,6 +288,22 @@ def quitter(how: str, cmd: str = "run", at_import: bool = False) -> Callable[[Pa
     return setup
 
 
+def with_index(keep: Callable[[pd.DatetimeIndex], pd.DatetimeIndex], calendar: bool = False):
+    """The store's CSI 300 cut to ``keep(dates)`` (and, ``calendar``, the exchange calendar stored
+    whole first, so the calendar does not come from the index)."""
+    def setup(root: Path) -> list[str]:
+        from hypebt.data.store import Store
+
+        store = Store(root / "store")
+        idx = store.load("index")
+        if calendar:
+            store.write_calendar(idx["date"], source="test")
+        dates = keep(pd.DatetimeIndex(idx["date"]))
+        store.write("index", idx[idx["date"].isin(dates)].reset_index(drop=True), source="test", adjust="none")
+        return run_argv(root, spec_text())
+    return setup
+
+
 def spec_outside_workspace(root: Path) -> list[str]:
     spec = put(root / "in" / "bad.toml", spec_text())
     return ["run", str(spec), "--offline", "--no-html"]
@@ -499,6 +516,17 @@ CASES = [
          2, ["bad.toml: sweep.fraction.stop = inf is not a number"]),
     case("nan-study", spec_case(None, {"study": {**STUDY, "confidence": "nan"}}, cmd="study"),
          2, ["bad.toml: study.confidence = nan is not a number"]),
+    # --- issue 26: the period is the one the run says ---------------------------------------------
+    case("period-benchmark-ends-early", with_index(lambda d: d[:30]),
+         3, ["bad.toml: the trading calendar", "lacks 27 day(s) on which the stocks traded", "ends 2024-02-12",
+             "hypebt data fetch --calendar"]),
+    case("period-benchmark-gap", with_index(lambda d: d.delete([20, 21, 22])),
+         3, ["bad.toml: the trading calendar", "lacks 3 day(s)", "2024-01-30, 2024-01-31, 2024-02-01"]),
+    case("period-benchmark-gap-with-calendar", with_index(lambda d: d.delete([20, 21]), calendar=True),
+         3, ["bad.toml: benchmark sh000300 has no bar on 2 of the run's", "2024-01-30, 2024-01-31",
+             "hypebt data fetch --index sh000300"]),
+    case("period-benchmark-short-with-calendar", with_index(lambda d: d[:40], calendar=True),
+         3, ["benchmark sh000300 has no bar on 17 of the run's 57 sessions", "stored 2024-01-02..2024-02-26"]),
     # --- issue 26: sys.exit() in strategy code is a failure, never a quiet exit 0 ---------------
     case("exit-run-sys-exit-0", quitter("sys.exit(0)"),
          2, ["strategy quitter failed", "quitter.py:14 in on_open", "SystemExit: 0", "must not call sys.exit()"]),
@@ -650,6 +678,27 @@ def test_a_study_prints_no_test_without_enough_estimation_sessions(case_root, ca
     summary = pd.read_csv(root / "ws" / "reports" / "bad" / "summary.csv")
     row = summary.set_index("event").loc["alpha"]
     assert row[["t_p", "sign_p", "headline_p"]].isna().all() and "min_estimation" in row["no_tests"]
+
+
+def test_the_run_starts_at_the_first_stock_bar_not_before(case_root, capsys):
+    """Issue 26: a start before the stocks' first bar (the calendar reaching further back) starts the
+    run at that bar, as the note says; no session without a stock bar is compared with the benchmark."""
+    from hypebt.data.store import Store
+
+    root = case_root
+    store = Store(root / "store")
+    idx = store.load("index")
+    earlier = pd.bdate_range("2023-11-01", "2023-12-29")
+    head = pd.DataFrame({"code": "sh000300", "date": earlier.astype("datetime64[ns]"), "open": 3400.0,
+                         "high": 3410.0, "low": 3390.0, "close": 3400.0 + np.arange(len(earlier)), "volume": 1e9})
+    store.write("index", pd.concat([head, idx], ignore_index=True), source="test", adjust="none")
+    argv = run_argv(root, spec_text({"start": "2023-11-01"}))
+    assert main(["--home", str(root / "store"), "--workspace", str(root / "ws"), *argv]) == 0
+    err = capsys.readouterr().err
+    assert "start 2023-11-01 is before the store's first bar (2024-01-02): the run starts there" in err
+    stats = json.loads((root / "ws" / "reports" / "bad" / "latest" / "stats.json").read_text("utf-8"))
+    returns = pd.read_csv(root / "ws" / "reports" / "bad" / "latest" / "returns.csv")
+    assert stats["start"] == "2024-01-02" and str(returns.iloc[0, 0]).startswith("2024-01-02")
 
 
 def test_python_style_booleans_are_accepted(case_root, capsys):

@@ -385,7 +385,9 @@ def test_reports_escape_every_user_string(root, capsys):
         f'code,name,snapshot_date,source,kind\n600000,"{XSS}",2024-01,"{XSS}",list\n600001,B,,,\n', "utf-8")
     (ws / "data" / "events" / "ev.csv").write_text(EVENTS.replace("Alpha,ACME", f"{XSS},{XSS}"), "utf-8")
     spec = ws / "backtests" / f"{XSS_UNI}.toml"
-    spec.write_text(spec_text(name="xss", universe=XSS_UNI, description=XSS), "utf-8")
+    # A universe name is a safe file name (issue 26): the markup arrives as a path inside the workspace.
+    spec.write_text(spec_text(name="xss", universe=str(ws / "data" / "universes" / f"{XSS_UNI}.csv"),
+                              description=XSS), "utf-8")
     for argv in (["run", str(spec), "--offline", "--set", "end=2030-01-01"],
                  ["sweep", str(spec), "--offline", "--workers", "1", "--top", "1", "--set", "end=2030-01-01"],
                  ["study", str(spec), "--offline", "--out", str(ws / "reports" / "xss_study")]):

@@ -201,7 +201,11 @@ def _sessions(spec: Spec, cal: Calendar, bars: pd.DataFrame, where: str, notes: 
     data_first, data_last = bars["date"].min(), bars["date"].max()
     start = pd.Timestamp(spec.start) if spec.start else data_first
     end = pd.Timestamp(spec.end) if spec.end else data_last
-    sessions = cal.between(max(start, cal.first), min(end, data_last))
+    # The run never starts before the first stock bar: sessions without any bar would count as flat
+    # returns against the benchmark's.
+    lo, hi = max(start, data_first), min(end, data_last)
+    sessions = cal.between(max(lo, cal.first), hi)
+    _calendar_covers(cal, bars["date"], lo, hi, where)
     if len(sessions) < 2:
         raise DataError(
             f"{where}: no data between {start.date()} and {end.date()} "
@@ -215,6 +219,21 @@ def _sessions(spec: Spec, cal: Calendar, bars: pd.DataFrame, where: str, notes: 
         notes.append(f"{where}: start {spec.start} is before the store's first bar ({data_first.date()}): the run "
                      "starts there")
     return sessions
+
+
+def _calendar_covers(cal: Calendar, dates: pd.Series, lo, hi, where: str) -> None:
+    """Refuse a calendar that lacks days the stocks traded between ``lo`` and ``hi``: a calendar
+    read off a benchmark stored to an earlier date, or with a gap, would silently end the run or
+    delete those sessions."""
+    traded = pd.DatetimeIndex(dates.unique())
+    lacking = traded[(traded >= lo) & (traded <= hi)].difference(cal.sessions)
+    if len(lacking):
+        days = ", ".join(str(d.date()) for d in lacking[:5]) + (f" ... ({len(lacking)} in all)" if len(lacking) > 5 else "")
+        raise DataError(
+            f"{where}: the trading calendar (the stored exchange calendar, else the CSI 300's bars) lacks "
+            f"{len(lacking)} day(s) on which the stocks traded: {days} (it ends {cal.last.date()}); import the "
+            "index's missing bars (hypebt data import sh000300.csv) or store the calendar (hypebt data fetch --calendar)"
+        )
 
 
 def _events(spec: Spec, workspace: Path, cal: Calendar, sessions: pd.DatetimeIndex, where: str,
@@ -295,6 +314,16 @@ def _benchmark(store: Store, spec: Spec, sessions: pd.DatetimeIndex) -> pd.Serie
     idx = load_benchmark(store, spec.benchmark, ["date", "close"], str(spec.path))
     close = idx.set_index("date")["close"].sort_index()
     close = close[close.index <= sessions[-1]]
+    missing = sessions.difference(close.index)
+    if len(missing):
+        # A return of 0.0 would stand for "no data": the comparison would be wrong on those sessions.
+        days = ", ".join(str(d.date()) for d in missing[:5]) + (f" ... ({len(missing)} in all)" if len(missing) > 5 else "")
+        raise DataError(
+            f"{spec.path}: benchmark {spec.benchmark} has no bar on {len(missing)} of the run's {len(sessions)} "
+            f"sessions: {days} (stored {close.index.min().date() if len(close) else 'none'}.."
+            f"{close.index.max().date() if len(close) else 'none'}); import those bars "
+            f"(hypebt data fetch --index {spec.benchmark}), or set start/end inside them"
+        )
     r = close.pct_change().reindex(sessions).fillna(0.0)
     r.iloc[0] = 0.0
     r.name = spec.benchmark
