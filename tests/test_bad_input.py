@@ -304,6 +304,19 @@ def with_index(keep: Callable[[pd.DatetimeIndex], pd.DatetimeIndex], calendar: b
     return setup
 
 
+COLLIDING = TOY_STRATEGY.replace('"trace": ""', '"trace": "", "top": 1, "n": 2')
+
+
+def colliding(sweep: dict, nested: dict | None = None, cmd: str = "sweep") -> Callable[[Path], list[str]]:
+    """A strategy with parameters named like sweep settings (``top``, ``n``), swept by ``sweep``
+    and ``[sweep.params]`` ``nested``."""
+    def setup(root: Path) -> list[str]:
+        put(root / "ws" / "strategies" / "coll.py", COLLIDING)
+        tables = {"sweep": {"gap": None, **sweep}, **({"sweep.params": nested} if nested else {})}
+        return run_argv(root, spec_text({"strategy": '"coll"'}, tables), cmd=cmd)
+    return setup
+
+
 def spec_outside_workspace(root: Path) -> list[str]:
     spec = put(root / "in" / "bad.toml", spec_text())
     return ["run", str(spec), "--offline", "--no-html"]
@@ -516,6 +529,21 @@ CASES = [
          2, ["bad.toml: sweep.fraction.stop = inf is not a number"]),
     case("nan-study", spec_case(None, {"study": {**STUDY, "confidence": "nan"}}, cmd="study"),
          2, ["bad.toml: study.confidence = nan is not a number"]),
+    # --- issue 26: sweeps that would report 0.0 for no data, or lose a parameter -----------------
+    case("sweep-split-after-period", spec_case(None, {"sweep": {"split": "2030-01-01"}}, cmd="sweep"),
+         2, ["bad.toml [sweep]: split = 2030-01-01 leaves 57 session(s) in sample and 0 out of sample",
+             "at least 2 sessions on each side"]),
+    case("sweep-split-before-period", spec_case(None, {"sweep": {"split": "2020-01-01"}}, cmd="sweep"),
+         2, ["split = 2020-01-01 leaves 0 session(s) in sample and 57 out of sample"]),
+    case("sweep-split-not-a-date", spec_case(None, {"sweep": {"split": '"soon"'}}, cmd="sweep"),
+         2, ["bad.toml [sweep]: split = 'soon' is not a date", "split = 2024-03-01"]),
+    case("sweep-walk-forward-too-many", spec_case(None, {"sweep": {"walk_forward": "40"}}, cmd="sweep"),
+         2, ["bad.toml [sweep]: walk_forward = 40 windows of the run's 57 session(s)", "at most 28 windows"]),
+    case("sweep-param-named-like-a-setting", colliding({"top": "[1, 2]"}),
+         2, ["bad.toml [sweep]: top is both a sweep setting and a parameter of strategy coll",
+             "[sweep.params] table (top = [...])"]),
+    case("sweep-param-in-both-places", colliding({"hold_days": "[1]"}, {"hold_days": "[2]"}),
+         2, ["hold_days is given both in [sweep] and in [sweep.params]"]),
     # --- issue 26: the period is the one the run says ---------------------------------------------
     case("period-benchmark-ends-early", with_index(lambda d: d[:30]),
          3, ["bad.toml: the trading calendar", "lacks 27 day(s) on which the stocks traded", "ends 2024-02-12",
@@ -603,6 +631,23 @@ def some_failed(root: Path) -> list[str]:
 STUDY_ALPHA = {"events": {"ids": '["alpha"]'}, "study": STUDY}
 
 
+IDLE_STRATEGY = '''
+"""Test strategy that never trades."""
+
+from hypebt import Strategy
+
+
+class Idle(Strategy):
+    PARAMS = {"hold_days": 3}
+'''
+
+
+def idle_sweep(root: Path) -> list[str]:
+    put(root / "ws" / "strategies" / "idle.py", IDLE_STRATEGY)
+    return run_argv(root, spec_text({"strategy": '"idle"'}, {"sweep": {"hold_days": "[1, 2]", "gap": None}}),
+                    cmd="sweep")
+
+
 def quitting_sweep(root: Path) -> list[str]:
     put(root / "ws" / "strategies" / "quitter.py", EXIT_STRATEGY.format(how="sys.exit(0)", top=""))
     return run_argv(root, spec_text({"strategy": '"quitter"'}, {"sweep": {"hold_days": "[1, 2]", "gap": None}}),
@@ -627,6 +672,9 @@ LOUD_CASES = [
     pytest.param(quitting_sweep, 2, "hypebt: error: ",
                  ["bad.toml: all 2 combination(s) failed", "SystemExit: 0", "results.csv"],
                  ("ws/reports/bad_sweep",), id="exit-sweep-sys-exit-in-hook"),
+    pytest.param(idle_sweep, 0, "warning: ",
+                 ["bad.toml: no combination traded (all 2 flat): no best is named"],
+                 ("ws/reports/bad_sweep",), id="sweep-nothing-traded-names-no-best"),
     pytest.param(corrupt_stats, 0, "warning: ",
                  ["reports/prev: unreadable report", "left out of the index"], (), id="warn-report-index-broken"),
 ]
@@ -699,6 +747,19 @@ def test_the_run_starts_at_the_first_stock_bar_not_before(case_root, capsys):
     stats = json.loads((root / "ws" / "reports" / "bad" / "latest" / "stats.json").read_text("utf-8"))
     returns = pd.read_csv(root / "ws" / "reports" / "bad" / "latest" / "returns.csv")
     assert stats["start"] == "2024-01-02" and str(returns.iloc[0, 0]).startswith("2024-01-02")
+
+
+def test_a_parameter_named_like_a_sweep_setting_is_swept_from_sweep_params(case_root, capsys):
+    """Issue 26: [sweep.params] top = [1, 2] sweeps the strategy's ``top``; [sweep] top stays the setting."""
+    root = case_root
+    argv = colliding({"hold_days": "[1, 2]", "top": "1"}, {"top": "[1, 2]", "n": "[5, 6]"})(root)
+    assert main(["--home", str(root / "store"), "--workspace", str(root / "ws"), *argv]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "8 combination(s) of hold_days, top, n" in err
+    frame = pd.read_csv(root / "ws" / "reports" / "bad_sweep" / "results.csv")
+    assert sorted(set(zip(frame["top"], frame["n"]))) == [(1, 5), (1, 6), (2, 5), (2, 6)]
+    summary = json.loads((root / "ws" / "reports" / "bad_sweep" / "summary.json").read_text("utf-8"))
+    assert summary["axes"]["top"] == [1, 2]
 
 
 def test_python_style_booleans_are_accepted(case_root, capsys):

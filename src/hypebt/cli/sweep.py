@@ -36,6 +36,7 @@ def run(args) -> int:
     ensure_data(spec, store, ws, args.offline)
     prep = engine.prepare(spec, ws, store)
     plan = sweep.make_plan(spec, prep.strategy_class(), args.max_combinations)
+    sweep.check_period(plan, prep.sessions, f"{spec.path} [sweep]")
     if args.top is not None:
         plan = dataclasses.replace(plan, top=args.top)
     for opt in OPTIONS_AT_LEAST_ONE:
@@ -57,6 +58,9 @@ def run(args) -> int:
           f"{summary['line']}")
     print(f"results: {out / 'results.csv'}" + ("" if args.no_html else f"\nreport: {out / 'sweep.html'}"))
     update_index(args, Path(args.out).parent if args.out else None)
+    if summary["ok"] and not summary["traded"]:
+        print(f"warning: {spec.path}: no combination traded (all {summary['ok']} flat): no best is named; check "
+              "the universe, the events and the period", file=sys.stderr)
     if outcome.failed:
         _report_failures(spec, out, outcome)
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import sys
 from pathlib import Path
 
 import backtrader as bt
@@ -47,6 +48,27 @@ def source_digest(cls, path: Path | None = None) -> str:
     except (OSError, TypeError):
         text = f"{cls.__module__}.{cls.__qualname__}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def workspace_sources(workspace: Path, strategy_path: Path | None = None) -> dict[str, str]:
+    """sha256 of the strategy file and of every Python module loaded from inside the workspace
+    (what a strategy imports from it: a helper beside it), by path relative to the workspace.
+
+    A sweep's result key holds them: editing a helper a strategy imports changes its figures.
+    """
+    try:
+        root = Path(workspace).resolve()
+    except OSError:
+        return {}
+    files = {Path(strategy_path).resolve()} if strategy_path else set()
+    for module in list(sys.modules.values()):
+        name = getattr(module, "__file__", None)
+        if name and name.endswith(".py"):
+            path = Path(name).resolve()
+            if path.is_relative_to(root):
+                files.add(path)
+    return {str(p.relative_to(root)) if p.is_relative_to(root) else str(p): file_sha256(p)
+            for p in sorted(files) if p.is_file()}
 
 
 def _strategy_files(cls) -> set[str]:

@@ -35,9 +35,21 @@ from hypebt.research.results import ResultStore, plan_keys_of, results_frame, ru
 ASCENDING = {"max_drawdown": False}  # drawdowns are negative: closer to 0 is better, i.e. larger
 
 
+def traded(frame: pd.DataFrame) -> pd.Series:
+    """Rows of combinations that did something: a closed trade, money in positions or a return.
+    A combination that never traded has no figure to rank (its 0.0 stands for no data)."""
+    def col(name):
+        return pd.to_numeric(frame[name], errors="coerce").fillna(0.0) if name in frame else 0.0
+
+    return (col("n_trades") > 0) | (col("exposure") > 0) | (col("total_return") != 0)
+
+
 def _ranked(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    ok = frame[frame["status"] == "ok"].copy()
-    return ok.sort_values(metric, ascending=ASCENDING.get(metric, False) is True, na_position="last")
+    """The combinations that ran and traded, best first; ties keep the plan's order (a stable sort of
+    rows in plan order), so a resumed, local or Dask sweep names the same best."""
+    ok = frame[(frame["status"] == "ok") & traded(frame)].copy()
+    return ok.sort_values(metric, ascending=ASCENDING.get(metric, False) is True, na_position="last",
+                          kind="stable")
 
 
 def _heatmap_png(frame: pd.DataFrame, x: str, y: str, metric: str, fixed: dict, title: str) -> str | None:
@@ -92,7 +104,8 @@ def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str]
             frame.to_csv(tmp, index=False)
         ranked = _ranked(frame, plan.metric)
         n_ok, n_failed = len(ranked), int((frame["status"] != "ok").sum())
-        summary = {"combinations": len(frame), "ok": n_ok, "failed": n_failed, "metric": plan.metric}
+        summary = {"combinations": len(frame), "ok": int((frame["status"] == "ok").sum()), "traded": n_ok,
+                   "failed": n_failed, "metric": plan.metric, "best": None}
         dsr = {"dsr": None, "sr0": None, "n_trials": len(frame)}
         if n_ok:
             best = ranked.iloc[0]
@@ -103,6 +116,8 @@ def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str]
                            best_metric=float(best[plan.metric])
                            if pd.notna(best[plan.metric]) else None, deflated_sharpe=dsr["dsr"])
         line = f"{len(frame)} combination(s), {n_failed} failed"
+        if summary["ok"] and not n_ok:
+            line += f"; no combination traded (all {summary['ok']} flat): no best"
         if n_ok:
             bv = summary["best_metric"]
             line += (f"; best {plan.metric} {bv:.3f} at " if bv is not None else "; best at ") + \

@@ -38,8 +38,8 @@ from hypebt.core.outdir import check_output_dir
 from hypebt.engine import backtest as engine
 from hypebt.engine import metrics
 # The plan and the result store are re-exported: ``sweep.make_plan``, ``sweep.ResultStore`` ...
-from hypebt.research.plan import (DEFAULT_CAP, RANK_METRICS, RESERVED, Plan, compile_constraint,  # noqa: F401
-                                  make_plan)
+from hypebt.research.plan import (DEFAULT_CAP, RANK_METRICS, RESERVED, Plan, check_period,  # noqa: F401
+                                  compile_constraint, make_plan)
 from hypebt.research.results import (RESULT_COLUMNS, ResultStore, combo_key, plan_keys_of,  # noqa: F401
                                      results_frame, run_identity)
 
@@ -189,6 +189,7 @@ def execute(prep, plan: Plan, out: Path, *, workers: int | None = None, schedule
     ``scheduler``: a Dask scheduler address (else local processes, ``workers`` of them; 1 runs in
     this process). ``resume`` keeps the rows an earlier run of the sweep stored.
     """
+    check_period(plan, prep.sessions, f"{prep.spec.path} [sweep]")
     store = ResultStore(prepare_out(out, resume))
     cls = prep.strategy_class()
     plan_keys = plan_keys_of(prep, plan, cls)
