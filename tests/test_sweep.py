@@ -19,6 +19,7 @@ import math
 import signal
 import sqlite3
 import subprocess
+import sys
 import threading
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -456,6 +457,80 @@ def test_resume_skips_finished_combinations(tmp_path, capsys):
     rc, out, err = run_cli(sweep_argv(t, "--workers", "2"), capsys)  # no --resume: start afresh
     assert rc == 0 and "ran 6 " in out and "skipped 0 " in out
     assert store_rows(db) == (6, 6, "ok")
+
+
+HELPED = TOY_STRATEGY.replace("from hypebt import Strategy", (
+    "import sys\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\n"
+    "import toy_helper  # noqa: E402\n\nfrom hypebt import Strategy")).replace(
+    "budget = self.equity * self.cfg.fraction", "budget = self.equity * toy_helper.FRACTION")
+
+
+def _edit_helper(t):
+    (t["ws"] / "strategies" / "toy_helper.py").write_text("FRACTION = 0.5\n", "utf-8")
+    return []
+
+
+def _edit_strategy(t):
+    path = t["ws"] / "strategies" / "toy.py"
+    path.write_text(path.read_text("utf-8").replace("self.cfg.hold_days + self.cfg.gap", "self.cfg.hold_days + 1"))
+    return []
+
+
+def _new_version(t, monkeypatch):
+    import hypebt
+
+    monkeypatch.setattr(hypebt, "__version__", hypebt.__version__ + ".post1")
+    return []
+
+
+# Issue 26: every edit that changes a figure starts the resumed sweep afresh (the result key holds it).
+RESUME_EDITS = {
+    "warmup": lambda t, mp: ["--set", "warmup=5"],
+    "start": lambda t, mp: ["--set", "start=2024-01-10"],
+    "cash": lambda t, mp: ["--set", "cash=500000"],
+    "rules": lambda t, mp: ["--set", "rules.commission_min=1"],
+    "st_codes": lambda t, mp: ["--set", "st_codes=['600000']"],
+    "strategy file": lambda t, mp: _edit_strategy(t),
+    "helper it imports": lambda t, mp: _edit_helper(t),
+    "hypebt version": lambda t, mp: _new_version(t, mp),
+}
+
+
+@pytest.mark.parametrize("edit", list(RESUME_EDITS))
+def test_resume_after_an_edit_that_changes_results_reruns_everything(tmp_path, capsys, monkeypatch, edit):
+    t = tiny_sweep(tmp_path, {"hold_days": [1, 2]})
+    (t["ws"] / "strategies" / "toy.py").write_text(HELPED, "utf-8")
+    (t["ws"] / "strategies" / "toy_helper.py").write_text("FRACTION = 0.9\n", "utf-8")
+    sys.modules.pop("toy_helper", None)
+    try:
+        assert run_cli(sweep_argv(t, "--workers", "1"), capsys)[0] == 0
+        rc, out, err = run_cli(sweep_argv(t, "--workers", "1", "--resume"), capsys)
+        assert rc == 0 and "ran 0 " in out and "skipped 2 already done" in out, out + err
+        extra = RESUME_EDITS[edit](t, monkeypatch)
+        rc, out, err = run_cli(sweep_argv(t, "--workers", "1", "--resume", *extra), capsys)
+        assert rc == 0 and "ran 2 " in out and "skipped 0 already done" in out, out + err
+    finally:
+        sys.modules.pop("toy_helper", None)
+
+
+def test_ties_for_best_keep_the_plan_order_whatever_order_rows_were_stored_in(tmp_path, capsys):
+    """Issue 26: stop_loss is not read by the toy strategy, so the three combinations tie; the best is
+    the plan's first, also when a resumed or Dask sweep stored the rows in another order."""
+    t = tiny_sweep(tmp_path, {"stop_loss": [0.0, 0.1, 0.2]})
+    assert run_cli(sweep_argv(t, "--workers", "1"), capsys)[0] == 0
+    summary = json_load(t["out"] / "summary.json")
+    assert summary["best"] == {"stop_loss": 0.0}
+    db = t["out"] / "results.sqlite"
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT * FROM results ORDER BY rowid").fetchall()
+    with con:
+        con.execute("DELETE FROM results")
+        con.executemany(f"INSERT INTO results VALUES ({', '.join('?' * len(rows[0]))})", rows[::-1])
+    con.close()
+    rc, out, err = run_cli(sweep_argv(t, "--workers", "1", "--resume"), capsys)
+    assert rc == 0 and "skipped 3 already done" in out, out + err
+    assert json_load(t["out"] / "summary.json")["best"] == {"stop_loss": 0.0}
+    assert list(pd.read_csv(t["out"] / "results.csv")["stop_loss"]) == [0.0, 0.1, 0.2]
 
 
 @pytest.mark.parametrize("moment", ["right after start", "after one row", "after half"])
