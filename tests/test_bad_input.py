@@ -189,6 +189,25 @@ def imp(name: str, content: str | bytes, *extra: str) -> Callable[[Path], list[s
     return lambda root: ["data", "import", str(put(root / "in" / name, content)), *extra]
 
 
+# Seven sessions (the first five of a code are never held to a limit: a listing trades free).
+WEEK_ROWS = AK_ROWS + [
+    "2024-01-08,10.60,10.50,10.70,10.40,1000,1050000.0,2.8,-0.94,-0.1,0.5",
+    "2024-01-09,10.50,10.60,10.70,10.40,1000,1060000.0,2.9,0.95,0.1,0.5",
+]
+
+
+def with_calendar_lacking(day: str) -> Callable[[Path], list[str]]:
+    """The store's exchange calendar stored without ``day``; a file with a bar on it."""
+    def setup(root: Path) -> list[str]:
+        from hypebt.data.store import Store
+
+        store = Store(root / "store")
+        store.write_calendar([d for d in pd.bdate_range("2023-12-01", "2024-04-30") if str(d.date()) != day],
+                             source="test")
+        return ["data", "import", str(put(root / "in" / "600519.csv", csv_rows()))]
+    return setup
+
+
 def market_parquet(root: Path) -> list[str]:
     t = pd.DataFrame({"code": ["600519", "999999"], "日期": ["2024-01-02", "2024-01-02"], "开盘": [10.0, 10.0],
                       "收盘": [10.2, 10.2], "最高": [10.5, 10.5], "最低": [9.9, 9.9], "成交量": [1000, 1000]})
@@ -377,6 +396,26 @@ CASES = [
          ["in: no .csv or .parquet files in this folder"]),
     case("imp-missing-file", lambda root: ["data", "import", str(root / "in" / "600519.csv")],
          2, ["600519.csv: no such file"]),
+    # --- issue 26: bars that cannot exist, and a short file over a stored history -----------------
+    case("imp-weekend-date", imp("600519.csv", csv_rows(replaced(4, 0, "2024-01-06"))),
+         2, ["600519.csv: 600519 2024-01-06: field 'date'", "not a trading session (a Saturday or Sunday)",
+             "--lenient"]),
+    case("imp-holiday-date", imp("600519.csv", csv_rows(replaced(1, 0, "2024-01-01"))),
+         2, ["600519.csv: 600519 2024-01-01: field 'date'", "not a trading session (per exchange_calendars' XSHG)"]),
+    case("imp-holiday-store-calendar", with_calendar_lacking("2024-01-03"),
+         2, ["600519 2024-01-03: field 'date'", "not a trading session (per the store's exchange calendar)"]),
+    case("imp-index-holiday", imp("sh000300.csv", INDEX_CSV.replace("2024-01-02", "2024-01-01")),
+         2, ["sh000300.csv: sh000300 2024-01-01: field 'date'", "not a trading session"]),
+    case("imp-price-beyond-limit", imp("600519.csv", csv_rows(WEEK_ROWS[:6] + [
+        "2024-01-10,10.60,102.00,102.00,10.50,1200,1272000.0,3.9,2.91,0.3,0.6"])),
+         2, ["600519.csv: 600519 2024-01-10: field 'high': 102 is +862% from the previous close 10.6",
+             "beyond any daily limit (sh_main board: 10% a session)", "--lenient"]),
+    case("imp-price-beyond-limit-down", imp("600519.csv", csv_rows(WEEK_ROWS[:6] + [
+        "2024-01-10,10.60,1.06,10.70,1.00,1200,1272000.0,3.9,2.91,0.3,0.6"])),
+         2, ["600519 2024-01-10: field 'low': 1 is -91% from the previous close 10.6"]),
+    case("imp-short-file-over-stored-history", imp("600000.csv", csv_rows(), "--adjust", "raw"),
+         2, ["600000: the store holds 60 bar(s) (2024-01-02..2024-03-25), the file(s) 4 (2024-01-02..2024-01-05)",
+             "would drop 56 stored bar(s) of 1 code(s)", "give --merge", "or --replace"]),
     # --- specs (hypebt run SPEC --offline) -----------------------------------------------------
     case("spec-invalid-toml", raw_spec('name = "bad"\nstrategy = toy\n'), 2, ["bad.toml", "invalid TOML", "line 2"]),
     case("spec-not-utf8", not_utf8,

@@ -33,7 +33,7 @@ from hypebt.cli.main import main
 from hypebt.core.errors import InputError
 from hypebt.engine.spec import load_spec
 from hypebt.engine.strategy import load_strategy
-from helpers_engine import make_workspace, write_store
+from helpers_engine import data_file, make_workspace, write_store
 from helpers_sweep import TOY_STRATEGY, market
 
 SRC = Path(hypebt.__file__).resolve().parent
@@ -174,6 +174,78 @@ def test_import_on_a_full_disk_exits_5_and_leaves_the_store_as_it_was(root, caps
     assert all(not any((root / "store" / k).iterdir()) for k in after.keys() - before.keys()), after
 
 
+# SIGKILL at the latest moments of a dataset write (issue 26): ``hypebt data import`` runs in a child
+# process that kills itself at the named point. The store must then hold the old dataset or the new
+# one, each matching its hash record, and a re-import must succeed and leave no stray file.
+KILL_POINTS = {
+    "after the new data, before the switch": "manifest.json",    # fsio.write_json of the manifest
+    "right after the switch": "_sweep_files",                     # before the old file is removed
+}
+KILLER = """
+import os, signal, sys
+import hypebt.core.fsio as fsio
+from hypebt.data.store import Store
+point = sys.argv[1]
+if point == "manifest.json":
+    real = fsio.write_json
+    def write_json(path, obj):
+        if str(path).endswith("manifest.json"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(path, obj)
+    fsio.write_json = write_json
+else:
+    Store._sweep_files = staticmethod(lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL))
+from hypebt.cli.main import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_sigkill_late_in_an_import_never_leaves_new_bars_beside_the_old_hash(root, capsys, point):
+    import subprocess
+    import sys
+
+    csv = root / "cwd" / "600000.csv"
+    rows = ["日期,开盘,收盘,最高,最低,成交量"] + [f"2024-02-{d:02d},10,10.2,10.5,9.9,1000" for d in (5, 6, 7, 8)]
+    csv.write_text("\n".join(rows) + "\n", "utf-8")
+    argv = ["--home", str(root / "store"), "data", "import", str(csv), "--adjust", "raw", "--merge"]
+    proc = subprocess.run([sys.executable, "-c", KILLER, KILL_POINTS[point], *argv], capture_output=True,
+                          timeout=120)
+    assert proc.returncode == -9, proc.stderr.decode()
+    rc, out, err = hypebt_cli(root, capsys, "data", "check")
+    assert rc == 0, err  # the old dataset or the new one, whole
+    rc, out, err = hypebt_cli(root, capsys, "data", "import", str(csv), "--adjust", "raw", "--merge")
+    assert rc == 0, err
+    rc, out, err = hypebt_cli(root, capsys, "data", "check")
+    assert rc == 0, err
+    folder = root / "store" / "stock_raw"
+    assert sorted(p.name for p in folder.iterdir()) == sorted([data_file(root / "store", "stock_raw").name,
+                                                              "manifest.json"])
+
+
+def test_a_reimport_repairs_a_dataset_whose_file_no_longer_matches_its_hash(root, capsys):
+    """A store left by an older hypebt killed between data and manifest (new bars, old hash record):
+    the advised re-import repairs it instead of failing the same way."""
+    from hypebt.data.store import Store
+
+    store = Store(root / "store")
+    bars = store.load("stock_raw")
+    path = data_file(root / "store", "stock_raw")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pandas(bars.iloc[:-5], preserve_index=False), path)  # rewritten under the record
+    rc, _, err = hypebt_cli(root, capsys, "data", "check")
+    assert rc == 3 and "re-import" in err
+    csv = root / "cwd" / "600000.csv"
+    csv.write_text("日期,开盘,收盘,最高,最低,成交量\n2024-02-05,10,10.2,10.5,9.9,1000\n", "utf-8")
+    rc, out, err = hypebt_cli(root, capsys, "data", "import", str(csv), "--adjust", "raw", "--merge")
+    assert rc == 0, err
+    assert "did not match its hash record" in out + err and "readable rows were kept" in out + err
+    rc, _, err = hypebt_cli(root, capsys, "data", "check")
+    assert rc == 0, err
+
+
 def test_run_with_out_under_a_file_exits_5(root, capsys, previous):
     blocker = root / "cwd" / "a_file"
     blocker.write_text("x\n", "utf-8")
@@ -307,10 +379,16 @@ def _damage_params():
     return list(DAMAGE)
 
 
+def _damaged(root: Path, rel: str) -> Path:
+    """``stock_raw/bars.parquet`` stands for the data file the manifest names (``bars-<sha>.parquet``)."""
+    folder, name = rel.split("/")
+    return data_file(root / "store", folder) if name == "bars.parquet" else root / "store" / rel
+
+
 @pytest.mark.parametrize("damage", _damage_params())
 def test_data_check_finds_a_damaged_store(root, capsys, damage):
     rel, hurt, says = DAMAGE[damage]
-    hurt(root / "store" / rel)
+    hurt(_damaged(root, rel))
     before = snapshot(root / "store")
     rc, out, err = hypebt_cli(root, capsys, "data", "check")
     assert rc == 3, err
@@ -325,7 +403,7 @@ def test_data_check_finds_a_damaged_store(root, capsys, damage):
 @pytest.mark.parametrize("damage", _damage_params())
 def test_run_refuses_a_damaged_store(root, capsys, damage):
     rel, hurt, says = DAMAGE[damage]
-    hurt(root / "store" / rel)
+    hurt(_damaged(root, rel))
     before = snapshot(root)
     rc, _, err = hypebt_cli(root, capsys, *run_argv(root, "--no-html"))
     assert rc == 3, err
