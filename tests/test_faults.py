@@ -333,6 +333,82 @@ def test_out_never_deletes_an_existing_folder_that_is_not_a_report(root, capsys,
     assert (docs / "thesis.docx").is_file(), f"exit {rc}: {sorted(p.name for p in docs.iterdir())}"
 
 
+def test_runs_of_one_spec_started_together_each_print_their_own_report(root):
+    """Issue 26: four ``hypebt run`` of one spec at once (each its own hold_days): every printed
+    ``report:`` folder is distinct and holds that run's own figures."""
+    import subprocess
+    import sys
+
+    procs = {}
+    for hold in (1, 2, 3, 4):
+        argv = ["--home", str(root / "store"), "--workspace", str(root / "ws"),
+                *run_argv(root, "--no-html", "--set", f"hold_days={hold}")]
+        procs[hold] = subprocess.Popen([sys.executable, "-m", "hypebt.cli.main", *argv], stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+    folders = {}
+    for hold, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        folders[hold] = Path(next(line for line in out.splitlines() if line.startswith("report: "))[8:])
+    assert len(set(folders.values())) == 4
+    for hold, folder in folders.items():
+        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+        assert manifest["params"]["hold_days"] == hold, (hold, folder)
+    assert not [p for p in (root / "ws" / "reports" / "prev").iterdir() if p.is_dir() and not any(p.iterdir())]
+
+
+# Issue 26: --out replaces only what hypebt provably wrote: a marker with hypebt's text listing the files.
+def _fake_report(folder: Path, files: dict[str, str] | None = None, marker: str | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = files if files is not None else {"manifest.json": '{"kind": "run"}'}
+    for name, text in files.items():
+        (folder / name).write_text(text, "utf-8")
+    if marker is not None:
+        (folder / ".hypebt-output.json").write_text(marker, "utf-8")
+    return folder
+
+
+# What each command's folder held before markers (hypebt 0.3): accepted, being only its own files.
+LEGACY = {"run": {"manifest.json": '{"kind": "run"}', "stats.json": "{}", "trades.csv": ""},
+          "study": {"manifest.json": '{"kind": "study"}', "car.csv": ""},
+          "sweep": {"summary.json": "{}", "results.csv": ""}}
+OUT_CASES = {
+    # name: (how the existing folder is made, from the command; replaced?)
+    "a manifest.json beside a user's file": (lambda cmd, d: _fake_report(
+        d, {"manifest.json": "{}", "thesis.docx": "years of work"}), False),
+    "a forged marker of other text": (lambda cmd, d: _fake_report(
+        d, {"manifest.json": "{}", "thesis.docx": "x"}, '{"files": ["thesis.docx", "manifest.json"]}'), False),
+    "a file added to a hypebt report": ("report+file", False),
+    "hypebt's own report": ("report", True),
+    "a report written before markers": (lambda cmd, d: _fake_report(d, LEGACY[cmd]), True),
+}
+
+
+@pytest.mark.parametrize("case", list(OUT_CASES))
+@pytest.mark.parametrize("cmd", ["run", "study", "sweep"])
+def test_out_replaces_only_what_hypebt_provably_wrote(root, capsys, case, cmd):
+    make, replaced = OUT_CASES[case]
+    out = root / "cwd" / "out"
+    spec = str(root / "ws" / "backtests" / "prev.toml")
+    argv = {"run": ["run", spec, "--offline", "--no-html"], "study": ["study", spec, "--offline"],
+            "sweep": ["sweep", spec, "--offline", "--no-html", "--workers", "1"]}[cmd] + ["--out", str(out)]
+    if isinstance(make, str):  # a folder written by this very command first
+        assert hypebt_cli(root, capsys, *argv)[0] == 0
+        if make == "report+file":
+            (out / "notes.txt").write_text("mine", "utf-8")
+    else:
+        make(cmd, out)
+    before = snapshot(out)
+    rc, _, err = hypebt_cli(root, capsys, *argv)
+    if replaced:
+        assert rc == 0, err
+        assert (out / ".hypebt-output.json").is_file()
+    else:
+        assert rc == 5, err
+        one_line_error(err, "which hypebt did not write", "--out")
+        assert snapshot(out) == before
+
+
 def test_sweep_out_never_deletes_a_foreign_best_folder(root, capsys):
     docs = root / "cwd" / "docs"
     (docs / "best").mkdir(parents=True)

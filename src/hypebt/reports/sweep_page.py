@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from hypebt.core import fsio
+from hypebt.core.errors import OutputError
+from hypebt.core.outdir import foreign_files
 from hypebt.data.universes import LOOK_AHEAD_WARNING
 from hypebt.engine import metrics
 from hypebt.reports import run_report as report
@@ -214,6 +216,10 @@ def _run_best(prep, plan, out: Path, top: list[pd.DataFrame], n_frame: int, comm
     CSVs, manifest, ``report.html``, tearsheet); returns rank -> (report link, tearsheet link)."""
     best_dir = out / "best"
     if best_dir.exists():
+        foreign = [f for f in foreign_files(out, "sweep") if f.startswith("best/")]
+        if foreign:
+            raise OutputError(f"{best_dir}: holds {', '.join(foreign[:3])}, which hypebt did not write; move it, "
+                              "or choose a new folder with --out (hypebt replaces only what it wrote)")
         shutil.rmtree(best_dir)
     params = list(plan.axes)
     links = {}

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from hypebt.core.errors import OutputError
-from hypebt.core.outdir import check_output_dir
+from hypebt.core.outdir import LEGACY_FILES, check_output_dir, write_marker
 from hypebt.engine import backtest as engine
 from hypebt.engine import metrics
 # The plan and the result store are re-exported: ``sweep.make_plan``, ``sweep.ResultStore`` ...
@@ -43,7 +43,8 @@ from hypebt.research.plan import (DEFAULT_CAP, RANK_METRICS, RESERVED, Plan, che
 from hypebt.research.results import (RESULT_COLUMNS, ResultStore, combo_key, plan_keys_of,  # noqa: F401
                                      results_frame, run_identity)
 
-SWEEP_MARKERS = ("results.sqlite", "summary.json")
+# What a sweep writes in its folder (its best/N/ run folders carry their own markers).
+SWEEP_FILES = tuple(sorted(LEGACY_FILES["sweep"]))
 
 
 # --- workers ---------------------------------------------------------------------------------
@@ -128,10 +129,11 @@ class SweepOutcome:
 def prepare_out(out: Path, resume: bool) -> Path:
     """Check and create a sweep's output folder (new, empty, or an earlier sweep's); start the
     result store afresh unless resuming."""
-    check_output_dir(out, SWEEP_MARKERS)
+    check_output_dir(out, "sweep")
     db_path = out / "results.sqlite"
     try:
         out.mkdir(parents=True, exist_ok=True)
+        write_marker(out, "sweep", SWEEP_FILES)  # before any other file: the folder is provably hypebt's
         if not resume and db_path.exists():
             for suffix in ("", "-wal", "-shm"):
                 Path(str(db_path) + suffix).unlink(missing_ok=True)
