@@ -16,6 +16,7 @@ import dataclasses
 import gc
 import itertools
 import math
+import os
 import signal
 import sqlite3
 import subprocess
@@ -531,6 +532,92 @@ def test_ties_for_best_keep_the_plan_order_whatever_order_rows_were_stored_in(tm
     assert rc == 0 and "skipped 3 already done" in out, out + err
     assert json_load(t["out"] / "summary.json")["best"] == {"stop_loss": 0.0}
     assert list(pd.read_csv(t["out"] / "results.csv")["stop_loss"]) == [0.0, 0.1, 0.2]
+
+
+# --- issue 26: faults end a sweep with their own exit code and the next step ---------------------
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_killing_the_sweeps_main_process_ends_its_pool_workers(tmp_path):
+    trace = tmp_path / "trace.txt"
+    t = tiny_sweep(tmp_path, {"hold_days": [1, 2, 3, 4], "gap": [1, 2]}, params={"pause": 0.5, "trace": str(trace)})
+    proc = spawn(sweep_argv(t, "--workers", "2", "--batch", "1"), tmp_path / "sweep.log")
+    try:
+        wait_for("two busy workers", lambda: len({p for w, p, _, _ in trace_lines(trace)}) >= 2, proc, timeout=120)
+        os.kill(proc.pid, signal.SIGKILL)  # the main process only, not its group
+        proc.wait(timeout=30)
+        workers = {p for w, p, _, _ in trace_lines(trace)}
+        wait_for("the workers to end", lambda: not any(_alive(p) for p in workers), timeout=20)
+    finally:
+        kill_group(proc)
+
+
+KILLER = TOY_STRATEGY.replace("        self._trace(\"start\")", (
+    "        if self.cfg.hold_days == 3 and os.path.exists(self.cfg.trace + '.kill'):\n"
+    "            os.kill(os.getpid(), 9)\n"
+    "        self._trace(\"start\")"))
+
+
+def test_a_killed_pool_worker_ends_the_sweep_with_exit_6_and_resume_runs_the_rest(tmp_path, capsys):
+    trace = tmp_path / "trace.txt"
+    t = tiny_sweep(tmp_path, {"hold_days": [1, 2, 3, 4]}, params={"trace": str(trace)})
+    (t["ws"] / "strategies" / "toy.py").write_text(KILLER, "utf-8")
+    Path(str(trace) + ".kill").write_text("", "utf-8")
+    rc, out, err = run_cli(sweep_argv(t, "--workers", "2", "--batch", "1"), capsys)
+    assert rc == 6, err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("hypebt: error: a sweep worker process died") and "rerun with --resume" in line, err
+    Path(str(trace) + ".kill").unlink()
+    rc, out, err = run_cli(sweep_argv(t, "--workers", "2", "--resume"), capsys)
+    assert rc == 0, err
+    assert store_rows(t["out"] / "results.sqlite") == (4, 4, "ok")
+
+
+def test_a_full_disk_mid_sweep_exits_5_and_resume_runs_the_rest(tmp_path, capsys, monkeypatch):
+    t = tiny_sweep(tmp_path, {"hold_days": [1, 2, 3, 4]})
+    real, calls = sweep.ResultStore.add, []
+
+    def add(self, rows):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(self, rows)
+
+    monkeypatch.setattr(sweep.ResultStore, "add", add)
+    rc, out, err = run_cli(sweep_argv(t, "--workers", "1", "--batch", "1"), capsys)
+    monkeypatch.undo()
+    assert rc == 5, err
+    assert err.count("\n") == 2 and "database or disk is full" in err and "1 combination(s) are stored" in err
+    assert "rerun with --resume" in err and "Traceback" not in err
+    rc, out, err = run_cli(sweep_argv(t, "--workers", "1", "--resume"), capsys)
+    assert rc == 0 and "skipped 1 already done" in out, out + err
+
+
+def test_a_lost_dask_cluster_ends_the_sweep_with_exit_6(tmp_path):
+    trace = tmp_path / "trace.txt"
+    t = tiny_sweep(tmp_path, {"hold_days": [1, 2, 3, 4], "gap": [1, 2, 3]}, params={"pause": 0.3, "trace": str(trace)})
+    c = Cluster(tmp_path / "dask")
+    proc = None
+    try:
+        proc = spawn(sweep_argv(t, "--scheduler", c.address, "--batch", "1"), tmp_path / "sweep.log")
+        wait_rows(t["out"] / "results.sqlite", 1, proc, timeout=120)
+        for p in c.procs:  # the whole cluster goes away
+            p.kill()
+        rc = proc.wait(timeout=180)
+    finally:
+        if proc is not None and proc.poll() is None:
+            kill_group(proc)
+        c.close()
+    log = (tmp_path / "sweep.log").read_text()
+    assert rc == 6, log
+    assert "the Dask cluster at" in log and "rerun with --resume" in log and "internal error" not in log
 
 
 @pytest.mark.parametrize("moment", ["right after start", "after one row", "after half"])

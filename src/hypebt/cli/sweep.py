@@ -15,7 +15,7 @@ from pathlib import Path
 from hypebt.cli.common import refuse_unread_overrides, store_of, update_index, workspace_of
 from hypebt.data import stock_info
 from hypebt.data.bootstrap import ensure_data
-from hypebt.core.errors import InputError, SweepError
+from hypebt.core.errors import InputError, OutputError, SweepError
 from hypebt.core.paths import safe_name
 from hypebt.engine import backtest as engine
 from hypebt.engine.spec import load_spec
@@ -48,11 +48,16 @@ def run(args) -> int:
     where = f"{args.scheduler} (Dask)" if args.scheduler else f"{args.workers or os.cpu_count()} local worker(s)"
     print(f"sweep {spec.name}: {len(plan.combos)} combination(s) of {', '.join(plan.axes)} "
           f"({plan.method}, grid of {plan.grid_size:,}) on {where}", file=sys.stderr)
-    outcome = sweep.execute(prep, plan, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
-                            batch=args.batch, progress=sys.stderr.isatty())
-    names = {c: n for c, n in stock_info.names(store).items() if c in set(prep.codes)}
-    summary = sweep_page.write(prep, plan, out, html_report=not args.no_html, keys=outcome.keys,
-                               command=["hypebt", *args.argv], names=names)
+    try:
+        outcome = sweep.execute(prep, plan, out, workers=args.workers, scheduler=args.scheduler,
+                                resume=args.resume, batch=args.batch, progress=sys.stderr.isatty())
+        names = {c: n for c, n in stock_info.names(store).items() if c in set(prep.codes)}
+        summary = sweep_page.write(prep, plan, out, html_report=not args.no_html, keys=outcome.keys,
+                                   command=["hypebt", *args.argv], names=names)
+    except OutputError as exc:  # a full disk mid-sweep: what is stored stays, say how to go on
+        if "--resume" in str(exc):
+            raise
+        raise OutputError(f"{exc}; the finished combinations are kept: rerun with --resume") from None
     rate = outcome.ran / outcome.seconds if outcome.seconds > 0 else float("nan")
     print(f"ran {outcome.ran} ({rate:.2f}/s), skipped {outcome.skipped} already done, {outcome.failed} failed; "
           f"{summary['line']}")

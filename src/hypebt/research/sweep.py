@@ -26,6 +26,7 @@ import sqlite3
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hypebt.core.errors import OutputError
+from hypebt.core.errors import HypebtError, OutputError, SweepLostError
 from hypebt.core.outdir import LEGACY_FILES, check_output_dir, write_marker
 from hypebt.engine import backtest as engine
 from hypebt.engine import metrics
@@ -61,8 +62,32 @@ def _prepared(blob: bytes):
     return _WORKER["prep"], _WORKER["cls"]
 
 
-def _init_local(blob: bytes) -> None:
-    _prepared(blob)
+def _init_local(blob: bytes | None, parent: int) -> None:
+    _die_with_parent(parent)
+    if blob is not None:
+        _prepared(blob)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this pool worker end when the sweep's main process does, even killed (SIGKILL): the
+    kernel's parent-death signal where Linux offers it, and a watch on the parent's pid anyway."""
+    import ctypes
+    import signal
+    import threading
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="hypebt-parent-watch").start()
 
 
 def split_figures(returns: pd.Series, split: str | None, walk_forward: int) -> dict:
@@ -170,10 +195,18 @@ class _Collector:
     def __init__(self, store: ResultStore, total: int, progress: bool):
         self.store = store
         self.failed = 0
+        self.stored = 0
         self.bar = _progress(total, progress)
 
     def __call__(self, rows: list[dict]) -> None:
-        self.store.add(rows)
+        try:
+            self.store.add(rows)
+        except sqlite3.Error as exc:  # a full disk, a read-only folder: what is stored stays
+            raise OutputError(
+                f"{self.store.path}: cannot store results ({exc}); {self.stored} combination(s) are stored: free "
+                "some space (or fix the folder) and rerun with --resume"
+            ) from None
+        self.stored += len(rows)
         self.failed += sum(r["status"] != "ok" for r in rows)
         if self.bar is not None:
             self.bar.update(len(rows))
@@ -223,10 +256,21 @@ def _run_local(prep, cls, plan: Plan, batches: list, workers: int, collect) -> N
     if "fork" in mp.get_all_start_methods():
         # Forked workers inherit the prepared data and the strategy class: nothing to send.
         _WORKER.update(digest=None, prep=prep, cls=cls)
-        pool_args = {"mp_context": mp.get_context("fork")}
+        pool_args = {"mp_context": mp.get_context("fork"), "initializer": _init_local,
+                     "initargs": (None, os.getpid())}
     else:
         blob = pickle.dumps(prep, protocol=pickle.HIGHEST_PROTOCOL)
-        pool_args = {"initializer": _init_local, "initargs": (blob,)}
+        pool_args = {"initializer": _init_local, "initargs": (blob, os.getpid())}
+    try:
+        _pool(pool_args, plan, batches, workers, collect)
+    except BrokenProcessPool as exc:
+        raise SweepLostError(
+            f"a sweep worker process died ({exc or 'killed'}: out of memory, or a signal); "
+            f"{collect.stored} combination(s) are stored: rerun with --resume to run the rest"
+        ) from None
+
+
+def _pool(pool_args: dict, plan: Plan, batches: list, workers: int, collect) -> None:
     with ProcessPoolExecutor(max_workers=workers, **pool_args) as pool:
         pending = set()
         queue = iter(batches)
@@ -243,6 +287,18 @@ def _run_local(prep, cls, plan: Plan, batches: list, workers: int, collect) -> N
 
 
 def _run_dask(prep, plan, batches, address, collect) -> None:
+    try:
+        _dask_batches(prep, plan, batches, address, collect)
+    except HypebtError:
+        raise
+    except Exception as exc:  # the scheduler unreachable or gone: comm errors, timeouts, cancelled futures
+        raise SweepLostError(
+            f"the Dask cluster at {address} was lost ({exc.__class__.__name__}: {str(exc)[:200]}); "
+            f"{collect.stored} combination(s) are stored: restart the cluster and rerun with --resume"
+        ) from None
+
+
+def _dask_batches(prep, plan, batches, address, collect) -> None:
     from distributed import Client, as_completed
 
     with Client(address, timeout="30s") as client:
