@@ -56,3 +56,35 @@ def real_store(shared_data, tmp_path_factory):
         import_paths(Store(root), [shared_data / "ashare" / "market.parquet",
                                    shared_data / "index" / "sh000300.csv"], adjust="qfq")
     return Store(root)
+
+
+# The stocks the raw-price tests read: the shipped universes and the corporate-action cases.
+RAW_CODES = ("600519", "300750", "000002", "601899")
+
+
+@pytest.fixture(scope="session")
+def raw_store(shared_data, tmp_path_factory):
+    """A store of traded prices with their adjustment factor (``stock_raw``) and the CSI 300, imported
+    as they are (``--adjust raw``) from the shared raw dataset, for the shipped universes' stocks and
+    a few corporate-action cases only (CI imports what its tests need, not the whole market)."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from hypebt.data.importers import import_paths
+    from hypebt.data.store import Store
+
+    path = shared_data / "ashare_raw" / "market_raw.parquet"
+    if not path.is_file():
+        msg = f"raw market data not found at {path}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    codes = set(RAW_CODES)
+    for name in ("sora", "chatgpt"):
+        codes |= set(pd.read_csv(REPO / "data" / "universes" / f"{name}.csv", dtype=str)["code"])
+    root = tmp_path_factory.mktemp("raw_store")
+    subset = root / "market_raw_subset.parquet"
+    pq.write_table(pq.read_table(path, filters=[("code", "in", sorted(codes))]), subset)
+    store = Store(root / "store")
+    import_paths(store, [subset, shared_data / "index" / "sh000300.csv"], adjust="raw")
+    return store

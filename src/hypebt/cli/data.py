@@ -1,4 +1,4 @@
-"""``hypebt data import|fetch|reference|info|check|concepts``: what goes into the store, and what it holds."""
+"""``hypebt data import|fetch|reference|dividends|info|check|concepts``: what goes into the store, and what it holds."""
 
 from __future__ import annotations
 
@@ -104,6 +104,39 @@ def do_reference(args, store) -> int:
     return 0
 
 
+def do_dividends(args, store) -> int:
+    """Fetch dividend records through akshare (per code, or the whole market per report period), or
+    import saved tables (hypebt.data.dividends)."""
+    from hypebt.data import dividends
+    from hypebt.data import universes as U
+
+    if args.import_paths:
+        if not args.as_of:
+            raise InputError("data dividends --import: give --as-of YYYY-MM-DD, the date the tables are complete up to")
+        m = dividends.import_files(store, args.import_paths, as_of=args.as_of)
+        print(f"dividends: {m['rows']:,} rows as of {m['as_of']} from {', '.join(m['sources'])}")
+        return 0
+    codes = list(args.codes)
+    if args.universe:
+        codes += list(U.load_universe(args.universe, workspace_of(args)).codes)
+    periods = dividends.report_periods(args.since, dt.date.today()) if args.market else []
+    if not codes and not periods:
+        raise InputError("data dividends: give codes, --universe NAME, --market, or --import PATH")
+    summary = dividends.fetch(store, source=_source(args.min_interval), codes=list(dict.fromkeys(codes)),
+                              periods=periods)
+    print(f"dividends: {summary['rows']:,} rows as of {summary['as_of']}"
+          + (f" ({summary['added']:,} fetched now)" if "added" in summary else ""))
+    for what in summary["empty"]:
+        print(f"  empty: {what}: akshare has no dividend records for it")
+    for what, why in summary["errors"].items():
+        print(f"{what}: not fetched: {why}", file=sys.stderr)
+    if summary["errors"] and not summary.get("added"):
+        from hypebt.core.errors import SourceError
+
+        raise SourceError(f"no dividend records could be fetched ({', '.join(summary['errors'])}); see above")
+    return 0
+
+
 def do_info(args, store) -> int:
     """One line per dataset: rows, codes, dates, adjustment, hash and sources."""
     names = store.datasets()
@@ -183,8 +216,8 @@ def do_stock_list(args, store) -> int:
     return 0
 
 
-ACTIONS = {"import": do_import, "fetch": do_fetch, "reference": do_reference, "info": do_info, "check": do_check,
-           "concepts": do_concepts, "stock-list": do_stock_list}
+ACTIONS = {"import": do_import, "fetch": do_fetch, "reference": do_reference, "dividends": do_dividends,
+           "info": do_info, "check": do_check, "concepts": do_concepts, "stock-list": do_stock_list}
 
 
 def run(args) -> int:

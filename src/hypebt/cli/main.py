@@ -86,6 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="import a reference table from a CSV instead of fetching it")
     ref.add_argument("--as-of", help="with --import: the date the CSV is true up to, YYYY-MM-DD")
     ref.add_argument("--min-interval", type=float, default=2.0, help="least seconds between akshare calls (default 2)")
+    div = dsub.add_parser("dividends", help="fetch or import dividend records (cash, bonus and capitalisation "
+                                            "shares per share, ex-, record and pay dates)")
+    div.add_argument("codes", nargs="*", metavar="CODE",
+                     help="stocks to fetch through akshare (stock_history_dividend_detail: Sina, one call per code)")
+    div.add_argument("--universe", help="also fetch every code of a universe (data/universes/NAME.csv)")
+    div.add_argument("--market", action="store_true",
+                     help="fetch the whole market, one call per half-year report period from --since "
+                          "(akshare stock_fhps_em: Eastmoney)")
+    div.add_argument("--since", default="2020-06-30", help="with --market: the first report period (default 2020-06-30)")
+    div.add_argument("--import", dest="import_paths", nargs="+", metavar="PATH",
+                     help="import saved tables instead: akshare stock_history_dividend_detail / stock_fhps_em, "
+                          "Tushare dividend exports, or hypebt's columns (.csv or .parquet)")
+    div.add_argument("--as-of", help="with --import: the date the tables are complete up to, YYYY-MM-DD")
+    div.add_argument("--min-interval", type=float, default=2.0, help="least seconds between akshare calls (default 2)")
     dsub.add_parser("info", help="what the store holds")
     dsub.add_parser("check", help="check every dataset against its manifest (hash, rows), and the sessions "
                                   "against exchange_calendars' XSHG when it is installed")

@@ -9,6 +9,8 @@ fetch in :mod:`hypebt.data.sources`) and every consumer (the market rules):
   eligible on a session if it is in the latest snapshot dated on or before that session
 - ``st_history``: code, start, end (NaT: still under warning), kind (``ST``, ``*ST``, ...), source
 - ``suspensions``: code, start, end (both inclusive; NaT: not resumed as of ``as_of``), reason, source
+- ``dividends``: code, ex_date, record_date, pay_date (NaT: not given), cash, bonus, transfer (per
+  share, before tax), announced, source (:mod:`hypebt.data.dividends` reads akshare's and Tushare's tables)
 
 Codes are 6-digit strings, dates naive midnight ``datetime64[ns]`` like the bars. A save merges
 into what is stored, a new row replacing an old one with the same key (``margin_list`` keeps every
@@ -45,6 +47,7 @@ class Schema:
     open_ended: tuple[str, ...]  # date columns where an empty cell means "not yet"
     key: tuple[str, ...]
     interval: tuple[str, str] | None = None  # (start, end) columns of a per-code period
+    numbers: tuple[str, ...] = ()  # numeric columns (>= 0; an empty cell is 0)
 
 
 SCHEMAS = {
@@ -56,6 +59,11 @@ SCHEMAS = {
                          ("code", "start"), interval=("start", "end")),
     "suspensions": Schema("suspensions", ("code", "start", "end", "reason", "source"), ("start", "end"), ("end",),
                           ("code", "start"), interval=("start", "end")),
+    # Per share, before tax: cash (派息), bonus shares (送股), capitalisation shares (转增); see hypebt.data.dividends.
+    "dividends": Schema("dividends", ("code", "ex_date", "record_date", "pay_date", "cash", "bonus", "transfer",
+                                      "announced", "source"),
+                        ("ex_date", "record_date", "pay_date", "announced"), ("record_date", "pay_date", "announced"),
+                        ("code", "ex_date"), numbers=("cash", "bonus", "transfer")),
 }
 assert tuple(sorted(SCHEMAS)) == REFERENCE_DATASETS
 # Risk-warning labels the exchanges use (SST, S*ST: not yet through the 2005-2006 share reform).
@@ -136,6 +144,8 @@ def validate(name: str, table: pd.DataFrame, where: str, *, source: str | None =
             out[col] = _text_column(table[col].astype("string").str.upper(), col, where, EXCHANGES)
         elif col == "reason":
             out[col] = table[col].astype("string").str.strip().fillna("")
+        elif col in sch.numbers:
+            out[col] = _number_column(table[col], col, where)
         else:
             out[col] = _text_column(table[col], col, where)
     if name == "margin_list":
@@ -146,12 +156,28 @@ def validate(name: str, table: pd.DataFrame, where: str, *, source: str | None =
                              f"{out['code'].iloc[pos]} trades on {exchange_of(out['code'].iloc[pos])}; fix the row")
     if sch.interval:
         _check_intervals(out, sch, where)
+    if sch.numbers:
+        nothing = (out[list(sch.numbers)] == 0).all(axis=1).to_numpy()
+        if nothing.any():
+            pos = int(np.argmax(nothing))
+            raise InputError(f"{where}: row {pos + 1}: {', '.join(sch.numbers)} are all 0: nothing is distributed; "
+                             "drop the row")
     dup = out.duplicated(list(sch.key), keep="first").to_numpy()
     if dup.any():
         pos = int(np.argmax(dup))
         key = ", ".join(f"{k}={_show(out[k].iloc[pos])}" for k in sch.key)
         raise InputError(f"{where}: row {pos + 1}: {key} is given twice; keep one row")
     return out.sort_values(list(sch.key), kind="stable").reset_index(drop=True)
+
+
+def _number_column(col: pd.Series, field: str, where: str) -> pd.Series:
+    text = col.astype("string").str.strip()
+    out = pd.to_numeric(text.fillna(""), errors="coerce")
+    bad = (out.isna() & text.fillna("").ne("")) | (out < 0)
+    if bad.any():
+        pos = int(np.argmax(bad.to_numpy()))
+        raise InputError(f"{where}: row {pos + 1}: field '{field}': {col.iloc[pos]!r} is not a number >= 0; fix the row")
+    return out.fillna(0.0).astype("float64")
 
 
 def _show(value) -> str:
@@ -268,6 +294,8 @@ def load(store: Store, name: str) -> pd.DataFrame | None:
     for col in sch.columns:
         if col in sch.dates:
             frame[col] = frame[col].astype("datetime64[ns]")
+        elif col in sch.numbers:
+            frame[col] = frame[col].astype("float64")
         else:
             frame[col] = frame[col].astype("string")
     return frame[list(sch.columns)]

@@ -43,7 +43,7 @@ from hypebt.core.paths import store_root
 ADJUSTMENTS = ("qfq", "hfq", "raw")
 DATASETS = ("stock_qfq", "stock_hfq", "stock_raw", "index")
 # Dated reference tables (schemas and checks in hypebt.data.reference), one parquet each.
-REFERENCE_DATASETS = ("listings", "margin_list", "st_history", "suspensions")
+REFERENCE_DATASETS = ("dividends", "listings", "margin_list", "st_history", "suspensions")
 # When several stock datasets exist, traded prices (raw + factor) are preferred.
 STOCK_PREFERENCE = ("stock_raw", "stock_qfq", "stock_hfq")
 # Rows are sorted by code, so each row group holds a narrow range of codes and a load of a few

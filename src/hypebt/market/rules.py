@@ -40,6 +40,9 @@ from hypebt.market.rules_base import (  # noqa: F401
     BOARDS, CHINEXT_REFORM, DEFAULT, EPS, MAIN_BOARD_REFORM, Bar, Rules, board_of, check_side, dec, fen,
     is_st, rate_on, round_half_up, rules_from_mapping, tick_size, to_fen,
 )
+from hypebt.market.rules_exright import (  # noqa: F401
+    distribution_from_factor, factor_ratio, reference_close_array, reference_price,
+)
 from hypebt.market.trading import (  # noqa: F401
     Fees, borrow_fee, borrow_rate_on, buy_size, can_cover, can_sell, check_buy_size, check_sell_size, check_short,
     check_short_price, fees, margin_ratio, sellable_shares, slipped_price, volume_cap,
@@ -48,9 +51,11 @@ from hypebt.market.trading import (  # noqa: F401
 __all__ = [
     "BOARDS", "DEFAULT", "REFUSAL_REASONS", "Bar", "Fees", "Limits", "Rules",
     "board_of", "board_opened", "borrow_fee", "borrow_rate_on", "buy_size", "can_cover", "can_sell", "check_buy_size",
-    "check_fill", "check_sell_size", "check_short", "check_short_price", "closed_at_limit", "fees", "for_prices",
+    "check_fill", "check_sell_size", "check_short", "check_short_price", "closed_at_limit",
+    "distribution_from_factor", "factor_ratio", "fees", "for_prices",
     "ipo_first_day_limits", "is_locked", "is_st", "limit_flags", "limit_pct", "limit_pct_array",
     "limits_array", "limits_for", "margin_ratio", "price_limits", "price_limits_array", "rate_on",
+    "reference_close_array", "reference_price",
     "round_half_up", "rules_from_mapping", "sellable_shares", "slipped_price", "tick_size", "to_fen",
     "volume_cap",
 ]

@@ -131,6 +131,15 @@ class Rules:
     # and Shenzhen exchanges proposed raising it to 10 %; the effective date is not confirmed here, so
     # it is not encoded: add e.g. [["1990-12-19", 0.05], ["YYYY-MM-DD", 0.10]] in a spec once known.
     st_limit_main: tuple = ((date.min, 0.05),)
+    # 差别化红利税 (individual investors' tax on listed companies' dividends, by how long the shares were
+    # held; hypebt.market.dividend_tax). Each row's date is the dividend's record date (股权登记日):
+    # 2013-01-01 (财税〔2012〕85号): held 1 month or less 20 %, over 1 month up to 1 year 10 %, over 1 year 5 %;
+    # 2015-09-08 (财税〔2015〕101号): over 1 year exempt. Charged when the shares are sold, first in first
+    # out. Turn it off (dividend_tax = false) for accounts it does not apply to (funds, institutions).
+    dividend_tax: bool = True
+    dividend_tax_month: tuple = ((date(2013, 1, 1), 0.20),)
+    dividend_tax_year: tuple = ((date(2013, 1, 1), 0.10),)
+    dividend_tax_long: tuple = ((date(2013, 1, 1), 0.05), (date(2015, 9, 8), 0.0))
 
 
 DEFAULT = Rules()
@@ -146,12 +155,14 @@ _KINDS: dict[str, str] = {
     "short_margin": _DATED, "lot_size": _INT, "star_min_shares": _INT, "bse_min_shares": _INT,
     "no_limit_sessions": _INT, "bse_no_limit_sessions": _INT, "st_limit_main": _DATED,
     "short_price_rule": _BOOL, "short_fill_at_prev_close": _BOOL, "maintenance_call": _MONEY,
-    "maintenance_grace": _INT, "volume_limit": _MONEY,
+    "maintenance_grace": _INT, "volume_limit": _MONEY, "dividend_tax": _BOOL,
+    "dividend_tax_month": _DATED, "dividend_tax_year": _DATED, "dividend_tax_long": _DATED,
 }
 # Keys that must be strictly positive (a zero lot or day count would divide by zero or mean nothing).
 _POSITIVE = {"lot_size", "star_min_shares", "bse_min_shares", "borrow_day_count", "tick"}
 # Dated keys whose values are fractions of a trade value: 0.001 means 0.1 %, so 1 or more is a typo.
-_FRACTION_TABLES = {"stamp_duty", "transfer_fee", "st_limit_main", "borrow_rate"}
+_FRACTION_TABLES = {"stamp_duty", "transfer_fee", "st_limit_main", "borrow_rate", "dividend_tax_month",
+                    "dividend_tax_year", "dividend_tax_long"}
 
 
 def rules_from_mapping(mapping: dict, where: str) -> Rules:
