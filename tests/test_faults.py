@@ -339,11 +339,14 @@ def test_runs_of_one_spec_started_together_each_print_their_own_report(root):
     import subprocess
     import sys
 
+    # Started "together": every run's clock reads the same second, as runs started at once do.
+    same_second = ("import sys\nfrom hypebt.reports import history\nhistory.stamp = lambda when=None: '20240219-093000'\n"
+                   "from hypebt.cli.main import main\nsys.exit(main(sys.argv[1:]))\n")
     procs = {}
     for hold in (1, 2, 3, 4):
         argv = ["--home", str(root / "store"), "--workspace", str(root / "ws"),
                 *run_argv(root, "--no-html", "--set", f"hold_days={hold}")]
-        procs[hold] = subprocess.Popen([sys.executable, "-m", "hypebt.cli.main", *argv], stdout=subprocess.PIPE,
+        procs[hold] = subprocess.Popen([sys.executable, "-c", same_second, *argv], stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, text=True)
     folders = {}
     for hold, proc in procs.items():
