@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the test suite's tiny market and toy 
 import pandas as pd  # noqa: E402
 
 from helpers_engine import make_workspace, write_store  # noqa: E402
-from helpers_sweep import TOY_STRATEGY, market  # noqa: E402
+from helpers_sweep import TOY_STRATEGY, market, reverse_rows  # noqa: E402
 
 PY = sys.executable
 UNIVERSE = "code,name,snapshot_date,source,kind\n600000,A,2024-01,test,list\n600001,B,,,\n"
@@ -258,13 +258,7 @@ def ties(box: Box) -> str:
     spec = box.spec(sweep="stop_loss = [0.0, 0.1, 0.2]")
     argv = ["sweep", spec, "--offline", "--no-html", "--workers", "1"]
     box.cli(*argv)
-    db = box.ws / "reports" / "p_sweep" / "results.sqlite"
-    con = sqlite3.connect(db)
-    rows = con.execute("SELECT * FROM results ORDER BY rowid").fetchall()
-    with con:
-        con.execute("DELETE FROM results")
-        con.executemany(f"INSERT INTO results VALUES ({', '.join('?' * len(rows[0]))})", rows[::-1])
-    con.close()
+    reverse_rows(box.ws / "reports" / "p_sweep" / "results.sqlite")
     rc, out, err = box.cli(*argv, "--resume")
     return "ok" if rc == 0 and sweep_summary(box)["best"] == {"stop_loss": 0.0} else "silent"
 

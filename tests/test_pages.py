@@ -112,6 +112,13 @@ def test_check_output_dir_is_a_plain_check(tmp_path):
         check_output_dir(docs, "run")
     (docs / "thesis.docx").unlink()
     assert check_output_dir(docs, "run") is None  # only a run's own file names: an old hypebt report
+    # a write killed mid-way leaves fsio's temporary file of a hypebt name: still hypebt's
+    (docs / ".stats.json.k3j_9x2a.tmp").write_text("{", "utf-8")
+    (docs / "..hypebt-output.json.0wxor4vc.tmp").write_text("{", "utf-8")
+    assert check_output_dir(docs, "run") is None
+    (docs / ".thesis.docx.k3j_9x2a.tmp").write_text("", "utf-8")
+    with pytest.raises(OutputError, match="thesis.docx.k3j_9x2a.tmp, which hypebt did not write"):
+        check_output_dir(docs, "run")
 
 
 def test_templates_ship_as_package_data():

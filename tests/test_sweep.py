@@ -32,7 +32,7 @@ import pytest
 
 from helpers_engine import BENCH, make_workspace
 from helpers_sweep import (
-    CODES, PY, TOY_STRATEGY, Cluster, json_load, kill_group, row_count, spawn, store_rows,
+    CODES, PY, TOY_STRATEGY, Cluster, json_load, kill_group, reverse_rows, row_count, spawn, store_rows,
     sweep_argv, tiny_sweep, wait_for, wait_rows,
 )
 from hypebt.cli import main as cli
@@ -521,13 +521,7 @@ def test_ties_for_best_keep_the_plan_order_whatever_order_rows_were_stored_in(tm
     assert run_cli(sweep_argv(t, "--workers", "1"), capsys)[0] == 0
     summary = json_load(t["out"] / "summary.json")
     assert summary["best"] == {"stop_loss": 0.0}
-    db = t["out"] / "results.sqlite"
-    con = sqlite3.connect(db)
-    rows = con.execute("SELECT * FROM results ORDER BY rowid").fetchall()
-    with con:
-        con.execute("DELETE FROM results")
-        con.executemany(f"INSERT INTO results VALUES ({', '.join('?' * len(rows[0]))})", rows[::-1])
-    con.close()
+    reverse_rows(t["out"] / "results.sqlite")
     rc, out, err = run_cli(sweep_argv(t, "--workers", "1", "--resume"), capsys)
     assert rc == 0 and "skipped 3 already done" in out, out + err
     assert json_load(t["out"] / "summary.json")["best"] == {"stop_loss": 0.0}

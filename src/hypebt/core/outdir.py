@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -69,7 +70,17 @@ def foreign_files(folder: Path, kind: str) -> list[str]:
     return out
 
 
+# fsio.atomic_path's temporary file of NAME (".NAME.<random>.tmp"): left by a write killed mid-way, it
+# is hypebt's when NAME is.
+_TEMP = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")
+
+
 def _proven(folder: Path, rel: Path, kind: str) -> bool:
+    temp = _TEMP.match(rel.name)
+    if temp:
+        rel = rel.with_name(temp.group("name"))
+    if rel.name == MARKER:  # a marker (or the half of one a killed write left) is hypebt's own file
+        return True
     for depth in range(len(rel.parts) - 1, -1, -1):
         base = folder.joinpath(*rel.parts[:depth])
         inner = Path(*rel.parts[depth:]).as_posix()

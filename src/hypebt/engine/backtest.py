@@ -409,7 +409,9 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
         warnings.simplefilter("ignore")
         try:
             strat = cerebro.run()[0]
-        except (Exception, SystemExit) as exc:  # SystemExit: sys.exit() in a hook is a failure, not an exit
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # sys.exit() or any other escape from a hook is a failure, not an exit
             error = strategy_failure(exc, cls, prep.strategy_name, prep.strategy_path)
             if error is exc:
                 raise

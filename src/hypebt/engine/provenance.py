@@ -96,7 +96,7 @@ def strategy_failure(exc: BaseException, cls, name: str, path) -> HypebtError:
     if isinstance(exc, StrategyError) and not isinstance(exc, LookAheadError):
         return exc
     where = describe(exc, path if path else name, _strategy_files(cls) or None)
-    if isinstance(exc, SystemExit):
+    if not isinstance(exc, Exception):  # SystemExit, GeneratorExit, a BaseException of its own
         where += SYSTEM_EXIT_HINT
     if isinstance(exc, LookAheadError):
         return LookAheadError(f"strategy {name} looked ahead at {where}")

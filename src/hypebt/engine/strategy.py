@@ -381,7 +381,8 @@ def strategy_paths(folder: Path) -> dict[str, Path]:
 
 _USER_PACKAGE = "hypebt_user_strategies"
 # sys.exit() in strategy code would end hypebt with that code and no word: it is a failure instead.
-SYSTEM_EXIT_HINT = " (a strategy must not call sys.exit() or exit(): return from the hook, or raise an error)"
+SYSTEM_EXIT_HINT = (" (a strategy must not call sys.exit() or exit(), nor raise a BaseException: return from the hook, "
+                    "or raise an Exception)")
 
 
 def load_strategy(name_or_path: str, folder: Path) -> type[Strategy]:
@@ -411,10 +412,13 @@ def load_strategy(name_or_path: str, folder: Path) -> type[Strategy]:
     sys.modules[module_name] = module  # pickling by reference needs the module registered
     try:
         spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:  # sys.exit() in a strategy file must not end hypebt quietly
+    except KeyboardInterrupt:
+        sys.modules.pop(module_name, None)
+        raise
+    except BaseException as exc:  # sys.exit() (or another escape) in a strategy file must not end hypebt quietly
         sys.modules.pop(module_name, None)
         raise InputError(f"{path}: cannot load strategy: {exc.__class__.__name__}: {exc}"
-                         f"{SYSTEM_EXIT_HINT if isinstance(exc, SystemExit) else ''}") from exc
+                         f"{'' if isinstance(exc, Exception) else SYSTEM_EXIT_HINT}") from exc
     classes = [
         obj for obj in vars(module).values()
         if inspect.isclass(obj) and issubclass(obj, Strategy) and obj is not Strategy

@@ -126,7 +126,9 @@ def run_batch(batch: list[tuple[str, dict]], blob: bytes | None = None, prep=Non
             rows.append({"key": key, "params": params, "status": "ok", "metrics": figs,
                          "returns": result.returns.to_numpy(dtype="float64").tobytes(),
                          "seconds": time.perf_counter() - t0})
-        except (Exception, SystemExit) as exc:  # a failing combination is recorded, the sweep goes on
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a failing combination (sys.exit() too) is recorded, the sweep goes on
             rows.append({"key": key, "params": params, "status": "failed",
                          "error": f"{exc.__class__.__name__}: {exc}"[:500], "seconds": time.perf_counter() - t0})
     return rows
