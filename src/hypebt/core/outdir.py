@@ -33,7 +33,8 @@ LEGACY_FILES = {
             "equity.csv", "returns.csv", "manifest.json", "log.txt"},
     "study": {"study.html", "car.csv", "abnormal_returns.parquet", "summary.csv", "tests.csv", "manifest.json"},
     "sweep": {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm", "results.parquet", "results.csv",
-              "summary.json", "sweep.html"},
+              "summary.json", "sweep.html", "events.sqlite", "events.sqlite-wal", "events.sqlite-shm",
+              "validation.csv", "validation_events.csv"},
 }
 
 
