@@ -11,7 +11,7 @@ The A-share market rules (limits, T+1, lots, costs, margin lending) live in
 __version__ = "0.1.0"
 
 
-__all__ = ["Strategy", "backtest", "sweep", "study"]
+__all__ = ["Strategy", "backtest", "sweep", "study", "HypebtError"]
 
 
 def __getattr__(name):
@@ -20,6 +20,10 @@ def __getattr__(name):
         from hypebt.engine.strategy import Strategy
 
         return Strategy
+    if name == "HypebtError":  # every error a user can act on (its one line says what to do)
+        from hypebt.core.errors import HypebtError
+
+        return HypebtError
     if name in ("backtest", "sweep", "study"):
         from hypebt import api
 

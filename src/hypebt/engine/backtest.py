@@ -20,13 +20,14 @@ import numpy as np
 import pandas as pd
 
 from hypebt.core.errors import DataError, InputError, unknown
+from hypebt.core.i18n import N_
 from hypebt.data import boards as B
 from hypebt.data import events as E
 from hypebt.data import universes as U
 from hypebt.data.calendar import Calendar, store_sessions
 from hypebt.data.store import Store
 from hypebt.engine import event_universe as EU
-from hypebt.engine import metrics
+from hypebt.engine import metrics, portable
 from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, AShareBroker
 from hypebt.engine import period as P
 from hypebt.engine.provenance import adopt, source_digest, strategy_failure
@@ -100,9 +101,14 @@ class Prepared:
         if self.panel is not None:
             # The per-code arrays are views of the panel: send the panel once, cut them again there.
             state["arrays"], state["history"] = None, None
+        if self.strategy_cls is not None and not portable.importable(self.strategy_cls):
+            # a notebook's class: sent as its recipe, built again where it runs (hypebt.engine.portable)
+            state["strategy_cls"] = portable.Recipe.of(self.strategy_cls)
         return state
 
     def __setstate__(self, state):
+        if isinstance(state.get("strategy_cls"), portable.Recipe):
+            state["strategy_cls"] = adopt(state["strategy_cls"].build())
         self.__dict__.update(state)
         if self.arrays is None:
             self.arrays, self.history = _views(self.panel, self.lead, self.warmup)
@@ -177,7 +183,8 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     arrays, history = _views(panel, at, lead)
     notes.append(MS.st_note(MS.count_sources(panel.st_source[:, at - lead:], ~panel.columns["suspended"][:, at - lead:])))
     if lead < spec.warmup:
-        notes.append(f"warmup: only {lead} of {spec.warmup} sessions exist before {sessions[0].date()}")
+        notes.append(N_("warmup: only %(n)s of %(want)s sessions exist before %(first)s", n=lead, want=spec.warmup,
+                        first=sessions[0].date()))
     eligible = _eligible(spec, workspace, notes, store)
     manifests = {name: store.manifest(name) for name in (dataset, "index", *(["concept_boards"] if boards else []))
                  if store.manifest(name)}
@@ -224,13 +231,11 @@ def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) 
         rules = R.for_prices(R.rules_from_mapping(spec.rules, f"{spec.path} [rules]"), qfq,
                              explicit="limit_tolerance" in spec.rules)
     if qfq:
-        notes.append(
-            "prices are forward-adjusted (qfq) only: fills and limit prices use adjusted prices, "
-            f"limits are matched with a tolerance of {rules.limit_tolerance} CNY"
-        )
+        notes.append(N_("prices are forward-adjusted (qfq) only: fills and limit prices use adjusted prices, limits are "
+                        "matched with a tolerance of %(tol)s CNY", tol=rules.limit_tolerance))
     elif manifest.get("adjust") == "raw":
-        notes.append("prices are traded (raw): fills, lots, fees and limits use them (on ex-dividend days the "
-                     "limits start from the exchange's reference price); signals use the adjusted close (adjclose)")
+        notes.append(N_("prices are traded (raw): fills, lots, fees and limits use them (on ex-dividend days the "
+                        "limits start from the exchange's reference price); signals use the adjusted close (adjclose)"))
     return rules
 
 
@@ -248,7 +253,8 @@ def _bars(store: Store, dataset: str, codes: tuple[str, ...], where: str,
             f"import or fetch them first, e.g. hypebt data fetch {' '.join(codes[:3])}"
         )
     if missing and not quiet:
-        notes.append(f"{len(missing)} universe code(s) not in the store, left out: {', '.join(missing)}")
+        notes.append(N_("%(n)s universe code(s) not in the store, left out: %(codes)s", n=len(missing),
+                        codes=", ".join(missing)))
     return bars, present
 
 
@@ -259,8 +265,8 @@ def _events(spec: Spec, workspace: Path, cal: Calendar, sessions: pd.DatetimeInd
         return [], []
     events, outside = E.select(spec.events, workspace, cal, sessions, where)
     if outside:
-        notes.append("events outside the run's sessions (not traded): "
-                     + ", ".join(f"{e.id} ({e.time.date()})" for e in outside))
+        notes.append(N_("events outside the run's sessions (not traded): %(list)s",
+                        list=", ".join(f"{e.id} ({e.time.date()})" for e in outside)))
     return events, outside
 
 
@@ -310,19 +316,20 @@ def _eligible(spec: Spec, workspace: Path, notes: list[str], store: Store | None
     """
     dated = reference.load(store, "margin_list") if store is not None else None
     if dated is not None and len(dated):
-        notes.append(f"margin-lending eligibility: the store's dated margin_list ({dated['date'].nunique()} "
-                     f"snapshot(s), {dated['date'].min().date()}..{dated['date'].max().date()})")
+        notes.append(N_("margin-lending eligibility: the store's dated margin_list (%(n)s snapshot(s), %(span)s)",
+                        n=dated["date"].nunique(), span=f"{dated['date'].min().date()}..{dated['date'].max().date()}"))
         return MS.DatedList(dated)
     if spec.margin_list in U.universe_paths(workspace) or spec.margin_list.endswith(".csv"):
         uni = U.load_universe(spec.margin_list, workspace)
-        notes.append(f"margin-lending eligibility: the undated hand list {uni.name!r} ({len(uni.codes)} codes), the "
-                     "same on every session; real eligibility changes over time and whole boards of hype names "
-                     "were eligible: import a dated margin_list for faithful shorts")
+        notes.append(N_("margin-lending eligibility: the undated hand list %(name)s (%(n)s codes), the same on every "
+                        "session; real eligibility changes over time and whole boards of hype names were eligible: "
+                        "import a dated margin_list for faithful shorts", name=repr(uni.name), n=len(uni.codes)))
         return frozenset(uni.codes)
     if "margin_list" in spec.named:
         raise unknown("margin-lending list", spec.margin_list, U.universe_paths(workspace),
                       f"{spec.path}: margin_list (a universe in data/universes)")
-    notes.append(f"margin-lending list {spec.margin_list!r} not found in data/universes: nothing can be shorted")
+    notes.append(N_("margin-lending list %(name)s not found in data/universes: nothing can be shorted",
+                    name=repr(spec.margin_list)))
     return frozenset()
 
 
@@ -435,8 +442,9 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     else:
         equity = trades = orders = fills = borrow = None
         closed = np.array([t["net_pnl"] for t in desk.trades if t["status"] == "closed"], dtype="float64")
-        refused = sum(row.status != "filled" for row in desk.orders)
-        stats = metrics.figures(returns, closed, refused, metrics.exposure_from(value_at_close, cash_at_close))
+        outcomes = metrics.order_outcomes((row.status, row.reason) for row in desk.orders)
+        n_open = sum(t["status"] == "open" for t in desk.trades)
+        stats = metrics.figures(returns, closed, outcomes, metrics.exposure_from(value_at_close, cash_at_close), n_open)
         # numpy's sum, as pandas' (the same pairwise order, so the same last bit)
         fees = float(np.array([f["fees"] for f in desk.fills], dtype="float64").sum()) if desk.fills else 0.0
         borrow_fees = float(np.array([b["fee"] for b in ledger.rows], dtype="float64").sum()) if ledger.rows else 0.0

@@ -451,3 +451,15 @@ class AlignedStrategy(bt.Strategy, metaclass=_LazyDataNames):
         cash, value = broker.getcash(), broker.getvalue()
         for analyzer in self.analyzers:
             analyzer._notify_fund(cash, value, broker.fundvalue, broker.fundshares)  # no public re-notify
+
+
+def declarations(cls) -> dict:
+    """What a strategy class's body declared that Backtrader's metaclasses turned into generated
+    classes (``params``, ``lines``, ``plotinfo``, ``plotlines``), back as the plain values a class body
+    holds: rebuilding the class with them in a fresh process makes the metaclasses generate those
+    classes there (a class of a notebook cell travels to sweep workers this way, see
+    :mod:`hypebt.engine.portable`). Reads Backtrader's ``_getpairs``/``_getlines``."""
+    base = cls.__mro__[1]
+    own_lines = [ln for ln in cls.lines._getlines() if ln not in base.lines._getlines()]
+    return {"params": tuple(cls.params._getpairs().items()), "lines": tuple(own_lines),
+            "plotinfo": dict(cls.plotinfo._getpairs()), "plotlines": dict(cls.plotlines._getpairs())}

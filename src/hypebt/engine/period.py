@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from hypebt.core.errors import DataError
+from hypebt.core.i18n import N_
 from hypebt.data.calendar import Calendar
 from hypebt.data.market_index import load_benchmark
 from hypebt.data.store import Store
@@ -22,6 +23,14 @@ def sessions_of(spec: Spec, cal: Calendar, bars: pd.DataFrame, where: str, notes
     data_first, data_last = bars["date"].min(), bars["date"].max()
     start = pd.Timestamp(spec.start) if spec.start else data_first
     end = pd.Timestamp(spec.end) if spec.end else data_last
+    if end < data_first or start > data_last:
+        # The calendar (the index's dates) may reach where no stock of the run has a bar: a run
+        # there would trade nothing and exit 0 as if it had looked.
+        raise DataError(
+            f"{where}: no data between {start.date()} and {end.date()} (the store has "
+            f"{data_first.date()}..{data_last.date()} for these codes); set start and end inside it, "
+            f"or fetch or import the bars of that period first"
+        )
     # The run never starts before the first stock bar: sessions without any bar would count as flat
     # returns against the benchmark's.
     lo, hi = max(start, data_first), min(end, data_last)
@@ -34,11 +43,11 @@ def sessions_of(spec: Spec, cal: Calendar, bars: pd.DataFrame, where: str, notes
         )
     # A weekend or a holiday just beyond the data changes nothing: only weekdays count.
     if spec.end and len(pd.bdate_range(data_last + pd.Timedelta(days=1), end)):
-        notes.append(f"{where}: end {spec.end} is after the store's last bar ({data_last.date()}): the run ends "
-                     f"there; fetch newer bars or set end = {data_last.date()}")
+        notes.append(N_("%(where)s: end %(end)s is after the store's last bar (%(last)s): the run ends there; fetch "
+                        "newer bars or set end = %(last)s", where=where, end=spec.end, last=data_last.date()))
     if spec.start and len(pd.bdate_range(start, data_first - pd.Timedelta(days=1))):
-        notes.append(f"{where}: start {spec.start} is before the store's first bar ({data_first.date()}): the run "
-                     "starts there")
+        notes.append(N_("%(where)s: start %(start)s is before the store's first bar (%(first)s): the run starts there",
+                        where=where, start=spec.start, first=data_first.date()))
     return sessions
 
 

@@ -118,7 +118,7 @@ def release(folder: Path) -> None:
         folder.rmdir()  # only when still empty
 
 
-def point_latest(base: Path, folder: Path, page: str = "report.html") -> Path:
+def point_latest(base: Path, folder: Path, page: str = "report.html", lang: str = "en") -> Path:
     """Make ``base/latest`` point at ``folder`` (a relative link, replaced atomically); where links
     are not possible, write ``base/latest.html`` redirecting to ``folder/page``."""
     link = base / LATEST
@@ -132,7 +132,7 @@ def point_latest(base: Path, folder: Path, page: str = "report.html") -> Path:
         tmp.unlink(missing_ok=True)
     target = f"{folder.name}/{page}"
     path = base / f"{LATEST}.html"
-    fsio.write_text(path, render("redirect.html", title=f"{base.name}: latest report", target=target))
+    fsio.write_text(path, render("redirect.html", lang=lang, title=f"{base.name}: latest report", target=target))
     return path
 
 

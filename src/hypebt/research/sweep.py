@@ -49,6 +49,9 @@ from hypebt.research import validate as V
 # What a sweep writes in its folder (its best/N/ run folders carry their own markers).
 SWEEP_FILES = tuple(sorted(LEGACY_FILES["sweep"]))
 EVENTS_DB = "events.sqlite"  # --validate events: each combination run on each event alone
+# How local workers start: "fork" (they inherit the prepared data: nothing is sent) where the
+# platform has it, else "spawn" (the data and the strategy class are shipped, see :func:`ship`).
+START_METHOD = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
 
 
 # --- workers ---------------------------------------------------------------------------------
@@ -91,6 +94,18 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="hypebt-parent-watch").start()
+
+
+def ship(prep) -> bytes:
+    """The prepared data as bytes for workers that do not share this process's memory.
+
+    cloudpickle (a dependency of Dask) writes a strategy class defined in ``__main__`` (a notebook
+    cell, a script) by value, so a worker that never ran the cell gets the class itself; classes of
+    importable modules still travel by reference. :func:`pickle.loads` reads it back.
+    """
+    import cloudpickle
+
+    return cloudpickle.dumps(prep, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def split_figures(returns: pd.Series, split: str | None, walk_forward: int) -> dict:
@@ -307,14 +322,14 @@ def _execute(prep, cls, plan: Plan, store: ResultStore, todo: list, plan_keys: l
 def _run_local(prep, cls, plan: Plan, batches: list, workers: int, collect) -> None:
     """Batches on a pool of ``workers`` local processes, at most two per worker in flight."""
     # No quantstats here: the figures are numpy (engine.metrics); workers fork without it.
-    if "fork" in mp.get_all_start_methods():
+    if START_METHOD == "fork":
         # Forked workers inherit the prepared data and the strategy class: nothing to send.
         _WORKER.update(digest=None, prep=prep, cls=cls)
         pool_args = {"mp_context": mp.get_context("fork"), "initializer": _init_local,
                      "initargs": (None, os.getpid())}
     else:
-        blob = pickle.dumps(prep, protocol=pickle.HIGHEST_PROTOCOL)
-        pool_args = {"initializer": _init_local, "initargs": (blob, os.getpid())}
+        pool_args = {"mp_context": mp.get_context("spawn"), "initializer": _init_local,
+                     "initargs": (ship(prep), os.getpid())}
     try:
         _pool(pool_args, plan, batches, workers, collect)
     except BrokenProcessPool as exc:
