@@ -33,7 +33,7 @@ class Hold(Strategy):
             self.sell_all("600000")
 
     def on_close(self, day):
-        self.record("held", self.position("600000"))
+        self.record("held", self.shares("600000"))
         self.log("close", self.bar("600000").close)
 '''
 

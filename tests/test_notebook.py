@@ -67,7 +67,7 @@ class DipFile(hypebt.Strategy):
 
     def on_close(self, day):
         for code in self.universe:
-            if self.position(code) == 0 and self.bar(code).adjclose < self.cfg.depth * self.sma[code][0]:
+            if self.shares(code) == 0 and self.bar(code).adjclose < self.cfg.depth * self.sma[code][0]:
                 self.buy_value(code, self.equity / 10)
         for code, h in self.holdings().items():
             if h.sessions_held >= 5:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import backtrader as bt
 import numpy as np
 import pandas as pd
 
@@ -26,18 +25,18 @@ from hypebt.data import events as E
 from hypebt.data import universes as U
 from hypebt.data.calendar import Calendar, store_sessions
 from hypebt.data.store import Store
+from hypebt.engine import assemble
 from hypebt.engine import event_universe as EU
 from hypebt.engine import metrics, portable
-from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, AShareBroker
 from hypebt.engine import period as P
+from hypebt.engine.book import Journal
 from hypebt.engine.provenance import adopt, source_digest, strategy_failure
 from hypebt.engine.spec import Spec
-from hypebt.engine.strategy import Context, load_strategy, resolve_params
+from hypebt.engine.strategy import is_backtrader_strategy, load_strategy, resolve_params
 from hypebt.market import rules as R
 from hypebt.data import reference
 from hypebt.market import status as MS
-from hypebt.market.credit import BORROW_COLUMNS, CreditBook
-from hypebt.market.broker import AShareCommInfo
+from hypebt.market.credit import BORROW_COLUMNS
 from hypebt.market import panel as MP
 from hypebt.market.feed import FeedArrays, feed_arrays
 
@@ -344,19 +343,6 @@ def equity_returns(values: np.ndarray, start_cash: float, sessions: pd.DatetimeI
     return pd.Series(out, index=sessions[: len(out)], dtype="float64").reindex(sessions).fillna(0.0)
 
 
-def _feeds(prep: Prepared, reuse: bool) -> list:
-    """The run's data feeds with their commission schemes, ``[(code, feed, comminfo)]``; with
-    ``reuse`` (sweeps), built once per prepared data and reused: Backtrader resets and reloads every
-    feed at the start of each run, and :func:`run` gives each scheme the run's ledgers."""
-    if reuse and "_feeds" in prep.__dict__:
-        return prep.__dict__["_feeds"]
-    feeds = [(code, AlignedArrayFeed(arrays=prep.arrays[code], name=code), AShareCommInfo(rules=prep.rules, code=code))
-             for code in prep.codes]
-    if reuse:
-        prep.__dict__["_feeds"] = feeds
-    return feeds
-
-
 def only_events(prep: Prepared, event_ids) -> Prepared:
     """The same prepared data with only some of its events (event validation runs each event alone).
 
@@ -364,7 +350,7 @@ def only_events(prep: Prepared, event_ids) -> Prepared:
     one after another in a process, as a sweep does.
     """
     ids = set(event_ids)
-    _feeds(prep, True)
+    assemble.feeds(prep, True)
     prep.__dict__.setdefault("_bar_cache", {})
     variant = dataclasses.replace(prep, events=[t for t in prep.events if t.event.id in ids])
     for key in ("_feeds", "_bar_cache", "_bench_figures"):
@@ -374,44 +360,24 @@ def only_events(prep: Prepared, event_ids) -> Prepared:
 
 
 def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_feeds: bool = False,
-        timereturn: bool = True, sleep: bool = True, ledgers: bool = True, bt_orders: bool = False) -> Result:
+        timereturn: bool = True, sleep: bool = True, ledgers: bool = True) -> Result:
     """Run the strategy once with ``params`` (merged over the spec's and the defaults).
 
-    Daily returns come from Backtrader's TimeReturn analyzer. A sweep passes
-    ``timereturn=False`` and ``reuse_feeds=True``: returns are then the session-to-session
-    change of the portfolio value the strategy records at each close (what TimeReturn
-    computes, without its per-bar cost; a test checks both are identical), and the feeds are
-    kept for the next run of the same prepared data. A sweep also passes ``ledgers=False``: the
-    figures then come straight from the recorded rows, no ledger table is built (the same
-    numbers, tested). ``sleep=False`` runs every session, even those a flat strategy declared
-    it sleeps through (:mod:`hypebt.engine.wake`; identical results, tested). Orders fill directly
-    on the broker's cash and positions (:meth:`AShareBroker.fill`); ``bt_orders=True`` sends each as a
-    Backtrader order instead, the slower reference every ledger row is tested against.
+    The strategy is a hypebt strategy or a plain Backtrader one (``bt.Strategy``, its parameters
+    its ``params``); either way every order goes through the A-share broker
+    (:class:`hypebt.engine.broker.AShareBroker`) and its one account. Daily returns come from
+    Backtrader's TimeReturn analyzer. A sweep passes ``timereturn=False`` and ``reuse_feeds=True``:
+    returns are then the session-to-session change of the portfolio value recorded at each close
+    (what TimeReturn computes, without its per-bar cost; a test checks both are identical), and the
+    feeds are kept for the next run of the same prepared data. A sweep also passes
+    ``ledgers=False``: the figures then come straight from the recorded rows, no ledger table is
+    built (the same numbers, tested). ``sleep=False`` runs every session, even those a flat
+    strategy declared it sleeps through (:mod:`hypebt.engine.wake`; identical results, tested).
     """
     cls = strategy_cls or prep.strategy_class()
     merged = resolve_params(cls, {**prep.spec.params, **(params or {})}, str(prep.spec.path))
-    ledger = CreditBook(prep.rules)  # 融券 lots, their interest and its ledger
-    fee_memo: dict = {}
-    ctx = Context(params=merged, universe=prep.codes, names=prep.names, events=prep.events,
-                  sessions=prep.sessions, days=prep.days, session_index=prep.session_index, rules=prep.rules,
-                  eligible=prep.eligible, borrow_ledger=ledger, arrays=prep.arrays, history=prep.history,
-                  warmup=prep.warmup, benchmark=prep.benchmark, fee_memo=fee_memo,
-                  bar_cache=prep.__dict__.setdefault("_bar_cache", {}) if reuse_feeds else {})
-    cerebro = AlignedCerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=True, maxcpus=1)
-    cerebro.hypebt_sleep = sleep
-    cerebro.hypebt_keep_aligned = reuse_feeds  # the same feeds run together again (AlignedCerebro)
-    broker = AShareBroker()
-    broker.bt_orders = bt_orders
-    broker.set_checksubmit(False)  # the order checks decide cash; see hypebt.market.orders
-    broker.setcash(prep.spec.cash)
-    cerebro.broker = broker
-    for code, feed, comminfo in _feeds(prep, reuse_feeds):
-        cerebro.adddata(feed, name=code)
-        comminfo.p.borrow_ledger, comminfo.p.fee_memo = ledger, fee_memo  # this run's
-        broker.addcommissioninfo(comminfo, name=code)
-    cerebro.addstrategy(cls, ctx=ctx)
-    if timereturn:
-        cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Days, _name="timereturn")
+    plain = is_backtrader_strategy(cls)
+    cerebro, broker = assemble.cerebro_for(prep, cls, merged, reuse_feeds, sleep, timereturn)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -423,17 +389,20 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
             if error is exc:
                 raise
             raise error from exc
+    account, desk = broker.account, broker.desk
+    cash_at_close, value_at_close = account.eq_cash[: account.eq_n], account.eq_value[: account.eq_n]
     if timereturn:
         raw = strat.analyzers.timereturn.get_analysis()
         returns = pd.Series(list(raw.values()), index=pd.DatetimeIndex(list(raw.keys())).normalize(),
                             dtype="float64")
         returns = returns.reindex(prep.sessions).fillna(0.0)  # timezone-naive, one value per session
     else:
-        returns = equity_returns(strat.equity_values()[1], prep.spec.cash, prep.sessions)
+        returns = equity_returns(value_at_close, prep.spec.cash, prep.sessions)
     returns.name = prep.strategy_name
-    desk, (cash_at_close, value_at_close) = strat.desk, strat.equity_values()
+    ledger = account.credit
     if ledgers:
-        equity = strat.equity_frame()
+        rows = list(zip(prep.days[: len(cash_at_close)], cash_at_close.tolist(), value_at_close.tolist()))
+        equity = Journal().equity_frame(rows) if plain else strat.equity_frame()
         trades, orders, fills = desk.trades_frame(), desk.orders_frame(), desk.fills_frame()
         borrow = pd.DataFrame(ledger.rows, columns=BORROW_COLUMNS)
         stats = metrics.compute(returns, trades, orders, metrics.exposure_of(equity))
@@ -458,5 +427,5 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
         borrow_fees=borrow_fees,
         start=str(prep.sessions[0].date()), end=str(prep.sessions[-1].date()), sessions=len(prep.sessions),
     )
-    return Result(returns, equity, trades, orders, fills, borrow, stats, merged, strat.log_lines,
-                  strat.sessions_skipped)
+    return Result(returns, equity, trades, orders, fills, borrow, stats, merged,
+                  [] if plain else strat.log_lines, getattr(strat, "sessions_skipped", 0))

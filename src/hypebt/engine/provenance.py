@@ -18,20 +18,22 @@ import backtrader as bt
 
 from hypebt.core.fsio import file_sha256
 from hypebt.core.errors import HypebtError, InputError, LookAheadError, StrategyError
-from hypebt.engine.failures import describe
-from hypebt.engine.strategy import SYSTEM_EXIT_HINT, Strategy
+from hypebt.engine.failures import SYSTEM_EXIT_HINT, describe
+from hypebt.engine.strategy import Strategy
 
 
 def adopt(cls) -> type[Strategy]:
     """Make a class defined outside ``strategies/`` (a notebook cell, a test) usable by the engine:
-    its name is the class name and its path the file that defines it, if any.
+    its name is the class name and its path the file that defines it, if any. A plain Backtrader
+    strategy (a ``bt.Strategy`` subclass) is adopted the same way.
 
     A class typed into a Jupyter cell has no file (``inspect`` raises ``OSError``): its path is
     None and its source is read from the cell (:func:`class_source`). Both marks are set together,
     after everything that can fail, so a failed adoption never leaves a half-marked class.
     """
-    if not (inspect.isclass(cls) and issubclass(cls, Strategy)) or cls is Strategy:
-        raise InputError(f"strategy {cls!r} is not a class deriving from hypebt.Strategy")
+    if not (inspect.isclass(cls) and issubclass(cls, bt.Strategy)) or cls in (Strategy, bt.Strategy,
+                                                                              bt.SignalStrategy):
+        raise InputError(f"strategy {cls!r} is not a class deriving from hypebt.Strategy or backtrader.Strategy")
     if "hypebt_name" not in cls.__dict__ or "hypebt_path" not in cls.__dict__:
         try:
             source = inspect.getsourcefile(cls)

@@ -45,14 +45,15 @@ from hypebt.market.rules_exright import (  # noqa: F401
     distribution_from_factor, factor_ratio, reference_close_array, reference_price,
 )
 from hypebt.market.trading import (  # noqa: F401
-    Fees, borrow_fee, borrow_rate_on, buy_size, can_cover, can_sell, check_buy_size, check_sell_size, check_short,
+    Fees, board_lot, borrow_fee, borrow_rate_on, buy_size, can_cover, can_sell, check_buy_size, check_sell_size,
+    check_short,
     check_short_price, fees, margin_ratio, sellable_shares, slipped_price, volume_cap,
 )
 
 __all__ = [
     "BOARDS", "DEFAULT", "REFUSAL_REASONS", "Bar", "Fees", "Limits", "Rules",
-    "board_of", "board_opened", "borrow_fee", "borrow_rate_on", "buy_size", "can_cover", "can_sell", "check_buy_size",
-    "check_fill", "check_sell_size", "check_short", "check_short_price", "closed_at_limit",
+    "board_lot", "board_of", "board_opened", "borrow_fee", "borrow_rate_on", "buy_size", "can_cover", "can_sell",
+    "check_buy_size", "check_fill", "check_sell_size", "check_short", "check_short_price", "closed_at_limit",
     "distribution_from_factor", "factor_ratio", "fees", "for_prices",
     "ipo_first_day_limits", "is_locked", "is_st", "limit_flags", "limit_pct", "limit_pct_array",
     "limits_array", "limits_for", "margin_ratio", "price_limits", "price_limits_array", "rate_on",

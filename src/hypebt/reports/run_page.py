@@ -229,6 +229,13 @@ def pnl_chart(trades: pd.DataFrame, names: dict, _=_en) -> dict | None:
     return charts.pnl_by_stock([label(c, names) for c in by.index], by["net"].tolist(), by["open"].tolist(), _)
 
 
+def _locked(cols: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions locked at limit-up / limit-down all day (一字板): the flags the engine's order checks
+    used (built with the feed, the dated ST status and the run's tolerance included), so a marker is
+    exactly where the engine refused."""
+    return np.asarray(cols["locked_up"], dtype=bool), np.asarray(cols["locked_down"], dtype=bool)
+
+
 def chart_codes(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
     """Stocks that get a price chart, at most :data:`MAX_PRICE_CHARTS`: the traded ones by
     |net P&L|, and the ones only refused (a stock locked at limit-up on the event day is what a
@@ -240,14 +247,6 @@ def chart_codes(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
     refused = [] if orders.empty else list(dict.fromkeys(orders.loc[orders["status"] != "filled", "code"]))
     only_refused = [c for c in refused if c not in set(traded)][:MAX_PRICE_CHARTS // 3]
     return traded[:MAX_PRICE_CHARTS - len(only_refused)] + only_refused
-
-
-def _locked(code: str, cols: dict, rules, st: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Sessions locked at limit-up / limit-down all day (一字板), from the one rules implementation
-    (:func:`hypebt.market.rules.limit_flags`, with the run's tolerance)."""
-    flags = R.limit_flags(code, cols["open"], cols["high"], cols["low"], cols["close"], cols["limit_up"],
-                          cols["limit_down"], prev_close=cols.get("prev_close"), st=st, rules=rules)
-    return np.asarray(flags["locked_up"], dtype=bool), np.asarray(flags["locked_down"], dtype=bool)
 
 
 def price_charts(prep, trades: pd.DataFrame, orders: pd.DataFrame, names: dict, _=_en) -> list[dict]:
@@ -274,8 +273,7 @@ def price_charts(prep, trades: pd.DataFrame, orders: pd.DataFrame, names: dict, 
                              _("%(day)s: %(side)s %(outcome)s: %(why)s", day=r.date, side=word(r.side, lang),
                                outcome=OUTCOMES[metrics.outcome_of(r.status, r.reason)], why=reason_text(r.reason)))
                             for r in refused.itertuples()]
-        st = code in set(prep.spec.st_codes) or R.is_st(names.get(code))
-        up, down = _locked(code, arrays.columns, prep.rules, st)
+        up, down = _locked(arrays.columns)
         out.append(charts.price_chart(label(code, names), prep.sessions, arrays.columns, marks, events, up, down, _))
     return out
 

@@ -18,6 +18,7 @@ import random
 from dataclasses import dataclass
 
 from hypebt.core.errors import InputError, unknown
+from hypebt.engine.strategy import strategy_params
 
 RESERVED = {"method", "n", "seed", "constraints", "max_combinations", "split", "walk_forward", "top", "metric",
             "event_window", "validate_from"}
@@ -151,7 +152,7 @@ def make_plan(spec, strategy_cls, cap: int | None = None) -> Plan:
     if method not in ("grid", "random"):
         raise InputError(f"{where}: method must be \"grid\" or \"random\", got {method!r}")
     grid = _Grid(axes)
-    defaults = {**strategy_cls.PARAMS, **spec.params}
+    defaults = {**strategy_params(strategy_cls), **spec.params}
     constraints = table.get("constraints", [])
     if isinstance(constraints, str):
         constraints = [constraints]
@@ -177,7 +178,7 @@ def _axes(table: dict, strategy_cls, where: str) -> dict[str, list]:
     ``[sweep.params]`` sub-table; at the top of ``[sweep]`` such a name is refused, never silently
     read as the setting (the parameter would vanish from the grid).
     """
-    params = strategy_cls.PARAMS
+    params = strategy_params(strategy_cls)
     nested = table.get("params") if isinstance(table.get("params"), dict) and "params" not in params else {}
     axes = {}
     for key, value in table.items():

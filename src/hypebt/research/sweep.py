@@ -15,8 +15,10 @@ The sweep page is written by the ``hypebt sweep`` command (:mod:`hypebt.cli.swee
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import io
 import itertools
 import math
 import multiprocessing as mp
@@ -151,8 +153,11 @@ def run_batch(batch: list[tuple], blob: bytes | None = None, prep=None,
         t0 = time.perf_counter()
         try:
             run_prep = _event_prep(prep, event[0]) if event else prep
-            result = engine.run(run_prep, params, strategy_cls=cls, reuse_feeds=True, timereturn=False,
-                                ledgers=False)
+            # Quietly: what a strategy prints (a Backtrader strategy's print calls) would be one
+            # stream per combination; `hypebt run` shows it.
+            with contextlib.redirect_stdout(io.StringIO()):
+                result = engine.run(run_prep, params, strategy_cls=cls, reuse_feeds=True, timereturn=False,
+                                    ledgers=False)
             returns = result.returns.to_numpy(dtype="float64")
             if event:
                 w = V.windows(run_prep, event_window)[0]
