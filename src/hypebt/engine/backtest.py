@@ -97,6 +97,7 @@ class Prepared:
         state = dict(self.__dict__)
         state.pop("_feeds", None)  # Backtrader objects stay in the process that made them
         state.pop("_bar_cache", None)  # rebuilt where the runs are
+        state.pop("_fee_memo", None)
         if self.panel is not None:
             # The per-code arrays are views of the panel: send the panel once, cut them again there.
             state["arrays"], state["history"] = None, None
@@ -353,7 +354,7 @@ def only_events(prep: Prepared, event_ids) -> Prepared:
     assemble.feeds(prep, True)
     prep.__dict__.setdefault("_bar_cache", {})
     variant = dataclasses.replace(prep, events=[t for t in prep.events if t.event.id in ids])
-    for key in ("_feeds", "_bar_cache", "_bench_figures"):
+    for key in ("_feeds", "_bar_cache", "_fee_memo", "_bench_figures"):
         if key in prep.__dict__:
             variant.__dict__[key] = prep.__dict__[key]
     return variant
