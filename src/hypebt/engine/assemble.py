@@ -54,8 +54,7 @@ def cerebro_for(prep, cls, params: dict, reuse: bool, sleep: bool, timereturn: b
         ctx = Context(params=params, universe=prep.codes, names=prep.names, events=prep.events,
                       sessions=prep.sessions, days=prep.days, session_index=prep.session_index, rules=prep.rules,
                       eligible=prep.eligible, arrays=prep.arrays, history=prep.history, warmup=prep.warmup,
-                      benchmark=prep.benchmark, bar_cache=prep.__dict__.setdefault("_bar_cache", {}) if reuse else {},
-                      members=None if prep.members is None else prep.members[:, prep.lead - prep.warmup:])
+                      benchmark=prep.benchmark, bar_cache=prep.__dict__.setdefault("_bar_cache", {}) if reuse else {})
         cerebro.addstrategy(cls, ctx=ctx)
     if timereturn:
         cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Days, _name="timereturn")

@@ -116,7 +116,7 @@ class Prepared:
             state["strategy_cls"] = adopt(state["strategy_cls"].build())
         self.__dict__.update(state)
         if self.arrays is None:
-            self.arrays, self.history = _views(self.panel, self.lead, self.warmup)
+            self.arrays, self.history = _views(self.panel, self.lead, self.warmup, self.members)
 
     def strategy_class(self):
         if self.strategy_cls is not None:
@@ -194,7 +194,8 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
                                    st, rules, store)
     spans = EU.spans(bars) if boards is not None else {}  # each code's first and last bar (missing-bar reasons)
     del bars
-    arrays, history = _views(panel, at, lead)
+    members = panel.members(spec.exclude, spec.new_listing_sessions)
+    arrays, history = _views(panel, at, lead, members)
     notes.append(MS.st_note(MS.count_sources(panel.st_source[:, at - lead:], ~panel.columns["suspended"][:, at - lead:])))
     if lead < spec.warmup:
         notes.append(N_("warmup: only %(n)s of %(want)s sessions exist before %(first)s", n=lead, want=spec.warmup,
@@ -216,7 +217,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
         events_outside=outside, eligible=eligible, rules=rules, data_manifests=manifests,
         warnings=notes, look_ahead=look_ahead, universe_name=uni_name,
         history=history, warmup=lead, strategy_cls=strategy_cls and cls, panel=panel, lead=at,
-        members=panel.members(spec.exclude, spec.new_listing_sessions),
+        members=members,
         event_universes=records, look_ahead_warning=B.LOOK_AHEAD_WARNING if boards is not None else "",
     )
 

@@ -81,8 +81,8 @@ class Bars:
 
 class CrossSectionViews:
     """The whole market at once (see the module docstring). The host strategy provides ``_ext`` (the
-    run's arrays over warm-up and run: a :class:`hypebt.market.feed.PanelFeeds`), ``_members``
-    (membership over the same sessions, or None: every code with a bar) and ``_moment()``."""
+    run's arrays over warm-up and run: a :class:`hypebt.market.feed.PanelFeeds`, with its
+    ``members``: None, every code with a bar) and ``_moment()``."""
 
     def _panel(self):
         panel = getattr(self._ext, "panel", None)
@@ -94,7 +94,7 @@ class CrossSectionViews:
         """Per code of ``self.universe``: in the universe today, as known before the open (it has a bar
         today: listed, not delisted, not suspended; and the spec's ``exclude`` does not apply). In
         ``__init__``, the last warm-up session's (none without a warm-up)."""
-        members, pos = self._members, self._moment().pos
+        members, pos = getattr(self._ext, "members", None), self._moment().pos
         if members is None:
             return self.tradable_mask()
         return members[:, pos].copy() if pos >= 0 else np.zeros(members.shape[0], dtype=bool)

@@ -33,13 +33,14 @@ def build_market(bars: pd.DataFrame, present: tuple[str, ...], cal: Calendar, se
     return panel, int(panel.sessions.get_indexer([sessions[0]])[0]), len(lead)
 
 
-def views(panel: MP.MarketPanel, at: int, warmup: int) -> tuple[dict, dict]:
+def views(panel: MP.MarketPanel, at: int, warmup: int, members=None) -> tuple[dict, dict]:
     """The run's arrays (from panel position ``at`` on) and, with a warm-up, the arrays over warm-up
-    + run (``history``; empty without one): views of the panel."""
-    arrays = feed_arrays(panel, at)
+    + run (``history``; empty without one): views of the panel, each with the universe's
+    ``members`` (per code and panel session) over its sessions."""
+    arrays = feed_arrays(panel, at, members=members)
     # Indicators and history see the warm-up's bars; the run's feeds get the run's part only, so
     # nothing trades and no return counts in the warm-up.
-    return arrays, (feed_arrays(panel, at - warmup) if warmup else {})
+    return arrays, (feed_arrays(panel, at - warmup, members=members) if warmup else {})
 
 
 def warmup_sessions(cal: Calendar, sessions: pd.DatetimeIndex, n: int) -> pd.DatetimeIndex:

@@ -55,7 +55,6 @@ from hypebt.core.paths import safe_name
 from hypebt.engine.failures import SYSTEM_EXIT_HINT
 from hypebt.engine import window as W
 from hypebt.engine.bars import BarView, PreOpenBar  # noqa: F401  (importable from here too)
-from hypebt.engine.cross import CrossSectionViews
 from hypebt.engine.book import Journal
 from hypebt.engine.bt_adapter import AlignedStrategy
 from hypebt.engine.bt_adapter import strategy_params as bt_strategy_params
@@ -84,7 +83,6 @@ class Context:
     warmup: int = 0  # sessions of warm-up before the run's first session in ``history``
     benchmark: Any = None  # pandas Series: the benchmark's daily returns over the run's sessions
     bar_cache: dict = field(default_factory=dict)  # (code, position) -> BarView, shared by a sweep's runs
-    members: Any = None  # (codes, sessions) membership of the universe over ``history``'s sessions (engine.cross)
 
 
 # Backtrader's per-bar hooks drive on_open/on_close: a subclass defining one would silently replace them.
@@ -93,7 +91,7 @@ DRIVERS = {"next": "on_close(self, day)", "next_open": "on_open(self, day)", "pr
            "nextstart_open": "on_open(self, day)"}
 
 
-class Strategy(StrategyViews, CrossSectionViews, OrderMethods, AlignedStrategy, Sleeping):
+class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
     """Base class of hypebt strategies (see the module docstring; sleeping: :class:`Sleeping`)."""
 
     PARAMS: dict[str, Any] = {}
@@ -120,7 +118,6 @@ class Strategy(StrategyViews, CrossSectionViews, OrderMethods, AlignedStrategy, 
         # The whole arrays stay private; the strategy's own Context gets them cut at the moment.
         self._arrays = ctx.arrays
         self._ext = ctx.history or ctx.arrays
-        self._members = ctx.members
         self._offset = int(ctx.warmup) if ctx.history else 0
         lead = next(iter(self._ext.values())).sessions[: self._offset] if self._ext else []
         self._ext_days = [d.date() for d in lead] + list(self._days)  # dates of the extended positions

@@ -10,10 +10,11 @@ from __future__ import annotations
 import pandas as pd
 
 from hypebt.engine import window as W
+from hypebt.engine.cross import CrossSectionViews
 from hypebt.market.account import Holding
 
 
-class StrategyViews:
+class StrategyViews(CrossSectionViews):
     """History, indicators and state of a strategy (see each method)."""
     def history(self, codes, field: str = "close", n: int = 1, adjusted: bool = True, array: bool = False):
         """The last ``n`` values of ``field`` known now, oldest first (fewer at the start of the data:

@@ -49,8 +49,9 @@ class PanelFeeds(Mapping):
     no copy); ``panel`` is that window, for readers of many codes at once (one slice, not a column
     per code)."""
 
-    def __init__(self, panel: MarketPanel):
+    def __init__(self, panel: MarketPanel, members: np.ndarray | None = None):
         self.panel = panel
+        self.members = members  # (codes, sessions): in the universe on that session (MarketPanel.members)
         self._stamps = session_stamps(panel.sessions)
         self._made: dict[str, FeedArrays] = {}
 
@@ -80,10 +81,11 @@ class PanelFeeds(Mapping):
         return code in self.panel.index
 
 
-def feed_arrays(panel: MarketPanel, lo: int = 0, hi: int | None = None) -> PanelFeeds:
+def feed_arrays(panel: MarketPanel, lo: int = 0, hi: int | None = None, members: np.ndarray | None = None) -> PanelFeeds:
     """Each code's :class:`FeedArrays` over the panel's sessions ``lo:hi`` (a read-only mapping of
-    views, no copy), with Backtrader's date numbers of the sessions as ``datetime``."""
-    return PanelFeeds(panel.window(lo, hi))
+    views, no copy), with Backtrader's date numbers of the sessions as ``datetime``; ``members``: the
+    universe's membership over the whole panel (:meth:`MarketPanel.members`), cut the same way."""
+    return PanelFeeds(panel.window(lo, hi), None if members is None else members[:, lo:hi])
 
 
 def session_stamps(sessions: pd.DatetimeIndex) -> np.ndarray:
