@@ -112,6 +112,7 @@ def test_tushare_export_per_share_with_pay_dates(tmp_path):
          "cash": 0.321, "bonus": 0.0, "transfer": 0.0, "announced": pd.Timestamp("2024-07-05")},
         {"code": "000002", "ex_date": pd.Timestamp("2024-07-22"), "pay_date": pd.Timestamp("2024-07-22"),
          "cash": 0.5, "bonus": 0.1, "transfer": 0.2, "announced": pd.Timestamp("2024-07-15")}]
+    assert out["listed"].tolist()[1] == pd.Timestamp("2024-07-22")  # div_listdate: the new shares trade from it
 
 
 def test_an_unknown_table_is_refused_naming_what_is_expected():
