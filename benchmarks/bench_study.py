@@ -35,7 +35,7 @@ from hypebt.engine.spec import load_spec  # noqa: E402
 from hypebt.data.store import Store  # noqa: E402
 
 SPEC = REPO / "backtests" / "market_sora_study.toml"
-TARGET_S = 10.0
+TARGET_S = 5.0
 
 
 def default_data() -> Path:
@@ -109,12 +109,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"compute: {t['compute']:6.2f} s   (abnormal returns, CARs, BHARs, plain and robust tests, curves)")
         print(f"report:  {t['report']:6.2f} s   (study.html with figures, car.csv, parquet, manifest)")
         print(f"total:   {total:6.2f} s   prepare+compute {t['prepare'] + t['compute']:.2f} s")
-        ok = total < TARGET_S
-        print(f"target < {TARGET_S:.0f} s for prepare+compute+report: {'met' if ok else 'MISSED'} ({total:.2f} s)")
         # A second, warm run: the store's file hash is cached in-process after the first load.
         warm = run(store, tmp / "reports" / "market_sora_study_2")["times"]
         print(f"warm run: prepare {warm['prepare']:.2f} s, compute {warm['compute']:.2f} s, "
               f"report {warm['report']:.2f} s, total {sum(warm.values()):.2f} s")
+        load = "/".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"market study: {total:.2f} s (target < {TARGET_S:.0f} s: {'met' if total < TARGET_S else 'MISSED'}; "
+              f"warm {sum(warm.values()):.2f} s), load average {load}")
     return 0
 
 

@@ -140,3 +140,42 @@ def test_sellable_shares_is_t_plus_1():
 def test_new_rules_keys_are_checked(mapping, fragment):
     with pytest.raises(InputError, match=fragment):
         R.rules_from_mapping(mapping, "spec.toml [rules]")
+
+
+def test_price_limits_array_equals_the_decimal_rule_on_random_prices_and_boards():
+    """The integer fast path, the off-grid fallback and Beijing's inward rounding, for many codes at
+    once ((codes, days) arrays), against the scalar decimal rule on every value."""
+    rng = np.random.default_rng(23)
+    codes = ["600000", "000001", "300750", "688981", "430198", "873693"]
+    prev = np.round(rng.uniform(0.5, 2000.0, (len(codes), 400)), 2)
+    prev[:, ::7] += rng.uniform(0, 0.01, prev[:, ::7].shape)  # off the fen grid (a pct_change previous close)
+    prev[:, ::11] = np.nan
+    prev[:, ::13] = 0.0
+    pct = rng.choice([0.05, 0.10, 0.20, 0.30, np.nan], prev.shape)
+    up, down = R.price_limits_array(prev, pct, code=codes)
+    for j, code in enumerate(codes):
+        for i in range(prev.shape[1]):
+            p, q = prev[j, i], pct[j, i]
+            want = R.price_limits(p, q, code=code) if p > 0 and q == q else R.Limits(None, None)
+            assert (nan_to_none(up[j, i]), nan_to_none(down[j, i])) == (want.up, want.down), (code, p, q)
+
+
+def test_limit_pct_array_of_many_codes_is_each_codes_own():
+    days = [date(2020, 8, 21), date(2020, 8, 24), date(2023, 4, 10), date(2024, 5, 6)]
+    codes = ["600000", "300750", "688981", "830799"]
+    st = np.array([[False, True, False, True]] * 4)
+    n = np.array([[np.nan, 1, 2, 6]] * 4)
+    many = R.limit_pct_array(codes, days, st=st, session_no=n)
+    for j, code in enumerate(codes):
+        one = R.limit_pct_array(code, days, st=st[j], session_no=n[j])
+        assert np.array_equal(many[j], one, equal_nan=True), code
+
+
+def test_st_lock_evidence_of_many_codes_applies_to_main_board_rows_only():
+    """The same one-price bar at the 5 % limit on a main-board and a ChiNext row of one (codes, days)
+    array: the main-board row is locked (unknown ST), the ChiNext row, 20 % band, is not."""
+    day = [date(2024, 4, 26)]
+    bar = [[2.36], [2.36]]
+    flags = R.limit_flags(["000615", "300615"], bar, bar, bar, bar, [[2.48], [2.70]], [[2.03], [1.80]],
+                          prev_close=[[2.25], [2.25]], days=day)
+    assert flags["locked_up"].tolist() == [[True], [False]]

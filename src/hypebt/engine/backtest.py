@@ -34,7 +34,8 @@ from hypebt.data import reference
 from hypebt.market import status as MS
 from hypebt.market.credit import BORROW_COLUMNS, CreditBook
 from hypebt.market.broker import AShareCommInfo
-from hypebt.market.feed import FeedArrays, build_arrays
+from hypebt.market import panel as MP
+from hypebt.market.feed import FeedArrays, feed_arrays
 
 
 @dataclass
@@ -61,6 +62,10 @@ class Prepared:
     history: dict = field(default_factory=dict)  # code -> FeedArrays over warm-up + run sessions
     warmup: int = 0  # warm-up sessions at the head of ``history``
     strategy_cls: Any = None  # a class given directly (a notebook's); else loaded from strategy_path
+    # The market the arrays are views of: every code's whole stored history up to the run's end
+    # (window invariance: hypebt.market.panel); the run's sessions start at panel position ``lead``.
+    panel: MP.MarketPanel | None = None
+    lead: int = 0
 
     @property
     def days(self) -> list:
@@ -80,7 +85,15 @@ class Prepared:
         state = dict(self.__dict__)
         state.pop("_feeds", None)  # Backtrader objects stay in the process that made them
         state.pop("_bar_cache", None)  # rebuilt where the runs are
+        if self.panel is not None:
+            # The per-code arrays are views of the panel: send the panel once, cut them again there.
+            state["arrays"], state["history"] = None, None
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.arrays is None:
+            self.arrays, self.history = _views(self.panel, self.lead, self.warmup)
 
     def strategy_class(self):
         if self.strategy_cls is not None:
@@ -142,16 +155,13 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     bench = _benchmark(store, spec, sessions)
     events, outside = _events(spec, workspace, cal, sessions, where, notes)
     st = set(spec.st_codes) | {c for c, n in names.items() if R.is_st(n)}
-    lead = warmup_sessions(cal, sessions, spec.warmup)
-    arrays = _arrays(bars, present, lead.append(sessions) if len(lead) else sessions,
-                     pd.Timestamp(manifest["first_date"]), st, rules, store, notes)
-    history = {}
-    if len(lead):
-        # Built over warm-up + run so indicators and limits see the bars before start; the run's
-        # feeds get the run's part only, so nothing trades and no return counts in the warm-up.
-        history, arrays = arrays, {c: run_part(a, len(lead)) for c, a in arrays.items()}
-    if len(lead) < spec.warmup:
-        notes.append(f"warmup: only {len(lead)} of {spec.warmup} sessions exist before {sessions[0].date()}")
+    panel, at, lead = build_market(bars, present, cal, sessions, spec.warmup, pd.Timestamp(manifest["first_date"]),
+                                   st, rules, store)
+    del bars
+    arrays, history = _views(panel, at, lead)
+    notes.append(MS.st_note(MS.count_sources(panel.st_source[:, at - lead:], ~panel.columns["suspended"][:, at - lead:])))
+    if lead < spec.warmup:
+        notes.append(f"warmup: only {lead} of {spec.warmup} sessions exist before {sessions[0].date()}")
     eligible = _eligible(spec, workspace, notes, store)
     manifests = {name: store.manifest(name) for name in (dataset, "index") if store.manifest(name)}
     return Prepared(
@@ -159,7 +169,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
         codes=present, names=names, sessions=sessions, arrays=arrays, benchmark=bench, events=events,
         events_outside=outside, eligible=eligible, rules=rules, data_manifests=manifests,
         warnings=notes, look_ahead=look_ahead, universe_name=uni_name,
-        history=history, warmup=len(lead), strategy_cls=strategy_cls and cls,
+        history=history, warmup=lead, strategy_cls=strategy_cls and cls, panel=panel, lead=at,
     )
 
 
@@ -183,9 +193,10 @@ def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) 
 def _bars(store: Store, dataset: str, codes: tuple[str, ...], where: str,
           notes: list[str]) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """The universe's stored bars and the codes that have any; codes without bars are noted."""
-    bars = store.load(dataset, codes=list(codes))
-    present = tuple(c for c in codes if c in set(bars["code"].unique()))
-    missing = [c for c in codes if c not in present]
+    bars = store.load(dataset, codes=list(codes), columns=MP.bar_columns((store.manifest(dataset) or {}).get("columns")))
+    stored = set(bars["code"].unique())
+    present = tuple(c for c in codes if c in stored)
+    missing = [c for c in codes if c not in stored]
     if not present:
         raise DataError(
             f"{where}: none of the universe's {len(codes)} codes is in the store ({dataset}); "
@@ -229,26 +240,33 @@ def _events(spec: Spec, workspace: Path, cal: Calendar, sessions: pd.DatetimeInd
     return events, outside
 
 
-def _arrays(bars: pd.DataFrame, present: tuple[str, ...], sessions: pd.DatetimeIndex,
-            first_store_date: pd.Timestamp, st: set, rules: R.Rules, store: Store | None = None,
-            notes: list[str] | None = None) -> dict[str, FeedArrays]:
-    """Each code's bars aligned to the sessions, with its limit prices and dated ST status
-    (:func:`build_arrays`, :mod:`hypebt.market.status`)."""
+def build_market(bars: pd.DataFrame, present: tuple[str, ...], cal: Calendar, sessions: pd.DatetimeIndex,
+                 warmup: int, first_store_date: pd.Timestamp, st: set, rules: R.Rules,
+                 store: Store | None = None) -> tuple[MP.MarketPanel, int, int]:
+    """The market a run reads: ``(panel, at, lead)``, the :class:`~hypebt.market.panel.MarketPanel` of
+    ``present``'s bars with the run's first session at position ``at`` and ``lead`` warm-up sessions
+    before it (at most ``warmup``: fewer when the calendar starts later).
+
+    The panel starts at the stocks' first stored bar (or the warm-up, if earlier) and ends with the
+    run: every code's limits, dated ST status and flags are built at once over its whole stored
+    history up to the run's end, never past it, so a session's values do not depend on the run's
+    start, warm-up, universe or end (window invariance; ``tests/test_window_invariance.py``).
+    """
+    lead = warmup_sessions(cal, sessions, warmup)
+    first = min(lead[0] if len(lead) else sessions[0], bars["date"].min())
     history, covered = (reference.load(store, "st_history"), reference.as_of(store, "st_history")) if store else (None, None)
-    arrays = {}
-    by_code = {c: g for c, g in bars.groupby("code", sort=False, observed=True)}
-    for code in present:
-        g = by_code[code]
-        arrays[code] = build_arrays(
-            code, g[(g["date"] <= sessions[-1])], sessions,
-            listed_before_data=bool(g["date"].iloc[0] <= first_store_date),
-            st=code in st, rules=rules, st_covered_to=covered,
-            st_history=None if history is None else history[history["code"] == code],
-        )
-    if notes is not None:
-        notes.append(MS.st_note(MS.source_counts({c: a.st_source for c, a in arrays.items()},
-                                                 {c: 1 - a.columns["suspended"] for c, a in arrays.items()})))
-    return arrays
+    panel = MP.build(bars, cal.between(first, sessions[-1]), first_store_date=first_store_date, codes=present,
+                     rules=rules, st_static=st, st_history=history, st_covered_to=covered)
+    return panel, int(panel.sessions.get_indexer([sessions[0]])[0]), len(lead)
+
+
+def _views(panel: MP.MarketPanel, at: int, warmup: int) -> tuple[dict, dict]:
+    """The run's arrays (from panel position ``at`` on) and, with a warm-up, the arrays over warm-up
+    + run (``history``; empty without one): views of the panel."""
+    arrays = feed_arrays(panel, at)
+    # Indicators and history see the warm-up's bars; the run's feeds get the run's part only, so
+    # nothing trades and no return counts in the warm-up.
+    return arrays, (feed_arrays(panel, at - warmup) if warmup else {})
 
 
 def warmup_sessions(cal: Calendar, sessions: pd.DatetimeIndex, n: int) -> pd.DatetimeIndex:
@@ -257,12 +275,6 @@ def warmup_sessions(cal: Calendar, sessions: pd.DatetimeIndex, n: int) -> pd.Dat
         return sessions[:0]
     before = cal.sessions[cal.sessions < sessions[0]]
     return before[-n:]
-
-
-def run_part(arrays: FeedArrays, skip: int) -> FeedArrays:
-    """The run's part of arrays built over warm-up + run sessions (copies, same values)."""
-    return FeedArrays(arrays.code, arrays.sessions[skip:], {k: v[skip:].copy() for k, v in arrays.columns.items()},
-                      None if arrays.st_source is None else arrays.st_source[skip:])
 
 
 def _eligible(spec: Spec, workspace: Path, notes: list[str], store: Store | None = None):

@@ -3,17 +3,14 @@
 Backtrader's ``PandasData`` spends most of a run in its per-bar ``_load``.
 :class:`ArrayFeed` instead hands Backtrader whole arrays at once in
 ``preload``. Every feed is aligned to the same sessions, so Backtrader never
-waits for a late-listed stock before calling the strategy:
+waits for a late-listed stock before calling the strategy.
 
-- a suspended session (no row in the store) repeats the last close with zero
-  volume and ``suspended = 1``, so positions keep their last traded value;
-- sessions before listing or after delisting are filled the same way (with
-  the first open before listing) and marked suspended: nothing can trade.
-
-:class:`FeedArrays` also carries per session the day's limit prices (from
-:mod:`hypebt.market.rules`), the adjusted close (signals use ``adjclose``) and the
-suspension flag. They are read by session index rather than turned into
-Backtrader lines: each extra line costs time at every bar of every feed.
+What a feed carries per session (the aligned bars, the day's limit prices, the adjusted close,
+the suspension flag, the dated ST status and the flags at the limits) comes from the market's
+panel (:mod:`hypebt.market.panel`), built once for every code of a run over the stocks' whole
+stored history: :func:`feed_arrays` hands each code its row of the run's window, as views. They
+are read by session index rather than turned into Backtrader lines: each extra line costs time
+at every bar of every feed.
 """
 
 from __future__ import annotations
@@ -27,110 +24,51 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
-from hypebt.market import rules as R
 from hypebt.market import status
+from hypebt.market.panel import MarketPanel
 
 
 @dataclass(frozen=True)
 class FeedArrays:
-    """Aligned per-session arrays of one code (all float64, same length as ``sessions``)."""
+    """Aligned per-session arrays of one code (same length as ``sessions``; prices float64, flags
+    bool; read-only views of the market's panel)."""
 
     code: str
     sessions: pd.DatetimeIndex
     columns: dict[str, np.ndarray]
-    st_source: np.ndarray | None = None  # per session, where the ST status came from (hypebt.market.status)
+    st_codes: np.ndarray | None = None  # per session, index of where the ST status came from (status.SOURCES)
+
+    @property
+    def st_source(self) -> np.ndarray | None:
+        """Per session, where the ST status came from (``st_history``, ``inferred``, ``names``)."""
+        return None if self.st_codes is None else status.decode(self.st_codes)
+
+
+def feed_arrays(panel: MarketPanel, lo: int = 0, hi: int | None = None) -> dict[str, FeedArrays]:
+    """Each code's :class:`FeedArrays` over the panel's sessions ``lo:hi`` (views, no copy), with
+    Backtrader's date numbers of the sessions as ``datetime``."""
+    part = panel.window(lo, hi)
+    stamps = session_stamps(part.sessions)
+    out = {}
+    for j, code in enumerate(part.codes):
+        cols = {name: values[j] for name, values in part.columns.items()}
+        cols["datetime"] = stamps
+        out[code] = FeedArrays(code, part.sessions, cols, part.st_source[j])
+    return out
 
 
 def session_stamps(sessions: pd.DatetimeIndex) -> np.ndarray:
-    """Backtrader date numbers of the sessions, stamped at the 15:00 close."""
+    """Backtrader date numbers of the sessions, stamped at the 15:00 close (read-only, shared)."""
     key = (len(sessions), sessions[0].value if len(sessions) else 0, sessions[-1].value if len(sessions) else 0)
     if key not in _STAMPS:
-        _STAMPS[key] = np.asarray(
-            [bt.date2num(dt.datetime(d.year, d.month, d.day, 15, 0)) for d in sessions], dtype="float64"
-        )
+        stamps = np.asarray([bt.date2num(dt.datetime(d.year, d.month, d.day, 15, 0)) for d in sessions],
+                            dtype="float64")
+        stamps.flags.writeable = False
+        _STAMPS[key] = stamps
     return _STAMPS[key]
 
 
 _STAMPS: dict[tuple, np.ndarray] = {}
-
-
-def build_arrays(
-    code: str,
-    bars: pd.DataFrame,
-    sessions: pd.DatetimeIndex,
-    *,
-    listed_before_data: bool,
-    st: bool = False,
-    rules: R.Rules | None = None,
-    st_history: pd.DataFrame | None = None,
-    st_covered_to=None,
-) -> FeedArrays:
-    """Align one code's bars (canonical frame rows, sorted by date) to ``sessions``.
-
-    ``listed_before_data``: the code's first bar is not its listing day (the
-    store starts later), so its session count since listing is unknown and it is
-    treated as seasoned for the new-listing limit exemption.
-    """
-    rules = rules or R.Rules()
-    bars = bars.set_index("date")
-    present = sessions.isin(bars.index)
-    aligned = bars.reindex(sessions)
-    close = aligned["close"].ffill()
-    first_open = float(bars["open"].iloc[0]) if len(bars) else math.nan
-    close = close.fillna(first_open)
-    cols: dict[str, np.ndarray] = {}
-    for col in ("open", "high", "low"):
-        cols[col] = aligned[col].where(present, close).to_numpy(dtype="float64")
-    cols["close"] = close.to_numpy(dtype="float64")
-    cols["volume"] = aligned["volume"].where(present, 0.0).fillna(0.0).to_numpy(dtype="float64")
-    factor = aligned["adj_factor"].ffill().bfill() if "adj_factor" in aligned else pd.Series(1.0, index=sessions)
-    cols["adjclose"] = (close * factor.fillna(1.0)).to_numpy(dtype="float64")
-    cols["suspended"] = (~present).astype("float64")
-    # Limits come from the previous *traded* close (the last one before this bar).
-    prev_close = close.shift(1).to_numpy(dtype="float64")
-    prev_close = np.where(np.arange(len(sessions)) == 0, np.nan, prev_close)
-    earlier = bars.index < sessions[0] if len(sessions) else np.zeros(len(bars), dtype=bool)
-    if earlier.any():
-        # A run starting inside the stock's history: its first session is limited by the last close before it.
-        prev_close[0] = float(bars["close"][earlier].iloc[-1])
-    if len(bars):
-        # The first bar in the store: use the store's own previous close if the
-        # stock traded before the window (pct_change gives it back exactly).
-        first = sessions.get_indexer([bars.index[0]])[0]
-        if first >= 0 and "pct_change" in bars and pd.notna(bars["pct_change"].iloc[0]) and listed_before_data:
-            prev_close[first] = float(bars["close"].iloc[0]) / (1 + float(bars["pct_change"].iloc[0]) / 100)
-        if first >= 0 and not listed_before_data:
-            prev_close[first] = np.nan  # listing day: no previous close, no limit
-    if "adj_factor" in bars:
-        # Raw prices with an adjustment factor (adjusted / raw): on an ex-dividend / ex-rights day the
-        # exchange limits from the reference price (除权除息参考价), the previous close carried to the
-        # new share basis and rounded to the fen, not from the raw previous close.
-        f = bars["adj_factor"].astype("float64")
-        f_prev = f.shift(1).reindex(sessions).ffill().to_numpy()
-        f_now = factor.to_numpy(dtype="float64")
-        ratio = np.where((f_prev > 0) & (f_now > 0) & present, f_prev / f_now, 1.0)
-        moved = np.abs(ratio - 1) > 1e-9
-        if moved.any():
-            prev_close = np.where(moved, R.price_limits_array(prev_close * ratio, 0.0)[0], prev_close)
-    cols["prev_close"] = prev_close
-    cols["datetime"] = session_stamps(sessions)
-    # Sessions since listing, for the new-listing limit exemption; unknown
-    # (None) when the stock traded before the store's first date.
-    # Bars before the run's first session count too (a listing a few sessions before the start).
-    before = int((bars.index < sessions[0]).sum()) if len(sessions) else 0
-    session_no = None if listed_before_data else np.cumsum(present.astype(int)) + before
-    # ST per session (hypebt.market.status): the dated list, else the bars' evidence, else ``st``.
-    st, st_source = status.st_status(code, sessions.values, cols["open"], cols["high"], cols["low"], cols["close"],
-                                     prev_close, history=st_history, covered_to=st_covered_to, static=st, rules=rules)
-    cols["st"] = st.astype("float64")
-    up, down = R.limits_array(code, sessions.values, prev_close, st=st, session_no=session_no, rules=rules)
-    cols["limit_up"], cols["limit_down"] = up, down
-    flags = R.limit_flags(code, cols["open"], cols["high"], cols["low"], cols["close"], up, down,
-                          prev_close=prev_close, days=sessions.values, st=st, rules=rules)
-    # A suspended session has no bar: nothing traded, so it is not at a limit either.
-    for name in ("locked_up", "locked_down", "closed_up"):
-        cols[name] = (flags[name] & present).astype("float64")
-    return FeedArrays(code, sessions, cols, st_source)
 
 
 class ArrayFeed(bt.feeds.DataBase):

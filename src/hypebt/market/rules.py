@@ -143,11 +143,16 @@ def price_limits(prev_close: float, pct: float | None, *, code: str | None = Non
     >>> price_limits(6.56, 0.30, code="430198"), price_limits(10.0, None)
     (Limits(up=8.52, down=4.6), Limits(up=None, down=None))
     """
+    return _price_limits(prev_close, pct, code is not None and board_of(code) == "bse")
+
+
+def _price_limits(prev_close: float, pct: float | None, inward: bool) -> Limits:
+    """:func:`price_limits` with the rounding given: toward the inside (Beijing) or half up."""
     if pct is None:
         return NO_LIMITS
     base, step = dec(prev_close), dec(pct)
     up, down = base * (1 + step), base * (1 - step)
-    if code is not None and board_of(code) == "bse":
+    if inward:
         return Limits(fen(up, ROUND_FLOOR), fen(down, ROUND_CEILING))
     return Limits(fen(up), fen(down))
 
@@ -317,45 +322,53 @@ def _dated_array(table, days: np.ndarray) -> np.ndarray:
     return values[np.maximum(np.searchsorted(starts, days, side="right") - 1, 0)]
 
 
-def limit_pct_array(code: str, days, *, st=False, session_no=None, listed_on: date | None = None,
+def _boards(code) -> np.ndarray:
+    """The board of one code (a 0-d array), or of each of several codes as a column (codes, 1): the
+    array forms below take one code with 1-D arrays over days, or several with 2-D (codes, days)."""
+    if isinstance(code, str):
+        return np.asarray(board_of(code))
+    return np.asarray([board_of(c) for c in code])[:, None]
+
+
+def limit_pct_array(code, days, *, st=False, session_no=None, listed_on: date | None = None,
                     rules: Rules = DEFAULT) -> np.ndarray:
     """:func:`limit_pct` of ``code`` on each of ``days`` (NaN: no limit that day).
 
     ``st`` is one flag or one per day (a dated ST status); ``session_no`` one count per day, where
-    values below 1 (or NaN) mean unknown, i.e. seasoned.
+    values below 1 (or NaN) mean unknown, i.e. seasoned. ``code`` may also be a list of codes: then
+    ``st`` and ``session_no`` are (codes, days) arrays and so is the result (a whole market at once).
 
     >>> limit_pct_array("300750", ["2020-08-21", "2020-08-24"]).tolist()
     [0.1, 0.2]
+    >>> limit_pct_array(["600000", "688981"], ["2024-05-06"]).tolist()
+    [[0.1], [0.2]]
     """
-    board, days = board_of(code), _day_array(days)
-    st = np.broadcast_to(np.asarray(st, dtype=bool), days.shape)
+    board, days = _boards(code), _day_array(days)
+    shape = np.broadcast_shapes(board.shape, days.shape, np.shape(st),
+                                () if session_no is None else np.shape(session_no))
+    st = np.broadcast_to(np.asarray(st, dtype=bool), shape)
     main_band = np.where(st, _dated_array(rules.st_limit_main, days), 0.10)
-    if board == "bse":
-        pct = np.full(days.shape, 0.30)
-    elif board == "star":
-        pct = np.full(days.shape, 0.20)
-    elif board == "chinext":
-        pct = np.where(days >= np.datetime64(CHINEXT_REFORM), 0.20, main_band)
-    else:
-        pct = main_band
+    chinext_band = np.where(days >= np.datetime64(CHINEXT_REFORM), 0.20, main_band)
+    pct = np.where(board == "bse", 0.30, np.where(board == "star", 0.20,
+                                                  np.where(board == "chinext", chinext_band, main_band)))
     if session_no is not None:
         n = np.asarray(session_no, dtype="float64")
-        listed = days if listed_on is None else np.full(days.shape, np.datetime64(listed_on, "D"))
-        if board in ("bse", "star"):
-            free = np.full(days.shape, _free_sessions(board, date.max, rules))
-        else:
-            reform = np.datetime64(CHINEXT_REFORM if board == "chinext" else MAIN_BOARD_REFORM)
-            free = np.where(listed >= reform, rules.no_limit_sessions, 1)
+        listed = days if listed_on is None else np.datetime64(listed_on, "D")
+        reform = np.where(board == "chinext", np.datetime64(CHINEXT_REFORM), np.datetime64(MAIN_BOARD_REFORM))
+        free = np.where(board == "bse", rules.bse_no_limit_sessions,
+                        np.where(board == "star", rules.no_limit_sessions,
+                                 np.where(listed >= reform, rules.no_limit_sessions, 1)))
         with np.errstate(invalid="ignore"):
             pct = np.where((n >= 1) & (n <= free), np.nan, pct)
-    return pct
+    return np.broadcast_to(pct, shape).astype("float64")
 
 
-def price_limits_array(prev_close, pct, *, code: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def price_limits_array(prev_close, pct, *, code=None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`price_limits` over arrays: ``(up, down)``, NaN where there is no limit or no previous close.
 
-    Prices on the fen grid are computed exactly in integers (fen x basis points); any other price
-    falls back to the decimal scalar rule, so both forms always agree.
+    ``code``: one code, or a list of codes for (codes, days) arrays (Beijing rounds toward the
+    inside). Prices on the fen grid are computed exactly in integers (fen x basis points); any other
+    price falls back to the decimal scalar rule, so both forms always agree.
 
     >>> up, down = price_limits_array([17.35, 6.56], [0.10, 0.30])
     >>> up.tolist(), price_limits_array([6.56], [0.30], code="430198")[0].tolist()
@@ -365,25 +378,39 @@ def price_limits_array(prev_close, pct, *, code: str | None = None) -> tuple[np.
     pct = np.broadcast_to(np.asarray(pct, dtype="float64"), prev.shape)
     up, down = np.full(prev.shape, np.nan), np.full(prev.shape, np.nan)
     with np.errstate(invalid="ignore"):
-        ok = (prev > 0) & ~np.isnan(pct)
-    fen, bp = np.round(np.where(ok, prev, 0) * 100), np.round(np.where(ok, pct, 0) * 10_000)
-    grid = ok & (np.abs(np.where(ok, prev, 0) * 100 - fen) < 1e-6) & (np.abs(np.where(ok, pct, 0) * 10_000 - bp) < 1e-6)
-    fen, bp = fen.astype("int64"), bp.astype("int64")
-    hi, lo = fen * (10_000 + bp), fen * (10_000 - bp)  # in 1e-6 CNY
-    if code is not None and board_of(code) == "bse":
-        up_fen, down_fen = hi // 10_000, -(-lo // 10_000)  # toward the inside
-    else:
-        up_fen, down_fen = (hi + 5_000) // 10_000, (lo + 5_000) // 10_000  # half up
-    up[grid], down[grid] = up_fen[grid] / 100, down_fen[grid] / 100
-    for i in np.flatnonzero(ok & ~grid):
-        lim = price_limits(float(prev[i]), float(pct[i]), code=code)
-        up[i], down[i] = lim.up, lim.down
+        at = np.flatnonzero((prev > 0) & ~np.isnan(pct))  # where there is a limit: computed there only
+    p, q = prev.ravel()[at], pct.ravel()[at]
+    inward = np.zeros(len(at), dtype=bool) if code is None else \
+        np.broadcast_to(_boards(code) == "bse", prev.shape).ravel()[at]
+    # In 1e-6 CNY: whole numbers below 2**53, exact in floats; dividing one by 10,000 cannot land
+    # within a rounding error of the next whole number, so floor/ceil below are exact. (In place:
+    # a whole market is millions of values.)
+    fen_, bp = np.multiply(p, 100), np.multiply(q, 10_000)
+    grid = np.abs(fen_ - np.rint(fen_)) < 1e-6
+    grid &= np.abs(bp - np.rint(bp)) < 1e-6
+    off = np.flatnonzero(~grid)  # off the fen grid (rare): the decimal rule below
+    p_off, q_off = p[off], q[off]
+    np.rint(fen_, out=fen_)
+    np.rint(bp, out=bp)
+    hi = np.multiply(fen_, np.add(10_000, bp, out=p), out=p)
+    lo = np.multiply(fen_, np.subtract(10_000, bp, out=q), out=q)
+    bse = np.flatnonzero(inward)  # Beijing: toward the inside
+    up_bse, down_bse = np.floor(hi[bse] / 10_000), np.ceil(lo[bse] / 10_000)
+    up_fen = np.floor(np.divide(np.add(hi, 5_000, out=hi), 10_000, out=hi), out=hi)  # half up
+    down_fen = np.floor(np.divide(np.add(lo, 5_000, out=lo), 10_000, out=lo), out=lo)
+    up_fen[bse], down_fen[bse] = up_bse, down_bse
+    up_flat, down_flat = up.reshape(-1), down.reshape(-1)
+    up_flat[at], down_flat[at] = np.divide(up_fen, 100, out=up_fen), np.divide(down_fen, 100, out=down_fen)
+    for i, pv, qv in zip(off, p_off, q_off):
+        lim = _price_limits(float(pv), float(qv), bool(inward[i]))
+        up_flat[at[i]], down_flat[at[i]] = lim.up, lim.down
     return up, down
 
 
-def limits_array(code: str, days, prev_close, *, st=False, session_no=None, listed_on: date | None = None,
+def limits_array(code, days, prev_close, *, st=False, session_no=None, listed_on: date | None = None,
                  rules: Rules = DEFAULT) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`limits_for` over a code's sessions: ``(up, down)`` arrays, NaN where no limit.
+    """:func:`limits_for` over a code's sessions: ``(up, down)`` arrays, NaN where no limit (a list
+    of codes: (codes, days) arrays, see :func:`limit_pct_array`).
 
     >>> limits_array("300750", ["2020-08-21", "2020-08-24"], [17.35, 17.35])[0].tolist()
     [19.09, 20.82]
@@ -392,9 +419,10 @@ def limits_array(code: str, days, prev_close, *, st=False, session_no=None, list
     return price_limits_array(prev_close, pct, code=code)
 
 
-def limit_flags(code: str, o, h, lo, c, up, down, *, prev_close=None, days=None, st=False,
+def limit_flags(code, o, h, lo, c, up, down, *, prev_close=None, days=None, st=False,
                 rules: Rules = DEFAULT) -> dict[str, np.ndarray]:
-    """Each session's state at its limits, from its bar and its limit prices (arrays).
+    """Each session's state at its limits, from its bar and its limit prices (arrays; a list of codes
+    for (codes, days) arrays).
 
     Returns boolean arrays ``closed_up``/``closed_down`` (closed at the limit), ``locked_up``/
     ``locked_down`` (一字板: the whole session at the limit, that side cannot trade, as
@@ -414,20 +442,26 @@ def limit_flags(code: str, o, h, lo, c, up, down, *, prev_close=None, days=None,
     }
     flags["opened_up"] = _at_limit(h, up, "buy", tol) & ~flags["locked_up"]
     flags["opened_down"] = _at_limit(lo, down, "sell", tol) & ~flags["locked_down"]
-    if prev_close is not None and days is not None and rules.st_lock_evidence and _st_band_possible(code):
-        st_pct = _dated_array(rules.st_limit_main, _day_array(days))
-        st_up, st_down = price_limits_array(prev_close, st_pct, code=code)
-        # Only where the stock has a limit at all (not on a new listing's free sessions), not known ST.
-        unknown = ~np.broadcast_to(np.asarray(st, dtype=bool), c.shape) & ~np.isnan(np.asarray(up, dtype="float64"))
-        flags["locked_up"] |= unknown & _locked(h, lo, st_up, "buy", tol)
-        flags["locked_down"] |= unknown & _locked(h, lo, st_down, "sell", tol)
+    band = _st_band_possible(code)
+    if prev_close is not None and days is not None and rules.st_lock_evidence and band.any():
+        # Only where the stock has a limit at all (not on a new listing's free sessions), not known ST,
+        # and the session's range fits inside the lock test's tolerance (the only candidates: the
+        # ST band's limits are computed there alone, on main boards, which round half up).
+        with np.errstate(invalid="ignore"):
+            unknown = band & ~np.broadcast_to(np.asarray(st, dtype=bool), c.shape) & \
+                ~np.isnan(np.asarray(up, dtype="float64")) & (h - lo <= 2 * tol + EPS)
+        at = np.nonzero(unknown)
+        st_pct = np.broadcast_to(_dated_array(rules.st_limit_main, _day_array(days)), c.shape)[at]
+        st_up, st_down = price_limits_array(np.broadcast_to(np.asarray(prev_close, dtype="float64"), c.shape)[at], st_pct)
+        flags["locked_up"][at] |= _locked(h[at], lo[at], st_up, "buy", tol)
+        flags["locked_down"][at] |= _locked(h[at], lo[at], st_down, "sell", tol)
     return flags
 
 
-def _st_band_possible(code: str) -> bool:
+def _st_band_possible(code) -> np.ndarray:
     """Boards where risk warning narrows the band to 5 % today: the main boards (ChiNext did so only
-    before 2020-08-24, not inferred here)."""
-    return board_of(code) in ("sh_main", "sz_main")
+    before 2020-08-24, not inferred here). One code: a 0-d array; several: a column (codes, 1)."""
+    return np.isin(_boards(code), ("sh_main", "sz_main"))
 
 
 # ----------------------------------------------------------------- reasons ---

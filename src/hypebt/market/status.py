@@ -21,6 +21,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from hypebt.core import arrays as A
 from hypebt.market import rules as R
 
 SOURCES = ("st_history", "inferred", "names")
@@ -29,7 +30,8 @@ SOURCES = ("st_history", "inferred", "names")
 def st_status(code: str, days, o, h, lo, c, prev_close, *, history: pd.DataFrame | None = None,
               covered_to: date | None = None, static: bool = False,
               rules: R.Rules = R.DEFAULT) -> tuple[np.ndarray, np.ndarray]:
-    """Per session of ``days``: ``(st, source)`` arrays, see the module docstring.
+    """Per session of ``days``: ``(st, source)`` arrays, see the module docstring (one code; a whole
+    market at once: :func:`st_matrix`).
 
     ``history``: the ``st_history`` rows of this code (may be empty), trusted for sessions up to
     ``covered_to`` (the table's ``as_of``; None: no dated list). ``static``: the snapshot/spec flag.
@@ -43,40 +45,69 @@ def st_status(code: str, days, o, h, lo, c, prev_close, *, history: pd.DataFrame
     >>> st.tolist(), src.tolist()
     ([False, False, True, True], ['names', 'names', 'inferred', 'inferred'])
     """
+    row = [np.asarray(x, dtype="float64")[None, :] for x in (h, lo, c, prev_close)]
+    st, source = st_matrix([code], days, *row, history=history, covered_to=covered_to, static=[static],
+                           rules=rules)
+    return st[0], decode(source[0])
+
+
+def st_matrix(codes, days, h, lo, c, prev_close, *, history: pd.DataFrame | None = None,
+              covered_to: date | None = None, static=False,
+              rules: R.Rules = R.DEFAULT) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`st_status` of many codes at once: (codes, sessions) arrays in, ``(st, source)`` out,
+    ``source`` as indexes into :data:`SOURCES` (:func:`decode` names them).
+
+    ``history``: ``st_history`` rows (any codes; those of ``codes`` are used); ``static``: one flag,
+    or one per code. The evidence is read along each code's own sessions: a run that builds these
+    over the stock's whole stored history sees every lock before its start.
+    """
     days = np.asarray(days, dtype="datetime64[D]")
-    n = len(days)
-    st = np.full(n, bool(static))
-    source = np.full(n, "names", dtype=object)
-    if R.board_of(code) in ("sh_main", "sz_main"):
-        evidence = _evidence(code, days, h, lo, c, prev_close, rules)
-        known = pd.Series(evidence).shift(1).ffill().to_numpy()  # the latest evidence before each session
+    codes = list(codes)
+    shape = (len(codes), len(days))
+    st = np.broadcast_to(np.asarray(static, dtype=bool).reshape(-1, 1), shape).copy()
+    source = np.full(shape, SOURCES.index("names"), dtype=np.uint8)
+    main = np.flatnonzero(np.isin([R.board_of(code) for code in codes], ("sh_main", "sz_main")))
+    if len(main):
+        evidence = _evidence([codes[j] for j in main], days, h[main], lo[main], c[main], prev_close[main], rules)
+        known = A.shift(A.ffill(evidence))  # the latest evidence before each session
         has = ~np.isnan(known)
-        st[has] = known[has] == 1.0
-        source[has] = "inferred"
+        st[main] = np.where(has, known == 1.0, st[main])
+        source[main] = np.where(has, SOURCES.index("inferred"), source[main])
     if covered_to is not None:
         covered = days <= np.datetime64(covered_to, "D")
-        listed = np.zeros(n, dtype=bool)
+        listed = np.zeros(shape, dtype=bool)
+        rows = {code: j for j, code in enumerate(codes)}
         for row in (history.itertuples(index=False) if history is not None else ()):
+            j = rows.get(str(row.code))
+            if j is None:
+                continue
             start = np.datetime64(pd.Timestamp(row.start).date(), "D")
             end = np.datetime64("9999-12-31") if pd.isna(row.end) else np.datetime64(pd.Timestamp(row.end).date(), "D")
-            listed |= (days >= start) & (days <= end)
-        st[covered], source[covered] = listed[covered], "st_history"
+            listed[j, np.searchsorted(days, start):np.searchsorted(days, end, "right")] = True
+        st[:, covered], source[:, covered] = listed[:, covered], SOURCES.index("st_history")
     return st, source
 
 
-def _evidence(code, days, h, lo, c, prev_close, rules) -> np.ndarray:
-    """Per session: 1 (sat at the ST band's limit), 0 (traded beyond it), NaN (no evidence)."""
-    h, lo, c = (np.asarray(x, dtype="float64") for x in (h, lo, c))
+def decode(source: np.ndarray) -> np.ndarray:
+    """Source indexes (:func:`st_matrix`) as their names (an object array of :data:`SOURCES`)."""
+    return np.asarray(SOURCES, dtype=object)[source]
+
+
+def _evidence(codes, days, h, lo, c, prev_close, rules) -> np.ndarray:
+    """Per code and session: 1 (sat at the ST band's limit), 0 (traded beyond it), NaN (no evidence)."""
     tol = rules.limit_tolerance
-    st_up, st_down = R.limits_array(code, days, prev_close, st=True, rules=rules)
-    up, down = R.limits_array(code, days, prev_close, st=False, rules=rules)
+    st_up, st_down = R.limits_array(codes, days, prev_close, st=True, rules=rules)
     with np.errstate(invalid="ignore"):
         beyond = (h > st_up + tol + R.EPS) | (lo < st_down - tol - R.EPS)
         # Only a whole session at one price, at the ST limit, counts: a 10 % stock closing at +5 %
-        # by chance is common, one locked there all day is not.
-        one_price = h - lo <= tol + R.EPS
-        at_st = one_price & (((np.abs(c - st_up) <= tol + R.EPS) & (np.abs(c - up) > tol + R.EPS)) |
-                             ((np.abs(c - st_down) <= tol + R.EPS) & (np.abs(c - down) > tol + R.EPS)))
+        # by chance is common, one locked there all day is not. (The band without ST is needed on
+        # those few sessions only.)
+        one = np.nonzero(h - lo <= tol + R.EPS)
+        up, down = R.price_limits_array(prev_close[one], R.limit_pct_array(codes, days, rules=rules)[one])
+        c1, st_up1, st_down1 = c[one], st_up[one], st_down[one]
+        at_st = np.zeros(h.shape, dtype=bool)
+        at_st[one] = (((np.abs(c1 - st_up1) <= tol + R.EPS) & (np.abs(c1 - up) > tol + R.EPS)) |
+                      ((np.abs(c1 - st_down1) <= tol + R.EPS) & (np.abs(c1 - down) > tol + R.EPS)))
     limited = ~np.isnan(st_up)
     return np.where(beyond & limited, 0.0, np.where(at_st & limited, 1.0, np.nan))
 
@@ -89,6 +120,13 @@ def source_counts(sources: dict[str, np.ndarray], present: dict[str, np.ndarray]
         for s in SOURCES:
             counts[s] += int((sel == s).sum())
     return counts
+
+
+def count_sources(source: np.ndarray, present: np.ndarray) -> dict[str, int]:
+    """Stock-sessions per ST source over (codes, sessions) arrays of source indexes
+    (:func:`st_matrix`), counting only where ``present`` (the stock traded)."""
+    counts = np.bincount(source[present].ravel(), minlength=len(SOURCES))
+    return {s: int(counts[i]) for i, s in enumerate(SOURCES)}
 
 
 def st_note(counts: dict[str, int]) -> str:

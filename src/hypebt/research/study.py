@@ -31,6 +31,8 @@ from hypebt.data import stock_info as SI
 from hypebt.engine.spec import Spec
 from hypebt.data.calendar import store_sessions
 from hypebt.data.store import Store
+from hypebt.core import arrays as A
+from hypebt.market import panel as MP
 from hypebt.market import rules as R
 from hypebt.research import study_market as SM
 from hypebt.research import study_returns as SR
@@ -69,12 +71,6 @@ class Panel:
     st_counts: dict | None = None  # traded stock-sessions per ST source (hypebt.market.status)
 
 
-def _limit_pct(codes: list[str], names: dict[str, str], st_codes: set[str], day) -> np.ndarray:
-    """Each seasoned stock's daily limit on ``day``, from :func:`hypebt.market.rules.limit_pct`."""
-    return np.asarray([R.limit_pct(code, day, st=_is_st(code, names, st_codes)) for code in codes],
-                      dtype="float64")
-
-
 def _is_st(code: str, names: dict[str, str], st_codes: set[str]) -> bool:
     """The engine's ST test: listed in the spec's ``st_codes`` or named ST in the universe."""
     return code in st_codes or R.is_st(names.get(code))
@@ -82,55 +78,42 @@ def _is_st(code: str, names: dict[str, str], st_codes: set[str]) -> bool:
 
 def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFrame, names: dict[str, str],
                 listed_first: pd.Timestamp, st_codes: set[str] | None = None,
-                rules: R.Rules = R.DEFAULT, st_history: pd.DataFrame | None = None, st_covered_to=None) -> Panel:
-    """Pivot canonical bars into matrices aligned to ``sessions``, with limit-up per session.
+                rules: R.Rules = R.DEFAULT, st_history: pd.DataFrame | None = None, st_covered_to=None,
+                span: pd.DatetimeIndex | None = None) -> Panel:
+    """Matrices of the stocks of ``bars`` aligned to ``sessions``, with limit-up and 一字板 per session.
 
-    Limits and 一字板 flags come from :func:`hypebt.market.rules.limits_array` and
-    :func:`~hypebt.market.rules.limit_flags`, session by session, exactly as the engine's feed
-    computes them: the board's limit on each day (a dated change applies from its date), ST from
-    the names or ``st_codes``, the spec's ``rules``. A stock listed after the store's first date
-    (``listed_first``) gets the new-listing rules for its first sessions, counted from its real
-    first bar. ST is dated as in the engine (:func:`hypebt.market.status.st_status`: ``st_history``
-    up to ``st_covered_to``, else the bars' evidence, else the names / ``st_codes``); the panel's
-    ``st_source`` counts where it came from.
+    Built by the engine's one market panel (:func:`hypebt.market.panel.build`, every code at once)
+    over ``span`` (the sessions from the stocks' first stored bar to the study's end; default:
+    ``sessions`` and the bars' dates before them), then cut to ``sessions``: a session's limits, ST
+    status and flags are those a backtest sees, whatever the study's start. A stock listed after
+    the store's first date (``listed_first``) gets the new-listing rules for its first sessions. ST
+    is dated as in the engine (``st_history`` up to ``st_covered_to``, else the bars' evidence, else
+    the names / ``st_codes``); ``st_counts`` counts where it came from over the study's sessions.
     """
     st_codes = set(st_codes or ())
-    by_code = {} if st_history is None else {c: g for c, g in st_history.groupby("code", observed=True)}
-    first_bar = bars.groupby("code", observed=True)["date"].min()
-    before = bars[bars["date"] < sessions[0]].groupby("code", observed=True).size()
-    bars = bars[bars["date"].isin(sessions)]
-    codes = sorted(bars["code"].unique())
-    row = sessions.get_indexer(bars["date"])
-    col = pd.Index(codes).get_indexer(bars["code"])
-    shape = (len(sessions), len(codes))
+    if span is None:
+        early = pd.DatetimeIndex(np.unique(bars.loc[bars["date"] < sessions[0], "date"].to_numpy()))
+        span = early.append(sessions)
+    in_study = bars[bars["date"].between(sessions[0], sessions[-1])]
+    codes = sorted(in_study["code"].astype(str).unique())
+    static = {c for c in codes if _is_st(c, names, st_codes)}
+    market = MP.build(bars, span[span <= sessions[-1]], first_store_date=listed_first, codes=codes, rules=rules,
+                      st_static=static, st_history=st_history, st_covered_to=st_covered_to)
+    at = market.sessions.get_indexer(sessions)
+    if (at < 0).any() or (np.diff(at) != 1).any():
+        raise ValueError("build_panel: the study's sessions must be consecutive sessions of its span")
+    part = market.window(int(at[0]), int(at[-1]) + 1)
+    cols = {k: v.T for k, v in part.columns.items()}  # (sessions, codes) views
+    present = ~cols["suspended"]
 
-    def matrix(name):
-        m = np.full(shape, np.nan)
-        m[row, col] = bars[name].to_numpy(dtype="float64")
-        return m
+    def traded(name):
+        return np.where(present, cols[name], np.nan)
 
-    o, h, lo, c = (matrix(x) for x in ("open", "high", "low", "close"))
-    present = ~np.isnan(c)
-    prev = pd.DataFrame(c).ffill().shift(1).to_numpy()
-    count = np.cumsum(present, axis=0)
-    up, locked = np.full(shape, np.nan), np.zeros(shape, dtype=bool)
-    sources = {}
-    days = sessions.values
-    for j, code in enumerate(codes):
-        # Sessions since listing (its first bar in the store); None: traded before the store began.
-        session_no = None if first_bar[code] <= listed_first else count[:, j] + int(before.get(code, 0))
-        st, src = MS.st_status(code, days, o[:, j], h[:, j], lo[:, j], c[:, j], prev[:, j],
-                               history=by_code.get(code, st_history.iloc[:0] if st_history is not None else None),
-                               covered_to=st_covered_to, static=_is_st(code, names, st_codes), rules=rules)
-        sources[code] = src
-        up_j, down_j = R.limits_array(code, days, prev[:, j], st=st, session_no=session_no, rules=rules)
-        flags = R.limit_flags(code, o[:, j], h[:, j], lo[:, j], c[:, j], up_j, down_j, prev_close=prev[:, j],
-                              days=days, st=st, rules=rules)
-        up[:, j], locked[:, j] = up_j, flags["locked_up"] & present[:, j]
     b = bench.set_index("date").reindex(sessions)
-    panel = Panel(sessions, codes, o, h, lo, c, present, up,
-                  b["open"].to_numpy(dtype="float64"), b["close"].to_numpy(dtype="float64"), locked, rules)
-    panel.st_counts = MS.source_counts(sources, {code: present[:, j] for j, code in enumerate(codes)})
+    panel = Panel(sessions, codes, traded("open"), traded("high"), traded("low"), traded("close"), present,
+                  np.ascontiguousarray(cols["limit_up"]), b["open"].to_numpy(dtype="float64"),
+                  b["close"].to_numpy(dtype="float64"), np.ascontiguousarray(cols["locked_up"]), rules)
+    panel.st_counts = MS.count_sources(part.st_source, ~part.columns["suspended"])
     return panel
 
 
@@ -167,14 +150,11 @@ def locked_limit_up(panel: Panel) -> np.ndarray:
     including its ``st_lock_evidence`` inference for stocks not known to be ST."""
     if panel.locked is not None:
         return panel.locked
-    prev = pd.DataFrame(panel.close).ffill().shift(1).to_numpy()
-    out = np.zeros(panel.close.shape, dtype=bool)
-    for j, code in enumerate(panel.codes):
-        flags = R.limit_flags(code, panel.open[:, j], panel.high[:, j], panel.low[:, j], panel.close[:, j],
-                              panel.limit_up[:, j], np.full(len(panel.sessions), np.nan), prev_close=prev[:, j],
-                              days=panel.sessions.values, rules=panel.rules)
-        out[:, j] = flags["locked_up"] & panel.present[:, j]
-    return out
+    close = panel.close.T
+    prev = A.shift(A.ffill(close))
+    flags = R.limit_flags(panel.codes, panel.open.T, panel.high.T, panel.low.T, close, panel.limit_up.T,
+                          np.full(close.shape, np.nan), prev_close=prev, days=panel.sessions.values, rules=panel.rules)
+    return (flags["locked_up"] & panel.present.T).T
 
 
 @dataclass
@@ -436,7 +416,7 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
             look_ahead, uni_name = uni.look_ahead, uni.name
         if not codes:
             raise InputError(f"{where}: the universe is empty")
-    bars = store.load(dataset, codes=codes, columns=["code", "date", "open", "high", "low", "close"])
+    bars = store.load(dataset, codes=codes, columns=MP.bar_columns((manifest or {}).get("columns")))
     if bars.empty:
         raise DataError(f"{where}: none of the universe's codes is in the store ({dataset}); import or fetch them")
     notes = []
@@ -463,7 +443,7 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
     no_bench = pd.DataFrame({"date": sessions, "open": np.nan, "close": np.nan})  # the market comes next
     panel = build_panel(bars, sessions, no_bench, names, pd.Timestamp(manifest["first_date"]), set(spec.st_codes),
                         rules=rules, st_history=reference.load(store, "st_history"),
-                        st_covered_to=reference.as_of(store, "st_history"))
+                        st_covered_to=reference.as_of(store, "st_history"), span=cal.between(first, sessions[-1]))
     notes.append(MS.st_note(panel.st_counts))
     market = SM.resolve(store, cfg.market, panel.codes, sessions, dataset, where, cfg.size_groups)
     panel.bench_open, panel.bench_close = market.open, market.close

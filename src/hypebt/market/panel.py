@@ -1,0 +1,203 @@
+"""The market as (codes, sessions) arrays: every code's bars, limits, ST status and limit flags,
+built at once for a whole universe, over the stock's whole stored history.
+
+:func:`build` is the one place bars become what the rules read, for the engine's feeds
+(:mod:`hypebt.market.feed`) and for the studies' panels:
+
+- each code's bars aligned to the sessions; a session without a bar (suspended, not yet listed,
+  delisted) repeats the last close (before the first bar: the first open) with zero volume and
+  ``suspended``;
+- ``prev_close``: the previous traded close (a suspension carries it across), the exchange's
+  reference price on an ex-dividend day (raw prices with ``adj_factor``); none on a listing day,
+  before a stock's first bar, nor on a first stored bar whose previous close the data does not give;
+- dated ST per session (:func:`hypebt.market.status.st_matrix`), the limit prices
+  (:func:`hypebt.market.rules.limits_array`) and the flags at them
+  (:func:`~hypebt.market.rules.limit_flags`), all vectorised across codes.
+
+**Window invariance.** Every value on a session D depends only on the code's bars up to D. Built
+from the first stored bar, a session's values do not depend on where a run starts, its warm-up,
+its universe or its end: a run takes :meth:`MarketPanel.window` of a panel built from the data's
+start to its own end (never past it). Arrays are read-only; windows and per-code rows are views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from hypebt.core import arrays as A
+from hypebt.market import rules as R
+from hypebt.market import status
+
+# What build reads of the stored bars (pct_change and adj_factor when the dataset has them).
+BAR_COLUMNS = ("code", "date", "open", "high", "low", "close", "volume", "pct_change", "adj_factor")
+PRICES = ("open", "high", "low", "close", "volume", "adjclose", "prev_close", "limit_up", "limit_down")
+FLAGS = ("suspended", "st", "locked_up", "locked_down", "closed_up")
+
+
+def bar_columns(stored) -> list[str] | None:
+    """Which of a dataset's ``stored`` columns (its manifest's) :func:`build` reads; None: all."""
+    return [c for c in BAR_COLUMNS if c in stored] if stored else None
+
+
+@dataclass(frozen=True)
+class MarketPanel:
+    """(codes, sessions) arrays of one market: ``columns[field][j]`` is code ``codes[j]``'s series.
+
+    Prices and volume are float64 (fills, fees and limits read them: exact to the fen), flags bool.
+    ``st_source``: per code and session, an index into :data:`hypebt.market.status.SOURCES`.
+    ``listed_before_data``: per code, its first stored bar is not its listing (the store starts
+    later); ``bars_before``: its bars before the panel's first session.
+    """
+
+    sessions: pd.DatetimeIndex
+    codes: tuple[str, ...]
+    columns: dict
+    st_source: np.ndarray
+    listed_before_data: np.ndarray
+    bars_before: np.ndarray
+
+    @property
+    def index(self) -> dict[str, int]:
+        """code -> its row."""
+        if "_index" not in self.__dict__:
+            object.__setattr__(self, "_index", {c: j for j, c in enumerate(self.codes)})
+        return self.__dict__["_index"]
+
+    def window(self, lo: int, hi: int | None = None) -> "MarketPanel":
+        """Sessions ``lo:hi`` of every code (views, no copy)."""
+        cut = slice(lo, hi)
+        before = self.bars_before + (~self.columns["suspended"][:, :cut.indices(len(self.sessions))[0]]).sum(axis=1)
+        return MarketPanel(self.sessions[cut], self.codes, {k: v[:, cut] for k, v in self.columns.items()},
+                           self.st_source[:, cut], self.listed_before_data, before)
+
+    def listed_sessions(self) -> np.ndarray:
+        """Per code and session, its sessions traded since listing, this one included (float; NaN for a
+        stock that traded before the data began: seasoned). Before its first bar: 0."""
+        count = np.cumsum(~self.columns["suspended"], axis=1) + self.bars_before[:, None]
+        return np.where(self.listed_before_data[:, None], np.nan, count)
+
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (a column shared by two names counted once)."""
+        seen = {id(v.base if v.base is not None else v): v.nbytes for v in self.columns.values()}
+        return sum(seen.values()) + self.st_source.nbytes
+
+
+def build(bars: pd.DataFrame, sessions: pd.DatetimeIndex, *, first_store_date, codes=None,
+          rules: R.Rules = R.DEFAULT, st_static=(), st_history: pd.DataFrame | None = None,
+          st_covered_to=None) -> MarketPanel:
+    """The :class:`MarketPanel` of ``bars`` (canonical rows: code, date, open, high, low, close,
+    volume, optional ``pct_change`` and ``adj_factor``) on ``sessions``.
+
+    ``codes``: the rows, in this order (default: every code of ``bars``, sorted); a code without a
+    bar gets an all-suspended row. Bars after the last session are not read; bars before the first
+    count for the new-listing sessions and the first session's previous close. ``first_store_date``:
+    a code whose first bar is on or before it traded before the data began (seasoned: no new-listing
+    exemption, and its first ``pct_change`` gives its previous close). ``st_static``: codes taken as
+    ST where nothing dated says otherwise (names snapshot, spec ``st_codes``); ``st_history`` and
+    ``st_covered_to``: the dated list (:func:`hypebt.market.status.st_matrix`).
+    """
+    sessions = pd.DatetimeIndex(sessions)
+    if not len(sessions):
+        raise ValueError("a market panel needs at least one session")
+    bars = bars[bars["date"] <= sessions[-1]]
+    # Rows by code through the codes' few distinct values (factorize), not one lookup per bar.
+    each, distinct = pd.factorize(bars["code"])
+    distinct = [str(c) for c in distinct]
+    codes = tuple(sorted(distinct)) if codes is None else tuple(codes)
+    k, s = len(codes), len(sessions)
+    row = pd.Index(codes).get_indexer(distinct)[each] if len(each) else np.zeros(0, dtype=np.intp)
+    keep = row >= 0
+    bars, row = bars[keep], row[keep]
+    dates = bars["date"].to_numpy("datetime64[ns]")
+    step, later = np.diff(row), dates[1:] > dates[:-1]
+    if not ((step > 0) | ((step == 0) & later)).all():  # the store's order (code, date); any other input sorted
+        order = np.lexsort((dates, row))
+        bars, row, dates = bars.iloc[order], row[order], dates[order]
+    days = sessions.to_numpy("datetime64[ns]")
+    col = np.minimum(np.searchsorted(days, dates), s - 1)
+    col = np.where(days[col] == dates, col, -1)  # a bar on a date that is not a session is not read
+    on = col >= 0
+    r, c = row[on], col[on]
+
+    def grid(name, fill=np.nan):
+        out = np.full((k, s), fill, dtype="float64")
+        out[r, c] = bars[name].to_numpy("float64")[on]
+        return out
+
+    present = np.zeros((k, s), dtype=bool)
+    present[r, c] = True
+    o, h, lo, cl, vol = grid("open"), grid("high"), grid("low"), grid("close"), \
+        grid("volume", 0.0) if "volume" in bars else np.zeros((k, s))
+    has_bar = np.bincount(row, minlength=k) > 0
+    # each code's first bar in the sorted rows (a code without one: any row, masked by has_bar)
+    first_row = np.minimum(np.searchsorted(row, np.arange(k)), max(len(row) - 1, 0))
+    first_open, listed_before = np.full(k, np.nan), np.zeros(k, dtype=bool)
+    if len(row):
+        first_open[has_bar] = bars["open"].to_numpy("float64")[first_row[has_bar]]
+        listed_before[has_bar] = dates[first_row[has_bar]] <= np.datetime64(pd.Timestamp(first_store_date), "ns")
+    early = dates < sessions[0].to_datetime64()
+    before = np.bincount(row[early], minlength=k)  # bars before the first session
+    last_before = np.full(k, np.nan)
+    last_before[row[early]] = bars["close"].to_numpy("float64")[early]  # sorted: the latest wins
+
+    # Before a code's first bar in the panel: its last close before the panel, else its first open.
+    known = A.ffill(_seeded(cl, present, last_before))
+    prev = A.shift(known)  # before the first bar: none (not the first open the gap is shown with)
+    prev[:, 0] = last_before  # a panel starting inside a stock's history: its last close before
+    close = np.where(np.isnan(known), first_open[:, None], known)
+    del known
+    for x in (o, h, lo):
+        np.copyto(x, close, where=~present)
+    _first_bar_prev_close(bars, row, col, first_row, has_bar, listed_before, prev)
+    factor = None
+    if "adj_factor" in bars:
+        f_before = np.full(k, np.nan)
+        f_before[row[early]] = bars["adj_factor"].to_numpy("float64")[early]
+        f_ff = A.ffill(_seeded(grid("adj_factor"), present, f_before))
+        factor = A.bfill(f_ff)
+        factor = np.where(np.isnan(factor), 1.0, factor)
+        f_prev = A.shift(f_ff)
+        f_prev[:, 0] = f_before
+        # On an ex-dividend / ex-rights day the limits start from the exchange's reference price.
+        prev = R.reference_close_array(prev, f_prev, factor)
+    session_no = np.where(listed_before[:, None], np.nan, np.cumsum(present, axis=1) + before[:, None])
+    static = set(st_static)
+    st, st_source = status.st_matrix(codes, sessions.values, h, lo, close, prev, history=st_history,
+                                     covered_to=st_covered_to, static=[code in static for code in codes],
+                                     rules=rules)
+    up, down = R.limits_array(codes, sessions.values, prev, st=st, session_no=session_no, rules=rules)
+    flags = R.limit_flags(codes, o, h, lo, close, up, down, prev_close=prev, days=sessions.values, st=st,
+                          rules=rules)
+    columns = {"open": o, "high": h, "low": lo, "close": close, "volume": vol,
+               "adjclose": close if factor is None else close * factor, "prev_close": prev,
+               "limit_up": up, "limit_down": down, "suspended": ~present, "st": st,
+               **{name: flags[name] & present for name in ("locked_up", "locked_down", "closed_up")}}
+    for v in (*columns.values(), st_source):
+        v.flags.writeable = False  # shared by every run and view of the panel: nobody writes into it
+    return MarketPanel(sessions, codes, columns, st_source, listed_before, before)
+
+
+def _seeded(values: np.ndarray, present: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """``values`` with the first session's gap (no bar there) filled from ``before`` (per code)."""
+    values[:, 0] = np.where(present[:, 0], values[:, 0], before)
+    return values
+
+
+def _first_bar_prev_close(bars, row, col, first_row, has_bar, listed_before, prev) -> None:
+    """The previous close of each code's first stored bar, from the store's own ``pct_change`` when
+    the stock traded before the data began (it gives the close before exactly)."""
+    first_row = first_row[has_bar]
+    codes = np.flatnonzero(has_bar)
+    at = col[first_row]
+    inside = at >= 0  # the first bar is a session of the panel
+    codes, first_row, at = codes[inside], first_row[inside], at[inside]
+    # Left as they are (no close before them): a listing day (no previous close, no limit) and a
+    # stored first bar without a pct_change (what came before the data is unknown).
+    if "pct_change" in bars:
+        pct = bars["pct_change"].to_numpy("float64")[first_row]
+        close = bars["close"].to_numpy("float64")[first_row]
+        ok = listed_before[codes] & ~np.isnan(pct)
+        prev[codes[ok], at[ok]] = close[ok] / (1 + pct[ok] / 100)
