@@ -96,3 +96,21 @@ def test_seed_case_688039_after_sora_on_traded_prices(raw_store):
     bars = raw_store.load("stock_raw", codes=["688039"], start="2024-02-19", end="2024-02-20")
     up, _ = R.limits_array("688039", bars["date"].to_numpy(), np.array([19.69, 23.63]))
     assert up.tolist() == bars["close"].tolist() == bars["high"].tolist() == bars["low"].tolist() == [23.63, 28.36]
+
+
+def test_a_study_on_traded_prices_fills_on_them_and_returns_on_the_adjusted_basis(raw_store):
+    from hypebt.research import study as S
+
+    bars = raw_store.load("stock_raw", codes=["600519"])
+    sessions = pd.DatetimeIndex(bars["date"])
+    bench = pd.DataFrame({"date": sessions, "open": 1.0, "close": 1.0})
+    panel = S.build_panel(bars, sessions, bench, {}, bars["date"].min())
+    r, _, _ = S._returns(panel.adj_close, panel.present, panel.bench_close)
+    m = bars.set_index("date")
+    i = sessions.get_loc(pd.Timestamp("2024-06-19"))  # ex-date: 10 派 308.76
+    prev, day = m.iloc[i - 1], m.iloc[i]
+    assert r[i, 0] == pytest.approx(day["close"] * day["adj_factor"] / (prev["close"] * prev["adj_factor"]) - 1)
+    assert r[i, 0] == pytest.approx(day["close"] / (prev["close"] - 30.88) - 1, abs=1e-4)  # not the -1.3 % drop
+    # fills and limits stay on traded prices: the limit from the reference price 1490.62
+    assert panel.close[i, 0] == 1501.0 and panel.limit_up[i, 0] == 1639.68
+    assert panel.adjusted(1501.0, i, 0) == pytest.approx(1501.0 * day["adj_factor"])

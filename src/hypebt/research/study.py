@@ -69,6 +69,18 @@ class Panel:
     locked: np.ndarray | None = None
     rules: R.Rules = R.DEFAULT
     st_counts: dict | None = None  # traded stock-sessions per ST source (hypebt.market.status)
+    # Traded prices (raw) to adjusted ones, per session and stock (adjclose / close): fills and
+    # limits read the traded prices, returns the adjusted ones. None: the prices are adjusted already.
+    factor: np.ndarray | None = None
+
+    @property
+    def adj_close(self) -> np.ndarray:
+        """Closes on one basis across ex-dates (what returns are computed from)."""
+        return self.close if self.factor is None else self.close * self.factor
+
+    def adjusted(self, price: float, i: int, j: int) -> float:
+        """A traded price of stock ``j`` at session ``i`` on the basis of :attr:`adj_close`."""
+        return price if self.factor is None else price * self.factor[i, j]
 
 
 def _is_st(code: str, names: dict[str, str], st_codes: set[str]) -> bool:
@@ -110,9 +122,13 @@ def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFr
         return np.where(present, cols[name], np.nan)
 
     b = bench.set_index("date").reindex(sessions)
+    factor = None
+    if "adj_factor" in bars:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = np.where(cols["close"] > 0, cols["adjclose"] / cols["close"], 1.0)
     panel = Panel(sessions, codes, traded("open"), traded("high"), traded("low"), traded("close"), present,
                   np.ascontiguousarray(cols["limit_up"]), b["open"].to_numpy(dtype="float64"),
-                  b["close"].to_numpy(dtype="float64"), np.ascontiguousarray(cols["locked_up"]), rules)
+                  b["close"].to_numpy(dtype="float64"), np.ascontiguousarray(cols["locked_up"]), rules, factor=factor)
     panel.st_counts = MS.count_sources(part.st_source, ~part.columns["suspended"])
     return panel
 
@@ -238,16 +254,19 @@ def _car_records(panel: Panel, t, w: _Window, locked_all, last, cfg: StudyConfig
     end = i0 + b
     exit_row = last[end]
     present_w, locked_w = panel.present[rows], locked_all[rows]
-    bhars = {win: dict(zip(w.cols, SR.bhar(panel.close, panel.bench_close, last, i0 + win[0] - 1, i0 + win[1],
+    bhars = {win: dict(zip(w.cols, SR.bhar(panel.adj_close, panel.bench_close, last, i0 + win[0] - 1, i0 + win[1],
                                            w.cols)[2])) for win in cfg.car_windows}
     out = []
     for j in w.cols:
         code = panel.codes[j]
         b_open, b_close = SM.column(panel.bench_open, j), SM.column(panel.bench_close, j)
-        paper_px = panel.open[i0, j] if t.at == "open" else panel.close[i0, j]
+        # Returns on one basis across ex-dates: each traded price carried by its session's factor.
+        paper_px = panel.adjusted(panel.open[i0, j] if t.at == "open" else panel.close[i0, j], i0, j)
         paper_bench = b_open[i0] if t.at == "open" else b_close[i0]
         fill_i, fill_px, fill_bench = _first_fill(panel, locked_all, j, i0, end, t.at)
-        exit_px, bench_end = panel.close[exit_row[j], j], b_close[exit_row[j]]
+        if fill_i is not None:
+            fill_px = panel.adjusted(fill_px, fill_i, j)
+        exit_px, bench_end = panel.adjusted(panel.close[exit_row[j], j], exit_row[j], j), b_close[exit_row[j]]
         paper = exit_px / paper_px - 1 - (bench_end / paper_bench - 1) if paper_px > 0 else np.nan
         tradable = exit_px / fill_px - 1 - (bench_end / fill_bench - 1) if fill_i is not None else np.nan
         rec = {"event": t.event.id, "code": code, "name": names.get(code, ""), "day0": str(t.session.date()),
@@ -299,7 +318,7 @@ def compute_all(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str
     """
     from scipy import stats
 
-    r, rm_span, span = _returns(panel.close, panel.present, panel.bench_close)
+    r, rm_span, span = _returns(panel.adj_close, panel.present, panel.bench_close)
     last = SR.last_traded(panel.present)
     a, b = cfg.window
     rel = np.arange(a, b + 1)
