@@ -114,3 +114,28 @@ def test_a_study_on_traded_prices_fills_on_them_and_returns_on_the_adjusted_basi
     # fills and limits stay on traded prices: the limit from the reference price 1490.62
     assert panel.close[i, 0] == 1501.0 and panel.limit_up[i, 0] == 1639.68
     assert panel.adjusted(1501.0, i, 0) == pytest.approx(1501.0 * day["adj_factor"])
+
+
+def test_an_event_study_across_an_ex_date_on_traded_prices(raw_store, tmp_path):
+    """600519's ex-date (2024-06-19, 10 派 308.76) as day 0: on traded prices the study's return is
+    the adjusted one (+0.70 %: 1501.00 against the reference 1490.62), not the raw -1.35 %."""
+    ws = tmp_path / "ws"
+    (ws / "data" / "events").mkdir(parents=True)
+    (ws / "data" / "events" / "exdiv.csv").write_text("id,name,time,source\nx,ex-date,2024-06-19T08:00+08:00,test\n")
+    s = hypebt.study({"name": "exdiv", "codes": ["600519"], "benchmark": "sh000300",
+                      "events": {"catalogue": "exdiv", "ids": ["x"]},
+                      "study": {"window": [-2, 3], "estimation": [-60, -5], "car_windows": [[0, 0], [0, 3]],
+                                "min_estimation": 30}}, workspace=ws, home=raw_store.root, offline=True)
+    ar = s.abnormal_returns.set_index("rel_day")
+    m = raw_store.load("stock_raw", codes=["600519"]).set_index("date")
+    prev, day = m.loc["2024-06-18"], m.loc["2024-06-19"]
+    assert ar.loc[0, "ret"] == pytest.approx(day["close"] * day["adj_factor"] / (prev["close"] * prev["adj_factor"]) - 1)
+    assert ar.loc[0, "ret"] == pytest.approx(1501.0 / 1490.62 - 1, abs=2e-4)
+    # paper buys at the day-0 open, holds to day 3's close: both carried to the adjusted basis
+    last = m.loc["2024-06-24"]
+    idx = raw_store.load("index", codes=["sh000300"]).set_index("date")
+    bench = idx.loc["2024-06-24", "close"] / idx.loc["2024-06-19", "open"] - 1
+    assert s.car["paper_abnormal"].iloc[0] == pytest.approx(last["close"] / day["open"] - 1 - bench)
+    stock = last["close"] * last["adj_factor"] / (prev["close"] * prev["adj_factor"]) - 1
+    assert s.car["bhar_mkt[0,3]"].iloc[0] == pytest.approx(
+        stock - (idx.loc["2024-06-24", "close"] / idx.loc["2024-06-18", "close"] - 1))
