@@ -126,6 +126,7 @@ def test_an_event_study_across_an_ex_date_on_traded_prices(raw_store, tmp_path):
                       "events": {"catalogue": "exdiv", "ids": ["x"]},
                       "study": {"window": [-2, 3], "estimation": [-60, -5], "car_windows": [[0, 0], [0, 3]],
                                 "min_estimation": 30}}, workspace=ws, home=raw_store.root, offline=True)
+    assert any("prices are traded (raw)" in note for note in s.notes)
     ar = s.abnormal_returns.set_index("rel_day")
     m = raw_store.load("stock_raw", codes=["600519"]).set_index("date")
     prev, day = m.loc["2024-06-18"], m.loc["2024-06-19"]

@@ -459,6 +459,9 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
     if qfq:
         notes.append("prices are forward-adjusted (qfq): limit-locked sessions are detected with a "
                      f"{rules.limit_tolerance} CNY tolerance")
+    elif manifest.get("adjust") == "raw":
+        notes.append("prices are traded (raw): tradability and limits use them (on ex-dates the limits start from "
+                     "the exchange's reference price); returns use the adjusted close (close x adj_factor)")
     no_bench = pd.DataFrame({"date": sessions, "open": np.nan, "close": np.nan})  # the market comes next
     panel = build_panel(bars, sessions, no_bench, names, pd.Timestamp(manifest["first_date"]), set(spec.st_codes),
                         rules=rules, st_history=reference.load(store, "st_history"),
