@@ -1,6 +1,6 @@
 """Enter after the event only on confirmation; exit on a trailing stop.
 
-After each chosen event, a universe stock is watched for ``window`` sessions (from the event's
+After each chosen event, each stock of its universe (``t.universe``) is watched for ``window`` sessions (from the event's
 session on): it is bought at the next open after a close that confirms the move, at least
 ``confirm`` above its last close before the event and above its ``sma_days``-session moving
 average (an indicator on adjusted closes). Each position is ``weight`` of equity (target sizing).
@@ -57,7 +57,7 @@ class ConfirmTrail(Strategy):
     def on_close(self, day):
         for t in self.events:
             if t.session.date() == self.today:
-                for code in self.universe:
+                for code in (t.universe if t.universe is not None else self.universe):
                     before = self.history(code, "close", 2)
                     if len(before) == 2 and code not in self.watch:
                         self.watch[code] = (self.session_no + self.cfg.window - 1, before.iloc[0], t.event.id)

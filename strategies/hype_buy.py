@@ -1,6 +1,7 @@
-"""Buy the hype: on each chosen event, buy the universe at the event's first tradable price.
+"""Buy the hype: on each chosen event, buy its universe at the event's first tradable price.
 
-For each event the spec's filter selects, the universe's stocks are bought
+For each event the spec's filter selects, the event's universe (``t.universe``: the spec's
+universe, or with board universes the boards' members as published before the event) is bought
 equal-weighted with ``fraction`` of equity, at the event's first tradable price
 (that session's open, or its close for news that broke during trading), or
 ``delay`` sessions later at the open. Each position is sold at the open after
@@ -36,7 +37,7 @@ class HypeBuy(Strategy):
         super().__init__()
         if self.cfg.delay < 0 or self.cfg.hold_days < 1 or self.cfg.retry_days < 0:
             raise ValueError("delay and retry_days must be >= 0 and hold_days >= 1")
-        self.entries = []   # (session index, "open"/"close", event id) of each entry, as events become known
+        self.entries = []   # (session index, "open"/"close", event) of each entry, as events become known
         self.known = set()  # ids of the events already scheduled for entry
         self.held = {}      # code -> dict(entry_no, entry_adj, hit_limit, exit)
         self.waiting = {}   # code -> (last session index to try, budget, event id)
@@ -54,15 +55,22 @@ class HypeBuy(Strategy):
             i = self.session_index[t.session] + self.cfg.delay
             at = t.at if self.cfg.delay == 0 else "open"
             if i < len(self.sessions):
-                self.entries.append((i, at, t.event.id))
+                self.entries.append((i, at, t))
 
     # --- entries ---------------------------------------------------------------------------
-    def _start_event(self, event_id):
-        budget = self.equity * self.cfg.fraction / len(self.universe)
+    def _now(self, t):
+        """The event as seen now: its universe is readable once its board snapshot was published."""
+        return next(x for x in self.events if x.event.id == t.event.id)
+
+    def _start_event(self, t):
+        universe = t.universe if t.universe is not None else self.universe
+        if not universe:
+            return
+        budget = self.equity * self.cfg.fraction / len(universe)
         last = self.session_no + self.cfg.retry_days
-        for code in self.universe:
+        for code in universe:
             if code not in self.held:
-                self.waiting[code] = (last, budget, event_id)
+                self.waiting[code] = (last, budget, t.event.id)
 
     def _try_buys(self, at):
         for code, (last, budget, event_id) in list(self.waiting.items()):
@@ -87,16 +95,16 @@ class HypeBuy(Strategy):
                 self.sell_all(code, note="hold_days" if due else h["exit"])
             elif self.position(code) == 0 and not self.pending(code) and self.session_no > h["entry_no"]:
                 del self.held[code]  # sold (or the buy never filled)
-        for i, at, event_id in self.entries:
+        for i, at, t in self.entries:
             if i == self.session_no and at == "open":
-                self._start_event(event_id)
+                self._start_event(self._now(t))
         self._try_buys("open")
 
     def on_close(self, day):
         self._learn()
-        for i, at, event_id in self.entries:
+        for i, at, t in self.entries:
             if i == self.session_no and at == "close":
-                self._start_event(event_id)
+                self._start_event(self._now(t))
                 self._try_buys("close")
         for code, h in self.held.items():
             if self.position(code) <= 0:

@@ -1,7 +1,7 @@
 """Short a company's stock around its scheduled model releases, through margin lending (融券).
 
 For each event the spec selects (e.g. iFlytek's 讯飞星火 releases), the codes
-the event names (else the universe) are sold short with ``fraction`` of equity
+the event names (else its universe, ``t.universe``) are sold short with ``fraction`` of equity
 at the release session's open, shifted by ``offset`` sessions and filled at
 ``at`` ("open" or "close": ``offset = -1, at = "close"`` is the close before the
 release). The short is covered at the open ``hold_days`` sessions after entry,
@@ -34,14 +34,23 @@ class ReleaseShort(Strategy):
         for t in self.events:
             # A scheduled release's session is that of its first tradable price.
             i = index[t.session] + self.cfg.offset
-            codes = [c for c in (t.event.codes or self.universe) if c in self.universe]
-            if 0 <= i < len(self.sessions) and codes:
-                self.entries.setdefault(i, []).append((t.event.id, codes))
+            own = [c for c in t.event.codes if c in self.universe]
+            if 0 <= i < len(self.sessions) and (own if t.event.codes else self.universe):
+                self.entries.setdefault(i, []).append(t.event.id)
                 self.wake_between(i, i)  # flat, it acts only on entry sessions
         self.shorts = {}  # code -> dict(entry_no, entry_price, exit)
 
+    def _codes(self, event_id):
+        """The event's own codes, else its universe (read when entering: a board universe is known
+        only once its snapshot was published)."""
+        t = next(x for x in self.events if x.event.id == event_id)
+        return [c for c in (t.event.codes or t.universe or self.universe) if c in self.universe]
+
     def _enter(self, at):
-        for event_id, codes in self.entries.get(self.session_no, []):
+        for event_id in self.entries.get(self.session_no, []):
+            codes = self._codes(event_id)
+            if not codes:
+                continue
             budget = self.equity * self.cfg.fraction / len(codes)
             for code in codes:
                 if code not in self.shorts and self.short_value(code, budget, at=at, note=event_id):

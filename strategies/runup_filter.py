@@ -1,7 +1,7 @@
 """Buy the concept stocks on the event, except those that already ran up before it.
 
 At each chosen event's first tradable price (that session's open, or its close for news that
-broke during trading), every universe stock whose adjusted close rose more than ``max_runup``
+broke during trading), every stock of the event's universe (``t.universe``) whose adjusted close rose more than ``max_runup``
 over the ``lookback`` sessions before the event session is skipped: the news was already in the
 price (or had leaked). The others are bought with ``fraction`` of equity in all, weighted by
 inverse volatility (the standard deviation of ``vol_days`` daily returns, an indicator), so each
@@ -60,7 +60,7 @@ class RunupFilter(Strategy):
             if t.session.date() != self.today or t.at != at:
                 continue
             inverse = {}
-            for code in self.universe:
+            for code in (t.universe if t.universe is not None else self.universe):
                 if self.position(code) or not self.tradable(code):
                     continue
                 runup = self.runup(code, at)

@@ -58,6 +58,42 @@ def real_store(shared_data, tmp_path_factory):
     return Store(root)
 
 
+# The four shared Eastmoney concept-board snapshots and when each was published (../shared/data/README.md).
+BOARD_SNAPSHOTS = [("gnbk-2019-02-17.ini", "2019-02-17T18:59"), ("gnbk-2023-12-18T19.ini", "2023-12-18T19:25"),
+                   ("gnbk-2023-12-18T22.ini", "2023-12-18T22:25"), ("gnbk-2024-01-02.ini", "2024-01-02T15:55")]
+
+
+@pytest.fixture(scope="session")
+def board_history(shared_data, tmp_path_factory):
+    """A store holding only the concept-board history: the four shared snapshots, imported through
+    the CLI (the GBK one too)."""
+    from hypebt.cli.main import main
+    from hypebt.data.store import Store
+
+    root = tmp_path_factory.mktemp("board_history") / "store"
+    folder = shared_data / "concepts" / "hikyuu"
+    for name, published in BOARD_SNAPSHOTS:
+        assert main(["--home", str(root), "data", "concepts", "import", str(folder / name),
+                     "--published", published]) == 0
+    return Store(root)
+
+
+@pytest.fixture(scope="session")
+def board_market(real_store, board_history, tmp_path_factory):
+    """The shared market (real_store's datasets, linked, not copied) with the board history: for runs
+    and studies on board universes."""
+    import shutil
+
+    from hypebt.data.store import Store
+
+    root = tmp_path_factory.mktemp("board_market") / "store"
+    root.mkdir()
+    for dataset in real_store.datasets():
+        (root / dataset).symlink_to(real_store.root / dataset, target_is_directory=True)
+    shutil.copytree(board_history.root / "concept_boards", root / "concept_boards")
+    return Store(root)
+
+
 # The stocks the raw-price tests read: the shipped universes and the corporate-action cases.
 RAW_CODES = ("600519", "300750", "000002", "601899")
 

@@ -133,30 +133,61 @@ def test_events_outside_the_calendar_are_returned_not_dropped(cal):
 
 # --- the shipped catalogue -------------------------------------------------------------------------
 
+# Each event's first tradable session and price, worked out by hand from the rules above and the
+# shared CSI 300 calendar (e.g. dalle: a US date alone, 2021-01-05 -> the next session's open;
+# mate60: 12:08 Beijing, the lunch break -> that session's close; tesla_ai_day_2022: 2022-10-01,
+# National Day closure -> 2022-10-10).
 EXPECTED = {
+    "dalle": ("2021-01-06", "open"), "harmonyos2": ("2021-06-03", "open"),
+    "github_copilot": ("2021-06-30", "open"), "tesla_ai_day_2021": ("2021-08-23", "open"),
+    "meta_rename": ("2021-10-29", "open"), "dalle2": ("2022-04-07", "open"),
+    "midjourney_beta": ("2022-07-13", "open"), "stable_diffusion": ("2022-08-23", "open"),
+    "tesla_ai_day_2022": ("2022-10-10", "open"),
     "chatgpt": ("2022-12-01", "open"),
+    "bard": ("2023-02-07", "open"), "new_bing": ("2023-02-08", "open"), "llama": ("2023-02-27", "open"),
+    "chatgpt_api": ("2023-03-02", "open"),
     "gpt4": ("2023-03-15", "open"),
     "ernie_bot": ("2023-03-16", "close"),
+    "m365_copilot": ("2023-03-17", "open"), "chatgpt_plugins": ("2023-03-24", "open"),
     "360_brain": ("2023-03-29", "open"),
+    "segment_anything": ("2023-04-06", "open"), "sensenova": ("2023-04-11", "open"),
+    "tongyi_qianwen": ("2023-04-12", "open"),
     "spark_v1_0": ("2023-05-08", "open"),
+    "google_io_2023": ("2023-05-11", "open"), "nvidia_q1_fy24": ("2023-05-25", "open"),
+    "vision_pro_wwdc": ("2023-06-06", "open"),
     "spark_v1_5": ("2023-06-09", "open"),
+    "pangu_3": ("2023-07-10", "open"), "claude2": ("2023-07-12", "open"), "llama2": ("2023-07-19", "open"),
+    "harmonyos4": ("2023-08-07", "open"),
     "spark_v2_0": ("2023-08-15", "close"),
+    "mate60": ("2023-08-29", "close"), "ernie_public": ("2023-09-01", "open"), "dalle3": ("2023-09-21", "open"),
+    "gpt4v": ("2023-09-26", "open"), "kimi_chat": ("2023-10-10", "open"), "ernie_4": ("2023-10-18", "open"),
     "spark_v3_0": ("2023-10-24", "close"),
+    "grok": ("2023-11-06", "open"),
     "openai_devday": ("2023-11-07", "open"),
     "gemini": ("2023-12-07", "open"),
+    "glm4": ("2024-01-17", "open"), "harmony_next": ("2024-01-19", "open"),
+    "vision_pro_preorder": ("2024-01-22", "open"),
     "spark_v3_5": ("2024-01-30", "open"),
+    "vision_pro_launch": ("2024-02-02", "open"), "gemini_1_5": ("2024-02-19", "open"),
     "sora": ("2024-02-19", "open"),
+    "gemma": ("2024-02-22", "open"), "claude3": ("2024-03-05", "open"), "grok_open": ("2024-03-18", "open"),
     "kimi_2m": ("2024-03-19", "open"),
+    "gtc_2024": ("2024-03-19", "open"), "xiaomi_su7": ("2024-03-29", "open"), "pura70": ("2024-04-18", "close"),
+    "llama3": ("2024-04-19", "open"),
     "gpt4o": ("2024-05-14", "open"),
+    "google_io_2024": ("2024-05-15", "open"), "doubao": ("2024-05-16", "open"),
 }
 
 
 def test_shipped_catalogue_is_found_by_name(repo):
     assert "ai_releases" in catalogue_paths(repo)
     events = load_events("ai_releases", repo)
-    assert [e.id for e in events] == list(EXPECTED)
+    assert sorted(e.id for e in events) == sorted(EXPECTED)
     assert all(e.catalogue == "ai_releases" for e in events)
     assert [e.row for e in events] == list(range(1, len(EXPECTED) + 1))
+    # In time order, 2021-01 to 2024-05, at least 40 events (issue 22).
+    assert [e.time.date() for e in events] == sorted(e.time.date() for e in events)  # by date (hours vary)
+    assert len(events) >= 40 and min(EXPECTED.values())[0] >= "2021-01" and max(EXPECTED.values())[0] <= "2024-05-31"
 
 
 @pytest.mark.realdata
@@ -178,10 +209,20 @@ def test_shipped_catalogue_facts(repo):
     assert events["360_brain"].codes == ("601360",)
     assert events["ernie_bot"].codes == ()        # Baidu is not an A-share
     assert events["sora"].time == pd.Timestamp("2024-02-16T02:00", tz=BEIJING) and not events["sora"].scheduled
-    # Only the launches whose hour is not known are dates alone.
-    dated = sorted(e.id for e in events.values() if not e.time_has_clock)
-    assert dated == ["360_brain", "kimi_2m", "spark_v1_0", "spark_v1_5", "spark_v3_5"]
+    # A date alone says why: the hour was not verified, or a scheduled date read as known before its open.
+    for e in events.values():
+        if not e.time_has_clock:
+            assert "not verified" in e.source or (e.scheduled and "date alone" in e.source), e.id
     assert "assumption" in events["spark_v3_0"].source and "assumption" in events["spark_v2_0"].source
+    # Every event names its boards and says where its time came from; no two rows are the same event.
+    assert all(e.boards for e in events.values())
+    how = ("not verified", "PT", "PDT", "PST", "Beijing", "assumption", "date alone")
+    assert all(any(h in e.source for h in how) for e in events.values())
+    assert len({(e.name, e.time) for e in events.values()}) == len(events)
+    # Foreign and Chinese launches, and product events that moved A-share boards.
+    assert {"vision_pro_wwdc", "mate60", "harmonyos2", "xiaomi_su7"} <= set(events)
+    assert events["mate60"].time == pd.Timestamp("2023-08-29T12:08", tz=BEIJING)
+    assert events["vision_pro_preorder"].scheduled and events["vision_pro_preorder"].time_has_clock
 
 
 def test_filter_events(repo):
@@ -191,9 +232,10 @@ def test_filter_events(repo):
         return [e.id for e in filter_events(events, **kw)]
 
     assert ids(tag="SPARK") == ["spark_v1_0", "spark_v1_5", "spark_v2_0", "spark_v3_0", "spark_v3_5"]
-    assert ids(company="openai") == ["chatgpt", "gpt4", "openai_devday", "sora", "gpt4o"]
-    assert ids(name=["sora", "GEMINI"]) == ["gemini", "sora"]
-    assert ids(tag=["video", "long_context"]) == ["sora", "kimi_2m"]
+    assert ids(company="openai") == ["dalle", "github_copilot", "dalle2", "chatgpt", "chatgpt_api", "gpt4",
+                                     "chatgpt_plugins", "dalle3", "gpt4v", "openai_devday", "sora", "gpt4o"]
+    assert ids(name=["sora", "GEMINI"]) == ["gemini", "gemini_1_5", "sora", "google_io_2024"]
+    assert ids(tag=["video", "long_context"]) == ["kimi_chat", "gemini_1_5", "sora", "kimi_2m"]
     assert ids(company="openai", scheduled=True) == ["openai_devday", "gpt4o"]
     assert ids(ids=["gpt4o", "sora"]) == ["sora", "gpt4o"]          # catalogue order
     assert ids(ids="sora", tag="spark") == []                       # criteria combine with AND
@@ -217,6 +259,17 @@ def test_catalogue_by_explicit_path(tmp_path, repo):
 # --- validation ----------------------------------------------------------------------------------
 
 HEADER = "id,name,company,time,known_time,scheduled,tags,codes,source\n"
+
+
+def test_boards_column_is_read_and_checked(tmp_path):
+    path = tmp_path / "cat.csv"
+    path.write_text("id,name,time,boards\nsora,Sora,2024-02-16T02:00,多模态AI; AIGC概念\nx,X,2024-02-17,\n", "utf-8")
+    sora, x = load_catalogue(path)
+    assert sora.boards == ("多模态AI", "AIGC概念") and x.boards == ()
+    assert sora.known_instant == pd.Timestamp("2024-02-16 02:00") and x.known_instant == pd.Timestamp("2024-02-17")
+    path.write_text("id,name,time,boards\nsora,Sora,2024-02-16T02:00,A;A\n", "utf-8")
+    with pytest.raises(InputError, match="row 1: field 'boards' names a board twice"):
+        load_catalogue(path)
 
 
 def write(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:

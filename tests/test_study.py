@@ -31,6 +31,7 @@ from scipy import stats
 from helpers_engine import BENCH, bars, make_workspace, write_spec
 from hypebt.cli import main as cli
 from hypebt.research import study
+from hypebt.research import study_stats as SS
 from hypebt.core.errors import DataError, InputError
 from hypebt.data.importers import import_paths
 from hypebt.engine.spec import load_spec, parse_spec
@@ -437,7 +438,7 @@ def test_all_events_row_pools_every_event_and_stock(pooled):
 def test_sign_test_drops_zero_cars():
     car = pd.DataFrame({"car_mkt[0,1]": [0.0, 0.0, 0.0, 0.01, 0.02], "car_mm[0,1]": 0.0,
                         "paper_abnormal": 0.0, "tradable_abnormal": 0.0, "locked_day0": False})
-    row = study._test_row("e", car, "car_mkt[0,1]", "car_mm[0,1]", stats)
+    row = SS.test_row("e", car, "car_mkt[0,1]", "car_mm[0,1]", stats)
     assert row["sign_p"] == pytest.approx(stats.binomtest(2, 2, 0.5).pvalue)
 
 

@@ -144,7 +144,8 @@ class Result:
     ``returns`` (daily, a Series) and ``equity`` (cash, value and recorded columns, a DataFrame)
     are indexed by a DatetimeIndex; ``trades``, ``orders``, ``fills``, ``borrow`` carry datetime
     columns; ``stats`` is a dict; ``warnings`` the run's notes; ``log`` the strategy's log lines;
-    ``benchmark`` the benchmark's daily returns.
+    ``benchmark`` the benchmark's daily returns; ``universes`` (board universes) one row per event
+    and board: the snapshot used, its age in days, the members and those without a bar that session.
     """
 
     def __init__(self, prep, run):
@@ -161,11 +162,13 @@ class Result:
         self.benchmark: pd.Series = prep.benchmark.copy()
         self.warnings: list[str] = list(prep.warnings)
         if prep.look_ahead:
-            from hypebt.data.universes import LOOK_AHEAD_WARNING
-
-            self.warnings.append(LOOK_AHEAD_WARNING)
+            self.warnings.append(prep.warning)
         self.name = prep.spec.name
         self.strategy = prep.strategy_name
+        from hypebt.engine.event_universe import frame
+
+        # Board universes: one row per event and board (snapshot, age in days, members without a bar).
+        self.universes: pd.DataFrame = frame(prep.event_universes)
 
     def report(self, folder, html_report: bool = True) -> Path:
         """Write the outputs of ``hypebt run`` (tearsheet, CSVs, stats.json, manifest.json) into
@@ -237,7 +240,8 @@ def backtest(spec=None, strategy=None, *, workspace=None, home=None, offline: bo
 
 def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, strategy=None, out=None,
           scheduler: str | None = None, resume: bool = False, html_report: bool = False, workspace=None,
-          home=None, offline: bool = False, max_combinations: int | None = None, **params) -> pd.DataFrame:
+          home=None, offline: bool = False, max_combinations: int | None = None, validate: str | None = None,
+          **params) -> pd.DataFrame:
     """Run a parameter sweep; a DataFrame indexed by the swept parameters (one row per combination:
     status, figures, in-/out-of-sample columns).
 
@@ -245,7 +249,10 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
     ranges include ``stop``; ``metric``, ``split``, ``constraints``, ``method``... as in a spec); it
     replaces the spec's. ``out``: keep the result store (and with ``html_report`` sweep.html) there;
     by default a temporary folder, removed afterwards. ``workers``: local processes (default all
-    cores); ``scheduler``: a Dask address.
+    cores); ``scheduler``: a Dask address. ``validate="events"``: also run every combination on each
+    event alone and validate over events (:mod:`hypebt.research.validate`, as ``--validate events``):
+    ``frame.attrs["validation"]`` is the ``validation.csv`` table, ``frame.attrs["validation_summary"]``
+    the in-sample best against the out-of-sample figures.
 
     >>> hypebt.sweep("backtests/sora_hype.toml", grid={"hold_days": [1, 3, 5]}, workers=1)  # doctest: +SKIP
     """
@@ -261,12 +268,24 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
     plan = S.make_plan(sp, prep.strategy_class(), max_combinations)
     if workers is not None and workers < 1:
         raise InputError(f"workers must be at least 1, got {workers}")
+    if validate not in (None, "events"):
+        raise InputError(f"validate must be None or \"events\", got {validate!r}")
+    if validate:
+        S.V.check(plan, prep, str(sp.path))
     folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="hypebt-sweep-"))
+    checked = None
     try:
         outcome = S.execute(prep, plan, folder, workers=workers, scheduler=scheduler, resume=resume,
                             progress=False)
+        if validate:
+            _, keys = S.execute_events(prep, plan, folder, workers=workers, scheduler=scheduler, progress=False)
+            events_store = S.ResultStore(folder / S.EVENTS_DB)
+            try:
+                checked = S.V.compute(prep, plan, events_store, keys)
+            finally:
+                events_store.close()
         if out is not None:
-            sweep_page.write(prep, plan, folder, html_report=html_report, keys=outcome.keys)
+            sweep_page.write(prep, plan, folder, html_report=html_report, keys=outcome.keys, validation=checked)
         store_ = S.ResultStore(folder / "results.sqlite")
         try:
             frame = S.results_frame(store_, plan, outcome.keys)
@@ -277,6 +296,8 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
             shutil.rmtree(folder, ignore_errors=True)
     frame = frame.set_index(list(plan.axes))
     frame.attrs.update(metric=plan.metric, grid_size=plan.grid_size, method=plan.method)
+    if checked is not None:
+        frame.attrs.update(validation=checked.frame, validation_summary=checked.summary)
     return frame
 
 
@@ -286,7 +307,8 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
 class StudyResult:
     """An event study: ``car`` (per event x stock), ``summary`` (per event and overall),
     ``abnormal_returns`` (long table by relative day), ``curves`` (mean CAR with its band),
-    ``skipped`` and ``notes``."""
+    ``skipped`` and ``notes``; with board universes ``universes`` (per event and board: the snapshot
+    used, its age in days, the members without a bar)."""
 
     car: pd.DataFrame
     summary: pd.DataFrame
@@ -296,6 +318,7 @@ class StudyResult:
     notes: list = field(default_factory=list)
     inputs: Any = None
     tests: pd.DataFrame | None = None  # every test for every window (the page's and tests.csv's table)
+    universes: pd.DataFrame | None = None  # board universes: per event and board, the snapshot used and its age
 
     def report(self, folder) -> Path:
         """Write what ``hypebt study`` writes (study.html, CSVs, manifest) into ``folder``."""
@@ -325,5 +348,7 @@ def study(spec=None, *, workspace=None, home=None, offline: bool = False, **keys
     inputs = ST.prepare(sp, ws, store)
     res = ST.compute_all(inputs.panel, inputs.tradables, inputs.cfg, inputs.names)
     curves = ST.curves(res.abnormal, inputs.cfg.confidence, res.outcomes)
+    from hypebt.engine.event_universe import frame
+
     return StudyResult(res.car, res.summary, res.abnormal, curves, list(res.skipped), list(inputs.notes), inputs,
-                       res.tests)
+                       res.tests, frame(inputs.event_universes))

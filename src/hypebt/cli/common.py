@@ -25,14 +25,15 @@ def workspace_of(args) -> Path:
                              required=getattr(args, "command", None) not in _ANYWHERE)
 
 
-def print_notes(notes: list[str], look_ahead: bool) -> None:
-    """A run's or study's notes, and the look-ahead warning of concept universes, on stderr."""
+def print_notes(notes: list[str], look_ahead: bool | str) -> None:
+    """A run's or study's notes, and its look-ahead warning (the text, or True for a concept list's),
+    on stderr."""
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if look_ahead:
         from hypebt.data.universes import LOOK_AHEAD_WARNING
 
-        print(f"warning: {LOOK_AHEAD_WARNING}", file=sys.stderr)
+        print(f"warning: {look_ahead if isinstance(look_ahead, str) else LOOK_AHEAD_WARNING}", file=sys.stderr)
 
 
 def update_index(args, reports: Path | None) -> None:

@@ -7,7 +7,6 @@ import sys
 
 from hypebt.cli.common import store_of, workspace_of
 from hypebt.core.errors import DataError, InputError
-from hypebt.core.paths import safe_name
 from hypebt.data.bootstrap import DEFAULT_FETCH_START
 
 DEFAULT_BENCHMARK = "sh000300"
@@ -192,14 +191,10 @@ def do_check(args, store) -> int:
 
 
 def do_concepts(args, store) -> int:
-    """Snapshot an Eastmoney concept board as a universe CSV (a look-ahead list)."""
-    from hypebt.data.universes import snapshot_concept
+    """``data concepts BOARD | import PATH... | list`` (:mod:`hypebt.cli.concepts`)."""
+    from hypebt.cli import concepts
 
-    name = safe_name(args.name or args.board, "universe name")
-    out = workspace_of(args) / "data" / "universes" / f"{name}.csv"
-    path = snapshot_concept(args.board, out, source=_source())
-    print(f"wrote {path} (concept list: reports using it carry a look-ahead warning)")
-    return 0
+    return concepts.run(args, store, _source)
 
 
 def do_stock_list(args, store) -> int:

@@ -100,9 +100,33 @@ def build_parser() -> argparse.ArgumentParser:
     sl = dsub.add_parser("stock-list", help="store a stock-list snapshot (names, market caps) with its date")
     sl.add_argument("path", help="a CSV with code,name[,总市值,流通市值,行业,...], e.g. ashare/stock_list.csv")
     sl.add_argument("--as-of", required=True, help="the day the snapshot was taken, YYYY-MM-DD")
-    conc = dsub.add_parser("concepts", help="snapshot an Eastmoney concept board as a universe")
-    conc.add_argument("board", help="board name (e.g. Sora概念) or code (BK....)")
-    conc.add_argument("--name", help="universe name (default: derived from the board)")
+    conc = dsub.add_parser(
+        "concepts", help="concept boards as they were known: fetch one today, import snapshots, list the history",
+        usage="hypebt data concepts BOARD [--name NAME] | import PATH... [--published TIME] | list [--as-of TIME] "
+              "[--board NAME] [--pseudo]",
+        description="BOARD: fetch today's members of an Eastmoney concept board through akshare into the store's "
+                    "dated history (published now) and as a universe file. import PATH...: add snapshots from TDX/"
+                    "hikyuu block files (UTF-8 or GBK), CSV board,code[,name] or Tushare concept_detail/ths_member/"
+                    "dc_member exports. list: the boards known at a time, or one board's memberships.")
+    conc.add_argument("words", nargs="+", metavar="BOARD | import PATH... | list",
+                      help="a board name (e.g. Sora概念) or code (BK....); or import and its files; or list")
+    conc.add_argument("--name", help="BOARD: universe file name (default: derived from the board)")
+    conc.add_argument("--published", metavar="TIME",
+                      help="import: when the snapshot was published (Beijing unless an offset is given, e.g. "
+                           "2024-01-02T15:55; a date alone counts from the end of that day); not needed for "
+                           "Tushare files that date their rows")
+    conc.add_argument("--format", choices=("tdx", "csv", "concept_detail", "ths_member", "dc_member", "tdx_member"),
+                      help="import: the file's format (default: detected from the file)")
+    conc.add_argument("--board-names", metavar="FILE",
+                      help="import: a Tushare ths_index/dc_index export (ts_code,name) naming the boards of "
+                           "ths_member/dc_member files (else boards are named by their codes)")
+    conc.add_argument("--prefix", default="", help="import: put before every board name (keep two vendors' boards "
+                                                   "of the same name apart, e.g. ths:)")
+    conc.add_argument("--as-of", metavar="TIME", help="list: what was known at this time (default: now; a date "
+                                                      "alone is the start of that day)")
+    conc.add_argument("--board", help="list: one board's memberships, with when each was first and last seen")
+    conc.add_argument("--pseudo", action="store_true", help="list: the pseudo-boards (vendor lists of the day) "
+                                                            "instead of the concepts")
 
     sub.add_parser("list", help="strategies with their parameters, event catalogues, universes, specs")
 
@@ -125,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--max-combinations", type=int, default=None, help="refuse grids larger than this (default 5000)")
     sw.add_argument("--batch", type=int, default=None, help="combinations per task (default: automatic)")
     sw.add_argument("--no-html", action="store_true", help="skip sweep.html and the tearsheets")
+    sw.add_argument("--validate", choices=("events",),
+                    help="events: also run every combination on each event alone; walk-forward over the events in "
+                         "time order and leave-one-event-out, into validation.csv and the page ([sweep] event_window, "
+                         "validate_from)")
     sw.add_argument("--offline", action="store_true", help="never fetch missing data through akshare")
 
     st = sub.add_parser("study", help="event study: abnormal returns and CARs around events, paper vs tradable")

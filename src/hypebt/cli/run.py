@@ -49,7 +49,7 @@ def run(args) -> int:
     if not args.out:
         history.point_latest(base, out, "report.html" if not args.no_html else "stats.json")
     s = result.stats
-    print_notes(prep.warnings, prep.look_ahead)
+    print_notes(prep.warnings, prep.warning)
     print(f"{spec.name}: {prep.strategy_name} on {prep.universe_name} {s['start']}..{s['end']}: "
           f"return {_pct(s['total_return'])} (benchmark {spec.benchmark} {_pct(s['benchmark_total_return'])}), "
           f"sharpe {_num(s['sharpe'])}, max drawdown {_pct(s['max_drawdown'])}, "

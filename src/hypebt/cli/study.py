@@ -86,7 +86,7 @@ def run(args) -> int:
     out = Path(args.out) if args.out else ws / "reports" / safe_name(spec.name, "study name")
     study_page.write(inputs, abnormal, car, summary, curves, skipped, out, command=["hypebt", *args.argv],
                      tests=res.tests)
-    print_notes(inputs.notes + skipped + _period_notes(spec, inputs.panel.sessions), inputs.look_ahead)
+    print_notes(inputs.notes + skipped + _period_notes(spec, inputs.panel.sessions), inputs.warning)
     cfg = inputs.cfg
     lo, hi = cfg.main_window
     rows = summary.to_dict("records")

@@ -20,7 +20,7 @@ from hypebt.core.paths import safe_name
 from hypebt.engine import backtest as engine
 from hypebt.engine.spec import load_spec
 from hypebt.reports import sweep_page
-from hypebt.research import sweep
+from hypebt.research import sweep, validate
 
 OPTIONS_AT_LEAST_ONE = ("workers", "batch", "top", "max_combinations")
 
@@ -42,6 +42,8 @@ def run(args) -> int:
         value = getattr(args, opt)
         if value is not None and value < 1:
             raise InputError(f"--{opt.replace('_', '-')} must be at least 1, got {value}")
+    if args.validate == "events":
+        validate.check(plan, prep, str(spec.path))
     out = Path(args.out) if args.out else ws / "reports" / f"{safe_name(spec.name, 'run name')}_sweep"
     sweep.prepare_out(out, args.resume)
     where = f"{args.scheduler} (Dask)" if args.scheduler else f"{args.workers or os.cpu_count()} local worker(s)"
@@ -49,12 +51,29 @@ def run(args) -> int:
           f"({plan.method}, grid of {plan.grid_size:,}) on {where}", file=sys.stderr)
     outcome = sweep.execute(prep, plan, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                             batch=args.batch, progress=sys.stderr.isatty())
+    checked = None
+    if args.validate == "events":
+        print(f"validate: {len(plan.combos)} combination(s) x {len(prep.events)} event(s), each event run alone",
+              file=sys.stderr)
+        ev_outcome, keys = sweep.execute_events(prep, plan, out, workers=args.workers, scheduler=args.scheduler,
+                                                batch=args.batch, progress=sys.stderr.isatty())
+        events_store = sweep.ResultStore(out / sweep.EVENTS_DB)
+        try:
+            checked = validate.compute(prep, plan, events_store, keys)
+        finally:
+            events_store.close()
     names = {c: n for c, n in stock_info.names(store).items() if c in set(prep.codes)}
     summary = sweep_page.write(prep, plan, out, html_report=not args.no_html, keys=outcome.keys,
-                               command=["hypebt", *args.argv], names=names)
+                               command=["hypebt", *args.argv], names=names, validation=checked)
     rate = outcome.ran / outcome.seconds if outcome.seconds > 0 else float("nan")
     print(f"ran {outcome.ran} ({rate:.2f}/s), skipped {outcome.skipped} already done, {outcome.failed} failed; "
           f"{summary['line']}")
+    if checked is not None:
+        print(f"validation: {summary['validation_line']}")
+        if checked.failed or checked.outside:
+            print(f"warning: {spec.path}: {checked.failed} event run(s) failed, {checked.outside} returned outside "
+                  f"their {plan.event_window}-session window (raise [sweep] event_window)", file=sys.stderr)
+        print(f"validation: {out / 'validation.csv'}")
     print(f"results: {out / 'results.csv'}" + ("" if args.no_html else f"\nreport: {out / 'sweep.html'}"))
     update_index(args, Path(args.out).parent if args.out else None)
     if outcome.failed:

@@ -40,12 +40,28 @@ def _source():
     return Akshare(notify=lambda text: print(f"note: {text}", file=sys.stderr))
 
 
+def _board_codes(spec, store, ws: Path) -> list[str]:
+    """Every code the stored snapshots of a board universe's boards list (what a first run fetches)."""
+    from hypebt.data import boards as B
+    from hypebt.data import events as E
+
+    named = set(spec.board_names)
+    if not named and spec.events is not None:  # universe = "event_boards"
+        named = {b for ev in E.choose(spec.events, ws, str(spec.path)) for b in ev.boards}
+    return B.board_codes(store, named)
+
+
 def _missing(spec, store, ws: Path) -> tuple[list[str], bool, bool]:
     """(codes the store lacks, benchmark missing, store has stock bars) for ``spec``."""
     codes = list(spec.codes)
-    if spec.universe:
-        codes += list(U.load_universe(spec.universe, ws).codes)
     stock_sets = [d for d in store.datasets() if d.startswith("stock_")]
+    if getattr(spec, "uses_boards", False):
+        # A board universe's members without bars are reported per event, not fetched one by one:
+        # only a store without any stock bars gets them (first use).
+        if not stock_sets:
+            codes += _board_codes(spec, store, ws)
+    elif spec.universe:
+        codes += list(U.load_universe(spec.universe, ws).codes)
     have: set = set()
     if stock_sets:
         have = set(store.code_ranges(store.stock_dataset(spec.adjust)).index)

@@ -2,7 +2,9 @@
 
 A board lists today's members, so a backtest of earlier dates that trades them carries
 look-ahead bias; :func:`hypebt.data.universes.snapshot_concept` writes them as a ``concept``
-universe, which says so.
+universe, which says so. :func:`record` adds the same snapshot to the store's dated history
+(:mod:`hypebt.data.boards`), published at the time of the fetch: run it regularly and later
+backtests can use each day's members as they were known.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import pandas as pd
 
 from hypebt.core import codes as _codes
 from hypebt.core import errors
+from hypebt.core.dates import BEIJING
 from hypebt.core.errors import SourceError
+from hypebt.data import boards as B
 from hypebt.data.akshare_client import Akshare, as_date
 
 _BOARD_CODE = re.compile(r"^BK\d+$", re.IGNORECASE)
@@ -49,7 +53,8 @@ class ConceptSnapshot:
     """Today's members of one Eastmoney concept board, as :func:`concept_snapshot` fetched them.
 
     ``members``: ``[(code, name), ...]`` in the board's order, A-share codes only, each once;
-    ``snapshot_date``: the day of the fetch; ``source``: a line for the universe file.
+    ``snapshot_date``: the day of the fetch; ``source``: a line for the universe file;
+    ``fetched_at``: the minute the fetch ended (naive Beijing time), when the members were known.
     """
 
     name: str
@@ -57,9 +62,18 @@ class ConceptSnapshot:
     members: list[tuple[str, str]]
     snapshot_date: str
     source: str
+    fetched_at: pd.Timestamp | None = None
 
 
-def concept_snapshot(board: str, *, source: Akshare, today=None) -> ConceptSnapshot:
+def _beijing_minute(now) -> pd.Timestamp:
+    ts = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz=BEIJING)
+    if ts.tzinfo is None:
+        ts = ts.tz_localize(BEIJING)
+    # The next whole minute: the members are known once the fetch has ended, never before.
+    return ts.tz_convert(BEIJING).tz_localize(None).ceil("min")
+
+
+def concept_snapshot(board: str, *, source: Akshare, today=None, now=None) -> ConceptSnapshot:
     """Fetch today's members of a concept board, found by exact name (``Sora概念``) or code (``BK2090``).
 
     The board lists today's members: a backtest of earlier dates that trades them carries
@@ -90,4 +104,16 @@ def concept_snapshot(board: str, *, source: Akshare, today=None) -> ConceptSnaps
         raise SourceError(f"akshare stock_board_concept_cons_em {name}: no A-share members; try later")
     label = f"{name} ({code})" if code else name
     return ConceptSnapshot(name, code, members, today.isoformat(),
-                           f"akshare stock_board_concept_cons_em {label} on {today.isoformat()}")
+                           f"akshare stock_board_concept_cons_em {label} on {today.isoformat()}",
+                           _beijing_minute(now))
+
+
+def record(store, snap: ConceptSnapshot) -> B.Saved:
+    """Add a fetched snapshot to the store's board history, published at its fetch time.
+
+    >>> record(store, concept_snapshot("Sora概念", source=Akshare()))     # doctest: +SKIP
+    """
+    rows = pd.DataFrame({"published": snap.fetched_at, "clock": True, "board": snap.name,
+                         "code": [c for c, _ in snap.members], "name": [n for _, n in snap.members]})
+    label = f"{snap.name} ({snap.code})" if snap.code else snap.name
+    return B.save(store, rows, source=f"akshare stock_board_concept_cons_em {label}")

@@ -3,12 +3,14 @@
 A catalogue is a CSV file in ``data/events/`` (its name is the file stem) with
 one event a row::
 
-    id,name,company,time,known_time,scheduled,tags,codes,source
-    sora,Sora,OpenAI,2024-02-16T02:00+08:00,,false,openai;video;release,,https://openai.com/sora
+    id,name,company,time,known_time,scheduled,tags,codes,boards,source
+    sora,Sora,OpenAI,2024-02-16T02:00+08:00,,false,openai;video;release,,多模态AI;AIGC概念,https://openai.com/sora
 
 Required columns: ``id``, ``name``, ``time``. Optional: ``company``,
 ``known_time`` (defaults to ``time``), ``scheduled`` (true/false/1/0/yes/no;
-empty is false), ``tags`` and ``codes`` (separated by ``;``), ``source``.
+empty is false), ``tags``, ``codes`` and ``boards`` (separated by ``;``), ``source``.
+``boards`` names the concept boards the event moved (:mod:`hypebt.data.boards`): a spec with
+``universe = "event_boards"`` trades each event on its boards' members as known before it.
 
 Times are ISO 8601. Without an offset they are Beijing time; a date alone
 (``2023-06-09``) means the hour is not known.
@@ -47,7 +49,7 @@ Tradable(event='sora', session=Timestamp('2024-02-19 00:00:00'), at='open')
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import time as clock
 from pathlib import Path
 
@@ -56,7 +58,7 @@ import pandas as pd
 from hypebt.core import codes as _codes
 from hypebt.core import errors
 from hypebt.core.dates import BEIJING, parse_time
-from hypebt.core.errors import InputError
+from hypebt.core.errors import InputError, LookAheadError
 from hypebt.core.paths import safe_name
 from hypebt.data.calendar import Calendar
 from hypebt.core.codes import bad_code_hint
@@ -69,7 +71,7 @@ CLOSE = "close"
 MARKET_OPEN = clock(9, 30)
 MARKET_CLOSE = clock(15, 0)
 
-COLUMNS = ("id", "name", "company", "time", "known_time", "scheduled", "tags", "codes", "source")
+COLUMNS = ("id", "name", "company", "time", "known_time", "scheduled", "tags", "codes", "boards", "source")
 REQUIRED = ("id", "name", "time")
 _TRUE = {"true", "1", "yes", "y"}
 _FALSE = {"false", "0", "no", "n", ""}
@@ -95,11 +97,19 @@ class Event:
     source: str
     catalogue: str
     row: int
+    boards: tuple[str, ...] = ()
 
     @property
     def where(self) -> str:
         """``catalogue row N``, for messages about this event."""
         return f"{self.catalogue} row {self.row}"
+
+    @property
+    def known_instant(self) -> pd.Timestamp:
+        """When the event became known, as a naive Beijing time; a date alone is the start of that
+        day (what was published that day may have come after it)."""
+        k = self.known_time.tz_convert(BEIJING).tz_localize(None)
+        return k if self.known_has_clock else k.normalize()
 
 
 @dataclass(frozen=True)
@@ -107,11 +117,36 @@ class Tradable:
     """An event and the first price at which it could be traded.
 
     ``session`` is a naive midnight timestamp; ``at`` is ``"open"`` or ``"close"``.
+    ``universe`` is the codes to trade on this event: the run's universe, or with board universes
+    the boards' members as known before the event (``basis``: the snapshot of each board, a
+    :class:`hypebt.data.boards.Basis`). ``known_from`` is when those members were published; a
+    strategy that sees a scheduled event earlier gets a copy whose ``universe`` raises
+    :class:`~hypebt.core.errors.LookAheadError` (:meth:`as_seen_at`).
     """
 
     event: Event
     session: pd.Timestamp
     at: str
+    members: tuple[str, ...] | None = None
+    basis: tuple = ()
+    known_from: pd.Timestamp | None = None
+    sealed: str = ""
+
+    @property
+    def universe(self) -> tuple[str, ...] | None:
+        """The codes to trade on this event (None when no universe was attached)."""
+        if self.sealed:
+            raise LookAheadError(self.sealed)
+        return self.members
+
+    def as_seen_at(self, moment: pd.Timestamp) -> "Tradable":
+        """This event as a strategy sees it at ``moment`` (naive Beijing): itself, or before its
+        universe was published a copy whose ``universe`` raises LookAheadError."""
+        if self.known_from is None or moment >= self.known_from:
+            return self
+        return replace(self, sealed=(
+            f"the universe of event {self.event.id} is not known yet at {moment:%Y-%m-%d %H:%M}: its board "
+            f"snapshot was published {self.known_from:%Y-%m-%d %H:%M} (read t.universe from then on)"))
 
     def __repr__(self) -> str:
         return f"Tradable(event={self.event.id!r}, session={self.session!r}, at={self.at!r})"
@@ -150,10 +185,13 @@ def _event_from_row(path: Path, row_no: int, rec: dict[str, str]) -> Event:
     for code in codes:
         if not _codes.is_stock_code(code):
             raise InputError(f"{where}: field 'codes': {code!r} is not an A-share code; {bad_code_hint(code)}")
+    boards = _split(rec.get("boards", ""))
+    if len(set(boards)) < len(boards):
+        raise InputError(f"{where}: field 'boards' names a board twice; keep one")
     return Event(
         id=ev_id, name=rec["name"], company=rec.get("company", ""), time=time, time_has_clock=time_clock,
         known_time=known, known_has_clock=known_clock, scheduled=flag in _TRUE, tags=_split(rec.get("tags", "")),
-        codes=codes, source=rec.get("source", ""), catalogue=path.stem, row=row_no,
+        codes=codes, source=rec.get("source", ""), catalogue=path.stem, row=row_no, boards=boards,
     )
 
 
@@ -329,6 +367,7 @@ def make_event(
     source: str = "",
     catalogue: str = "<code>",
     row: int = 0,
+    boards: str = "",
 ) -> Event:
     """Build one :class:`Event` from catalogue-style text, with the same checks as a file row.
 
@@ -338,16 +377,15 @@ def make_event(
     ('002230',)
     """
     rec = {"id": id, "name": name, "company": company, "time": time, "known_time": known_time,
-           "scheduled": "true" if scheduled else "false", "tags": tags, "codes": codes, "source": source}
+           "scheduled": "true" if scheduled else "false", "tags": tags, "codes": codes, "source": source,
+           "boards": boards}
     return _event_from_row(Path(catalogue), row, rec)
 
 
-def select(event_filter, workspace: Path, cal: Calendar, sessions: pd.DatetimeIndex, where: str):
-    """The events a spec's ``[events]`` table chooses, mapped to their first tradable session.
+def choose(event_filter, workspace: Path, where: str) -> list[Event]:
+    """The events a spec's ``[events]`` table chooses, in catalogue order (not yet mapped).
 
-    Returns ``(tradables, outside)``: events whose first tradable session falls within
-    ``sessions``, and those outside them (to be reported, never silently dropped). An unknown
-    id, or a filter that matches nothing, is an :class:`InputError`.
+    An unknown id, or a filter that matches nothing, is an :class:`InputError`.
     """
     f = event_filter
     catalogue = load_events(f.catalogue, workspace)
@@ -360,6 +398,17 @@ def select(event_filter, workspace: Path, cal: Calendar, sessions: pd.DatetimeIn
                            company=f.company, scheduled=f.scheduled)
     if not chosen:
         raise errors.InputError(f"{where}: the event filter {f.describe()} matches no event")
+    return chosen
+
+
+def select(event_filter, workspace: Path, cal: Calendar, sessions: pd.DatetimeIndex, where: str):
+    """The events a spec's ``[events]`` table chooses, mapped to their first tradable session.
+
+    Returns ``(tradables, outside)``: events whose first tradable session falls within
+    ``sessions``, and those outside them (to be reported, never silently dropped). An unknown
+    id, or a filter that matches nothing, is an :class:`InputError`.
+    """
+    chosen = choose(event_filter, workspace, where)
     tradables, outside = [], []
     for e in chosen:
         t = first_tradable(e, cal)

@@ -38,6 +38,8 @@ ADJUSTMENTS = ("qfq", "hfq", "raw")
 DATASETS = ("stock_qfq", "stock_hfq", "stock_raw", "index")
 # Dated reference tables (schemas and checks in hypebt.data.reference), one parquet each.
 REFERENCE_DATASETS = ("dividends", "listings", "margin_list", "st_history", "suspensions")
+# The dated concept-board membership history (schema and checks in hypebt.data.boards).
+BOARD_DATASETS = ("concept_boards",)
 # When several stock datasets exist, traded prices (raw + factor) are preferred.
 STOCK_PREFERENCE = ("stock_raw", "stock_qfq", "stock_hfq")
 # Rows are sorted by code, so each row group holds a narrow range of codes and a load of a few
@@ -113,7 +115,7 @@ class Store:
     # --- paths and manifests -------------------------------------------------------------------
     def _file(self, dataset: str) -> Path:
         name = ("sessions.parquet" if dataset == "calendar" else
-                "table.parquet" if dataset in REFERENCE_DATASETS else "bars.parquet")
+                "table.parquet" if dataset in (*REFERENCE_DATASETS, *BOARD_DATASETS) else "bars.parquet")
         return self.root / dataset / name
 
     def _manifest_path(self, dataset: str) -> Path:
@@ -121,7 +123,8 @@ class Store:
 
     def datasets(self) -> list[str]:
         """Datasets present in the store (those with a manifest)."""
-        return [d for d in (*DATASETS, "calendar", *REFERENCE_DATASETS) if self._manifest_path(d).is_file()]
+        return [d for d in (*DATASETS, "calendar", *REFERENCE_DATASETS, *BOARD_DATASETS)
+                if self._manifest_path(d).is_file()]
 
     def manifest(self, dataset: str) -> dict[str, Any] | None:
         """The dataset's manifest, or None when the dataset does not exist."""
@@ -198,15 +201,18 @@ class Store:
         sources = list(dict.fromkeys([*(old_manifest or {}).get("sources", []), source]))
         return self._write_frame(dataset, merged, sources=sources, adjust=adjust, as_of=as_of)
 
-    def write_dataset(self, dataset: str, frame: pd.DataFrame, *, source: str, as_of: str | None = None,
-                      extra: dict | None = None) -> dict[str, Any]:
+    def write_dataset(self, dataset: str, frame: pd.DataFrame, *, source: str | list[str], as_of: str | None = None,
+                      extra: dict | None = None, date_columns: tuple[str, ...] = ("date",)) -> dict[str, Any]:
         """Write a table other than imported bars (a derived index, a reference snapshot), replacing
-        it whole; ``frame`` needs a ``date`` column, ``extra`` keys (e.g. what it was built from) go
-        into its manifest. Read it back with :meth:`load` and :meth:`manifest` like any dataset.
+        it whole; ``frame`` needs the ``date_columns`` (default ``date``: the manifest's first and last
+        dates), ``extra`` keys (e.g. what it was built from) go into its manifest. Read it back with
+        :meth:`load` and :meth:`manifest` like any dataset.
         """
         if dataset in (*DATASETS, "calendar"):
             raise InputError(f"dataset {dataset!r} holds imported bars; choose another name for this table")
-        return self._write_frame(dataset, frame, sources=[source], adjust="none", as_of=as_of, extra=extra)
+        sources = [source] if isinstance(source, str) else list(source)
+        return self._write_frame(dataset, frame, sources=sources, adjust="none", as_of=as_of, extra=extra,
+                                 date_columns=date_columns)
 
     def write_reference(self, dataset: str, frame: pd.DataFrame, *, sources: list[str], as_of: str,
                         date_columns: tuple[str, ...]) -> dict[str, Any]:
@@ -230,7 +236,8 @@ class Store:
             pq.write_table(table, tmp, compression="zstd", row_group_size=_ROW_GROUP)
             digest = file_sha256(tmp)
         dates = pd.concat([frame[c] for c in date_columns]).dropna()
-        kind = "reference" if dataset in REFERENCE_DATASETS else dataset if dataset in ("index", "calendar") else "stock"
+        kind = ("reference" if dataset in REFERENCE_DATASETS else "boards" if dataset in BOARD_DATASETS
+                else dataset if dataset in ("index", "calendar") else "stock")
         manifest = {
             "dataset": dataset,
             "kind": kind,
@@ -289,13 +296,14 @@ class Store:
         end=None,
         columns: list[str] | None = None,
         verify: bool = True,
+        where: dict[str, list] | None = None,
     ) -> pd.DataFrame:
         """Load bars sorted by (code, date), optionally for some codes and dates.
 
         The file's hash is checked against its manifest first (``verify``), so
         a corrupted store is never read silently; within one process an
         unchanged file is hashed once. ``codes=[]`` gives no rows (and the
-        dataset's columns).
+        dataset's columns). ``where``: other columns to match, ``{"board": [...]}``.
         """
         path = self._file(dataset)
         if self.manifest(dataset) is None:
@@ -315,6 +323,11 @@ class Store:
                 names = columns if columns is not None else schema.names
                 return schema.empty_table().select(names).to_pandas()
             filters.append(("code", "in", codes))
+        for col, values in (where or {}).items():
+            values = list(values)
+            if not values:
+                return self.load(dataset, codes=[], columns=columns, verify=False)
+            filters.append((col, "in", values))
         if start is not None:
             filters.append(("date", ">=", pd.Timestamp(start)))
         if end is not None:

@@ -9,6 +9,7 @@ results.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +20,13 @@ import numpy as np
 import pandas as pd
 
 from hypebt.core.errors import DataError, InputError, unknown
+from hypebt.data import boards as B
 from hypebt.data import events as E
 from hypebt.data import universes as U
 from hypebt.data.calendar import Calendar, store_sessions
 from hypebt.data.market_index import load_benchmark
 from hypebt.data.store import Store
+from hypebt.engine import event_universe as EU
 from hypebt.engine import metrics
 from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, AShareBroker
 from hypebt.engine.provenance import adopt, source_digest, strategy_failure
@@ -66,6 +69,15 @@ class Prepared:
     # (window invariance: hypebt.market.panel); the run's sessions start at panel position ``lead``.
     panel: MP.MarketPanel | None = None
     lead: int = 0
+    event_universes: list = field(default_factory=list)  # per event: board snapshots used (event_universe.record)
+    look_ahead_warning: str = ""  # the text reports print when look_ahead (else the universe file's)
+
+    @property
+    def warning(self) -> str:
+        """The look-ahead warning of this run ("" when it has none)."""
+        if not self.look_ahead:
+            return ""
+        return self.look_ahead_warning or U.LOOK_AHEAD_WARNING
 
     @property
     def days(self) -> list:
@@ -122,7 +134,9 @@ class Result:
     sessions_skipped: int = 0  # sessions the strategy slept through (not a figure: sleeping changes none)
 
 
-def _universe(spec: Spec, workspace: Path) -> tuple[tuple[str, ...], dict[str, str], bool, str]:
+def _universe(spec: Spec, workspace: Path, boards=None) -> tuple[tuple[str, ...], dict[str, str], bool, str]:
+    if boards is not None:
+        return tuple(dict.fromkeys([*boards.codes, *spec.codes])), dict(boards.names), False, boards.label
     if spec.universe:
         uni = U.load_universe(spec.universe, workspace)
         codes = tuple(dict.fromkeys([*uni.codes, *spec.codes]))
@@ -142,35 +156,65 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     where = str(spec.path)
     cls = adopt(strategy_cls) if strategy_cls is not None else load_strategy(spec.strategy, workspace / "strategies")
     resolve_params(cls, spec.params, where)  # fail early on unknown parameters
-    codes, names, look_ahead, uni_name = _universe(spec, workspace)
+    cal = Calendar(store_sessions(store))
+    boards = _board_universes(spec, workspace, cal, store, where)
+    codes, names, look_ahead, uni_name = _universe(spec, workspace, boards)
     if not codes:
         raise InputError(f"{where}: the universe is empty; list at least one code")
     notes: list[str] = []
     dataset = store.stock_dataset(spec.adjust)
     manifest = store.manifest(dataset)
     rules = _rules(spec, manifest, rules, notes)
-    cal = Calendar(store_sessions(store))
-    bars, present = _bars(store, dataset, codes, where, notes)
+    bars, present = _bars(store, dataset, codes, where, notes, quiet=boards is not None)
     sessions = _sessions(spec, cal, bars, where, notes)
     bench = _benchmark(store, spec, sessions)
     events, outside = _events(spec, workspace, cal, sessions, where, notes)
     st = set(spec.st_codes) | {c for c, n in names.items() if R.is_st(n)}
     panel, at, lead = build_market(bars, present, cal, sessions, spec.warmup, pd.Timestamp(manifest["first_date"]),
                                    st, rules, store)
+    spans = EU.spans(bars) if boards is not None else {}  # each code's first and last bar (missing-bar reasons)
     del bars
     arrays, history = _views(panel, at, lead)
     notes.append(MS.st_note(MS.count_sources(panel.st_source[:, at - lead:], ~panel.columns["suspended"][:, at - lead:])))
     if lead < spec.warmup:
         notes.append(f"warmup: only {lead} of {spec.warmup} sessions exist before {sessions[0].date()}")
     eligible = _eligible(spec, workspace, notes, store)
-    manifests = {name: store.manifest(name) for name in (dataset, "index") if store.manifest(name)}
+    manifests = {name: store.manifest(name) for name in (dataset, "index", *(["concept_boards"] if boards else []))
+                 if store.manifest(name)}
+    traded = {c: a.columns["suspended"] == 0 for c, a in arrays.items()} if boards is not None else {}
+    events, records, board_notes = EU.attach(events, boards, present, spec.codes, traded, spans, sessions)
+    notes.extend(board_notes)
+    look_ahead = look_ahead or any(r["look_ahead"] for r in records)
+    if boards is not None:
+        notes.append(_universe_note(boards, records, present, sessions))
     return Prepared(
         spec=spec, workspace=workspace, strategy_path=cls.hypebt_path, strategy_name=cls.hypebt_name,
         codes=present, names=names, sessions=sessions, arrays=arrays, benchmark=bench, events=events,
         events_outside=outside, eligible=eligible, rules=rules, data_manifests=manifests,
         warnings=notes, look_ahead=look_ahead, universe_name=uni_name,
         history=history, warmup=lead, strategy_cls=strategy_cls and cls, panel=panel, lead=at,
+        event_universes=records, look_ahead_warning=B.LOOK_AHEAD_WARNING if boards is not None else "",
     )
+
+
+def _board_universes(spec: Spec, workspace: Path, cal: Calendar, store: Store, where: str):
+    """The events' board universes (:mod:`hypebt.engine.event_universe`), or None for a list universe."""
+    if not spec.uses_boards:
+        return None
+    events, start = EU.candidates(spec, workspace, cal, store, where)
+    return EU.resolve(spec, workspace, store, events, start, where)
+
+
+def _universe_note(boards, records: list[dict], present: tuple, sessions: pd.DatetimeIndex) -> str:
+    """What a board universe is made of, for the run's notes."""
+    if not records:
+        r = boards.at_start
+        return (f"universe {boards.label} as of the run's start: " + "; ".join(
+            f"{b.board} snapshot {b.published} ({b.age_days} days old, {b.members} members)" for b in r.basis))
+    ages = [b["age_days"] for r in records for b in r["boards"]]
+    return (f"universe {boards.label}: each event trades its boards' members as published before it "
+            f"({len(records)} event(s), snapshots {min(ages)}..{max(ages)} days old); self.universe is every code "
+            f"of every event ({len(present)} with bars): trade each event's t.universe")
 
 
 def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) -> R.Rules:
@@ -191,8 +235,9 @@ def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) 
 
 
 def _bars(store: Store, dataset: str, codes: tuple[str, ...], where: str,
-          notes: list[str]) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """The universe's stored bars and the codes that have any; codes without bars are noted."""
+          notes: list[str], quiet: bool = False) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The universe's stored bars and the codes that have any; codes without bars are noted (``quiet``:
+    board universes report them per event instead)."""
     bars = store.load(dataset, codes=list(codes), columns=MP.bar_columns((store.manifest(dataset) or {}).get("columns")))
     stored = set(bars["code"].unique())
     present = tuple(c for c in codes if c in stored)
@@ -202,7 +247,7 @@ def _bars(store: Store, dataset: str, codes: tuple[str, ...], where: str,
             f"{where}: none of the universe's {len(codes)} codes is in the store ({dataset}); "
             f"import or fetch them first, e.g. hypebt data fetch {' '.join(codes[:3])}"
         )
-    if missing:
+    if missing and not quiet:
         notes.append(f"{len(missing)} universe code(s) not in the store, left out: {', '.join(missing)}")
     return bars, present
 
@@ -335,6 +380,22 @@ def _feeds(prep: Prepared, reuse: bool) -> list:
     if reuse:
         prep.__dict__["_feeds"] = feeds
     return feeds
+
+
+def only_events(prep: Prepared, event_ids) -> Prepared:
+    """The same prepared data with only some of its events (event validation runs each event alone).
+
+    The arrays, the feeds and the bar cache are shared with ``prep``, not copied: run the variants
+    one after another in a process, as a sweep does.
+    """
+    ids = set(event_ids)
+    _feeds(prep, True)
+    prep.__dict__.setdefault("_bar_cache", {})
+    variant = dataclasses.replace(prep, events=[t for t in prep.events if t.event.id in ids])
+    for key in ("_feeds", "_bar_cache", "_bench_figures"):
+        if key in prep.__dict__:
+            variant.__dict__[key] = prep.__dict__[key]
+    return variant
 
 
 def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_feeds: bool = False,

@@ -41,8 +41,12 @@ TOP_KEYS = {
     "name": str, "description": str, "strategy": str, "universe": str, "codes": list,
     "start": dt.date, "end": dt.date, "cash": float, "benchmark": str, "adjust": str,
     "margin_list": str, "st_codes": list, "events": dict, "params": dict, "rules": dict,
-    "sweep": dict, "study": dict, "warmup": int,
+    "sweep": dict, "study": dict, "warmup": int, "boards": list, "allow_look_ahead": bool,
 }
+# Universes drawn from the dated concept-board history (hypebt.data.boards), as of each event:
+# universe = "board:AIGC概念" (or boards = [...]), or each event's own catalogue boards.
+BOARD_PREFIX = "board:"
+EVENT_BOARDS = "event_boards"
 EVENT_KEYS = {"catalogue": str, "ids": list, "name": (str, list), "tag": (str, list),
               "company": (str, list), "scheduled": bool}
 DEFAULT_BENCHMARK = "sh000300"
@@ -86,8 +90,21 @@ class Spec:
     sweep: dict | None = None
     study: dict | None = None
     warmup: int = 0  # sessions loaded before start for history and indicators (no trading, no returns)
+    boards: tuple[str, ...] = ()  # concept boards whose members, as of each event, are its universe
+    allow_look_ahead: bool = False  # a board with no snapshot known by an event: use the earliest later one
     # The top-level keys the spec (with its --set overrides) gave: a named resource must exist.
     named: frozenset = field(default=frozenset(), compare=False)
+
+    @property
+    def board_names(self) -> tuple[str, ...]:
+        """The boards the spec names (``universe = "board:X"`` and ``boards``), each once."""
+        named = [self.universe[len(BOARD_PREFIX):]] if (self.universe or "").startswith(BOARD_PREFIX) else []
+        return tuple(dict.fromkeys([*named, *self.boards]))
+
+    @property
+    def uses_boards(self) -> bool:
+        """True when each event's universe comes from the board history (named boards or the events')."""
+        return bool(self.board_names) or self.universe == EVENT_BOARDS
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("path", "named")}
@@ -181,8 +198,10 @@ def parse_spec(raw: dict, path: Path) -> Spec:
             raise unknown("spec key", key, TOP_KEYS, where)
         if not _type_ok(value, TOP_KEYS[key]):
             raise InputError(f"{where}: {key} must be {_tname(TOP_KEYS[key])}, got {value!r}")
-    if "universe" not in raw and "codes" not in raw:
-        raise InputError(f"{where}: give a universe (a name in data/universes/) or codes = [\"002230\"]")
+    if "universe" not in raw and "codes" not in raw and "boards" not in raw:
+        raise InputError(f"{where}: give a universe (a name in data/universes/, \"board:AIGC概念\" or "
+                         f"\"{EVENT_BOARDS}\"), boards = [\"AIGC概念\"] or codes = [\"002230\"]")
+    boards = _boards(raw, where)
     name = raw.get("name", path.stem)
     safe_name(name, f"{where}: run name")
     start = _date(raw["start"], "start", where) if "start" in raw else None
@@ -226,8 +245,32 @@ def parse_spec(raw: dict, path: Path) -> Spec:
         st_codes=tuple(raw.get("st_codes", ())), description=raw.get("description", ""), events=events,
         params=dict(raw.get("params", {})), rules=dict(raw.get("rules", {})),
         sweep=raw.get("sweep"), study=raw.get("study"), warmup=int(raw.get("warmup", 0)),
-        named=frozenset(raw),
+        boards=boards, allow_look_ahead=bool(raw.get("allow_look_ahead", False)), named=frozenset(raw),
     )
+
+
+def _boards(raw: dict, where: str) -> tuple[str, ...]:
+    """The ``boards`` list, checked against ``universe`` (a board universe, or each event's boards)."""
+    universe = raw.get("universe") or ""
+    if universe.startswith(BOARD_PREFIX) and not universe[len(BOARD_PREFIX):].strip():
+        raise InputError(f"{where}: universe = {universe!r} names no board; write it as \"board:AIGC概念\"")
+    boards = raw.get("boards", [])
+    if "boards" in raw and not boards:
+        raise InputError(f"{where}: boards is an empty list; name at least one, e.g. boards = [\"AIGC概念\"]")
+    for b in boards:
+        if not isinstance(b, str) or not b.strip():
+            raise InputError(f"{where}: boards: {b!r} is not a board name; write names as strings, e.g. \"AIGC概念\"")
+    if len(set(boards)) < len(boards):
+        raise InputError(f"{where}: boards names a board twice; keep one")
+    if boards and universe == EVENT_BOARDS:
+        raise InputError(f"{where}: universe = \"{EVENT_BOARDS}\" takes each event's own boards; remove boards, or "
+                         "remove the universe to use the same boards for every event")
+    if boards and universe and not universe.startswith(BOARD_PREFIX):
+        raise InputError(f"{where}: universe = {universe!r} is a list and boards names concept boards; give one of "
+                         f"them (a board universe: boards = [...] or universe = \"board:NAME\")")
+    if universe == EVENT_BOARDS and "events" not in raw:
+        raise InputError(f"{where}: universe = \"{EVENT_BOARDS}\" needs an [events] table whose events name boards")
+    return tuple(b.strip() for b in boards)
 
 
 def _tname(t) -> str:

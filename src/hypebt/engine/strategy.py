@@ -47,6 +47,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from hypebt.core.errors import InputError, LookAheadError, unknown
 from hypebt.core.paths import safe_name
@@ -143,7 +144,18 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         event (a planned launch, announced beforehand) from the start; any other from its first
         tradable moment on (the open of its session for news before 09:30, its close for news
         during trading), never before."""
-        return [t for t in self._all_events if t.event.scheduled or self._known(t)]
+        known = [t for t in self._all_events if t.event.scheduled or self._known(t)]
+        if not any(t.known_from is not None for t in known):
+            return known
+        now = self._instant()  # board universes: a universe published later is sealed until then
+        return [t.as_seen_at(now) for t in known]
+
+    def _instant(self):
+        """The current moment as a Beijing time: before the first session's open in ``__init__``,
+        09:30 in ``on_open``, 15:00 in ``on_close`` (what a board snapshot is compared with)."""
+        if self.session_no < 0:
+            return self.sessions[0]
+        return self.sessions[self.session_no] + (_OPEN if self._phase == "open" else _CLOSE)
 
     def _known(self, t) -> bool:
         i = self.session_index.get(t.session, -1)
@@ -365,6 +377,7 @@ def _limit(price) -> float | None:
     return None if price != price else float(price)
 
 
+_OPEN, _CLOSE = pd.Timedelta(hours=9, minutes=30), pd.Timedelta(hours=15)
 DEFERRED = "deferred"  # returned by order methods whose order waits for the next open or close
 BAR_CACHE = 50_000  # full bars kept per prepared data (~1 KiB each)
 

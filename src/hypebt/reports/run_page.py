@@ -77,10 +77,27 @@ def _event_orders(orders: pd.DataFrame, ev_id: str, day0: str) -> pd.DataFrame:
     return orders[(orders["note"].astype(str) == ev_id) | (orders["date"].astype(str) == day0)]
 
 
+def universe_text(record: dict | None, names: dict) -> str:
+    """One event's board universe in words: each board's snapshot, its age, the members, and those
+    without a bar on the event's session (why)."""
+    if not record:
+        return ""
+    boards = "; ".join(f"{b['board']}: snapshot {b['published']}, {b['age_days']} days old, {b['members']} members"
+                       + (" (published after the event: look-ahead)" if b["look_ahead"] else "")
+                       for b in record["boards"])
+    missing = record["no_bar"]
+    if missing:
+        boards += f"; {len(missing)} without a bar that session: " + ", ".join(
+            f"{label(c, names)} ({why})" for c, why in list(missing.items())[:8]) + (" ..." if len(missing) > 8 else "")
+    return boards
+
+
 def events_table(prep, orders: pd.DataFrame, names: dict) -> Table:
     """Per event: when it happened and became known (Beijing), its first tradable session and
-    price (open or close), what was bought or shorted, what was refused and why."""
+    price (open or close), its universe (board universes: the snapshot each board came from and its
+    age), what was bought or shorted, what was refused and why."""
     rows = []
+    universes = {r["event"]: r for r in getattr(prep, "event_universes", [])}
     for t in prep.events:
         ev, day0 = t.event, str(t.session.date())
         mine = _event_orders(orders, ev.id, day0)
@@ -90,13 +107,15 @@ def events_table(prep, orders: pd.DataFrame, names: dict) -> Table:
         rows.append([
             Cell(ev.id), Cell(ev.name), Cell(ev.company), Cell(str(ev.time)), Cell(str(ev.known_time)),
             Cell(f"{day0} at the {t.at}"),
+            Cell(universe_text(universes.get(ev.id), names)
+                 or f"{prep.universe_name} ({len(t.universe) if t.universe is not None else len(prep.codes)} codes)"),
             Cell("; ".join(f"{r.side} {label(r.code, names)} {int(r.size)} @ {r.price:.2f}" for r in done.itertuples())
                  or "nothing"),
             Cell("; ".join(f"{label(r.code, names)}: {REASONS.get(r.reason, r.reason)}" for r in refused.itertuples())
                  or "nothing"),
         ])
     return Table(["event", "name", "company", "happened (Beijing)", "known (Beijing)", "first tradable",
-                  "bought / shorted", "refused (why)"], rows, empty="no events in this run")
+                  "universe (as known then)", "bought / shorted", "refused (why)"], rows, empty="no events in this run")
 
 
 def trades_table(trades: pd.DataFrame, names: dict, empty: str = "no trades") -> Table:

@@ -23,7 +23,6 @@ import pandas as pd
 from hypebt import __version__
 from hypebt.core import fsio
 from hypebt.core.outdir import staged_dir
-from hypebt.data.universes import LOOK_AHEAD_WARNING as U_WARNING
 from hypebt.engine import metrics
 from hypebt.reports import run_page
 from hypebt.reports import tearsheet as fitted
@@ -96,7 +95,7 @@ def write_run(prep, result, out_dir: Path, command: list[str] | None = None, htm
     if prep.events:
         notes.append("events: " + "; ".join(f"{t.event.id} -> {t.session.date()} {t.at}" for t in prep.events))
     notes += fitted.caveats(result.stats, len(prep.events))
-    warning = U_WARNING if prep.look_ahead else ""
+    warning = prep.warning
     manifest = {
         "kind": "run",
         "name": spec.name,
@@ -111,8 +110,11 @@ def write_run(prep, result, out_dir: Path, command: list[str] | None = None, htm
         "data": {name: {k: m.get(k) for k in ("adjust", "price_basis", "rows", "first_date", "last_date",
                                               "sha256", "sources")}
                  for name, m in prep.data_manifests.items()},
-        "universe": {"name": prep.universe_name, "codes": list(prep.codes), "look_ahead": prep.look_ahead},
+        "universe": {"name": prep.universe_name, "codes": list(prep.codes), "look_ahead": prep.look_ahead,
+                     "look_ahead_warning": warning},
         "events": [{"id": t.event.id, "session": str(t.session.date()), "at": t.at} for t in prep.events],
+        # Board universes: per event, the snapshot of each board, its age, the members without a bar.
+        "event_universes": prep.event_universes,
         "events_outside": [e.id for e in prep.events_outside],
         "notes": prep.warnings,
         "periods_per_year": metrics.PERIODS,

@@ -15,9 +15,8 @@ import pandas as pd
 
 from hypebt.core import fsio
 from hypebt.core.outdir import staged_dir
-from hypebt.data.universes import LOOK_AHEAD_WARNING
 from hypebt.reports import run_report as report
-from hypebt.reports import study_text
+from hypebt.reports import run_page, study_text
 from hypebt.research.study import TRADABLE_RULE
 from hypebt.reports.templating import render, table
 
@@ -135,11 +134,14 @@ def write(inputs, abnormal, car, summary, curves_frame, skipped, out: Path, comm
     lo, hi = cfg.main_window
     market = inputs.market.label if inputs.market is not None else spec.benchmark
     spans = {d["id"]: d for d in inputs.day0}
+    universes = {r["event"]: r for r in getattr(inputs, "event_universes", [])}
     ev_table = pd.DataFrame([{
         "id": t.event.id, "name": t.event.name, "company": t.event.company,
         "time (Beijing)": str(t.event.time), "known": str(t.event.known_time), "scheduled": t.event.scheduled,
         "day 0": str(t.session.date()), "first tradable price": t.at,
         "day-0 return spans (calendar days)": spans.get(t.event.id, {}).get("span_days", ""),
+        **({"universe (as known then)": run_page.universe_text(universes.get(t.event.id), inputs.names)}
+           if universes else {}),
     } for t in inputs.tradables])
     pct = {"mean_car_mkt", "median_car_mkt", "mean_car_mm", "mean_bhar", "mean_paper", "mean_tradable", "mean_gap",
            *[c for c in car.columns if c.startswith(("car_", "bhar_"))], "paper_abnormal", "tradable_abnormal", "gap",
@@ -167,7 +169,7 @@ def write(inputs, abnormal, car, summary, curves_frame, skipped, out: Path, comm
         "study.html", lang="zh-CN", title=f"{spec.name} event study", name=spec.name,
         universe=inputs.universe_name, n_stocks=len(inputs.panel.codes), benchmark=market, a=a, b=b,
         main_lo=lo, main_hi=hi, est_a=cfg.estimation[0], est_b=cfg.estimation[1], min_estimation=cfg.min_estimation,
-        confidence=f"{cfg.confidence:.0%}", warning=LOOK_AHEAD_WARNING if inputs.look_ahead else "",
+        confidence=f"{cfg.confidence:.0%}", warning=inputs.warning,
         notes_list=[*inputs.notes, *skipped], day0_lines=study_text.day0_context(inputs.day0),
         headline=headline, headline_mm=headline_mm,
         companies=table(companies, _cell_text(set(companies.columns) - {"event", "code", "name"}))
@@ -185,7 +187,9 @@ def write(inputs, abnormal, car, summary, curves_frame, skipped, out: Path, comm
         "study": dataclasses.asdict(cfg), "market": market,
         "data": {n: {k: m.get(k) for k in ("adjust", "rows", "first_date", "last_date", "sha256")}
                  for n, m in inputs.data_manifests.items() if m},
-        "universe": {"name": inputs.universe_name, "codes": len(inputs.panel.codes), "look_ahead": inputs.look_ahead},
+        "universe": {"name": inputs.universe_name, "codes": len(inputs.panel.codes), "look_ahead": inputs.look_ahead,
+                     "look_ahead_warning": inputs.warning},
+        "event_universes": getattr(inputs, "event_universes", []),
         "events": [{"id": t.event.id, "session": str(t.session.date()), "at": t.at} for t in inputs.tradables],
         "events_outside": [e.id for e in inputs.outside], "skipped": skipped, "notes": inputs.notes,
         "summary": summary.replace({np.nan: None}).to_dict("records"),

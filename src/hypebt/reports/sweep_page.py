@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 
 from hypebt.core import fsio
-from hypebt.data.universes import LOOK_AHEAD_WARNING
 from hypebt.engine import metrics
 from hypebt.reports import run_report as report
 from hypebt.engine import backtest as engine
 from hypebt.reports import charts
+from hypebt.reports import sweep_validation as SV
 from hypebt.reports.templating import Cell, Table, plain, render, table
 from hypebt.research.plan import Plan
 from hypebt.research.results import ResultStore, plan_keys_of, results_frame, run_identity
@@ -78,9 +78,10 @@ def _heatmap_png(frame: pd.DataFrame, x: str, y: str, metric: str, fixed: dict, 
 
 
 def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str] | None = None,
-          command: list[str] | None = None, names: dict[str, str] | None = None) -> dict:
+          command: list[str] | None = None, names: dict[str, str] | None = None, validation=None) -> dict:
     """Write the result tables, and (``html_report``) ``sweep.html`` with the run folder (report and
-    tearsheet) of each of the top-N distinct results."""
+    tearsheet) of each of the top-N distinct results. ``validation`` (``--validate events``,
+    :class:`hypebt.research.validate.Validation`): ``validation.csv`` and its section of the page."""
     store = ResultStore(out / "results.sqlite")
     try:
         if keys is None:
@@ -110,6 +111,10 @@ def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str]
             if dsr["dsr"] is not None:
                 line += f" (deflated Sharpe probability {dsr['dsr']:.2f} after {dsr['n_trials']} trials)"
         summary["line"] = line
+        if validation is not None:
+            SV.write_files(out, validation)
+            summary["validation"] = validation.summary
+            summary["validation_line"] = SV.line(validation, plan.metric)
         fsio.write_json(out / "summary.json", {**summary, "deflated": dsr, "identity": run_identity(prep),
                                                "axes": plan.axes, "method": plan.method,
                                                "grid_size": plan.grid_size, "split": plan.split,
@@ -119,7 +124,7 @@ def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str]
                                                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(
                                                    timespec="seconds")})
         if html_report:
-            _write_html(prep, plan, out, frame, ranked, store, summary, dsr, command, names)
+            _write_html(prep, plan, out, frame, ranked, store, summary, dsr, command, names, validation)
         return summary
     finally:
         store.close()
@@ -241,7 +246,8 @@ def _split_chart(ranked: pd.DataFrame, metric: str, split: str) -> str | None:
                                          f"in-sample {metric}", f"out-of-sample {metric}"))
 
 
-def _write_html(prep, plan, out, frame, ranked, store, summary, dsr, command=None, names=None) -> None:
+def _write_html(prep, plan, out, frame, ranked, store, summary, dsr, command=None, names=None,
+                validation=None) -> None:
     spec = prep.spec
     params = list(plan.axes)
     distinct = groups(ranked, params)
@@ -252,7 +258,7 @@ def _write_html(prep, plan, out, frame, ranked, store, summary, dsr, command=Non
         "sweep.html", title=f"{spec.name} sweep", name=spec.name, strategy=prep.strategy_name,
         universe=report.universe_label(prep, names or {}), first=prep.sessions[0].date(), last=prep.sessions[-1].date(),
         benchmark=spec.benchmark, method=plan.method, params=params,
-        warning=LOOK_AHEAD_WARNING if prep.look_ahead else "", notes_list=prep.warnings,
+        warning=prep.warning, notes_list=prep.warnings,
         tried=len(frame), failed=summary["failed"], metric=plan.metric, n_distinct=len(distinct), top_n=len(top),
         dsr="n/a" if dsr["dsr"] is None else f"{dsr['dsr']:.2f}", n_trials=dsr["n_trials"],
         best=best_table(top, params, plan.metric, links, bool(plan.split)),
@@ -260,4 +266,5 @@ def _write_html(prep, plan, out, frame, ranked, store, summary, dsr, command=Non
         sensitivity=sensitivity(ranked, params, plan.metric) if len(ranked) else [],
         split=plan.split, split_chart=_split_chart(ranked, plan.metric, plan.split) if plan.split else None,
         plotly_js=charts.plotly_js(),
-        everything=table(shown, _cell)))
+        everything=table(shown, _cell),
+        **(SV.context(validation, plan.metric, params, is_fraction) if validation is not None else SV.empty_context())))

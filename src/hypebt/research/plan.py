@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from hypebt.core.errors import InputError, unknown
 
-RESERVED = {"method", "n", "seed", "constraints", "max_combinations", "split", "walk_forward", "top", "metric"}
+RESERVED = {"method", "n", "seed", "constraints", "max_combinations", "split", "walk_forward", "top", "metric",
+            "event_window", "validate_from"}
 DEFAULT_CAP = 5000
 RANK_METRICS = ("sharpe", "sortino", "total_return", "cagr", "max_drawdown", "win_rate")
 
@@ -36,6 +37,8 @@ class Plan:
     top: int = 3
     split: str | None = None
     walk_forward: int = 0
+    event_window: int = 20  # --validate events: sessions of each event's window (hypebt.research.validate)
+    validate_from: int = 3  # --validate events: the first event walk-forward scores (1-based, time order)
 
 
 def _axis(name: str, value, where: str) -> list:
@@ -241,4 +244,11 @@ def _judging(table: dict, where: str) -> dict:
     wf = table.get("walk_forward", 0)
     if not isinstance(wf, int) or wf < 0 or wf == 1:
         raise InputError(f"{where}: walk_forward must be 0 (off) or a number of windows >= 2")
-    return {"metric": metric, "top": int(table.get("top", 3)), "split": split, "walk_forward": wf}
+    window, first = table.get("event_window", 20), table.get("validate_from", 3)
+    if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+        raise InputError(f"{where}: event_window must be a number of sessions >= 1 (each event's window), e.g. 20")
+    if not isinstance(first, int) or isinstance(first, bool) or first < 2:
+        raise InputError(f"{where}: validate_from must be a whole number >= 2 (walk-forward needs an earlier event "
+                         "to choose on), e.g. 3")
+    return {"metric": metric, "top": int(table.get("top", 3)), "split": split, "walk_forward": wf,
+            "event_window": window, "validate_from": first}

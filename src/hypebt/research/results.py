@@ -28,6 +28,14 @@ RESULT_COLUMNS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "
 def run_identity(prep) -> dict:
     """Everything besides the parameters that decides a result."""
     spec = prep.spec
+    identity = _identity(prep, spec)
+    if getattr(prep, "event_universes", None):  # board universes: each event's own members and snapshots
+        identity["event_universes"] = [[t.event.id, list(t.members or ()), [b.published for b in t.basis]]
+                                       for t in prep.events]
+    return identity
+
+
+def _identity(prep, spec) -> dict:
     return {
         "strategy_sha256": prep.strategy_sha256,
         "data": {name: m.get("sha256") for name, m in sorted(prep.data_manifests.items())},
@@ -94,6 +102,13 @@ class ResultStore:
     def returns(self, key: str, index: pd.DatetimeIndex) -> pd.Series:
         (blob,) = self.db.execute("SELECT returns FROM results WHERE key = ?", (key,)).fetchone()
         return pd.Series(np.frombuffer(blob, dtype="float64"), index=index)
+
+    def return_arrays(self, keys) -> dict[str, np.ndarray]:
+        """The stored daily returns of the finished (``ok``) rows among ``keys``, by key."""
+        wanted = set(keys)
+        return {k: np.frombuffer(blob, dtype="float64") for k, status, blob in
+                self.db.execute("SELECT key, status, returns FROM results")
+                if k in wanted and status == "ok" and blob is not None}
 
     def close(self) -> None:
         self.db.close()

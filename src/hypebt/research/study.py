@@ -23,11 +23,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hypebt.data import boards as B
 from hypebt.data import events as E
 from hypebt.data import universes as U
 from hypebt.data.calendar import Calendar
 from hypebt.core.errors import DataError, InputError
 from hypebt.data import stock_info as SI
+from hypebt.engine import event_universe as EU
 from hypebt.engine.spec import Spec
 from hypebt.data.calendar import store_sessions
 from hypebt.data.store import Store
@@ -324,12 +326,18 @@ def compute_all(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str
     rel = np.arange(a, b + 1)
     long_parts, car_rows, skipped, windows = [], [], [], []
     locked_all = locked_limit_up(panel)
+    codes = np.asarray(panel.codes)
     for t in tradables:
         i0 = panel.sessions.get_indexer([t.session])[0]
         if i0 < 0 or i0 + a < 1 or i0 + b >= len(panel.sessions):
             skipped.append(f"{t.event.id}: window {a}..{b} around {t.session.date()} leaves the data")
             continue
         w = _event_window(panel, r, rm_span, span, i0, cfg)
+        if t.members is not None:  # a board universe: this event's own members as known before it
+            w.cols = w.cols[np.isin(codes[w.cols], t.members)]
+            if not len(w.cols):
+                skipped.append(f"{t.event.id}: no member of its universe trades in the window")
+                continue
         windows.append(RB.EventWindow(t.event.id, i0, w.cols, w.ar_mkt, w.ar_mm, w.alpha, w.beta))
         long_parts.append(_abnormal_frame(panel, t.event.id, w, r, locked_all, rel))
         car_rows.extend(_car_records(panel, t, w, locked_all, last, cfg, names))
@@ -342,33 +350,10 @@ def compute_all(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str
                                          cfg.main_window)
     summaries = []
     for ev_id, g in [*car.groupby("event", sort=False), ("all events", car)]:
-        row = _test_row(ev_id, g, f"car_mkt[{lo},{hi}]", f"car_mm[{lo},{hi}]", stats)
+        row = SS.test_row(ev_id, g, f"car_mkt[{lo},{hi}]", f"car_mm[{lo},{hi}]", stats)
         row["mean_bhar"] = float(g[f"bhar_mkt[{lo},{hi}]"].mean())
         summaries.append({**row, **robust.get(ev_id, {})})
     return StudyResult(abnormal, car, pd.DataFrame(summaries), pd.DataFrame(test_rows), outcomes, skipped)
-
-
-def _test_row(name, g, col, col_mm, stats) -> dict:
-    x = g[col].dropna().to_numpy()
-    y = g[col_mm].dropna().to_numpy()
-    out = {"event": name, "n": len(x), "mean_car_mkt": float(np.mean(x)) if len(x) else np.nan,
-           "median_car_mkt": float(np.median(x)) if len(x) else np.nan,
-           "mean_car_mm": float(np.mean(y)) if len(y) else np.nan}
-    if len(x) >= 2 and np.std(x) > 0:
-        tt = stats.ttest_1samp(x, 0.0)
-        out.update(t_stat=float(tt.statistic), t_p=float(tt.pvalue))
-    else:
-        out.update(t_stat=np.nan, t_p=np.nan)
-    pos, neg = int((x > 0).sum()), int((x < 0).sum())
-    # The sign test drops ties (zero CARs).
-    out.update(positive=pos, sign_p=float(stats.binomtest(pos, pos + neg, 0.5).pvalue) if pos + neg else np.nan)
-    nz = x[x != 0]
-    out["wilcoxon_p"] = float(stats.wilcoxon(nz).pvalue) if len(nz) >= 6 else np.nan
-    pa, tr = g["paper_abnormal"], g["tradable_abnormal"]
-    out.update(mean_paper=float(pa.mean()), mean_tradable=float(tr.mean()),
-               mean_gap=float((pa - tr).mean()), never_fillable=int((tr.isna() & pa.notna()).sum()),
-               locked_day0=int(g["locked_day0"].sum()))
-    return out
 
 
 def curves(abnormal: pd.DataFrame, confidence: float, outcomes: dict | None = None) -> pd.DataFrame:
@@ -411,6 +396,13 @@ class StudyInputs:
     market: SM.Market | None = None
     day0: list = field(default_factory=list)       # per event: id, day0, prev_session, span_days, closure
     concerned: dict = field(default_factory=dict)  # event id -> codes of the company it concerns
+    event_universes: list = field(default_factory=list)  # board universes: per event, the snapshots used
+    look_ahead_warning: str = ""  # the text pages print when look_ahead
+
+    @property
+    def warning(self) -> str:
+        """The study's look-ahead warning ("" when it has none)."""
+        return (self.look_ahead_warning or U.LOOK_AHEAD_WARNING) if self.look_ahead else ""
 
 
 def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
@@ -424,8 +416,15 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
     manifest = store.manifest(dataset)
     names: dict[str, str] = SI.names(store)  # the store's stock list, when it has one
     look_ahead, uni_name = False, "codes"
+    cal = Calendar(store_sessions(store))
+    boards = None
     if spec.universe == "all":
         codes, uni_name = None, "all"
+    elif spec.uses_boards:
+        candidates, start = EU.candidates(spec, ws, cal, store, where)
+        boards = EU.resolve(spec, ws, store, candidates, start, where)
+        codes, uni_name = list(dict.fromkeys([*boards.codes, *spec.codes])), boards.label
+        names = {**names, **{c: n for c, n in boards.names.items() if n}}
     else:
         codes = list(spec.codes)
         if spec.universe:
@@ -439,11 +438,10 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
     if bars.empty:
         raise DataError(f"{where}: none of the universe's codes is in the store ({dataset}); import or fetch them")
     notes = []
-    if codes is not None:
+    if codes is not None and boards is None:  # a board universe says it per event
         missing = sorted(set(codes) - set(bars["code"].unique()))
         if missing:
             notes.append(f"{len(missing)} code(s) not in the store, left out: {', '.join(missing)}")
-    cal = Calendar(store_sessions(store))
     first, last = bars["date"].min(), bars["date"].max()
     start = pd.Timestamp(spec.start) if spec.start else first
     end = pd.Timestamp(spec.end) if spec.end else last
@@ -481,5 +479,16 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
                      "prev_session": str(sessions[i0 - 1].date()) if i0 >= 1 else ""})
     in_panel = set(panel.codes)
     concerned = {t.event.id: tuple(c for c in (t.event.codes or spec.codes) if c in in_panel) for t in tradables}
-    return StudyInputs(spec, cfg, panel, tradables, outside, names, uni_name, look_ahead, manifests, notes,
-                       market, day0, {k: v for k, v in concerned.items() if v})
+    records = []
+    if boards is not None:
+        traded = {code: panel.present[:, j] for j, code in enumerate(panel.codes)}
+        tradables, records, board_notes = EU.attach(tradables, boards, tuple(panel.codes), spec.codes, traded,
+                                                    EU.spans(bars), sessions)
+        notes.extend(board_notes)
+        look_ahead = any(r["look_ahead"] for r in records)
+        manifests["concept_boards"] = boards.manifest
+    inputs = StudyInputs(spec, cfg, panel, tradables, outside, names, uni_name, look_ahead, manifests, notes,
+                         market, day0, {k: v for k, v in concerned.items() if v})
+    inputs.event_universes = records
+    inputs.look_ahead_warning = B.LOOK_AHEAD_WARNING if boards is not None else U.LOOK_AHEAD_WARNING
+    return inputs

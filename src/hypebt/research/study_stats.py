@@ -175,3 +175,29 @@ def band_inflation(r_bar: float, n: int) -> float:
     if not np.isfinite(r_bar) or r_bar <= 0 or n < 2 or r_bar >= 1:
         return 1.0
     return float(np.sqrt((1 + (n - 1) * r_bar) / (1 - r_bar)))
+
+
+def test_row(name, g, col, col_mm, stats) -> dict:
+    """One summary row of the plain cross-sectional tests: mean/median CAR (``col``: market-adjusted,
+    ``col_mm``: market model) of the stock-events in ``g``, t, sign and Wilcoxon p-values (they assume
+    independent stocks), paper vs tradable means. ``stats`` is ``scipy.stats``."""
+    x = g[col].dropna().to_numpy()
+    y = g[col_mm].dropna().to_numpy()
+    out = {"event": name, "n": len(x), "mean_car_mkt": float(np.mean(x)) if len(x) else np.nan,
+           "median_car_mkt": float(np.median(x)) if len(x) else np.nan,
+           "mean_car_mm": float(np.mean(y)) if len(y) else np.nan}
+    if len(x) >= 2 and np.std(x) > 0:
+        tt = stats.ttest_1samp(x, 0.0)
+        out.update(t_stat=float(tt.statistic), t_p=float(tt.pvalue))
+    else:
+        out.update(t_stat=np.nan, t_p=np.nan)
+    pos, neg = int((x > 0).sum()), int((x < 0).sum())
+    # The sign test drops ties (zero CARs).
+    out.update(positive=pos, sign_p=float(stats.binomtest(pos, pos + neg, 0.5).pvalue) if pos + neg else np.nan)
+    nz = x[x != 0]
+    out["wilcoxon_p"] = float(stats.wilcoxon(nz).pvalue) if len(nz) >= 6 else np.nan
+    pa, tr = g["paper_abnormal"], g["tradable_abnormal"]
+    out.update(mean_paper=float(pa.mean()), mean_tradable=float(tr.mean()),
+               mean_gap=float((pa - tr).mean()), never_fillable=int((tr.isna() & pa.notna()).sum()),
+               locked_day0=int(g["locked_day0"].sum()))
+    return out

@@ -37,13 +37,16 @@ from hypebt.core.errors import OutputError
 from hypebt.core.outdir import check_output_dir
 from hypebt.engine import backtest as engine
 from hypebt.engine import metrics
+from hypebt.engine.strategy import resolve_params
 # The plan and the result store are re-exported: ``sweep.make_plan``, ``sweep.ResultStore`` ...
 from hypebt.research.plan import (DEFAULT_CAP, RANK_METRICS, RESERVED, Plan, compile_constraint,  # noqa: F401
                                   make_plan)
 from hypebt.research.results import (RESULT_COLUMNS, ResultStore, combo_key, plan_keys_of,  # noqa: F401
                                      results_frame, run_identity)
+from hypebt.research import validate as V
 
 SWEEP_MARKERS = ("results.sqlite", "summary.json")
+EVENTS_DB = "events.sqlite"  # --validate events: each combination run on each event alone
 
 
 # --- workers ---------------------------------------------------------------------------------
@@ -79,9 +82,22 @@ def split_figures(returns: pd.Series, split: str | None, walk_forward: int) -> d
     return out
 
 
-def run_batch(batch: list[tuple[str, dict]], blob: bytes | None = None, prep=None,
-              split: str | None = None, walk_forward: int = 0) -> list[dict]:
-    """Run combinations in this process; return figures and daily returns only."""
+def _event_prep(prep, event_id: str):
+    """``prep`` with only one event (event validation), built once per worker and event."""
+    variants = _WORKER.setdefault("variants", {})
+    hit = variants.get(event_id)
+    if hit is None or hit[0] is not prep:  # the prepared object itself: a new one may reuse an id
+        variants[event_id] = hit = (prep, engine.only_events(prep, [event_id]))
+    return hit[1]
+
+
+def run_batch(batch: list[tuple], blob: bytes | None = None, prep=None,
+              split: str | None = None, walk_forward: int = 0, event_window: int = V.DEFAULT_WINDOW) -> list[dict]:
+    """Run combinations in this process; return figures and daily returns only.
+
+    An item is ``(key, params)``, or ``(key, params, event id)`` for event validation: that event run
+    alone, its figures and returns over the event's window (:mod:`hypebt.research.validate`).
+    """
     if prep is None:
         prep, cls = _prepared(blob) if blob is not None else (_WORKER["prep"], _WORKER["cls"])
     else:
@@ -90,24 +106,29 @@ def run_batch(batch: list[tuple[str, dict]], blob: bytes | None = None, prep=Non
             _WORKER.update(prep_direct=prep, cls_direct=prep.strategy_class())
         cls = _WORKER["cls_direct"]
     rows = []
-    for key, params in batch:
+    for key, params, *event in batch:
         t0 = time.perf_counter()
         try:
-            result = engine.run(prep, params, strategy_cls=cls, reuse_feeds=True, timereturn=False,
+            run_prep = _event_prep(prep, event[0]) if event else prep
+            result = engine.run(run_prep, params, strategy_cls=cls, reuse_feeds=True, timereturn=False,
                                 ledgers=False)
-            figs = dict(result.stats)
-            figs.update(split_figures(result.returns, split, walk_forward))
+            returns = result.returns.to_numpy(dtype="float64")
+            if event:
+                w = V.windows(run_prep, event_window)[0]
+                figs, returns = V.window_figures(returns, w), returns[w.start:w.stop]
+            else:
+                figs = dict(result.stats)
+                figs.update(split_figures(result.returns, split, walk_forward))
             rows.append({"key": key, "params": params, "status": "ok", "metrics": figs,
-                         "returns": result.returns.to_numpy(dtype="float64").tobytes(),
-                         "seconds": time.perf_counter() - t0})
+                         "returns": returns.tobytes(), "seconds": time.perf_counter() - t0})
         except Exception as exc:  # a failing combination is recorded, the sweep goes on
             rows.append({"key": key, "params": params, "status": "failed",
                          "error": f"{exc.__class__.__name__}: {exc}"[:500], "seconds": time.perf_counter() - t0})
     return rows
 
 
-def _dask_batch(prep, batch, split, walk_forward):
-    return run_batch(batch, prep=prep, split=split, walk_forward=walk_forward)
+def _dask_batch(prep, batch, split, walk_forward, event_window=V.DEFAULT_WINDOW):
+    return run_batch(batch, prep=prep, split=split, walk_forward=walk_forward, event_window=event_window)
 
 
 # --- driving a sweep -------------------------------------------------------------------------
@@ -132,9 +153,10 @@ def prepare_out(out: Path, resume: bool) -> Path:
     db_path = out / "results.sqlite"
     try:
         out.mkdir(parents=True, exist_ok=True)
-        if not resume and db_path.exists():
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(db_path) + suffix).unlink(missing_ok=True)
+        if not resume:
+            for db in (db_path, out / EVENTS_DB):
+                for suffix in ("", "-wal", "-shm"):
+                    Path(str(db) + suffix).unlink(missing_ok=True)
         ResultStore(db_path).close()
     except (OSError, sqlite3.Error) as exc:
         raise OutputError(f"{out}: cannot write the sweep's result store there ({exc}); choose another --out") from None
@@ -193,6 +215,35 @@ def execute(prep, plan: Plan, out: Path, *, workers: int | None = None, schedule
     cls = prep.strategy_class()
     plan_keys = plan_keys_of(prep, plan, cls)
     todo = _todo(plan, plan_keys, store.done())
+    return _execute(prep, cls, plan, store, todo, plan_keys, len(plan.combos), workers, scheduler, batch, progress)
+
+
+def execute_events(prep, plan: Plan, out: Path, *, workers: int | None = None, scheduler: str | None = None,
+                   batch: int | None = None, progress: bool = True) -> tuple[SweepOutcome, dict]:
+    """Run every combination of ``plan`` on each event alone (``--validate events``) into
+    ``out/events.sqlite`` (resumable like the sweep's store); returns the outcome and the key of
+    each (combination index, event id)."""
+    store = ResultStore(out / EVENTS_DB)
+    cls = prep.strategy_class()
+    identity = {**run_identity(prep), "validate": "events", "event_window": plan.event_window}
+    keys, jobs = {}, []
+    skip = store.done()
+    for c, combo in enumerate(plan.combos):
+        full = resolve_params(cls, {**prep.spec.params, **combo}, str(prep.spec.path))
+        for t in prep.events:
+            key = combo_key({**identity, "event": t.event.id}, full)
+            keys[(c, t.event.id)] = key
+            if key not in skip:
+                skip.add(key)
+                jobs.append((key, combo, t.event.id))
+    outcome = _execute(prep, cls, plan, store, jobs, list(keys.values()), len(keys), workers, scheduler, batch,
+                       progress)
+    return outcome, keys
+
+
+def _execute(prep, cls, plan: Plan, store: ResultStore, todo: list, plan_keys: list, total: int, workers, scheduler,
+             batch, progress) -> SweepOutcome:
+    out = store.path.parent
     workers = workers or os.cpu_count() or 1
     batches = _batches(todo, _batch_size(len(todo), workers, batch))
     t0 = time.perf_counter()
@@ -204,14 +255,15 @@ def execute(prep, plan: Plan, out: Path, *, workers: int | None = None, schedule
             _run_dask(prep, plan, batches, scheduler, collect)
         elif workers == 1:
             for b in batches:
-                collect(run_batch(b, prep=prep, split=plan.split, walk_forward=plan.walk_forward))
+                collect(run_batch(b, prep=prep, split=plan.split, walk_forward=plan.walk_forward,
+                                  event_window=plan.event_window))
         else:
             _run_local(prep, cls, plan, batches, workers, collect)
     finally:
         collect.close()
         store.close()
-    return SweepOutcome(out, len(plan.combos), len(todo), len(plan.combos) - len(todo), collect.failed,
-                        time.perf_counter() - t0, plan_keys)
+    return SweepOutcome(out, total, len(todo), total - len(todo), collect.failed, time.perf_counter() - t0,
+                        plan_keys)
 
 
 def _run_local(prep, cls, plan: Plan, batches: list, workers: int, collect) -> None:
@@ -229,14 +281,15 @@ def _run_local(prep, cls, plan: Plan, batches: list, workers: int, collect) -> N
         queue = iter(batches)
         # Keep a bounded number of batches in flight: memory stays flat however many combinations.
         for b in itertools.islice(queue, workers * 2):
-            pending.add(pool.submit(run_batch, b, None, None, plan.split, plan.walk_forward))
+            pending.add(pool.submit(run_batch, b, None, None, plan.split, plan.walk_forward, plan.event_window))
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
                 collect(fut.result())
                 nxt = next(queue, None)
                 if nxt is not None:
-                    pending.add(pool.submit(run_batch, nxt, None, None, plan.split, plan.walk_forward))
+                    pending.add(pool.submit(run_batch, nxt, None, None, plan.split, plan.walk_forward,
+                                            plan.event_window))
 
 
 def _run_dask(prep, plan, batches, address, collect) -> None:
@@ -248,8 +301,8 @@ def _run_dask(prep, plan, batches, address, collect) -> None:
         threads = sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values()) or 1
 
         def submit(b):
-            return client.submit(_dask_batch, shared["prep"], b, plan.split, plan.walk_forward, pure=False,
-                                 retries=3)
+            return client.submit(_dask_batch, shared["prep"], b, plan.split, plan.walk_forward, plan.event_window,
+                                 pure=False, retries=3)
 
         queue = iter(batches)
         batch_of, tries = {}, {}
