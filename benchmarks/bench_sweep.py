@@ -6,12 +6,14 @@ Work: ``hype_buy`` over the Sora universe (37 stocks) on the whole shared period
 - hypebt: ``hypebt.research.sweep.execute`` (data prepared once, sent to each worker once,
   batched combinations, figures and returns back only).
 - naive: ``cerebro.optstrategy`` with one ``PandasData`` feed per stock, default
-  Cerebro settings (observers on), ``maxcpus=2``, the same strategy class, broker
-  and commission scheme, every order a Backtrader ``Order`` executed by Backtrader's
-  broker (``bt_orders``; hypebt's own runs fill directly, tested identical).
+  Cerebro settings (observers on, Backtrader's own run loop), ``maxcpus=2``, the same
+  strategy class, broker and commission scheme (every order through the A-share checks).
 
 - vectorbt (optional, ``pip install hypebt[bench]``; skipped with a note when absent): the
   equivalent signal sweep (see ``vbt_equivalent.py``), warmed once, the warm run timed.
+- a Backtrader-style strategy (``bt_hype_buy.py``: a plain ``bt.Strategy`` doing what hype_buy
+  does on the same grid) through the same sweep machinery: its combinations per second printed
+  next to the hypebt-API strategy's.
 
 Prints combinations per second for each, ``ratio vs naive`` and ``ratio vs vectorbt``, peak
 memory, and checks that hypebt and the naive way give the same final portfolio values. Then:
@@ -60,9 +62,9 @@ import pandas as pd  # noqa: E402
 from hypebt.engine import backtest as engine  # noqa: E402
 from hypebt.research import sweep  # noqa: E402
 try:
+    from hypebt.engine.broker import AShareBroker  # noqa: E402
+except ImportError:  # a checkout from before the broker module (HYPEBT_BENCH_SRC, for "before" figures)
     from hypebt.engine.bt_adapter import AShareBroker  # noqa: E402
-except ImportError:  # a checkout from before the adapter module (HYPEBT_BENCH_SRC, for "before" figures)
-    from hypebt.market.broker import AShareBroker  # noqa: E402
 from hypebt.market.broker import AShareCommInfo  # noqa: E402
 from hypebt.data.importers import import_paths  # noqa: E402
 from hypebt.engine.spec import load_spec  # noqa: E402
@@ -103,10 +105,17 @@ def largest_codes(data: Path, store: Store, n: int) -> list[str]:
     return codes[:n]
 
 
-def prepared(n_stocks: int, data: Path, store: Store, tmp: Path):
-    """The Sora spec over the whole period, on the Sora universe (37) or the ``n`` largest."""
+def prepared(n_stocks: int, data: Path, store: Store, tmp: Path, strategy: Path | None = None):
+    """The Sora spec over the whole period, on the Sora universe (37) or the ``n`` largest
+    (``strategy``: another strategy file for the same spec, e.g. the Backtrader-style one)."""
     sets = ["start=2021-01-04", "end=2024-05-22"]
     path = REPO / "backtests" / "sora_hype.toml"
+    if strategy is not None:  # the same spec, minus the parameters only hype_buy has
+        lines = [line for line in path.read_text("utf-8").splitlines()
+                 if not line.startswith(("take_profit", "streak_exit", "retry_days"))]
+        text = "\n".join(lines).replace('strategy = "hype_buy"', f'strategy = "{strategy}"')
+        path = tmp / "sora_bt_style.toml"
+        path.write_text(text + "\n", "utf-8")
     if n_stocks != 37:
         text = path.read_text("utf-8").replace('universe = "sora"', "codes = [%s]" % ", ".join(
             f'"{c}"' for c in largest_codes(data, store, n_stocks)))
@@ -167,21 +176,18 @@ def naive(prep, combos, maxcpus: int) -> tuple[float, list[float]]:
     for combo in combos:
         params = resolve_params(cls, {**prep.spec.params, **combo}, "bench")
         ctxs.append(Context(params=params, universe=prep.codes, names=prep.names, events=prep.events,
-                            sessions=prep.sessions, rules=prep.rules, eligible=prep.eligible,
-                            borrow_ledger=[], arrays=prep.arrays))
+                            sessions=prep.sessions, rules=prep.rules, eligible=prep.eligible, arrays=prep.arrays))
     t0 = time.perf_counter()
     cerebro = bt.Cerebro(cheat_on_open=True, maxcpus=maxcpus)  # defaults otherwise: observers on
-    broker = AShareBroker()
-    broker.bt_orders = True  # the naive way: every order a Backtrader Order, executed by Backtrader's broker
-    broker.set_checksubmit(False)
-    broker.setcash(prep.spec.cash)
-    cerebro.broker = broker
+    cerebro.broker = AShareBroker(cash=prep.spec.cash, rules=prep.rules, arrays=prep.arrays, eligible=prep.eligible,
+                                  days=prep.days)
+    broker = cerebro.broker
     for code in prep.codes:
         cols = prep.arrays[code].columns
         frame = pd.DataFrame({k: cols[k] for k in ("open", "high", "low", "close", "volume")},
                              index=prep.sessions + pd.Timedelta(hours=15))
         cerebro.adddata(bt.feeds.PandasData(dataname=frame, name=code), name=code)
-        broker.addcommissioninfo(AShareCommInfo(rules=prep.rules, code=code, borrow_ledger=[]), name=code)
+        broker.addcommissioninfo(AShareCommInfo(rules=prep.rules, code=code), name=code)
     cerebro.optstrategy(cls, ctx=ctxs)
     cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Days, _name="timereturn")
     results = cerebro.run()
@@ -282,6 +288,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--vbt-chunk", type=int, default=200, help="vectorbt combinations per call (memory)")
     ap.add_argument("--no-naive", "--skip-naive", dest="naive", action="store_false")
+    ap.add_argument("--no-bt-style", dest="bt_style", action="store_false",
+                    help="skip the Backtrader-style strategy's sweep (benchmarks/bt_hype_buy.py)")
     ap.add_argument("--no-vbt", dest="vbt", action="store_false")
     ap.add_argument("--no-phases", dest="phases", action="store_false")
     ap.add_argument("--no-scale", dest="scale_on", action="store_false")
@@ -325,6 +333,12 @@ def main() -> int:
                   f"CPU {fast_cpu:.1f} s = {1000 * fast_cpu / len(combos):.1f} ms/combination")
             peak_self, peak_kids = peak_mib()
             print(f"hypebt peak memory: parent {peak_self:.0f} MiB, largest worker {peak_kids:.0f} MiB")
+            if args.bt_style:
+                bt_prep = prepared(37, data, store, tmp, strategy=HERE / "bt_hype_buy.py")
+                slow_bt, bt_cpu, bt_outcome, _ = hypebt_sweep(bt_prep, combos, tmp / "sweep_bt", args.workers)
+                print(f"Backtrader-style strategy (bt.Strategy, benchmarks/bt_hype_buy.py), same grid and machinery: "
+                      f"{slow_bt:.1f} s, {len(combos) / slow_bt:.2f} combinations/s ({bt_outcome.failed} failed); "
+                      f"hypebt-API strategy {fast_rate:.2f} combinations/s")
             if args.naive:
                 c = cpu()
                 slow, finals = naive(prep, combos, maxcpus=args.workers)

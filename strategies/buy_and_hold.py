@@ -17,7 +17,7 @@ class BuyAndHold(Strategy):
             self.budget = self.equity * self.cfg.fraction / len(self.universe)
             self.todo = set(self.universe)
         for code in sorted(self.todo):
-            if self.position(code) > 0:
+            if self.shares(code) > 0:
                 self.todo.discard(code)
             elif self.tradable(code) and self.buy_value(code, self.budget, note="initial buy"):
                 self.todo.discard(code)

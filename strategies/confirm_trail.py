@@ -42,7 +42,7 @@ class ConfirmTrail(Strategy):
             return
         if order.side == "buy":
             self.peak[order.code] = order.price
-        elif order.side == "sell" and self.position(order.code) == 0:
+        elif order.side == "sell" and self.shares(order.code) == 0:
             self.stops.pop(order.code, None)
             self.peak.pop(order.code, None)
 
@@ -64,7 +64,7 @@ class ConfirmTrail(Strategy):
         spare = self.cash  # what the buys placed at this close may still use
         for code, (last, base, event_id) in list(self.watch.items()):
             bar = self.bar(code)
-            if self.session_no > last or self.position(code):
+            if self.session_no > last or self.shares(code):
                 del self.watch[code]
             elif not bar.suspended and bar.adjclose >= base * (1 + self.cfg.confirm) \
                     and bar.adjclose > self.sma[code][0]:

@@ -91,9 +91,9 @@ class HypeBuy(Strategy):
         self._learn()
         for code, h in list(self.held.items()):
             due = self.session_no - h["entry_no"] >= self.cfg.hold_days
-            if (due or h["exit"]) and self.position(code) > 0:
+            if (due or h["exit"]) and self.shares(code) > 0:
                 self.sell_all(code, note="hold_days" if due else h["exit"])
-            elif self.position(code) == 0 and not self.pending(code) and self.session_no > h["entry_no"]:
+            elif self.shares(code) == 0 and not self.pending(code) and self.session_no > h["entry_no"]:
                 del self.held[code]  # sold (or the buy never filled)
         for i, at, t in self.entries:
             if i == self.session_no and at == "open":
@@ -107,7 +107,7 @@ class HypeBuy(Strategy):
                 self._start_event(self._now(t))
                 self._try_buys("close")
         for code, h in self.held.items():
-            if self.position(code) <= 0:
+            if self.shares(code) <= 0:
                 continue
             bar = self.bar(code)
             if h["entry_adj"] is None:  # the entry's fill price on the adjusted scale of the signals

@@ -59,9 +59,9 @@ class ReleaseShort(Strategy):
     def on_open(self, day):
         for code, s in list(self.shorts.items()):
             due = self.session_no - s["entry_no"] >= self.cfg.hold_days
-            if (due or s["exit"]) and self.position(code) < 0:
+            if (due or s["exit"]) and self.shares(code) < 0:
                 self.cover_all(code, note="hold_days" if due else "stop_loss")
-            elif self.position(code) == 0 and not self.pending(code) and self.session_no > s["entry_no"]:
+            elif self.shares(code) == 0 and not self.pending(code) and self.session_no > s["entry_no"]:
                 del self.shorts[code]
         if self.cfg.at == "open":
             self._enter("open")
@@ -70,7 +70,7 @@ class ReleaseShort(Strategy):
         if self.cfg.at == "close":
             self._enter("close")
         for code, s in self.shorts.items():
-            if self.position(code) >= 0:
+            if self.shares(code) >= 0:
                 continue
             bar = self.bar(code)
             if s["entry_price"] is None:  # the short's fill price (after slippage)

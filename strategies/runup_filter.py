@@ -61,7 +61,7 @@ class RunupFilter(Strategy):
                 continue
             inverse = {}
             for code in (t.universe if t.universe is not None else self.universe):
-                if self.position(code) or not self.tradable(code):
+                if self.shares(code) or not self.tradable(code):
                     continue
                 runup = self.runup(code, at)
                 if not runup <= self.cfg.max_runup:  # NaN (too little history) is skipped too

@@ -35,6 +35,11 @@ WEEK_ROWS = [
     ("2024-01-09", 10.8, 11.0, 10.7, 10.9),
     ("2024-01-10", 10.9, 11.5, 10.8, 11.4),
 ]
+# A stock over the first six dates of WEEK_ROWS, locked at limit-up all of its second session
+# (一字涨停, 10.00 -> 11.00), which then opens at 11.50.
+LOCKED_UP_ROWS = [("2024-01-02", 10.0, 10.2, 9.9, 10.0), ("2024-01-03", 11.0, 11.0, 11.0, 11.0),
+                  ("2024-01-04", 11.5, 12.0, 11.3, 11.8), ("2024-01-05", 11.8, 12.0, 11.6, 11.9),
+                  ("2024-01-08", 11.9, 12.0, 11.7, 11.9), ("2024-01-09", 11.9, 12.0, 11.7, 11.9)]
 
 SCRIPT_STRATEGY = '''
 """Test strategy: follow a plan of (session_no, "open"|"close", method, *args[, kwargs])."""

@@ -33,7 +33,7 @@ class Hold(Strategy):
             self.sell_all("600000")
 
     def on_close(self, day):
-        self.record("held", self.position("600000"))
+        self.record("held", self.shares("600000"))
         self.log("close", self.bar("600000").close)
 '''
 
@@ -150,3 +150,120 @@ def test_cli_finds_the_workspace_from_the_spec(world, tmp_path, monkeypatch):
     assert main(["--home", str(home), "run", str(spec), "--out", str(out), "--no-html", "--offline"]) == 0
     assert json.loads((out / "manifest.json").read_text("utf-8"))["strategy"]["name"] == "hold"
     assert hypebt.backtest(str(spec), home=home).stats["n_trades"] == 1
+
+
+# --- notebooks: classes without a file, no workspace, no network unless asked ----------------------
+
+CELL = '''
+class Cell(hypebt.Strategy):
+    PARAMS = {"shares": 100}
+
+    def on_open(self, day):
+        if self.session_no == 0:
+            self.buy_shares("000001", self.cfg.shares)
+'''
+
+
+def _cell_class(monkeypatch, text=CELL, filename="/tmp/ipykernel_1/1234.py"):
+    """A class as IPython makes it from a cell: in a ``__main__`` without a file, its text in linecache."""
+    import linecache
+    import types
+
+    main = types.ModuleType("__main__")
+    monkeypatch.setitem(__import__("sys").modules, "__main__", main)
+    monkeypatch.setitem(linecache.cache, filename, (len(text), None, text.splitlines(True), filename))
+    ns = {"__name__": "__main__", "hypebt": hypebt}
+    exec(compile(text, filename, "exec"), ns)
+    return ns["Cell"]
+
+
+def test_a_class_typed_into_a_cell_runs_and_its_manifest_keeps_the_cell(world, monkeypatch):
+    import inspect
+
+    from hypebt.engine.provenance import strategy_source
+
+    ws, home, _ = world
+    cls = _cell_class(monkeypatch)
+    with pytest.raises(OSError):
+        inspect.getsourcefile(cls)  # what Jupyter gives: no file for a class of a cell
+    res = hypebt.backtest(strategy=cls, codes=["000001"], benchmark=BENCH, workspace=ws, home=home)
+    assert res.fills["size"].tolist() == [100] and res.strategy == "Cell"
+    manifest = json.loads((res.report(ws / "reports" / "cell", html_report=False) / "manifest.json").read_text("utf-8"))
+    assert manifest["strategy"]["origin"] == "class" and manifest["strategy"]["path"] == ""
+    assert manifest["strategy"]["source"] == CELL.lstrip("\n")
+    # a sweep after the run: the class was adopted whole (a half-marked class failed here)
+    table = hypebt.sweep(strategy=cls, codes=["000001"], benchmark=BENCH, grid={"shares": [100, 200]}, workers=1,
+                         workspace=ws, home=home)
+    assert table["n_trades"].tolist() == [0, 0] and table["exposure"].gt(0).all()
+    assert strategy_source(cls)["sha256"] != strategy_source(_cell_class(monkeypatch, CELL.replace("100", "200")))["sha256"]
+
+
+def test_a_class_without_any_source_is_known_by_a_digest_of_its_code(monkeypatch):
+    from hypebt.engine.provenance import adopt, strategy_source
+
+    a = _cell_class(monkeypatch, filename="/tmp/a.py")
+    monkeypatch.delitem(__import__("linecache").cache, "/tmp/a.py")
+    b = _cell_class(monkeypatch, filename="/tmp/b.py")  # the same code compiled under another cell's name
+    monkeypatch.delitem(__import__("linecache").cache, "/tmp/b.py")
+    c = _cell_class(monkeypatch, CELL.replace("self.cfg.shares", "2 * self.cfg.shares"), filename="/tmp/c.py")
+    monkeypatch.delitem(__import__("linecache").cache, "/tmp/c.py")
+    sa, sb, sc = (strategy_source(adopt(k)) for k in (a, b, c))
+    assert sa["origin"] == "code" and sa["source"] is None and len(sa["sha256"]) == 64
+    assert sa["sha256"] == sb["sha256"] != sc["sha256"]
+
+
+def test_outside_a_workspace_the_api_says_so_in_one_line(tmp_path, monkeypatch):
+    from hypebt.core.errors import HypebtError
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("hypebt.data.sources.fetch_bars", lambda *a, **k: pytest.fail("reached for the network"))
+    with pytest.raises(InputError, match=r"is not a hypebt workspace .*pass workspace=FOLDER") as info:
+        hypebt.backtest(strategy=_cell_class(monkeypatch), codes=["002230"], start="2024-01-02")
+    assert info.value._render_traceback_() == [f"hypebt: error: {info.value}"]
+    assert isinstance(info.value, HypebtError) and "\n" not in str(info.value)
+
+
+def test_the_api_fetches_only_when_asked(world, monkeypatch):
+    from hypebt.core.errors import DataError
+
+    ws, home, _ = world
+    calls = []
+
+    def fake_fetch(store, codes, indexes, *args, **kwargs):
+        calls.append((list(codes), list(indexes)))
+        raise DataError("fetch reached")
+
+    monkeypatch.setattr("hypebt.data.sources.fetch_bars", fake_fetch)
+    kw = dict(strategy="hold", codes=["600519"], benchmark=BENCH, workspace=ws, home=home)
+    with pytest.raises(DataError, match=r"lacks 1 code\(s\) \(600519\); pass fetch=True"):
+        hypebt.backtest(**kw)
+    assert calls == []
+    with pytest.raises(DataError, match="fetch reached"):
+        hypebt.backtest(**kw, fetch=True)
+    assert calls == [(["600519"], [])]
+
+
+def test_a_period_before_the_stored_data_is_an_error(real_store, repo):
+    from hypebt.core.errors import DataError
+
+    # the CSI 300 is stored from 2010, the stocks from 2021: a run in 2019 would trade nothing
+    with pytest.raises(DataError, match=r"no data between 2019-01-02 and 2019-06-28 \(the store has 2021-01-04"):
+        hypebt.backtest(repo / "backtests" / "sora_hype.toml", home=real_store.root, start="2019-01-02",
+                        end="2019-06-28")
+
+
+def test_spawned_sweep_workers_get_a_notebook_class_by_value(world, monkeypatch):
+    """A worker that never ran the cell (spawned, not forked) gets the class: built again from its
+    recipe, so the classes Backtrader's metaclasses generate exist there too (hypebt.engine.portable)."""
+    from hypebt.research import sweep as S
+
+    ws, home, _ = world
+    _cell_class(monkeypatch)
+    cls = _cell_class(monkeypatch)  # the cell run twice: Backtrader names its generated classes ..._Cell1 ...
+    kw = dict(strategy=cls, codes=["000001"], benchmark=BENCH, grid={"shares": [100, 200]}, workspace=ws, home=home)
+    here = hypebt.sweep(workers=1, **kw)
+    monkeypatch.setattr(S, "START_METHOD", "spawn")
+    spawned = hypebt.sweep(workers=2, **kw)
+    assert (spawned["status"] == "ok").all(), spawned["error"].tolist()
+    pd.testing.assert_frame_equal(spawned.drop(columns=["seconds"]), here.drop(columns=["seconds"]))
+    assert spawned["final_value"].nunique() == 2  # the parameter reached the class in the workers

@@ -292,6 +292,38 @@ def test_backtrader_privates_live_in_the_adapter():
     assert "backtrader private: hypebt.engine.backtest uses ._notify_fund" in found
 
 
+def test_the_backtrader_we_override_is_the_one_we_read():
+    """Every Backtrader function the adapter (or the ArrayFeed) overrides, copies or calls privately
+    has the source it was written against; a Backtrader upgrade fails here until it is read again."""
+    from hypebt.engine.bt_adapter import BACKTRADER_SOURCES, backtrader_sources
+
+    changed = sorted(k for k, v in backtrader_sources().items() if BACKTRADER_SOURCES[k] != v)
+    assert not changed, ("the installed Backtrader's source changed for " + ", ".join(changed)
+                         + ": read it, adapt hypebt.engine.bt_adapter, then update BACKTRADER_SOURCES")
+    assert backtrader.__version__ == "1.9.78.123"
+
+
+def test_every_backtrader_override_is_hashed():
+    """The list above covers every Backtrader method the adapter's classes (and the feed) override."""
+    import inspect
+
+    from hypebt.engine import bt_adapter as A
+    from hypebt.engine.bt_adapter import BACKTRADER_SOURCES
+    from hypebt.market.feed import ArrayFeed
+
+    overridden = set()
+    classes = [c for c in vars(A).values() if inspect.isclass(c) and c.__module__ == A.__name__] + [ArrayFeed]
+    for cls in classes:
+        bases = [k for k in cls.__mro__ if k.__module__.startswith("backtrader")]
+        for name, obj in vars(cls).items():
+            if not (inspect.isfunction(obj) or isinstance(obj, property)) or name in ("__init__", "_load", "start"):
+                continue  # __init__ and the documented feed hooks (_load, start) are Backtrader's extension points
+            definer = next((k for k in bases if name in vars(k)), None)
+            if definer is not None:
+                overridden.add(f"{definer.__name__}.{name}")
+    assert overridden and overridden <= set(BACKTRADER_SOURCES), sorted(overridden - set(BACKTRADER_SOURCES))
+
+
 # --- the checker catches each breach (so the test above can fail) -------------------------------
 
 def _mini(**modules: str) -> dict[str, str]:

@@ -409,8 +409,10 @@ def test_reports_escape_every_user_string(root, capsys):
     study = pages["xss_study/study.html"]
     assert esc_uni in study
     assert study.count(esc) >= 3  # the event's name and company, the stock's name
-    # only the page's own scripts: the sort script, and plotly.js with its chart loader
-    assert all(len(re.findall(r"<script>", page)) in (0, 1, 3) for page in pages.values())
+    # only the page's own scripts: the sort script and the chart loader inline, plotly.js from reports/_assets/
+    assert all(len(re.findall(r"<script>", page)) in (0, 1, 2) for page in pages.values())
+    assert all(re.fullmatch(r"(\.\./)+_assets/plotly-[\d.]+\.min\.js", src)
+               for page in pages.values() for src in re.findall(r'<script src="([^"]+)"', page))
 
 
 # --- where strategies come from ----------------------------------------------------------------

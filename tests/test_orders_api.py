@@ -6,29 +6,19 @@ from __future__ import annotations
 
 import pytest
 
-from helpers_engine import BENCH, bars, make_workspace, write_spec, write_store
+from helpers_engine import BENCH, LOCKED_UP_ROWS, WEEK_ROWS, bars, make_workspace, write_spec, write_store
 from hypebt import Strategy
 from hypebt.engine import backtest as engine
 from hypebt.engine.spec import load_spec
 
 A, B, L, U = "600000", "000001", "600004", "600005"
-ROWS = [  # date, open, high, low, close                                  session
-    ("2024-01-02", 10.0, 10.5, 9.9, 10.2),                              # 0
-    ("2024-01-03", 10.2, 10.8, 10.1, 10.6),                             # 1
-    ("2024-01-04", 10.6, 11.0, 10.5, 10.9),                             # 2
-    ("2024-01-05", 10.9, 11.2, 10.7, 11.0),                             # 3
-    ("2024-01-08", 11.0, 11.1, 10.6, 10.8),                             # 4
-    ("2024-01-09", 10.8, 11.0, 10.7, 10.9),                             # 5
-]
+ROWS = WEEK_ROWS[:6]  # sessions 0-5
 HALF = [(d, o / 2, h / 2, l / 2, c / 2) for d, o, h, l, c in ROWS]
 # L: locked at limit-down (一字跌停, 10.00 -> 9.00) on session 2, then gaps down to open 8.50.
 LOCKED = [("2024-01-02", 10.0, 10.2, 9.9, 10.0), ("2024-01-03", 10.0, 10.1, 9.95, 10.0),
           ("2024-01-04", 9.0, 9.0, 9.0, 9.0), ("2024-01-05", 8.5, 8.8, 8.3, 8.6),
           ("2024-01-08", 8.6, 8.7, 8.5, 8.6), ("2024-01-09", 8.6, 8.7, 8.5, 8.6)]
-# U: locked at limit-up (一字涨停, 10.00 -> 11.00) on session 1, then opens at 11.50.
-UP = [("2024-01-02", 10.0, 10.2, 9.9, 10.0), ("2024-01-03", 11.0, 11.0, 11.0, 11.0),
-      ("2024-01-04", 11.5, 12.0, 11.3, 11.8), ("2024-01-05", 11.8, 12.0, 11.6, 11.9),
-      ("2024-01-08", 11.9, 12.0, 11.7, 11.9), ("2024-01-09", 11.9, 12.0, 11.7, 11.9)]
+UP = LOCKED_UP_ROWS  # U: locked at limit-up (一字涨停, 10.00 -> 11.00) on session 1
 EVENTS: list = []
 
 

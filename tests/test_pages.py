@@ -26,7 +26,7 @@ HOSTILE = '<script>alert("x")</script> & <img src=x onerror=1>'
 
 def test_a_table_cell_is_escaped_when_rendered():
     frame = pd.DataFrame({HOSTILE: [HOSTILE], "n": [1.5]})
-    page = templating.render("index.html", title=HOSTILE, rebuilt="now",
+    page = templating.render("index.html", title=HOSTILE, rebuilt="now", disk_total="1 kB", disk_assets="0 B",
                              reports=templating.table(frame, links={0: 'x" onclick="y'}, link_label=HOSTILE))
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;img src=x onerror=1&gt;" in page
@@ -62,8 +62,8 @@ def test_index_refresh_leaves_a_foreign_index_alone(tmp_path):
 
 
 def test_every_page_extends_the_base_template():
-    pages = [p for p in (PKG / "reports" / "templates").glob("*.html") if p.name not in ("base.html", "macros.html",
-                                                                                        "banner.html", "redirect.html")]
+    pages = [p for p in (PKG / "reports" / "templates").glob("*.html")
+             if p.name not in ("base.html", "macros.html", "banner.html", "redirect.html", "notebook.html")]
     assert {p.name for p in pages} >= {"sweep.html", "study.html", "index.html"}
     for p in pages:
         assert p.read_text("utf-8").startswith('{% extends "base.html" %}'), p.name
@@ -113,7 +113,7 @@ def test_check_output_dir_is_a_plain_check(tmp_path):
 
 def test_templates_ship_as_package_data():
     cfg = (PKG.parents[1] / "setup.cfg").read_text("utf-8")
-    assert "hypebt = reports/templates/*" in cfg
+    assert "hypebt = reports/templates/*, locale/*/LC_MESSAGES/*.po" in cfg
     assert (PKG / "reports" / "templates" / "base.html").is_file()
 
 
@@ -143,6 +143,9 @@ def test_a_run_without_trades_gets_a_whole_report_and_index_figures(tmp_path):
                  "Growth of 1 CNY", "0 closed trade(s)", "no quantstats tearsheet: the strategy never changed"):
         assert text in page, text
     assert page.count('<div class="chart"') == 1  # equity and drawdown only
+    for count in ("closed trades: <strong>0</strong>", "open positions at the end: <strong>0</strong>",
+                  "refused by the market: <strong>0</strong>"):
+        assert count in page, count
     row = index.entries(ws / "reports")[0]
     assert "return +0.00%" in row["figures"] and "Sharpe n/a (no position all run)" in row["figures"]
 

@@ -79,7 +79,7 @@ def test_spec_reference_lists_every_key():
 
 
 ENGINE_SIDE = {"next_open", "next", "prenext", "prenext_open", "notify_order", "stop", "equity_frame", "log_lines",
-               "equity_rows", "equity_values",
+               "equity_rows", "equity_values", "end_of_run",
                "params"}
 
 
@@ -96,3 +96,32 @@ def test_writing_strategies_documents_every_public_method():
     undocumented = [n for n in public if not re.search(rf"(`|self\.){re.escape(n)}\b", ref)]
     assert not undocumented, f"README's writing-strategies section misses {undocumented}"
     assert len(public) > 30
+
+
+def test_backtrader_example_runs_as_written(tmp_path, capsys):
+    import tomllib
+
+    import pandas as pd
+
+    source = next(b for b in python_blocks() if "class SmaCross(bt.Strategy)" in b)
+    spec_text = re.findall(r"```toml\n(.*?)```", README.read_text("utf-8"), flags=re.S)
+    spec = tomllib.loads(next(t for t in spec_text if 'strategy = "sma_cross"' in t))
+    days = [str(d.date()) for d in pd.bdate_range("2024-01-02", periods=10)]
+    closes = [10.0, 9.9, 9.8, 9.9, 10.3, 10.6, 10.4, 10.0, 9.7, 9.8]
+    store = write_store(tmp_path / "store", {"600000": bars(10.0, [(d, c, c + 0.1, c - 0.1, c)
+                                                                    for d, c in zip(days, closes)])})
+    ws = make_workspace(tmp_path / "ws", strategies={"sma_cross": source})
+    path = write_spec(ws, "sma", {"strategy": spec["strategy"], "codes": ["600000"], "benchmark": BENCH,
+                                  "start": days[2], "warmup": 2}, {"params": {"period": 3}})
+    res = hypebt.backtest(path, home=store.root)
+    # SMA(3) with two warm-up sessions: 01-05 closes at 9.9 > 9.87 (9.9, 9.8, 9.9): bought at the
+    # 01-08 open (10.3); 01-10 closes at 10.4 < 10.43 (10.3, 10.6, 10.4): sold at the 01-11 open (10.0)
+    assert res.fills[["side", "size", "price"]].values.tolist() == [["buy", 1000, 10.3], ["sell", 1000, 10.0]]
+    printed = capsys.readouterr().out
+    assert f"trade closed, net {res.trades['net_pnl'].iloc[0]:+.2f}" in printed
+    assert f"final value {res.stats['final_value']:,.2f}" in printed
+
+
+def test_the_backtrader_example_is_the_shipped_strategy():
+    block = next(b for b in python_blocks() if "class SmaCross(bt.Strategy)" in b)
+    assert block == (README.parent / "strategies" / "sma_cross.py").read_text("utf-8")

@@ -1,13 +1,11 @@
-"""Sleeping and direct fills (issue 14): every figure and every ledger row is IDENTICAL
-
-- when a flat strategy skips the sessions it declared it does not need, to running every session;
-- when orders fill directly on the broker's cash and positions (the default), to sending each as a
-  Backtrader order and letting Backtrader's broker execute it (``engine.run(bt_orders=True)``).
+"""Sleeping (issue 14): every figure and every ledger row is IDENTICAL when a flat strategy skips
+the sessions it declared it does not need, to running every session.
 
 On the real shared data: every shipped strategy (``strategies/*.py``) on its spec, and every
 combination of the benchmark grid (``benchmarks/bench_sweep.py``: hype_buy on the Sora universe,
-2021-01-04..2024-05-22, 200 combinations), each fast path against the slow one; plus the sweep path
-(a sweep row equals the full run). Tiny hand-made cases check that sleeping really skips hooks and
+2021-01-04..2024-05-22, 200 combinations); plus the sweep path (a sweep row equals the full run).
+Whether the fills themselves obey the market is checked independently (``tests/rulecheck.py``,
+``tests/test_one_door.py``). Tiny hand-made cases check that sleeping really skips hooks and
 that holding a position or a pending order keeps the strategy awake.
 """
 
@@ -36,21 +34,12 @@ def benchmark_grid() -> list[dict]:
             for h in range(1, 21) for d in range(5) for s in (0.0, 0.1)]
 
 
-def assert_identical(a, b, where: str, backtrader_price: bool = False) -> None:
-    """Every figure and every ledger row equal (NaN equal to NaN), returns bit for bit.
-
-    ``backtrader_price``: ``b`` filled through Backtrader orders, whose executed price is
-    Backtrader's average ``(0 * 0.0 + size * price) / size``, the checked fen price give or take
-    one unit in the last place: the fills' price column is compared to within two of those units
-    (every other column, figure and return still exactly)."""
+def assert_identical(a, b, where: str) -> None:
+    """Every figure and every ledger row equal (NaN equal to NaN), returns bit for bit."""
     assert np.array_equal(a.returns.to_numpy(), b.returns.to_numpy()), f"{where}: returns differ"
     assert a.returns.index.equals(b.returns.index), where
     for name in FRAMES:
         fa, fb = getattr(a, name), getattr(b, name)
-        if backtrader_price and name == "fills" and len(fa) == len(fb):
-            ulps = np.abs(fa["price"].to_numpy() - fb["price"].to_numpy()) / np.spacing(fb["price"].to_numpy())
-            assert (ulps <= 2).all(), f"{where}: fill prices differ by {ulps.max()} units in the last place"
-            fa, fb = fa.drop(columns="price"), fb.drop(columns="price")
         pd.testing.assert_frame_equal(fa, fb, check_exact=True, obj=f"{where}: {name}")
     assert a.stats.keys() == b.stats.keys(), where
     for k in a.stats:
@@ -90,19 +79,6 @@ def test_every_shipped_strategy_gives_identical_results_sleeping(real_store, str
 
 
 @pytest.mark.realdata
-@pytest.mark.parametrize("strategy", sorted(strategy_paths(REPO / "strategies")))
-def test_every_shipped_strategy_fills_identically_without_backtrader_orders(real_store, strategy, tmp_path):
-    prep = prepared(real_store, spec_for(tmp_path, strategy))
-    for timereturn in (True, False):
-        reference = engine.run(prep, timereturn=timereturn, sleep=False, bt_orders=True)
-        direct = engine.run(prep, timereturn=timereturn, sleep=False)
-        assert_identical(direct, reference, f"{strategy} direct fills (timereturn={timereturn})", True)
-        assert_identical(engine.run(prep, timereturn=timereturn), reference,
-                         f"{strategy} direct fills, sleeping (timereturn={timereturn})", True)
-    assert len(reference.fills) > 0, f"{strategy}: the spec makes no fill, so nothing was compared"
-
-
-@pytest.mark.realdata
 @pytest.mark.slow
 def test_every_combination_of_the_benchmark_grid_is_identical_sleeping(real_store):
     prep = prepared(real_store, REPO / "backtests" / "sora_hype.toml", ["start=2021-01-04", "end=2024-05-22"])
@@ -112,10 +88,6 @@ def test_every_combination_of_the_benchmark_grid_is_identical_sleeping(real_stor
         awake = engine.run(prep, combo, strategy_cls=cls, reuse_feeds=True, timereturn=False, sleep=False)
         asleep = engine.run(prep, combo, strategy_cls=cls, reuse_feeds=True, timereturn=False, sleep=True)
         assert_identical(asleep, awake, str(combo))
-        # the slow reference: every session, every order a Backtrader order
-        reference = engine.run(prep, combo, strategy_cls=cls, reuse_feeds=True, timereturn=False, sleep=False,
-                               bt_orders=True)
-        assert_identical(asleep, reference, f"{combo} direct fills", True)
         slept += asleep.sessions_skipped
     assert slept > 0.8 * len(prep.sessions) * len(benchmark_grid())  # it did sleep, mostly
     # the sweep path (figures without ledger frames) gives the rows of the full run
@@ -298,25 +270,21 @@ def test_full_bars_are_shared_by_a_sweeps_runs_and_the_cache_is_bounded(tmp_path
     assert bounded.log == fresh.log
 
 
-def test_a_direct_fill_never_leaves_negative_cash_nor_reverses_a_position():
+def test_an_account_fill_never_leaves_negative_cash_nor_reverses_a_position():
     import datetime as dt
 
-    from hypebt.engine.bt_adapter import AShareBroker
     from hypebt.market import rules as R
-    from hypebt.market.broker import AShareCommInfo
+    from hypebt.market.account import Account
 
-    class Feed:  # what the broker reads of a feed here
-        _name = "600000"
-
-    feed, day = Feed(), dt.date(2024, 1, 2)
-    broker = AShareBroker()
-    broker.setcash(10_000.0)
-    broker.start()
-    broker.addcommissioninfo(AShareCommInfo(rules=R.Rules(), code="600000"), name="600000")
-    assert broker.fill(feed, 900, 10.0, day)  # 9,000 + 5.00 commission + 0.09 transfer fee
-    assert broker.getcash() == 10_000.0 - 9_000.0 - 5.09 and broker.held(feed) == 900
-    assert not broker.fill(feed, 100, 10.0, day)  # 1,000 more: the cash would go below zero
-    assert broker.getcash() == 10_000.0 - 9_000.0 - 5.09 and broker.held(feed) == 900  # nothing changed
+    day, rules = dt.date(2024, 1, 2), R.Rules()
+    acc = Account(rules, 10_000.0)
+    fees = R.fees("buy", 900, 10.0, day, rules)
+    assert acc._fill("600000", "buy", 900, 10.0, fees, day, 0)  # 9,000 + 5.00 commission + 0.09 transfer fee
+    assert acc.cash == 10_000.0 - 9_000.0 - 5.09 and acc.shares("600000") == 900
+    assert acc._fill("600000", "buy", 100, 10.0, R.fees("buy", 100, 10.0, day, rules), day, 0) is None  # cash < 0
+    assert acc.cash == 10_000.0 - 9_000.0 - 5.09 and acc.shares("600000") == 900  # nothing changed
     with pytest.raises(RuntimeError, match="reverse a position"):
-        broker.fill(feed, -1000, 10.0, day)
-    assert broker.fill(feed, -900, 11.0, day) and feed not in broker.positions
+        acc._fill("600000", "sell", 1000, 10.0, R.fees("sell", 1000, 10.0, day, rules), day, 0)
+    done = acc._fill("600000", "sell", 900, 11.0, R.fees("sell", 900, 11.0, day, rules), day, 0)
+    assert (done.closed, done.opened, done.size, done.pnl) == (-900, 0, 0, 900.0)
+    assert acc.flat() and acc.trades[0]["status"] == "closed"

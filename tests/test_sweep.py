@@ -356,6 +356,9 @@ def test_outputs_have_one_row_per_combination_and_the_documented_columns(tmp_pat
     direct = engine.run(prep, {"hold_days": 3, "gap": 1}).stats
     row = parquet[(parquet["hold_days"] == 3) & (parquet["gap"] == 1)].iloc[0]
     assert all(same(row[k], direct[k]) for k in RESULT_COLUMNS[:-1]), (row.to_dict(), direct)
+    honest = ["cancelled_orders", "expired_orders", "open_positions", "final_value"]  # after status
+    assert list(parquet.columns[2 + len(RESULT_COLUMNS):2 + len(RESULT_COLUMNS) + 4]) == honest
+    assert all(same(row[k], direct[k]) for k in honest), (row.to_dict(), direct)
     # summary: combinations tried, the deflated Sharpe, the best by sharpe
     summary = json_load(t["out"] / "summary.json")
     assert summary["combinations"] == 6 and summary["ok"] == 6 and summary["failed"] == 0
@@ -416,7 +419,8 @@ def test_sweep_html_shows_the_trials_the_deflated_sharpe_a_heatmap_and_the_best_
     summary = json_load(t["out"] / "summary.json")
     assert "6 combinations tried" in page
     assert f"<strong>{summary['deflated_sharpe']:.2f}</strong>" in page
-    assert '<img alt="sharpe hold_days x gap" src="data:image/png;base64,' in page
+    assert page.count('"type": "heatmap"') == 2  # sharpe and total return over hold_days x gap, interactive
+    assert '"texttemplate": "%{z:+.2f}%"' in page  # the total return's cells as percentages
     assert 'href="best/1/tearsheet.html"' in page
     assert (t["out"] / "best" / "1" / "tearsheet.html").stat().st_size > 1000
     assert not (t["out"] / "best" / "2").exists()
@@ -431,7 +435,8 @@ def test_sweep_html_groups_identical_results_and_writes_each_best_run_whole(tmp_
     assert rc == 0, err
     page = (t["out"] / "sweep.html").read_text("utf-8")
     assert "4 combinations tried</strong> (0 failed), giving 2 distinct results" in page
-    assert page.count("(also hold_days=") == 2  # each best row names the combination giving the same
+    assert page.count("; hold_days=") == 2  # each rank lists every combination giving its result
+    assert "share one rank and are listed together" in page
     frame = pd.read_parquet(t["out"] / "results.parquet")
     best = [json_load(t["out"] / "best" / str(r) / "manifest.json")["params"]["hold_days"] for r in (1, 2)]
     assert sorted(best) == [2, 3]
@@ -442,7 +447,7 @@ def test_sweep_html_groups_identical_results_and_writes_each_best_run_whole(tmp_
         assert f'href="best/{r}/report.html"' in page and f'href="best/{r}/tearsheet.html"' in page
     tr = frame["total_return"].iloc[0]
     assert f"{tr:+.2%}" in page  # fractions shown as percentages
-    assert page.count('<div class="chart"') == 2  # sensitivity to hold_days and to stop_loss
+    assert page.count('<div class="chart"') == 4  # sensitivity to hold_days and to stop_loss, two heatmaps
 
 
 def test_resume_skips_finished_combinations(tmp_path, capsys):

@@ -21,15 +21,17 @@ are spec keys (``start``, ``codes``, ``cash``, ``warmup``, ...) set them; any ot
 strategy parameter. A run gives the same figures as ``hypebt run`` on the same spec (tested).
 
 The workspace (``strategies/``, ``data/``) is ``workspace=`` if given, else the nearest folder
-above the spec file holding ``strategies/`` or ``data/``, else the current folder; the store is
-``home=``, else ``$HYPEBT_HOME``, else ``<workspace>/data/store``.
+above the spec file holding ``strategies/`` or ``data/``, else the current folder if it is one;
+anywhere else the call stops with a one-line :class:`hypebt.HypebtError` (Jupyter shows only that
+line). The store is ``home=``, else ``$HYPEBT_HOME``, else ``<workspace>/data/store``; nothing is
+fetched through akshare unless ``fetch=True``. In Jupyter a :class:`Result`, a sweep's table and a
+study show their headline figures, counts and a chart; each has ``.plot()``.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-import html
 import inspect
 import shutil
 import tempfile
@@ -40,8 +42,9 @@ from typing import Any
 
 import pandas as pd
 
-from hypebt.core.errors import InputError
-from hypebt.core.workspace import resolve_workspace
+from hypebt.core.errors import DataError, InputError
+from hypebt.core.i18n import resolve_lang
+from hypebt.core.workspace import API_HINT, resolve_workspace
 from hypebt.engine.spec import TOP_KEYS, Spec, load_spec, parse_spec
 
 TABLE_KEYS = ("params", "rules", "events", "sweep", "study")
@@ -101,7 +104,7 @@ def resolve_spec(spec=None, strategy=None, workspace=None, extra: dict | None = 
             raise InputError(f"strategy must be a name, a .py path or a Strategy class, got {strategy!r}")
     raw = {k: _plain(v) for k, v in raw.items()}
     raw.setdefault("name", path.stem if path is not None else "notebook")
-    ws = resolve_workspace(workspace, path, required=False)
+    ws = resolve_workspace(workspace, path, required=True, hint=API_HINT)
     if path is None:
         path = ws / "backtests" / f"{raw['name']}.toml"  # where such a spec would live (names in messages)
     return parse_spec(raw, path), ws, cls
@@ -122,10 +125,21 @@ def _store(home, ws: Path):
     return open_store(home, ws)
 
 
-def _ensure(spec, store, ws, offline: bool) -> None:
-    from hypebt.data.bootstrap import ensure_data
+def _ensure(spec, store, ws, fetch: bool) -> None:
+    """Get what ``spec`` needs into the store: a local dataset is imported into an empty store (no
+    network); akshare is asked only with ``fetch=True``, else what is missing is an error saying so."""
+    from hypebt.data.bootstrap import ensure_data, missing_data, needed_codes
 
-    ensure_data(spec, store, ws, offline)
+    ensure_data(spec, store, ws, offline=not fetch)
+    if fetch:
+        return
+    codes, bench, _ = missing_data(spec, store, ws)
+    # some codes missing: the run leaves them out and its notes say so (as hypebt run --offline)
+    if bench or (codes and len(codes) == len(needed_codes(spec, store, ws))):
+        what = [f"{len(codes)} code(s) ({', '.join(codes[:5])}{' ...' if len(codes) > 5 else ''})"] if codes else []
+        what += [f"the benchmark {spec.benchmark}"] if bench else []
+        raise DataError(f"{spec.path}: the store {store.root} lacks {' and '.join(what)}; pass fetch=True to fetch "
+                        "them through akshare, or import a dataset: hypebt data import FOLDER")
 
 
 def _dated(frame: pd.DataFrame) -> pd.DataFrame:
@@ -165,49 +179,49 @@ class Result:
             self.warnings.append(prep.warning)
         self.name = prep.spec.name
         self.strategy = prep.strategy_name
+        self.lang: str = resolve_lang(None, prep.spec.lang)  # of _repr_html_, plot and report (HYPEBT_LANG, locale)
         from hypebt.engine.event_universe import frame
 
         # Board universes: one row per event and board (snapshot, age in days, members without a bar).
         self.universes: pd.DataFrame = frame(prep.event_universes)
 
-    def report(self, folder, html_report: bool = True) -> Path:
-        """Write the outputs of ``hypebt run`` (tearsheet, CSVs, stats.json, manifest.json) into
-        ``folder``; returns it."""
+    def report(self, folder, html_report: bool = True, lang: str | None = None) -> Path:
+        """Write the outputs of ``hypebt run`` (report.html, tearsheet, CSVs, stats.json, manifest.json)
+        into ``folder``; returns it. Inside the workspace's ``reports/`` the page shares its
+        ``_assets/``; elsewhere the folder gets its own."""
         from hypebt.reports.run_report import write_run
 
         return write_run(self._prep, self._run, Path(folder), command=["hypebt.backtest", str(self._prep.spec.path)],
-                         html_report=html_report)
+                         html_report=html_report, lang=lang or self.lang, reports=self._prep.workspace / "reports")
 
     def __repr__(self) -> str:
         s = self.stats
         return (f"<hypebt.Result {self.name}: {self.strategy} {s['start']}..{s['end']}, "
-                f"return {s['total_return']:+.2%}, sharpe {_num(s.get('sharpe'))}, {s['n_trades']} trades>")
+                f"return {s['total_return']:+.2%}, sharpe {_num(s.get('sharpe'))}, {s['n_trades']} closed trades, "
+                f"{s.get('open_positions', 0)} open, {s.get('refused_orders', 0)} refused by the market>")
 
     def _repr_html_(self) -> str:
-        s = self.stats
-        rows = [("strategy", self.strategy), ("period", f"{s['start']} .. {s['end']} ({s['sessions']} sessions)"),
-                ("total return", _pct(s.get("total_return"))),
-                ("benchmark", _pct(s.get("benchmark_total_return"))),
-                ("sharpe", _num(s.get("sharpe"))), ("max drawdown", _pct(s.get("max_drawdown"))),
-                ("trades", s.get("n_trades")), ("refused/cancelled orders", s.get("refused_orders")),
-                ("fees + borrow (CNY)", f"{s.get('fees', 0) + s.get('borrow_fees', 0):,.2f}"),
-                ("final value (CNY)", f"{s.get('final_value', 0):,.2f}")]
-        body = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
-                       f"<td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-        notes = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
-        return (f"<div><strong>hypebt run {html.escape(self.name)}</strong><table>{body}</table>"
-                + (f"<ul>{notes}</ul>" if notes else "") + "</div>")
+        """Jupyter's view: headline figures against the benchmark, the counts (closed trades, open
+        positions, orders refused by the market / cancelled by the strategy / expired), the
+        equity-vs-benchmark chart and the notes."""
+        from hypebt.reports import notebook
 
+        return notebook.run_html(self, self.lang)
 
-def _pct(x) -> str:
-    return "n/a" if x is None or x != x else f"{x:+.2%}"
+    def plot(self, lang: str | None = None):
+        """Growth of 1 CNY and drawdown against the benchmark (a matplotlib figure)."""
+        from hypebt.reports import notebook
+
+        return notebook.equity_figure(self.returns, self.benchmark, self.strategy, str(self.benchmark.name or ""),
+                                      lang or self.lang)
 
 
 def _num(x) -> str:
     return "n/a" if x is None or x != x else f"{x:.2f}"
 
 
-def prepare(spec=None, strategy=None, *, workspace=None, home=None, offline: bool = False, **params):
+def prepare(spec=None, strategy=None, *, workspace=None, home=None, fetch: bool = False, offline: bool = False,
+            **params):
     """The prepared run (:class:`hypebt.engine.backtest.Prepared`) of a spec, for repeated runs."""
     from hypebt.engine import backtest as engine
 
@@ -215,24 +229,27 @@ def prepare(spec=None, strategy=None, *, workspace=None, home=None, offline: boo
     if not sp.strategy:
         raise InputError(f"{sp.path}: no strategy; pass strategy= (a name in strategies/, a .py path or a class)")
     store = _store(home, ws)
-    _ensure(sp, store, ws, offline)
+    _ensure(sp, store, ws, fetch and not offline)
     return engine.prepare(sp, ws, store, strategy_cls=cls)
 
 
-def backtest(spec=None, strategy=None, *, workspace=None, home=None, offline: bool = False, **params) -> Result:
+def backtest(spec=None, strategy=None, *, workspace=None, home=None, fetch: bool = False, offline: bool = False,
+             **params) -> Result:
     """Run one backtest and return its :class:`Result`.
 
     ``spec``: a spec file path, a dict of spec keys, or None (then keywords only). ``strategy``:
     a name in ``strategies/``, a ``.py`` path, or a :class:`hypebt.Strategy` subclass (one defined
     in a notebook works). Other keywords: spec keys (``start="2024-01-02"``, ``codes=[...]``,
     ``warmup=20``, ``rules={"borrow_rate": 0.1}``) or strategy parameters (``hold_days=3``).
+    ``fetch=True`` fetches what the store lacks through akshare (never otherwise; ``offline=True``, the
+    earlier spelling, says the same as the default).
 
     >>> res = hypebt.backtest("backtests/sora_hype.toml", hold_days=3)  # doctest: +SKIP
     >>> res.stats["sharpe"], res.returns.index[0]  # doctest: +SKIP
     """
     from hypebt.engine import backtest as engine
 
-    prep = prepare(spec, strategy, workspace=workspace, home=home, offline=offline, **params)
+    prep = prepare(spec, strategy, workspace=workspace, home=home, fetch=fetch, offline=offline, **params)
     return Result(prep, engine.run(prep, strategy_cls=prep.strategy_cls))
 
 
@@ -240,10 +257,12 @@ def backtest(spec=None, strategy=None, *, workspace=None, home=None, offline: bo
 
 def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, strategy=None, out=None,
           scheduler: str | None = None, resume: bool = False, html_report: bool = False, workspace=None,
-          home=None, offline: bool = False, max_combinations: int | None = None, validate: str | None = None,
+          home=None, fetch: bool = False, offline: bool = False, max_combinations: int | None = None,
+          validate: str | None = None,
           **params) -> pd.DataFrame:
     """Run a parameter sweep; a DataFrame indexed by the swept parameters (one row per combination:
-    status, figures, in-/out-of-sample columns).
+    status, figures, in-/out-of-sample columns) that shows the best distinct results and a chart
+    in Jupyter, and whose ``.plot()`` draws the metric by parameter.
 
     ``grid`` is a ``[sweep]`` table (``{"hold_days": [1, 3, 5], "delay": {"start": 0, "stop": 2}}``,
     ranges include ``stop``; ``metric``, ``split``, ``constraints``, ``method``... as in a spec); it
@@ -263,7 +282,7 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
     sp, ws, cls = resolve_spec(spec, strategy, workspace, extra={"sweep": grid} if grid is not None else None,
                                keywords=params)
     store = _store(home, ws)
-    _ensure(sp, store, ws, offline)
+    _ensure(sp, store, ws, fetch and not offline)
     prep = engine.prepare(sp, ws, store, strategy_cls=cls)
     plan = S.make_plan(sp, prep.strategy_class(), max_combinations)
     if workers is not None and workers < 1:
@@ -285,7 +304,8 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
             finally:
                 events_store.close()
         if out is not None:
-            sweep_page.write(prep, plan, folder, html_report=html_report, keys=outcome.keys, validation=checked)
+            sweep_page.write(prep, plan, folder, html_report=html_report, keys=outcome.keys, validation=checked,
+                             lang=resolve_lang(None, sp.lang), reports=ws / "reports")
         store_ = S.ResultStore(folder / "results.sqlite")
         try:
             frame = S.results_frame(store_, plan, outcome.keys)
@@ -294,8 +314,11 @@ def sweep(spec=None, grid: dict | None = None, workers: int | None = None, *, st
     finally:
         if out is None:
             shutil.rmtree(folder, ignore_errors=True)
-    frame = frame.set_index(list(plan.axes))
-    frame.attrs.update(metric=plan.metric, grid_size=plan.grid_size, method=plan.method)
+    from hypebt.reports.notebook import SweepTable
+
+    frame = SweepTable(frame.set_index(list(plan.axes)))
+    frame.attrs.update(metric=plan.metric, grid_size=plan.grid_size, method=plan.method, name=sp.name,
+                       lang=resolve_lang(None, sp.lang))
     if checked is not None:
         frame.attrs.update(validation=checked.frame, validation_summary=checked.summary)
     return frame
@@ -320,19 +343,32 @@ class StudyResult:
     tests: pd.DataFrame | None = None  # every test for every window (the page's and tests.csv's table)
     universes: pd.DataFrame | None = None  # board universes: per event and board, the snapshot used and its age
 
-    def report(self, folder) -> Path:
+    def report(self, folder, lang: str | None = None) -> Path:
         """Write what ``hypebt study`` writes (study.html, CSVs, manifest) into ``folder``."""
         from hypebt.reports import study_page
 
         return study_page.write(self.inputs, self.abnormal_returns, self.car, self.summary, self.curves,
                                 self.skipped, Path(folder), command=["hypebt.study", str(self.inputs.spec.path)],
-                                tests=self.tests)
+                                tests=self.tests, lang=lang or self.lang)
+
+    @property
+    def lang(self) -> str:
+        return resolve_lang(None, self.inputs.spec.lang if self.inputs is not None else None)
 
     def _repr_html_(self) -> str:
-        return f"<div><strong>hypebt study</strong>{self.summary.to_html(index=False)}</div>"
+        """Jupyter's view: the headline test, the counts, the mean CAR chart and the summary."""
+        from hypebt.reports import notebook
+
+        return notebook.study_html(self, self.inputs.spec.name if self.inputs is not None else "", self.lang)
+
+    def plot(self, lang: str | None = None):
+        """The mean CAR with its confidence band, market-adjusted and market model (a matplotlib figure)."""
+        from hypebt.reports import notebook
+
+        return notebook.study_figure(self.curves, lang or self.lang)
 
 
-def study(spec=None, *, workspace=None, home=None, offline: bool = False, **keys) -> StudyResult:
+def study(spec=None, *, workspace=None, home=None, fetch: bool = False, offline: bool = False, **keys) -> StudyResult:
     """Run an event study (a spec with ``[events]`` and optionally ``[study]``).
 
     >>> s = hypebt.study("backtests/sora_study.toml"); s.summary  # doctest: +SKIP
@@ -344,7 +380,7 @@ def study(spec=None, *, workspace=None, home=None, offline: bool = False, **keys
         raise InputError(f"{sp.path}: a study needs an [events] table (catalogue and a filter)")
     store = _store(home, ws)
     if sp.universe != "all":
-        _ensure(sp, store, ws, offline)
+        _ensure(sp, store, ws, fetch and not offline)
     inputs = ST.prepare(sp, ws, store)
     res = ST.compute_all(inputs.panel, inputs.tradables, inputs.cfg, inputs.names)
     curves = ST.curves(res.abnormal, inputs.cfg.confidence, res.outcomes)

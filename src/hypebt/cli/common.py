@@ -25,23 +25,35 @@ def workspace_of(args) -> Path:
                              required=getattr(args, "command", None) not in _ANYWHERE)
 
 
-def print_notes(notes: list[str], look_ahead: bool | str) -> None:
+def print_notes(notes: list[str], look_ahead: bool | str, lang: str = "en") -> None:
     """A run's or study's notes, and its look-ahead warning (the text, or True for a concept list's),
-    on stderr."""
+    on stderr (in ``lang``)."""
+    from hypebt.core.i18n import translate
+
     for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {translate(note, lang)}", file=sys.stderr)
     if look_ahead:
         from hypebt.data.universes import LOOK_AHEAD_WARNING
 
-        print(f"warning: {look_ahead if isinstance(look_ahead, str) else LOOK_AHEAD_WARNING}", file=sys.stderr)
+        text = look_ahead if isinstance(look_ahead, str) else LOOK_AHEAD_WARNING
+        print(f"warning: {translate(text, lang)}", file=sys.stderr)
 
 
-def update_index(args, reports: Path | None) -> None:
+def lang_of(args, spec=None) -> str:
+    """The language of a command's pages and summary: ``--lang``, the spec's ``lang``,
+    ``$HYPEBT_LANG``, the locale, else English (:func:`hypebt.core.i18n.resolve_lang`)."""
+    from hypebt.core.i18n import resolve_lang
+
+    return resolve_lang(getattr(args, "lang", None), getattr(spec, "lang", None),
+                        str(spec.path) if spec is not None else "")
+
+
+def update_index(args, reports: Path | None, lang: str = "en") -> None:
     """Rebuild reports/index.html after a command wrote into a reports folder (never replacing an
     index.html that hypebt did not write)."""
     from hypebt.reports.index import refresh
 
-    note = refresh(reports or workspace_of(args) / "reports")
+    note = refresh(reports or workspace_of(args) / "reports", lang)
     if note:
         print(f"note: {note}", file=sys.stderr)
 

@@ -12,14 +12,14 @@ def run(args) -> int:
     """Print every strategy (with its parameters), event catalogue, universe and spec."""
     from hypebt.data import events as E
     from hypebt.data import universes as U
-    from hypebt.engine.strategy import load_strategy, strategy_paths
+    from hypebt.engine.strategy import load_strategy, strategy_params, strategy_paths
 
     ws = workspace_of(args)
     print("strategies (strategies/*.py):")
     for name, path in strategy_paths(ws / "strategies").items():
         try:
             cls = load_strategy(name, ws / "strategies")
-            params = ", ".join(f"{k}={v!r}" for k, v in cls.PARAMS.items())
+            params = ", ".join(f"{k}={_shown(v)}" for k, v in strategy_params(cls).items())
             doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").strip().splitlines()
             print(f"  {name}: {doc[0] if doc else ''}\n      params: {params}")
         except HypebtError as exc:
@@ -37,3 +37,8 @@ def run(args) -> int:
     for path in sorted((ws / "backtests").glob("*.toml")):
         print(f"  {path.relative_to(ws)}")
     return 0
+
+
+def _shown(value) -> str:
+    """A parameter's default as the listing shows it (a class, as Backtrader's ``ma=bt.ind.SMA``, by name)."""
+    return value.__name__ if isinstance(value, type) else repr(value)

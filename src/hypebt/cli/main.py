@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output folder (default: reports/<run name>)")
     run.add_argument("--no-html", action="store_true", help="skip the tearsheet (the CSV/JSON outputs are written)")
     run.add_argument("--offline", action="store_true", help="never fetch missing data through akshare")
+    run.add_argument("--lang", choices=("zh", "en"),
+                     help="language of the pages and the summary (default: the spec's lang, $HYPEBT_LANG, the locale, else en)")
 
     sw = sub.add_parser("sweep", help="run a parameter sweep of a spec's [sweep] table")
     sw.add_argument("spec")
@@ -154,22 +156,32 @@ def build_parser() -> argparse.ArgumentParser:
                          "time order and leave-one-event-out, into validation.csv and the page ([sweep] event_window, "
                          "validate_from)")
     sw.add_argument("--offline", action="store_true", help="never fetch missing data through akshare")
+    sw.add_argument("--lang", choices=("zh", "en"),
+                     help="language of the pages and the summary (default: the spec's lang, $HYPEBT_LANG, the locale, else en)")
 
     st = sub.add_parser("study", help="event study: abnormal returns and CARs around events, paper vs tradable")
     st.add_argument("spec", help="a spec with [events] and an optional [study] table")
     st.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec value")
     st.add_argument("--out", help="output folder (default: reports/<name>)")
     st.add_argument("--offline", action="store_true", help="never fetch missing data through akshare")
+    st.add_argument("--lang", choices=("zh", "en"),
+                     help="language of the pages and the summary (default: the spec's lang, $HYPEBT_LANG, the locale, else en)")
 
     rep = sub.add_parser("report", help="reports folder tools")
     rsub = rep.add_subparsers(dest="report_command", metavar="ACTION")
     rsub.required = True
     ri = rsub.add_parser("index", help="rebuild reports/index.html")
     ri.add_argument("--reports", help="reports folder (default: <workspace>/reports)")
+    ri.add_argument("--lang", choices=("zh", "en"), help="language of the index (default: $HYPEBT_LANG, the locale, else en)")
     rp = rsub.add_parser("prune", help="delete old runs kept under reports/<name>/ (the latest stays)")
     rp.add_argument("names", nargs="*", metavar="NAME", help="run names (default: every run's history)")
     rp.add_argument("--keep", type=int, default=5, help="newest runs to keep per name (default: 5)")
     rp.add_argument("--reports", help="reports folder (default: <workspace>/reports)")
+    rp.add_argument("--lang", choices=("zh", "en"), help="language of the rebuilt index")
+    rk = rsub.add_parser("pack", help="write one self-contained HTML file of a page (charts' scripts inlined) to send")
+    rk.add_argument("path", metavar="PATH", help="a page (report.html, sweep.html, study.html) or its folder, "
+                                                  "e.g. reports/sora_hype/latest")
+    rk.add_argument("--out", help="the file to write (default: beside the page, <folder>-<page>.packed.html)")
     return p
 
 

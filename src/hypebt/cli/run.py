@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hypebt.cli.common import print_notes, refuse_unread_overrides, store_of, update_index, workspace_of
+from hypebt.cli.common import lang_of, print_notes, refuse_unread_overrides, store_of, update_index, workspace_of
 from hypebt.core.errors import InputError
+from hypebt.core.i18n import translator
 from hypebt.core.paths import safe_name
 from hypebt.data.bootstrap import ensure_data
 
@@ -33,6 +34,8 @@ def run(args) -> int:
     if not spec.strategy:
         raise InputError(f"{args.spec}: missing key 'strategy' (a file name in strategies/, e.g. \"hype_buy\"); "
                          "a spec with only [study] runs with hypebt study")
+    lang = lang_of(args, spec)
+    _ = translator(lang)
     store = store_of(args)
     ensure_data(spec, store, ws, args.offline)
     t0 = time.perf_counter()
@@ -45,16 +48,26 @@ def run(args) -> int:
         base = ws / "reports" / safe_name(spec.name, "run name")
         out, reports = history.new_run_dir(base), base.parent
     names = {c: n for c, n in stock_info.names(store).items() if c in set(prep.codes)}
-    report.write_run(prep, result, out, command=["hypebt", *args.argv], html_report=not args.no_html, names=names)
+    report.write_run(prep, result, out, command=["hypebt", *args.argv], html_report=not args.no_html, names=names,
+                     lang=lang, reports=ws / "reports")
+    pruned = []
     if not args.out:
-        history.point_latest(base, out, "report.html" if not args.no_html else "stats.json")
+        history.point_latest(base, out, "report.html" if not args.no_html else "stats.json", lang=lang)
+        if spec.keep:
+            pruned = history.prune(base, spec.keep)
     s = result.stats
-    print_notes(prep.warnings, prep.warning)
-    print(f"{spec.name}: {prep.strategy_name} on {prep.universe_name} {s['start']}..{s['end']}: "
-          f"return {_pct(s['total_return'])} (benchmark {spec.benchmark} {_pct(s['benchmark_total_return'])}), "
-          f"sharpe {_num(s['sharpe'])}, max drawdown {_pct(s['max_drawdown'])}, "
-          f"{s['n_trades']} trades, {s['refused_orders']} refused/cancelled orders, "
-          f"fees {s['fees']:.2f}, borrow {s['borrow_fees']:.2f} CNY  [{time.perf_counter() - t0:.1f}s]")
-    print(f"report: {out / 'report.html' if not args.no_html else out}")
-    update_index(args, reports)
+    print_notes(prep.warnings, prep.warning, lang)
+    print(_("%(name)s: %(strategy)s on %(universe)s %(start)s..%(end)s: return %(ret)s (benchmark %(bench)s %(bret)s), "
+            "sharpe %(sharpe)s, max drawdown %(dd)s, %(trades)s closed trades, %(open)s open at the end, "
+            "%(refused)s orders refused by the market, %(cancelled)s cancelled by the strategy, %(expired)s expired, "
+            "fees %(fees)s, borrow %(borrow)s CNY", name=spec.name, strategy=prep.strategy_name,
+            universe=prep.universe_name, start=s["start"], end=s["end"], ret=_pct(s["total_return"]),
+            bench=spec.benchmark, bret=_pct(s["benchmark_total_return"]), sharpe=_num(s["sharpe"]),
+            dd=_pct(s["max_drawdown"]), trades=s["n_trades"], open=s["open_positions"], refused=s["refused_orders"],
+            cancelled=s["cancelled_orders"], expired=s["expired_orders"], fees=f"{s['fees']:.2f}",
+            borrow=f"{s['borrow_fees']:.2f}") + f"  [{time.perf_counter() - t0:.1f}s]")
+    if pruned:
+        print(_("pruned %(n)s old run(s) of %(name)s (keep = %(keep)s)", n=len(pruned), name=spec.name, keep=spec.keep))
+    print(_("report: %(path)s", path=out / "report.html" if not args.no_html else out))
+    update_index(args, reports, lang)
     return 0

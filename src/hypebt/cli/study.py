@@ -11,8 +11,9 @@ import sys
 
 import pandas as pd
 
-from hypebt.cli.common import print_notes, refuse_unread_overrides, store_of, update_index, workspace_of
+from hypebt.cli.common import lang_of, print_notes, refuse_unread_overrides, store_of, update_index, workspace_of
 from hypebt.core.errors import InputError
+from hypebt.core.i18n import translator
 from hypebt.core.paths import safe_name
 from hypebt.data.bootstrap import ensure_data
 
@@ -75,6 +76,8 @@ def run(args) -> int:
     spec = load_spec(args.spec, args.set)
     if spec.study is None and spec.events is None:
         raise InputError(f"{args.spec}: a study spec needs an [events] table and optionally [study]")
+    lang = lang_of(args, spec)
+    _ = translator(lang)
     store = store_of(args)
     if spec.universe != "all":
         ensure_data(spec, store, ws, args.offline)
@@ -85,8 +88,8 @@ def run(args) -> int:
     curves = study.curves(abnormal, inputs.cfg.confidence, res.outcomes)
     out = Path(args.out) if args.out else ws / "reports" / safe_name(spec.name, "study name")
     study_page.write(inputs, abnormal, car, summary, curves, skipped, out, command=["hypebt", *args.argv],
-                     tests=res.tests)
-    print_notes(inputs.notes + skipped + _period_notes(spec, inputs.panel.sessions), inputs.warning)
+                     tests=res.tests, lang=lang)
+    print_notes(inputs.notes + skipped + _period_notes(spec, inputs.panel.sessions), inputs.warning, lang)
     cfg = inputs.cfg
     lo, hi = cfg.main_window
     rows = summary.to_dict("records")
@@ -95,12 +98,13 @@ def run(args) -> int:
               f"returns in the estimation window {list(cfg.estimation)} before its event; start the data earlier "
               "or lower [study] min_estimation", file=sys.stderr)
     for row in rows:
-        print(f"{row['event']}: n={row['n']} mean CAR[{lo},{hi}] {_pct(row['mean_car_mkt'])} (market-adjusted), "
-              f"{_pct(row['mean_car_mm'])} (market model) vs {inputs.market.label}; "
-              f"{row['headline_test']} t={row['headline_t']:.2f} p={_p(row['headline_p'])} "
-              f"(plain t p={_p(row['t_p'])}), sign p={_p(row['sign_p'])}; "
-              f"paper {_pct(row['mean_paper'])} vs tradable {_pct(row['mean_tradable'])} "
-              f"(gap {_pct(row['mean_gap'])}, {row['locked_day0']} locked on day 0)")
-    print(f"report: {out / 'study.html'}  [{time.perf_counter() - t0:.1f}s]")
-    update_index(args, out.parent)
+        print(_("%(event)s: n=%(n)s mean CAR[%(lo)s,%(hi)s] %(mkt)s (market-adjusted), %(mm)s (market model) vs "
+                "%(market)s; %(test)s t=%(t)s p=%(p)s (plain t p=%(tp)s), sign p=%(sp)s; paper %(paper)s vs tradable "
+                "%(tradable)s (gap %(gap)s, %(locked)s locked on day 0)", event=row["event"], n=row["n"], lo=lo, hi=hi,
+                mkt=_pct(row["mean_car_mkt"]), mm=_pct(row["mean_car_mm"]), market=inputs.market.label,
+                test=row["headline_test"], t=f"{row['headline_t']:.2f}", p=_p(row["headline_p"]), tp=_p(row["t_p"]),
+                sp=_p(row["sign_p"]), paper=_pct(row["mean_paper"]), tradable=_pct(row["mean_tradable"]),
+                gap=_pct(row["mean_gap"]), locked=row["locked_day0"]))
+    print(_("report: %(path)s", path=out / "study.html") + f"  [{time.perf_counter() - t0:.1f}s]")
+    update_index(args, out.parent, lang)
     return 0

@@ -12,10 +12,11 @@ import os
 import sys
 from pathlib import Path
 
-from hypebt.cli.common import refuse_unread_overrides, store_of, update_index, workspace_of
+from hypebt.cli.common import lang_of, refuse_unread_overrides, store_of, update_index, workspace_of
 from hypebt.data import stock_info
 from hypebt.data.bootstrap import ensure_data
 from hypebt.core.errors import InputError, SweepError
+from hypebt.core.i18n import translator
 from hypebt.core.paths import safe_name
 from hypebt.engine import backtest as engine
 from hypebt.engine.spec import load_spec
@@ -32,6 +33,8 @@ def run(args) -> int:
     spec = load_spec(args.spec, args.set)
     if not spec.strategy:
         raise InputError(f"{args.spec}: missing key 'strategy' (a file name in strategies/, e.g. \"hype_buy\")")
+    lang = lang_of(args, spec)
+    _ = translator(lang)
     store = store_of(args)
     ensure_data(spec, store, ws, args.offline)
     prep = engine.prepare(spec, ws, store)
@@ -46,9 +49,11 @@ def run(args) -> int:
         validate.check(plan, prep, str(spec.path))
     out = Path(args.out) if args.out else ws / "reports" / f"{safe_name(spec.name, 'run name')}_sweep"
     sweep.prepare_out(out, args.resume)
-    where = f"{args.scheduler} (Dask)" if args.scheduler else f"{args.workers or os.cpu_count()} local worker(s)"
-    print(f"sweep {spec.name}: {len(plan.combos)} combination(s) of {', '.join(plan.axes)} "
-          f"({plan.method}, grid of {plan.grid_size:,}) on {where}", file=sys.stderr)
+    where = _("%(address)s (Dask)", address=args.scheduler) if args.scheduler else \
+        _("%(n)s local worker(s)", n=args.workers or os.cpu_count())
+    print(_("sweep %(name)s: %(n)s combination(s) of %(axes)s (%(method)s, grid of %(size)s) on %(where)s",
+            name=spec.name, n=len(plan.combos), axes=", ".join(plan.axes), method=plan.method,
+            size=f"{plan.grid_size:,}", where=where), file=sys.stderr)
     outcome = sweep.execute(prep, plan, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                             batch=args.batch, progress=sys.stderr.isatty())
     checked = None
@@ -64,18 +69,20 @@ def run(args) -> int:
             events_store.close()
     names = {c: n for c, n in stock_info.names(store).items() if c in set(prep.codes)}
     summary = sweep_page.write(prep, plan, out, html_report=not args.no_html, keys=outcome.keys,
-                               command=["hypebt", *args.argv], names=names, validation=checked)
+                               command=["hypebt", *args.argv], names=names, validation=checked, lang=lang,
+                               reports=ws / "reports")
     rate = outcome.ran / outcome.seconds if outcome.seconds > 0 else float("nan")
-    print(f"ran {outcome.ran} ({rate:.2f}/s), skipped {outcome.skipped} already done, {outcome.failed} failed; "
-          f"{summary['line']}")
+    print(_("ran %(ran)s (%(rate)s/s), skipped %(skipped)s already done, %(failed)s failed; %(line)s", ran=outcome.ran,
+            rate=f"{rate:.2f}", skipped=outcome.skipped, failed=outcome.failed, line=summary["line"]))
     if checked is not None:
         print(f"validation: {summary['validation_line']}")
         if checked.failed or checked.outside:
             print(f"warning: {spec.path}: {checked.failed} event run(s) failed, {checked.outside} returned outside "
                   f"their {plan.event_window}-session window (raise [sweep] event_window)", file=sys.stderr)
         print(f"validation: {out / 'validation.csv'}")
-    print(f"results: {out / 'results.csv'}" + ("" if args.no_html else f"\nreport: {out / 'sweep.html'}"))
-    update_index(args, Path(args.out).parent if args.out else None)
+    print(_("results: %(path)s", path=out / "results.csv")
+          + ("" if args.no_html else "\n" + _("report: %(path)s", path=out / "sweep.html")))
+    update_index(args, Path(args.out).parent if args.out else None, lang)
     if outcome.failed:
         _report_failures(spec, out, outcome)
     return 0

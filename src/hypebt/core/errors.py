@@ -29,6 +29,12 @@ class HypebtError(Exception):
     # The CLI adds "(rerun with --debug for the traceback)" when the traceback would help.
     traceback_helps = False
 
+    def _render_traceback_(self) -> list[str]:
+        """How IPython and Jupyter show the error: its one line, as the CLI prints it, instead of
+        a traceback through hypebt's internals (``%tb`` still shows the whole traceback)."""
+        hint = " (%tb shows the traceback)" if self.traceback_helps else ""
+        return [f"hypebt: error: {' '.join(str(self).split())}{hint}"]
+
 
 class InputError(HypebtError):
     """A file, spec, name or option given by the user is wrong (exit 2)."""

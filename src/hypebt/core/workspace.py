@@ -18,6 +18,7 @@ from hypebt.core.errors import InputError
 
 MARKERS = ("strategies", "data")
 HINT = "pass --workspace FOLDER (a folder holding strategies/ and data/) or run hypebt from it"
+API_HINT = "pass workspace=FOLDER (a folder holding strategies/ and data/) or os.chdir to it"
 
 
 def is_workspace(folder: str | os.PathLike) -> bool:
@@ -36,11 +37,11 @@ def find_workspace(spec: str | os.PathLike) -> Path | None:
 
 
 def resolve_workspace(explicit: str | os.PathLike | None, spec: str | os.PathLike | None = None,
-                      cwd: Path | None = None, required: bool = True) -> Path:
+                      cwd: Path | None = None, required: bool = True, hint: str = HINT) -> Path:
     """The workspace of a command (see the module docstring).
 
-    ``required``: with no workspace found, raise an :class:`InputError` (else return the
-    current folder, for commands that only read their own arguments).
+    ``required``: with no workspace found, raise an :class:`InputError` ending with ``hint`` (else
+    return the current folder, for commands that only read their own arguments).
     """
     if explicit is not None:
         return Path(explicit)
@@ -54,4 +55,4 @@ def resolve_workspace(explicit: str | os.PathLike | None, spec: str | os.PathLik
     if is_workspace(cwd) or not required:
         return cwd
     where = f"{spec}: no workspace above the spec, and the current folder {cwd}" if spec else f"{cwd}"
-    raise InputError(f"{where} is not a hypebt workspace (no strategies/ or data/ folder); {HINT}")
+    raise InputError(f"{where} is not a hypebt workspace (no strategies/ or data/ folder); {hint}")

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hypebt.core.i18n import N_
 from hypebt.core.dates import BEIJING
 from hypebt.core.errors import DataError, InputError, did_you_mean
 from hypebt.data.store import Store
@@ -397,7 +398,7 @@ def require_history(store: Store, where: str) -> None:
                         "hypebt data concepts import FILE --published TIME (or fetch one: hypebt data concepts BOARD)")
 
 
-LOOK_AHEAD_WARNING = (
+LOOK_AHEAD_WARNING = N_(
     "Some events' universes come from concept-board snapshots published after the event "
     "(allow_look_ahead = true): those events trade a board as it was drawn up later, knowing more "
     "than a trader could at the time, so their figures carry look-ahead bias."

@@ -51,21 +51,28 @@ def _board_codes(spec, store, ws: Path) -> list[str]:
     return B.board_codes(store, named)
 
 
-def _missing(spec, store, ws: Path) -> tuple[list[str], bool, bool]:
-    """(codes the store lacks, benchmark missing, store has stock bars) for ``spec``."""
+def needed_codes(spec, store, ws: Path) -> list[str]:
+    """The stock codes ``spec`` runs on that the store should hold: its ``codes`` and its
+    universe's, each once (a board universe's members only for a store without any stock bars)."""
     codes = list(spec.codes)
-    stock_sets = [d for d in store.datasets() if d.startswith("stock_")]
     if getattr(spec, "uses_boards", False):
         # A board universe's members without bars are reported per event, not fetched one by one:
         # only a store without any stock bars gets them (first use).
-        if not stock_sets:
+        if not [d for d in store.datasets() if d.startswith("stock_")]:
             codes += _board_codes(spec, store, ws)
     elif spec.universe:
         codes += list(U.load_universe(spec.universe, ws).codes)
+    return list(dict.fromkeys(codes))
+
+
+def missing_data(spec, store, ws: Path) -> tuple[list[str], bool, bool]:
+    """(codes the store lacks, benchmark missing, store has stock bars) for ``spec``."""
+    codes = needed_codes(spec, store, ws)
+    stock_sets = [d for d in store.datasets() if d.startswith("stock_")]
     have: set = set()
     if stock_sets:
         have = set(store.code_ranges(store.stock_dataset(spec.adjust)).index)
-    missing = [c for c in dict.fromkeys(codes) if c not in have]
+    missing = [c for c in codes if c not in have]
     # "equal_weight" is built from the store's own stocks (hypebt.data.market_index), never fetched
     bench_missing = spec.benchmark != EQUAL_WEIGHT and (
         "index" not in store.datasets() or spec.benchmark not in set(store.code_ranges("index").index))
@@ -91,7 +98,7 @@ def ensure_data(spec, store, ws: Path, offline: bool) -> None:
 
     >>> ensure_data(load_spec("backtests/sora_hype.toml"), open_store(), Path("."), offline=True)  # doctest: +SKIP
     """
-    missing, bench_missing, has_stocks = _missing(spec, store, ws)
+    missing, bench_missing, has_stocks = missing_data(spec, store, ws)
     if not missing and not bench_missing:
         return
     local = local_dataset(ws)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hypebt.core.i18n import N_
 from hypebt.core.errors import InputError
 from hypebt.data.store import Store
 
@@ -24,7 +25,9 @@ DATASET = "stock_info"
 HEADERS = {"code": "code", "代码": "code", "name": "name", "名称": "name", "总市值": "total_cap",
            "流通市值": "float_cap", "行业": "industry", "总股本": "total_shares", "流通股": "float_shares"}
 COLUMNS = ["code", "date", "name", "total_cap", "float_cap", "industry", "total_shares", "float_shares"]
-LOOK_AHEAD = "market caps are a snapshot taken on {as_of}, after the events: size groups use look-ahead"
+def look_ahead_note(as_of) -> str:
+    """The note of a study whose size groups come from a market-cap snapshot taken after its events."""
+    return N_("market caps are a snapshot taken on %(as_of)s, after the events: size groups use look-ahead", as_of=as_of)
 
 
 def read_stock_list(path: str | Path, as_of: str) -> pd.DataFrame:

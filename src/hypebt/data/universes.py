@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from hypebt.core.i18n import N_
 from hypebt.core import codes as _codes
 from hypebt.core import errors
 from hypebt.core import fsio
@@ -41,7 +42,7 @@ from hypebt.core.paths import safe_name
 COLUMNS = ("code", "name", "snapshot_date", "source", "kind")
 REQUIRED = ("code", "kind")
 KINDS = ("concept", "list")
-LOOK_AHEAD_WARNING = (
+LOOK_AHEAD_WARNING = N_(
     "This universe is a concept-stock list drawn up after the fact: a backtest that trades it "
     "carries look-ahead bias, because the list was chosen knowing which stocks the hype lifted, "
     "so its returns overstate what a trader could have earned at the time."

@@ -15,28 +15,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import backtrader as bt
 import numpy as np
 import pandas as pd
 
 from hypebt.core.errors import DataError, InputError, unknown
+from hypebt.core.i18n import N_
 from hypebt.data import boards as B
 from hypebt.data import events as E
 from hypebt.data import universes as U
 from hypebt.data.calendar import Calendar, store_sessions
 from hypebt.data.market_index import load_benchmark
 from hypebt.data.store import Store
+from hypebt.engine import assemble
 from hypebt.engine import event_universe as EU
-from hypebt.engine import metrics
-from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, AShareBroker
+from hypebt.engine import metrics, portable
+from hypebt.engine.book import Journal
 from hypebt.engine.provenance import adopt, source_digest, strategy_failure
 from hypebt.engine.spec import Spec
-from hypebt.engine.strategy import Context, load_strategy, resolve_params
+from hypebt.engine.strategy import is_backtrader_strategy, load_strategy, resolve_params
 from hypebt.market import rules as R
 from hypebt.data import reference
 from hypebt.market import status as MS
-from hypebt.market.credit import BORROW_COLUMNS, CreditBook
-from hypebt.market.broker import AShareCommInfo
+from hypebt.market.credit import BORROW_COLUMNS
 from hypebt.market import panel as MP
 from hypebt.market.feed import FeedArrays, feed_arrays
 
@@ -100,9 +100,14 @@ class Prepared:
         if self.panel is not None:
             # The per-code arrays are views of the panel: send the panel once, cut them again there.
             state["arrays"], state["history"] = None, None
+        if self.strategy_cls is not None and not portable.importable(self.strategy_cls):
+            # a notebook's class: sent as its recipe, built again where it runs (hypebt.engine.portable)
+            state["strategy_cls"] = portable.Recipe.of(self.strategy_cls)
         return state
 
     def __setstate__(self, state):
+        if isinstance(state.get("strategy_cls"), portable.Recipe):
+            state["strategy_cls"] = adopt(state["strategy_cls"].build())
         self.__dict__.update(state)
         if self.arrays is None:
             self.arrays, self.history = _views(self.panel, self.lead, self.warmup)
@@ -177,7 +182,8 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     arrays, history = _views(panel, at, lead)
     notes.append(MS.st_note(MS.count_sources(panel.st_source[:, at - lead:], ~panel.columns["suspended"][:, at - lead:])))
     if lead < spec.warmup:
-        notes.append(f"warmup: only {lead} of {spec.warmup} sessions exist before {sessions[0].date()}")
+        notes.append(N_("warmup: only %(n)s of %(want)s sessions exist before %(first)s", n=lead, want=spec.warmup,
+                        first=sessions[0].date()))
     eligible = _eligible(spec, workspace, notes, store)
     manifests = {name: store.manifest(name) for name in (dataset, "index", *(["concept_boards"] if boards else []))
                  if store.manifest(name)}
@@ -224,13 +230,11 @@ def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) 
         rules = R.for_prices(R.rules_from_mapping(spec.rules, f"{spec.path} [rules]"), qfq,
                              explicit="limit_tolerance" in spec.rules)
     if qfq:
-        notes.append(
-            "prices are forward-adjusted (qfq) only: fills and limit prices use adjusted prices, "
-            f"limits are matched with a tolerance of {rules.limit_tolerance} CNY"
-        )
+        notes.append(N_("prices are forward-adjusted (qfq) only: fills and limit prices use adjusted prices, limits are "
+                        "matched with a tolerance of %(tol)s CNY", tol=rules.limit_tolerance))
     elif manifest.get("adjust") == "raw":
-        notes.append("prices are traded (raw): fills, lots, fees and limits use them (on ex-dividend days the "
-                     "limits start from the exchange's reference price); signals use the adjusted close (adjclose)")
+        notes.append(N_("prices are traded (raw): fills, lots, fees and limits use them (on ex-dividend days the "
+                        "limits start from the exchange's reference price); signals use the adjusted close (adjclose)"))
     return rules
 
 
@@ -248,7 +252,8 @@ def _bars(store: Store, dataset: str, codes: tuple[str, ...], where: str,
             f"import or fetch them first, e.g. hypebt data fetch {' '.join(codes[:3])}"
         )
     if missing and not quiet:
-        notes.append(f"{len(missing)} universe code(s) not in the store, left out: {', '.join(missing)}")
+        notes.append(N_("%(n)s universe code(s) not in the store, left out: %(codes)s", n=len(missing),
+                        codes=", ".join(missing)))
     return bars, present
 
 
@@ -257,6 +262,14 @@ def _sessions(spec: Spec, cal: Calendar, bars: pd.DataFrame, where: str, notes: 
     data_first, data_last = bars["date"].min(), bars["date"].max()
     start = pd.Timestamp(spec.start) if spec.start else data_first
     end = pd.Timestamp(spec.end) if spec.end else data_last
+    if end < data_first or start > data_last:
+        # The calendar (the index's dates) may reach where no stock of the run has a bar: a run
+        # there would trade nothing and exit 0 as if it had looked.
+        raise DataError(
+            f"{where}: no data between {start.date()} and {end.date()} (the store has "
+            f"{data_first.date()}..{data_last.date()} for these codes); set start and end inside it, "
+            f"or fetch or import the bars of that period first"
+        )
     sessions = cal.between(max(start, cal.first), min(end, data_last))
     if len(sessions) < 2:
         raise DataError(
@@ -265,11 +278,11 @@ def _sessions(spec: Spec, cal: Calendar, bars: pd.DataFrame, where: str, notes: 
         )
     # A weekend or a holiday just beyond the data changes nothing: only weekdays count.
     if spec.end and len(pd.bdate_range(data_last + pd.Timedelta(days=1), end)):
-        notes.append(f"{where}: end {spec.end} is after the store's last bar ({data_last.date()}): the run ends "
-                     f"there; fetch newer bars or set end = {data_last.date()}")
+        notes.append(N_("%(where)s: end %(end)s is after the store's last bar (%(last)s): the run ends there; fetch "
+                        "newer bars or set end = %(last)s", where=where, end=spec.end, last=data_last.date()))
     if spec.start and len(pd.bdate_range(start, data_first - pd.Timedelta(days=1))):
-        notes.append(f"{where}: start {spec.start} is before the store's first bar ({data_first.date()}): the run "
-                     "starts there")
+        notes.append(N_("%(where)s: start %(start)s is before the store's first bar (%(first)s): the run starts there",
+                        where=where, start=spec.start, first=data_first.date()))
     return sessions
 
 
@@ -280,8 +293,8 @@ def _events(spec: Spec, workspace: Path, cal: Calendar, sessions: pd.DatetimeInd
         return [], []
     events, outside = E.select(spec.events, workspace, cal, sessions, where)
     if outside:
-        notes.append("events outside the run's sessions (not traded): "
-                     + ", ".join(f"{e.id} ({e.time.date()})" for e in outside))
+        notes.append(N_("events outside the run's sessions (not traded): %(list)s",
+                        list=", ".join(f"{e.id} ({e.time.date()})" for e in outside)))
     return events, outside
 
 
@@ -331,19 +344,20 @@ def _eligible(spec: Spec, workspace: Path, notes: list[str], store: Store | None
     """
     dated = reference.load(store, "margin_list") if store is not None else None
     if dated is not None and len(dated):
-        notes.append(f"margin-lending eligibility: the store's dated margin_list ({dated['date'].nunique()} "
-                     f"snapshot(s), {dated['date'].min().date()}..{dated['date'].max().date()})")
+        notes.append(N_("margin-lending eligibility: the store's dated margin_list (%(n)s snapshot(s), %(span)s)",
+                        n=dated["date"].nunique(), span=f"{dated['date'].min().date()}..{dated['date'].max().date()}"))
         return MS.DatedList(dated)
     if spec.margin_list in U.universe_paths(workspace) or spec.margin_list.endswith(".csv"):
         uni = U.load_universe(spec.margin_list, workspace)
-        notes.append(f"margin-lending eligibility: the undated hand list {uni.name!r} ({len(uni.codes)} codes), the "
-                     "same on every session; real eligibility changes over time and whole boards of hype names "
-                     "were eligible: import a dated margin_list for faithful shorts")
+        notes.append(N_("margin-lending eligibility: the undated hand list %(name)s (%(n)s codes), the same on every "
+                        "session; real eligibility changes over time and whole boards of hype names were eligible: "
+                        "import a dated margin_list for faithful shorts", name=repr(uni.name), n=len(uni.codes)))
         return frozenset(uni.codes)
     if "margin_list" in spec.named:
         raise unknown("margin-lending list", spec.margin_list, U.universe_paths(workspace),
                       f"{spec.path}: margin_list (a universe in data/universes)")
-    notes.append(f"margin-lending list {spec.margin_list!r} not found in data/universes: nothing can be shorted")
+    notes.append(N_("margin-lending list %(name)s not found in data/universes: nothing can be shorted",
+                    name=repr(spec.margin_list)))
     return frozenset()
 
 
@@ -369,19 +383,6 @@ def equity_returns(values: np.ndarray, start_cash: float, sessions: pd.DatetimeI
     return pd.Series(out, index=sessions[: len(out)], dtype="float64").reindex(sessions).fillna(0.0)
 
 
-def _feeds(prep: Prepared, reuse: bool) -> list:
-    """The run's data feeds with their commission schemes, ``[(code, feed, comminfo)]``; with
-    ``reuse`` (sweeps), built once per prepared data and reused: Backtrader resets and reloads every
-    feed at the start of each run, and :func:`run` gives each scheme the run's ledgers."""
-    if reuse and "_feeds" in prep.__dict__:
-        return prep.__dict__["_feeds"]
-    feeds = [(code, AlignedArrayFeed(arrays=prep.arrays[code], name=code), AShareCommInfo(rules=prep.rules, code=code))
-             for code in prep.codes]
-    if reuse:
-        prep.__dict__["_feeds"] = feeds
-    return feeds
-
-
 def only_events(prep: Prepared, event_ids) -> Prepared:
     """The same prepared data with only some of its events (event validation runs each event alone).
 
@@ -389,7 +390,7 @@ def only_events(prep: Prepared, event_ids) -> Prepared:
     one after another in a process, as a sweep does.
     """
     ids = set(event_ids)
-    _feeds(prep, True)
+    assemble.feeds(prep, True)
     prep.__dict__.setdefault("_bar_cache", {})
     variant = dataclasses.replace(prep, events=[t for t in prep.events if t.event.id in ids])
     for key in ("_feeds", "_bar_cache", "_bench_figures"):
@@ -399,44 +400,24 @@ def only_events(prep: Prepared, event_ids) -> Prepared:
 
 
 def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_feeds: bool = False,
-        timereturn: bool = True, sleep: bool = True, ledgers: bool = True, bt_orders: bool = False) -> Result:
+        timereturn: bool = True, sleep: bool = True, ledgers: bool = True) -> Result:
     """Run the strategy once with ``params`` (merged over the spec's and the defaults).
 
-    Daily returns come from Backtrader's TimeReturn analyzer. A sweep passes
-    ``timereturn=False`` and ``reuse_feeds=True``: returns are then the session-to-session
-    change of the portfolio value the strategy records at each close (what TimeReturn
-    computes, without its per-bar cost; a test checks both are identical), and the feeds are
-    kept for the next run of the same prepared data. A sweep also passes ``ledgers=False``: the
-    figures then come straight from the recorded rows, no ledger table is built (the same
-    numbers, tested). ``sleep=False`` runs every session, even those a flat strategy declared
-    it sleeps through (:mod:`hypebt.engine.wake`; identical results, tested). Orders fill directly
-    on the broker's cash and positions (:meth:`AShareBroker.fill`); ``bt_orders=True`` sends each as a
-    Backtrader order instead, the slower reference every ledger row is tested against.
+    The strategy is a hypebt strategy or a plain Backtrader one (``bt.Strategy``, its parameters
+    its ``params``); either way every order goes through the A-share broker
+    (:class:`hypebt.engine.broker.AShareBroker`) and its one account. Daily returns come from
+    Backtrader's TimeReturn analyzer. A sweep passes ``timereturn=False`` and ``reuse_feeds=True``:
+    returns are then the session-to-session change of the portfolio value recorded at each close
+    (what TimeReturn computes, without its per-bar cost; a test checks both are identical), and the
+    feeds are kept for the next run of the same prepared data. A sweep also passes
+    ``ledgers=False``: the figures then come straight from the recorded rows, no ledger table is
+    built (the same numbers, tested). ``sleep=False`` runs every session, even those a flat
+    strategy declared it sleeps through (:mod:`hypebt.engine.wake`; identical results, tested).
     """
     cls = strategy_cls or prep.strategy_class()
     merged = resolve_params(cls, {**prep.spec.params, **(params or {})}, str(prep.spec.path))
-    ledger = CreditBook(prep.rules)  # 融券 lots, their interest and its ledger
-    fee_memo: dict = {}
-    ctx = Context(params=merged, universe=prep.codes, names=prep.names, events=prep.events,
-                  sessions=prep.sessions, days=prep.days, session_index=prep.session_index, rules=prep.rules,
-                  eligible=prep.eligible, borrow_ledger=ledger, arrays=prep.arrays, history=prep.history,
-                  warmup=prep.warmup, benchmark=prep.benchmark, fee_memo=fee_memo,
-                  bar_cache=prep.__dict__.setdefault("_bar_cache", {}) if reuse_feeds else {})
-    cerebro = AlignedCerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=True, maxcpus=1)
-    cerebro.hypebt_sleep = sleep
-    cerebro.hypebt_keep_aligned = reuse_feeds  # the same feeds run together again (AlignedCerebro)
-    broker = AShareBroker()
-    broker.bt_orders = bt_orders
-    broker.set_checksubmit(False)  # the order checks decide cash; see hypebt.market.orders
-    broker.setcash(prep.spec.cash)
-    cerebro.broker = broker
-    for code, feed, comminfo in _feeds(prep, reuse_feeds):
-        cerebro.adddata(feed, name=code)
-        comminfo.p.borrow_ledger, comminfo.p.fee_memo = ledger, fee_memo  # this run's
-        broker.addcommissioninfo(comminfo, name=code)
-    cerebro.addstrategy(cls, ctx=ctx)
-    if timereturn:
-        cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Days, _name="timereturn")
+    plain = is_backtrader_strategy(cls)
+    cerebro, broker = assemble.cerebro_for(prep, cls, merged, reuse_feeds, sleep, timereturn)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -446,17 +427,20 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
             if error is exc:
                 raise
             raise error from exc
+    account, desk = broker.account, broker.desk
+    cash_at_close, value_at_close = account.eq_cash[: account.eq_n], account.eq_value[: account.eq_n]
     if timereturn:
         raw = strat.analyzers.timereturn.get_analysis()
         returns = pd.Series(list(raw.values()), index=pd.DatetimeIndex(list(raw.keys())).normalize(),
                             dtype="float64")
         returns = returns.reindex(prep.sessions).fillna(0.0)  # timezone-naive, one value per session
     else:
-        returns = equity_returns(strat.equity_values()[1], prep.spec.cash, prep.sessions)
+        returns = equity_returns(value_at_close, prep.spec.cash, prep.sessions)
     returns.name = prep.strategy_name
-    desk, (cash_at_close, value_at_close) = strat.desk, strat.equity_values()
+    ledger = account.credit
     if ledgers:
-        equity = strat.equity_frame()
+        rows = list(zip(prep.days[: len(cash_at_close)], cash_at_close.tolist(), value_at_close.tolist()))
+        equity = Journal().equity_frame(rows) if plain else strat.equity_frame()
         trades, orders, fills = desk.trades_frame(), desk.orders_frame(), desk.fills_frame()
         borrow = pd.DataFrame(ledger.rows, columns=BORROW_COLUMNS)
         stats = metrics.compute(returns, trades, orders, metrics.exposure_of(equity))
@@ -465,8 +449,9 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
     else:
         equity = trades = orders = fills = borrow = None
         closed = np.array([t["net_pnl"] for t in desk.trades if t["status"] == "closed"], dtype="float64")
-        refused = sum(row.status != "filled" for row in desk.orders)
-        stats = metrics.figures(returns, closed, refused, metrics.exposure_from(value_at_close, cash_at_close))
+        outcomes = metrics.order_outcomes((row.status, row.reason) for row in desk.orders)
+        n_open = sum(t["status"] == "open" for t in desk.trades)
+        stats = metrics.figures(returns, closed, outcomes, metrics.exposure_from(value_at_close, cash_at_close), n_open)
         # numpy's sum, as pandas' (the same pairwise order, so the same last bit)
         fees = float(np.array([f["fees"] for f in desk.fills], dtype="float64").sum()) if desk.fills else 0.0
         borrow_fees = float(np.array([b["fee"] for b in ledger.rows], dtype="float64").sum()) if ledger.rows else 0.0
@@ -480,5 +465,5 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
         borrow_fees=borrow_fees,
         start=str(prep.sessions[0].date()), end=str(prep.sessions[-1].date()), sessions=len(prep.sessions),
     )
-    return Result(returns, equity, trades, orders, fills, borrow, stats, merged, strat.log_lines,
-                  strat.sessions_skipped)
+    return Result(returns, equity, trades, orders, fills, borrow, stats, merged,
+                  [] if plain else strat.log_lines, getattr(strat, "sessions_skipped", 0))

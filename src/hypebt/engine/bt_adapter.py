@@ -1,40 +1,101 @@
-"""The one module that touches Backtrader's private internals (tested for ``>=1.9.78,<1.10``).
+"""The one module that touches Backtrader's private internals (written against ``backtrader==1.9.78.123``).
 
-Everything else in hypebt uses Backtrader's public extension points only (``Strategy`` hooks,
-``CommInfoBase._getcommission`` and ``get_credit_interest``, feeds' ``preload``/``_load``).
-The overrides here exist for speed (a whole-market run steps thousands of aligned feeds) and
-for A-share fills Backtrader cannot express; each says why on its line. A Backtrader upgrade
-is checked here first: ``tests/test_architecture.py`` keeps private uses out of other modules.
+What Backtrader does in a hypebt run, and what hypebt does (the design note is
+``docs/backtrader.md``): Backtrader runs the strategy (its ``Strategy`` class, parameters, lines,
+indicators, ``notify_order``/``notify_trade``, analyzers) and the clock; hypebt's broker
+(:class:`hypebt.engine.broker.AShareBroker`, a ``BrokerBase`` subclass using public interfaces
+only) takes every order to the A-share market. Everything private is here, each override with its
+reason, and ``BACKTRADER_SOURCES`` records the hash of the source of every Backtrader function
+overridden, copied or called privately: ``tests/test_architecture.py`` fails when the installed
+Backtrader's differs (read the new source, adapt, update the hash).
 
-- :class:`AlignedCerebro`: the vectorised loop for feeds that all deliver every session.
-- :class:`AlignedArrayFeed`: :class:`hypebt.market.feed.ArrayFeed` stepping its lines directly.
-- :class:`AShareBroker`: fills at the price and session the order checks decided.
+- :class:`AlignedCerebro`: the run loop for feeds that all deliver every session: warm-up bars
+  step the lines and indicators only, each session is opened and closed on the broker, today's
+  unknown fields are hidden before the open, sleeping strategies skip sessions at once.
+- :func:`share_index` and :class:`AlignedArrayFeed`: one index for every line of every feed, and
+  the look-ahead guard on reads (:class:`_AlignedLine`); indicator lines refuse later bars.
 - :class:`AlignedStrategy`: the base of :class:`hypebt.engine.strategy.Strategy`.
+- :func:`strategy_params`: a Backtrader strategy's ``params`` as a dict.
 """
 
 from __future__ import annotations
 
 import array
+import contextlib
+import hashlib
+import inspect
 import math
 import re
 
 import backtrader as bt
 
+from hypebt.core.errors import LookAheadError
 from hypebt.market.feed import ArrayFeed
+
+# sha256 (first 16 hex digits) of inspect.getsource of each Backtrader function this module (or
+# hypebt's ArrayFeed) overrides, copies part of, or relies on privately (see the module docstring).
+BACKTRADER_SOURCES = {
+    "Cerebro._runonce": "c13179923cde2641",            # replaced: AlignedCerebro._runonce keeps its per-bar sequence
+    "Cerebro._brokernotify": "69e93a0f90550b6c",                       # called per session
+    "Strategy._oncepost": "980361d4a31f0eb5",          # called per session; warm-up bars repeat its first steps
+    "Strategy._oncepost_open": "67791d7f067888d4",     # called per session
+    "Strategy._getminperstatus": "fad88e260175334d",   # skipped without indicators; set after the warm-up
+    "Strategy._addnotification": "56496c442d3bdc59",                   # books Backtrader's trades from executed orders (notify_trade)
+    "LineBuffer.__getitem__": "2ea3fe3af00750bb",      # _AlignedLine/_IndicatorLine: the same read, guarded
+    "LineBuffer.get": "ec14f5dffc950495",              # idem
+    "LineBuffer.get_idx": "d334983f021f8aad",          # _AlignedLine: its _idx is the shared position
+    "LineBuffer.set_idx": "1ce1072261060de5",                    # idem
+    "LineBuffer.forward": "19fbf69aa6a99323",          # skip_sessions extends the strategy's lines at once
+    "LineSeries.reset": "98a56381398c0034",                            # AlignedArrayFeed keeps its buffers between sweep runs
+    "LineSeries.__getattr__": "fbe300eb9fe0926b",                      # AlignedStrategy resolves data{i}_{line} names lazily
+    "AbstractDataBase.preload": "3e354a030eb6492a",                    # ArrayFeed loads whole arrays at once
+    "AbstractDataBase.advance": "c515dced700396bd",    # AlignedArrayFeed.advance moves the shared index
+    "AbstractDataBase.advance_peek": "87b4c2bcfb1eaa34",  # idem
+    "MetaStrategy.donew": "32e2673f8ba2851c",                          # _LazyDataNames: the feeds set as it sets them
+    "MetaLineIterator.donew": "4832ef84faf0f64a",      # idem, names lazily
+    "Analyzer._notify_fund": "825eae33b4eccd3f",       # AlignedStrategy.renotify_fund after at-close fills
+    "OrderBase.__init__": "cb05e0f0f97837a3",          # bt_orders replaces the reference price it takes before the open
+}
+
+
+def backtrader_sources() -> dict[str, str]:
+    """The hash of the installed Backtrader's source of each entry of :data:`BACKTRADER_SOURCES`."""
+    owners = {"Cerebro": bt.Cerebro, "Strategy": bt.Strategy, "LineBuffer": bt.linebuffer.LineBuffer,
+              "LineSeries": bt.LineSeries, "AbstractDataBase": bt.feed.AbstractDataBase,
+              "MetaStrategy": bt.strategy.MetaStrategy, "MetaLineIterator": bt.lineiterator.MetaLineIterator,
+              "Analyzer": bt.Analyzer, "OrderBase": bt.order.OrderBase}
+    out = {}
+    for name in BACKTRADER_SOURCES:
+        owner, attr = name.split(".")
+        text = inspect.getsource(vars(owners[owner])[attr])
+        out[name] = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return out
+
+
+# --- one index for every feed line, and the look-ahead guard ---------------------------------------
+
+LATE_LINES = frozenset({"close", "high", "low", "volume", "openinterest"})  # not known before the open
 
 
 class _Position:
-    """The bar position shared by every line of every aligned feed."""
+    """The bar position shared by every line of every aligned feed; ``hidden``: before the open,
+    when today's close, high, low and volume are not known."""
 
-    __slots__ = ("idx", "lencount")
+    __slots__ = ("idx", "lencount", "hidden", "trusted")
 
     def __init__(self):
-        self.idx, self.lencount = -1, 0
+        self.idx, self.lencount, self.hidden, self.trusted = -1, 0, False, False
+
+
+def _date(position: _Position, stamps) -> str:
+    i = position.idx
+    return str(bt.num2date(stamps[i]).date()) if 0 <= i < len(stamps) else "setup"
 
 
 class _AlignedLine(bt.linebuffer.LineBuffer):
-    """A feed line whose index is the shared :class:`_Position`: advancing every
-    feed by a bar is then one step instead of one per line of every feed."""
+    """A feed line whose index is the shared :class:`_Position` (advancing every feed by a bar is
+    one step), and whose reads stop at what is known: a later bar, today's close (high, low,
+    volume) before the open, or a bar before the first raise instead of returning a value."""
 
     @property
     def _idx(self):  # LineBuffer's private index, redirected to the shared position
@@ -52,72 +113,194 @@ class _AlignedLine(bt.linebuffer.LineBuffer):
     def lencount(self, value):
         self._position.lencount = value
 
+    def __getitem__(self, ago):
+        pos = self._position
+        i = pos.idx + ago
+        if (ago > 0 or i < 0 or (ago == 0 and pos.hidden and self._late)) and not pos.trusted:
+            raise self._refusal(ago)
+        return self.array[i]
+
+    def get(self, ago=0, size=1):
+        pos = self._position
+        if (ago > 0 or pos.idx < 0 or (ago == 0 and pos.hidden and self._late)) and not pos.trusted:
+            raise self._refusal(ago)
+        end = pos.idx + ago + 1
+        return self.array[max(end - size, 0):end]
+
+    def _refusal(self, ago) -> Exception:
+        pos, name = self._position, self._field
+        day = _date(pos, self._stamps)
+        if pos.idx < 0:
+            return LookAheadError(f"{self._code}.{name}[{ago}]: no bar is known before the first session "
+                                  "(build indicators in __init__, read values in next)")
+        if ago > 0:
+            return LookAheadError(f"{self._code}.{name}[{ago}] on {day}: a positive index is a later bar; "
+                                  "use [0] for the latest bar, [-1] for the one before")
+        if ago == 0:
+            return LookAheadError(f"{self._code}: today's {name} ({day}) is not known before the open "
+                                  f"(next_open/on_open): use {name}[-1] for the last session's, open[0] for "
+                                  "today's open, or decide in next/on_close")
+        return IndexError(f"{self._code}.{name}[{ago}] on {day}: no bar {-ago} session(s) back yet; "
+                          "add warmup = N (sessions) to the spec to load bars before start")
+
+
+class _IndicatorLine(bt.linebuffer.LineBuffer):
+    """An indicator's line, computed over the whole data before the run (``runonce``): a read of a
+    later value (``[1]``), or before its first value, would return one not known yet: refused."""
+
+    def __getitem__(self, ago):
+        i = self.idx + ago
+        if ago > 0 or i < 0:
+            raise LookAheadError(
+                f"an indicator read [{ago}] {'a later bar' if ago > 0 else 'before its first value'}: its values "
+                "are computed over the whole data before the run; use [0] for the latest known, [-1] before it")
+        return self.array[i]
+
+    def get(self, ago=0, size=1):
+        if ago > 0:
+            raise LookAheadError(f"an indicator's get(ago={ago}) reads later bars; use ago <= 0")
+        end = self.idx + ago + 1
+        return self.array[max(end - size, 0):end]
+
+
+def _guard_indicators(owner) -> None:
+    """Swap the lines of ``owner``'s indicators (and theirs) to :class:`_IndicatorLine`."""
+    for ind in getattr(owner, "_lineiterators", {}).get(bt.LineIterator.IndType, ()):
+        for line in ind.lines:
+            if type(line) is bt.linebuffer.LineBuffer:
+                line.__class__ = _IndicatorLine
+        _guard_indicators(ind)
+
+
+def share_index(feeds) -> _Position:
+    """One index for ``feeds`` (all delivering every session): their lines share it from preload on."""
+    position = _Position()
+    for feed in feeds:
+        feed.__dict__["_hypebt_position"] = position
+    return position
+
+
+@contextlib.contextmanager
+def today_readable(data):
+    """Let Backtrader's own code read the feed unguarded (``bt.Order`` takes a reference price from
+    today's close when it is created; before the open the broker replaces it with the last close)."""
+    pos = data.__dict__.get("_aligned")
+    if pos is None or pos.trusted:
+        yield
+        return
+    pos.trusted = True
+    try:
+        yield
+    finally:
+        pos.trusted = False
+
+
+class AlignedArrayFeed(ArrayFeed):
+    """:class:`ArrayFeed` whose lines share one index (:func:`share_index`) and guard their reads."""
+
+    def reset(self):  # LineSeries.reset gives every line a new, empty array for preload to refill
+        if self.__dict__.get("_aligned") is not None and self.__dict__.get("_bufs") is not None:
+            # Kept aligned between runs (sweeps): the lines hold this feed's buffers already;
+            # moving the shared index to the start is the whole reset.
+            position = self._aligned
+            position.idx, position.lencount, position.hidden = -1, 0, False
+            self._kept_loaded = True
+            return
+        self._kept_loaded = False
+        super().reset()
+
+    def preload(self):
+        if self.__dict__.get("_kept_loaded"):
+            self._i = self._n  # loaded: the buffers are in place and the index is at the start
+            return
+        super().preload()
+        position = self.__dict__.setdefault("_hypebt_position", _Position())
+        for name, line in zip(self.lines.getlinealiases(), self.lines):
+            if type(line) is not bt.linebuffer.LineBuffer or len(line.array) != self._n:
+                raise RuntimeError("AlignedArrayFeed: its lines must be freshly preloaded to share an index")
+            line.__class__ = _AlignedLine  # one shared index, guarded reads (see _AlignedLine)
+            line._position, line._field, line._code = position, name, self.p.arrays.code
+            line._late, line._stamps = name in LATE_LINES, self._stamps
+        self._aligned = position
+
+    def release(self) -> None:
+        """Give the lines back their own index (the feed is not reused with the same others)."""
+        position = self.__dict__.pop("_aligned", None)
+        if position is None:
+            return
+        for line in self.lines:
+            line.__class__ = bt.linebuffer.LineBuffer
+            line._idx, line.lencount = position.idx, position.lencount
+        self.__dict__.pop("_hypebt_position", None)
+
+    def advance_peek(self):
+        i = self._aligned.idx + 1 if "_aligned" in self.__dict__ else self.lines.datetime.idx + 1
+        return self._stamps[i] if i < self._n else float("inf")
+
+    def advance(self, size=1, datamaster=None, ticks=True):
+        # Daily bars here are never replayed nor resampled: skip Backtrader's per-bar tick
+        # bookkeeping. A feed alone moves its own position; shared, the Cerebro moves it once.
+        position = self.__dict__.get("_aligned")
+        if position is not None:
+            position.idx += size
+            position.lencount += size
+        else:
+            for line in self.lines:
+                line.advance(size)
+
 
 class AlignedCerebro(bt.Cerebro):
-    """Cerebro whose vectorised loop knows every feed is aligned to the same sessions.
+    """Cerebro whose loop knows every feed is aligned to the same sessions (see the module docstring).
 
-    Backtrader's ``_runonce`` peeks at every feed's next timestamp each bar to
-    find which feeds move; hypebt's feeds (:class:`hypebt.market.feed.ArrayFeed`) all
-    deliver every session, so each bar simply advances them all. Everything
-    else (cheat-on-open, broker cycle, strategy, analyzers, timers) is
-    Backtrader's own sequence.
+    ``hypebt_warmup``: bars at the head of the feeds before the run's first session (the spec's
+    ``warmup``): lines and indicators step through them, nothing else runs. ``hypebt_sleep``:
+    skip sessions a flat, idle hypebt strategy declared it does not need. ``hypebt_keep_aligned``:
+    the feeds run together again (sweeps), their shared index stays.
     """
+
+    hypebt_warmup = 0
+    hypebt_sleep = False
+    hypebt_keep_aligned = False
 
     def _runonce(self, runstrats):  # replaces the per-bar scan of every feed's next timestamp
         for strat in runstrats:
             strat._once()  # Backtrader's own precomputation of indicators, as in Cerebro._runonce
             strat.reset()
+            _guard_indicators(strat)  # their values are all computed now: later ones must not be read
         datas = self.datas
-        stamps = datas[0]._stamps  # hypebt's ArrayFeed attribute: the sessions' date numbers
-        position = datas[0].__dict__.get("_hypebt_position")  # set by _align, on feeds kept aligned
-        if position is None or position.idx != -1 or any(d.__dict__.get("_hypebt_position") is not position
-                                                          for d in datas):
-            position = self._align(datas, len(stamps))
+        position = datas[0].__dict__.get("_aligned")
+        if position is None or any(d.__dict__.get("_aligned") is not position for d in datas):
+            raise RuntimeError("AlignedCerebro needs AlignedArrayFeeds sharing one index (share_index)")
         try:
-            self._aligned_loop(runstrats, stamps, position)
+            self._aligned_loop(runstrats, datas[0]._stamps, position)
         finally:
+            position.hidden = False
             if not self.hypebt_keep_aligned:
-                # Give the lines back their own index (the feeds may run in another Cerebro next).
                 for d in datas:
-                    d._hypebt_position = None
-                    for line in d._all_lines:
-                        line.__class__ = bt.linebuffer.LineBuffer
-                        line._idx, line.lencount = position.idx, position.lencount
-
-    # engine.run sets it for feeds reused run after run with the same others (sweeps): their lines
-    # then keep sharing one index, and the next run finds them aligned (Backtrader's reset and
-    # preload move that index back to the start, as they would each line's own).
-    hypebt_keep_aligned = False
-
-    @staticmethod
-    def _align(datas, n: int) -> _Position:
-        position = _Position()
-        for d in datas:
-            for line in d._all_lines:
-                # LineBuffer's private index must be untouched and the arrays preloaded to swap safely
-                if type(line) is not bt.linebuffer.LineBuffer or line._idx != -1 or len(line.array) != n:
-                    raise RuntimeError("AlignedCerebro needs preloaded ArrayFeeds aligned to the same sessions")
-                line.__class__ = _AlignedLine  # one shared index for every line (see _AlignedLine)
-                line._position = position
-        for d in datas:
-            d._hypebt_position = position
-        return position
-
-    hypebt_sleep = False  # engine.run sets it: skip sessions a flat, idle strategy declared it does not need
+                    d.release()
 
     def _aligned_loop(self, runstrats, stamps, position):
-        # Cerebro._runonce's sequence per bar, private calls and all, minus the feed scan; and
-        # the sessions a sleeping strategy skips at once.
-        n = len(stamps)
+        # Cerebro._runonce's sequence per bar, minus the feed scan; the session opened and closed on
+        # the broker; the sessions a sleeping strategy skips at once.
+        n, warm, broker = len(stamps), min(self.hypebt_warmup, len(stamps)), self.broker
+        for i in range(warm):  # warm-up: the clock, the lines and the indicators only
+            position.idx += 1
+            position.lencount += 1
+            for strat in runstrats:
+                _warm_step(strat, stamps[i])
+        if warm:
+            for strat in runstrats:
+                strat._minperstatus = strat._getminperstatus()  # as _oncepost would have left it
         sleeper = self._sleeper(runstrats)
-        i = 0
+        i = warm
         while i < n:
+            s = i - warm
             if sleeper is not None and sleeper.idle():
-                j = sleeper.wake.next_awake(i)
+                j = warm + sleeper.wake.next_awake(s)
                 if j > i:
-                    # Flat and idle until session j: nothing happens on sessions i..j-1 (no
-                    # hooks, no broker work, the value is the cash): step over them in one go.
-                    sleeper.skip_sessions(i, j)
+                    # Flat and idle until session j: nothing happens on sessions i..j-1 (no hooks,
+                    # no broker work, the value is the cash): step over them in one go.
+                    sleeper.skip_sessions(s, j - warm)
                     position.idx += j - i
                     position.lencount += j - i
                     i = j
@@ -126,12 +309,16 @@ class AlignedCerebro(bt.Cerebro):
             i += 1
             position.idx += 1
             position.lencount += 1
+            broker.begin_session(s)
             self._check_timers(runstrats, dt0, cheat=True)
-            if self.p.cheat_on_open:
+            position.hidden = True  # before the open: today's close, high, low, volume are unknown
+            try:
                 for strat in runstrats:
                     strat._oncepost_open()
                     if self._event_stop:
                         return
+            finally:
+                position.hidden = False
             self._brokernotify()
             if self._event_stop:
                 return
@@ -141,6 +328,12 @@ class AlignedCerebro(bt.Cerebro):
                 if self._event_stop:
                     return
                 self._next_writers(runstrats)
+            broker.close_session(s)
+        broker.finish()
+        for strat in runstrats:
+            end = getattr(strat, "end_of_run", None)
+            if end is not None:
+                end()
 
     def _sleeper(self, runstrats):
         """The strategy that may sleep, or None: sleeping on, one hypebt strategy, and nothing
@@ -155,204 +348,16 @@ class AlignedCerebro(bt.Cerebro):
         return strat
 
 
-class AlignedArrayFeed(ArrayFeed):
-    """:class:`ArrayFeed` whose bar step moves its lines' indexes directly.
-
-    Used when Backtrader steps the feeds itself (a Cerebro other than :class:`AlignedCerebro`).
-    """
-
-    def reset(self):  # LineSeries.reset gives every line a new, empty array for preload to refill
-        position = self.__dict__.get("_hypebt_position")
-        if position is not None and self.__dict__.get("_bufs") is not None:
-            # Kept aligned by AlignedCerebro between runs (sweeps): the lines hold this feed's
-            # buffers already; moving the shared index to the start is the whole reset.
-            position.idx, position.lencount = -1, 0
-            self._kept_loaded = True
-            return
-        self._kept_loaded = False
-        super().reset()
-
-    def preload(self):
-        if self.__dict__.get("_kept_loaded"):
-            self._i = self._n  # loaded: the buffers are in place and the index is at the start
-            return
-        super().preload()
-
-    def advance_peek(self):
-        i = self._dt_line._idx + 1  # LineBuffer's private index: the next bar's position
-        return self._stamps[i] if i < self._n else float("inf")
-
-    def advance(self, size=1, datamaster=None, ticks=True):
-        # Daily bars here are never replayed nor resampled: skip Backtrader's
-        # per-bar tick bookkeeping and move every line's index directly (what
-        # LineBuffer.advance does, without the method calls).
-        for line in self._all_lines:
-            line._idx += size
-            line.lencount += size
-
-
-class AShareBroker(bt.brokers.BackBroker):
-    """BackBroker that fills at the price and date the order checks set.
-
-    ``order.info['fill_price']`` is set by :mod:`hypebt.market.orders` after the
-    limit, lot, T+1, suspension and short checks; Backtrader's own slippage and
-    cash check are not used. At-close orders are filled at once
-    (:meth:`fill_now`), orders at the open in this session's broker cycle.
-    The CommInfo (:class:`hypebt.market.broker.AShareCommInfo`) is told the trade date of
-    each fill: the stamp duty changed on 2023-08-28.
-    """
-
-    def _try_exec_market(self, order, popen, phigh, plow):  # the order checks chose the price
-        price = order.info.get("fill_price")
-        if price is None:
-            return super()._try_exec_market(order, popen, phigh, plow)
-        self._execute(order, ago=0, price=price)
-
-    bt_orders = False  # engine.run(bt_orders=True): fills go through Backtrader Order objects (the reference)
-    after_cycle = None  # the order desk's fills at this open (OrderDesk.fill_queued), after the broker's cycle
-
-    def next(self):  # BackBroker's session cycle (borrow interest, its own orders), then the desk's fills
-        if self.bt_orders or self.pending or self.submitted or self._toactivate or self._userhist or self._fundhist:
-            super().next()  # Backtrader's whole cycle: it has orders (or histories) of its own to process
-        else:
-            self._cycle_without_orders()
-        if self.after_cycle is not None:
-            self.after_cycle()
-
-    def _cycle_without_orders(self) -> None:
-        """BackBroker.next when no Backtrader order exists (hypebt's direct fills): the borrow
-        interest, then the value. What BackBroker.next also does is skipped because it is nothing
-        for stock-like positions: the interest of a long is 0.0 (AShareCommInfo), the end-of-bar
-        cash adjustment is 0.0, and its order queues are empty. Same cash, same value, bit for bit."""
-        credit = 0.0
-        for data, pos in self.positions.items():
-            if pos.size < 0:  # only shorts pay interest (AShareCommInfo.get_credit_interest)
-                credit += self.getcommissioninfo(data).get_credit_interest(data, pos, data.datetime.datetime())
-        self.cash -= credit
-        self._get_value()
-
-    def _get_value(self, datas=None, lever=False):  # BackBroker's valuation, without the per-position lookups
-        if self.bt_orders or datas is not None or self._cash_addition or self._fundhist or not self.p.shortcash:
-            return super()._get_value(datas=datas, lever=lever)  # Backtrader's own (the reference runs)
-        # BackBroker._get_value for stock-like schemes with mult 1 and leverage 1 (AShareCommInfo
-        # has no others): the same sums, in the same order, so the same floats.
-        pos_value = pos_value_unlever = unrealized = 0.0
-        for data, position in self.positions.items():
-            shared = data.__dict__.get("_hypebt_position")  # an aligned ArrayFeed: its close without line lookups
-            close = data._close_buf[shared.idx] if shared is not None else data.close[0]
-            size = position.size
-            dvalue = size * close
-            dunrealized = size * (close - position.price)
-            pos_value += dvalue
-            unrealized += dunrealized
-            if dvalue > 0:  # long position - unlever
-                pos_value_unlever += dvalue - dunrealized
-                pos_value_unlever += dunrealized
-            else:
-                pos_value_unlever += dvalue
-        self._value = self.cash + pos_value_unlever
-        self._fundval = self._value / self._fundshares
-        self._valuemkt = pos_value_unlever
-        self._valuelever = self.cash + pos_value
-        self._valuemktlever = pos_value
-        self._leverage = pos_value / (pos_value_unlever or 1.0)
-        self._unrealized = unrealized
-        return self._valuelever if lever else self._value
-
-    def fill(self, data, size: int, price: float, day) -> bool:
-        """Fill ``size`` shares of ``data`` (negative: a sale) at ``price`` on ``day``, now.
-
-        What :meth:`_execute` does for a market order of hypebt's (stock-like, no leverage, never
-        reversing a position), without an ``Order`` object: the position (Backtrader's
-        ``Position.update``, average price and all), the cash (Backtrader's arithmetic, in its
-        order, so the same float to the last bit) and the dated commission. What ``_execute`` also
-        keeps for its ``Order`` (the interest booked to it, the futures' adjustment base) has no
-        reader here. False, with nothing
-        changed, when opening would leave negative cash (Backtrader's ``Margin`` status).
-        ``tests/test_sleep.py`` checks every ledger row against Backtrader's own execution.
-        """
-        position = self.positions[data]
-        held = position.size
-        reduces = bool(held) and (held > 0) != (size > 0)
-        if reduces and abs(size) > abs(held):
-            raise RuntimeError(f"{data._name}: a fill of {size} would reverse a position of {held} (the order "
-                               "checks refuse that: sell or cover first)")
-        comminfo = self.getcommissioninfo(data)
-        comminfo.trade_date = day
-        self.cash += 0.001  # the tenth of a fen lent as in _execute below
-        try:
-            cash = self.cash
-            if reduces:  # BackBroker._execute: the closed value at the basis plus the pnl
-                basis = position.price
-                cash += -size * basis + -size * (price - basis)
-            else:  # opening: the value
-                cash -= size * price
-            cash -= comminfo.getcommission(size, price)
-            ok = reduces or cash >= 0.0  # opening never leaves negative cash
-            if ok:
-                self.cash = cash
-                position.update(size, price)
-        finally:
-            self.cash = round(self.cash - 0.001, 2)
-            comminfo.trade_date = None
-        if not position.size:
-            del self.positions[data]
-        return ok
-
-    def revalue(self) -> None:
-        """Recompute the portfolio value after fills (``BackBroker`` caches it at each cycle's end)."""
-        self._get_value()
-
-    def fill_now(self, order) -> None:
-        """Execute an order within the current session (an at-close fill).
-
-        Backtrader would execute it in the next session's cycle, after that
-        session's borrow fee and with the position invisible at its open; filling
-        it here keeps positions, T+1, borrow days and the day's value right.
-        """
-        self.pending.remove(order)
-        self._execute(order, ago=0, price=order.info["fill_price"])  # Backtrader has no public fill
-        self._get_value()  # the analyzers read this session's value after the fill
-
-    def notify(self, order):  # BackBroker.notify queues a copy of the order at every status change
-        # hypebt's order desk acts only on an order's final status (filled, refused, cancelled),
-        # and a final order never changes again: queue it as it is, and skip the intermediate
-        # statuses (submitted, accepted), which nothing reads. Saves two copies per order.
-        if order.status in (order.Submitted, order.Accepted):
-            return
-        self.notifs.append(order)
-
-    def _ocoize(self, order, oco):  # BackBroker makes every order its own one-cancels-other group
-        # ... and then, at each fill, scans every pending order for members of that group (none:
-        # hypebt places no OCO orders): a cost growing with the pending orders, for nothing.
-        if oco is not None:
-            super()._ocoize(order, oco)
-
-    def _ococheck(self, order):  # the group lookup of orders that have none (see _ocoize)
-        if order.ref in self._ocos:
-            super()._ococheck(order)
-
-    def held(self, data) -> int:
-        """Shares held of ``data`` (negative when short), without creating an empty position."""
-        pos = self.positions.get(data)
-        return int(pos.size) if pos is not None else 0
-
-    def _execute(self, order, ago=None, price=None, cash=None, position=None, dtcoc=None):  # dated fees, fen cash
-        comminfo = self.getcommissioninfo(order.data)
-        comminfo.trade_date = order.data.datetime.date(0)
-        # Cash is whole fen (prices, fees and borrow are all in fen). Backtrader
-        # compares float sums with 0, so a buy costing exactly the cash would be
-        # refused for -1e-13: lend it a tenth of a fen, then round back to the fen.
-        self.cash += 0.001
-        try:
-            super()._execute(order, ago=ago, price=price, cash=cash, position=position, dtcoc=dtcoc)
-        finally:
-            self.cash = round(self.cash - 0.001, 2)
-            comminfo.trade_date = None  # a commission outside a fill has no date: an error, not today
-        # Backtrader values every position it has ever held at every bar: drop flat ones.
-        pos = self.positions.get(order.data)
-        if pos is not None and not pos.size:
-            del self.positions[order.data]
+def _warm_step(strat, dt0) -> None:
+    """A warm-up bar: what ``Strategy._oncepost`` does before notifying and calling ``next``."""
+    for indicator in strat._lineiterators[bt.LineIterator.IndType]:
+        if len(indicator._clock) > len(indicator):
+            indicator.advance()
+    if strat._oldsync:
+        strat.advance()
+    else:
+        strat.forward()
+    strat.lines.datetime[0] = dt0
 
 
 _DATA_NAME = re.compile(r"data(\d*)(?:_(\w+))?")
@@ -412,27 +417,14 @@ class AlignedStrategy(bt.Strategy, metaclass=_LazyDataNames):
             return super()._getminperstatus()
         return -1
 
-    def _addnotification(self, order, quicknotify=False):  # Strategy's order-notification intake
-        # Backtrader also books its own Trade objects here (a copy of each at every change);
-        # hypebt keeps its trades in the order desk and reads none of them: pass the order on.
-        if not order.p.simulated:
-            self._orderspending.append(order)
-        if quicknotify:
-            self._notify(qorders=[order], qtrades=[])
-
-    def idle(self) -> bool:
-        """Backtrader's side of "nothing held, nothing waiting": no position, no order at the
-        broker, no notification to deliver (hypebt's Strategy adds its own order state)."""
-        broker = self.broker
-        return not (broker.positions or broker.pending or broker.notifs or self._orderspending
-                    or self._tradespending)
+    def notifications_pending(self) -> bool:
+        """Backtrader order or trade notifications not yet delivered to the strategy."""
+        return bool(self._orderspending or self._tradespending)
 
     def skip_sessions(self, first: int, stop: int) -> None:
-        """Sessions ``first``..``stop - 1`` pass while idle: their equity rows are the cash and the
-        value (nothing is held: the value is the cash), the strategy's clock moves with the feeds."""
-        self._eq_cash[first:stop] = self.broker.getcash()
-        self._eq_value[first:stop] = self.broker.getvalue()
-        self._eq_n = stop
+        """Sessions ``first``..``stop - 1`` pass while idle: the broker records them (nothing is held:
+        the value is the cash), the strategy's clock moves with the feeds."""
+        self.broker.skip_sessions(first, stop)
         n = stop - first
         for line in self.lines:  # the strategy's own lines, as _oncepost would per bar
             if type(line.array) is array.array:  # LineBuffer.forward(size=n), one extend for n appends
@@ -451,3 +443,21 @@ class AlignedStrategy(bt.Strategy, metaclass=_LazyDataNames):
         cash, value = broker.getcash(), broker.getvalue()
         for analyzer in self.analyzers:
             analyzer._notify_fund(cash, value, broker.fundvalue, broker.fundshares)  # no public re-notify
+
+
+def strategy_params(cls) -> dict:
+    """A Backtrader strategy class's parameters and defaults (its ``params`` tuple or dict, and
+    those it inherits), without Backtrader's own underscored ones (``bt.SignalStrategy``'s)."""
+    return {k: v for k, v in cls.params._getitems() if not k.startswith("_")}
+
+
+def declarations(cls) -> dict:
+    """What a strategy class's body declared that Backtrader's metaclasses turned into generated
+    classes (``params``, ``lines``, ``plotinfo``, ``plotlines``), back as the plain values a class body
+    holds: rebuilding the class with them in a fresh process makes the metaclasses generate those
+    classes there (a class of a notebook cell travels to sweep workers this way, see
+    :mod:`hypebt.engine.portable`). Reads Backtrader's ``_getpairs``/``_getlines``."""
+    base = cls.__mro__[1]
+    own_lines = [ln for ln in cls.lines._getlines() if ln not in base.lines._getlines()]
+    return {"params": tuple(cls.params._getpairs().items()), "lines": tuple(own_lines),
+            "plotinfo": dict(cls.plotinfo._getpairs()), "plotlines": dict(cls.plotlines._getpairs())}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from hypebt.core.i18n import N_
 from hypebt.core.errors import InputError
 from hypebt.data import boards as B
 from hypebt.data import events as E
@@ -153,12 +154,13 @@ def attach(tradables: list, universes: BoardUniverses | None, run_codes: tuple[s
         records.append(record(t, res, len(members), len(kept), no_bar))
         if no_bar:
             shown = ", ".join(f"{c} ({w})" for c, w in list(no_bar.items())[:6])
-            notes.append(f"event {t.event.id} ({t.session.date()}): {len(no_bar)} of {len(members)} members without "
-                         f"a bar that session: {shown}{' ...' if len(no_bar) > 6 else ''}")
+            notes.append(N_("event %(event)s (%(day)s): %(n)s of %(members)s members without a bar that session: "
+                            "%(list)s", event=t.event.id, day=t.session.date(), n=len(no_bar), members=len(members),
+                            list=shown + (" ..." if len(no_bar) > 6 else "")))
     late = [r["event"] for r in records if r["look_ahead"]]
     if late:
-        notes.append(f"look-ahead: {len(late)} event(s) use a board snapshot published after them "
-                     f"(allow_look_ahead): {', '.join(late)}")
+        notes.append(N_("look-ahead: %(n)s event(s) use a board snapshot published after them (allow_look_ahead): "
+                        "%(list)s", n=len(late), list=", ".join(late)))
     return out, records, notes
 
 

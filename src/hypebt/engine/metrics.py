@@ -21,7 +21,14 @@ import pandas as pd
 PERIODS = 242  # A-share sessions in a year (quantstats assumes 252 unless told)
 
 METRICS = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility",
-           "win_rate", "n_trades", "exposure", "refused_orders")
+           "win_rate", "n_trades", "exposure", "refused_orders", "cancelled_orders", "expired_orders",
+           "open_positions")
+# Orders that did not fill, by who ended them (the order ledger's status and reason):
+# the strategy cancelled it; its life ran out (good_for sessions, or the end of the data); anything
+# else was refused by the market or the account (limits, T+1, lots, cash, margin, suspension, the
+# volume cap's unfilled part).
+CANCELLED_BY_STRATEGY = ("cancelled",)
+EXPIRED = ("good_for", "end_of_data")
 
 
 def _qs():
@@ -89,17 +96,52 @@ def _num(x) -> float | None:
     return None if math.isnan(x) or math.isinf(x) else x
 
 
+def order_outcomes(rows) -> dict[str, int]:
+    """Orders that did not fill, counted apart: ``refused_orders`` (by the market or the account),
+    ``cancelled_orders`` (by the strategy), ``expired_orders`` (``good_for`` ran out, or still
+    waiting when the data ended). ``rows``: ``(status, reason)`` pairs of the order ledger."""
+    out = {"refused_orders": 0, "cancelled_orders": 0, "expired_orders": 0}
+    for status, reason in rows:
+        if status in ("filled", "submitted"):
+            continue
+        if reason in CANCELLED_BY_STRATEGY:
+            out["cancelled_orders"] += 1
+        elif status == "expired" or reason in EXPIRED:
+            out["expired_orders"] += 1
+        else:
+            out["refused_orders"] += 1
+    return out
+
+
+def outcome_of(status: str, reason: str) -> str:
+    """``"filled"``, ``"refused"``, ``"cancelled"`` or ``"expired"``: who ended an order (see
+    :func:`order_outcomes`)."""
+    if status in ("filled", "submitted"):
+        return "filled"
+    if reason in CANCELLED_BY_STRATEGY:
+        return "cancelled"
+    if status == "expired" or reason in EXPIRED:
+        return "expired"
+    return "refused"
+
+
 def compute(returns: pd.Series, trades: pd.DataFrame, orders: pd.DataFrame, exposure: float) -> dict:
     """The standard figures. ``returns``: daily simple returns on a naive DatetimeIndex."""
     closed = trades[trades["status"] == "closed"] if len(trades) else trades
     pnl = closed["net_pnl"].to_numpy(dtype="float64") if len(closed) else np.empty(0)
-    refused = int((orders["status"] != "filled").sum()) if len(orders) else 0
-    return figures(returns, pnl, refused, exposure)
+    reasons = orders["reason"] if "reason" in orders else [""] * len(orders)
+    outcomes = order_outcomes(zip(orders["status"], reasons)) if len(orders) else None
+    n_open = int((trades["status"] == "open").sum()) if len(trades) else 0
+    return figures(returns, pnl, outcomes, exposure, n_open)
 
 
-def figures(returns: pd.Series, closed_pnl: np.ndarray, refused: int, exposure: float) -> dict:
-    """:func:`compute` from the closed trades' net P&L and the number of orders not filled,
-    without the ledger tables (what a sweep computes for each combination)."""
+def figures(returns: pd.Series, closed_pnl: np.ndarray, outcomes: dict | int | None, exposure: float,
+            open_positions: int = 0) -> dict:
+    """:func:`compute` from the closed trades' net P&L, the orders not filled (:func:`order_outcomes`)
+    and the positions open at the end, without the ledger tables (what a sweep computes for each
+    combination). ``n_trades`` counts closed trades; ``open_positions`` the trades still open."""
+    if not isinstance(outcomes, dict):
+        outcomes = {"refused_orders": int(outcomes or 0), "cancelled_orders": 0, "expired_orders": 0}
     values = returns.to_numpy(dtype="float64", na_value=np.nan)
     raw = np.where(np.isnan(values), 0.0, values)  # fillna(0): pandas' prod and any are numpy's on this
     r = np.where(np.isinf(raw), np.nan, raw)
@@ -117,7 +159,8 @@ def figures(returns: pd.Series, closed_pnl: np.ndarray, refused: int, exposure: 
         "win_rate": float((closed_pnl > 0).mean()) if len(closed_pnl) else None,
         "n_trades": int(len(closed_pnl)),
         "exposure": float(exposure),
-        "refused_orders": int(refused),
+        **{k: int(v) for k, v in outcomes.items()},
+        "open_positions": int(open_positions),
     }
 
 

@@ -1,14 +1,16 @@
 """The order methods of a strategy beyond the basic ones: partial sizes, targets, weights, limit and
 stop orders, cancelling, and the ``on_order`` callback (a base of :class:`hypebt.engine.strategy.Strategy`).
 
-Every order still goes through :meth:`hypebt.market.orders.OrderDesk.submit` and its A-share checks.
+Every order still goes through :meth:`hypebt.market.orders.OrderDesk.submit` and its A-share checks;
+so do the orders placed with Backtrader's own methods (``self.buy``, ``self.sell``, ``self.close``,
+``order_target_size``, brackets), through the broker (:mod:`hypebt.engine.broker`).
 
 - Targets (:meth:`OrderMethods.order_target_shares`, ``_value``, ``_percent``, ``_weights``) are
   worked out when the order is placed *for its moment*: one placed at a close for the next open is
   sized at that open, from the position then (orders already on their way count). Sizes are
   rounded toward the current position (:mod:`hypebt.engine.sizing`).
-- Limit and stop orders rest until they trigger, expire or are cancelled (:mod:`hypebt.engine.resting`,
-  fill rules in :mod:`hypebt.market.triggers`).
+- Limit and stop orders rest at the broker until they trigger, expire or are cancelled
+  (:mod:`hypebt.engine.resting`, fill rules in :mod:`hypebt.market.triggers`).
 - ``on_order(event)`` gets an :class:`hypebt.engine.resting.OrderEvent` for every fill, partial fill,
   refusal, cancellation and expiry, at the next moment the strategy could know it: fills at the
   open and refusals before the close hook, fills at the close right after it.
@@ -16,45 +18,27 @@ Every order still goes through :meth:`hypebt.market.orders.OrderDesk.submit` and
 
 from __future__ import annotations
 
-from hypebt.engine import sizing as Z
-from hypebt.engine.resting import OrderEvent, RestingBook, Ticket
-from hypebt.market import rules as R
-from hypebt.market import triggers as T
+import backtrader as bt
 
-TRADE_SIDE = {"buy": "buy", "cover": "buy", "sell": "sell", "short": "sell"}
+from hypebt.engine import sizing as Z
+from hypebt.engine.resting import OrderEvent, Ticket
 
 
 class OrderMethods:
     """Order methods and callbacks (see the module docstring)."""
 
     def _init_orders(self) -> None:
-        self._resting = RestingBook()
         self._events: list[OrderEvent] = []
-        self._ticket_rows: dict[int, Ticket] = {}  # id(ledger row) -> the ticket that sent it
-        self._ticket_now: Ticket | None = None  # the ticket whose order the desk is recording
 
     # --- the callback ----------------------------------------------------------------------------
     def on_order(self, order: OrderEvent) -> None:
         """Called for every fill, partial fill, refusal, cancellation and expiry (see OrderEvent)."""
 
-    def _ledger_event(self, row) -> None:
-        """The desk's listener: queue an event for each status a ledger row takes (delivered by
-        :meth:`_deliver`); a row just submitted is only linked to its ticket."""
-        if self._ticket_now is not None:
-            self._ticket_rows[id(row)] = self._ticket_now
-        if row.status == "submitted":
-            return
-        ticket = self._ticket_rows.pop(id(row), None) or self._ticket_now
+    def _ledger_event(self, row, ticket) -> None:
+        """The broker's listener: queue an event for each final status a ledger row takes (delivered
+        by :meth:`_deliver`), with the ticket (limit, stop or Backtrader order) it came from."""
         self._events.append(OrderEvent(row.date, row.code, row.side, int(row.size), row.price, row.at, row.status,
                                        row.reason, row.note, ticket))
-
-    def _as_ticket(self, ticket: Ticket, record, *args, **kwargs):
-        """Call the desk with ``ticket`` as the origin of what it records."""
-        self._ticket_now = ticket
-        try:
-            return record(*args, **kwargs)
-        finally:
-            self._ticket_now = None
 
     def _deliver(self) -> None:
         events, self._events = self._events, []
@@ -85,26 +69,49 @@ class OrderMethods:
         the current position. Returns the order (None when nothing is to do or it was refused)."""
         if not _now:
             return self._place(self.order_target_shares, code, target, at=at, note=note)
-        held = self.position(code) + self._on_the_way(code)
+        held = self.shares(code) + self._on_the_way(code)
         order = None
         for side, size in Z.target_steps(code, held, target, self.rules):
             order = self.desk.submit(code, side, size, at, note, self.session_no, self._phase)
         return order
 
-    def order_target_value(self, code: str, value: float, at: str = "open", note: str = "", _now: bool = False):
+    def order_target_value(self, code=None, value=None, at: str = "open", note: str = "", _now: bool = False, *,
+                           data=None, target=None):
         """Orders taking ``code`` to about ``value`` CNY (negative: short), valued at the price the
-        order fills at (this open, or this close)."""
+        order fills at (this open, or this close). Backtrader's keywords work too:
+        ``order_target_value(data=feed_or_code, target=cny)``."""
+        code, value = self._target_args("order_target_value", code, value, data, target)
         if not _now:
             return self._place(self.order_target_value, code, value, at=at, note=note)
         target = Z.shares_for_value(value, self._sizing_price(code, at)) if value else 0
         return self.order_target_shares(code, target, at=at, note=note, _now=True)
 
-    def order_target_percent(self, code: str, fraction: float, at: str = "open", note: str = "",
-                             _now: bool = False):
-        """Orders taking ``code`` to ``fraction`` of equity (0.1 = 10 %; negative: short)."""
+    def order_target_percent(self, code=None, fraction=None, at: str = "open", note: str = "",
+                             _now: bool = False, *, data=None, target=None):
+        """Orders taking ``code`` to ``fraction`` of equity (0.1 = 10 %; negative: short). Backtrader's
+        keywords work too: ``order_target_percent(data=feed_or_code, target=0.1)``."""
+        code, fraction = self._target_args("order_target_percent", code, fraction, data, target)
         if not _now:
             return self._place(self.order_target_percent, code, fraction, at=at, note=note)
         return self.order_target_value(code, fraction * self.equity, at=at, note=note, _now=True)
+
+    def _target_args(self, method: str, code, amount, data, target) -> tuple[str, float]:
+        """(code, amount) from hypebt's positional arguments or Backtrader's ``data=``/``target=``."""
+        if data is not None:
+            if code is not None:
+                raise TypeError(f"{method}: give the code or data=, not both")
+            code = data if isinstance(data, str) else self.broker.code_of(data)
+        elif code is not None and not isinstance(code, str):
+            code = self.broker.code_of(code)  # a feed given positionally, as Backtrader allows
+        if target is not None:
+            if amount is not None:
+                raise TypeError(f"{method}: give the amount or target=, not both")
+            amount = target
+        if code is None:
+            code = self.broker.code_of(self.data)  # Backtrader's default: the first feed
+        if amount is None:
+            amount = 0.0  # Backtrader's default target: close the position
+        return code, amount
 
     def order_target_weights(self, weights: dict, at: str = "open", note: str = "", _now: bool = False):
         """Targets for several codes at once (``{code: fraction of equity}``; other holdings are left
@@ -117,7 +124,7 @@ class OrderMethods:
         ups, downs = [], []
         for code, w in weights.items():
             target = Z.shares_for_value(w * equity, self._sizing_price(code, at)) if w else 0
-            held = self.position(code) + self._on_the_way(code)
+            held = self.shares(code) + self._on_the_way(code)
             (downs if abs(target) < abs(held) or target * held < 0 else ups).append((code, target))
         return [self.order_target_shares(code, target, at=at, note=note, _now=True) for code, target in downs + ups]
 
@@ -132,8 +139,7 @@ class OrderMethods:
             raise ValueError(f"{kind} order to {side} {code}: give shares or value")
         if value is not None and not value > 0:
             raise ValueError(f"{kind} order to {side} {code}: value must be positive, got {value!r}")
-        first = self.session_no + (1 if self._phase == "close" or self.session_no < 0 else 0)
-        return self._resting.add(code, side, kind, price, shares, value, first, good_for, note)
+        return self.broker.add_ticket(code, side, kind, price, shares, value, good_for, note)
 
     def buy_limit(self, code, price, shares=None, value=None, good_for: int | None = 1, note=""):
         """Buy at ``price`` or lower (default: a day order)."""
@@ -151,68 +157,21 @@ class OrderMethods:
         """Sell once the price falls to ``price``: a stop-loss (until cancelled by default)."""
         return self.order(code, "sell", "stop", price, shares, None, good_for, note)
 
-    def cancel(self, ticket: Ticket) -> bool:
-        """Cancel a resting limit or stop order; True if it was still active (an ``on_order`` event
+    def cancel(self, ticket) -> bool:
+        """Cancel a resting limit or stop order (a :class:`Ticket`), or an order placed with
+        Backtrader's methods (a ``bt.Order``); True if it was still waiting (an ``on_order`` event
         with status "cancelled" and reason "cancelled" follows)."""
+        if isinstance(ticket, bt.OrderBase):
+            return self.broker.cancel(ticket)
         if not isinstance(ticket, Ticket):
-            raise TypeError(f"cancel() takes a limit or stop order (a Ticket), got {ticket!r}")
+            raise TypeError(f"cancel() takes a limit or stop order (a Ticket) or a Backtrader order, got {ticket!r}")
         if not ticket.active:
             return False
-        ticket.status, ticket.reason = "cancelled", "cancelled"
-        self._as_ticket(ticket, self.desk.note_cancelled, ticket.code, ticket.side, ticket.shares or 0, ticket.price,
-                        ticket.at, "cancelled", ticket.note)
+        if ticket.order is not None:
+            return self.broker.cancel(ticket.order)
+        self.broker.end_ticket(ticket, "cancelled", "cancelled")
         return True
 
-    def _cancel_resting(self, reason: str) -> None:
-        """End every active ticket (at the end of the data)."""
-        for ticket in self._resting.all_active():
-            ticket.status, ticket.reason = "cancelled", reason
-            self._as_ticket(ticket, self.desk.note_cancelled, ticket.code, ticket.side, ticket.shares or 0,
-                            ticket.price, ticket.at, reason, ticket.note)
-
     def open_orders(self, code: str | None = None) -> list[Ticket]:
-        """Active limit and stop orders (of ``code``)."""
-        return [t for t in self._resting.all_active() if code is None or t.code == code]
-
-    def _work_resting(self) -> None:
-        """Before this session's broker cycle: trigger, send or keep each active ticket."""
-        for ticket in self._resting.active(self.session_no):
-            self._try_ticket(ticket)
-        for ticket in self._resting.expire(self.session_no):
-            self._as_ticket(ticket, self.desk.note_cancelled, ticket.code, ticket.side, ticket.shares or 0,
-                            ticket.price, ticket.at, "good_for", ticket.note, status="expired")
-
-    def _try_ticket(self, ticket: Ticket) -> None:
-        code, i = ticket.code, self.session_no
-        c = self._arrays[code].columns
-        if c["suspended"][i]:
-            return  # waits: nothing trades today
-        # The engine reads today's whole bar to decide the fill; the strategy only learns the outcome.
-        bar = R.Bar(float(c["open"][i]), float(c["high"][i]), float(c["low"][i]), float(c["close"][i]))
-        raw = T.trigger_price(ticket.kind, TRADE_SIDE[ticket.side], ticket.price, bar)
-        if raw is None:
-            return
-        held = self.position(code)
-        if ticket.shares is not None:
-            size = ticket.shares
-        elif ticket.side == "sell":
-            size = max(held, 0)
-        elif ticket.side == "cover":
-            size = max(-held, 0)
-        else:
-            size = R.buy_size(code, ticket.value / raw, self.rules)
-        if size == 0 and ticket.side in ("sell", "cover") and self._on_the_way(code):
-            return  # the position it protects is still being bought (it fills in this session's cycle)
-        cap = ticket.price if ticket.kind == "limit" else None
-        before = len(self.desk.orders)
-        order = self._as_ticket(ticket, self.desk.submit, code, ticket.side, size, "open", ticket.note, i, "open",
-                                price=raw, cap=cap, at_label=ticket.at)
-        if order is not None:
-            ticket.status = "filled"  # sent at its price this session; the fill event follows
-            ticket.filled = size
-            return
-        row = self.desk.orders[-1] if len(self.desk.orders) > before else None
-        reason = row.reason if row is not None else "refused"
-        if reason in T.TRANSIENT:
-            return  # limit-locked, T+1 or suspended today: rests for the next session
-        ticket.status, ticket.reason = "refused", reason
+        """Active limit and stop orders (of ``code``), and Backtrader orders still waiting."""
+        return [t for t in self.broker.book.all_active() if code is None or t.code == code]

@@ -34,6 +34,7 @@ from hypebt.core.codes import index_code_hint, is_index_code, is_stock_code
 from hypebt.core.dates import parse_date
 from hypebt.data.market_index import EQUAL_WEIGHT
 from hypebt.core.errors import InputError, unknown
+from hypebt.core.i18n import check_lang
 from hypebt.core.paths import safe_name
 from hypebt.engine.spec_text import precheck
 
@@ -41,7 +42,7 @@ TOP_KEYS = {
     "name": str, "description": str, "strategy": str, "universe": str, "codes": list,
     "start": dt.date, "end": dt.date, "cash": float, "benchmark": str, "adjust": str,
     "margin_list": str, "st_codes": list, "events": dict, "params": dict, "rules": dict,
-    "sweep": dict, "study": dict, "warmup": int, "boards": list, "allow_look_ahead": bool,
+    "sweep": dict, "study": dict, "warmup": int, "boards": list, "allow_look_ahead": bool, "lang": str, "keep": int,
 }
 # Universes drawn from the dated concept-board history (hypebt.data.boards), as of each event:
 # universe = "board:AIGC概念" (or boards = [...]), or each event's own catalogue boards.
@@ -92,6 +93,8 @@ class Spec:
     warmup: int = 0  # sessions loaded before start for history and indicators (no trading, no returns)
     boards: tuple[str, ...] = ()  # concept boards whose members, as of each event, are its universe
     allow_look_ahead: bool = False  # a board with no snapshot known by an event: use the earliest later one
+    lang: str | None = None  # the pages' and console lines' language, "zh" or "en" (hypebt.core.i18n)
+    keep: int | None = None  # runs kept under reports/<name>/ after each run (older ones pruned); None: all
     # The top-level keys the spec (with its --set overrides) gave: a named resource must exist.
     named: frozenset = field(default=frozenset(), compare=False)
 
@@ -214,6 +217,9 @@ def parse_spec(raw: dict, path: Path) -> Spec:
                          "write it with its exchange prefix, e.g. \"sh000300\", or \"equal_weight\"")
     if raw.get("warmup", 0) < 0:
         raise InputError(f"{where}: warmup must be a number of sessions >= 0, got {raw['warmup']}")
+    if "keep" in raw and raw["keep"] < 1:
+        raise InputError(f"{where}: keep must be a number of runs >= 1 (the latest is always kept), got {raw['keep']}")
+    lang = check_lang(raw["lang"], f"{where}: lang") if "lang" in raw else None
     if "cash" in raw and raw["cash"] <= 0:
         raise InputError(f"{where}: cash must be positive, got {raw['cash']}")
     for code in raw.get("codes", ()):
@@ -245,7 +251,8 @@ def parse_spec(raw: dict, path: Path) -> Spec:
         st_codes=tuple(raw.get("st_codes", ())), description=raw.get("description", ""), events=events,
         params=dict(raw.get("params", {})), rules=dict(raw.get("rules", {})),
         sweep=raw.get("sweep"), study=raw.get("study"), warmup=int(raw.get("warmup", 0)),
-        boards=boards, allow_look_ahead=bool(raw.get("allow_look_ahead", False)), named=frozenset(raw),
+        boards=boards, allow_look_ahead=bool(raw.get("allow_look_ahead", False)), lang=lang, keep=raw.get("keep"),
+        named=frozenset(raw),
     )
 
 

@@ -46,6 +46,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import backtrader as bt
 import numpy as np
 import pandas as pd
 
@@ -53,14 +54,14 @@ from hypebt.core.errors import InputError, LookAheadError, unknown
 from hypebt.core.paths import safe_name
 from hypebt.engine import window as W
 from hypebt.engine.bars import BarView, PreOpenBar  # noqa: F401  (importable from here too)
-from hypebt.engine.book import Journal, PositionBook
+from hypebt.engine.book import Journal
 from hypebt.engine.bt_adapter import AlignedStrategy
+from hypebt.engine.bt_adapter import strategy_params as bt_strategy_params
 from hypebt.engine.ordering import OrderMethods
 from hypebt.engine.views import StrategyViews
 from hypebt.engine.wake import Sleeping, WakeSchedule
 from hypebt.market import rules as R
 from hypebt.market.broker import LotSizer
-from hypebt.market.orders import OrderDesk
 
 
 @dataclass
@@ -74,15 +75,19 @@ class Context:
     sessions: Any  # pandas DatetimeIndex of the run
     rules: R.Rules
     eligible: frozenset = frozenset()
-    borrow_ledger: list = field(default_factory=list)
     arrays: dict = field(default_factory=dict)  # code -> hypebt.market.feed.FeedArrays (the run's sessions)
     days: list = field(default_factory=list)  # the sessions as datetime.date
     session_index: dict = field(default_factory=dict)  # session Timestamp -> position
     history: dict = field(default_factory=dict)  # code -> FeedArrays over warm-up + run sessions (empty: arrays)
     warmup: int = 0  # sessions of warm-up before the run's first session in ``history``
     benchmark: Any = None  # pandas Series: the benchmark's daily returns over the run's sessions
-    fee_memo: dict = field(default_factory=dict)  # each fill's fees, shared by the order desk and the CommInfos
     bar_cache: dict = field(default_factory=dict)  # (code, position) -> BarView, shared by a sweep's runs
+
+
+# Backtrader's per-bar hooks drive on_open/on_close: a subclass defining one would silently replace them.
+DRIVERS = {"next": "on_close(self, day)", "next_open": "on_open(self, day)", "prenext": "on_close(self, day)",
+           "prenext_open": "on_open(self, day)", "nextstart": "on_close(self, day)",
+           "nextstart_open": "on_open(self, day)"}
 
 
 class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
@@ -90,6 +95,14 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
 
     PARAMS: dict[str, Any] = {}
     params = (("ctx", None),)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, use in DRIVERS.items():
+            if name in cls.__dict__:
+                raise TypeError(
+                    f"{cls.__name__} defines {name}(): a hypebt.Strategy acts in {use}, which hypebt calls at that "
+                    f"moment; rename it, or derive from backtrader.Strategy to write a plain Backtrader strategy")
 
     def __init__(self):
         ctx: Context = self.p.ctx
@@ -111,23 +124,19 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
                            history=W.RevealedArrays(self._ext, 0, self._moment),
                            events=[t for t in ctx.events if t.event.scheduled],
                            benchmark=None)  # the benchmark up to now: benchmark_returns()
-        self.desk = OrderDesk(self, ctx.rules, ctx.eligible, borrow_ledger=ctx.borrow_ledger, arrays=ctx.arrays,
-                              fee_memo=ctx.fee_memo)
+        # The market: the broker's order desk (every check) and account (the one record of cash,
+        # positions, T+1 and short lots), fresh for this run.
+        self.desk = self.broker.desk
+        self.account = self.broker.account
         self.sizer_ = LotSizer(rules=ctx.rules)
         self.session_no = -1
         self._phase = "open"
         self._waiting: dict[str, list] = {"open": [], "close": []}
-        # Each session's cash and value at its close, by session number (a skipped session's in one
-        # slice assignment); equity_rows is the (date, cash, value) list over the sessions so far.
-        self._eq_cash = np.empty(len(ctx.sessions))
-        self._eq_value = np.empty(len(ctx.sessions))
-        self._eq_n = 0
         self._journal = Journal()
-        self._book = PositionBook(self.desk.fills, self._session_of_day)
         self._benchmark = ctx.benchmark
         self._bar_cache = ctx.bar_cache
         self._init_orders()
-        self.desk.listener = self._ledger_event
+        self.broker.row_listeners.append(self._ledger_event)
         self.wake = WakeSchedule(len(ctx.sessions))  # when, flat, it needs its hooks (engine.wake)
         self.sessions_skipped = 0
 
@@ -162,11 +171,11 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         return i < self.session_no or (i == self.session_no and (t.at == "open" or self._phase == "close"))
 
     def idle(self) -> bool:
-        """Nothing held and nothing waiting (then a sleeping strategy may skip sessions): besides
-        the broker's side (:meth:`AlignedStrategy.idle`), no order at the desk, no deferred order,
-        no resting limit or stop order, no order event left to deliver."""
-        return (super().idle() and not self.desk.pending_count() and not self._waiting["open"]
-                and not self._waiting["close"] and not self._events and not self._resting.all_active())
+        """Nothing held and nothing waiting (then a sleeping strategy may skip sessions): nothing at
+        the broker (no position, no order at the desk or resting), no deferred order, no order event
+        or Backtrader notification left to deliver."""
+        return (self.broker.idle() and not self._waiting["open"] and not self._waiting["close"]
+                and not self._events and not self.notifications_pending())
 
     # --- Backtrader plumbing -------------------------------------------------------------------
     @property
@@ -175,11 +184,10 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
 
     def next_open(self):
         self.session_no += 1
-        self.desk.new_session(self._days[self.session_no])
+        self.broker.begin_session(self.session_no)  # (done already when the engine's loop drives the run)
         self._phase = "open"
         self._release("open")
         self.on_open(self.today)
-        self._work_resting()
         self._deliver()
 
     def next(self):
@@ -189,14 +197,11 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         fills = len(self.desk.fills)
         self.on_close(self.today)
         self._deliver()
-        broker = self.broker
-        cash, value = broker.getcash(), broker.getvalue()
         if len(self.desk.fills) != fills:
             # At-close fills happened after Backtrader told the analyzers this session's value:
             # tell them again, so TimeReturn's return for today includes them.
             self.renotify_fund()
-        i = self.session_no
-        self._eq_cash[i], self._eq_value[i], self._eq_n = cash, value, i + 1
+        self.broker.close_session(self.session_no)
 
     # Backtrader calls the *prenext* hooks on the first bar (its minimum-period
     # status is set only after that bar); every feed is aligned to the same
@@ -204,23 +209,26 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
     prenext_open = next_open
     prenext = next
 
-    def notify_order(self, order):
-        self.desk.on_order(order)
+    def end_of_run(self) -> None:
+        """After the last session (idempotent): orders still waiting are cancelled (``end_of_data``)
+        and ``on_order`` hears of it. The engine calls it before Backtrader's ``stop``."""
+        self.broker.finish()
+        self._deliver()
 
     def stop(self):
-        self._cancel_resting("end_of_data")
-        self.desk.finish()
-        self._deliver()
+        """Backtrader's end-of-run hook; a subclass may override it (the run is finished by then)."""
+        self.end_of_run()
 
     @property
     def equity_rows(self) -> list[tuple]:
         """``(date, cash, value)`` at each session's close so far (values as the broker gave them)."""
-        n = self._eq_n
-        return list(zip(self._days[:n], self._eq_cash[:n].tolist(), self._eq_value[:n].tolist()))
+        cash, value = self.equity_values()
+        return list(zip(self._days[: len(cash)], cash.tolist(), value.tolist()))
 
     def equity_values(self) -> tuple[np.ndarray, np.ndarray]:
-        """(cash, value) arrays at each session's close so far."""
-        return self._eq_cash[: self._eq_n], self._eq_value[: self._eq_n]
+        """(cash, value) arrays at each session's close so far (kept by the account)."""
+        acc = self.account
+        return acc.eq_cash[: acc.eq_n], acc.eq_value[: acc.eq_n]
 
     # --- what a strategy may look at -----------------------------------------------------------
     @property
@@ -232,9 +240,10 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
     def cash(self) -> float:
         return self.broker.getcash()
 
-    def position(self, code: str) -> int:
-        """Shares held (negative when short)."""
-        return self.broker.held(self.getdatabyname(code))
+    def shares(self, code: str) -> int:
+        """Shares of ``code`` held (negative when short). (``self.position`` is Backtrader's: the
+        position of the first feed, with ``.size``, falsy when flat.)"""
+        return self.account.shares(code)
 
     def _moment(self) -> W.Moment:
         if self.session_no < 0:  # setup (__init__): the warm-up bars are known, nothing of the run
@@ -342,7 +351,7 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         """Sell the whole long position (odd lots included)."""
         if not _now:
             return self._place(self.sell_all, code, at=at, note=note)
-        return self.desk.submit(code, "sell", max(self.position(code), 0), at, note, self.session_no, self._phase)
+        return self.desk.submit(code, "sell", max(self.shares(code), 0), at, note, self.session_no, self._phase)
 
     def short_value(self, code: str, value: float, at: str = "open", note: str = "", _now: bool = False):
         """Sell short about ``value`` CNY through margin lending (eligible codes only)."""
@@ -355,7 +364,7 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         """Buy back the whole short position."""
         if not _now:
             return self._place(self.cover_all, code, at=at, note=note)
-        return self.desk.submit(code, "cover", max(-self.position(code), 0), at, note, self.session_no, self._phase)
+        return self.desk.submit(code, "cover", max(-self.shares(code), 0), at, note, self.session_no, self._phase)
 
     def first_tradable_price(self, tradable, code: str) -> float | None:
         """The first tradable price of an event (a :class:`hypebt.data.events.Tradable`) for ``code``:
@@ -394,8 +403,23 @@ def strategy_paths(folder: Path) -> dict[str, Path]:
 _USER_PACKAGE = "hypebt_user_strategies"
 
 
+def is_backtrader_strategy(cls) -> bool:
+    """True for a plain Backtrader strategy (a ``bt.Strategy`` subclass that is not a hypebt one)."""
+    return inspect.isclass(cls) and issubclass(cls, bt.Strategy) and not issubclass(cls, Strategy)
+
+
+def strategy_params(cls) -> dict[str, Any]:
+    """A strategy's parameters and their defaults: a hypebt strategy's ``PARAMS``, a Backtrader
+    strategy's ``params`` (tuple or dict, inherited ones included)."""
+    if is_backtrader_strategy(cls):
+        return bt_strategy_params(cls)
+    return dict(cls.PARAMS)
+
+
 def load_strategy(name_or_path: str, folder: Path) -> type[Strategy]:
-    """The Strategy class in ``folder/<name>.py``, or in an explicit ``.py`` path.
+    """The strategy class in ``folder/<name>.py``, or in an explicit ``.py`` path: the one class
+    the file defines deriving from ``hypebt.Strategy``, or else from ``backtrader.Strategy`` (a
+    plain Backtrader strategy, ``bt.SignalStrategy`` included).
 
     Strategies load only from the strategies folder or a path the user gives.
     """
@@ -424,15 +448,14 @@ def load_strategy(name_or_path: str, folder: Path) -> type[Strategy]:
     except Exception as exc:
         sys.modules.pop(module_name, None)
         raise InputError(f"{path}: cannot load strategy: {exc.__class__.__name__}: {exc}") from exc
-    classes = [
-        obj for obj in vars(module).values()
-        if inspect.isclass(obj) and issubclass(obj, Strategy) and obj is not Strategy
-        and obj.__module__ == module_name
-    ]
+    mine = [obj for obj in vars(module).values()
+            if inspect.isclass(obj) and issubclass(obj, bt.Strategy) and obj.__module__ == module_name]
+    classes = [c for c in mine if issubclass(c, Strategy)] or mine
     if len(classes) != 1:
         raise InputError(
-            f"{path}: a strategy file defines exactly one class deriving from hypebt.Strategy; found "
-            f"{len(classes)}" + (f" ({', '.join(c.__name__ for c in classes)})" if classes else "")
+            f"{path}: a strategy file defines exactly one class deriving from hypebt.Strategy or "
+            f"backtrader.Strategy; found {len(classes)}" + (f" ({', '.join(c.__name__ for c in classes)})"
+                                                            if classes else "")
         )
     cls = classes[0]
     cls.hypebt_name = name
@@ -441,11 +464,12 @@ def load_strategy(name_or_path: str, folder: Path) -> type[Strategy]:
 
 
 def resolve_params(cls: type[Strategy], given: dict[str, Any], where: str) -> dict[str, Any]:
-    """The strategy's PARAMS defaults updated with ``given``; unknown names get 'did you mean'.
+    """The strategy's parameter defaults (:func:`strategy_params`) updated with ``given``; unknown
+    names get 'did you mean'.
 
     A given value must have the default's type (ints are accepted for floats).
     """
-    params = dict(cls.PARAMS)
+    params = strategy_params(cls)
     for key, value in given.items():
         if key not in params:
             raise unknown(f"parameter of strategy {cls.hypebt_name}", key, params, where)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from hypebt.engine import window as W
-from hypebt.engine.book import Holding
+from hypebt.market.account import Holding
 
 
 class StrategyViews:
@@ -53,11 +53,11 @@ class StrategyViews:
 
     def holding(self, code: str) -> Holding:
         """``code``'s position with its cost basis (fill prices after slippage, plus fees) and entry."""
-        return self._book.holding(code, self.session_no)
+        return self.account.holding(code, self.session_no)
 
     def holdings(self) -> dict[str, Holding]:
         """Every open position, by code."""
-        return {c: self._book.holding(c, self.session_no) for c in self._book.codes()}
+        return {c: self.account.holding(c, self.session_no) for c in self.account.held_codes()}
 
     def name(self, code: str) -> str:
         """The stock's name from the universe file ("" when unknown)."""
@@ -80,9 +80,6 @@ class StrategyViews:
         """Write a line to the run's ``log.txt`` (prefixed with the session and hook; never printed)."""
         day = self.today if self.session_no >= 0 else "setup"
         self._journal.log(day, f"on_{self._phase}" if self.session_no >= 0 else "init", parts)
-
-    def _session_of_day(self, day) -> int | None:
-        return self.session_index.get(pd.Timestamp(day))
 
     def equity_frame(self) -> pd.DataFrame:
         """``date, cash, value`` at each close, and the recorded columns."""

@@ -2,13 +2,11 @@
 
 Thin on purpose: every number comes from :mod:`hypebt.market.rules`.
 
-- :class:`AShareCommInfo` charges commission (with its minimum), dated stamp
-  duty and transfer fee, and takes the 融券 interest accrued on the sale value of
-  open shorts from cash each session (:mod:`hypebt.market.credit`).
+- :class:`AShareCommInfo`: Backtrader's commission scheme of a code (sizes in board lots; dated fees).
+- :class:`BoardLotSizer`: Backtrader's default sizer, one board lot.
 - :class:`LotSizer` turns a cash amount into a valid lot for the board.
 
-The broker that fills at the checked price, and tells the CommInfo each fill's
-trade date, overrides Backtrader privates, so it lives in :mod:`hypebt.engine.bt_adapter`.
+The broker itself, the one door every order goes through, is :mod:`hypebt.engine.broker`.
 """
 
 from __future__ import annotations
@@ -22,7 +20,14 @@ from hypebt.market.rules import to_fen  # noqa: F401  (the one fen rounder; kept
 
 
 class AShareCommInfo(bt.CommInfoBase):
-    """Stock-like commission scheme calling :func:`hypebt.market.rules.fees`."""
+    """Stock-like commission scheme of one code, calling :func:`hypebt.market.rules.fees`.
+
+    Backtrader asks a scheme two things in a hypebt run: the size a cash amount buys (``getsize``,
+    used by ``order_target_value``/``order_target_percent``: whole board lots here) and the profit
+    of a trade (Backtrader's own, for ``notify_trade``). The fees of each fill are the order desk's
+    (:mod:`hypebt.market.orders`): they are dated (stamp duty changed on 2023-08-28), so a
+    commission asked without the fill's ``trade_date`` is an error, not a guess.
+    """
 
     params = (
         ("stocklike", True),
@@ -30,36 +35,37 @@ class AShareCommInfo(bt.CommInfoBase):
         ("percabs", True),
         ("rules", None),
         ("code", ""),
-        ("borrow_ledger", None),
-        ("fee_memo", None),  # the run's OrderDesk.fee_memo: each fill's fees computed once
     )
 
     def __init__(self):
         super().__init__()
-        self.trade_date: dt.date | None = None  # set by the broker for the duration of each fill
+        self.trade_date: dt.date | None = None
 
     def _getcommission(self, size, price, pseudoexec):
         if not size:
             return 0.0
         if self.trade_date is None:
             # Fees are dated (stamp duty changed on 2023-08-28): never guess the day.
-            raise RuntimeError(f"{self.p.code}: commission asked outside a fill; the broker sets trade_date "
-                               "before each fill (hypebt.engine.bt_adapter.AShareBroker)")
-        key = ("buy" if size > 0 else "sell", abs(int(size)), price, self.trade_date)
-        memo = self.p.fee_memo
-        fees = memo.get(key) if memo is not None else None
-        if fees is None:
-            fees = R.fees(*key, self.p.rules)
-            if memo is not None:
-                memo[key] = fees
-        return fees.total
+            raise RuntimeError(f"{self.p.code}: commission asked outside a fill; each fill's fees are in the fills "
+                               "ledger (set trade_date to compute one)")
+        return R.fees("buy" if size > 0 else "sell", abs(int(size)), price, self.trade_date, self.p.rules).total
 
-    def get_credit_interest(self, data, pos, dt0):
-        """The 融券 interest accrued since the last session, on the sale value of each open short lot
-        (:class:`hypebt.market.credit.CreditBook`, passed as ``borrow_ledger``)."""
-        if pos.size >= 0 or self.p.borrow_ledger is None:
-            return 0.0
-        return self.p.borrow_ledger.accrue(self.p.code, dt0.date())
+    def getsize(self, price, cash):
+        """Shares ``cash`` buys at ``price``, rounded down to what the board allows (whole lots)."""
+        if not price > 0:
+            return 0
+        return R.buy_size(self.p.code, cash / price, self.p.rules or R.DEFAULT)
+
+
+class BoardLotSizer(bt.Sizer):
+    """Backtrader's default sizer in a hypebt run: ``stake`` board lots (one lot: 100 shares on the
+    main board and ChiNext, 200 on STAR, 100 on Beijing) where Backtrader's default buys one share.
+    A strategy sets its own with ``self.setsizer(...)`` in ``start()``."""
+
+    params = (("stake", 1), ("rules", None))
+
+    def _getsizing(self, comminfo, cash, data, isbuy):
+        return self.p.stake * R.board_lot(comminfo.p.code, self.p.rules or R.DEFAULT)
 
 
 class LotSizer:

@@ -36,6 +36,7 @@ import numpy as np
 
 # The foundations and the order-level rules live in their own modules; this one re-exports them,
 # so every caller reads every rule from here.
+from hypebt.core.i18n import N_
 from hypebt.market.rules_base import (  # noqa: F401
     BOARDS, CHINEXT_REFORM, DEFAULT, EPS, MAIN_BOARD_REFORM, Bar, Rules, board_of, check_side, dec, fen,
     is_st, rate_on, round_half_up, rules_from_mapping, tick_size, to_fen,
@@ -44,14 +45,15 @@ from hypebt.market.rules_exright import (  # noqa: F401
     distribution_from_factor, factor_ratio, reference_close_array, reference_price,
 )
 from hypebt.market.trading import (  # noqa: F401
-    Fees, borrow_fee, borrow_rate_on, buy_size, can_cover, can_sell, check_buy_size, check_sell_size, check_short,
+    Fees, board_lot, borrow_fee, borrow_rate_on, buy_size, can_cover, can_sell, check_buy_size, check_sell_size,
+    check_short,
     check_short_price, fees, margin_ratio, sellable_shares, slipped_price, volume_cap,
 )
 
 __all__ = [
     "BOARDS", "DEFAULT", "REFUSAL_REASONS", "Bar", "Fees", "Limits", "Rules",
-    "board_of", "board_opened", "borrow_fee", "borrow_rate_on", "buy_size", "can_cover", "can_sell", "check_buy_size",
-    "check_fill", "check_sell_size", "check_short", "check_short_price", "closed_at_limit",
+    "board_lot", "board_of", "board_opened", "borrow_fee", "borrow_rate_on", "buy_size", "can_cover", "can_sell",
+    "check_buy_size", "check_fill", "check_sell_size", "check_short", "check_short_price", "closed_at_limit",
     "distribution_from_factor", "factor_ratio", "fees", "for_prices",
     "ipo_first_day_limits", "is_locked", "is_st", "limit_flags", "limit_pct", "limit_pct_array",
     "limits_array", "limits_for", "margin_ratio", "price_limits", "price_limits_array", "rate_on",
@@ -467,18 +469,18 @@ def _st_band_possible(code) -> np.ndarray:
 # ----------------------------------------------------------------- reasons ---
 
 REFUSAL_REASONS: dict[str, str] = {
-    "limit_up": "buy at or above the limit-up price",
-    "limit_down": "sell at or below the limit-down price",
-    "locked_limit_up": "locked at limit-up all session (一字板): no seller",
-    "locked_limit_down": "locked at limit-down all session (一字板): no buyer",
-    "t_plus_1": "shares bought today can only be sold from the next session (T+1)",
-    "suspended": "the stock did not trade that session (suspended)",
-    "lot_size": "order size is not a whole lot for its board",
-    "not_shortable": "short selling is off or the stock is not eligible for 融券",
-    "cash": "not enough cash for the order and its fees",
-    "margin": "not enough margin for the short sale",
-    "no_position": "selling more shares than held",
-    "short_price_rule": "融券 sale below the previous close / latest trade (融券卖出提价规则)",
-    "volume_limit": "order above the session's volume cap ([rules] volume_limit): filled in part or not at all",
-    "maintenance_margin": "维持担保比例 under the call line: called, then liquidated after the grace sessions",
+    "limit_up": N_("buy at or above the limit-up price"),
+    "limit_down": N_("sell at or below the limit-down price"),
+    "locked_limit_up": N_("locked at limit-up all session (一字板): no seller"),
+    "locked_limit_down": N_("locked at limit-down all session (一字板): no buyer"),
+    "t_plus_1": N_("shares bought today can only be sold from the next session (T+1)"),
+    "suspended": N_("the stock did not trade that session (suspended)"),
+    "lot_size": N_("order size is not a whole lot for its board"),
+    "not_shortable": N_("short selling is off or the stock is not eligible for 融券"),
+    "cash": N_("not enough cash for the order and its fees"),
+    "margin": N_("not enough margin for the short sale"),
+    "no_position": N_("selling more shares than held"),
+    "short_price_rule": N_("融券 sale below the previous close / latest trade (融券卖出提价规则)"),
+    "volume_limit": N_("order above the session's volume cap ([rules] volume_limit): filled in part or not at all"),
+    "maintenance_margin": N_("维持担保比例 under the call line: called, then liquidated after the grace sessions"),
 }

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from hypebt.core import arrays as A
+from hypebt.core.i18n import N_
 from hypebt.market import rules as R
 
 SOURCES = ("st_history", "inferred", "names")
@@ -132,11 +133,10 @@ def count_sources(source: np.ndarray, present: np.ndarray) -> dict[str, int]:
 def st_note(counts: dict[str, int]) -> str:
     """One line for a report: how much of the ST status rests on inference."""
     total = sum(counts.values()) or 1
-    return ("ST status per stock-session: " + ", ".join(
-        f"{counts[s]:,} ({counts[s] / total:.1%}) {label}" for s, label in
-        (("st_history", "from the dated st_history list"),
-         ("inferred", "inferred from the bars (all-day locks at the 5 % limit, moves beyond it)"),
-         ("names", "from the names snapshot / st_codes"))))
+    n = {s: f"{counts[s]:,} ({counts[s] / total:.1%})" for s in ("st_history", "inferred", "names")}
+    return N_("ST status per stock-session: %(dated)s from the dated st_history list, %(inferred)s inferred from the "
+              "bars (all-day locks at the 5 %% limit, moves beyond it), %(names)s from the names snapshot / st_codes",
+              dated=n["st_history"], inferred=n["inferred"], names=n["names"])
 
 
 class DatedList:

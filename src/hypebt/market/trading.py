@@ -41,6 +41,21 @@ def buy_size(code: str, shares_wanted: float, rules: Rules = DEFAULT) -> int:
     return whole // rules.lot_size * rules.lot_size
 
 
+def board_lot(code: str, rules: Rules = DEFAULT) -> int:
+    """The smallest buy order of ``code``'s board: a lot of 100 (main board, ChiNext), 200 shares
+    (STAR), 100 shares (Beijing).
+
+    >>> board_lot("600519"), board_lot("688981"), board_lot("830799")
+    (100, 200, 100)
+    """
+    board = board_of(code)
+    if board == "star":
+        return rules.star_min_shares
+    if board == "bse":
+        return rules.bse_min_shares
+    return rules.lot_size
+
+
 def check_buy_size(code: str, shares: int, rules: Rules = DEFAULT) -> str | None:
     """``None`` if ``shares`` is a valid buy order size for ``code``, else ``"lot_size"``.
 
@@ -218,7 +233,8 @@ def can_cover(opened_session_no: int, session_no: int, rules: Rules = DEFAULT) -
 
 # ------------------------------------------------- short-sale price rule ---
 
-def check_short_price(at: str, prev_close: float | None, bar: Bar, rules: Rules = DEFAULT) -> tuple[str | None, float | None]:
+def check_short_price(at: str, prev_close: float | None, bar: Bar, rules: Rules = DEFAULT,
+                      price: float | None = None) -> tuple[str | None, float | None]:
     """融券卖出提价规则 for a short sale at the open or the close: ``(reason, price)``.
 
     A 融券 sale may not be priced below the latest trade, nor below the previous close before the
@@ -235,9 +251,18 @@ def check_short_price(at: str, prev_close: float | None, bar: Bar, rules: Rules 
     (('short_price_rule', None), (None, None))
     >>> check_short_price("open", 63.98, bar, Rules(short_fill_at_prev_close=True))
     (None, 63.98)
+
+    ``price``: a short sale triggered within the session (a limit or stop order) at that price: it
+    trades only at or above the previous close too (the latest trade is not known from a daily bar;
+    the previous close is the floor the rule always keeps).
+
+    >>> check_short_price("open", 63.98, bar, price=63.5), check_short_price("open", 63.98, bar, price=64.0)
+    (('short_price_rule', None), (None, None))
     """
     if not rules.short_price_rule or prev_close is None or not prev_close > 0:
         return None, None
+    if price is not None:
+        return (None, None) if price >= prev_close - EPS else ("short_price_rule", None)
     price = bar.close if at == "close" else bar.open
     if price >= prev_close - EPS:
         return None, None

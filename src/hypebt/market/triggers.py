@@ -79,3 +79,57 @@ def fill_price(kind: str, side: str, price: float, bar: R.Bar, rules: R.Rules = 
     if kind == "limit":
         slipped = min(slipped, price) if side == "buy" else max(slipped, price)
     return slipped
+
+
+def stop_limit_price(side: str, stop: float, limit: float, bar: R.Bar) -> tuple[bool, float | None]:
+    """A stop-limit order on one bar, not yet triggered: ``(triggered, price)``.
+
+    Triggered at the open (a gap through the stop), it is a limit order at ``limit`` for the rest of
+    the session (:func:`trigger_price`). Triggered during the session, it fills at the stop when the
+    limit allows the stop price (a buy's ``limit >= stop``, a sell's ``limit <= stop``); otherwise a
+    daily bar cannot say whether the price came back to the limit after touching the stop, so it
+    does not fill that session and works on as a limit order. ``price`` is None when nothing fills.
+
+    >>> bar = R.Bar(open=10.0, high=10.6, low=9.7, close=10.2)
+    >>> stop_limit_price("buy", 10.5, 10.55, bar), stop_limit_price("buy", 10.5, 10.4, bar)
+    ((True, 10.5), (True, None))
+    >>> stop_limit_price("sell", 10.2, 10.1, bar), stop_limit_price("sell", 9.5, 9.4, bar)
+    ((True, 10.1), (False, None))
+    """
+    if side not in ("buy", "sell"):
+        raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
+    if not (stop > 0 and limit > 0):
+        raise ValueError(f"a stop-limit order needs positive stop and limit prices, got {stop!r}, {limit!r}")
+    if side == "buy":
+        if bar.open >= stop:
+            return True, trigger_price("limit", "buy", limit, bar)
+        if bar.high >= stop:
+            return True, (stop if limit >= stop else None)
+        return False, None
+    if bar.open <= stop:
+        return True, trigger_price("limit", "sell", limit, bar)
+    if bar.low <= stop:
+        return True, (stop if limit <= stop else None)
+    return False, None
+
+
+def trail_stop(side: str, stop: float, reference: float, amount: float | None = None,
+               percent: float | None = None) -> float:
+    """A trailing stop moved by a new reference price (a session's close): a sell stop follows the
+    price up at ``amount`` CNY (or ``percent``, a fraction) below it and never moves down; a buy stop
+    follows it down from above. ``stop`` may be ±inf for a new order.
+
+    >>> trail_stop("sell", 9.0, 10.5, amount=1.0), trail_stop("sell", 9.8, 10.5, percent=0.1)
+    (9.5, 9.8)
+    >>> trail_stop("buy", float("inf"), 10.0, percent=0.05)
+    10.5
+    """
+    if amount:
+        gap = float(amount)
+    elif percent:
+        gap = reference * float(percent)
+    else:
+        gap = 0.0
+    if side == "sell":
+        return max(stop, reference - gap)
+    return min(stop, reference + gap)

@@ -95,7 +95,7 @@ def new_run_dir(base: Path) -> Path:
     return base / _free(base, stamp()) if base.is_dir() else base / stamp()
 
 
-def point_latest(base: Path, folder: Path, page: str = "report.html") -> Path:
+def point_latest(base: Path, folder: Path, page: str = "report.html", lang: str = "en") -> Path:
     """Make ``base/latest`` point at ``folder`` (a relative link, replaced atomically); where links
     are not possible, write ``base/latest.html`` redirecting to ``folder/page``."""
     link = base / LATEST
@@ -109,7 +109,7 @@ def point_latest(base: Path, folder: Path, page: str = "report.html") -> Path:
         tmp.unlink(missing_ok=True)
     target = f"{folder.name}/{page}"
     path = base / f"{LATEST}.html"
-    fsio.write_text(path, render("redirect.html", title=f"{base.name}: latest report", target=target))
+    fsio.write_text(path, render("redirect.html", lang=lang, title=f"{base.name}: latest report", target=target))
     return path
 
 

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 
-from hypebt.core import fsio
-from hypebt.reports import history
+from hypebt.core import fsio, i18n
+from hypebt.core.i18n import N_
+from hypebt.reports import assets, history
+from hypebt.reports.labels import LABELS
 from hypebt.reports.templating import Cell, Table, render
 
 MARKER = '<meta name="generator" content="hypebt report index">'
-COLUMNS = ["when (Beijing)", "kind", "report", "look-ahead", "key figures", "runs kept"]
+COLUMNS = [N_("when (Beijing)"), N_("kind"), N_("report"), N_("look-ahead"), N_("key figures"), N_("runs kept"),
+           N_("disk")]
+KINDS = {"run": N_("run"), "sweep": N_("sweep"), "study": N_("study")}
 
 
 def _pct(v) -> str:
@@ -27,6 +32,33 @@ def _pct(v) -> str:
 
 def _num(v) -> str:
     return "n/a" if v is None else f"{v:.2f}"
+
+
+def disk_size(path: Path) -> int:
+    """Bytes ``path`` takes: a file, or every file under a folder (symbolic links not followed: a
+    ``latest`` link costs nothing and is not counted twice)."""
+    if path.is_symlink():
+        return 0
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            f = Path(root) / name
+            if not f.is_symlink():
+                try:
+                    total += f.stat().st_size
+                except OSError:
+                    pass
+    return total
+
+
+def human(n: int) -> str:
+    """``n`` bytes as ``du -sh`` would say it, in decimal units: ``523 kB``, ``4.9 MB``."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}" if n < 100 * size else f"{n / size:.0f} {unit}"
+    return f"{n} B"
 
 
 def beijing(created_at: str) -> str:
@@ -53,19 +85,23 @@ def _read(path: Path) -> dict:
 def _run_figures(st: dict) -> str:
     trades = st.get("n_trades")
     sharpe = _num(st.get("sharpe")) if st.get("sharpe") is not None else (
-        "n/a (no position all run)" if not trades else "n/a")
-    return (f"return {_pct(st.get('total_return'))} vs benchmark {_pct(st.get('benchmark_total_return'))}, "
-            f"Sharpe {sharpe}, max drawdown {_pct(st.get('max_drawdown'))}, "
-            f"{trades if trades is not None else 0} trades, {st.get('refused_orders', 0)} refused "
-            f"({st.get('start', '')}..{st.get('end', '')})")
+        N_("n/a (no position all run)") if not trades and not st.get("open_positions") else "n/a")
+    return N_("return %(ret)s vs benchmark %(bench)s, Sharpe %(sharpe)s, max drawdown %(dd)s, %(trades)s closed "
+              "trades, %(open)s open at the end, %(refused)s refused by the market, %(cancelled)s cancelled, "
+              "%(expired)s expired (%(start)s..%(end)s)", ret=_pct(st.get("total_return")),
+              bench=_pct(st.get("benchmark_total_return")), sharpe=sharpe, dd=_pct(st.get("max_drawdown")),
+              trades=trades if trades is not None else 0, open=st.get("open_positions", 0),
+              refused=st.get("refused_orders", 0), cancelled=st.get("cancelled_orders", 0),
+              expired=st.get("expired_orders", 0), start=st.get("start", ""), end=st.get("end", ""))
 
 
 def _sweep_entry(folder: Path, rel: str) -> dict:
     s = _read(folder / "summary.json")
     best = ", ".join(f"{k}={v}" for k, v in (s.get("best") or {}).items())
     dsr = s.get("deflated_sharpe")
-    figures = (f"{s.get('combinations')} combinations, {s.get('failed')} failed; best {s.get('metric')} "
-               f"{_num(s.get('best_metric'))} at {best or 'n/a'}; deflated Sharpe {_num(dsr)}")
+    figures = N_("%(n)s combinations, %(failed)s failed; best %(metric)s %(value)s at %(best)s; deflated Sharpe %(dsr)s",
+                 n=s.get("combinations"), failed=s.get("failed"), metric=LABELS.get(s.get("metric"), s.get("metric")),
+                 value=_num(s.get("best_metric")), best=best or "n/a", dsr=_num(dsr))
     link = "sweep.html" if (folder / "sweep.html").is_file() else "results.csv"
     return {"kind": "sweep", "when": s.get("created_at", ""), "figures": figures, "link": f"{rel}/{link}",
             "look_ahead": bool(s.get("look_ahead"))}
@@ -80,9 +116,9 @@ def _report_entry(folder: Path, rel: str) -> dict | None:
         page = next((p for p in ("report.html", "tearsheet.html") if (folder / p).is_file()), "stats.json")
     elif kind == "study":
         allrow = next((r for r in manifest.get("summary", []) if r.get("event") == "all events"), {})
-        figures = (f"{allrow.get('n', '')} event-stocks; mean CAR {_pct(allrow.get('mean_car_mkt'))} "
-                   f"(t p={_num(allrow.get('t_p'))}); paper {_pct(allrow.get('mean_paper'))} vs tradable "
-                   f"{_pct(allrow.get('mean_tradable'))}")
+        figures = N_("%(n)s event-stocks; mean CAR %(car)s (t p=%(p)s); paper %(paper)s vs tradable %(tradable)s",
+                     n=allrow.get("n", ""), car=_pct(allrow.get("mean_car_mkt")), p=_num(allrow.get("t_p")),
+                     paper=_pct(allrow.get("mean_paper")), tradable=_pct(allrow.get("mean_tradable")))
         page = "study.html"
     else:
         return None
@@ -117,7 +153,7 @@ def entries(reports: Path) -> list[dict]:
                   file=sys.stderr)
             continue
         if entry:
-            out.append({**entry, "name": folder.name, "kept": kept})
+            out.append({**entry, "name": folder.name, "kept": kept, "bytes": disk_size(folder)})
     return sorted(out, key=lambda e: e["when"], reverse=True)
 
 
@@ -130,23 +166,29 @@ def is_hypebt_index(path: Path) -> bool:
         return False
 
 
-def write_index(reports: Path) -> Path:
-    """Rebuild ``reports/index.html`` from what the reports folder holds."""
-    rows = [[Cell(beijing(e["when"])), Cell(e["kind"]), Cell(e["name"], e["link"]),
-             Cell("look-ahead bias" if e["look_ahead"] else "no"), Cell(e["figures"]), Cell(str(e["kept"]))]
+def write_index(reports: Path, lang: str = "en") -> Path:
+    """Rebuild ``reports/index.html`` (in ``lang``) from what the reports folder holds, with the disk
+    each report takes (its kept runs included) and the whole folder's."""
+    _ = i18n.translator(lang)
+    rows = [[Cell(beijing(e["when"])), Cell(KINDS.get(e["kind"], e["kind"])), Cell(e["name"], e["link"]),
+             Cell(N_("look-ahead bias") if e["look_ahead"] else N_("no")), Cell(e["figures"]), Cell(str(e["kept"])),
+             Cell(human(e["bytes"]))]
             for e in entries(reports)]
-    listing = Table(COLUMNS, rows, empty="No reports yet: run hypebt run, sweep or study.")
-    page = render("index.html", title="hypebt reports", reports=listing,
-                  rebuilt=dt.datetime.now(history.BEIJING).strftime("%Y-%m-%d %H:%M"))
+    listing = Table(COLUMNS, rows, empty=N_("No reports yet: run hypebt run, sweep or study."))
+    assets_dir = reports / assets.FOLDER
+    page = render("index.html", lang=lang, title=_("hypebt reports"), reports=listing,
+                  rebuilt=dt.datetime.now(history.BEIJING).strftime("%Y-%m-%d %H:%M"),
+                  disk_total=human(disk_size(reports) if reports.is_dir() else 0),
+                  disk_assets=human(disk_size(assets_dir) if assets_dir.is_dir() else 0))
     path = reports / "index.html"
     fsio.write_text(path, page)
     return path
 
 
-def refresh(reports: Path) -> str | None:
+def refresh(reports: Path, lang: str = "en") -> str | None:
     """Rebuild ``reports/index.html`` after a command wrote into ``reports``, never replacing an
     ``index.html`` hypebt did not write: then it is left alone and the note saying so is returned."""
     if (reports / "index.html").exists() and not is_hypebt_index(reports / "index.html"):
         return f"{reports / 'index.html'} is not hypebt's; left alone"
-    write_index(reports)
+    write_index(reports, lang)
     return None

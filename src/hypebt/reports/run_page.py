@@ -17,6 +17,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from hypebt.core import i18n
+from hypebt.core.i18n import N_
 from hypebt.engine import metrics
 from hypebt.market import rules as R
 from hypebt.reports import charts
@@ -24,16 +26,24 @@ from hypebt.reports.templating import Cell, Table, render, table
 
 MAX_PRICE_CHARTS = 30  # a whole-market run may trade hundreds of stocks: the largest moves only
 RESERVED_EQUITY = ("date", "cash", "value")
+_en = i18n.translator("en")
 
+# Why an order did not fill, in words: the market's refusal reasons (hypebt.market.rules, the one
+# list) and how the strategy's own orders end.
 REASONS = {
-    "locked_limit_up": "locked at limit-up all day (一字板): no seller",
-    "locked_limit_down": "locked at limit-down all day: no buyer",
-    "limit_up": "price at or above the limit-up price",
-    "limit_down": "price at or below the limit-down price",
-    "suspended": "suspended: no trading",
-    "cash": "not enough cash",
-    "end_of_data": "still waiting when the run ended",
+    **R.REFUSAL_REASONS,
+    "cancelled": N_("cancelled by the strategy (cancel)"),
+    "good_for": N_("expired: its good_for sessions ran out"),
+    "end_of_data": N_("still waiting when the run ended"),
+    "forced_liquidation": N_("covered by the forced liquidation of a margin call"),
 }
+OUTCOMES = {"refused": N_("refused by the market"), "cancelled": N_("cancelled by the strategy"),
+            "expired": N_("expired")}
+
+
+def reason_text(reason: str):
+    """The words for an order's reason code (the code itself when hypebt has no words for it)."""
+    return REASONS.get(reason, reason)
 
 
 def label(code: str, names: dict[str, str]) -> str:
@@ -50,24 +60,48 @@ def _num(v, digits: int = 2) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.{digits}f}"
 
 
-def headline(stats: dict, benchmark: str, bench: dict | None = None) -> Table:
+def _tone(v) -> str:
+    """A-share colours: a gain red, a loss green."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v == 0:
+        return ""
+    return "gain" if v > 0 else "loss"
+
+
+def counts(stats: dict) -> list[tuple[str, str]]:
+    """The run's honest counts, each apart: closed trades, positions still open at the end, orders
+    refused by the market, cancelled by the strategy, expired."""
+    return [(N_("closed trades"), str(stats.get("n_trades", 0))),
+            (N_("open positions at the end"), str(stats.get("open_positions", 0))),
+            (N_("refused by the market"), str(stats.get("refused_orders", 0))),
+            (N_("cancelled by the strategy"), str(stats.get("cancelled_orders", 0))),
+            (N_("expired"), str(stats.get("expired_orders", 0)))]
+
+
+def headline(stats: dict, benchmark: str, bench: dict | None = None, _=_en) -> Table:
     """Strategy vs benchmark: the figures a reader compares first (``bench``: the benchmark's
     :func:`hypebt.engine.metrics.from_returns` figures over the same sessions)."""
     bench = bench or {}
-    rows = [
-        ("total return", _pct(stats.get("total_return")), _pct(stats.get("benchmark_total_return"))),
-        ("annualised return (CAGR, 242 sessions a year)", _pct(stats.get("cagr")), _pct(stats.get("benchmark_cagr"))),
-        ("Sharpe ratio", _num(stats.get("sharpe")) or "n/a", _num(bench.get("sharpe"))),
-        ("max drawdown", _pct(stats.get("max_drawdown")), _pct(bench.get("max_drawdown"))),
-        ("volatility (annualised)", _pct(stats.get("volatility")), ""),
-        ("closed trades / win rate", f"{stats.get('n_trades', 0)} / {_pct(stats.get('win_rate')) or 'n/a'}", ""),
-        ("exposure (share of sessions invested)", _pct(stats.get("exposure")), ""),
-        ("refused or cancelled orders", str(stats.get("refused_orders", 0)), ""),
-        ("fees / borrow fees, CNY", f"{_num(stats.get('fees'))} / {_num(stats.get('borrow_fees'))}", ""),
-        ("start cash → final value, CNY", f"{_num(stats.get('start_cash'))} → {_num(stats.get('final_value'))}", ""),
+    na = _("n/a")
+    rows = [  # (label, strategy, benchmark, format, coloured as a gain or a loss)
+        (_("total return"), stats.get("total_return"), stats.get("benchmark_total_return"), _pct, True),
+        (_("annualised return (CAGR, 242 sessions a year)"), stats.get("cagr"), stats.get("benchmark_cagr"), _pct, True),
+        (_("Sharpe ratio"), stats.get("sharpe"), bench.get("sharpe"), _num, False),
+        (_("max drawdown"), stats.get("max_drawdown"), bench.get("max_drawdown"), _pct, False),
+        (_("volatility (annualised)"), stats.get("volatility"), None, _pct, False),
+        (_("exposure (share of sessions invested)"), stats.get("exposure"), None, _pct, False),
     ]
-    return Table(["figure", "strategy", f"benchmark {benchmark}"], [[Cell(a), Cell(b), Cell(c)] for a, b, c in rows],
-                 cls="")
+    cells = [[Cell(a), Cell(f(b) or na, tone=_tone(b) if toned else ""), Cell(f(c), tone=_tone(c) if toned else "")]
+             for a, b, c, f, toned in rows]
+    text_rows = [
+        (_("closed trades / win rate"), f"{stats.get('n_trades', 0)} / {_pct(stats.get('win_rate')) or na}"),
+        (_("open positions at the end"), str(stats.get("open_positions", 0))),
+        (_("orders refused by the market / cancelled by the strategy / expired"),
+         f"{stats.get('refused_orders', 0)} / {stats.get('cancelled_orders', 0)} / {stats.get('expired_orders', 0)}"),
+        (_("fees / borrow fees, CNY"), f"{_num(stats.get('fees'))} / {_num(stats.get('borrow_fees'))}"),
+        (_("start cash → final value, CNY"), f"{_num(stats.get('start_cash'))} → {_num(stats.get('final_value'))}"),
+    ]
+    cells += [[Cell(a), Cell(b), Cell("")] for a, b in text_rows]
+    return Table([_("figure"), _("strategy"), _("benchmark %(code)s", code=benchmark)], cells, cls="")
 
 
 def _event_orders(orders: pd.DataFrame, ev_id: str, day0: str) -> pd.DataFrame:
@@ -77,26 +111,28 @@ def _event_orders(orders: pd.DataFrame, ev_id: str, day0: str) -> pd.DataFrame:
     return orders[(orders["note"].astype(str) == ev_id) | (orders["date"].astype(str) == day0)]
 
 
-def universe_text(record: dict | None, names: dict) -> str:
+def universe_text(record: dict | None, names: dict, _=_en) -> str:
     """One event's board universe in words: each board's snapshot, its age, the members, and those
     without a bar on the event's session (why)."""
     if not record:
         return ""
-    boards = "; ".join(f"{b['board']}: snapshot {b['published']}, {b['age_days']} days old, {b['members']} members"
-                       + (" (published after the event: look-ahead)" if b["look_ahead"] else "")
+    boards = "; ".join(_("%(board)s: snapshot %(published)s, %(age)s days old, %(n)s members", board=b["board"],
+                         published=b["published"], age=b["age_days"], n=b["members"])
+                       + (_(" (published after the event: look-ahead)") if b["look_ahead"] else "")
                        for b in record["boards"])
     missing = record["no_bar"]
     if missing:
-        boards += f"; {len(missing)} without a bar that session: " + ", ".join(
+        boards += _("; %(n)s without a bar that session: ", n=len(missing)) + ", ".join(
             f"{label(c, names)} ({why})" for c, why in list(missing.items())[:8]) + (" ..." if len(missing) > 8 else "")
     return boards
 
 
-def events_table(prep, orders: pd.DataFrame, names: dict) -> Table:
+def events_table(prep, orders: pd.DataFrame, names: dict, _=_en) -> Table:
     """Per event: when it happened and became known (Beijing), its first tradable session and
     price (open or close), its universe (board universes: the snapshot each board came from and its
     age), what was bought or shorted, what was refused and why."""
     rows = []
+    nothing = _("nothing")
     universes = {r["event"]: r for r in getattr(prep, "event_universes", [])}
     for t in prep.events:
         ev, day0 = t.event, str(t.session.date())
@@ -106,73 +142,98 @@ def events_table(prep, orders: pd.DataFrame, names: dict) -> Table:
         refused = opening[opening["status"] != "filled"] if len(opening) else opening
         rows.append([
             Cell(ev.id), Cell(ev.name), Cell(ev.company), Cell(str(ev.time)), Cell(str(ev.known_time)),
-            Cell(f"{day0} at the {t.at}"),
-            Cell(universe_text(universes.get(ev.id), names)
-                 or f"{prep.universe_name} ({len(t.universe) if t.universe is not None else len(prep.codes)} codes)"),
-            Cell("; ".join(f"{r.side} {label(r.code, names)} {int(r.size)} @ {r.price:.2f}" for r in done.itertuples())
-                 or "nothing"),
-            Cell("; ".join(f"{label(r.code, names)}: {REASONS.get(r.reason, r.reason)}" for r in refused.itertuples())
-                 or "nothing"),
+            Cell(f"{day0} {word(t.at, _.lang, AT)}"),
+            Cell(universe_text(universes.get(ev.id), names, _)
+                 or _("%(universe)s (%(n)s codes)", universe=prep.universe_name,
+                      n=len(t.universe) if t.universe is not None else len(prep.codes))),
+            Cell("; ".join(f"{word(r.side, _.lang)} {label(r.code, names)} {int(r.size)} @ {r.price:.2f}"
+                           for r in done.itertuples())
+                 or nothing),
+            Cell("; ".join(f"{label(r.code, names)}: {i18n.translate(reason_text(r.reason), _.lang)}"
+                           for r in refused.itertuples()) or nothing),
         ])
-    return Table(["event", "name", "company", "happened (Beijing)", "known (Beijing)", "first tradable",
-                  "universe (as known then)", "bought / shorted", "refused (why)"], rows, empty="no events in this run")
+    return Table([_("event"), _("name"), _("company"), _("happened (Beijing)"), _("known (Beijing)"),
+                  _("first tradable"), _("universe (as known then)"), _("bought / shorted"), _("refused (why)")], rows,
+                 empty=_("no events in this run"))
 
 
-def trades_table(trades: pd.DataFrame, names: dict, empty: str = "no trades") -> Table:
+def trades_table(trades: pd.DataFrame, names: dict, empty: str = "", _=_en) -> Table:
     """Every trade with the stock's name; open positions say so (marked to the last close)."""
     if trades.empty:
-        return Table(["stock"], [], empty=empty)
+        return Table([_("stock")], [], empty=empty or _("no trades"))
     frame = pd.DataFrame({
-        "stock": [label(c, names) for c in trades["code"]],
-        "direction": trades["direction"],
-        "entry session": trades["entry_date"].astype(str),
-        "entry price": trades["entry_price"],
-        "exit session": [("open (marked to the last close)" if s == "open" else str(d))
-                         for d, s in zip(trades["exit_date"], trades["status"])],
-        "exit price": trades["exit_price"],
-        "shares": trades["size"],
-        "gross P&L": trades["gross_pnl"], "fees": trades["fees"], "borrow": trades["borrow_fee"],
-        "net P&L": trades["net_pnl"],
-        "return": trades["net_pnl"] / (trades["entry_price"] * trades["size"]),
+        _("stock"): [label(c, names) for c in trades["code"]],
+        _("direction"): [word(d, _.lang) for d in trades["direction"]],
+        _("entry session"): trades["entry_date"].astype(str),
+        _("entry price"): trades["entry_price"],
+        _("exit session"): [(_("open (marked to the last close)") if s == "open" else str(d))
+                            for d, s in zip(trades["exit_date"], trades["status"])],
+        _("exit price"): trades["exit_price"],
+        _("shares"): trades["size"],
+        _("gross P&L"): trades["gross_pnl"], _("fees"): trades["fees"], _("borrow"): trades["borrow_fee"],
+        _("net P&L"): trades["net_pnl"],
+        _("return"): trades["net_pnl"] / (trades["entry_price"] * trades["size"]),
     })
+    ret, shares = _("return"), _("shares")
 
     def fmt(col, v):
-        if col == "return":
+        if col == ret:
             return _pct(v)
-        if col == "shares":
+        if col == shares:
             return f"{int(v):,}"
         return _num(v, 2) if isinstance(v, float) else str(v)
 
-    return table(frame, fmt)
+    out = table(frame, fmt)
+    tones = [_tone(v) for v in frame[_("net P&L")]]
+    for row, tone in zip(out.rows, tones):  # the P&L and return cells in A-share colours
+        row[-2], row[-1] = Cell(row[-2].text, tone=tone), Cell(row[-1].text, tone=tone)
+    return out
 
 
-def orders_table(orders: pd.DataFrame, names: dict) -> Table:
-    """Refused and cancelled orders with the reason in words."""
+def orders_table(orders: pd.DataFrame, names: dict, _=_en) -> Table:
+    """Orders that did not fill, each with who ended it (the market, the strategy, its lifetime)
+    and the reason in words."""
     bad = orders[orders["status"] != "filled"] if len(orders) else orders
     if bad.empty:
-        return Table(["order"], [], empty="every order was filled")
+        return Table([_("order")], [], empty=_("every order was filled"))
     frame = pd.DataFrame({
-        "session": bad["date"].astype(str), "stock": [label(c, names) for c in bad["code"]], "side": bad["side"],
-        "shares": bad["size"].astype(int), "price": bad["price"], "at": bad["at"], "status": bad["status"],
-        "why": [REASONS.get(r, r) for r in bad["reason"]], "reason code": bad["reason"], "note": bad["note"],
+        _("session"): bad["date"].astype(str), _("stock"): [label(c, names) for c in bad["code"]],
+        _("side"): [word(x, _.lang) for x in bad["side"]], _("shares"): bad["size"].astype(int),
+        _("price"): bad["price"], _("at"): [word(x, _.lang, AT) for x in bad["at"]],
+        _("ended by"): [i18n.translate(OUTCOMES[metrics.outcome_of(s, r)], _.lang)
+                        for s, r in zip(bad["status"], bad["reason"])],
+        _("status"): [word(x, _.lang) for x in bad["status"]],
+        _("why"): [i18n.translate(reason_text(r), _.lang) for r in bad["reason"]],
+        _("reason code"): bad["reason"], _("note"): bad["note"],
     })
     return table(frame, lambda col, v: _num(v) if isinstance(v, float) else ("" if v is None else str(v)))
 
 
-def pnl_chart(trades: pd.DataFrame, names: dict) -> dict | None:
+# Values of the ledgers' columns shown in words (each marked here so the catalogue has it).
+WORDS = {"buy": N_("buy"), "sell": N_("sell"), "short": N_("short"), "cover": N_("cover"), "long": N_("long"),
+         "filled": N_("filled"), "partial": N_("partial"), "refused": N_("refused"), "cancelled": N_("cancelled"),
+         "expired": N_("expired"), "submitted": N_("submitted")}
+AT = {"open": N_("at the open"), "close": N_("at the close"), "limit": N_("at the open, limit at limit-up")}
+
+
+def word(value, lang: str, vocabulary: dict = WORDS) -> str:
+    """A ledger value (``buy``, ``filled``, ``open``...) in ``lang``."""
+    return i18n.translate(vocabulary.get(value, value), lang) if isinstance(value, str) else value
+
+
+def pnl_chart(trades: pd.DataFrame, names: dict, _=_en) -> dict | None:
     if trades.empty:
         return None
     by = trades.groupby("code", sort=False).agg(net=("net_pnl", "sum"), open=("status", lambda s: (s == "open").any()))
     by = by.sort_values("net", ascending=False)
-    return charts.pnl_by_stock([label(c, names) for c in by.index], by["net"].tolist(), by["open"].tolist())
+    return charts.pnl_by_stock([label(c, names) for c in by.index], by["net"].tolist(), by["open"].tolist(), _)
 
 
-def _locked(code: str, cols: dict, rules, st: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Sessions locked at limit-up / limit-down all day (一字板), from the one rules implementation
-    (:func:`hypebt.market.rules.limit_flags`, with the run's tolerance)."""
-    flags = R.limit_flags(code, cols["open"], cols["high"], cols["low"], cols["close"], cols["limit_up"],
-                          cols["limit_down"], prev_close=cols.get("prev_close"), st=st, rules=rules)
-    return np.asarray(flags["locked_up"], dtype=bool), np.asarray(flags["locked_down"], dtype=bool)
+def _locked(cols: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions locked at limit-up / limit-down all day (一字板): the flags the engine's order checks
+    used (built with the feed, the dated ST status and the run's tolerance included), so a marker is
+    exactly where the engine refused."""
+    return np.asarray(cols["locked_up"], dtype=bool), np.asarray(cols["locked_down"], dtype=bool)
 
 
 def chart_codes(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
@@ -188,8 +249,9 @@ def chart_codes(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
     return traded[:MAX_PRICE_CHARTS - len(only_refused)] + only_refused
 
 
-def price_charts(prep, trades: pd.DataFrame, orders: pd.DataFrame, names: dict) -> list[dict]:
+def price_charts(prep, trades: pd.DataFrame, orders: pd.DataFrame, names: dict, _=_en) -> list[dict]:
     """One interactive price chart per traded stock (see :func:`hypebt.reports.charts.price_chart`)."""
+    lang = _.lang
     events = [(str(t.session.date()), t.event.name or t.event.id) for t in prep.events]
     out = []
     for code in chart_codes(trades, orders):
@@ -198,39 +260,46 @@ def price_charts(prep, trades: pd.DataFrame, orders: pd.DataFrame, names: dict) 
             continue
         mine = trades[trades["code"] == code] if len(trades) else trades
         marks = {
-            "entries": [(str(r.entry_date), r.entry_price, f"{r.entry_date}: {r.direction} entry, {int(r.size):,} @ "
-                         f"{r.entry_price:.2f}") for r in mine.itertuples()],
-            "exits": [(str(r.exit_date), r.exit_price, f"{r.exit_date}: exit @ {r.exit_price:.2f}, net "
-                       f"{r.net_pnl:,.2f} CNY") for r in mine.itertuples() if r.status == "closed"],
+            "entries": [(str(r.entry_date), r.entry_price,
+                         _("%(day)s: %(direction)s entry, %(shares)s @ %(price)s", day=r.entry_date,
+                           direction=word(r.direction, lang), shares=f"{int(r.size):,}", price=f"{r.entry_price:.2f}"))
+                        for r in mine.itertuples()],
+            "exits": [(str(r.exit_date), r.exit_price,
+                       _("%(day)s: exit @ %(price)s, net %(pnl)s CNY", day=r.exit_date, price=f"{r.exit_price:.2f}",
+                         pnl=f"{r.net_pnl:,.2f}")) for r in mine.itertuples() if r.status == "closed"],
         }
         refused = orders[(orders["code"] == code) & (orders["status"] != "filled")] if len(orders) else orders
-        marks["refused"] = [(str(r.date), r.price, f"{r.date}: {r.side} refused: {REASONS.get(r.reason, r.reason)}")
+        marks["refused"] = [(str(r.date), r.price,
+                             _("%(day)s: %(side)s %(outcome)s: %(why)s", day=r.date, side=word(r.side, lang),
+                               outcome=OUTCOMES[metrics.outcome_of(r.status, r.reason)], why=reason_text(r.reason)))
                             for r in refused.itertuples()]
-        st = code in set(prep.spec.st_codes) or R.is_st(names.get(code))
-        up, down = _locked(code, arrays.columns, prep.rules, st)
-        out.append(charts.price_chart(label(code, names), prep.sessions, arrays.columns, marks, events, up, down))
+        up, down = _locked(arrays.columns)
+        out.append(charts.price_chart(label(code, names), prep.sessions, arrays.columns, marks, events, up, down, _))
     return out
 
 
-def page(prep, result, names: dict, *, title: str, notes: list[str], warning: str, tearsheet: str | None) -> str:
-    """The whole ``report.html`` of one run, as text."""
+def page(prep, result, names: dict, *, title: str, notes: list[str], warning: str, tearsheet: str | None,
+         plotly_src: str, lang: str = "en") -> str:
+    """The whole ``report.html`` of one run in ``lang``, as text; ``plotly_src``: the relative URL of
+    plotly.js (:mod:`hypebt.reports.assets`)."""
+    _ = i18n.translator(lang)
     stats, spec = result.stats, prep.spec
     recorded = [c for c in result.equity.columns if c not in RESERVED_EQUITY]
-    figures = [("equity", charts.equity_drawdown(result.returns, prep.benchmark, prep.strategy_name, spec.benchmark))]
+    figures = [("equity", charts.equity_drawdown(result.returns, prep.benchmark, prep.strategy_name, spec.benchmark, _))]
     if recorded:
-        figures.append(("recorded", charts.recorded(result.equity, recorded)))
-    pnl = pnl_chart(result.trades, names)
-    prices = price_charts(prep, result.trades, result.orders, names)
+        figures.append(("recorded", charts.recorded(result.equity, recorded, _)))
+    pnl = pnl_chart(result.trades, names, _)
+    prices = price_charts(prep, result.trades, result.orders, names, _)
     open_trades = result.trades[result.trades["status"] == "open"] if len(result.trades) else result.trades
     return render(
-        "run.html", lang="zh-CN", title=title, heading=title, notes_list=notes, warning=warning,
-        period=f"{stats['start']}..{stats['end']} ({stats['sessions']} sessions)", benchmark=spec.benchmark,
-        headline=headline(stats, spec.benchmark, metrics.from_returns(prep.benchmark)), events=events_table(prep, result.orders, names),
-        trades=trades_table(result.trades, names), open_positions=trades_table(open_trades, names, "no position left open"),
-        n_open=len(open_trades), orders=orders_table(result.orders, names),
-        pnl=charts.to_json(pnl) if pnl else None,
-        figures=[(k, charts.to_json(f)) for k, f in figures],
-        prices=[charts.to_json(f) for f in prices], n_price_charts=len(prices),
-        max_price_charts=MAX_PRICE_CHARTS, tearsheet=tearsheet, plotly_js=charts.plotly_js(),
-        params=", ".join(f"{k}={v}" for k, v in result.params.items()),
+        "run.html", lang=lang, title=title, heading=title, notes_list=notes, warning=warning,
+        period=_("%(start)s..%(end)s (%(n)s sessions)", start=stats["start"], end=stats["end"], n=stats["sessions"]),
+        benchmark=spec.benchmark, counts=counts(stats),
+        headline=headline(stats, spec.benchmark, metrics.from_returns(prep.benchmark), _),
+        events=events_table(prep, result.orders, names, _), trades=trades_table(result.trades, names, _=_),
+        open_positions=trades_table(open_trades, names, _("no position left open"), _),
+        n_open=len(open_trades), orders=orders_table(result.orders, names, _),
+        sessions=charts.session_days(prep.sessions), pnl=pnl, figures=figures,
+        prices=prices, n_price_charts=len(prices), max_price_charts=MAX_PRICE_CHARTS, tearsheet=tearsheet,
+        plotly_src=plotly_src, params=", ".join(f"{k}={v}" for k, v in result.params.items()),
     )

@@ -21,10 +21,12 @@ from pathlib import Path
 import pandas as pd
 
 from hypebt import __version__
-from hypebt.core import fsio
+from hypebt.core import fsio, i18n
+from hypebt.core.i18n import N_
 from hypebt.core.outdir import staged_dir
 from hypebt.engine import metrics
-from hypebt.reports import run_page
+from hypebt.engine.provenance import strategy_source
+from hypebt.reports import assets, run_page
 from hypebt.reports import tearsheet as fitted
 from hypebt.reports.run_page import label
 from hypebt.reports.templating import render
@@ -44,9 +46,9 @@ def versions() -> dict[str, str]:
     return out
 
 
-def banner(lines: list[str], warning: str = "") -> str:
+def banner(lines: list[str], warning: str = "", lang: str = "en") -> str:
     """An HTML block with hypebt's notes (and the look-ahead ``warning``), put at the top of a page."""
-    return render("banner.html", lines=lines, warning=warning)
+    return render("banner.html", lang=lang, lines=lines, warning=warning)
 
 
 def tearsheet(returns: pd.Series, bench: pd.Series, path: Path, title: str, notes: list[str], warning: str,
@@ -62,7 +64,7 @@ def universe_label(prep, names: dict[str, str], most: int = 3) -> str:
         return prep.universe_name
     shown = [label(c, names) for c in prep.codes[:most]]
     more = len(prep.codes) - most
-    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+    return ", ".join(shown) + (N_(" and %(n)s more", n=more) if more > 0 else "")
 
 
 def data_notes(prep) -> list[str]:
@@ -72,30 +74,41 @@ def data_notes(prep) -> list[str]:
         sources = m.get("sources") or []
         src = ", ".join(str(x.get("path") or x.get("source") or x) if isinstance(x, dict) else str(x)
                         for x in sources[:2]) if isinstance(sources, list) else str(sources)
-        out.append(f"data {name}: {m.get('adjust') if m.get('adjust') not in (None, 'none') else 'unadjusted'} prices, {m.get('first_date')}..{m.get('last_date')}"
-                   + (f", from {src}" if src else ""))
+        adjust = m.get("adjust") if m.get("adjust") not in (None, "none") else N_("unadjusted")
+        span = f"{m.get('first_date')}..{m.get('last_date')}"
+        out.append(N_("data %(name)s: %(adjust)s prices, %(span)s, from %(src)s", name=name, adjust=adjust, span=span,
+                      src=src) if src else N_("data %(name)s: %(adjust)s prices, %(span)s", name=name, adjust=adjust,
+                                                span=span))
     return out
 
 
 def write_run(prep, result, out_dir: Path, command: list[str] | None = None, html_report: bool = True,
               names: dict[str, str] | None = None, heading: str | None = None,
-              extra_notes: list[str] | None = None) -> Path:
+              extra_notes: list[str] | None = None, lang: str = "en", reports: Path | None = None) -> Path:
     """Write every output of one run into ``out_dir`` (replaced as a whole): the CSVs, stats,
-    manifest, and with ``html_report`` the run's ``report.html`` and its quantstats tearsheet.
+    manifest, and with ``html_report`` the run's ``report.html`` (in ``lang``) and its quantstats
+    tearsheet.
 
     ``names``: code -> Chinese name (default: the universe's); ``heading``: what the title starts
-    with (default: the strategy's name); ``extra_notes``: put first among the notes.
+    with (default: the strategy's name); ``extra_notes``: put first among the notes; ``reports``:
+    the workspace's reports folder, whose ``_assets/`` the page uses when ``out_dir`` is inside it
+    (:mod:`hypebt.reports.assets`).
     """
     spec = prep.spec
+    _ = i18n.translator(lang)
     names = {**(names or {}), **prep.names}
     period = f"{result.stats['start']}..{result.stats['end']}"
     bench = fitted.benchmark_label(spec.benchmark)
-    title = f"{heading or prep.strategy_name} on {universe_label(prep, names)} ({period}) vs {bench}"
-    notes = [*(extra_notes or []), f"benchmark: {bench}", *data_notes(prep), *prep.warnings]
+    title = _("%(strategy)s on %(universe)s (%(period)s) vs %(benchmark)s", strategy=heading or prep.strategy_name,
+              universe=universe_label(prep, names), period=period, benchmark=bench)
+    notes = [*(extra_notes or []), N_("benchmark: %(name)s", name=bench), *data_notes(prep), *prep.warnings]
     if prep.events:
-        notes.append("events: " + "; ".join(f"{t.event.id} -> {t.session.date()} {t.at}" for t in prep.events))
+        notes.append(N_("events: %(list)s", list="; ".join(
+            f"{t.event.id} -> {t.session.date()} {run_page.word(t.at, lang, run_page.AT)}" for t in prep.events)))
     notes += fitted.caveats(result.stats, len(prep.events))
     warning = prep.warning
+    root = assets.root_for(out_dir, reports)
+    inside = root == Path(out_dir).resolve()
     manifest = {
         "kind": "run",
         "name": spec.name,
@@ -103,8 +116,9 @@ def write_run(prep, result, out_dir: Path, command: list[str] | None = None, htm
         "command": command or sys.argv,
         "versions": versions(),
         "spec": spec.as_dict(),
+        # a class from a notebook has no file: its source (from the cell) or a digest of its code
         "strategy": {"name": prep.strategy_name, "path": str(prep.strategy_path or ""),
-                     "sha256": prep.strategy_sha256},
+                     **strategy_source(prep.strategy_cls, prep.strategy_path)},
         "params": result.params,
         "rules": dataclasses.asdict(prep.rules),
         "data": {name: {k: m.get(k) for k in ("adjust", "price_basis", "rows", "first_date", "last_date",
@@ -134,11 +148,12 @@ def write_run(prep, result, out_dir: Path, command: list[str] | None = None, htm
             if why_not is None:
                 tearsheet(result.returns, prep.benchmark, tmp / "tearsheet.html", title, notes, warning,
                           strategy_title=prep.strategy_name, benchmark_title=bench,
-                          single_event=len(prep.events) == 1)
-            page_notes = notes if why_not is None else [*notes, f"no quantstats tearsheet: {why_not}"]
+                          single_event=len(prep.events) == 1, lang=lang)
+            page_notes = notes if why_not is None else [*notes, N_("no quantstats tearsheet: %(why)s", why=why_not)]
+            assets.install(tmp if inside else root)
             fsio.write_text(tmp / "report.html", run_page.page(
                 prep, result, names, title=title, notes=page_notes, warning=warning,
-                tearsheet=None if why_not else "tearsheet.html"))
+                tearsheet=None if why_not else "tearsheet.html", plotly_src=assets.src_for(out_dir, root), lang=lang))
         fsio.write_json(tmp / "manifest.json", manifest)
     return out_dir
 

@@ -8,6 +8,8 @@ import math
 
 import pandas as pd
 
+from hypebt.core.i18n import N_
+
 TOP_N = 25
 
 
@@ -32,23 +34,28 @@ def headline(row: dict, main: tuple[int, int], market: str, prefix: str = "") ->
     ``prefix`` "" for the market-adjusted figures, "mm_" for the market model's.
     """
     lo, hi = main
-    model = "market model" if prefix else "market-adjusted"
+    model = N_("market model") if prefix else N_("market-adjusted")
     mean = row.get("mean_car_mm" if prefix else "mean_car_mkt")
     n = row.get("n")
-    out = [f"Mean CAR[{lo},{hi}] {_pct(mean)} ({model}, against {market}; {n} stock-events"
-           + (f", median {_pct(row.get('median_car_mkt'))}, {row.get('positive')} positive)" if not prefix else ")")]
+    if prefix:
+        out = [N_("Mean CAR[%(lo)s,%(hi)s] %(mean)s (%(model)s, against %(market)s; %(n)s stock-events)", lo=lo, hi=hi,
+                  mean=_pct(mean), model=model, market=market, n=n)]
+    else:
+        out = [N_("Mean CAR[%(lo)s,%(hi)s] %(mean)s (%(model)s, against %(market)s; %(n)s stock-events, median "
+                  "%(median)s, %(positive)s positive)", lo=lo, hi=hi, mean=_pct(mean), model=model, market=market, n=n,
+                  median=_pct(row.get("median_car_mkt")), positive=row.get("positive"))]
     p = row.get(f"{prefix}headline_p")
     verdict = "n/a" if p is None or (isinstance(p, float) and math.isnan(p)) else \
-        "significant at 5 %" if p < 0.05 else "not significant at 5 %"
-    out.append(f"{row.get(f'{prefix}headline_test')}: t = {_stat(row.get(f'{prefix}headline_t'))}, "
-               f"p = {_p(p)}, {verdict}.")
+        N_("significant at 5 %") if p < 0.05 else N_("not significant at 5 %")
+    out.append(N_("%(test)s: t = %(t)s, p = %(p)s, %(verdict)s.", test=row.get(f"{prefix}headline_test"),
+                  t=_stat(row.get(f"{prefix}headline_t")), p=_p(p), verdict=verdict))
     why = row.get(f"{prefix}headline_why")
     if why and not prefix:  # the market model's reason is the same; said once
-        out.append(f"Why this test: {why}.")
+        out.append(N_("Why this test: %(why)s.", why=why))
     t_plain = row.get("t_stat") if not prefix else None
     if t_plain is not None:
-        out.append(f"The plain cross-sectional t-test, which assumes independent stocks, gives t = "
-                   f"{_stat(t_plain)} (p = {_p(row.get('t_p'))}).")
+        out.append(N_("The plain cross-sectional t-test, which assumes independent stocks, gives t = %(t)s (p = %(p)s).",
+                      t=_stat(t_plain), p=_p(row.get("t_p"))))
     return out
 
 
@@ -58,9 +65,9 @@ def day0_context(events: list[dict]) -> list[str]:
     out = []
     for ev in events:
         if ev.get("closure"):
-            out.append(f"{ev['id']}: day 0 ({ev['day0']}) follows a market closure; its return spans "
-                       f"{ev['span_days']} calendar days since the close of {ev['prev_session']}, and carries "
-                       f"every piece of news of those days, not only the event's.")
+            out.append(N_("%(id)s: day 0 (%(day0)s) follows a market closure; its return spans %(days)s calendar days "
+                          "since the close of %(prev)s, and carries every piece of news of those days, not only the "
+                          "event's.", id=ev["id"], day0=ev["day0"], days=ev["span_days"], prev=ev["prev_session"]))
     return out
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from hypebt.core import fsio
+from hypebt.core import fsio, i18n
 from hypebt.reports import charts
+from hypebt.reports.labels import header
 from hypebt.reports.templating import Cell, Table, plain, table
 
 
@@ -48,30 +49,35 @@ def line(validation, metric: str) -> str:
     return "; ".join(parts)
 
 
-def context(validation, metric: str, params: list[str], fraction) -> dict:
-    """What the sweep page's validation section shows."""
+def context(validation, metric: str, params: list[str], fraction, lang: str = "en") -> dict:
+    """What the sweep page's validation section shows (in ``lang``)."""
+    _ = i18n.translator(lang)
     s = validation.summary
     best = s.get("in_sample_best") or {}
-    rows = [[Cell("in-sample best (every event)"), Cell(", ".join(f"{k}={v}" for k, v in (best.get("params") or {}).items())),
+    rows = [[Cell(_("in-sample best (every event)")),
+             Cell(", ".join(f"{k}={v}" for k, v in (best.get("params") or {}).items())),
              Cell(_fmt(metric, fraction)(metric, best.get(metric))), Cell(str(len(s["events"])))]]
-    for method, what in (("walk_forward", "walk-forward: chosen on the earlier events"),
-                         ("leave_one_out", "leave-one-out: chosen on all the others")):
+    for method, what in (("walk_forward", _("out-of-sample, walk-forward: chosen on the earlier events")),
+                         ("leave_one_out", _("out-of-sample, leave-one-out: chosen on all the others"))):
         m = s[method]
-        rows.append([Cell(f"out-of-sample, {what}"), Cell("per event, below"),
+        rows.append([Cell(what), Cell(_("per event, below")),
                      Cell(_fmt(metric, fraction)(metric, m.get(metric))), Cell(str(m["scored"]))])
-    headline = Table(["figure", "parameters", metric, "events"], rows, cls="")
+    headline = Table([_("figure"), _("parameters"), header(metric, lang), _("events")], rows, cls="")
     frame = validation.frame.drop(columns=["train"])
     wf = validation.frame[validation.frame["method"] == "walk_forward"]
     chart = None
     if len(wf):
         scale = 100 if fraction(metric) else 1
-        chart = charts.to_json(charts.grouped_bars(
-            f"{metric} of the chosen parameters: in-sample (earlier events) vs out-of-sample (the event)",
-            list(wf["event"]), {"in-sample": list(wf[f"is_{metric}"] * scale),
-                                "out-of-sample": list(wf[f"oos_{metric}"] * scale),
-                                "hindsight best on the event": list(wf[f"best_oos_{metric}"] * scale)},
-            f"{metric}, %" if scale == 100 else metric, "held-out event (time order)"))
-    return {"validation_headline": headline, "validation_table": table(frame, _fmt(metric, fraction)),
+        name = header(metric, lang)
+        chart = charts.grouped_bars(
+            _("%(metric)s of the chosen parameters: in-sample (earlier events) vs out-of-sample (the event)",
+              metric=name),
+            list(wf["event"]), {_("in-sample"): list(wf[f"is_{metric}"] * scale),
+                                _("out-of-sample"): list(wf[f"oos_{metric}"] * scale),
+                                _("hindsight best on the event"): list(wf[f"best_oos_{metric}"] * scale)},
+            f"{name}, %" if scale == 100 else name, _("held-out event (time order)"))
+    return {"validation_headline": headline,
+            "validation_table": table(frame, _fmt(metric, fraction), headers=lambda c: header(c, lang)),
             "validation_chart": chart, "validation_window": s["event_window"], "validation_from": s["validate_from"],
             "validation_failed": s["failed_runs"], "validation_outside": s["runs_outside_window"]}
 

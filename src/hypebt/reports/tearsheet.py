@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from hypebt.core import fsio
+from hypebt.core import fsio, i18n
+from hypebt.core.i18n import N_
 from hypebt.engine import metrics
 from hypebt.reports.templating import render
 from hypebt.reports.templating import text as as_text
@@ -59,14 +60,14 @@ def left_out(returns: pd.Series) -> dict[str, list[str]]:
     index = pd.DatetimeIndex(returns.index)
     out: dict[str, list[str]] = {}
     if n < 2 * ROLLING_WINDOW:
-        out[f"rolling beta, volatility, Sharpe and Sortino (need over {2 * ROLLING_WINDOW} sessions)"] = [
+        out[N_("rolling beta, volatility, Sharpe and Sortino (need over %(n)s sessions)", n=2 * ROLLING_WINDOW)] = [
             "rolling_beta", "rolling_vol", "rolling_sharpe", "rolling_sortino"]
     if n and index.year.nunique() < 2:
-        out["end-of-year returns (one calendar year)"] = ["eoy_returns"]
+        out[N_("end-of-year returns (one calendar year)")] = ["eoy_returns"]
     if n < 242:
-        out["cumulative sum of daily returns (misleading under a year)"] = ["daily_returns"]
+        out[N_("cumulative sum of daily returns (misleading under a year)")] = ["daily_returns"]
     if (index.to_period("M").nunique() if n else 0) < 3:
-        out["monthly distribution and heatmap (under three months)"] = ["monthly_dist", "monthly_heatmap"]
+        out[N_("monthly distribution and heatmap (under three months)")] = ["monthly_dist", "monthly_heatmap"]
     return out
 
 
@@ -82,8 +83,8 @@ def _short_rows(text: str, n: int) -> str:
 def not_drawable(returns: pd.Series, bench: pd.Series) -> str | None:
     """Why quantstats cannot draw a tearsheet of these series (it regresses one on the other and
     raises on a series without variance, e.g. a run that never held a position), or None."""
-    for series, what in ((returns, "the strategy never changed value (no position held)"),
-                         (bench, "the benchmark never moved")):
+    for series, what in ((returns, N_("the strategy never changed value (no position held)")),
+                         (bench, N_("the benchmark never moved"))):
         values = series.fillna(0.0).to_numpy(dtype=float)
         if len(values) < 2 or float(values.std()) == 0.0:
             return what
@@ -94,14 +95,14 @@ def caveats(stats: dict, n_events: int) -> list[str]:
     """Notes for figures that mean little for this run."""
     out = []
     if n_events == 1:
-        out.append("one event: Sharpe, Sortino and the probabilistic Sharpe ratio describe a single episode, "
-                   "not a repeatable edge")
+        out.append(N_("one event: Sharpe, Sortino and the probabilistic Sharpe ratio describe a single episode, "
+                      "not a repeatable edge"))
     trades = stats.get("n_trades") or 0
     if trades < 10:
-        out.append(f"{trades} closed trade(s): the win rate and trade figures rest on very few cases")
+        out.append(N_("%(n)s closed trade(s): the win rate and trade figures rest on very few cases", n=trades))
     if (stats.get("exposure") or 0) < 0.2:
-        out.append(f"invested on {stats.get('exposure', 0):.0%} of sessions: annualised figures extrapolate "
-                   "from a few days in the market")
+        out.append(N_("invested on %(share)s of sessions: annualised figures extrapolate from a few days in the market",
+                      share=f"{stats.get('exposure', 0):.0%}"))
     return out
 
 
@@ -133,7 +134,8 @@ def _self_contained(text: str, title: str, notes_html: str) -> str:
 
 
 def write(returns: pd.Series, bench: pd.Series, path: Path, title: str, notes: list[str], warning: str,
-          strategy_title: str = "Strategy", benchmark_title: str = "Benchmark", single_event: bool = False) -> None:
+          strategy_title: str = "Strategy", benchmark_title: str = "Benchmark", single_event: bool = False,
+          lang: str = "en") -> None:
     """Write a quantstats HTML tearsheet of ``returns`` against ``bench`` (both Series) to ``path``,
     with the panels that do not fit the run left out (and listed in the notes); ``single_event``:
     the probabilistic Sharpe ratio row is left out too (a probability of skill from one episode)."""
@@ -144,7 +146,8 @@ def write(returns: pd.Series, bench: pd.Series, path: Path, title: str, notes: l
     b.index = pd.DatetimeIndex(b.index).tz_localize(None)
     drop = left_out(r)
     if drop:
-        notes = [*notes, f"left out of this tearsheet (the run has {len(r)} sessions): " + "; ".join(drop)]
+        notes = [*notes, N_("left out of this tearsheet (the run has %(n)s sessions): %(what)s", n=len(r),
+                            what="; ".join(i18n.translate(k, lang) for k in drop))]
     with fsio.atomic_path(path) as tmp, tempfile.TemporaryDirectory(prefix=".qs-", dir=path.parent) as tdir:
         tpl = Path(tdir) / "report.html"
         tpl.write_text(_template(drop), "utf-8")
@@ -158,4 +161,4 @@ def write(returns: pd.Series, bench: pd.Series, path: Path, title: str, notes: l
         if single_event:
             text = re.sub(r"<tr><td>Prob\. Sharpe Ratio</td>.*?</tr>", "", text, flags=re.S)
         tmp.write_text(_self_contained(text, title,
-                                       render("banner.html", lines=notes, warning=warning)), "utf-8")
+                                       render("banner.html", lang=lang, lines=notes, warning=warning)), "utf-8")

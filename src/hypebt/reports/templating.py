@@ -11,36 +11,48 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 
+from hypebt.core import i18n
+
 TEMPLATES = Path(__file__).with_name("templates")
 
-_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-    autoescape=True,  # every template, whatever its file name: all of them are HTML
-    undefined=jinja2.StrictUndefined,  # a misspelt variable is an error, not an empty string
-    keep_trailing_newline=True,
-)
+
+@lru_cache(maxsize=None)
+def environment(lang: str = "en") -> jinja2.Environment:
+    """The templates' environment for ``lang``: ``_()`` translates (:mod:`hypebt.core.i18n`),
+    ``tr`` translates a value made elsewhere (a note, a reason), ``tojson`` embeds a figure."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,  # every template, whatever its file name: all of them are HTML
+        undefined=jinja2.StrictUndefined,  # a misspelt variable is an error, not an empty string
+        keep_trailing_newline=True,
+    )
+    env.globals.update(_=i18n.translator(lang), lang=lang, html_lang=i18n.HTML_LANG[lang])
+    env.filters["tr"] = lambda value: i18n.translate(value, lang)
+    return env
 
 
-def render(template: str, **context) -> str:
-    """Render ``templates/<template>`` with ``context`` (values escaped).
+def render(template: str, lang: str = "en", **context) -> str:
+    """Render ``templates/<template>`` in ``lang`` with ``context`` (values escaped).
 
     >>> render("banner.html", lines=["a < b"], warning="")   # doctest: +SKIP
     '<div id="hypebt-notes" ...><li>a &lt; b</li>...'
     """
-    return _ENV.get_template(template).render(**context)
+    return environment(i18n.check_lang(lang)).get_template(template).render(**context)
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One table cell: its text, and a link target when it is a link."""
+    """One table cell: its text, a link target when it is a link, and its tone ("gain" red, "loss" green)."""
 
     text: str
     href: str | None = None
+    tone: str = ""
 
 
 @dataclass
@@ -63,7 +75,8 @@ def plain(v) -> str:
 
 
 def table(frame: pd.DataFrame, fmt: Callable[[str, object], str] | None = None, cls: str = "sortable",
-          links: dict | None = None, link_label: str = "", link_column: str = "report") -> Table:
+          links: dict | None = None, link_label: str = "", link_column: str = "report",
+          headers: Callable[[str], str] | None = None) -> Table:
     """A :class:`Table` of ``frame``'s columns; ``fmt(column, value)`` gives a cell's text
     (default :func:`plain`). ``links`` maps a row's index label to a URL shown in an extra
     ``link_column`` as ``link_label``.
@@ -72,7 +85,7 @@ def table(frame: pd.DataFrame, fmt: Callable[[str, object], str] | None = None, 
     [[Cell(text='1.5000', href=None)]]
     """
     fmt = fmt or (lambda col, v: plain(v))
-    columns = [str(c) for c in frame.columns] + ([link_column] if links else [])
+    columns = [(headers or str)(str(c)) for c in frame.columns] + ([link_column] if links else [])
     rows = []
     for idx, values in zip(frame.index, frame.itertuples(index=False)):
         cells = [Cell(fmt(col, v)) for col, v in zip(frame.columns, values)]

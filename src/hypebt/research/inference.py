@@ -21,6 +21,8 @@ what the test assumes (r = 0.42 and N = 37 inflate it 16-fold) and it rejects fa
 
 from __future__ import annotations
 
+from hypebt.core.i18n import N_
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,9 +83,9 @@ def cross_sectional_t(car) -> TestResult:
     """
     x = np.asarray(car, dtype="float64")
     x = x[~np.isnan(x)]
-    name = "cross-sectional t (assumes independence)"
+    name = N_("cross-sectional t (assumes independence)")
     if len(x) < 2 or np.std(x) == 0:
-        return _nan(name, len(x), "fewer than 2 CARs or no dispersion")
+        return _nan(name, len(x), N_("fewer than 2 CARs or no dispersion"))
     t = float(np.mean(x) / (np.std(x, ddof=1) / np.sqrt(len(x))))
     return TestResult(name, t, _two_sided_t(t, len(x) - 1), len(x), "", float(np.mean(x)))
 
@@ -103,18 +105,18 @@ def portfolio_test(est, event) -> TestResult:
     (1985) "Using daily stock returns", JFE 14, 3-31.
     """
     est, event = np.atleast_2d(np.asarray(est, dtype="float64")), np.atleast_2d(np.asarray(event, dtype="float64"))
-    name = "event portfolio (Brown-Warner crude dependence adjustment)"
+    name = N_("event portfolio (Brown-Warner crude dependence adjustment)")
     with np.errstate(invalid="ignore"), _quiet():
         bar_est = np.nanmean(est, axis=1)
         bar_ev = np.nanmean(event, axis=1)
     bar_est = bar_est[~np.isnan(bar_est)]
     if len(bar_est) < 3 or np.isnan(bar_ev).all():
-        return _nan(name, len(bar_est), "too few estimation sessions")
+        return _nan(name, len(bar_est), N_("too few estimation sessions"))
     s = float(np.std(bar_est, ddof=1))
     n_ev = int((~np.isnan(bar_ev)).sum())
     caar = float(np.nansum(bar_ev))
     if s == 0:
-        return _nan(name, len(bar_est), "the estimation-window portfolio AR does not vary")
+        return _nan(name, len(bar_est), N_("the estimation-window portfolio AR does not vary"))
     t = caar / (s * np.sqrt(n_ev))
     return TestResult(name, float(t), _two_sided_t(t, len(bar_est) - 1), len(bar_est),
                       f"sd from {len(bar_est)} estimation sessions of the equal-weight portfolio AR; "
@@ -192,29 +194,30 @@ def bmp_test(est, car, length: int, ddof: int = 1, kp: bool = False, r_bar: floa
     """
     est = np.atleast_2d(np.asarray(est, dtype="float64"))
     car = np.asarray(car, dtype="float64")
-    name = "standardized BMP with Kolari-Pynnonen correction" if kp else "standardized BMP"
+    name = N_("standardized BMP with Kolari-Pynnonen correction") if kp else N_("standardized BMP")
     sd, _ = _std_by_column(est, ddof)
     with np.errstate(invalid="ignore", divide="ignore"):
         scar = car / (sd * np.sqrt(length))
     ok = np.isfinite(scar)
     n = int(ok.sum())
     if n < 2 or np.std(scar[ok]) == 0:
-        return _nan(name, n, "fewer than 2 standardized CARs")
+        return _nan(name, n, N_("fewer than 2 standardized CARs"))
     z = scar[ok]
     t = float(np.mean(z) / (np.std(z, ddof=1) / np.sqrt(n)))
-    notes = f"CARs scaled by each stock's estimation-window AR sd (ddof={ddof}); t with {n - 1} df"
+    notes = N_("CARs scaled by each stock's estimation-window AR sd (ddof=%(ddof)s); t with %(df)s df", ddof=ddof,
+               df=n - 1)
     if kp:
         if r_bar is None:
             r_bar, pairs = average_correlation(est[:, ok])
-            notes += f"; r̄ = {r_bar:.3f} from {pairs} pairs"
+            notes = N_("%(notes)s; r̄ = %(r)s from %(pairs)s pairs", notes=notes, r=f"{r_bar:.3f}", pairs=pairs)
         else:
-            notes += f"; r̄ = {r_bar:.3f}"
+            notes = N_("%(notes)s; r̄ = %(r)s", notes=notes, r=f"{r_bar:.3f}")
         if not np.isfinite(r_bar):
-            return _nan(name, n, "the average cross-correlation could not be estimated")
+            return _nan(name, n, N_("the average cross-correlation could not be estimated"))
         if r_bar < 0:
             # a negative average is sampling noise around 0 for a market-model residual; taken as 0,
             # the correction never makes the test bolder than BMP (and 1 + (N-1) r̄ stays positive)
-            notes += " (negative: taken as 0)"
+            notes = N_("%(notes)s (negative: taken as 0)", notes=notes)
         rho = max(r_bar, 0.0)
         t *= float(np.sqrt((1 - rho) / (1 + (n - 1) * rho)))
     return TestResult(name, t, _two_sided_t(t, n - 1), n, notes, float(np.mean(z)))
@@ -246,26 +249,26 @@ def generalized_sign_test(est, car, adjust_correlation: bool = True, rho: float 
     """
     est = np.atleast_2d(np.asarray(est, dtype="float64"))
     car = np.asarray(car, dtype="float64")
-    name = "generalized sign (Cowan)" + (", correlation-adjusted" if adjust_correlation else "")
+    name = N_("generalized sign (Cowan), correlation-adjusted") if adjust_correlation else N_("generalized sign (Cowan)")
     ok = ~np.isnan(car) & (~np.isnan(est)).any(axis=0)
     n = int(ok.sum())
     if n < 2:
-        return _nan(name, n, "fewer than 2 CARs")
+        return _nan(name, n, N_("fewer than 2 CARs"))
     with _quiet():
         share = np.nanmean(np.where(np.isnan(est[:, ok]), np.nan, (est[:, ok] > 0).astype("float64")), axis=0)
     p_hat = float(np.mean(share))
     if not 0 < p_hat < 1:
-        return _nan(name, n, "the estimation-window share of positive ARs is 0 or 1")
+        return _nan(name, n, N_("the estimation-window share of positive ARs is 0 or 1"))
     w = int((car[ok] > 0).sum())
-    notes = f"{w} of {n} positive against p̂ = {p_hat:.3f}"
+    notes = N_("%(w)s of %(n)s positive against p̂ = %(p)s", w=w, n=n, p=f"{p_hat:.3f}")
     if not adjust_correlation:
         rho = 0.0
     else:
         rho = sign_correlation(est[:, ok]) if rho is None else rho
         if not np.isfinite(rho):
-            return _nan(name, n, "the sign correlation could not be estimated")
+            return _nan(name, n, N_("the sign correlation could not be estimated"))
         rho = max(rho, 0.0)  # a negative average would shrink the variance below independence
-        notes += f"; sign correlation ρ = {rho:.3f}"
+        notes = N_("%(notes)s; sign correlation ρ = %(rho)s", notes=notes, rho=f"{rho:.3f}")
     z = (w - n * p_hat) / np.sqrt(n * p_hat * (1 - p_hat) * (1 + (n - 1) * rho))
     return TestResult(name, float(z), _two_sided_z(z), n, notes, w / n)
 
@@ -292,14 +295,14 @@ def rank_test(est, event, test_rows=None) -> TestResult:
     """
     est = np.atleast_2d(np.asarray(est, dtype="float64"))
     event = np.atleast_2d(np.asarray(event, dtype="float64"))
-    name = "rank (Corrado)"
+    name = N_("rank (Corrado)")
     allr = np.vstack([est, event])
     ok = ~np.isnan(allr)
     m = ok.sum(axis=0)
     keep = m >= 3
     allr, ok, m = allr[:, keep], ok[:, keep], m[keep]
     if allr.shape[1] < 1:
-        return _nan(name, 0, "no stock has 3 or more returns")
+        return _nan(name, 0, N_("no stock has 3 or more returns"))
     ranks = stats.rankdata(np.where(ok, allr, np.inf), axis=0)  # missing days rank last, then dropped
     u = np.where(ok, ranks / (m + 1) - 0.5, np.nan)
     with _quiet():
@@ -311,10 +314,10 @@ def rank_test(est, event, test_rows=None) -> TestResult:
     all_days = ubar[~np.isnan(ubar)]
     s = float(np.sqrt(np.mean(all_days ** 2)))
     if len(ev) == 0 or s == 0:
-        return _nan(name, allr.shape[1], "no event-window ranks")
+        return _nan(name, allr.shape[1], N_("no event-window ranks"))
     z = float(ev.sum() / (np.sqrt(len(ev)) * s))
     return TestResult(name, z, _two_sided_z(z), int(allr.shape[1]),
-                      f"ranks over {est.shape[0] + event.shape[0]} sessions; normal", float(ev.mean()))
+                      N_("ranks over %(n)s sessions; normal", n=est.shape[0] + event.shape[0]), float(ev.mean()))
 
 
 def calendar_time_test(ar, in_window) -> TestResult:
@@ -338,17 +341,17 @@ def calendar_time_test(ar, in_window) -> TestResult:
     """
     ar = np.atleast_2d(np.asarray(ar, dtype="float64"))
     inw = np.asarray(in_window, dtype=bool) & ~np.isnan(ar)
-    name = "calendar-time portfolio"
+    name = N_("calendar-time portfolio")
     count = inw.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = np.where(inw, ar, 0).sum(axis=1) / count
     p = p[count > 0]
     if len(p) < 3 or np.std(p) == 0:
-        return _nan(name, len(p), "fewer than 3 portfolio sessions")
+        return _nan(name, len(p), N_("fewer than 3 portfolio sessions"))
     t = float(np.mean(p) / (np.std(p, ddof=1) / np.sqrt(len(p))))
     return TestResult(name, t, _two_sided_t(t, len(p) - 1), len(p),
-                      f"{len(p)} portfolio sessions, mean {count[count > 0].mean():.1f} stocks each; "
-                      f"t with {len(p) - 1} df", float(np.mean(p)))
+                      N_("%(n)s portfolio sessions, mean %(stocks)s stocks each; t with %(df)s df", n=len(p),
+                         stocks=f"{count[count > 0].mean():.1f}", df=len(p) - 1), float(np.mean(p)))
 
 
 def clustering(day0, window: tuple[int, int], threshold: float = 0.05) -> Clustering:
@@ -370,7 +373,7 @@ def clustering(day0, window: tuple[int, int], threshold: float = 0.05) -> Cluste
     width = window[1] - window[0]
     n_dates = int(len(np.unique(d)))
     if n < 2:
-        return Clustering(n, n_dates, True, 0.0, False, "cross_sectional", "one stock-event: nothing to cluster")
+        return Clustering(n, n_dates, True, 0.0, False, "cross_sectional", N_("one stock-event: nothing to cluster"))
     # For each i, how many j > i start within `width` sessions of it (sorted, so one search each).
     upto = np.searchsorted(d, d + width, side="right")
     pairs = int((upto - np.arange(1, n + 1)).sum())
@@ -379,10 +382,10 @@ def clustering(day0, window: tuple[int, int], threshold: float = 0.05) -> Cluste
     clustered = share >= threshold
     rec = "portfolio" if clustered and same else "calendar_time" if clustered else "cross_sectional"
     if same:
-        why = f"all {n} stock-events share day 0: their abnormal returns are hit by the same market days"
+        why = N_("all %(n)s stock-events share day 0: their abnormal returns are hit by the same market days", n=n)
     else:
-        why = (f"{share:.0%} of the pairs of the {n} stock-events ({n_dates} distinct day-0 sessions) "
-               f"have overlapping windows")
+        why = N_("%(share)s of the pairs of the %(n)s stock-events (%(dates)s distinct day-0 sessions) have "
+                 "overlapping windows", share=f"{share:.0%}", n=n, dates=n_dates)
     return Clustering(n, n_dates, same, float(share), bool(clustered), rec, why)
 
 

@@ -18,6 +18,7 @@ import random
 from dataclasses import dataclass
 
 from hypebt.core.errors import InputError, unknown
+from hypebt.engine.strategy import strategy_params
 
 RESERVED = {"method", "n", "seed", "constraints", "max_combinations", "split", "walk_forward", "top", "metric",
             "event_window", "validate_from"}
@@ -151,7 +152,7 @@ def make_plan(spec, strategy_cls, cap: int | None = None) -> Plan:
     if method not in ("grid", "random"):
         raise InputError(f"{where}: method must be \"grid\" or \"random\", got {method!r}")
     grid = _Grid(axes)
-    defaults = {**strategy_cls.PARAMS, **spec.params}
+    defaults = {**strategy_params(strategy_cls), **spec.params}
     constraints = table.get("constraints", [])
     if isinstance(constraints, str):
         constraints = [constraints]
@@ -176,8 +177,9 @@ def _axes(table: dict, strategy_cls, where: str) -> dict[str, list]:
     for key, value in table.items():
         if key in RESERVED:
             continue
-        if key not in strategy_cls.PARAMS:
-            raise unknown(f"parameter of strategy {strategy_cls.hypebt_name}", key, strategy_cls.PARAMS, where)
+        known = strategy_params(strategy_cls)
+        if key not in known:
+            raise unknown(f"parameter of strategy {strategy_cls.hypebt_name}", key, known, where)
         axes[key] = _axis(key, value, where)
     if not axes:
         raise InputError(f"{where}: no parameter to sweep; add e.g. hold_days = [1, 3, 5]")

@@ -21,8 +21,11 @@ import pandas as pd
 
 from hypebt.engine.strategy import resolve_params
 
+# refused_orders: by the market; the orders the strategy cancelled or that expired, and the positions
+# still open at the end, follow the status (added after the first release's columns)
 RESULT_COLUMNS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "n_trades",
-                  "exposure", "refused_orders", "status"]
+                  "exposure", "refused_orders", "status", "cancelled_orders", "expired_orders", "open_positions",
+                  "final_value"]
 
 
 def run_identity(prep) -> dict:
@@ -128,7 +131,10 @@ def results_frame(store: ResultStore, plan, keys: list[str] | None = None) -> pd
     a resumed store may hold are left out): parameters, figures, status, in a stable order."""
     frame = store.frame()
     if keys is not None:
-        frame = frame[frame["key"].isin(set(keys))].reset_index(drop=True)
+        # in the plan's order, whatever order the workers finished in (the same table for 1 or 64 workers)
+        order = {k: i for i, k in reversed(list(enumerate(keys)))}
+        frame = frame[frame["key"].isin(set(keys))]
+        frame = frame.iloc[frame["key"].map(order).argsort(kind="stable")].reset_index(drop=True)
     params = list(plan.axes)
     extra = [c for c in frame.columns if c.startswith(("is_", "oos_", "wf"))]
     cols = params + RESULT_COLUMNS + extra + ["error", "seconds", "key"]

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hypebt.core.i18n import N_
 from hypebt.data import boards as B
 from hypebt.data import events as E
 from hypebt.data import universes as U
@@ -45,12 +46,12 @@ from hypebt.data import reference
 from hypebt.market import status as MS
 
 # What "tradable" means, as compute_all builds it (the page and the README quote this).
-TRADABLE_RULE = ("tradable buys at the first price that would have filled: never while suspended, never on a "
-                 "session locked at limit-up all day (一字板), and never at a price at or above the limit-up "
-                 "price, so a session that opens at limit-up is not fillable at its open even when the board "
-                 "opens later in the session (the next session's open is tried), unless the spec's [rules] "
-                 "turn on the limit-order model (fill_at_limit_when_opened): then a buy at the limit-up "
-                 "price fills on a session where the board opened")
+TRADABLE_RULE = N_("tradable buys at the first price that would have filled: never while suspended, never on a "
+                   "session locked at limit-up all day (一字板), and never at a price at or above the limit-up "
+                   "price, so a session that opens at limit-up is not fillable at its open even when the board "
+                   "opens later in the session (the next session's open is tried), unless the spec's [rules] "
+                   "turn on the limit-order model (fill_at_limit_when_opened): then a buy at the limit-up "
+                   "price fills on a session where the board opened")
 
 
 @dataclass
@@ -330,7 +331,8 @@ def compute_all(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str
     for t in tradables:
         i0 = panel.sessions.get_indexer([t.session])[0]
         if i0 < 0 or i0 + a < 1 or i0 + b >= len(panel.sessions):
-            skipped.append(f"{t.event.id}: window {a}..{b} around {t.session.date()} leaves the data")
+            skipped.append(N_("%(event)s: window %(a)s..%(b)s around %(day)s leaves the data", event=t.event.id, a=a, b=b,
+                              day=t.session.date()))
             continue
         w = _event_window(panel, r, rm_span, span, i0, cfg)
         if t.members is not None:  # a board universe: this event's own members as known before it
@@ -441,7 +443,7 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
     if codes is not None and boards is None:  # a board universe says it per event
         missing = sorted(set(codes) - set(bars["code"].unique()))
         if missing:
-            notes.append(f"{len(missing)} code(s) not in the store, left out: {', '.join(missing)}")
+            notes.append(N_("%(n)s code(s) not in the store, left out: %(codes)s", n=len(missing), codes=", ".join(missing)))
     first, last = bars["date"].min(), bars["date"].max()
     start = pd.Timestamp(spec.start) if spec.start else first
     end = pd.Timestamp(spec.end) if spec.end else last
@@ -450,16 +452,17 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
         raise DataError(f"{where}: no data between {start.date()} and {end.date()}")
     tradables, outside = E.select(spec.events, ws, cal, sessions, where)
     if outside:
-        notes.append("events outside the data (not studied): " + ", ".join(f"{e.id} ({e.time.date()})" for e in outside))
+        notes.append(N_("events outside the data (not studied): %(list)s",
+                        list=", ".join(f"{e.id} ({e.time.date()})" for e in outside)))
     qfq = manifest.get("adjust") == "qfq"
     rules = R.for_prices(R.rules_from_mapping(spec.rules, f"{where} [rules]"), qfq,
                          explicit="limit_tolerance" in spec.rules)
     if qfq:
-        notes.append("prices are forward-adjusted (qfq): limit-locked sessions are detected with a "
-                     f"{rules.limit_tolerance} CNY tolerance")
+        notes.append(N_("prices are forward-adjusted (qfq): limit-locked sessions are detected with a %(tol)s CNY "
+                        "tolerance", tol=rules.limit_tolerance))
     elif manifest.get("adjust") == "raw":
-        notes.append("prices are traded (raw): tradability and limits use them (on ex-dates the limits start from "
-                     "the exchange's reference price); returns use the adjusted close (close x adj_factor)")
+        notes.append(N_("prices are traded (raw): tradability and limits use them (on ex-dates the limits start from "
+                        "the exchange's reference price); returns use the adjusted close (close x adj_factor)"))
     no_bench = pd.DataFrame({"date": sessions, "open": np.nan, "close": np.nan})  # the market comes next
     panel = build_panel(bars, sessions, no_bench, names, pd.Timestamp(manifest["first_date"]), set(spec.st_codes),
                         rules=rules, st_history=reference.load(store, "st_history"),

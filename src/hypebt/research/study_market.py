@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hypebt.core.i18n import N_
 from hypebt.core.errors import DataError
 from hypebt.data import market_index as MI
 from hypebt.data import stock_info as SI
@@ -53,13 +54,13 @@ def resolve(store: Store, name: str, codes: list[str], sessions: pd.DatetimeInde
         caps = info.set_index(info["code"].astype(str))["total_cap"].astype("float64")
         open_, close, member = MI.size_matched_matrices(store, codes, sessions, caps, manifest["sha256"],
                                                         stock_dataset, groups)
-        notes = [SI.LOOK_AHEAD.format(as_of=manifest.get("as_of")),
-                 f"size-matched market: the equal-weight index of each stock's market-cap group "
-                 f"(1 of {groups} groups by total cap)"]
+        notes = [SI.look_ahead_note(manifest.get("as_of")),
+                 N_("size-matched market: the equal-weight index of each stock's market-cap group (1 of %(n)s groups "
+                    "by total cap)", n=groups)]
         missing = [c for c in codes if c not in member.index]
         if missing:
-            notes.append(f"{len(missing)} stock(s) without a market cap have no size-matched market and are "
-                         f"left out: {', '.join(missing[:20])}{' ...' if len(missing) > 20 else ''}")
+            notes.append(N_("%(n)s stock(s) without a market cap have no size-matched market and are left out: %(codes)s",
+                            n=len(missing), codes=", ".join(missing[:20]) + (" ..." if len(missing) > 20 else "")))
         return Market(name, f"size-matched ({groups} cap groups)", open_, close, tuple(notes),
                       store.manifest(f"size{groups}_{stock_dataset.removeprefix('stock_')}"))
     bars = MI.load_equal_weight(store, stock_dataset) if name == EQUAL_WEIGHT else \

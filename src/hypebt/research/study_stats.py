@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hypebt.core.i18n import N_
 from hypebt.research import inference as I
 
 # summary.csv column stem -> the test key of run_tests
@@ -120,15 +121,16 @@ def run_tests(sample: Sample, window: tuple[int, int], corr: tuple[float, float]
 def _pick(cl: I.Clustering, r_bar: float) -> tuple[str, str]:
     """(test key, why) of the figure a report leads with (rules in the module doc)."""
     if cl.n_events == 1:
-        return "portfolio", "one stock-event: its CAR against the sd of its own estimation-window ARs"
+        return "portfolio", N_("one stock-event: its CAR against the sd of its own estimation-window ARs")
     if cl.recommended == "portfolio":
-        return "kp", (f"{cl.notes}; their estimation-window ARs correlate {r_bar:.2f} on average, so the plain "
-                      f"t-test overstates significance; Kolari-Pynnonen allows for that correlation and for "
-                      f"the higher volatility after the news (the portfolio test allows for the correlation only)")
+        return "kp", N_("%(why)s; their estimation-window ARs correlate %(r)s on average, so the plain t-test "
+                        "overstates significance; Kolari-Pynnonen allows for that correlation and for the higher "
+                        "volatility after the news (the portfolio test allows for the correlation only)",
+                        why=cl.notes, r=f"{r_bar:.2f}")
     if cl.recommended == "calendar_time":
-        return "calendar", (f"{cl.notes}: overlapping stock-events share market days, so the calendar-time "
-                            f"portfolio's daily series carries their correlation")
-    return "bmp", f"{cl.notes}: events apart in time, tested as independent (standardized BMP)"
+        return "calendar", N_("%(why)s: overlapping stock-events share market days, so the calendar-time "
+                              "portfolio's daily series carries their correlation", why=cl.notes)
+    return "bmp", N_("%(why)s: events apart in time, tested as independent (standardized BMP)", why=cl.notes)
 
 
 def summary_columns(outcome: Outcome, prefix: str = "") -> dict:

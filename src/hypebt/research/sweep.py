@@ -15,8 +15,10 @@ The sweep page is written by the ``hypebt sweep`` command (:mod:`hypebt.cli.swee
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import io
 import itertools
 import math
 import multiprocessing as mp
@@ -47,6 +49,9 @@ from hypebt.research import validate as V
 
 SWEEP_MARKERS = ("results.sqlite", "summary.json")
 EVENTS_DB = "events.sqlite"  # --validate events: each combination run on each event alone
+# How local workers start: "fork" (they inherit the prepared data: nothing is sent) where the
+# platform has it, else "spawn" (the data and the strategy class are shipped, see :func:`ship`).
+START_METHOD = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
 
 
 # --- workers ---------------------------------------------------------------------------------
@@ -65,6 +70,18 @@ def _prepared(blob: bytes):
 
 def _init_local(blob: bytes) -> None:
     _prepared(blob)
+
+
+def ship(prep) -> bytes:
+    """The prepared data as bytes for workers that do not share this process's memory.
+
+    cloudpickle (a dependency of Dask) writes a strategy class defined in ``__main__`` (a notebook
+    cell, a script) by value, so a worker that never ran the cell gets the class itself; classes of
+    importable modules still travel by reference. :func:`pickle.loads` reads it back.
+    """
+    import cloudpickle
+
+    return cloudpickle.dumps(prep, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def split_figures(returns: pd.Series, split: str | None, walk_forward: int) -> dict:
@@ -110,8 +127,11 @@ def run_batch(batch: list[tuple], blob: bytes | None = None, prep=None,
         t0 = time.perf_counter()
         try:
             run_prep = _event_prep(prep, event[0]) if event else prep
-            result = engine.run(run_prep, params, strategy_cls=cls, reuse_feeds=True, timereturn=False,
-                                ledgers=False)
+            # Quietly: what a strategy prints (a Backtrader strategy's print calls) would be one
+            # stream per combination; `hypebt run` shows it.
+            with contextlib.redirect_stdout(io.StringIO()):
+                result = engine.run(run_prep, params, strategy_cls=cls, reuse_feeds=True, timereturn=False,
+                                    ledgers=False)
             returns = result.returns.to_numpy(dtype="float64")
             if event:
                 w = V.windows(run_prep, event_window)[0]
@@ -269,13 +289,12 @@ def _execute(prep, cls, plan: Plan, store: ResultStore, todo: list, plan_keys: l
 def _run_local(prep, cls, plan: Plan, batches: list, workers: int, collect) -> None:
     """Batches on a pool of ``workers`` local processes, at most two per worker in flight."""
     # No quantstats here: the figures are numpy (engine.metrics); workers fork without it.
-    if "fork" in mp.get_all_start_methods():
+    if START_METHOD == "fork":
         # Forked workers inherit the prepared data and the strategy class: nothing to send.
         _WORKER.update(digest=None, prep=prep, cls=cls)
         pool_args = {"mp_context": mp.get_context("fork")}
     else:
-        blob = pickle.dumps(prep, protocol=pickle.HIGHEST_PROTOCOL)
-        pool_args = {"initializer": _init_local, "initargs": (blob,)}
+        pool_args = {"mp_context": mp.get_context("spawn"), "initializer": _init_local, "initargs": (ship(prep),)}
     with ProcessPoolExecutor(max_workers=workers, **pool_args) as pool:
         pending = set()
         queue = iter(batches)
