@@ -43,6 +43,7 @@ class Step:
     new_shares: dict = field(default_factory=dict)
     sellable_from: dict = field(default_factory=dict)
     taxable: dict = field(default_factory=dict)
+    declared: dict = field(default_factory=dict)  # code -> CNY its position gets (+) or pays (-), now or later
     actions: list = field(default_factory=list)  # (action, shares held) applied
 
     def __bool__(self) -> bool:
@@ -89,6 +90,7 @@ class Distributions:
         got = C.long_entitlement(action, held) if held > 0 else C.short_obligation(action, -held)
         signed_cash = got.cash if held > 0 else -got.cash
         if got.cash:
+            step.declared[action.code] = round(step.declared.get(action.code, 0.0) + signed_cash, 2)
             if action.pays_on > day:
                 self.owed.append((action.pays_on, action.code, signed_cash))
             else:
