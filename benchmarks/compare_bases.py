@@ -22,10 +22,14 @@ import warnings
 from pathlib import Path
 
 import hypebt
+from hypebt.cli.main import main as main_cli
 from hypebt.data.importers import import_paths
 from hypebt.data.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
+# The shared hikyuu snapshots and when each was published (../shared/data/README.md).
+SNAPSHOTS = (("gnbk-2019-02-17.ini", "2019-02-17T18:59"), ("gnbk-2023-12-18T19.ini", "2023-12-18T19:25"),
+             ("gnbk-2023-12-18T22.ini", "2023-12-18T22:25"), ("gnbk-2024-01-02.ini", "2024-01-02T15:55"))
 
 
 def shipped_specs() -> list[str]:
@@ -71,6 +75,10 @@ def main(argv=None) -> int:
         stores = {"qfq": Store(Path(tmp) / "qfq"), "raw": Store(Path(tmp) / "raw")}
         import_paths(stores["qfq"], [args.data / "ashare" / "market.parquet", index], adjust="qfq")
         import_paths(stores["raw"], [args.data / "ashare_raw" / "market_raw.parquet", index], adjust="raw")
+        for store in stores.values():  # the dated concept-board snapshots the board universes read
+            for file, published in SNAPSHOTS:
+                main_cli(["--home", str(store.root), "data", "concepts", "import",
+                      str(args.data / "concepts" / "hikyuu" / file), "--published", published])
         for name in specs:
             for basis, store in stores.items():
                 res = hypebt.backtest(str(REPO / "backtests" / f"{name}.toml"), workspace=REPO, home=store.root,
@@ -78,7 +86,9 @@ def main(argv=None) -> int:
                 rows.append((name, basis, figures(res)))
     cols = [("return", "pct"), ("sharpe", "num"), ("max_dd", "pct"), ("trades", "int"), ("refused", "int"),
             ("fees", "cny"), ("distributions", "cny"), ("dividend_tax", "cny")]
-    print("| backtest | prices | " + " | ".join(c for c, _ in cols) + " |")
+    heads = ["return", "Sharpe", "max drawdown", "closed trades", "refused", "fees, CNY", "distributions, CNY",
+             "dividend tax, CNY"]
+    print("| backtest | prices | " + " | ".join(heads) + " |")
     print("|---|---|" + "---|" * len(cols))
     for name, basis, f in rows:
         print(f"| {name} | {basis} | " + " | ".join(fmt(f[c], k) for c, k in cols) + " |")
