@@ -118,7 +118,7 @@ def bench_resolve(data: Path, store: Store) -> None:
     spec = parse_spec(raw, REPO / "backtests" / "bench_boards.toml")
     plain = parse_spec({**{k: v for k, v in raw.items() if k not in ("universe", "allow_look_ahead")},
                         "codes": []}, REPO / "backtests" / "bench_plain.toml")
-    spent = {"candidates": 0.0, "resolve": 0.0, "attach": 0.0}
+    spent = {"candidates": 0.0, "resolve": 0.0, "spans": 0.0, "attach": 0.0}
     originals = {name: getattr(EU, name) for name in spent}
 
     def timing(name):
@@ -147,8 +147,9 @@ def bench_resolve(data: Path, store: Store) -> None:
             setattr(EU, name, fn)
     steps = sum(spent.values())
     print(f"resolve board universes for {len(prep.events)} events ({len(prep.codes)} codes): {steps:.3f} s "
-          f"(choose events {spent['candidates']:.3f}, board snapshots {spent['resolve']:.3f}, attach members and "
-          f"missing bars {spent['attach']:.3f}) of a {total:.2f} s prepare = {steps / total:.1%} "
+          f"(choose events {spent['candidates']:.3f}, board snapshots {spent['resolve']:.3f}, each code's first and "
+          f"last bar {spent['spans']:.3f}, attach members and missing bars {spent['attach']:.3f}) of a {total:.2f} s "
+          f"prepare = {steps / total:.1%} "
           f"(target < {RESOLVE_TARGET_S} s; {load()})")
     plain = dataclasses.replace(plain, codes=tuple(prep.codes))
     boards, static = [], []

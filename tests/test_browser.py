@@ -151,7 +151,7 @@ def test_a_page_without_its_assets_says_how_to_fix_it(browser, reports, tmp_path
     """A run folder copied away from its reports/ tree has no plotly.js: the charts say to pack."""
     moved = tmp_path / "moved"
     shutil.copytree(reports["en"] / "sora_hype", moved)
-    found = browser.open(moved / "report.html", settle=4)
+    found = browser.open(moved / "report.html", settle=2)
     assert found["charts"] > 0 and found["drawn"] == 0
     assert "make a self-contained copy with hypebt report pack" in found["text"]
 
@@ -161,7 +161,7 @@ def test_the_blocked_network_is_seen(browser, tmp_path):
     page = tmp_path / "canary.html"
     page.write_text('<html><body><img src="http://cdn.example.com/x.png">'
                     '<script src="https://cdn.plot.ly/plotly.min.js"></script></body></html>', "utf-8")
-    found = browser.open(page, settle=5)
+    found = browser.open(page, settle=2)
     assert any("cdn.plot.ly" in r for r in found["blocked"]), found["blocked"]
     assert any("cdn.example.com/x.png" in r for r in found["blocked"]), found["blocked"]
 

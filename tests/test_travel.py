@@ -45,7 +45,6 @@ def cli(ws, home, *argv) -> int:
 def test_plotly_is_written_once_per_reports_tree(world, tmp_path):
     ws, home, spec = world
     for _ in range(2):
-        assert cli(ws, home, "run", str(spec), "--offline", "--no-html") == 0
         assert cli(ws, home, "run", str(spec), "--offline") == 0
     assert cli(ws, home, "sweep", str(spec), "--offline", "--workers", "1", "--set", "sweep.hold_days=[1, 2]") == 0
     bundles = sorted((ws / "reports").rglob("plotly-*.js"))
