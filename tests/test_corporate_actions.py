@@ -145,13 +145,8 @@ def test_records_outside_the_rows_are_left_out():
 # ------------------------------------------------------------------- real raw data ---
 
 @pytest.fixture(scope="module")
-def raw(shared_data):
-    import pyarrow.parquet as pq
-
-    path = shared_data / "ashare_raw" / "market_raw.parquet"
-    if not path.is_file():
-        pytest.skip(f"no raw dataset at {path}")
-    return pq.read_table(path, filters=[("code", "in", ["600519", "300750", "000002"])]).to_pandas()
+def raw(raw_store):
+    return raw_store.load("stock_raw", codes=["600519", "300750", "000002"])
 
 
 def test_600519_every_dividend_the_factor_shows_recomputed_independently(raw):
