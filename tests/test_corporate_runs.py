@@ -254,3 +254,9 @@ def test_the_report_carries_the_ledger(moutai_bh, tmp_path):
     assert "Corporate actions: dividends, bonus shares, 融券 compensation, dividend tax" in page
     assert "distribution derived from the adjustment factor, credited as cash" in page and "12,352.00" in page
     assert np.isclose(pd.read_csv(out / "trades.csv")["distributions"].iloc[0], 85_684.09)
+
+
+def test_a_falling_factor_is_said_and_nothing_is_credited(raw_store):
+    res = run(raw_store.root, ["000002"], "2025-01-02", "2025-01-15", [("2025-01-02", "buy_shares", "000002", 1000)])
+    assert any("000002: the adjustment factor falls on 2025-01-09" in w for w in res.warnings)
+    assert res.corporate_actions.empty

@@ -69,27 +69,27 @@ def run_actions(store: Store, manifest: dict, bars: pd.DataFrame, codes, session
     first, last = sessions[0].date(), sessions[-1].date()
     has_factor = "adj_factor" in bars
     out: dict[str, list[C.Action]] = {}
-    derived_codes, anomalies = [], []
     for code, g in bars.groupby("code", sort=False, observed=True):
-        code = str(code)
-        acts, code_notes = C.actions_for(code, g["date"].tolist(), g["close"].to_numpy(),
-                                         g["adj_factor"].to_numpy() if has_factor else None,
-                                         (records or {}).get(code))
+        code, days = str(code), g["date"].tolist()
+        factor = g["adj_factor"].to_numpy() if has_factor else None
+        acts, _ = C.actions_for(code, days, g["close"].to_numpy(), factor, (records or {}).get(code))
         acts = [a for a in acts if first <= a.ex_date <= last]
         if acts:
             out[code] = with_record_dates(acts, calendar)
-        if any(a.derived for a in acts):
-            derived_codes.append(code)
-        anomalies += [n for n in code_notes if "falls on" in n]
+        fell = [d for d in C.factor_anomalies(days, factor) if first <= d <= last] if has_factor else []
+        if fell:
+            notes.append(N_("%(code)s: the adjustment factor falls on %(days)s: no distribution explains it, nothing is "
+                            "credited there", code=code, days=", ".join(d.isoformat() for d in fell[:5])))
     n = sum(len(a) for a in out.values())
     derived = sum(a.derived for acts in out.values() for a in acts)
-    notes.append(N_("corporate actions credited on traded prices: %(n)s ex-date(s), %(rec)s from dividend records, "
-                    "%(der)s derived from the adjustment factor as cash-equivalent distributions (records say whether "
-                    "it was cash, bonus shares or rights: hypebt data dividends)", n=n, rec=n - derived, der=derived))
+    if n:
+        notes.append(N_("corporate actions credited on traded prices: %(n)s ex-date(s), %(rec)s from dividend records, "
+                        "%(der)s derived from the adjustment factor as cash-equivalent distributions (records say "
+                        "whether it was cash, bonus shares or rights: hypebt data dividends)", n=n, rec=n - derived,
+                        der=derived))
     if not has_factor:
         notes.append(N_("traded prices without an adjustment factor: only ex-dates in the dividend records are "
                         "credited"))
-    notes.extend(anomalies)
     return out
 
 
