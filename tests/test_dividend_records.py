@@ -256,3 +256,9 @@ def test_cli_refuses_a_bad_file_and_changes_nothing(capsys, tmp_path):
     assert code == 2 and "--as-of" in err
     code, out, err = run(capsys, home, "data", "dividends")
     assert code == 2 and "give codes" in err
+
+
+def test_data_reference_sends_dividends_to_their_own_command(capsys, tmp_path):
+    code, out, err = run(capsys, tmp_path / "store", "data", "reference", "--only", "dividends")
+    assert code == 2 and "use hypebt data dividends CODE" in err
+    assert not (tmp_path / "store" / "dividends").exists()
