@@ -262,3 +262,11 @@ def test_data_reference_sends_dividends_to_their_own_command(capsys, tmp_path):
     code, out, err = run(capsys, tmp_path / "store", "data", "reference", "--only", "dividends")
     assert code == 2 and "use hypebt data dividends CODE" in err
     assert not (tmp_path / "store" / "dividends").exists()
+
+
+def test_data_reference_import_reads_the_vendor_tables_too(capsys, tmp_path):
+    path = tushare_export(tmp_path / "dividend.csv")
+    code, out, err = run(capsys, tmp_path / "store", "data", "reference", "--import", "dividends", str(path),
+                         "--as-of", "2024-12-31")
+    assert code == 0, err
+    assert "dividends: 2 rows as of 2024-12-31" in out
