@@ -88,6 +88,13 @@ def bars(prev_close: float, rows, volume: float = 1_000_000.0) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def data_file(store_root: Path, dataset: str) -> Path:
+    """The data file a dataset's manifest names (``bars-<sha>.parquet``; the manifest switches datasets)."""
+    import json
+
+    return Path(store_root) / dataset / json.loads((Path(store_root) / dataset / "manifest.json").read_text("utf-8"))["file"]
+
+
 def write_store(root: Path, stocks: dict[str, pd.DataFrame], sessions=None, adjust: str = "raw") -> Store:
     """Write ``stocks`` (code -> :func:`bars` frame) and a flat CSI 300 over ``sessions``."""
     store = Store(root)

@@ -162,6 +162,16 @@ def kill_group(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
+def reverse_rows(db: Path) -> None:
+    """Store a result store's rows again in the reverse order (as a resumed or Dask sweep may have)."""
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT * FROM results ORDER BY rowid").fetchall()
+    with con:
+        con.execute("DELETE FROM results")
+        con.executemany(f"INSERT INTO results VALUES ({', '.join('?' * len(rows[0]))})", rows[::-1])
+    con.close()
+
+
 def row_count(db: Path) -> int:
     """Rows in a result store, read-only (0 while it does not exist yet or is locked)."""
     if not db.exists():

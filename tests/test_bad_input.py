@@ -50,6 +50,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -188,6 +189,25 @@ def imp(name: str, content: str | bytes, *extra: str) -> Callable[[Path], list[s
     return lambda root: ["data", "import", str(put(root / "in" / name, content)), *extra]
 
 
+# Seven sessions (the first five of a code are never held to a limit: a listing trades free).
+WEEK_ROWS = AK_ROWS + [
+    "2024-01-08,10.60,10.50,10.70,10.40,1000,1050000.0,2.8,-0.94,-0.1,0.5",
+    "2024-01-09,10.50,10.60,10.70,10.40,1000,1060000.0,2.9,0.95,0.1,0.5",
+]
+
+
+def with_calendar_lacking(day: str) -> Callable[[Path], list[str]]:
+    """The store's exchange calendar stored without ``day``; a file with a bar on it."""
+    def setup(root: Path) -> list[str]:
+        from hypebt.data.store import Store
+
+        store = Store(root / "store")
+        store.write_calendar([d for d in pd.bdate_range("2023-12-01", "2024-04-30") if str(d.date()) != day],
+                             source="test")
+        return ["data", "import", str(put(root / "in" / "600519.csv", csv_rows()))]
+    return setup
+
+
 def market_parquet(root: Path) -> list[str]:
     t = pd.DataFrame({"code": ["600519", "999999"], "日期": ["2024-01-02", "2024-01-02"], "开盘": [10.0, 10.0],
                       "收盘": [10.2, 10.2], "最高": [10.5, 10.5], "最低": [9.9, 9.9], "成交量": [1000, 1000]})
@@ -259,6 +279,63 @@ def boom(root: Path) -> list[str]:
     return run_argv(root, spec_text({"strategy": '"boom"'}))
 
 
+EXIT_STRATEGY = '''
+"""Test strategy that ends the process from a hook ({how})."""
+
+import sys
+
+from hypebt import Strategy
+{top}
+
+class Quitter(Strategy):
+    PARAMS = {{"hold_days": 3, "gap": 1}}
+
+    def on_open(self, day):
+        if self.session_no == 2:
+            {how}
+'''
+
+
+def quitter(how: str, cmd: str = "run", at_import: bool = False) -> Callable[[Path], list[str]]:
+    """A strategy calling ``how`` (sys.exit(0), exit(), raise SystemExit) in on_open, or when imported."""
+    def setup(root: Path) -> list[str]:
+        text = EXIT_STRATEGY.format(how=how, top=f"\n{how}\n" if at_import else "")
+        put(root / "ws" / "strategies" / "quitter.py", text)
+        if cmd == "list":
+            return ["list"]
+        return run_argv(root, spec_text({"strategy": '"quitter"'}), cmd=cmd)
+    return setup
+
+
+def with_index(keep: Callable[[pd.DatetimeIndex], pd.DatetimeIndex], calendar: bool = False):
+    """The store's CSI 300 cut to ``keep(dates)`` (and, ``calendar``, the exchange calendar stored
+    whole first, so the calendar does not come from the index)."""
+    def setup(root: Path) -> list[str]:
+        from hypebt.data.store import Store
+
+        store = Store(root / "store")
+        idx = store.load("index")
+        if calendar:
+            store.write_calendar(idx["date"], source="test")
+        dates = keep(pd.DatetimeIndex(idx["date"]))
+        store.write("index", idx[idx["date"].isin(dates)].reset_index(drop=True), source="test", adjust="none")
+        return run_argv(root, spec_text())
+    return setup
+
+
+COLLIDING = TOY_STRATEGY.replace('"trace": ""', '"trace": "", "top": 1, "n": 2')
+
+
+def colliding(sweep: dict, nested: dict | None = None, cmd: str = "sweep") -> Callable[[Path], list[str]]:
+    """A strategy with parameters named like sweep settings (``top``, ``n``), swept by ``sweep``
+    and ``[sweep.params]`` ``nested``."""
+    def setup(root: Path) -> list[str]:
+        put(root / "ws" / "strategies" / "coll.py", COLLIDING)
+        tables = {"sweep": {"gap": None, **sweep}, **({"sweep.params": nested} if nested else {})}
+        return run_argv(root, spec_text({"strategy": '"coll"'}, tables), cmd=cmd)
+    return setup
+
+
 def spec_outside_workspace(root: Path) -> list[str]:
     spec = put(root / "in" / "bad.toml", spec_text())
     return ["run", str(spec), "--offline", "--no-html"]
@@ -319,6 +396,26 @@ CASES = [
          ["in: no .csv or .parquet files in this folder"]),
     case("imp-missing-file", lambda root: ["data", "import", str(root / "in" / "600519.csv")],
          2, ["600519.csv: no such file"]),
+    # --- issue 26: bars that cannot exist, and a short file over a stored history -----------------
+    case("imp-weekend-date", imp("600519.csv", csv_rows(replaced(4, 0, "2024-01-06"))),
+         2, ["600519.csv: 600519 2024-01-06: field 'date'", "not a trading session (a Saturday or Sunday)",
+             "--lenient"]),
+    case("imp-holiday-date", imp("600519.csv", csv_rows(replaced(1, 0, "2024-01-01"))),
+         2, ["600519.csv: 600519 2024-01-01: field 'date'", "not a trading session (per exchange_calendars' XSHG)"]),
+    case("imp-holiday-store-calendar", with_calendar_lacking("2024-01-03"),
+         2, ["600519 2024-01-03: field 'date'", "not a trading session (per the store's exchange calendar)"]),
+    case("imp-index-holiday", imp("sh000300.csv", INDEX_CSV.replace("2024-01-02", "2024-01-01")),
+         2, ["sh000300.csv: sh000300 2024-01-01: field 'date'", "not a trading session"]),
+    case("imp-price-beyond-limit", imp("600519.csv", csv_rows(WEEK_ROWS[:6] + [
+        "2024-01-10,10.60,102.00,102.00,10.50,1200,1272000.0,3.9,2.91,0.3,0.6"])),
+         2, ["600519.csv: 600519 2024-01-10: field 'high': 102 is +862% from the previous close 10.6",
+             "beyond any daily limit (sh_main board: 10% a session)", "--lenient"]),
+    case("imp-price-beyond-limit-down", imp("600519.csv", csv_rows(WEEK_ROWS[:6] + [
+        "2024-01-10,10.60,1.06,10.70,1.00,1200,1272000.0,3.9,2.91,0.3,0.6"])),
+         2, ["600519 2024-01-10: field 'low': 1 is -91% from the previous close 10.6"]),
+    case("imp-short-file-over-stored-history", imp("600000.csv", csv_rows(), "--adjust", "raw"),
+         2, ["600000: the store holds 60 bar(s) (2024-01-02..2024-03-25), the file(s) 4 (2024-01-02..2024-01-05)",
+             "would drop 56 stored bar(s) of 1 code(s)", "give --merge", "or --replace"]),
     # --- specs (hypebt run SPEC --offline) -----------------------------------------------------
     case("spec-invalid-toml", raw_spec('name = "bad"\nstrategy = toy\n'), 2, ["bad.toml", "invalid TOML", "line 2"]),
     case("spec-not-utf8", not_utf8,
@@ -414,6 +511,20 @@ CASES = [
          2, ["strategy name '../../etc/passwd' is not a safe name"]),
     case("path-concepts-name", lambda root: ["data", "concepts", "BK0001", "--name", "../evil"],
          2, ["universe name '../evil' is not a safe name"]),
+    case("path-catalogue-traversal", spec_case(None, {"events": {"catalogue": '"../../../etc/passwd"'}}),
+         2, ["event catalogue '../../../etc/passwd' is neither a name nor a .csv path"]),
+    case("path-catalogue-outside-csv", spec_case(None, {"events": {"catalogue": '"../../../etc/x.csv"'}}),
+         2, ["event catalogue '../../../etc/x.csv' is outside the workspace", "copy it into"]),
+    case("path-catalogue-dotdot-name", spec_case(None, {"events": {"catalogue": '".."'}}),
+         2, ["event catalogue name '..' is not a safe name"]),
+    case("path-universe-traversal", spec_case({"universe": '"../../../etc/passwd"'}),
+         2, ["universe '../../../etc/passwd' is neither a name nor a .csv path"]),
+    case("path-universe-absolute-csv", spec_case({"universe": '"/etc/hypebt-probe.csv"'}),
+         2, ["universe '/etc/hypebt-probe.csv' is outside the workspace"]),
+    case("path-margin-list-outside", spec_case({"margin_list": '"../../in/m.csv"'}),
+         2, ["universe '../../in/m.csv' is outside the workspace"]),
+    case("path-fetch-universe-outside", lambda root: ["data", "fetch", "--universe", "/etc/passwd.csv"],
+         2, ["universe '/etc/passwd.csv' is outside the workspace"]),
     case("path-run-out-under-file", out_under_file("run"), 5, ["a_file", "cannot write", "--out"]),
     case("path-sweep-out-under-file", out_under_file("sweep"), 5, ["a_file", "cannot write", "--out"]
          ),
@@ -439,6 +550,63 @@ CASES = [
          2, ["bad.toml: line 6: start = 2024-1-2 is not a date", "write 2024-01-02"]),
     case("fail-run-set-sweep-key", spec_case(None, None, (), "--set", "sweep.hold_days=[1,2]"),
          2, ["--set sweep.hold_days", "hypebt run does not read [sweep]", "use hypebt sweep"]),
+    # --- issue 26: numbers that are not numbers (TOML nan / inf pass every comparison) -----------
+    case("nan-cash", spec_case({"cash": "nan"}), 2, ["bad.toml: cash = nan is not a number", "finite number"]),
+    case("nan-cash-inf", spec_case({"cash": "inf"}), 2, ["bad.toml: cash = inf is not a number"]),
+    case("nan-param", spec_case(None, {"params": {"fraction": "nan"}}),
+         2, ["bad.toml: params.fraction = nan is not a number"]),
+    case("nan-param-set", spec_case(None, None, (), "--set", "fraction=-inf"),
+         2, ["bad.toml: params.fraction = -inf is not a number"]),
+    case("nan-rules", spec_case(None, {"rules": {"commission_min": "inf"}}),
+         2, ["bad.toml: rules.commission_min = inf is not a number"]),
+    case("nan-rules-dated", spec_case(None, {"rules": {"stamp_duty": "[[2023-08-28, nan]]"}}),
+         2, ["bad.toml: rules.stamp_duty[0][1] = nan is not a number"]),
+    case("nan-sweep-value", spec_case(None, {"sweep": {"fraction": "[0.5, nan]"}}, cmd="sweep"),
+         2, ["bad.toml: sweep.fraction[1] = nan is not a number"]),
+    case("nan-sweep-range", spec_case(None, {"sweep": {"fraction": "{start = 0.1, stop = inf, step = 0.1}"}},
+                                       cmd="sweep"),
+         2, ["bad.toml: sweep.fraction.stop = inf is not a number"]),
+    case("nan-study", spec_case(None, {"study": {**STUDY, "confidence": "nan"}}, cmd="study"),
+         2, ["bad.toml: study.confidence = nan is not a number"]),
+    # --- issue 26: sweeps that would report 0.0 for no data, or lose a parameter -----------------
+    case("sweep-split-after-period", spec_case(None, {"sweep": {"split": "2030-01-01"}}, cmd="sweep"),
+         2, ["bad.toml [sweep]: split = 2030-01-01 leaves 57 session(s) in sample and 0 out of sample",
+             "at least 2 sessions on each side"]),
+    case("sweep-split-before-period", spec_case(None, {"sweep": {"split": "2020-01-01"}}, cmd="sweep"),
+         2, ["split = 2020-01-01 leaves 0 session(s) in sample and 57 out of sample"]),
+    case("sweep-split-not-a-date", spec_case(None, {"sweep": {"split": '"soon"'}}, cmd="sweep"),
+         2, ["bad.toml [sweep]: split = 'soon' is not a date", "split = 2024-03-01"]),
+    case("sweep-walk-forward-too-many", spec_case(None, {"sweep": {"walk_forward": "40"}}, cmd="sweep"),
+         2, ["bad.toml [sweep]: walk_forward = 40 windows of the run's 57 session(s)", "at most 28 windows"]),
+    case("sweep-param-named-like-a-setting", colliding({"top": "[1, 2]"}),
+         2, ["bad.toml [sweep]: top is both a sweep setting and a parameter of strategy coll",
+             "[sweep.params] table (top = [...])"]),
+    case("sweep-param-in-both-places", colliding({"hold_days": "[1]"}, {"hold_days": "[2]"}),
+         2, ["hold_days is given both in [sweep] and in [sweep.params]"]),
+    # --- issue 26: the period is the one the run says ---------------------------------------------
+    case("period-benchmark-ends-early", with_index(lambda d: d[:30]),
+         3, ["bad.toml: the trading calendar", "lacks 27 day(s) on which the stocks traded", "ends 2024-02-12",
+             "hypebt data fetch --calendar"]),
+    case("period-benchmark-gap", with_index(lambda d: d.delete([20, 21, 22])),
+         3, ["bad.toml: the trading calendar", "lacks 3 day(s)", "2024-01-30, 2024-01-31, 2024-02-01"]),
+    case("period-benchmark-gap-with-calendar", with_index(lambda d: d.delete([20, 21]), calendar=True),
+         3, ["bad.toml: benchmark sh000300 has no bar on 2 of the run's", "2024-01-30, 2024-01-31",
+             "hypebt data fetch --index sh000300"]),
+    case("period-benchmark-short-with-calendar", with_index(lambda d: d[:40], calendar=True),
+         3, ["benchmark sh000300 has no bar on 17 of the run's 57 sessions", "stored 2024-01-02..2024-02-26"]),
+    # --- issue 26: sys.exit() in strategy code is a failure, never a quiet exit 0 ---------------
+    case("exit-run-sys-exit-0", quitter("sys.exit(0)"),
+         2, ["strategy quitter failed", "quitter.py:14 in on_open", "SystemExit: 0", "must not call sys.exit()"]),
+    case("exit-run-raise-systemexit", quitter("raise SystemExit"), 2, ["quitter.py:14 in on_open", "SystemExit"]),
+    case("exit-run-generator-exit", quitter("raise GeneratorExit"), 2, ["quitter.py:14 in on_open", "GeneratorExit"]),
+    case("exit-run-own-base-exception", quitter("raise type('Escape', (BaseException,), {})()"),
+         2, ["quitter.py:14 in on_open", "Escape", "must not call sys.exit()"]),
+    case("exit-run-at-import", quitter("sys.exit(0)", at_import=True),
+         2, ["quitter.py: cannot load strategy: SystemExit: 0", "must not call sys.exit()"]),
+    case("exit-list-at-import", quitter("exit()", cmd="list", at_import=True),
+         2, ["1 strategy file(s) cannot load", "quitter.py: cannot load strategy: SystemExit"]),
+    case("exit-sweep-at-import", quitter("sys.exit(0)", cmd="sweep", at_import=True),
+         2, ["quitter.py: cannot load strategy: SystemExit: 0"]),
     case("fail-benchmark-without-prefix", spec_case({"benchmark": '"000300"'}),
          2, ["bad.toml: benchmark '000300' is not an index code", "did you mean 'sh000300'?"]),
 ]
@@ -504,6 +672,29 @@ def some_failed(root: Path) -> list[str]:
 
 STUDY_ALPHA = {"events": {"ids": '["alpha"]'}, "study": STUDY}
 
+
+IDLE_STRATEGY = '''
+"""Test strategy that never trades."""
+
+from hypebt import Strategy
+
+
+class Idle(Strategy):
+    PARAMS = {"hold_days": 3}
+'''
+
+
+def idle_sweep(root: Path) -> list[str]:
+    put(root / "ws" / "strategies" / "idle.py", IDLE_STRATEGY)
+    return run_argv(root, spec_text({"strategy": '"idle"'}, {"sweep": {"hold_days": "[1, 2]", "gap": None}}),
+                    cmd="sweep")
+
+
+def quitting_sweep(root: Path) -> list[str]:
+    put(root / "ws" / "strategies" / "quitter.py", EXIT_STRATEGY.format(how="sys.exit(0)", top=""))
+    return run_argv(root, spec_text({"strategy": '"quitter"'}, {"sweep": {"hold_days": "[1, 2]", "gap": None}}),
+                    cmd="sweep")
+
 LOUD_CASES = [
     pytest.param(spec_case({"end": "2025-06-30"}), 0, "note: ",
                  ["bad.toml: end 2025-06-30 is after the store's last bar", "the run ends there"],
@@ -520,6 +711,12 @@ LOUD_CASES = [
     pytest.param(all_failed, 2, "hypebt: error: ",
                  ["bad.toml: all 2 combination(s) failed", "toy.py:", "toy refuses hold_days=1", "results.csv"],
                  ("ws/reports/bad_sweep",), id="fail-sweep-all-failed"),
+    pytest.param(quitting_sweep, 2, "hypebt: error: ",
+                 ["bad.toml: all 2 combination(s) failed", "SystemExit: 0", "results.csv"],
+                 ("ws/reports/bad_sweep",), id="exit-sweep-sys-exit-in-hook"),
+    pytest.param(idle_sweep, 0, "warning: ",
+                 ["bad.toml: no combination traded (all 2 flat): no best is named"],
+                 ("ws/reports/bad_sweep",), id="sweep-nothing-traded-names-no-best"),
     pytest.param(corrupt_stats, 0, "warning: ",
                  ["reports/prev: unreadable report", "left out of the index"], (), id="warn-report-index-broken"),
 ]
@@ -554,6 +751,57 @@ def test_what_changes_the_answer_is_said(case_root, capsys, setup, code, prefix,
     changed = sorted(k for k in before.keys() | after.keys()
                      if before.get(k) != after.get(k) and not k.startswith(mine))
     assert not changed, changed
+
+
+def test_a_study_prints_no_test_without_enough_estimation_sessions(case_root, capsys):
+    """Issue 26: an event whose estimation window holds fewer sessions than min_estimation gets no
+    test line (no "t=nan", no p-value of a test that could not run); the others are tested alone."""
+    root = case_root
+    argv = run_argv(root, spec_text(None, {"study": STUDY}), cmd="study")
+    assert main(["--home", str(root / "store"), "--workspace", str(root / "ws"), *argv]) == 0
+    out = capsys.readouterr().out
+    alpha = next(line for line in out.splitlines() if line.startswith("alpha:"))
+    beta = next(line for line in out.splitlines() if line.startswith("beta:"))
+    assert "no tests: the estimation window [-20, -3] holds at most" in alpha and "min_estimation = 5" in alpha
+    assert " t=" not in alpha and " p=" not in alpha and "sign p" not in alpha
+    assert " t=" in beta and "no tests" not in beta
+    summary = pd.read_csv(root / "ws" / "reports" / "bad" / "summary.csv")
+    row = summary.set_index("event").loc["alpha"]
+    assert row[["t_p", "sign_p", "headline_p"]].isna().all() and "min_estimation" in row["no_tests"]
+
+
+def test_the_run_starts_at_the_first_stock_bar_not_before(case_root, capsys):
+    """Issue 26: a start before the stocks' first bar (the calendar reaching further back) starts the
+    run at that bar, as the note says; no session without a stock bar is compared with the benchmark."""
+    from hypebt.data.store import Store
+
+    root = case_root
+    store = Store(root / "store")
+    idx = store.load("index")
+    earlier = pd.bdate_range("2023-11-01", "2023-12-29")
+    head = pd.DataFrame({"code": "sh000300", "date": earlier.astype("datetime64[ns]"), "open": 3400.0,
+                         "high": 3410.0, "low": 3390.0, "close": 3400.0 + np.arange(len(earlier)), "volume": 1e9})
+    store.write("index", pd.concat([head, idx], ignore_index=True), source="test", adjust="none")
+    argv = run_argv(root, spec_text({"start": "2023-11-01"}))
+    assert main(["--home", str(root / "store"), "--workspace", str(root / "ws"), *argv]) == 0
+    err = capsys.readouterr().err
+    assert "start 2023-11-01 is before the store's first bar (2024-01-02): the run starts there" in err
+    stats = json.loads((root / "ws" / "reports" / "bad" / "latest" / "stats.json").read_text("utf-8"))
+    returns = pd.read_csv(root / "ws" / "reports" / "bad" / "latest" / "returns.csv")
+    assert stats["start"] == "2024-01-02" and str(returns.iloc[0, 0]).startswith("2024-01-02")
+
+
+def test_a_parameter_named_like_a_sweep_setting_is_swept_from_sweep_params(case_root, capsys):
+    """Issue 26: [sweep.params] top = [1, 2] sweeps the strategy's ``top``; [sweep] top stays the setting."""
+    root = case_root
+    argv = colliding({"hold_days": "[1, 2]", "top": "1"}, {"top": "[1, 2]", "n": "[5, 6]"})(root)
+    assert main(["--home", str(root / "store"), "--workspace", str(root / "ws"), *argv]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "8 combination(s) of hold_days, top, n" in err
+    frame = pd.read_csv(root / "ws" / "reports" / "bad_sweep" / "results.csv")
+    assert sorted(set(zip(frame["top"], frame["n"]))) == [(1, 5), (1, 6), (2, 5), (2, 6)]
+    summary = json.loads((root / "ws" / "reports" / "bad_sweep" / "summary.json").read_text("utf-8"))
+    assert summary["axes"]["top"] == [1, 2]
 
 
 def test_python_style_booleans_are_accepted(case_root, capsys):

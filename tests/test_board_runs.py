@@ -303,11 +303,16 @@ def test_validate_events_refuses_what_it_cannot_do(board_market, tmp_path, capsy
 
 
 def test_an_event_without_boards_is_named(board_market, tmp_path, capsys):
+    # A catalogue path must lie inside the workspace (issue 26): tmp_path is one, with the shipped strategy.
+    (tmp_path / "strategies").mkdir()
+    (tmp_path / "strategies" / "hype_buy.py").write_text(
+        (REPO / "strategies" / "hype_buy.py").read_text("utf-8"), "utf-8")
     catalogue = tmp_path / "mine.csv"
     catalogue.write_text("id,name,time,boards\nsora,Sora,2024-02-16T02:00,多模态AI\nquiet,Quiet,2024-03-01,\n", "utf-8")
     spec = spec_file(tmp_path, "mine", '\n'.join([
         'strategy = "hype_buy"', 'universe = "event_boards"', "start = 2024-01-03", "end = 2024-05-22",
         "[events]", f'catalogue = "{catalogue}"']))
-    assert cli("--home", str(board_market.root), "run", str(spec), "--offline", "--out", str(tmp_path / "o")) == 2
+    assert main(["--workspace", str(tmp_path), "--home", str(board_market.root), "run", str(spec), "--offline",
+                 "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "event quiet (mine row 2, known 2024-03-01 00:00 Beijing) names no boards" in err and err.count("\n") == 1

@@ -15,6 +15,8 @@ import shutil
 import pandas as pd
 import pytest
 
+from helpers_engine import data_file
+
 from hypebt.cli.main import main
 from hypebt.core.errors import InputError, SourceError
 from hypebt.data import boards as B
@@ -128,12 +130,12 @@ def test_first_and_last_seen_across_snapshots(board_store, raw):
 def test_reimporting_a_snapshot_changes_nothing(board_store, hikyuu, tmp_path, capsys):
     root = tmp_path / "store"
     shutil.copytree(board_store.root, root)
-    before = (root / "concept_boards" / "table.parquet").stat().st_mtime_ns, Store(root).manifest(B.DATASET)
+    before = data_file(root, "concept_boards").stat().st_mtime_ns, Store(root).manifest(B.DATASET)
     assert main(["--home", str(root), "data", "concepts", "import", str(hikyuu / "gnbk-2024-01-02.ini"),
                  "--published", "2024-01-02T15:55"]) == 0
     out = capsys.readouterr().out
     assert "0 new snapshot(s)" in out and "439 already stored" in out
-    after = (root / "concept_boards" / "table.parquet").stat().st_mtime_ns, Store(root).manifest(B.DATASET)
+    after = data_file(root, "concept_boards").stat().st_mtime_ns, Store(root).manifest(B.DATASET)
     assert after == before
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from helpers_engine import data_file
+
 import hypebt.data.store as store_mod
 from hypebt.cli.main import main
 from hypebt.core.errors import InputError
@@ -259,7 +261,7 @@ def test_check_ok(tmp_path, home, capsys):
 @pytest.mark.parametrize("how", ["truncated", "modified", "deleted"])
 def test_check_reports_a_damaged_file_and_exits_3(how, tmp_path, home, capsys):
     run(capsys, home, "data", "import", str(stock_csv(tmp_path)), str(index_csv(tmp_path)))
-    path = home / "stock_qfq" / "bars.parquet"
+    path = data_file(home, "stock_qfq")
     data = path.read_bytes()
     if how == "truncated":
         path.write_bytes(data[:-100])

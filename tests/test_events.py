@@ -266,7 +266,7 @@ def test_unknown_catalogue_suggests_the_near_name(repo):
 def test_catalogue_by_explicit_path(tmp_path, repo):
     path = tmp_path / "mine.csv"
     path.write_text("id,name,time\nsora,Sora,2024-02-16T02:00+08:00\n", encoding="utf-8")
-    (ev,) = load_events(str(path), repo)
+    (ev,) = load_events(str(path), tmp_path)  # a path inside the workspace
     assert (ev.id, ev.catalogue, ev.row, ev.company, ev.scheduled, ev.tags, ev.codes) == (
         "sora", "mine", 1, "", False, (), ())
     assert ev.known_time == ev.time and ev.known_has_clock

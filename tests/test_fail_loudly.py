@@ -90,3 +90,12 @@ def test_loose_dates_are_found_by_line(text, message):
 
 def test_good_dates_and_strings_pass():
     precheck("start = 2024-01-02\nname = \"2024-1-2\"\n", "x.toml")
+
+
+def test_the_readme_says_a_shared_workspace_is_code():
+    """Issue 26: ``hypebt list`` imports every strategy file; the README says so where sharing is."""
+    from pathlib import Path
+
+    text = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8").split())
+    assert "A workspace, spec or strategy from someone else is code" in text
+    assert "`hypebt list` imports *every* file in `strategies/`" in text

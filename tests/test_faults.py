@@ -33,7 +33,7 @@ from hypebt.cli.main import main
 from hypebt.core.errors import InputError
 from hypebt.engine.spec import load_spec
 from hypebt.engine.strategy import load_strategy
-from helpers_engine import make_workspace, write_store
+from helpers_engine import data_file, make_workspace, write_store
 from helpers_sweep import TOY_STRATEGY, market
 
 SRC = Path(hypebt.__file__).resolve().parent
@@ -174,6 +174,78 @@ def test_import_on_a_full_disk_exits_5_and_leaves_the_store_as_it_was(root, caps
     assert all(not any((root / "store" / k).iterdir()) for k in after.keys() - before.keys()), after
 
 
+# SIGKILL at the latest moments of a dataset write (issue 26): ``hypebt data import`` runs in a child
+# process that kills itself at the named point. The store must then hold the old dataset or the new
+# one, each matching its hash record, and a re-import must succeed and leave no stray file.
+KILL_POINTS = {
+    "after the new data, before the switch": "manifest.json",    # fsio.write_json of the manifest
+    "right after the switch": "_sweep_files",                     # before the old file is removed
+}
+KILLER = """
+import os, signal, sys
+import hypebt.core.fsio as fsio
+from hypebt.data.store import Store
+point = sys.argv[1]
+if point == "manifest.json":
+    real = fsio.write_json
+    def write_json(path, obj):
+        if str(path).endswith("manifest.json"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(path, obj)
+    fsio.write_json = write_json
+else:
+    Store._sweep_files = staticmethod(lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL))
+from hypebt.cli.main import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_sigkill_late_in_an_import_never_leaves_new_bars_beside_the_old_hash(root, capsys, point):
+    import subprocess
+    import sys
+
+    csv = root / "cwd" / "600000.csv"
+    rows = ["日期,开盘,收盘,最高,最低,成交量"] + [f"2024-02-{d:02d},10,10.2,10.5,9.9,1000" for d in (5, 6, 7, 8)]
+    csv.write_text("\n".join(rows) + "\n", "utf-8")
+    argv = ["--home", str(root / "store"), "data", "import", str(csv), "--adjust", "raw", "--merge"]
+    proc = subprocess.run([sys.executable, "-c", KILLER, KILL_POINTS[point], *argv], capture_output=True,
+                          timeout=120)
+    assert proc.returncode == -9, proc.stderr.decode()
+    rc, out, err = hypebt_cli(root, capsys, "data", "check")
+    assert rc == 0, err  # the old dataset or the new one, whole
+    rc, out, err = hypebt_cli(root, capsys, "data", "import", str(csv), "--adjust", "raw", "--merge")
+    assert rc == 0, err
+    rc, out, err = hypebt_cli(root, capsys, "data", "check")
+    assert rc == 0, err
+    folder = root / "store" / "stock_raw"
+    assert sorted(p.name for p in folder.iterdir()) == sorted([data_file(root / "store", "stock_raw").name,
+                                                              "manifest.json"])
+
+
+def test_a_reimport_repairs_a_dataset_whose_file_no_longer_matches_its_hash(root, capsys):
+    """A store left by an older hypebt killed between data and manifest (new bars, old hash record):
+    the advised re-import repairs it instead of failing the same way."""
+    from hypebt.data.store import Store
+
+    store = Store(root / "store")
+    bars = store.load("stock_raw")
+    path = data_file(root / "store", "stock_raw")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pandas(bars.iloc[:-5], preserve_index=False), path)  # rewritten under the record
+    rc, _, err = hypebt_cli(root, capsys, "data", "check")
+    assert rc == 3 and "re-import" in err
+    csv = root / "cwd" / "600000.csv"
+    csv.write_text("日期,开盘,收盘,最高,最低,成交量\n2024-02-05,10,10.2,10.5,9.9,1000\n", "utf-8")
+    rc, out, err = hypebt_cli(root, capsys, "data", "import", str(csv), "--adjust", "raw", "--merge")
+    assert rc == 0, err
+    assert "did not match its hash record" in out + err and "readable rows were kept" in out + err
+    rc, _, err = hypebt_cli(root, capsys, "data", "check")
+    assert rc == 0, err
+
+
 def test_run_with_out_under_a_file_exits_5(root, capsys, previous):
     blocker = root / "cwd" / "a_file"
     blocker.write_text("x\n", "utf-8")
@@ -261,6 +333,90 @@ def test_out_never_deletes_an_existing_folder_that_is_not_a_report(root, capsys,
     assert (docs / "thesis.docx").is_file(), f"exit {rc}: {sorted(p.name for p in docs.iterdir())}"
 
 
+def test_runs_of_one_spec_started_together_each_print_their_own_report(root):
+    """Issue 26: four ``hypebt run`` of one spec at once (each its own hold_days): every printed
+    ``report:`` folder is distinct and holds that run's own figures."""
+    import subprocess
+    import sys
+
+    # Started "together": every run's clock reads the same second, as runs started at once do.
+    same_second = ("import sys\nfrom hypebt.reports import history\nhistory.stamp = lambda when=None: '20240219-093000'\n"
+                   "from hypebt.cli.main import main\nsys.exit(main(sys.argv[1:]))\n")
+    procs = {}
+    for hold in (1, 2, 3, 4):
+        argv = ["--home", str(root / "store"), "--workspace", str(root / "ws"),
+                *run_argv(root, "--no-html", "--set", f"hold_days={hold}")]
+        procs[hold] = subprocess.Popen([sys.executable, "-c", same_second, *argv], stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+    folders = {}
+    for hold, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        folders[hold] = Path(next(line for line in out.splitlines() if line.startswith("report: "))[8:])
+    assert len(set(folders.values())) == 4
+    for hold, folder in folders.items():
+        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+        assert manifest["params"]["hold_days"] == hold, (hold, folder)
+    assert not [p for p in (root / "ws" / "reports" / "prev").iterdir() if p.is_dir() and not any(p.iterdir())]
+
+
+# Issue 26: --out replaces only what hypebt provably wrote: a marker with hypebt's text listing the files.
+def _fake_report(folder: Path, files: dict[str, str] | None = None, marker: str | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = files if files is not None else {"manifest.json": '{"kind": "run"}'}
+    for name, text in files.items():
+        (folder / name).write_text(text, "utf-8")
+    if marker is not None:
+        (folder / ".hypebt-output.json").write_text(marker, "utf-8")
+    return folder
+
+
+# What each command's folder held before markers (hypebt 0.3): accepted, being only its own files.
+LEGACY = {"run": {"manifest.json": '{"kind": "run"}', "stats.json": "{}", "trades.csv": ""},
+          "study": {"manifest.json": '{"kind": "study"}', "car.csv": ""},
+          "sweep": {"summary.json": "{}", "results.csv": ""}}
+OUT_CASES = {
+    # name: (how the existing folder is made, from the command; replaced?)
+    "a manifest.json beside a user's file": (lambda cmd, d: _fake_report(
+        d, {"manifest.json": "{}", "thesis.docx": "years of work"}), False),
+    "a forged marker of other text": (lambda cmd, d: _fake_report(
+        d, {"manifest.json": "{}", "thesis.docx": "x"}, '{"files": ["thesis.docx", "manifest.json"]}'), False),
+    "a file added to a hypebt report": ("report+file", False),
+    "hypebt's own report": ("report", True),
+    "a report written before markers": (lambda cmd, d: _fake_report(d, LEGACY[cmd]), True),
+}
+
+
+# Every case for run; the study and the sweep (slower) on the three that differ by kind.
+OUT_PARAMS = [(cmd, case) for cmd in ("run", "study", "sweep") for case in OUT_CASES
+              if cmd == "run" or case in ("a manifest.json beside a user's file", "a file added to a hypebt report",
+                                          "a report written before markers")]
+
+
+@pytest.mark.parametrize("cmd, case", OUT_PARAMS)
+def test_out_replaces_only_what_hypebt_provably_wrote(root, capsys, case, cmd):
+    make, replaced = OUT_CASES[case]
+    out = root / "cwd" / "out"
+    spec = str(root / "ws" / "backtests" / "prev.toml")
+    argv = {"run": ["run", spec, "--offline", "--no-html"], "study": ["study", spec, "--offline"],
+            "sweep": ["sweep", spec, "--offline", "--no-html", "--workers", "1"]}[cmd] + ["--out", str(out)]
+    if isinstance(make, str):  # a folder written by this very command first
+        assert hypebt_cli(root, capsys, *argv)[0] == 0
+        if make == "report+file":
+            (out / "notes.txt").write_text("mine", "utf-8")
+    else:
+        make(cmd, out)
+    before = snapshot(out)
+    rc, _, err = hypebt_cli(root, capsys, *argv)
+    if replaced:
+        assert rc == 0, err
+        assert (out / ".hypebt-output.json").is_file()
+    else:
+        assert rc == 5, err
+        one_line_error(err, "which hypebt did not write", "--out")
+        assert snapshot(out) == before
+
+
 def test_sweep_out_never_deletes_a_foreign_best_folder(root, capsys):
     docs = root / "cwd" / "docs"
     (docs / "best").mkdir(parents=True)
@@ -307,10 +463,16 @@ def _damage_params():
     return list(DAMAGE)
 
 
+def _damaged(root: Path, rel: str) -> Path:
+    """``stock_raw/bars.parquet`` stands for the data file the manifest names (``bars-<sha>.parquet``)."""
+    folder, name = rel.split("/")
+    return data_file(root / "store", folder) if name == "bars.parquet" else root / "store" / rel
+
+
 @pytest.mark.parametrize("damage", _damage_params())
 def test_data_check_finds_a_damaged_store(root, capsys, damage):
     rel, hurt, says = DAMAGE[damage]
-    hurt(root / "store" / rel)
+    hurt(_damaged(root, rel))
     before = snapshot(root / "store")
     rc, out, err = hypebt_cli(root, capsys, "data", "check")
     assert rc == 3, err
@@ -325,7 +487,7 @@ def test_data_check_finds_a_damaged_store(root, capsys, damage):
 @pytest.mark.parametrize("damage", _damage_params())
 def test_run_refuses_a_damaged_store(root, capsys, damage):
     rel, hurt, says = DAMAGE[damage]
-    hurt(root / "store" / rel)
+    hurt(_damaged(root, rel))
     before = snapshot(root)
     rc, _, err = hypebt_cli(root, capsys, *run_argv(root, "--no-html"))
     assert rc == 3, err
@@ -385,7 +547,9 @@ def test_reports_escape_every_user_string(root, capsys):
         f'code,name,snapshot_date,source,kind\n600000,"{XSS}",2024-01,"{XSS}",list\n600001,B,,,\n', "utf-8")
     (ws / "data" / "events" / "ev.csv").write_text(EVENTS.replace("Alpha,ACME", f"{XSS},{XSS}"), "utf-8")
     spec = ws / "backtests" / f"{XSS_UNI}.toml"
-    spec.write_text(spec_text(name="xss", universe=XSS_UNI, description=XSS), "utf-8")
+    # A universe name is a safe file name (issue 26): the markup arrives as a path inside the workspace.
+    spec.write_text(spec_text(name="xss", universe=str(ws / "data" / "universes" / f"{XSS_UNI}.csv"),
+                              description=XSS), "utf-8")
     for argv in (["run", str(spec), "--offline", "--set", "end=2030-01-01"],
                  ["sweep", str(spec), "--offline", "--workers", "1", "--top", "1", "--set", "end=2030-01-01"],
                  ["study", str(spec), "--offline", "--out", str(ws / "reports" / "xss_study")]):

@@ -15,7 +15,7 @@ from hypebt.reports import history, index
 
 
 def fake_run(folder: Path, created: str = "2024-02-19T01:30:00+00:00", trades: int = 0) -> Path:
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)  # new_run_dir claims (creates) the folder
     (folder / "manifest.json").write_text(json.dumps({"kind": "run", "created_at": created,
                                                       "universe": {"look_ahead": True}}), "utf-8")
     (folder / "stats.json").write_text(json.dumps({"total_return": 0.0, "sharpe": None, "n_trades": trades,
@@ -39,6 +39,27 @@ def test_a_rerun_gets_a_new_folder_and_latest_points_at_it(tmp_path):
     assert (base / "latest").resolve() == second.resolve()
     assert os.readlink(base / "latest") == second.name  # relative: the folder can be moved
     assert history.runs(base) == [first, second]
+
+
+def test_runs_started_together_claim_distinct_folders(tmp_path):
+    """Issue 26: the folder is claimed with an exclusive mkdir: concurrent runs never share one."""
+    import threading
+
+    base = tmp_path / "sora_hype"
+    got, start = [], threading.Barrier(8)
+
+    def claim():
+        start.wait()
+        got.append(history.new_run_dir(base))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(got)) == 8 and all(p.is_dir() and not any(p.iterdir()) for p in got)
+    history.release(got[0])
+    assert not got[0].exists()
 
 
 def test_a_flat_report_of_hypebt_01_is_moved_into_its_own_folder(tmp_path):

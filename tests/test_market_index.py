@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers_engine import bars, write_store
+from helpers_engine import bars, data_file, write_store
 from hypebt.core.errors import InputError
 from hypebt.data import market_index as M
 from hypebt.data.importers import import_paths
@@ -71,9 +71,9 @@ def test_cached_with_a_manifest_and_rebuilt_when_the_bars_change(tmp_path):
     assert manifest["built_from"] == {"dataset": "stock_qfq", "sha256": store.manifest("stock_qfq")["sha256"],
                                       "rows": store.manifest("stock_qfq")["rows"]}
     pd.testing.assert_frame_equal(store.load(name), M.load_equal_weight(store), check_dtype=False)
-    written = (tmp_path / "store" / name / "bars.parquet").stat().st_mtime_ns
+    written = data_file(tmp_path / "store", name).stat().st_mtime_ns
     M.load_equal_weight(store)
-    assert (tmp_path / "store" / name / "bars.parquet").stat().st_mtime_ns == written  # not rebuilt
+    assert data_file(tmp_path / "store", name).stat().st_mtime_ns == written  # not rebuilt
     # a new stock changes the market: the cache follows
     extra = bars(8.0, _rows([8.0, 8.8, 8.8, 8.8, 8.8]))
     extra.insert(0, "code", "600003")
@@ -88,7 +88,7 @@ def test_cached_with_a_manifest_and_rebuilt_when_the_bars_change(tmp_path):
 def test_a_corrupt_cache_is_rebuilt(tmp_path):
     store = _market(tmp_path)
     good = M.load_equal_weight(store)
-    path = tmp_path / "store" / M.dataset_name("stock_qfq") / "bars.parquet"
+    path = data_file(tmp_path / "store", M.dataset_name("stock_qfq"))
     path.write_bytes(path.read_bytes()[:-20])
     pd.testing.assert_frame_equal(M.load_equal_weight(store).reset_index(drop=True), good, check_dtype=False)
 

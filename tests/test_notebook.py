@@ -6,7 +6,8 @@ file (``inspect`` raises ``OSError``): only a real kernel shows what a notebook 
 the README's cells, a few more check what a notebook promises: the manifest records the cell's
 source, results show themselves (``_repr_html_`` with a chart) and plot, a notebook class sweeps
 on 2 forked worker processes and on a Dask cluster (whose workers never ran the cell: the class is
-shipped by value) with the figures of the same class in a file, and outside a workspace the API stops in one line.
+shipped by value) with the figures of the same class in a file (a hypebt.Strategy and the README's plain Backtrader
+SmaCross), and outside a workspace the API stops in one line.
 
 One kernel runs the whole notebook (a kernel start costs seconds).
 """
@@ -104,6 +105,19 @@ assert cell[figures].equals(file[figures]), (cell[figures], file[figures])""",
     # a Dask cluster's worker processes never ran the cell: the class is shipped to them (by value)
     """dasked = hypebt.sweep(strategy=DipCell, grid=grid, scheduler=DASK_ADDRESS, **kw)
 assert dasked[figures].equals(file[figures]), dasked[figures]""",
+    # a plain Backtrader strategy typed into a cell (the README's SmaCross): the figures of its file
+    # (strategies/sma_cross.py), in a run, on 2 forked workers and on Dask workers that never ran the cell
+    """bt_cell = hypebt.backtest("backtests/sma_cross.toml", strategy=SmaCross)
+bt_file = hypebt.backtest("backtests/sma_cross.toml")
+assert bt_cell.stats == bt_file.stats and bt_cell.stats["n_trades"] > 0, (bt_cell.stats, bt_file.stats)
+bt_grid = {"period": [10, 20], "stake": [1000]}
+bt_files = hypebt.sweep("backtests/sma_cross.toml", grid=bt_grid, workers=1)
+for where in ({"workers": 2}, {"scheduler": DASK_ADDRESS}):
+    bt_cells = hypebt.sweep("backtests/sma_cross.toml", strategy=SmaCross, grid=bt_grid, **where)
+    assert bt_cells[figures].equals(bt_files[figures]), (where, bt_cells[figures], bt_files[figures])
+folder = bt_cell.report(pathlib.Path(tempfile.mkdtemp()) / 'sma', html_report=False)
+source = json.loads((folder / 'manifest.json').read_text('utf-8'))['strategy']
+assert source['origin'] == 'class' and source['source'].startswith('class SmaCross(bt.Strategy):'), source""",
     # outside a workspace: one line saying so, and no network
     """import os
 here = os.getcwd()

@@ -101,14 +101,24 @@ def test_research_never_imports_reports():
 
 def test_check_output_dir_is_a_plain_check(tmp_path):
     """It checks when called (it used to be a @contextmanager that was not a generator)."""
-    assert check_output_dir(tmp_path / "new", ("manifest.json",)) is None
+    assert check_output_dir(tmp_path / "new", "run") is None
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "thesis.docx").write_text("years of work", "utf-8")
-    with pytest.raises(OutputError, match="not a hypebt report"):
-        check_output_dir(docs, ("manifest.json",))
-    (docs / "manifest.json").write_text("{}", "utf-8")
-    assert check_output_dir(docs, ("manifest.json",)) is None
+    with pytest.raises(OutputError, match="holds thesis.docx, which hypebt did not write"):
+        check_output_dir(docs, "run")
+    (docs / "manifest.json").write_text("{}", "utf-8")  # a manifest.json proves nothing (issue 26)
+    with pytest.raises(OutputError, match="holds thesis.docx, which hypebt did not write"):
+        check_output_dir(docs, "run")
+    (docs / "thesis.docx").unlink()
+    assert check_output_dir(docs, "run") is None  # only a run's own file names: an old hypebt report
+    # a write killed mid-way leaves fsio's temporary file of a hypebt name: still hypebt's
+    (docs / ".stats.json.k3j_9x2a.tmp").write_text("{", "utf-8")
+    (docs / "..hypebt-output.json.0wxor4vc.tmp").write_text("{", "utf-8")
+    assert check_output_dir(docs, "run") is None
+    (docs / ".thesis.docx.k3j_9x2a.tmp").write_text("", "utf-8")
+    with pytest.raises(OutputError, match="thesis.docx.k3j_9x2a.tmp, which hypebt did not write"):
+        check_output_dir(docs, "run")
 
 
 def test_templates_ship_as_package_data():

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from helpers_engine import data_file
 from hypebt.core.errors import DataError, InputError
 from hypebt.data import reference as R
 from hypebt.data.store import Store
@@ -112,7 +113,7 @@ def test_suspension_merge_that_overlaps_a_stored_period_is_refused_store_unchang
 def test_corrupted_reference_table_is_caught(tmp_path):
     store = Store(tmp_path / "s")
     R.save(store, "st_history", st_rows(), source="a", as_of="2024-05-22")
-    path = store.root / "st_history" / "table.parquet"
+    path = data_file(store.root, "st_history")
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(DataError, match="content hash differs"):
         R.load(store, "st_history")

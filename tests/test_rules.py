@@ -610,7 +610,8 @@ def test_rules_from_mapping_wrong_type(mapping, fragment):
         ({"lot_size": 0}, "must be at least 1"),
         ({"borrow_day_count": 0}, "must be at least 1"),
         ({"short_margin": 0}, "must be above 0"),
-        ({"commission_rate": float("nan")}, "must not be negative"),
+        ({"commission_rate": float("nan")}, "must be a finite number"),
+        ({"commission_min": float("inf")}, "must be a finite number"),
     ],
 )
 def test_rules_from_mapping_bad_values(mapping, fragment):

@@ -21,6 +21,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from helpers_engine import data_file
+
 import hypebt
 import hypebt.data.store as store_mod
 from hypebt.cli.main import main
@@ -127,13 +129,13 @@ def test_real_codes_equal_the_per_stock_csvs(real, code):
 @pytest.mark.realdata
 def test_real_manifest(real):
     m = real.store.manifest("stock_qfq")
-    path = real.store.root / "stock_qfq" / "bars.parquet"
-    assert m["sha256"] == sha256(path)
+    path = data_file(real.store.root, "stock_qfq")
+    assert m["sha256"] == sha256(path) and m["file"] == f"bars-{m['sha256'][:16]}.parquet"
     assert m["sources"] == ["import:market.parquet,sh000300.csv"]
     assert (m["dataset"], m["kind"], m["adjust"], m["price_basis"]) == \
         ("stock_qfq", "stock", "qfq", "adjusted (qfq)")
     assert (m["as_of"], m["first_date"], m["last_date"]) == ("2024-05-22", "2021-01-04", "2024-05-22")
-    assert (m["rows"], m["codes"], m["file"]) == (STORE_ROWS, 5_363, "bars.parquet")
+    assert (m["rows"], m["codes"]) == (STORE_ROWS, 5_363)
     assert m["columns"] == list(real.bars.columns)
     assert m["hypebt_version"] == hypebt.__version__
     assert dt.datetime.fromisoformat(m["written_at"]).tzinfo is not None
@@ -150,7 +152,7 @@ def test_real_index(real):
     idx = real.store.load("index")
     assert m["rows"] == len(idx) == len(csv) == 3_993
     assert (m["adjust"], m["codes"], m["first_date"], m["last_date"]) == ("none", 1, "2010-01-04", "2026-06-16")
-    assert m["sha256"] == sha256(real.store.root / "index" / "bars.parquet")
+    assert m["sha256"] == sha256(data_file(real.store.root, "index"))
     assert set(idx["code"]) == {"sh000300"}
     for col in ("open", "high", "low", "close", "volume"):
         np.testing.assert_array_equal(idx[col].to_numpy("float64"), csv[col].to_numpy("float64"), err_msg=col)
@@ -228,8 +230,8 @@ def test_write_sorts_and_records_manifest(small):
     m = small.manifest("stock_qfq")
     assert (m["rows"], m["codes"], m["first_date"], m["last_date"], m["as_of"]) == \
         (8, 2, "2024-01-02", "2024-01-05", "2024-01-05")
-    assert m["sha256"] == sha256(small.root / "stock_qfq" / "bars.parquet")
-    assert set(files(small)) == {"bars.parquet", "manifest.json"}
+    assert m["sha256"] == sha256(data_file(small.root, "stock_qfq"))
+    assert set(files(small)) == {f"bars-{m['sha256'][:16]}.parquet", "manifest.json"}
 
 
 def test_explicit_as_of_and_sources_accumulate(small):
@@ -268,11 +270,23 @@ def test_reimport_of_a_code_replaces_its_rows(tmp_path):
     (tmp_path / "000001.csv").write_text(header + "".join(f"{d},5,5,6,4,1\n" for d in D4), "utf-8")
     import_paths(store, [tmp_path / "600519.csv", tmp_path / "000001.csv"])
     (tmp_path / "600519.csv").write_text(header + "2024-01-05,20,20,21,19,1\n", "utf-8")
-    report = import_paths(store, [tmp_path / "600519.csv"])
+    before = files(store)
+    # Issue 26: a short file would drop stored bars: refused until --merge or --replace says which.
+    with pytest.raises(InputError, match=r"600519: the store holds 4 bar\(s\) \(2024-01-02..2024-01-05\), the "
+                                         r"file\(s\) 1 .*drop 3 stored bar\(s\) of 1 code\(s\): give --merge"):
+        import_paths(store, [tmp_path / "600519.csv"])
+    assert files(store) == before
+    report = import_paths(store, [tmp_path / "600519.csv"], mode="replace")
     assert report.lines()[0] == ("imported 1 rows of 1 codes into stock_qfq (2024-01-05..2024-01-05); "
                                  "dataset now 5 rows")
+    assert "note: stock_qfq: replaced the whole history of 1 code(s) (600519): 3 stored bar(s) not in the " \
+           "file(s) were dropped" in report.lines()
     mine = store.load("stock_qfq", codes=["600519"])
     assert list(mine["open"]) == [20.0] and len(store.load("stock_qfq", codes=["000001"])) == 4
+    (tmp_path / "600519.csv").write_text(header + "2024-01-04,30,30,31,29,1\n", "utf-8")
+    report = import_paths(store, [tmp_path / "600519.csv"], mode="merge")
+    assert list(store.load("stock_qfq", codes=["600519"])["open"]) == [30.0, 20.0]
+    assert "note: stock_qfq: merged into the stored history of 1 code(s)" in report.lines()
 
 
 def test_write_refuses_other_adjustment_and_unknown_dataset(small):
@@ -322,9 +336,11 @@ def test_crash_on_first_write_leaves_no_dataset(tmp_path, monkeypatch):
     assert store.datasets() == []
 
 
-def test_crash_between_data_and_manifest_is_caught(small, monkeypatch):
-    """Data is renamed in before the manifest is written: a crash in between is a hash mismatch."""
-    old_manifest = files(small)["manifest.json"]
+def test_a_crash_before_the_manifest_switch_leaves_the_old_dataset_whole(small, monkeypatch):
+    """Issue 26: the new data goes beside the old file; the manifest's rename is the switch. Killed
+    before it, the old manifest and file stand and check clean; the next write removes the leftover."""
+    old_files = files(small)
+    old_rows = small.load("stock_qfq")
 
     def crashing(path, obj):
         raise RuntimeError("killed")
@@ -333,12 +349,14 @@ def test_crash_between_data_and_manifest_is_caught(small, monkeypatch):
     with pytest.raises(RuntimeError):
         small.write("stock_qfq", canon("300750", D4), source="test:b", adjust="qfq")
     monkeypatch.undo()
-    assert set(files(small)) == {"bars.parquet", "manifest.json"}
-    assert files(small)["manifest.json"] == old_manifest
-    problems = small.check()
-    assert len(problems) == 1 and "content hash differs from its manifest" in problems[0]
-    with pytest.raises(DataError, match="re-import"):
-        small.load("stock_qfq")
+    left = set(files(small)) - set(old_files)
+    assert len(left) == 1 and next(iter(left)).startswith("bars-")  # the new data, not switched to
+    assert {k: files(small)[k] for k in old_files} == old_files
+    assert small.check() == []
+    pd.testing.assert_frame_equal(small.load("stock_qfq"), old_rows)
+    m = small.write("stock_qfq", canon("300750", D4), source="test:b", adjust="qfq")
+    assert set(files(small)) == {m["file"], "manifest.json"} and small.check() == []
+    assert sorted(small.load("stock_qfq")["code"].unique()) == ["000001", "300750", "600519"]
 
 
 def _truncate(path: Path) -> None:
@@ -354,7 +372,7 @@ def _flip_byte(path: Path) -> None:
 
 @pytest.mark.parametrize("damage", [_truncate, _flip_byte], ids=["truncated", "modified"])
 def test_check_and_load_catch_a_damaged_file(small, damage):
-    path = small.root / "stock_qfq" / "bars.parquet"
+    path = data_file(small.root, "stock_qfq")
     damage(path)
     problems = small.check()
     assert problems == [f"{path}: content hash differs from its manifest (truncated or modified); "
@@ -365,8 +383,10 @@ def test_check_and_load_catch_a_damaged_file(small, damage):
     if damage is _truncate:  # an unreadable file is a DataError even unverified, never a raw pyarrow error
         with pytest.raises(DataError, match="unreadable.*re-import the dataset"):
             small.load("stock_qfq", verify=False)
-    with pytest.raises(DataError):  # nor merged into
-        small.write("stock_qfq", canon("300750", D4), source="x", adjust="qfq")
+    # A re-import repairs it (issue 26): readable rows kept, an unreadable file dropped; it says which.
+    m = small.write("stock_qfq", canon("300750", D4), source="x", adjust="qfq")
+    assert small.check() == [] and "300750" in set(small.load("stock_qfq")["code"])
+    assert "rebuilt" in m["repaired"] or "readable rows were kept" in m["repaired"]
 
 
 def test_check_catches_missing_file_and_row_mismatch(small):
@@ -375,9 +395,9 @@ def test_check_catches_missing_file_and_row_mismatch(small):
     m["rows"] = 9
     mpath.write_text(json.dumps(m), "utf-8")
     assert small.check() == ["stock_qfq: 8 rows on disk, manifest says 9"]
-    (small.root / "stock_qfq" / "bars.parquet").unlink()
-    assert small.check() == [f"{small.root / 'stock_qfq' / 'bars.parquet'}: missing (the manifest lists 9 rows); "
-                             "re-import the dataset"]
+    path = data_file(small.root, "stock_qfq")
+    path.unlink()
+    assert small.check() == [f"{path}: missing (the manifest lists 9 rows); re-import the dataset"]
 
 
 def test_unreadable_manifest_is_a_data_error(small):
@@ -480,7 +500,7 @@ def _count_hashes(monkeypatch) -> list[Path]:
 
 
 def test_repeated_loads_hash_an_unchanged_file_once(small, monkeypatch):
-    path = small.root / "stock_qfq" / "bars.parquet"
+    path = data_file(small.root, "stock_qfq")
     _age(path)
     calls = _count_hashes(monkeypatch)
     for _ in range(3):
@@ -492,7 +512,7 @@ def test_repeated_loads_hash_an_unchanged_file_once(small, monkeypatch):
 
 @pytest.mark.parametrize("damage", [_truncate, _flip_byte], ids=["truncated", "modified"])
 def test_a_change_after_a_cached_check_is_caught(small, damage, monkeypatch):
-    path = small.root / "stock_qfq" / "bars.parquet"
+    path = data_file(small.root, "stock_qfq")
     _age(path)
     small.load("stock_qfq")
     st = path.stat()
@@ -532,7 +552,7 @@ def test_bars_are_written_in_row_groups_sorted_by_code(tmp_path, monkeypatch):
     store = Store(tmp_path / "store")
     store.write("stock_qfq", pd.concat([canon(c, D4[:3]) for c in ("600519", "000001", "300750", "000002")]),
                 source="x", adjust="qfq")
-    meta = pq.read_metadata(store.root / "stock_qfq" / "bars.parquet")
+    meta = pq.read_metadata(data_file(store.root, "stock_qfq"))
     assert meta.num_row_groups == 3
     col = meta.schema.names.index("code")
     ranges = [(meta.row_group(g).column(col).statistics.min, meta.row_group(g).column(col).statistics.max)

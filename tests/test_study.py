@@ -548,7 +548,7 @@ def test_the_study_writes_every_output(hand_reports):
     _, out = hand_reports
     folder = out["hand_one"]
     assert {p.name for p in folder.iterdir()} == {"study.html", "car.csv", "abnormal_returns.parquet",
-                                                  "manifest.json", "summary.csv", "tests.csv"}
+                                                  "manifest.json", "summary.csv", "tests.csv", ".hypebt-output.json"}
     car = pd.read_csv(folder / "car.csv", dtype={"code": str})
     assert len(car) == 9 and car.loc[car["code"] == "600003", "locked_days"].item() == 2
     ab = pd.read_parquet(folder / "abnormal_returns.parquet")

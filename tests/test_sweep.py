@@ -16,9 +16,11 @@ import dataclasses
 import gc
 import itertools
 import math
+import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import threading
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -30,7 +32,7 @@ import pytest
 
 from helpers_engine import BENCH, make_workspace
 from helpers_sweep import (
-    CODES, PY, TOY_STRATEGY, Cluster, json_load, kill_group, row_count, spawn, store_rows,
+    CODES, PY, TOY_STRATEGY, Cluster, json_load, kill_group, reverse_rows, row_count, spawn, store_rows,
     sweep_argv, tiny_sweep, wait_for, wait_rows,
 )
 from hypebt.cli import main as cli
@@ -461,6 +463,160 @@ def test_resume_skips_finished_combinations(tmp_path, capsys):
     rc, out, err = run_cli(sweep_argv(t, "--workers", "2"), capsys)  # no --resume: start afresh
     assert rc == 0 and "ran 6 " in out and "skipped 0 " in out
     assert store_rows(db) == (6, 6, "ok")
+
+
+HELPED = TOY_STRATEGY.replace("from hypebt import Strategy", (
+    "import sys\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\n"
+    "import toy_helper  # noqa: E402\n\nfrom hypebt import Strategy")).replace(
+    "budget = self.equity * self.cfg.fraction", "budget = self.equity * toy_helper.FRACTION")
+
+
+def _edit_helper(t):
+    (t["ws"] / "strategies" / "toy_helper.py").write_text("FRACTION = 0.5\n", "utf-8")
+    return []
+
+
+def _edit_strategy(t):
+    path = t["ws"] / "strategies" / "toy.py"
+    path.write_text(path.read_text("utf-8").replace("self.cfg.hold_days + self.cfg.gap", "self.cfg.hold_days + 1"))
+    return []
+
+
+def _new_version(t, monkeypatch):
+    import hypebt
+
+    monkeypatch.setattr(hypebt, "__version__", hypebt.__version__ + ".post1")
+    return []
+
+
+# Issue 26: every edit that changes a figure starts the resumed sweep afresh (the result key holds it).
+RESUME_EDITS = {
+    "warmup": lambda t, mp: ["--set", "warmup=5"],
+    "start": lambda t, mp: ["--set", "start=2024-01-10"],
+    "cash": lambda t, mp: ["--set", "cash=500000"],
+    "rules": lambda t, mp: ["--set", "rules.commission_min=1"],
+    "st_codes": lambda t, mp: ["--set", "st_codes=['600000']"],
+    "strategy file": lambda t, mp: _edit_strategy(t),
+    "helper it imports": lambda t, mp: _edit_helper(t),
+    "hypebt version": lambda t, mp: _new_version(t, mp),
+}
+
+
+@pytest.mark.parametrize("edit", list(RESUME_EDITS))
+def test_resume_after_an_edit_that_changes_results_reruns_everything(tmp_path, capsys, monkeypatch, edit):
+    t = tiny_sweep(tmp_path, {"hold_days": [1, 2]})
+    (t["ws"] / "strategies" / "toy.py").write_text(HELPED, "utf-8")
+    (t["ws"] / "strategies" / "toy_helper.py").write_text("FRACTION = 0.9\n", "utf-8")
+    sys.modules.pop("toy_helper", None)
+    try:
+        assert run_cli(sweep_argv(t, "--workers", "1"), capsys)[0] == 0
+        rc, out, err = run_cli(sweep_argv(t, "--workers", "1", "--resume"), capsys)
+        assert rc == 0 and "ran 0 " in out and "skipped 2 already done" in out, out + err
+        extra = RESUME_EDITS[edit](t, monkeypatch)
+        rc, out, err = run_cli(sweep_argv(t, "--workers", "1", "--resume", *extra), capsys)
+        assert rc == 0 and "ran 2 " in out and "skipped 0 already done" in out, out + err
+    finally:
+        sys.modules.pop("toy_helper", None)
+
+
+def test_ties_for_best_keep_the_plan_order_whatever_order_rows_were_stored_in(tmp_path, capsys):
+    """Issue 26: stop_loss is not read by the toy strategy, so the three combinations tie; the best is
+    the plan's first, also when a resumed or Dask sweep stored the rows in another order."""
+    t = tiny_sweep(tmp_path, {"stop_loss": [0.0, 0.1, 0.2]})
+    assert run_cli(sweep_argv(t, "--workers", "1"), capsys)[0] == 0
+    summary = json_load(t["out"] / "summary.json")
+    assert summary["best"] == {"stop_loss": 0.0}
+    reverse_rows(t["out"] / "results.sqlite")
+    rc, out, err = run_cli(sweep_argv(t, "--workers", "1", "--resume"), capsys)
+    assert rc == 0 and "skipped 3 already done" in out, out + err
+    assert json_load(t["out"] / "summary.json")["best"] == {"stop_loss": 0.0}
+    assert list(pd.read_csv(t["out"] / "results.csv")["stop_loss"]) == [0.0, 0.1, 0.2]
+
+
+# --- issue 26: faults end a sweep with their own exit code and the next step ---------------------
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_killing_the_sweeps_main_process_ends_its_pool_workers(tmp_path):
+    trace = tmp_path / "trace.txt"
+    t = tiny_sweep(tmp_path, {"hold_days": [1, 2, 3, 4], "gap": [1, 2]}, params={"pause": 0.5, "trace": str(trace)})
+    proc = spawn(sweep_argv(t, "--workers", "2", "--batch", "1"), tmp_path / "sweep.log")
+    try:
+        wait_for("two busy workers", lambda: len({p for w, p, _, _ in trace_lines(trace)}) >= 2, proc, timeout=120)
+        os.kill(proc.pid, signal.SIGKILL)  # the main process only, not its group
+        proc.wait(timeout=30)
+        workers = {p for w, p, _, _ in trace_lines(trace)}
+        wait_for("the workers to end", lambda: not any(_alive(p) for p in workers), timeout=20)
+    finally:
+        kill_group(proc)
+
+
+KILLER = TOY_STRATEGY.replace("        self._trace(\"start\")", (
+    "        if self.cfg.hold_days == 3 and os.path.exists(self.cfg.trace + '.kill'):\n"
+    "            os.kill(os.getpid(), 9)\n"
+    "        self._trace(\"start\")"))
+
+
+def test_a_killed_pool_worker_ends_the_sweep_with_exit_6_and_resume_runs_the_rest(tmp_path, capsys):
+    trace = tmp_path / "trace.txt"
+    t = tiny_sweep(tmp_path, {"hold_days": [1, 2, 3, 4]}, params={"trace": str(trace)})
+    (t["ws"] / "strategies" / "toy.py").write_text(KILLER, "utf-8")
+    Path(str(trace) + ".kill").write_text("", "utf-8")
+    rc, out, err = run_cli(sweep_argv(t, "--workers", "2", "--batch", "1"), capsys)
+    assert rc == 6, err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("hypebt: error: a sweep worker process died") and "rerun with --resume" in line, err
+    Path(str(trace) + ".kill").unlink()
+    rc, out, err = run_cli(sweep_argv(t, "--workers", "2", "--resume"), capsys)
+    assert rc == 0, err
+    assert store_rows(t["out"] / "results.sqlite") == (4, 4, "ok")
+
+
+def test_a_full_disk_mid_sweep_exits_5_and_resume_runs_the_rest(tmp_path, capsys, monkeypatch):
+    t = tiny_sweep(tmp_path, {"hold_days": [1, 2, 3, 4]})
+    real, calls = sweep.ResultStore.add, []
+
+    def add(self, rows):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(self, rows)
+
+    monkeypatch.setattr(sweep.ResultStore, "add", add)
+    rc, out, err = run_cli(sweep_argv(t, "--workers", "1", "--batch", "1"), capsys)
+    monkeypatch.undo()
+    assert rc == 5, err
+    assert err.count("\n") == 2 and "database or disk is full" in err and "1 combination(s) are stored" in err
+    assert "rerun with --resume" in err and "Traceback" not in err
+    rc, out, err = run_cli(sweep_argv(t, "--workers", "1", "--resume"), capsys)
+    assert rc == 0 and "skipped 1 already done" in out, out + err
+
+
+def test_a_lost_dask_cluster_ends_the_sweep_with_exit_6(tmp_path):
+    trace = tmp_path / "trace.txt"
+    t = tiny_sweep(tmp_path, {"hold_days": [1, 2, 3, 4], "gap": [1, 2, 3]}, params={"pause": 0.3, "trace": str(trace)})
+    c = Cluster(tmp_path / "dask")
+    proc = None
+    try:
+        proc = spawn(sweep_argv(t, "--scheduler", c.address, "--batch", "1"), tmp_path / "sweep.log")
+        wait_rows(t["out"] / "results.sqlite", 1, proc, timeout=120)
+        for p in c.procs:  # the whole cluster goes away
+            p.kill()
+        rc = proc.wait(timeout=180)
+    finally:
+        if proc is not None and proc.poll() is None:
+            kill_group(proc)
+        c.close()
+    log = (tmp_path / "sweep.log").read_text()
+    assert rc == 6, log
+    assert "the Dask cluster at" in log and "rerun with --resume" in log and "internal error" not in log
 
 
 @pytest.mark.parametrize("moment", ["right after start", "after one row", "after half"])

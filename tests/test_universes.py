@@ -89,9 +89,23 @@ def error_of(path: Path) -> str:
 
 def test_load_by_path(tmp_path, repo):
     path = write(tmp_path, "code,kind\n002230,list\n600519,\n")
-    u = load_universe(str(path), repo)
+    u = load_universe(str(path), tmp_path)  # a path inside the workspace
     assert (u.name, u.codes, u.look_ahead, dict(u.names)) == ("mine", ("002230", "600519"), False,
                                                               {"002230": "", "600519": ""})
+
+
+@pytest.mark.parametrize("name", ["../../../etc/passwd", "/etc/passwd", "..", ".hidden", "a\x00b"])
+def test_a_universe_name_or_path_never_reads_outside_the_workspace(tmp_path, name):
+    """Issue 26: a spec from someone else must not read files elsewhere through its universe."""
+    ws = tmp_path / "ws"
+    (ws / "data" / "universes").mkdir(parents=True)
+    with pytest.raises(InputError, match="not a safe name|neither a name nor a .csv path|outside the workspace"):
+        load_universe(name, ws)
+    outside = write(tmp_path, "code,kind\n002230,list\n")  # a real universe file, beside the workspace
+    with pytest.raises(InputError, match="outside the workspace"):
+        load_universe(str(outside), ws)
+    with pytest.raises(InputError, match="outside the workspace"):
+        load_universe(f"{ws}/data/universes/../../../mine.csv", ws)
 
 
 @pytest.mark.parametrize("code,hint", [("2230", "'002230'"), ("09888", "'009888'"), ("BIDU", "Hong Kong and US"),

@@ -34,8 +34,11 @@ def do_import(args, store) -> int:
     """Import bar files and folders (formats: hypebt.data.formats.read_source); print the import report."""
     from hypebt.data.importers import import_paths
 
+    from hypebt.market import plausible
+
     report = import_paths(store, args.paths, adjust=args.adjust, volume_unit=args.volume_unit, columns=args.columns,
-                          lenient=args.lenient, keep_going=args.keep_going)
+                          lenient=args.lenient, keep_going=args.keep_going, mode=args.mode,
+                          plausible=(plausible.implausible, plausible.describe))
     for line in report.lines():
         print(line)
     return 0

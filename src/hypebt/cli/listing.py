@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from hypebt.cli.common import workspace_of
-from hypebt.core.errors import HypebtError
+from hypebt.core.errors import HypebtError, InputError
 
 
 def run(args) -> int:
@@ -15,6 +15,7 @@ def run(args) -> int:
     from hypebt.engine.strategy import load_strategy, strategy_params, strategy_paths
 
     ws = workspace_of(args)
+    broken: list[str] = []
     print("strategies (strategies/*.py):")
     for name, path in strategy_paths(ws / "strategies").items():
         try:
@@ -24,6 +25,7 @@ def run(args) -> int:
             print(f"  {name}: {doc[0] if doc else ''}\n      params: {params}")
         except HypebtError as exc:
             print(f"  {name}: cannot load: {exc}")
+            broken.append(str(exc))
     print("event catalogues (data/events/*.csv):")
     for name, path in E.catalogue_paths(ws).items():
         evs = E.load_catalogue(path)
@@ -36,6 +38,8 @@ def run(args) -> int:
     print("specs (backtests/*.toml):")
     for path in sorted((ws / "backtests").glob("*.toml")):
         print(f"  {path.relative_to(ws)}")
+    if broken:  # the listing is printed; the exit code still says a strategy is unusable
+        raise InputError(f"{len(broken)} strategy file(s) cannot load; first: {broken[0]}")
     return 0
 
 

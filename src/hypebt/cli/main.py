@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="read any other table: e.g. date=trade_dt,close=px_last (other fields by English name)")
     imp.add_argument("--lenient", action="store_true", help="drop bad rows with a warning instead of refusing")
     imp.add_argument("--keep-going", action="store_true", help="refuse bad files, import the rest")
+    hist = imp.add_mutually_exclusive_group()
+    hist.add_argument("--merge", dest="mode", action="store_const", const="merge",
+                      help="add the files' bars to the stored history of their codes (update the same dates)")
+    hist.add_argument("--replace", dest="mode", action="store_const", const="replace",
+                      help="replace each code's stored history with the files' bars; without --merge or "
+                           "--replace an import that would drop stored bars is refused")
     fetch = dsub.add_parser("fetch", help="fetch daily bars through akshare into the store")
     fetch.add_argument("codes", nargs="*", metavar="CODE")
     fetch.add_argument("--start", help="first date, YYYY-MM-DD (default 2021-01-04)")
@@ -219,6 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hypebt: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as exc:  # code that is not hypebt's called sys.exit(): never a quiet success
+        if args.debug:
+            raise
+        print(f"hypebt: internal error: sys.exit({exc.code!r}) was called inside hypebt "
+              "(rerun with --debug and report it)", file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug: say so plainly, keep the traceback behind --debug
         if args.debug or os.environ.get("HYPEBT_DEBUG"):
             raise

@@ -48,8 +48,13 @@ def run(args) -> int:
         base = ws / "reports" / safe_name(spec.name, "run name")
         out, reports = history.new_run_dir(base), base.parent
     names = {c: n for c, n in stock_info.names(store).items() if c in set(prep.codes)}
-    report.write_run(prep, result, out, command=["hypebt", *args.argv], html_report=not args.no_html, names=names,
-                     lang=lang, reports=ws / "reports")
+    try:
+        report.write_run(prep, result, out, command=["hypebt", *args.argv], html_report=not args.no_html, names=names,
+                         lang=lang, reports=ws / "reports")
+    except BaseException:
+        if not args.out:
+            history.release(out)  # the claimed folder, still empty
+        raise
     pruned = []
     if not args.out:
         history.point_latest(base, out, "report.html" if not args.no_html else "stats.json", lang=lang)

@@ -98,6 +98,12 @@ def run(args) -> int:
               f"returns in the estimation window {list(cfg.estimation)} before its event; start the data earlier "
               "or lower [study] min_estimation", file=sys.stderr)
     for row in rows:
+        if row.get("no_tests"):
+            print(_("%(event)s: n=%(n)s mean CAR[%(lo)s,%(hi)s] %(mkt)s (market-adjusted) vs %(market)s; no tests: "
+                    "%(why)s; paper %(paper)s vs tradable %(tradable)s", event=row["event"], n=row["n"], lo=lo, hi=hi,
+                    mkt=_pct(row["mean_car_mkt"]), market=inputs.market.label, why=row["no_tests"],
+                    paper=_pct(row["mean_paper"]), tradable=_pct(row["mean_tradable"])))
+            continue
         print(_("%(event)s: n=%(n)s mean CAR[%(lo)s,%(hi)s] %(mkt)s (market-adjusted), %(mm)s (market model) vs "
                 "%(market)s; %(test)s t=%(t)s p=%(p)s (plain t p=%(tp)s), sign p=%(sp)s; paper %(paper)s vs tradable "
                 "%(tradable)s (gap %(gap)s, %(locked)s locked on day 0)", event=row["event"], n=row["n"], lo=lo, hi=hi,

@@ -15,7 +15,7 @@ from pathlib import Path
 from hypebt.cli.common import lang_of, refuse_unread_overrides, store_of, update_index, workspace_of
 from hypebt.data import stock_info
 from hypebt.data.bootstrap import ensure_data
-from hypebt.core.errors import InputError, SweepError
+from hypebt.core.errors import InputError, OutputError, SweepError
 from hypebt.core.i18n import translator
 from hypebt.core.paths import safe_name
 from hypebt.engine import backtest as engine
@@ -39,6 +39,7 @@ def run(args) -> int:
     ensure_data(spec, store, ws, args.offline)
     prep = engine.prepare(spec, ws, store)
     plan = sweep.make_plan(spec, prep.strategy_class(), args.max_combinations)
+    sweep.check_period(plan, prep.sessions, f"{spec.path} [sweep]")
     if args.top is not None:
         plan = dataclasses.replace(plan, top=args.top)
     for opt in OPTIONS_AT_LEAST_ONE:
@@ -54,23 +55,28 @@ def run(args) -> int:
     print(_("sweep %(name)s: %(n)s combination(s) of %(axes)s (%(method)s, grid of %(size)s) on %(where)s",
             name=spec.name, n=len(plan.combos), axes=", ".join(plan.axes), method=plan.method,
             size=f"{plan.grid_size:,}", where=where), file=sys.stderr)
-    outcome = sweep.execute(prep, plan, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
-                            batch=args.batch, progress=sys.stderr.isatty())
-    checked = None
-    if args.validate == "events":
-        print(f"validate: {len(plan.combos)} combination(s) x {len(prep.events)} event(s), each event run alone",
-              file=sys.stderr)
-        ev_outcome, keys = sweep.execute_events(prep, plan, out, workers=args.workers, scheduler=args.scheduler,
-                                                batch=args.batch, progress=sys.stderr.isatty())
-        events_store = sweep.ResultStore(out / sweep.EVENTS_DB)
-        try:
-            checked = validate.compute(prep, plan, events_store, keys)
-        finally:
-            events_store.close()
-    names = {c: n for c, n in stock_info.names(store).items() if c in set(prep.codes)}
-    summary = sweep_page.write(prep, plan, out, html_report=not args.no_html, keys=outcome.keys,
-                               command=["hypebt", *args.argv], names=names, validation=checked, lang=lang,
-                               reports=ws / "reports")
+    try:
+        outcome = sweep.execute(prep, plan, out, workers=args.workers, scheduler=args.scheduler,
+                                resume=args.resume, batch=args.batch, progress=sys.stderr.isatty())
+        checked = None
+        if args.validate == "events":
+            print(f"validate: {len(plan.combos)} combination(s) x {len(prep.events)} event(s), each event run alone",
+                  file=sys.stderr)
+            ev_outcome, keys = sweep.execute_events(prep, plan, out, workers=args.workers, scheduler=args.scheduler,
+                                                    batch=args.batch, progress=sys.stderr.isatty())
+            events_store = sweep.ResultStore(out / sweep.EVENTS_DB)
+            try:
+                checked = validate.compute(prep, plan, events_store, keys)
+            finally:
+                events_store.close()
+        names = {c: n for c, n in stock_info.names(store).items() if c in set(prep.codes)}
+        summary = sweep_page.write(prep, plan, out, html_report=not args.no_html, keys=outcome.keys,
+                                   command=["hypebt", *args.argv], names=names, validation=checked, lang=lang,
+                                   reports=ws / "reports")
+    except OutputError as exc:  # a full disk mid-sweep: what is stored stays, say how to go on
+        if "--resume" in str(exc):
+            raise
+        raise OutputError(f"{exc}; the finished combinations are kept: rerun with --resume") from None
     rate = outcome.ran / outcome.seconds if outcome.seconds > 0 else float("nan")
     print(_("ran %(ran)s (%(rate)s/s), skipped %(skipped)s already done, %(failed)s failed; %(line)s", ran=outcome.ran,
             rate=f"{rate:.2f}", skipped=outcome.skipped, failed=outcome.failed, line=summary["line"]))
@@ -83,6 +89,9 @@ def run(args) -> int:
     print(_("results: %(path)s", path=out / "results.csv")
           + ("" if args.no_html else "\n" + _("report: %(path)s", path=out / "sweep.html")))
     update_index(args, Path(args.out).parent if args.out else None, lang)
+    if summary["ok"] and not summary["traded"]:
+        print(f"warning: {spec.path}: no combination traded (all {summary['ok']} flat): no best is named; check "
+              "the universe, the events and the period", file=sys.stderr)
     if outcome.failed:
         _report_failures(spec, out, outcome)
     return 0

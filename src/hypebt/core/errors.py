@@ -13,6 +13,7 @@ Exit codes (also listed by ``hypebt --help``):
 3    data: the store is missing data, or fails its integrity check
 4    source: akshare could not deliver (network, changed tables)
 5    output: a file could not be written (disk full, read-only)
+6    sweep: its workers were lost (killed, Dask cluster gone); --resume
 ==== ==========================================================
 """
 
@@ -80,6 +81,13 @@ class OutputError(HypebtError):
     exit_code = 5
 
 
+class SweepLostError(HypebtError):
+    """A sweep lost its workers (exit 6): a local worker process was killed, or the Dask cluster
+    went away. The finished combinations are stored: the message says to rerun with ``--resume``."""
+
+    exit_code = 6
+
+
 EXIT_CODES = {
     0: "success",
     1: "internal error (a bug; rerun with --debug and report it)",
@@ -87,6 +95,7 @@ EXIT_CODES = {
     DataError.exit_code: "data missing from the store or failing its integrity check",
     SourceError.exit_code: "akshare could not deliver",
     OutputError.exit_code: "an output could not be written",
+    SweepLostError.exit_code: "a sweep lost its workers (one killed, or the Dask cluster gone); rerun with --resume",
 }
 
 

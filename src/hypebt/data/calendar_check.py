@@ -10,6 +10,7 @@ CalendarCheck(first=Timestamp('2010-01-04'), last=Timestamp('2024-05-22'), missi
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -43,6 +44,21 @@ class CalendarCheck:
             out.append(f"dates the store has that XSHG does not list as sessions: {show(self.extra)}; "
                        "a bar on a holiday or weekend is wrong data: check its source")
         return out
+
+
+def xshg_sessions() -> pd.DatetimeIndex | None:
+    """XSHG's sessions from 1990-12-19 to the calendar's horizon (naive dates); None without the
+    package. Imports check bar dates against them when the store holds no exchange calendar."""
+    try:
+        import exchange_calendars as xcals
+    except ImportError:
+        return None
+    with warnings.catch_warnings():  # exchange_calendars' own pandas deprecations are not the user's
+        warnings.simplefilter("ignore")
+        cal = xcals.get_calendar("XSHG")
+    days = pd.DatetimeIndex(cal.sessions)
+    days = days.tz_localize(None) if days.tz is not None else days
+    return days.astype("datetime64[ns]")
 
 
 def cross_check(sessions, *, until=None) -> CalendarCheck | None:

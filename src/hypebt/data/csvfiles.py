@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hypebt.core import errors
 from hypebt.core.errors import InputError
+from hypebt.core.paths import safe_name
 
 
 def read_rows(path: Path, what: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
@@ -89,11 +90,30 @@ def named_files(workspace: Path, folder: str) -> dict[str, Path]:
     return {p.stem: p for p in sorted(path.glob("*.csv")) if not p.name.startswith(".")}
 
 
+def _inside_workspace(path: Path, workspace: Path, folder: str, what: str) -> Path:
+    """``path`` when it is a ``.csv`` file inside the workspace; else an :class:`InputError` saying
+    where to put it. A spec may come from someone else: its names must not read files elsewhere
+    (``catalogue = "../../../etc/passwd"``)."""
+    home = Path(workspace) / "data" / folder
+    if path.suffix.lower() != ".csv":
+        raise InputError(f"{what} {str(path)!r} is neither a name nor a .csv path; give a name from {home} "
+                         "(e.g. \"ai_releases\") or a .csv file inside the workspace")
+    try:
+        inside = path.resolve().is_relative_to(Path(workspace).resolve())
+    except (OSError, ValueError):
+        inside = False
+    if not inside:
+        raise InputError(f"{what} {str(path)!r} is outside the workspace {workspace}; copy it into {home} "
+                         "and give its name")
+    return path
+
+
 def find_named(name_or_path: str, workspace: Path, folder: str, what: str) -> Path:
     """The file a user means: a path as given (relative to the current folder), or a name looked
     up in ``<workspace>/data/<folder>/`` with a "did you mean" for a near miss."""
     if looks_like_path(name_or_path):
-        return Path(name_or_path)
+        return _inside_workspace(Path(name_or_path), workspace, folder, what)
+    safe_name(name_or_path, f"{what} name")  # a name is one file name: no '..', no NUL, no leading dot
     paths = named_files(workspace, folder)
     if name_or_path not in paths:
         raise errors.unknown(what, name_or_path, paths, where=str(Path(workspace) / "data" / folder))

@@ -11,10 +11,12 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from hypebt.data import formats
-from hypebt.core.errors import InputError
+from hypebt.core.errors import HypebtError, InputError
+from hypebt.data.calendar_check import xshg_sessions
 from hypebt.data.fields import adjust_name
 from hypebt.data.store import Store, dataset_for
 from hypebt.data.validate import validate_bars
@@ -88,6 +90,8 @@ def import_paths(
     columns: str | dict[str, str] | None = None,
     lenient: bool = False,
     keep_going: bool = False,
+    mode: str | None = None,
+    plausible=None,
 ) -> ImportReport:
     """Import bar files and folders of them into ``store`` (formats: :func:`formats.read_source`).
 
@@ -98,10 +102,22 @@ def import_paths(
     do not tell; ``columns`` maps fields to columns for any other table
     (``"date=trade_dt,close=px_last"``). With ``keep_going`` a bad file is refused and reported
     while the others are imported; otherwise the first bad file raises and nothing is written.
+
+    Bars that cannot exist are refused like any bad row: a date that is no trading session (a
+    weekend; a day the store's calendar, else exchange_calendars' XSHG, does not list) and, when
+    ``plausible`` is given (:func:`hypebt.market.plausible.implausible` and its ``describe``, passed
+    in by the command line: the rule lives in the market layer), a price no daily limit allows.
+
+    ``mode`` decides what happens to codes already stored: ``"merge"`` adds and updates the file's
+    bars in their history, ``"replace"`` replaces each code's whole history with the file; without
+    it an import that would drop stored bars is refused, saying which and how to choose.
     """
     adjust = adjust_name(adjust) if adjust is not None else None
+    if mode not in (None, "merge", "replace"):
+        raise InputError(f"import mode {mode!r}: use merge or replace")
     report = ImportReport()
     files, report.notes = expand_paths(paths)
+    calendar = known_sessions(store)
     accepted: dict[str, list[tuple[Path, pd.DataFrame]]] = {}
     for path in files:
         try:
@@ -109,6 +125,8 @@ def import_paths(
             file_adjust = _adjust_for(parsed, adjust, str(path))
             checked = validate_bars(parsed.frame, str(path), kind=parsed.kind, lenient=lenient,
                                     qfq=(file_adjust == "qfq"), origin=parsed.origin)
+            _drop_impossible(checked, str(path), calendar, plausible if parsed.kind == "stock" else None,
+                             file_adjust, lenient)
         except InputError as exc:
             if not keep_going:
                 raise
@@ -130,8 +148,9 @@ def import_paths(
     merged = {dataset: _one_bar_per_file(parts) for dataset, parts in accepted.items()}
     names = [Path(p).name for p in paths]
     source = "import:" + ",".join(names[:5]) + (" ..." if len(names) > 5 else "")
+    replace = {dataset: _history_choice(store, dataset, bars, mode, report) for dataset, bars in merged.items()}
     for dataset, bars in merged.items():
-        manifest = store.write(dataset, bars, source=source,
+        manifest = store.write(dataset, bars, source=source, replace_codes=replace[dataset],
                                adjust="none" if dataset == "index" else dataset.removeprefix("stock_"))
         manifest.update(
             imported_rows=len(bars),
@@ -140,7 +159,89 @@ def import_paths(
             imported_last=str(bars["date"].max().date()),
         )
         report.written[dataset] = manifest
+        if manifest.get("repaired"):
+            report.warnings.append(manifest["repaired"])
     return report
+
+
+def known_sessions(store: Store) -> tuple[pd.DatetimeIndex, str] | None:
+    """The trading sessions bars are checked against, and where they come from: the store's
+    exchange calendar, else exchange_calendars' XSHG (when installed); None when neither is known."""
+    try:
+        stored = store.load_calendar()
+    except Exception:  # a damaged calendar is data check's business, not a reason to refuse bars
+        stored = None
+    if stored is not None and len(stored):
+        return pd.DatetimeIndex(stored), "the store's exchange calendar"
+    xshg = xshg_sessions()
+    return (xshg, "exchange_calendars' XSHG") if xshg is not None else None
+
+
+def _drop_impossible(checked, where: str, calendar, plausible, adjust: str | None, lenient: bool) -> None:
+    """Refuse (or, ``lenient``, drop with a warning) bars that cannot exist: on a day that is no
+    session, or (``plausible``) at a price no daily limit allows."""
+    frame = checked.frame
+    days = pd.DatetimeIndex(frame["date"])
+    rules = [("date", "is not a trading session (a Saturday or Sunday)", days.day_of_week.to_numpy() >= 5)]
+    if calendar is not None:
+        sessions, source = calendar
+        inside = (days >= sessions[0]) & (days <= sessions[-1])
+        rules.append(("date", f"is not a trading session (per {source})", inside & ~days.isin(sessions)))
+    if plausible is not None:
+        implausible, describe = plausible
+        frame.attrs["adjust"] = adjust
+        rules.append(("price", "", implausible(frame)))
+    bad_any = np.zeros(len(frame), bool)
+    for field_, what, mask in rules:
+        mask = np.asarray(mask, bool) & ~bad_any
+        if not mask.any():
+            continue
+        if lenient:
+            checked.dropped[f"{field_} {what or 'beyond any daily limit'}"] = int(mask.sum())
+            bad_any |= mask
+            continue
+        pos = int(mask.argmax())
+        more = f" ({int(mask.sum()) - 1} more such row(s))" if mask.sum() > 1 else ""
+        if field_ == "price":
+            problem = describe(frame, pos)
+        else:
+            problem = f"{frame['code'].iloc[pos]} {days[pos].date()}: field 'date': {days[pos].date()} {what}"
+        raise InputError(f"{where}: {problem}{more}; fix the row, or import with --lenient to drop such rows")
+    if bad_any.any():
+        checked.frame = frame[~bad_any].reset_index(drop=True)
+
+
+def _history_choice(store: Store, dataset: str, bars: pd.DataFrame, mode: str | None, report) -> bool:
+    """Whether the import replaces its codes' stored histories (True) or merges into them (False);
+    an import that would silently drop stored bars is refused until ``mode`` says which."""
+    if dataset not in store.datasets():
+        return True
+    try:
+        stored = store.load(dataset, codes=list(pd.unique(bars["code"])), columns=["code", "date"])
+    except HypebtError:  # a damaged dataset: the write repairs it and says so
+        return mode != "merge"
+    if stored.empty:
+        return True
+    incoming = pd.MultiIndex.from_frame(bars[["code", "date"]].astype({"code": str}))
+    lost = ~pd.MultiIndex.from_frame(stored[["code", "date"]].astype({"code": str})).isin(incoming)
+    codes = sorted(pd.unique(stored.loc[lost, "code"].astype(str)))
+    if mode == "merge":
+        report.notes.append(f"{dataset}: merged into the stored history of {stored['code'].nunique()} code(s)")
+        return False
+    if not codes:
+        return True
+    if mode == "replace":
+        report.notes.append(f"{dataset}: replaced the whole history of {len(codes)} code(s) "
+                            f"({', '.join(codes[:5])}{' ...' if len(codes) > 5 else ''}): {int(lost.sum()):,} "
+                            "stored bar(s) not in the file(s) were dropped")
+        return True
+    first = stored[stored["code"].astype(str) == codes[0]]["date"]
+    given = bars[bars["code"].astype(str) == codes[0]]["date"]
+    raise InputError(
+        f"{codes[0]}: the store holds {len(first)} bar(s) ({first.min().date()}..{first.max().date()}), the file(s) "
+        f"{len(given)} ({given.min().date()}..{given.max().date()}); importing would drop {int(lost.sum()):,} stored "
+        f"bar(s) of {len(codes)} code(s): give --merge to add these bars to the stored history, or --replace to "
+        "replace each code's history with the file(s)")
 
 
 def _adjust_for(parsed: formats.Parsed, given: str | None, where: str) -> str | None:

@@ -10,16 +10,22 @@ Layout under the store root (``data/store`` by default, ``HYPEBT_HOME`` or
 
 Each dataset is one parquet file sorted by (code, date), so loading the whole
 market is one sequential read, and in small row groups, so loading a few codes
-reads only theirs. Every write goes through a temporary file and a
-rename (:mod:`hypebt.core.fsio`); the manifest, written after the data, records the
-file's SHA-256 so a truncated or corrupted file is caught on load and by
-``hypebt data check``.
+reads only theirs. The manifest names the dataset's file and records its SHA-256, so
+a truncated or corrupted file is caught on load and by ``hypebt data check``.
+
+A write never touches the file the manifest names: the new data goes to a new file
+named by its content (``bars-<sha256 prefix>.parquet``), and renaming the new
+manifest over the old one switches the dataset in one step (:mod:`hypebt.core.fsio`).
+Killed at any moment, the store holds either the old dataset or the new one, each with
+its own hash record; files left by a killed write are removed by the next write.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +36,7 @@ import pyarrow.parquet as pq
 
 from hypebt import __version__
 from hypebt.core import fsio
-from hypebt.core.errors import DataError, InputError, unknown
+from hypebt.core.errors import DataError, InputError, OutputError, unknown
 from hypebt.core.fsio import file_sha256
 from hypebt.core.paths import store_root
 
@@ -113,9 +119,23 @@ class Store:
         self.root = Path(root)
 
     # --- paths and manifests -------------------------------------------------------------------
-    def _file(self, dataset: str) -> Path:
-        name = ("sessions.parquet" if dataset == "calendar" else
-                "table.parquet" if dataset in (*REFERENCE_DATASETS, *BOARD_DATASETS) else "bars.parquet")
+    @staticmethod
+    def _stem(dataset: str) -> str:
+        return "sessions" if dataset == "calendar" else \
+            "table" if dataset in (*REFERENCE_DATASETS, *BOARD_DATASETS) else "bars"
+
+    def _file(self, dataset: str, manifest: dict | None = None) -> Path:
+        """The dataset's data file: the one its manifest names (``bars-<sha>.parquet``; stores
+        written before 0.4 name ``bars.parquet``); a name that is not one of these is ignored."""
+        stem = self._stem(dataset)
+        if manifest is None:
+            try:
+                manifest = self.manifest(dataset)
+            except DataError:
+                manifest = None
+        name = (manifest or {}).get("file")
+        if not (isinstance(name, str) and re.fullmatch(rf"{stem}(-[0-9a-f]{{16}})?\.parquet", name)):
+            name = f"{stem}.parquet"
         return self.root / dataset / name
 
     def _manifest_path(self, dataset: str) -> Path:
@@ -181,13 +201,18 @@ class Store:
         """
         if dataset not in DATASETS:
             raise unknown("dataset", dataset, DATASETS)
-        old_manifest = self.manifest(dataset)
+        repairs: list[str] = []
+        try:
+            old_manifest = self.manifest(dataset)
+        except DataError as exc:  # an unreadable record: the import rebuilds it
+            old_manifest = None
+            repairs.append(f"{dataset}: {exc}; rebuilt")
         if old_manifest and old_manifest.get("adjust") != adjust:
             raise InputError(
                 f"dataset {dataset} holds {old_manifest.get('adjust')} prices, not {adjust}"
             )
-        if self._file(dataset).is_file():
-            old = self.load(dataset)
+        old = self._stored(dataset, repairs)
+        if old is not None:
             if replace_codes:
                 old = old[~old["code"].isin(pd.unique(bars["code"]))]
             merged = pd.concat([old, bars], ignore_index=True)
@@ -199,7 +224,32 @@ class Store:
             .reset_index(drop=True)
         )
         sources = list(dict.fromkeys([*(old_manifest or {}).get("sources", []), source]))
-        return self._write_frame(dataset, merged, sources=sources, adjust=adjust, as_of=as_of)
+        return self._write_frame(dataset, merged, sources=sources, adjust=adjust, as_of=as_of,
+                                 extra={"repaired": repairs[0]} if repairs else None)
+
+    def _stored(self, dataset: str, repairs: list[str]) -> pd.DataFrame | None:
+        """The dataset's rows to merge an import into; a dataset failing its check is repaired
+        instead of blocking the import that would fix it: its readable rows are kept, an
+        unreadable file is dropped, and ``repairs`` says which (the import prints it)."""
+        manifest = self.manifest(dataset) if self._manifest_path(dataset).is_file() else None
+        if manifest is None or not self._file(dataset, manifest).is_file():
+            if manifest is not None:
+                repairs.append(f"{dataset}: its file was missing; rebuilt from this import alone: re-import "
+                               "the other codes' files too")
+            return None
+        problem = self.verify(dataset, cached=True)
+        if problem is None:
+            return self.load(dataset)
+        try:
+            frame = self.load(dataset, verify=False)
+        except DataError:
+            repairs.append(f"{dataset}: its file was unreadable; rebuilt from this import alone: re-import the "
+                           "other codes' files too")
+            return None
+        repairs.append(f"{dataset}: its file did not match its hash record (an interrupted write, or damage); "
+                       f"its {len(frame):,} readable rows were kept and the record rebuilt: run hypebt data check, "
+                       "and re-import any code in doubt")
+        return frame
 
     def write_dataset(self, dataset: str, frame: pd.DataFrame, *, source: str | list[str], as_of: str | None = None,
                       extra: dict | None = None, date_columns: tuple[str, ...] = ("date",)) -> dict[str, Any]:
@@ -231,10 +281,21 @@ class Store:
         if "code" in frame:
             frame["code"] = frame["code"].astype("string")
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        path = self._file(dataset)
-        with fsio.atomic_path(path) as tmp:
-            pq.write_table(table, tmp, compression="zstd", row_group_size=_ROW_GROUP)
-            digest = file_sha256(tmp)
+        folder, stem = self.root / dataset, self._stem(dataset)
+        staged = folder / f".{stem}.{os.getpid()}.staged.parquet"
+        try:
+            with fsio.atomic_path(staged) as tmp:
+                pq.write_table(table, tmp, compression="zstd", row_group_size=_ROW_GROUP)
+                digest = file_sha256(tmp)
+        except OutputError as exc:  # name the dataset's file, not the staged one
+            raise OutputError(str(exc).replace(str(staged), str(folder / f"{stem}.parquet"))) from None
+        # Beside the current file, never over it: the manifest written below is the switch.
+        path = folder / f"{stem}-{digest[:16]}.parquet"
+        try:
+            os.replace(staged, path)
+        except OSError as exc:
+            staged.unlink(missing_ok=True)
+            raise OutputError(f"{path}: cannot write: {exc.strerror}") from None
         dates = pd.concat([frame[c] for c in date_columns]).dropna()
         kind = ("reference" if dataset in REFERENCE_DATASETS else "boards" if dataset in BOARD_DATASETS
                 else dataset if dataset in ("index", "calendar") else "stock")
@@ -256,10 +317,21 @@ class Store:
             "hypebt_version": __version__,
             **(extra or {}),
         }
-        # Data first, then its manifest: a crash in between leaves a hash mismatch
-        # that 'data check' reports, never a manifest pointing at missing rows.
+        # The one rename that switches the dataset: before it the old manifest and file stand, after
+        # it the new ones; then what the old manifest named, and leftovers of killed writes, go.
         fsio.write_json(self._manifest_path(dataset), manifest)
+        self._sweep_files(folder, stem, keep=path.name)
         return manifest
+
+    @staticmethod
+    def _sweep_files(folder: Path, stem: str, keep: str) -> None:
+        """Delete the data files of ``folder`` other than ``keep``: earlier versions and the staged
+        files of writes killed before their switch (hypebt's own names only)."""
+        mine = re.compile(rf"{stem}(-[0-9a-f]{{16}})?\.parquet|\.+{stem}\.\d+\.staged\.parquet(\..+\.tmp)?"
+                          r"|\.manifest\.json\..+\.tmp")
+        for p in folder.iterdir():
+            if p.name != keep and mine.fullmatch(p.name):
+                p.unlink(missing_ok=True)
 
     def write_calendar(self, sessions, source: str) -> dict[str, Any]:
         """Store trading sessions (e.g. akshare's ``tool_trade_date_hist_sina``)."""
@@ -275,9 +347,9 @@ class Store:
         (same inode, size and timestamps; :class:`_HashCache`), as :meth:`load` does.
         """
         manifest = self.manifest(dataset)
-        path = self._file(dataset)
         if manifest is None:
             return f"{dataset}: no manifest; re-import the dataset"
+        path = self._file(dataset, manifest)
         if not path.is_file():
             return f"{path}: missing (the manifest lists {manifest['rows']} rows); re-import the dataset"
         digest = _HASHES.sha256(path) if cached else file_sha256(path)
@@ -305,9 +377,10 @@ class Store:
         unchanged file is hashed once. ``codes=[]`` gives no rows (and the
         dataset's columns). ``where``: other columns to match, ``{"board": [...]}``.
         """
-        path = self._file(dataset)
-        if self.manifest(dataset) is None:
+        manifest = self.manifest(dataset)
+        if manifest is None:
             raise DataError(f"{self.root}: no dataset {dataset!r}; import or fetch it first")
+        path = self._file(dataset, manifest)
         if verify:
             problem = self.verify(dataset, cached=True)
             if problem:

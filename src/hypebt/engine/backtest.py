@@ -24,12 +24,12 @@ from hypebt.data import boards as B
 from hypebt.data import events as E
 from hypebt.data import universes as U
 from hypebt.data.calendar import Calendar, store_sessions
-from hypebt.data.market_index import load_benchmark
 from hypebt.data.store import Store
 from hypebt.engine import actions as CA
 from hypebt.engine import assemble
 from hypebt.engine import event_universe as EU
 from hypebt.engine import metrics, portable
+from hypebt.engine import period as P
 from hypebt.engine.book import Journal
 from hypebt.engine.provenance import adopt, source_digest, strategy_failure
 from hypebt.engine.spec import Spec
@@ -99,6 +99,7 @@ class Prepared:
         state = dict(self.__dict__)
         state.pop("_feeds", None)  # Backtrader objects stay in the process that made them
         state.pop("_bar_cache", None)  # rebuilt where the runs are
+        state.pop("_fee_memo", None)
         if self.panel is not None:
             # The per-code arrays are views of the panel: send the panel once, cut them again there.
             state["arrays"], state["history"] = None, None
@@ -175,8 +176,8 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     rules = _rules(spec, manifest, rules, notes)
     bars, present = _bars(store, dataset, codes, where, notes, quiet=boards is not None)
     CA.check_basis(store, dataset, codes, bars, where, notes, board_universe=boards is not None)
-    sessions = _sessions(spec, cal, bars, where, notes)
-    bench = _benchmark(store, spec, sessions)
+    sessions = P.sessions_of(spec, cal, bars, where, notes)
+    bench = P.benchmark_returns(store, spec, sessions)
     events, outside = _events(spec, workspace, cal, sessions, where, notes)
     st = set(spec.st_codes) | {c for c, n in names.items() if R.is_st(n)}
     panel, at, lead = build_market(bars, present, cal, sessions, spec.warmup, pd.Timestamp(manifest["first_date"]),
@@ -263,35 +264,6 @@ def _bars(store: Store, dataset: str, codes: tuple[str, ...], where: str,
     return bars, present
 
 
-def _sessions(spec: Spec, cal: Calendar, bars: pd.DataFrame, where: str, notes: list[str]) -> pd.DatetimeIndex:
-    """The run's sessions: the spec's period within the calendar, capped at the data (and said so)."""
-    data_first, data_last = bars["date"].min(), bars["date"].max()
-    start = pd.Timestamp(spec.start) if spec.start else data_first
-    end = pd.Timestamp(spec.end) if spec.end else data_last
-    if end < data_first or start > data_last:
-        # The calendar (the index's dates) may reach where no stock of the run has a bar: a run
-        # there would trade nothing and exit 0 as if it had looked.
-        raise DataError(
-            f"{where}: no data between {start.date()} and {end.date()} (the store has "
-            f"{data_first.date()}..{data_last.date()} for these codes); set start and end inside it, "
-            f"or fetch or import the bars of that period first"
-        )
-    sessions = cal.between(max(start, cal.first), min(end, data_last))
-    if len(sessions) < 2:
-        raise DataError(
-            f"{where}: no data between {start.date()} and {end.date()} "
-            f"(the store has {data_first.date()}..{data_last.date()} for these codes)"
-        )
-    # A weekend or a holiday just beyond the data changes nothing: only weekdays count.
-    if spec.end and len(pd.bdate_range(data_last + pd.Timedelta(days=1), end)):
-        notes.append(N_("%(where)s: end %(end)s is after the store's last bar (%(last)s): the run ends there; fetch "
-                        "newer bars or set end = %(last)s", where=where, end=spec.end, last=data_last.date()))
-    if spec.start and len(pd.bdate_range(start, data_first - pd.Timedelta(days=1))):
-        notes.append(N_("%(where)s: start %(start)s is before the store's first bar (%(first)s): the run starts there",
-                        where=where, start=spec.start, first=data_first.date()))
-    return sessions
-
-
 def _events(spec: Spec, workspace: Path, cal: Calendar, sessions: pd.DatetimeIndex, where: str,
             notes: list[str]) -> tuple[list, list]:
     """The spec's events mapped to their first tradable session; those outside the run are noted."""
@@ -367,17 +339,6 @@ def _eligible(spec: Spec, workspace: Path, notes: list[str], store: Store | None
     return frozenset()
 
 
-def _benchmark(store: Store, spec: Spec, sessions: pd.DatetimeIndex) -> pd.Series:
-    # an index in the store, or "equal_weight": every stock in the store, equally weighted (cached)
-    idx = load_benchmark(store, spec.benchmark, ["date", "close"], str(spec.path))
-    close = idx.set_index("date")["close"].sort_index()
-    close = close[close.index <= sessions[-1]]
-    r = close.pct_change().reindex(sessions).fillna(0.0)
-    r.iloc[0] = 0.0
-    r.name = spec.benchmark
-    return r
-
-
 def equity_returns(values: np.ndarray, start_cash: float, sessions: pd.DatetimeIndex) -> pd.Series:
     """Daily returns from the values recorded at each close: value / previous value - 1, the
     first against the starting cash (TimeReturn's definition)."""
@@ -399,7 +360,7 @@ def only_events(prep: Prepared, event_ids) -> Prepared:
     assemble.feeds(prep, True)
     prep.__dict__.setdefault("_bar_cache", {})
     variant = dataclasses.replace(prep, events=[t for t in prep.events if t.event.id in ids])
-    for key in ("_feeds", "_bar_cache", "_bench_figures"):
+    for key in ("_feeds", "_bar_cache", "_fee_memo", "_bench_figures"):
         if key in prep.__dict__:
             variant.__dict__[key] = prep.__dict__[key]
     return variant
@@ -428,7 +389,9 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
         warnings.simplefilter("ignore")
         try:
             strat = cerebro.run()[0]
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # sys.exit() or any other escape from a hook is a failure, not an exit
             error = strategy_failure(exc, cls, prep.strategy_name, prep.strategy_path)
             if error is exc:
                 raise

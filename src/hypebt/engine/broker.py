@@ -39,6 +39,7 @@ from hypebt.market.distributions import Distributions
 from hypebt.market.orders import OrderDesk
 
 TRADE_SIDE = {"buy": "buy", "cover": "buy", "sell": "sell", "short": "sell"}
+FEE_MEMO = 200_000  # fees kept per prepared data (~0.3 KiB each); beyond, each run keeps its own
 
 
 class Position(bt.Position):
@@ -55,12 +56,13 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
 
     Parameters: ``cash`` (starting cash), ``rules`` (:class:`hypebt.market.rules.Rules`),
     ``arrays`` (code -> :class:`hypebt.market.feed.FeedArrays` of the run's sessions), ``eligible``
-    (codes that may be shorted, or a dated list), ``days`` (the run's sessions as dates), ``actions``
-    (code -> its corporate actions, :mod:`hypebt.market.corporate`: credited on traded prices only).
+    (codes that may be shorted, or a dated list), ``days`` (the run's sessions as dates),
+    ``fee_memo`` (fees already computed for these rules, shared by a sweep's runs), ``actions`` (code ->
+    its corporate actions, :mod:`hypebt.market.corporate`: credited on traded prices only).
     """
 
     params = (("cash", 1_000_000.0), ("rules", None), ("arrays", None), ("eligible", frozenset()), ("days", None),
-              ("actions", None))
+              ("fee_memo", None), ("actions", None))
 
     def __init__(self):
         super().__init__()
@@ -82,8 +84,9 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
         self.startingcash = float(p.cash)
         self.account = Account(rules, p.cash, marks={c: a.columns["close"] for c, a in arrays.items()},
                                n_sessions=len(self.days), distributions=Distributions(p.actions))
+        memo = p.fee_memo if p.fee_memo is not None and len(p.fee_memo) < FEE_MEMO else {}
         self.desk = OrderDesk(self.account, rules, p.eligible, arrays, listener=self._on_row,
-                              fill_listener=self._on_fill, fee_memo={})
+                              fill_listener=self._on_fill, fee_memo=memo)
         self.book = RestingBook()
         self.rules, self.arrays = rules, arrays
         self.session, self.phase, self.last_closed = -1, "setup", -1

@@ -273,6 +273,13 @@ class AlignedCerebro(bt.Cerebro):
             raise RuntimeError("AlignedCerebro needs AlignedArrayFeeds sharing one index (share_index)")
         try:
             self._aligned_loop(runstrats, datas[0]._stamps, position)
+            # the end of the data (or a strategy's cerebro.runstop()): the run is finished before
+            # Backtrader calls the strategies' stop()
+            self.broker.finish()
+            for strat in runstrats:
+                end = getattr(strat, "end_of_run", None)
+                if end is not None:
+                    end()
         finally:
             position.hidden = False
             if not self.hypebt_keep_aligned:
@@ -329,11 +336,6 @@ class AlignedCerebro(bt.Cerebro):
                     return
                 self._next_writers(runstrats)
             broker.close_session(s)
-        broker.finish()
-        for strat in runstrats:
-            end = getattr(strat, "end_of_run", None)
-            if end is not None:
-                end()
 
     def _sleeper(self, runstrats):
         """The strategy that may sleep, or None: sleeping on, one hypebt strategy, and nothing

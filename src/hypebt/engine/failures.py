@@ -11,6 +11,10 @@ from pathlib import Path
 
 from hypebt.core.errors import did_you_mean
 
+# sys.exit() in strategy code would end hypebt with that code and no word: it is a failure instead.
+SYSTEM_EXIT_HINT = (" (a strategy must not call sys.exit() or exit(), nor raise a BaseException: return from the hook, "
+                    "or raise an Exception)")
+
 
 def _same(a: str, b: Path) -> bool:
     try:

@@ -11,13 +11,14 @@ import ast
 import hashlib
 import inspect
 import linecache
+import sys
 from pathlib import Path
 
 import backtrader as bt
 
 from hypebt.core.fsio import file_sha256
 from hypebt.core.errors import HypebtError, InputError, LookAheadError, StrategyError
-from hypebt.engine.failures import describe
+from hypebt.engine.failures import SYSTEM_EXIT_HINT, describe
 from hypebt.engine.strategy import Strategy
 
 
@@ -133,6 +134,27 @@ def source_digest(cls, path: Path | None = None) -> str:
     return strategy_source(cls, path)["sha256"]
 
 
+def workspace_sources(workspace: Path, strategy_path: Path | None = None) -> dict[str, str]:
+    """sha256 of the strategy file and of every Python module loaded from inside the workspace
+    (what a strategy imports from it: a helper beside it), by path relative to the workspace.
+
+    A sweep's result key holds them: editing a helper a strategy imports changes its figures.
+    """
+    try:
+        root = Path(workspace).resolve()
+    except OSError:
+        return {}
+    files = {Path(strategy_path).resolve()} if strategy_path else set()
+    for module in list(sys.modules.values()):
+        name = getattr(module, "__file__", None)
+        if name and name.endswith(".py"):
+            path = Path(name).resolve()
+            if path.is_relative_to(root):
+                files.add(path)
+    return {str(p.relative_to(root)) if p.is_relative_to(root) else str(p): file_sha256(p)
+            for p in sorted(files) if p.is_file()}
+
+
 def _strategy_files(cls) -> set[str]:
     files = set()
     for klass in cls.__mro__:
@@ -159,6 +181,8 @@ def strategy_failure(exc: BaseException, cls, name: str, path) -> HypebtError:
     if isinstance(exc, StrategyError) and not isinstance(exc, LookAheadError):
         return exc
     where = describe(exc, path if path else name, _strategy_files(cls) or None)
+    if not isinstance(exc, Exception):  # SystemExit, GeneratorExit, a BaseException of its own
+        where += SYSTEM_EXIT_HINT
     if isinstance(exc, LookAheadError):
         return LookAheadError(f"strategy {name} looked ahead at {where}")
     return StrategyError(f"strategy {name} failed: {where}")

@@ -25,6 +25,7 @@ mean". Example (``backtests/sora_hype.toml``)::
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,9 +194,35 @@ def apply_override(raw: dict, item: str, where: str) -> None:
     target[parts[-1]] = value
 
 
+def not_a_number(value, key: str) -> str | None:
+    """The first value in ``value`` (a number, or lists and tables of them) that is NaN or infinite,
+    told as ``key = nan``; None when every number is finite. TOML writes ``nan`` and ``inf`` as
+    floats, and every comparison with NaN is false: ``cash = nan`` would pass ``cash > 0``.
+
+    >>> not_a_number({"a": [1, float("inf")]}, "sweep")
+    'sweep.a[1] = inf'
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{key} = {value}"
+    if isinstance(value, dict):
+        return next((hit for k, v in value.items() if (hit := not_a_number(v, f"{key}.{k}" if key else str(k)))), None)
+    if isinstance(value, (list, tuple)):
+        return next((hit for i, v in enumerate(value) if (hit := not_a_number(v, f"{key}[{i}]"))), None)
+    return None
+
+
+def refuse_not_a_number(value, key: str, where: str) -> None:
+    """An :class:`InputError` naming the first NaN or infinite number in ``value`` (see :func:`not_a_number`)."""
+    hit = not_a_number(value, key)
+    if hit:
+        raise InputError(f"{where}: {hit} is not a number; write a finite number (e.g. 0.05), "
+                         "or leave the key out for its default")
+
+
 def parse_spec(raw: dict, path: Path) -> Spec:
     """Check a spec's keys and types and build a :class:`Spec`."""
     where = str(path)
+    refuse_not_a_number(raw, "", where)
     for key, value in raw.items():
         if key not in TOP_KEYS:
             raise unknown("spec key", key, TOP_KEYS, where)

@@ -52,6 +52,7 @@ import pandas as pd
 
 from hypebt.core.errors import InputError, LookAheadError, unknown
 from hypebt.core.paths import safe_name
+from hypebt.engine.failures import SYSTEM_EXIT_HINT
 from hypebt.engine import window as W
 from hypebt.engine.bars import BarView, PreOpenBar  # noqa: F401  (importable from here too)
 from hypebt.engine.book import Journal
@@ -445,9 +446,12 @@ def load_strategy(name_or_path: str, folder: Path) -> type[Strategy]:
     sys.modules[module_name] = module  # pickling by reference needs the module registered
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except BaseException as exc:  # sys.exit() (or another escape) in a strategy file must not end hypebt quietly
         sys.modules.pop(module_name, None)
-        raise InputError(f"{path}: cannot load strategy: {exc.__class__.__name__}: {exc}") from exc
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise InputError(f"{path}: cannot load strategy: {exc.__class__.__name__}: {exc}"
+                         f"{'' if isinstance(exc, Exception) else SYSTEM_EXIT_HINT}") from exc
     mine = [obj for obj in vars(module).values()
             if inspect.isclass(obj) and issubclass(obj, bt.Strategy) and obj.__module__ == module_name]
     classes = [c for c in mine if issubclass(c, Strategy)] or mine
@@ -473,6 +477,8 @@ def resolve_params(cls: type[Strategy], given: dict[str, Any], where: str) -> di
     for key, value in given.items():
         if key not in params:
             raise unknown(f"parameter of strategy {cls.hypebt_name}", key, params, where)
+        if isinstance(value, float) and not np.isfinite(value):  # nan compares false with everything
+            raise InputError(f"{where}: parameter {key!r} = {value} is not a number; write a finite number")
         default = params[key]
         if default is not None and not _same_kind(default, value):
             raise InputError(

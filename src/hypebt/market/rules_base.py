@@ -211,7 +211,9 @@ def _check_value(key: str, value: object, where: str):
 
 
 def _check_number(key: str, value: float, at: str) -> None:
-    if math.isnan(value) or value < 0:
+    if not math.isfinite(value):
+        raise InputError(f"{at} must be a finite number, got {value!r}")
+    if value < 0:
         raise InputError(f"{at} must not be negative, got {value!r}")
     if key in _POSITIVE and value == 0:
         raise InputError(f"{at} must be {'above 0' if _KINDS[key] == _MONEY else 'at least 1'}, got {value!r}")
@@ -239,7 +241,7 @@ def _dated_table(key: str, value: object, at: str) -> tuple:
     for day, rate in sorted(pairs, key=lambda p: p[0]):
         # A single number is a constant table: its message names the key alone, not a date.
         what = at if day == date.min else f"{at}: the value for {day}"
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or math.isnan(rate):
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate):
             raise InputError(f"{what} must be a number, got {rate!r}")
         if rate < 0:
             raise InputError(f"{what} must not be negative, got {rate!r}")

@@ -10,6 +10,7 @@ timestamped folder the first time it gets a sibling. :func:`prune` deletes the o
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from hypebt.core import fsio
 from hypebt.core.errors import InputError, OutputError
+from hypebt.core.outdir import foreign_files
 from hypebt.reports.templating import render
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -77,7 +79,10 @@ def _free(base: Path, name: str) -> str:
 
 
 def new_run_dir(base: Path) -> Path:
-    """The folder for a new run under ``base`` (not created): ``base/<Beijing timestamp>``.
+    """The folder for a new run under ``base``, claimed: ``base/<Beijing timestamp>``, created
+    empty here with an exclusive ``mkdir``, so runs started together never share one (the one that
+    loses the race takes ``-2``, ``-3`` ...). The report is renamed into it when written; remove it
+    with :func:`release` if the run fails before.
 
     ``base`` must be new, a folder of earlier runs, or a 0.1 report (moved into its own
     timestamped folder first); anything else is refused (hypebt never writes into a folder
@@ -92,7 +97,25 @@ def new_run_dir(base: Path) -> Path:
         if strangers:
             raise OutputError(f"{base}: holds {', '.join(sorted(strangers)[:3])}, which hypebt did not write; "
                               "choose another folder with --out")
-    return base / _free(base, stamp()) if base.is_dir() else base / stamp()
+    name = stamp()
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        for _ in range(10_000):
+            folder = base / _free(base, name)
+            try:
+                folder.mkdir()
+                return folder
+            except FileExistsError:  # another run claimed it between the look and the mkdir
+                continue
+    except OSError as exc:
+        raise OutputError(f"{base}: cannot write the report there ({exc.strerror}); choose another --out") from None
+    raise OutputError(f"{base}: no free folder name for {name}")
+
+
+def release(folder: Path) -> None:
+    """Give back a folder claimed by :func:`new_run_dir` that no report was written into."""
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only when still empty
 
 
 def point_latest(base: Path, folder: Path, page: str = "report.html", lang: str = "en") -> Path:
@@ -130,6 +153,10 @@ def prune(base: Path, keep: int) -> list[Path]:
     found = runs(base)
     current = latest(base)
     doomed = [p for p in found[:-keep] if current is None or p.resolve() != current.resolve()]
+    for p in doomed:
+        foreign = foreign_files(p, "run")
+        if foreign:  # a file the user put in a run folder is never deleted with it
+            raise OutputError(f"{p}: holds {', '.join(foreign[:3])}, which hypebt did not write; move it first")
     for p in doomed:
         try:
             shutil.rmtree(p)

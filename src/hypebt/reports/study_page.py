@@ -245,7 +245,7 @@ def write(inputs, abnormal, car, summary, curves_frame, skipped, out: Path, comm
         "events_outside": [e.id for e in inputs.outside], "skipped": skipped, "notes": inputs.notes,
         "summary": summary.replace({np.nan: None}).to_dict("records"),
     }
-    with staged_dir(out, ("manifest.json", "study.html")) as tmp:
+    with staged_dir(out, "study") as tmp:
         with fsio.atomic_path(tmp / "car.csv") as t:
             car.to_csv(t, index=False)
         with fsio.atomic_path(tmp / "abnormal_returns.parquet") as t:

@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 from hypebt.core import fsio, i18n
+from hypebt.core.errors import OutputError
 from hypebt.core.i18n import N_
+from hypebt.core.outdir import foreign_files
 from hypebt.engine import metrics
 from hypebt.reports import run_report as report
 from hypebt.engine import backtest as engine
@@ -35,10 +37,21 @@ from hypebt.research.results import ResultStore, plan_keys_of, results_frame, ru
 ASCENDING = {"max_drawdown": False}  # drawdowns are negative: closer to 0 is better, i.e. larger
 
 
+def traded(frame: pd.DataFrame) -> pd.Series:
+    """Rows of combinations that did something: a closed trade, money in positions or a return.
+    A combination that never traded has no figure to rank (its 0.0 stands for no data)."""
+    def col(name):
+        return pd.to_numeric(frame[name], errors="coerce").fillna(0.0) if name in frame else 0.0
+
+    return (col("n_trades") > 0) | (col("exposure") > 0) | (col("total_return") != 0)
+
+
 def rank_ok(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """The finished combinations, best ``metric`` first (drawdowns: closest to 0 first)."""
-    ok = frame[frame["status"] == "ok"].copy()
-    return ok.sort_values(metric, ascending=ASCENDING.get(metric, False) is True, na_position="last")
+    """The combinations that ran and traded, best first; ties keep the plan's order (a stable sort of
+    rows in plan order), so a resumed, local or Dask sweep names the same best."""
+    ok = frame[(frame["status"] == "ok") & traded(frame)].copy()
+    return ok.sort_values(metric, ascending=ASCENDING.get(metric, False) is True, na_position="last",
+                          kind="stable")
 
 
 def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str] | None = None,
@@ -60,7 +73,8 @@ def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str]
             frame.to_csv(tmp, index=False)
         ranked = rank_ok(frame, plan.metric)
         n_ok, n_failed = len(ranked), int((frame["status"] != "ok").sum())
-        summary = {"combinations": len(frame), "ok": n_ok, "failed": n_failed, "metric": plan.metric}
+        summary = {"combinations": len(frame), "ok": int((frame["status"] == "ok").sum()), "traded": n_ok,
+                   "failed": n_failed, "metric": plan.metric, "best": None}
         dsr = {"dsr": None, "sr0": None, "n_trials": len(frame)}
         if n_ok:
             best = ranked.iloc[0]
@@ -72,6 +86,8 @@ def write(prep, plan: Plan, out: Path, html_report: bool = True, keys: list[str]
                            if pd.notna(best[plan.metric]) else None, deflated_sharpe=dsr["dsr"])
         head = N_("%(n)s combination(s), %(failed)s failed", n=len(frame), failed=n_failed)
         best_text = dsr_text = ""
+        if summary["ok"] and not n_ok:  # nothing to rank: no "best" stands for no data
+            best_text = N_("; no combination traded (all %(n)s flat): no best", n=summary["ok"])
         if n_ok:
             bv, at = summary["best_metric"], ", ".join(f"{k}={v}" for k, v in summary["best"].items())
             best_text = N_("; best %(metric)s %(value)s at %(at)s", metric=LABELS.get(plan.metric, plan.metric),
@@ -201,6 +217,10 @@ def _run_best(prep, plan, out: Path, top: list[pd.DataFrame], n_frame: int, comm
     CSVs, manifest, ``report.html``, tearsheet); returns rank -> (report link, tearsheet link)."""
     best_dir = out / "best"
     if best_dir.exists():
+        foreign = [f for f in foreign_files(out, "sweep") if f.startswith("best/")]
+        if foreign:
+            raise OutputError(f"{best_dir}: holds {', '.join(foreign[:3])}, which hypebt did not write; move it, "
+                              "or choose a new folder with --out (hypebt replaces only what it wrote)")
         shutil.rmtree(best_dir)
     params = list(plan.axes)
     links = {}

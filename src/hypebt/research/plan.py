@@ -172,14 +172,33 @@ def make_plan(spec, strategy_cls, cap: int | None = None) -> Plan:
 
 
 def _axes(table: dict, strategy_cls, where: str) -> dict[str, list]:
-    """The swept parameters and their values; every name must be a parameter of the strategy."""
+    """The swept parameters and their values; every name must be a parameter of the strategy.
+
+    A parameter named like a sweep setting (``n``, ``top``, ``metric`` ...) is written in the
+    ``[sweep.params]`` sub-table; at the top of ``[sweep]`` such a name is refused, never silently
+    read as the setting (the parameter would vanish from the grid).
+    """
+    params = strategy_params(strategy_cls)
+    nested = table.get("params") if isinstance(table.get("params"), dict) and "params" not in params else {}
     axes = {}
     for key, value in table.items():
         if key in RESERVED:
+            if key in params and key not in nested:
+                raise InputError(
+                    f"{where}: {key} is both a sweep setting and a parameter of strategy {strategy_cls.hypebt_name}; "
+                    f"write the parameter's values in a [sweep.params] table ({key} = [...]) and keep [sweep] "
+                    f"{key} for the setting")
             continue
-        known = strategy_params(strategy_cls)
-        if key not in known:
-            raise unknown(f"parameter of strategy {strategy_cls.hypebt_name}", key, known, where)
+        if key == "params" and value is nested:
+            continue
+        if key not in params:
+            raise unknown(f"parameter of strategy {strategy_cls.hypebt_name}", key, params, where)
+        axes[key] = _axis(key, value, where)
+    for key, value in nested.items():
+        if key not in params:
+            raise unknown(f"parameter of strategy {strategy_cls.hypebt_name}", key, params, f"{where} [sweep.params]")
+        if key in axes:
+            raise InputError(f"{where}: {key} is given both in [sweep] and in [sweep.params]; keep one")
         axes[key] = _axis(key, value, where)
     if not axes:
         raise InputError(f"{where}: no parameter to sweep; add e.g. hold_days = [1, 3, 5]")
@@ -233,6 +252,29 @@ def _random_combos(grid: _Grid, ok, table: dict, cap: int, where: str) -> list[d
             if len(combos) == n:
                 break
     return combos
+
+
+def check_period(plan: Plan, sessions, where: str) -> None:
+    """Refuse a ``split`` or ``walk_forward`` the run's sessions cannot fill: a split date outside
+    them, or windows of fewer than two sessions, would report 0.0 for figures that have no data."""
+    import pandas as pd
+
+    first, last, n = sessions[0], sessions[-1], len(sessions)
+    if plan.split is not None:
+        try:
+            cut = pd.Timestamp(plan.split)
+        except (TypeError, ValueError):
+            raise InputError(f"{where}: split = {plan.split!r} is not a date; write split = 2024-03-01") from None
+        before, after = int((sessions < cut).sum()), int((sessions >= cut).sum())
+        if before < 2 or after < 2:
+            raise InputError(
+                f"{where}: split = {cut.date()} leaves {before} session(s) in sample and {after} out of sample "
+                f"(the run has {first.date()}..{last.date()}); choose a date with at least 2 sessions on each side")
+    if plan.walk_forward and n // plan.walk_forward < 2:
+        raise InputError(
+            f"{where}: walk_forward = {plan.walk_forward} windows of the run's {n} session(s) "
+            f"({first.date()}..{last.date()}) leave fewer than 2 sessions each; use at most {max(2, n // 2)} "
+            "windows, or a longer period")
 
 
 def _judging(table: dict, where: str) -> dict:

@@ -28,8 +28,37 @@ RESULT_COLUMNS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "
                   "final_value"]
 
 
+# Spec keys that name or describe a run without changing a figure: left out of the result key.
+_NOT_FIGURES = ("path", "name", "description", "sweep", "study", "named")
+
+
+def _arrays_digest(arrays: dict) -> str:
+    """sha256 of every column of every code's feed arrays (bars, limits, ST, suspensions), in order."""
+    h = hashlib.sha256()
+    for code in sorted(arrays):
+        a = arrays[code]
+        h.update(code.encode())
+        for name in sorted(a.columns):
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(a.columns[name]).tobytes())
+    return h.hexdigest()
+
+
+def _eligible_key(eligible):
+    """The margin list as plain data: a hand list's codes, or a dated list's snapshots."""
+    if hasattr(eligible, "codes") and hasattr(eligible, "dates"):  # market.status.DatedList
+        return [[str(d), sorted(eligible.codes[d])] for d in eligible.dates]
+    return sorted(eligible)
+
+
 def run_identity(prep) -> dict:
-    """Everything besides the parameters that decides a result."""
+    """Everything besides the parameters that decides a result: the key of ``--resume``.
+
+    The strategy file and every module it imported from the workspace, the whole spec but its name
+    and description (period, warm-up, cash, benchmark, universe, events, rules, adjust ...), the data
+    hashes and the prepared arrays themselves (bars, limits, ST status, suspensions, warm-up bars),
+    the events as mapped, the margin list, and hypebt's version: editing any of them starts afresh.
+    """
     spec = prep.spec
     identity = _identity(prep, spec)
     if getattr(prep, "event_universes", None):  # board universes: each event's own members and snapshots
@@ -39,15 +68,25 @@ def run_identity(prep) -> dict:
 
 
 def _identity(prep, spec) -> dict:
+    from hypebt import __version__
+    from hypebt.engine.provenance import workspace_sources
+
     return {
+        "hypebt": __version__,
         "strategy_sha256": prep.strategy_sha256,
+        "workspace_sources": workspace_sources(prep.workspace, prep.strategy_path),
+        "spec": {k: v for k, v in spec.as_dict().items() if k not in _NOT_FIGURES},
+        "warmup": prep.warmup,
+        "arrays": _arrays_digest(prep.arrays),
+        "history": _arrays_digest(prep.history),
+        "benchmark_returns": hashlib.sha256(prep.benchmark.to_numpy(dtype="float64").tobytes()).hexdigest(),
         "data": {name: m.get("sha256") for name, m in sorted(prep.data_manifests.items())},
         "rules": dataclasses.asdict(prep.rules),
         "codes": list(prep.codes),
         "sessions": [str(prep.sessions[0].date()), str(prep.sessions[-1].date()), len(prep.sessions)],
         "cash": spec.cash, "benchmark": spec.benchmark,
         "events": [[t.event.id, str(t.session.date()), t.at] for t in prep.events],
-        "margin_list": sorted(prep.eligible),
+        "margin_list": _eligible_key(prep.eligible),
         "st_codes": sorted(prep.spec.st_codes),
         "limits": hashlib.sha256(b"".join(
             a.columns["limit_up"].tobytes() + a.columns["limit_down"].tobytes() for a in prep.arrays.values()
@@ -130,7 +169,7 @@ def results_frame(store: ResultStore, plan, keys: list[str] | None = None) -> pd
     """One row per combination of this plan (``keys``: the plan's keys; rows of other plans that
     a resumed store may hold are left out): parameters, figures, status, in a stable order."""
     frame = store.frame()
-    if keys is not None:
+    if keys is not None and len(frame):
         # in the plan's order, whatever order the workers finished in (the same table for 1 or 64 workers)
         order = {k: i for i, k in reversed(list(enumerate(keys)))}
         frame = frame[frame["key"].isin(set(keys))]

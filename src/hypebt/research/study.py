@@ -325,7 +325,7 @@ def compute_all(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str
     last = SR.last_traded(panel.present)
     a, b = cfg.window
     rel = np.arange(a, b + 1)
-    long_parts, car_rows, skipped, windows = [], [], [], []
+    long_parts, car_rows, skipped, windows, untested = [], [], [], [], {}
     locked_all = locked_limit_up(panel)
     codes = np.asarray(panel.codes)
     for t in tradables:
@@ -340,7 +340,12 @@ def compute_all(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str
             if not len(w.cols):
                 skipped.append(f"{t.event.id}: no member of its universe trades in the window")
                 continue
-        windows.append(RB.EventWindow(t.event.id, i0, w.cols, w.ar_mkt, w.ar_mm, w.alpha, w.beta))
+        # Tests standardize by estimation-window ARs: only stocks with min_estimation sessions there count.
+        fitted = w.cols[w.fit[w.cols]]
+        if len(fitted):
+            windows.append(RB.EventWindow(t.event.id, i0, fitted, w.ar_mkt, w.ar_mm, w.alpha, w.beta))
+        else:
+            untested[t.event.id] = _too_short(w, cfg)
         long_parts.append(_abnormal_frame(panel, t.event.id, w, r, locked_all, rel))
         car_rows.extend(_car_records(panel, t, w, locked_all, last, cfg, names))
     if not car_rows:
@@ -349,13 +354,25 @@ def compute_all(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str
     car = pd.DataFrame(car_rows)
     lo, hi = cfg.main_window
     robust, test_rows, outcomes = RB.run(windows, r, rm_span, span, cfg.window, cfg.estimation, cfg.car_windows,
-                                         cfg.main_window)
+                                         cfg.main_window) if windows else ({}, [], {})
+    if not windows:
+        untested["all events"] = "; ".join(dict.fromkeys(untested.values()))
     summaries = []
     for ev_id, g in [*car.groupby("event", sort=False), ("all events", car)]:
         row = SS.test_row(ev_id, g, f"car_mkt[{lo},{hi}]", f"car_mm[{lo},{hi}]", stats)
         row["mean_bhar"] = float(g[f"bhar_mkt[{lo},{hi}]"].mean())
+        row["no_tests"] = untested.get(ev_id, "")
+        if row["no_tests"]:  # no figure stands in for a test that could not be run
+            row.update({k: np.nan for k in ("t_stat", "t_p", "sign_p", "wilcoxon_p")})
         summaries.append({**row, **robust.get(ev_id, {})})
     return StudyResult(abnormal, car, pd.DataFrame(summaries), pd.DataFrame(test_rows), outcomes, skipped)
+
+
+def _too_short(w: _Window, cfg: StudyConfig) -> str:
+    """Why an event is not tested: its estimation window's sessions, fewer than ``min_estimation``."""
+    most = int(w.n_ok[w.cols].max()) if len(w.cols) else 0
+    return f"the estimation window {list(cfg.estimation)} holds at most {most} session(s) of returns per stock " \
+        f"before day 0, fewer than min_estimation = {cfg.min_estimation}"
 
 
 def curves(abnormal: pd.DataFrame, confidence: float, outcomes: dict | None = None) -> pd.DataFrame:

@@ -28,6 +28,7 @@ import sqlite3
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,19 +36,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hypebt.core.errors import OutputError
-from hypebt.core.outdir import check_output_dir
+from hypebt.core.errors import HypebtError, OutputError, SweepLostError
+from hypebt.core.outdir import LEGACY_FILES, check_output_dir, write_marker
 from hypebt.engine import backtest as engine
 from hypebt.engine import metrics
 from hypebt.engine.strategy import resolve_params
 # The plan and the result store are re-exported: ``sweep.make_plan``, ``sweep.ResultStore`` ...
-from hypebt.research.plan import (DEFAULT_CAP, RANK_METRICS, RESERVED, Plan, compile_constraint,  # noqa: F401
-                                  make_plan)
+from hypebt.research.plan import (DEFAULT_CAP, RANK_METRICS, RESERVED, Plan, check_period,  # noqa: F401
+                                  compile_constraint, make_plan)
 from hypebt.research.results import (RESULT_COLUMNS, ResultStore, combo_key, plan_keys_of,  # noqa: F401
                                      results_frame, run_identity)
 from hypebt.research import validate as V
 
-SWEEP_MARKERS = ("results.sqlite", "summary.json")
+# What a sweep writes in its folder (its best/N/ run folders carry their own markers).
+SWEEP_FILES = tuple(sorted(LEGACY_FILES["sweep"]))
 EVENTS_DB = "events.sqlite"  # --validate events: each combination run on each event alone
 # How local workers start: "fork" (they inherit the prepared data: nothing is sent) where the
 # platform has it, else "spawn" (the data and the strategy class are shipped, see :func:`ship`).
@@ -68,8 +70,32 @@ def _prepared(blob: bytes):
     return _WORKER["prep"], _WORKER["cls"]
 
 
-def _init_local(blob: bytes) -> None:
-    _prepared(blob)
+def _init_local(blob: bytes | None, parent: int) -> None:
+    _die_with_parent(parent)
+    if blob is not None:
+        _prepared(blob)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this pool worker end when the sweep's main process does, even killed (SIGKILL): the
+    kernel's parent-death signal where Linux offers it, and a watch on the parent's pid anyway."""
+    import ctypes
+    import signal
+    import threading
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="hypebt-parent-watch").start()
 
 
 def ship(prep) -> bytes:
@@ -141,7 +167,9 @@ def run_batch(batch: list[tuple], blob: bytes | None = None, prep=None,
                 figs.update(split_figures(result.returns, split, walk_forward))
             rows.append({"key": key, "params": params, "status": "ok", "metrics": figs,
                          "returns": returns.tobytes(), "seconds": time.perf_counter() - t0})
-        except Exception as exc:  # a failing combination is recorded, the sweep goes on
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a failing combination (sys.exit() too) is recorded, the sweep goes on
             rows.append({"key": key, "params": params, "status": "failed",
                          "error": f"{exc.__class__.__name__}: {exc}"[:500], "seconds": time.perf_counter() - t0})
     return rows
@@ -169,10 +197,11 @@ class SweepOutcome:
 def prepare_out(out: Path, resume: bool) -> Path:
     """Check and create a sweep's output folder (new, empty, or an earlier sweep's); start the
     result store afresh unless resuming."""
-    check_output_dir(out, SWEEP_MARKERS)
+    check_output_dir(out, "sweep")
     db_path = out / "results.sqlite"
     try:
         out.mkdir(parents=True, exist_ok=True)
+        write_marker(out, "sweep", SWEEP_FILES)  # before any other file: the folder is provably hypebt's
         if not resume:
             for db in (db_path, out / EVENTS_DB):
                 for suffix in ("", "-wal", "-shm"):
@@ -210,10 +239,18 @@ class _Collector:
     def __init__(self, store: ResultStore, total: int, progress: bool):
         self.store = store
         self.failed = 0
+        self.stored = 0
         self.bar = _progress(total, progress)
 
     def __call__(self, rows: list[dict]) -> None:
-        self.store.add(rows)
+        try:
+            self.store.add(rows)
+        except sqlite3.Error as exc:  # a full disk, a read-only folder: what is stored stays
+            raise OutputError(
+                f"{self.store.path}: cannot store results ({exc}); {self.stored} combination(s) are stored: free "
+                "some space (or fix the folder) and rerun with --resume"
+            ) from None
+        self.stored += len(rows)
         self.failed += sum(r["status"] != "ok" for r in rows)
         if self.bar is not None:
             self.bar.update(len(rows))
@@ -231,6 +268,7 @@ def execute(prep, plan: Plan, out: Path, *, workers: int | None = None, schedule
     ``scheduler``: a Dask scheduler address (else local processes, ``workers`` of them; 1 runs in
     this process). ``resume`` keeps the rows an earlier run of the sweep stored.
     """
+    check_period(plan, prep.sessions, f"{prep.spec.path} [sweep]")
     store = ResultStore(prepare_out(out, resume))
     cls = prep.strategy_class()
     plan_keys = plan_keys_of(prep, plan, cls)
@@ -292,9 +330,21 @@ def _run_local(prep, cls, plan: Plan, batches: list, workers: int, collect) -> N
     if START_METHOD == "fork":
         # Forked workers inherit the prepared data and the strategy class: nothing to send.
         _WORKER.update(digest=None, prep=prep, cls=cls)
-        pool_args = {"mp_context": mp.get_context("fork")}
+        pool_args = {"mp_context": mp.get_context("fork"), "initializer": _init_local,
+                     "initargs": (None, os.getpid())}
     else:
-        pool_args = {"mp_context": mp.get_context("spawn"), "initializer": _init_local, "initargs": (ship(prep),)}
+        pool_args = {"mp_context": mp.get_context("spawn"), "initializer": _init_local,
+                     "initargs": (ship(prep), os.getpid())}
+    try:
+        _pool(pool_args, plan, batches, workers, collect)
+    except BrokenProcessPool as exc:
+        raise SweepLostError(
+            f"a sweep worker process died ({exc or 'killed'}: out of memory, or a signal); "
+            f"{collect.stored} combination(s) are stored: rerun with --resume to run the rest"
+        ) from None
+
+
+def _pool(pool_args: dict, plan: Plan, batches: list, workers: int, collect) -> None:
     with ProcessPoolExecutor(max_workers=workers, **pool_args) as pool:
         pending = set()
         queue = iter(batches)
@@ -312,6 +362,18 @@ def _run_local(prep, cls, plan: Plan, batches: list, workers: int, collect) -> N
 
 
 def _run_dask(prep, plan, batches, address, collect) -> None:
+    try:
+        _dask_batches(prep, plan, batches, address, collect)
+    except HypebtError:
+        raise
+    except Exception as exc:  # the scheduler unreachable or gone: comm errors, timeouts, cancelled futures
+        raise SweepLostError(
+            f"the Dask cluster at {address} was lost ({exc.__class__.__name__}: {str(exc)[:200]}); "
+            f"{collect.stored} combination(s) are stored: restart the cluster and rerun with --resume"
+        ) from None
+
+
+def _dask_batches(prep, plan, batches, address, collect) -> None:
     from distributed import Client, as_completed
 
     with Client(address, timeout="30s") as client:
