@@ -83,10 +83,12 @@ def test_a_plain_backtrader_file_runs_through_hypebt_run(world, capsys):
         "period": 3, "stake": 1000}
 
 
-def test_the_same_file_from_python_and_in_a_sweep(world):
+def test_the_same_file_from_python_and_in_a_sweep(world, capsys):
     ws, home, spec = world
     single = hypebt.backtest(spec, home=home)
-    table = hypebt.sweep(spec, workers=1, home=home)
+    assert "final value" in capsys.readouterr().out  # a run shows what the strategy prints ...
+    table = hypebt.sweep(spec, workers=1, home=home, out=ws / "sweep_out", html_report=True)
+    assert "final value" not in capsys.readouterr().out  # ... a sweep (and its best runs' reports) do not
     assert (table["status"] == "ok").all() and table.index.tolist() == [2, 3]
     for figure in ("total_return", "sharpe", "max_drawdown"):
         assert table.loc[3, figure] == pytest.approx(single.stats[figure], abs=1e-12, nan_ok=True), figure

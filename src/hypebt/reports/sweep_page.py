@@ -11,7 +11,9 @@ rates and exposure are percentages on the page (fractions in the CSV).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import itertools
 import math
 import shutil
@@ -229,7 +231,8 @@ def _run_best(prep, plan, out: Path, top: list[pd.DataFrame], n_frame: int, comm
         row = g.iloc[0]
         combo = {k: (row[k].item() if hasattr(row[k], "item") else row[k]) for k in params}
         text = _params_text(row, params)
-        result = engine.run(prep, combo, strategy_cls=cls)
+        with contextlib.redirect_stdout(io.StringIO()):  # quietly, as the sweep ran it (a strategy's prints)
+            result = engine.run(prep, combo, strategy_cls=cls)
         notes = [N_("rank %(rank)s of %(n)s combinations by %(metric)s", rank=rank, n=n_frame, metric=plan.metric),
                  N_("parameters: %(params)s", params=text)]
         if len(g) > 1:
