@@ -95,7 +95,7 @@ def board_market(real_store, board_history, tmp_path_factory):
 
 
 # The stocks the raw-price tests read: the shipped universes and the corporate-action cases.
-RAW_CODES = ("600519", "300750", "000002", "601899")
+RAW_CODES = ("600519", "300750", "000002")
 
 
 @pytest.fixture(scope="session")

@@ -145,13 +145,8 @@ def test_records_outside_the_rows_are_left_out():
 # ------------------------------------------------------------------- real raw data ---
 
 @pytest.fixture(scope="module")
-def raw(shared_data):
-    import pyarrow.parquet as pq
-
-    path = shared_data / "ashare_raw" / "market_raw.parquet"
-    if not path.is_file():
-        pytest.skip(f"no raw dataset at {path}")
-    return pq.read_table(path, filters=[("code", "in", ["600519", "300750", "000002"])]).to_pandas()
+def raw(raw_store):
+    return raw_store.load("stock_raw", codes=["600519", "300750", "000002"])
 
 
 def test_600519_every_dividend_the_factor_shows_recomputed_independently(raw):
@@ -186,3 +181,52 @@ def test_a_falling_factor_is_noted_and_not_credited(raw):
     assert D("2025-01-09") not in {a.ex_date for a in acts}
     assert any("falls on 2025-01-09" in n for n in notes)
     assert all(a.cash > 0 for a in acts)
+
+
+# ------------------------------------------------------------- a run's distributions ---
+
+from hypebt.market.distributions import Distributions  # noqa: E402
+
+
+def test_distributions_doctest():
+    from hypebt.market import distributions
+
+    assert doctest.testmod(distributions).failed == 0
+
+
+def test_cash_waits_for_its_pay_date_and_is_paid_even_if_the_shares_are_gone():
+    a = Action("600000", D("2024-07-12"), cash=0.321, pay_date=D("2024-07-16"))
+    dist = Distributions({"600000": [a]})
+    step = dist.start_session(D("2024-07-12"), {"600000": 1000})
+    assert step.cash == 0.0 and dist.receivable == 321.0 and dist.next_date() == D("2024-07-16")
+    assert dist.start_session(D("2024-07-15"), {}).cash == 0.0  # sold meanwhile: still entitled
+    assert dist.start_session(D("2024-07-16"), {}).cash == 321.0 and dist.receivable == 0.0
+    assert [(r["date"], r["kind"], r["amount"]) for r in dist.rows] == [(D("2024-07-16"), "cash_dividend", 321.0)]
+
+
+def test_a_skipped_ex_date_is_applied_at_the_next_session_with_the_shares_held_before_it():
+    acts = {"300750": [Action("300750", D("2023-04-26"), cash=2.52, transfer=0.8)],
+            "600519": [Action("600519", D("2023-06-30"), cash=25.911)]}
+    dist = Distributions(acts)
+    step = dist.start_session(D("2023-07-03"), {"300750": 100, "600519": -200})
+    assert step.cash == round(252.0 - 200 * 25.911, 2)
+    assert step.new_shares == {"300750": 80} and step.sellable_from == {"300750": D("2023-04-27")}
+    assert step.taxable == {"300750": (D("2023-04-25"), 252.0)}  # longs only; record date: the day before
+    assert dist.total("short_compensation") == -5182.2 and dist.total("cash_dividend") == 252.0
+
+
+def test_a_short_owes_new_shares_and_nothing_happens_to_codes_not_held():
+    dist = Distributions({"300750": [Action("300750", D("2023-04-26"), cash=2.52, transfer=0.8,
+                                            listed=D("2023-04-26"))],
+                          "600000": [Action("600000", D("2023-04-26"), cash=1.0)]})
+    step = dist.start_session(D("2023-04-26"), {"300750": -300})
+    assert step.new_shares == {"300750": -240} and step.sellable_from == {"300750": D("2023-04-26")}
+    assert step.cash == -756.0 and step.taxable == {}
+    assert {r["code"] for r in dist.rows} == {"300750"} and dist.pending == []
+
+
+def test_dividend_tax_rows():
+    dist = Distributions()
+    dist.tax_row(D("2024-06-21"), "600519", 400, 2470.08)
+    dist.tax_row(D("2024-06-21"), "600519", 100, 0.0)
+    assert [(r["kind"], r["amount"], r["per_share"]) for r in dist.rows] == [("dividend_tax", -2470.08, 6.1752)]

@@ -112,6 +112,7 @@ def test_tushare_export_per_share_with_pay_dates(tmp_path):
          "cash": 0.321, "bonus": 0.0, "transfer": 0.0, "announced": pd.Timestamp("2024-07-05")},
         {"code": "000002", "ex_date": pd.Timestamp("2024-07-22"), "pay_date": pd.Timestamp("2024-07-22"),
          "cash": 0.5, "bonus": 0.1, "transfer": 0.2, "announced": pd.Timestamp("2024-07-15")}]
+    assert out["listed"].tolist()[1] == pd.Timestamp("2024-07-22")  # div_listdate: the new shares trade from it
 
 
 def test_an_unknown_table_is_refused_naming_what_is_expected():
@@ -255,3 +256,17 @@ def test_cli_refuses_a_bad_file_and_changes_nothing(capsys, tmp_path):
     assert code == 2 and "--as-of" in err
     code, out, err = run(capsys, home, "data", "dividends")
     assert code == 2 and "give codes" in err
+
+
+def test_data_reference_sends_dividends_to_their_own_command(capsys, tmp_path):
+    code, out, err = run(capsys, tmp_path / "store", "data", "reference", "--only", "dividends")
+    assert code == 2 and "use hypebt data dividends CODE" in err
+    assert not (tmp_path / "store" / "dividends").exists()
+
+
+def test_data_reference_import_reads_the_vendor_tables_too(capsys, tmp_path):
+    path = tushare_export(tmp_path / "dividend.csv")
+    code, out, err = run(capsys, tmp_path / "store", "data", "reference", "--import", "dividends", str(path),
+                         "--as-of", "2024-12-31")
+    assert code == 0, err
+    assert "dividends: 2 rows as of 2024-12-31" in out

@@ -94,13 +94,8 @@ def test_a_partial_sale_keeps_the_rest_of_the_lots_dividends():
 
 
 @pytest.fixture(scope="module")
-def moutai(shared_data):
-    import pyarrow.parquet as pq
-
-    path = shared_data / "ashare_raw" / "market_raw.parquet"
-    if not path.is_file():
-        pytest.skip(f"no raw dataset at {path}")
-    m = pq.read_table(path, filters=[("code", "=", "600519")]).to_pandas().sort_values("date")
+def moutai(raw_store):
+    m = raw_store.load("stock_raw", codes=["600519"]).sort_values("date")
     days = m["date"].tolist()
     acts = C.derive_from_factor("600519", days, m["close"].to_numpy(), m["adj_factor"].to_numpy())
     return [C.with_record_date(a, days) for a in acts]

@@ -176,6 +176,17 @@ EXPECTED = {
     "llama3": ("2024-04-19", "open"),
     "gpt4o": ("2024-05-14", "open"),
     "google_io_2024": ("2024-05-15", "open"), "doubao": ("2024-05-16", "open"),
+    # 2024-06..2025-12 (issue 24): date-only times map to the next session's open; the Spring
+    # Festival closure (2025-01-28..02-04) and National Day's (2025-10-01..10-08) push two of them on.
+    "claude35_sonnet": ("2024-06-21", "open"), "gpt4o_mini": ("2024-07-19", "open"),
+    "o1_preview": ("2024-09-13", "open"), "qwen2_5": ("2024-09-20", "open"), "sora_public": ("2024-12-10", "open"),
+    "gemini_2_0": ("2024-12-12", "open"), "deepseek_v3": ("2024-12-27", "open"),
+    "deepseek_r1": ("2025-01-21", "open"), "kimi_k1_5": ("2025-01-21", "open"),
+    "qwen2_5_max": ("2025-02-05", "open"), "o3_mini": ("2025-02-05", "open"), "gpt4_5": ("2025-02-28", "open"),
+    "gemini_2_5": ("2025-03-26", "open"), "gpt4_1": ("2025-04-15", "open"), "qwen3": ("2025-04-30", "open"),
+    "deepseek_r1_0528": ("2025-05-29", "open"), "kimi_k2": ("2025-07-14", "open"), "gpt5": ("2025-08-08", "open"),
+    "deepseek_v3_1": ("2025-08-22", "open"), "deepseek_v3_2_exp": ("2025-09-30", "open"),
+    "sora2": ("2025-10-09", "open"), "gemini_3": ("2025-11-19", "open"),
 }
 
 
@@ -185,9 +196,9 @@ def test_shipped_catalogue_is_found_by_name(repo):
     assert sorted(e.id for e in events) == sorted(EXPECTED)
     assert all(e.catalogue == "ai_releases" for e in events)
     assert [e.row for e in events] == list(range(1, len(EXPECTED) + 1))
-    # In time order, 2021-01 to 2024-05, at least 40 events (issue 22).
+    # In time order, 2021-01 to 2024-05, at least 40 events (issue 22), then on to 2025-12 (issue 24).
     assert [e.time.date() for e in events] == sorted(e.time.date() for e in events)  # by date (hours vary)
-    assert len(events) >= 40 and min(EXPECTED.values())[0] >= "2021-01" and max(EXPECTED.values())[0] <= "2024-05-31"
+    assert len(events) >= 40 and min(EXPECTED.values())[0] >= "2021-01" and max(EXPECTED.values())[0] <= "2025-12-31"
 
 
 @pytest.mark.realdata
@@ -233,9 +244,14 @@ def test_filter_events(repo):
 
     assert ids(tag="SPARK") == ["spark_v1_0", "spark_v1_5", "spark_v2_0", "spark_v3_0", "spark_v3_5"]
     assert ids(company="openai") == ["dalle", "github_copilot", "dalle2", "chatgpt", "chatgpt_api", "gpt4",
-                                     "chatgpt_plugins", "dalle3", "gpt4v", "openai_devday", "sora", "gpt4o"]
-    assert ids(name=["sora", "GEMINI"]) == ["gemini", "gemini_1_5", "sora", "google_io_2024"]
-    assert ids(tag=["video", "long_context"]) == ["kimi_chat", "gemini_1_5", "sora", "kimi_2m"]
+                                     "chatgpt_plugins", "dalle3", "gpt4v", "openai_devday", "sora", "gpt4o",
+                                     "gpt4o_mini", "o1_preview", "sora_public", "o3_mini", "gpt4_5", "gpt4_1", "gpt5",
+                                     "sora2"]
+    assert ids(name=["sora", "GEMINI"]) == ["gemini", "gemini_1_5", "sora", "google_io_2024", "sora_public",
+                                            "gemini_2_0", "gemini_2_5", "sora2", "gemini_3"]
+    assert ids(tag=["video", "long_context"]) == ["kimi_chat", "gemini_1_5", "sora", "kimi_2m", "sora_public", "sora2"]
+    assert ids(company="deepseek") == ["deepseek_v3", "deepseek_r1", "deepseek_r1_0528", "deepseek_v3_1",
+                                       "deepseek_v3_2_exp"]
     assert ids(company="openai", scheduled=True) == ["openai_devday", "gpt4o"]
     assert ids(ids=["gpt4o", "sora"]) == ["sora", "gpt4o"]          # catalogue order
     assert ids(ids="sora", tag="spark") == []                       # criteria combine with AND

@@ -96,3 +96,47 @@ def test_seed_case_688039_after_sora_on_traded_prices(raw_store):
     bars = raw_store.load("stock_raw", codes=["688039"], start="2024-02-19", end="2024-02-20")
     up, _ = R.limits_array("688039", bars["date"].to_numpy(), np.array([19.69, 23.63]))
     assert up.tolist() == bars["close"].tolist() == bars["high"].tolist() == bars["low"].tolist() == [23.63, 28.36]
+
+
+def test_a_study_on_traded_prices_fills_on_them_and_returns_on_the_adjusted_basis(raw_store):
+    from hypebt.research import study as S
+
+    bars = raw_store.load("stock_raw", codes=["600519"])
+    sessions = pd.DatetimeIndex(bars["date"])
+    bench = pd.DataFrame({"date": sessions, "open": 1.0, "close": 1.0})
+    panel = S.build_panel(bars, sessions, bench, {}, bars["date"].min())
+    r, _, _ = S._returns(panel.adj_close, panel.present, panel.bench_close)
+    m = bars.set_index("date")
+    i = sessions.get_loc(pd.Timestamp("2024-06-19"))  # ex-date: 10 派 308.76
+    prev, day = m.iloc[i - 1], m.iloc[i]
+    assert r[i, 0] == pytest.approx(day["close"] * day["adj_factor"] / (prev["close"] * prev["adj_factor"]) - 1)
+    assert r[i, 0] == pytest.approx(day["close"] / (prev["close"] - 30.88) - 1, abs=1e-4)  # not the -1.3 % drop
+    # fills and limits stay on traded prices: the limit from the reference price 1490.62
+    assert panel.close[i, 0] == 1501.0 and panel.limit_up[i, 0] == 1639.68
+    assert panel.adjusted(1501.0, i, 0) == pytest.approx(1501.0 * day["adj_factor"])
+
+
+def test_an_event_study_across_an_ex_date_on_traded_prices(raw_store, tmp_path):
+    """600519's ex-date (2024-06-19, 10 派 308.76) as day 0: on traded prices the study's return is
+    the adjusted one (+0.70 %: 1501.00 against the reference 1490.62), not the raw -1.35 %."""
+    ws = tmp_path / "ws"
+    (ws / "data" / "events").mkdir(parents=True)
+    (ws / "data" / "events" / "exdiv.csv").write_text("id,name,time,source\nx,ex-date,2024-06-19T08:00+08:00,test\n")
+    s = hypebt.study({"name": "exdiv", "codes": ["600519"], "benchmark": "sh000300",
+                      "events": {"catalogue": "exdiv", "ids": ["x"]},
+                      "study": {"window": [-2, 3], "estimation": [-60, -5], "car_windows": [[0, 0], [0, 3]],
+                                "min_estimation": 30}}, workspace=ws, home=raw_store.root, offline=True)
+    assert any("prices are traded (raw)" in note for note in s.notes)
+    ar = s.abnormal_returns.set_index("rel_day")
+    m = raw_store.load("stock_raw", codes=["600519"]).set_index("date")
+    prev, day = m.loc["2024-06-18"], m.loc["2024-06-19"]
+    assert ar.loc[0, "ret"] == pytest.approx(day["close"] * day["adj_factor"] / (prev["close"] * prev["adj_factor"]) - 1)
+    assert ar.loc[0, "ret"] == pytest.approx(1501.0 / 1490.62 - 1, abs=2e-4)
+    # paper buys at the day-0 open, holds to day 3's close: both carried to the adjusted basis
+    last = m.loc["2024-06-24"]
+    idx = raw_store.load("index", codes=["sh000300"]).set_index("date")
+    bench = idx.loc["2024-06-24", "close"] / idx.loc["2024-06-19", "open"] - 1
+    assert s.car["paper_abnormal"].iloc[0] == pytest.approx(last["close"] / day["open"] - 1 - bench)
+    stock = last["close"] * last["adj_factor"] / (prev["close"] * prev["adj_factor"]) - 1
+    assert s.car["bhar_mkt[0,3]"].iloc[0] == pytest.approx(
+        stock - (idx.loc["2024-06-24", "close"] / idx.loc["2024-06-18", "close"] - 1))

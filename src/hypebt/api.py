@@ -156,7 +156,8 @@ class Result:
     """One backtest from Python: the same figures and tables as ``hypebt run`` writes.
 
     ``returns`` (daily, a Series) and ``equity`` (cash, value and recorded columns, a DataFrame)
-    are indexed by a DatetimeIndex; ``trades``, ``orders``, ``fills``, ``borrow`` carry datetime
+    are indexed by a DatetimeIndex; ``trades``, ``orders``, ``fills``, ``borrow`` and
+    ``corporate_actions`` (dividends, bonus shares, 融券 compensation, dividend tax) carry datetime
     columns; ``stats`` is a dict; ``warnings`` the run's notes; ``log`` the strategy's log lines;
     ``benchmark`` the benchmark's daily returns; ``universes`` (board universes) one row per event
     and board: the snapshot used, its age in days, the members and those without a bar that session.
@@ -170,6 +171,7 @@ class Result:
         self.equity: pd.DataFrame = equity.set_index(pd.DatetimeIndex(equity.pop("date"), name="date"))
         self.trades, self.orders = _dated(run.trades), _dated(run.orders)
         self.fills, self.borrow = _dated(run.fills), _dated(run.borrow)
+        self.corporate_actions = _dated(run.corporate_actions)
         self.stats: dict = dict(run.stats)
         self.params: dict = dict(run.params)
         self.log: list[str] = list(run.log)

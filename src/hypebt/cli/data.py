@@ -81,7 +81,12 @@ def do_reference(args, store) -> int:
         name, path = args.import_csv
         if not args.as_of:
             raise InputError("data reference --import: give --as-of YYYY-MM-DD, the date the CSV is true up to")
-        m = reference.import_csv(store, name, path, as_of=args.as_of)
+        if name == "dividends":  # akshare's and Tushare's tables too, as data dividends --import reads them
+            from hypebt.data import dividends
+
+            m = dividends.import_files(store, [path], as_of=args.as_of)
+        else:
+            m = reference.import_csv(store, name, path, as_of=args.as_of)
         print(f"{name}: {m['rows']:,} rows as of {m['as_of']} from {', '.join(m['sources'])}")
         return 0
     from hypebt.data.reference_fetch import WHAT, fetch_reference

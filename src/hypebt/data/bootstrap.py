@@ -2,7 +2,8 @@
 
 ``hypebt run``, ``sweep`` and ``study`` call :func:`ensure_data` before preparing a run. A local
 dataset in akshare's format beside the workspace (:func:`local_dataset`) is imported once into an
-empty store; otherwise missing codes and the benchmark are fetched through akshare, unless the
+empty store (its forward-adjusted market, and its traded prices with their adjustment factor,
+``ashare_raw/market_raw.parquet``, when it has them: runs then read those); otherwise missing codes and the benchmark are fetched through akshare, unless the
 command runs ``--offline`` (then preparing the run reports what is missing).
 """
 
@@ -88,6 +89,14 @@ def _import_local(spec, store, local: Path) -> None:
     print(f"first use: importing {', '.join(map(str, paths))} into {store.root}", file=sys.stderr)
     for line in import_paths(store, paths).lines():
         print(line, file=sys.stderr)
+    # Traded prices with their adjustment factor, when the dataset has them: runs then read them (the
+    # store prefers them), with fills, limits and dividends as the market had them.
+    raw = local / "ashare_raw" / "market_raw.parquet"
+    if raw.is_file():
+        print(f"first use: importing {raw} (traded prices and their adjustment factor) into {store.root}",
+              file=sys.stderr)
+        for line in import_paths(store, [raw], adjust="raw").lines():
+            print(line, file=sys.stderr)
 
 
 def ensure_data(spec, store, ws: Path, offline: bool) -> None:

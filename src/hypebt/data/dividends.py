@@ -1,8 +1,8 @@
 """Dividend records (分红送转): akshare's and Tushare's tables -> the store's ``dividends`` table.
 
 The stored table (schema in :mod:`hypebt.data.reference`) has one row per stock and ex-date:
-``code, ex_date, record_date, pay_date, cash, bonus, transfer, announced, source``, amounts **per
-share**: cash before tax (派息), bonus shares (送股) and capitalisation shares (转增). Only
+``code, ex_date, record_date, pay_date, listed, cash, bonus, transfer, announced, source`` (``listed``:
+the first trading day of the new shares, 红股上市日), amounts **per share**: cash before tax (派息), bonus shares (送股) and capitalisation shares (转增). Only
 distributions carried out (实施) with an ex-date are kept: plans, proposals and "no distribution"
 rows are not distributions.
 
@@ -125,6 +125,7 @@ def from_table(table: pd.DataFrame, where: str, *, code: str | None = None, sour
         out["code"] = _codes(table["ts_code"])
         out["record_date"] = _dates(table["record_date"], "record_date", where)
         out["pay_date"] = _dates(table["pay_date"], "pay_date", where)
+        out["listed"] = _dates(table["div_listdate"], "div_listdate", where) if "div_listdate" in table else pd.NaT
         out["cash"] = _num(table["cash_div_tax"], "cash_div_tax", where)
         out["bonus"] = _num(table["stk_bo_rate"], "stk_bo_rate", where)
         out["transfer"] = _num(table["stk_co_rate"], "stk_co_rate", where)
@@ -147,6 +148,7 @@ def from_table(table: pd.DataFrame, where: str, *, code: str | None = None, sour
             raise InputError(f"{where}: a one-stock dividend table without a code: name the file like 600519.csv")
         out["record_date"] = _dates(table["股权登记日"], "股权登记日", where)
         out["pay_date"] = pd.NaT
+        out["listed"] = _dates(table["红股上市日"], "红股上市日", where) if "红股上市日" in table else pd.NaT
         if fmt == "sina":
             cash, bonus, transfer, ann = "派息", "送股", "转增", "公告日期"
         else:

@@ -9,8 +9,8 @@ fetch in :mod:`hypebt.data.sources`) and every consumer (the market rules):
   eligible on a session if it is in the latest snapshot dated on or before that session
 - ``st_history``: code, start, end (NaT: still under warning), kind (``ST``, ``*ST``, ...), source
 - ``suspensions``: code, start, end (both inclusive; NaT: not resumed as of ``as_of``), reason, source
-- ``dividends``: code, ex_date, record_date, pay_date (NaT: not given), cash, bonus, transfer (per
-  share, before tax), announced, source (:mod:`hypebt.data.dividends` reads akshare's and Tushare's tables)
+- ``dividends``: code, ex_date, record_date, pay_date and listed (the new shares' first trading day;
+  NaT: not given), cash, bonus, transfer (per share, before tax), announced, source (:mod:`hypebt.data.dividends` reads akshare's and Tushare's tables)
 
 Codes are 6-digit strings, dates naive midnight ``datetime64[ns]`` like the bars. A save merges
 into what is stored, a new row replacing an old one with the same key (``margin_list`` keeps every
@@ -60,10 +60,11 @@ SCHEMAS = {
     "suspensions": Schema("suspensions", ("code", "start", "end", "reason", "source"), ("start", "end"), ("end",),
                           ("code", "start"), interval=("start", "end")),
     # Per share, before tax: cash (派息), bonus shares (送股), capitalisation shares (转增); see hypebt.data.dividends.
-    "dividends": Schema("dividends", ("code", "ex_date", "record_date", "pay_date", "cash", "bonus", "transfer",
-                                      "announced", "source"),
-                        ("ex_date", "record_date", "pay_date", "announced"), ("record_date", "pay_date", "announced"),
-                        ("code", "ex_date"), numbers=("cash", "bonus", "transfer")),
+    "dividends": Schema("dividends", ("code", "ex_date", "record_date", "pay_date", "listed", "cash", "bonus",
+                                      "transfer", "announced", "source"),
+                        ("ex_date", "record_date", "pay_date", "listed", "announced"),
+                        ("record_date", "pay_date", "listed", "announced"), ("code", "ex_date"),
+                        numbers=("cash", "bonus", "transfer")),
 }
 assert tuple(sorted(SCHEMAS)) == REFERENCE_DATASETS
 # Risk-warning labels the exchanges use (SST, S*ST: not yet through the 2005-2006 share reform).

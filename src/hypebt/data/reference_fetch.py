@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from hypebt.core import codes as _codes
-from hypebt.core.errors import SourceError
+from hypebt.core.errors import InputError, SourceError
 from hypebt.data import reference
 from hypebt.data.akshare_client import Akshare, EmptyAnswer
 from hypebt.data.store import Store
@@ -178,6 +178,9 @@ def fetch_reference(store: Store, *, source: Akshare, what=WHAT, today=None, sin
     summary: dict[str, Any] = {"errors": {}}
     for name in what:
         reference.schema(name)
+        if name not in WHAT:  # dividend records are fetched per stock or report period: hypebt data dividends
+            raise InputError(f"data reference: {name} is not fetched here; use hypebt data {name} CODE ... "
+                             f"(or --market), or import a table with --import {name} FILE")
         try:
             table = _fetch_one(name, source, store, today, since, ymd)
         except SourceError as exc:

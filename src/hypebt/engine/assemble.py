@@ -42,7 +42,8 @@ def cerebro_for(prep, cls, params: dict, reuse: bool, sleep: bool, timereturn: b
     cerebro.hypebt_keep_aligned = reuse  # the same feeds run together again (AlignedCerebro)
     cerebro.hypebt_warmup = prep.warmup if prep.history else 0
     broker = AShareBroker(cash=prep.spec.cash, rules=prep.rules, arrays=prep.arrays, eligible=prep.eligible,
-                          days=prep.days, fee_memo=prep.__dict__.setdefault("_fee_memo", {}) if reuse else None)
+                          days=prep.days, fee_memo=prep.__dict__.setdefault("_fee_memo", {}) if reuse else None,
+                          actions=prep.actions)
     cerebro.broker = broker
     for code, feed, comminfo in feeds(prep, reuse):
         cerebro.adddata(feed, name=code)

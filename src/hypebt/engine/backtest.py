@@ -26,6 +26,7 @@ from hypebt.data import stock_info as SI
 from hypebt.data import universes as U
 from hypebt.data.calendar import Calendar, store_sessions
 from hypebt.data.store import Store
+from hypebt.engine import actions as CA
 from hypebt.engine import assemble
 from hypebt.engine import event_universe as EU
 from hypebt.engine import metrics, portable
@@ -76,6 +77,7 @@ class Prepared:
     members: np.ndarray | None = None
     event_universes: list = field(default_factory=list)  # per event: board snapshots used (event_universe.record)
     look_ahead_warning: str = ""  # the text reports print when look_ahead (else the universe file's)
+    actions: dict = field(default_factory=dict)  # code -> corporate actions credited (traded prices only)
 
     @property
     def warning(self) -> str:
@@ -143,6 +145,7 @@ class Result:
     params: dict
     log: list = field(default_factory=list)  # the strategy's self.log lines (log.txt)
     sessions_skipped: int = 0  # sessions the strategy slept through (not a figure: sleeping changes none)
+    corporate_actions: pd.DataFrame | None = None  # corporate_actions.csv (hypebt.market.corporate.COLUMNS)
 
 
 def _universe(spec: Spec, workspace: Path, store: Store, boards=None
@@ -183,6 +186,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     manifest = store.manifest(dataset)
     rules = _rules(spec, manifest, rules, notes)
     bars, present = _bars(store, dataset, codes, where, notes, quiet=boards is not None)
+    CA.check_basis(store, dataset, codes, bars, where, notes, board_universe=boards is not None)
     sessions = P.sessions_of(spec, cal, bars, where, notes)
     if codes is None:  # the whole market: the stocks with a bar by the run's end
         first = bars.groupby("code", observed=True, sort=False)["date"].min()
@@ -193,6 +197,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     panel, at, lead = build_market(bars, present, cal, sessions, spec.warmup, pd.Timestamp(manifest["first_date"]),
                                    st, rules, store)
     spans = EU.spans(bars) if boards is not None else {}  # each code's first and last bar (missing-bar reasons)
+    actions = CA.run_actions(store, manifest, bars, present, sessions, cal.sessions, notes)
     del bars
     members = panel.members(spec.exclude, spec.new_listing_sessions)
     arrays, history = _views(panel, at, lead, members)
@@ -219,6 +224,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
         history=history, warmup=lead, strategy_cls=strategy_cls and cls, panel=panel, lead=at,
         members=members,
         event_universes=records, look_ahead_warning=B.LOOK_AHEAD_WARNING if boards is not None else "",
+        actions=actions,
     )
 
 
@@ -422,6 +428,8 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
         fees=fees,
         borrow_fees=borrow_fees,
         start=str(prep.sessions[0].date()), end=str(prep.sessions[-1].date()), sessions=len(prep.sessions),
+        **CA.figures(account.distributions),
     )
+    corporate = CA.ledger(account.distributions) if ledgers else None
     return Result(returns, equity, trades, orders, fills, borrow, stats, merged,
-                  [] if plain else strat.log_lines, getattr(strat, "sessions_skipped", 0))
+                  [] if plain else strat.log_lines, getattr(strat, "sessions_skipped", 0), corporate)

@@ -35,6 +35,7 @@ from hypebt.engine.resting import RestingBook, Ticket
 from hypebt.market import rules as R
 from hypebt.market import triggers as T
 from hypebt.market.account import Account
+from hypebt.market.distributions import Distributions
 from hypebt.market.orders import OrderDesk
 
 TRADE_SIDE = {"buy": "buy", "cover": "buy", "sell": "sell", "short": "sell"}
@@ -56,11 +57,12 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
     Parameters: ``cash`` (starting cash), ``rules`` (:class:`hypebt.market.rules.Rules`),
     ``arrays`` (code -> :class:`hypebt.market.feed.FeedArrays` of the run's sessions), ``eligible``
     (codes that may be shorted, or a dated list), ``days`` (the run's sessions as dates),
-    ``fee_memo`` (fees already computed for these rules, shared by a sweep's runs).
+    ``fee_memo`` (fees already computed for these rules, shared by a sweep's runs), ``actions`` (code ->
+    its corporate actions, :mod:`hypebt.market.corporate`: credited on traded prices only).
     """
 
     params = (("cash", 1_000_000.0), ("rules", None), ("arrays", None), ("eligible", frozenset()), ("days", None),
-              ("fee_memo", None))
+              ("fee_memo", None), ("actions", None))
 
     def __init__(self):
         super().__init__()
@@ -81,7 +83,7 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
         self.days = list(p.days or [])
         self.startingcash = float(p.cash)
         self.account = Account(rules, p.cash, marks={c: a.columns["close"] for c, a in arrays.items()},
-                               n_sessions=len(self.days))
+                               n_sessions=len(self.days), distributions=Distributions(p.actions))
         memo = p.fee_memo if p.fee_memo is not None and len(p.fee_memo) < FEE_MEMO else {}
         self.desk = OrderDesk(self.account, rules, p.eligible, arrays, listener=self._on_row,
                               fill_listener=self._on_fill, fee_memo=memo)

@@ -30,17 +30,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 
+from hypebt.market import dividend_tax as DT
 from hypebt.market import rules as R
 from hypebt.market.credit import CreditBook
+from hypebt.market.distributions import Distributions
 from hypebt.market.rules import to_fen
 
 TRADE_COLUMNS = [
     "code", "direction", "entry_date", "entry_price", "exit_date", "exit_price", "size",
-    "gross_pnl", "fees", "borrow_fee", "net_pnl", "status",
+    "gross_pnl", "fees", "borrow_fee", "distributions", "net_pnl", "status",
 ]
 
 
@@ -109,6 +111,10 @@ class Record:
     exit_date: date | None = None
     max_size: int = 0
     trade_fees: float = 0.0        # unrounded fees of the round trip
+    # corporate actions of the round trip (hypebt.market.distributions): CNY received (long) or paid
+    # (short, 融券 compensation), less the dividend tax charged at its sales
+    distributions: float = 0.0
+    lots: tuple = ()               # tax lots of a long (hypebt.market.dividend_tax): acquisition day, dividends
 
 
 class Account:
@@ -119,8 +125,11 @@ class Account:
     session's close after them: the broker moves it).
     """
 
-    def __init__(self, rules: R.Rules, cash: float, marks: dict | None = None, n_sessions: int = 0):
+    def __init__(self, rules: R.Rules, cash: float, marks: dict | None = None, n_sessions: int = 0,
+                 distributions: Distributions | None = None):
         self.rules = rules
+        # the run's corporate actions: applied at each session's start, its ledger corporate_actions.csv
+        self.distributions = distributions if distributions is not None else Distributions()
         self.start_cash = float(cash)
         self.cash = float(cash)
         self.records: dict[str, Record] = {}
@@ -149,7 +158,8 @@ class Account:
         return list(self.records)
 
     def flat(self) -> bool:
-        return not self.records
+        """Nothing held, and no declared dividend waiting for its pay date (the value is the cash)."""
+        return not self.records and not self.distributions.owed
 
     def sellable(self, code: str, day: date) -> int:
         """Shares of a long position of ``code`` that may be sold on ``day`` (T+1)."""
@@ -172,10 +182,40 @@ class Account:
         return sum(rec.proceeds for rec in self.records.values())
 
     def new_session(self, day: date) -> None:
-        """Before a session: buys that have become sellable leave the T+1 lists."""
+        """Before a session: the corporate actions whose ex-date (or pay date) has come, then buys that
+        have become sellable leave the T+1 lists."""
+        step = self.distributions.start_session(day, {code: rec.shares for code, rec in self.records.items()})
+        if step:
+            self._distribute(step, day)
         for rec in self.records.values():
             if rec.buys:
                 rec.buys = [b for b in rec.buys if not R.can_sell(b[0], day)]
+
+    def _distribute(self, step, day: date) -> None:
+        """Book one session's corporate actions (:class:`hypebt.market.distributions.Step`): cash, new
+        shares (a long's join its tax lots and trade only from their listing day; a short's join its
+        debt, the borrowed sale value unchanged), and the round trips' distributions."""
+        self.cash = round(self.cash + step.cash, 2)
+        for code, amount in step.declared.items():
+            rec = self.records.get(code)
+            if rec is not None:  # the round trip that held the shares on the record date
+                rec.distributions += amount
+        for code, (record_date, amount) in step.taxable.items():
+            rec = self.records[code]
+            rec.lots = DT.receive_amount(rec.lots, record_date, amount)
+        for code, n in step.new_shares.items():
+            rec = self.records[code]
+            before = rec.shares
+            rec.shares += n
+            rec.price = rec.price * before / rec.shares  # the same cost over more shares
+            rec.entry_shares += abs(n)
+            rec.max_size = max(rec.max_size, abs(rec.shares))
+            if n > 0:
+                rec.lots = DT.add_shares(rec.lots, n)
+                if step.sellable_from[code] > day:  # tradable from the listing day: T+1 until then
+                    rec.buys.append((step.sellable_from[code] - timedelta(days=1), n))
+            else:
+                self.credit.add_shares(code, -n)
 
     # --- value --------------------------------------------------------------------------------
     def mark_of(self, code: str) -> float:
@@ -202,7 +242,8 @@ class Account:
                 total += unrealised
             else:
                 total += worth
-        return self.cash + total
+        # cash dividends declared and not paid yet (ex-date passed, pay date to come) are the holder's
+        return self.cash + total + self.distributions.receivable
 
     def short_exposure(self) -> float:
         """Shorts valued at the current mark (a positive number)."""
@@ -257,6 +298,14 @@ class Account:
         opening = side in ("buy", "short")
         if side == "buy":
             rec.buys.append((day, size))
+            rec.lots = DT.buy(rec.lots, day, size)
+        elif side == "sell" and rec.lots:
+            # 差别化红利税 on the dividends the sold shares received, first in first out
+            tax, rec.lots, _ = DT.sell(rec.lots, day, size, self.rules)
+            if tax:
+                self.cash = round(self.cash - tax, 2)
+                rec.distributions -= tax
+                self.distributions.tax_row(day, rec.code, size, tax)
         elif side == "short":
             rec.short_session = session_no
             rec.proceeds += price * size
@@ -319,12 +368,13 @@ class Account:
         gross = sign * (rec.exit_value - rec.entry_value * part)
         borrow = self._borrow(rec, rec.exit_date) if short else 0.0
         fees = to_fen(rec.trade_fees)
+        dist = to_fen(rec.distributions)
         return {
             "code": rec.code, "direction": "short" if short else "long", "entry_date": rec.opened_on,
             "entry_price": round(entry, 4), "exit_date": rec.exit_date if status == "closed" else None,
             "exit_price": round(exit_, 4), "size": rec.max_size,
-            "gross_pnl": to_fen(gross), "fees": fees, "borrow_fee": to_fen(borrow),
-            "net_pnl": to_fen(gross - fees - borrow), "status": status,
+            "gross_pnl": to_fen(gross), "fees": fees, "borrow_fee": to_fen(borrow), "distributions": dist,
+            "net_pnl": to_fen(gross - fees - borrow + dist), "status": status,
         }
 
     def finish(self, day: date) -> None:

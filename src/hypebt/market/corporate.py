@@ -80,6 +80,7 @@ class Action:
     transfer: float = 0.0
     record_date: date | None = None
     pay_date: date | None = None
+    listed: date | None = None  # the new shares' first trading day (红股上市日), when the record says
     source: str = ""
     derived: bool = False
 
@@ -278,7 +279,7 @@ def records_from_table(table) -> dict[str, list[Action]]:
         out.setdefault(str(row.code), []).append(Action(
             str(row.code), _as_date(row.ex_date), cash=float(row.cash), bonus=float(row.bonus),
             transfer=float(row.transfer), record_date=day(row.record_date), pay_date=day(row.pay_date),
-            source=f"records ({row.source})"))
+            listed=day(getattr(row, "listed", None)), source=f"records ({row.source})"))
     return out
 
 

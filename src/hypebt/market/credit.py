@@ -51,6 +51,27 @@ class CreditBook:
         """A short sale of ``shares`` at ``price`` on ``day``."""
         self.lots.setdefault(code, []).append(_Lot(day, int(shares), float(price)))
 
+    def add_shares(self, code: str, shares: int) -> None:
+        """Bonus or capitalisation shares a short owes the lender (its debt grows, :mod:`hypebt.market.
+        distributions`): spread over the open lots by their shares, each lot's sale value (what the
+        interest runs on) unchanged.
+
+        >>> book = CreditBook(R.Rules())
+        >>> book.open("300750", date(2023, 4, 20), 200, 385.0)
+        >>> book.add_shares("300750", 160); (book.lots["300750"][0].shares, book.lots["300750"][0].price)
+        (360, 213.88888888888889)
+        """
+        lots = self.lots.get(code, [])
+        total = sum(lot.shares for lot in lots)
+        if shares <= 0 or total <= 0:
+            return
+        extra = [lot.shares * shares // total for lot in lots]
+        for i in range(shares - sum(extra)):
+            extra[i % len(lots)] += 1
+        for lot, e in zip(lots, extra):
+            lot.price = lot.price * lot.shares / (lot.shares + e)
+            lot.shares += e
+
     def accrue(self, code: str, day: date) -> float:
         """Interest of ``code``'s open lots up to ``day`` not yet taken from cash (CNY, fen)."""
         due = 0.0

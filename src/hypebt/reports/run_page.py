@@ -98,6 +98,9 @@ def headline(stats: dict, benchmark: str, bench: dict | None = None, _=_en) -> T
         (_("orders refused by the market / cancelled by the strategy / expired"),
          f"{stats.get('refused_orders', 0)} / {stats.get('cancelled_orders', 0)} / {stats.get('expired_orders', 0)}"),
         (_("fees / borrow fees, CNY"), f"{_num(stats.get('fees'))} / {_num(stats.get('borrow_fees'))}"),
+        (_("distributions received / dividend tax / 融券 compensation paid, CNY"),
+         f"{_num(stats.get('distributions', 0.0))} / {_num(stats.get('dividend_tax', 0.0))} / "
+         f"{_num(stats.get('short_compensation', 0.0))}"),
         (_("start cash → final value, CNY"), f"{_num(stats.get('start_cash'))} → {_num(stats.get('final_value'))}"),
     ]
     cells += [[Cell(a), Cell(b), Cell("")] for a, b in text_rows]
@@ -171,6 +174,7 @@ def trades_table(trades: pd.DataFrame, names: dict, empty: str = "", _=_en) -> T
         _("exit price"): trades["exit_price"],
         _("shares"): trades["size"],
         _("gross P&L"): trades["gross_pnl"], _("fees"): trades["fees"], _("borrow"): trades["borrow_fee"],
+        _("distributions"): trades["distributions"] if "distributions" in trades else 0.0,
         _("net P&L"): trades["net_pnl"],
         _("return"): trades["net_pnl"] / (trades["entry_price"] * trades["size"]),
     })
@@ -188,6 +192,42 @@ def trades_table(trades: pd.DataFrame, names: dict, empty: str = "", _=_en) -> T
     for row, tone in zip(out.rows, tones):  # the P&L and return cells in A-share colours
         row[-2], row[-1] = Cell(row[-2].text, tone=tone), Cell(row[-1].text, tone=tone)
     return out
+
+
+# corporate_actions.csv's kinds in words (hypebt.market.corporate.KINDS)
+KIND_WORDS = {"cash_dividend": N_("cash dividend (before tax)"),
+              "cash_equivalent": N_("distribution derived from the adjustment factor, credited as cash"),
+              "bonus_shares": N_("bonus shares (送股)"), "transfer_shares": N_("capitalisation shares (转增)"),
+              "short_compensation": N_("融券 compensation paid to the lender"),
+              "short_shares": N_("new shares owed to the lender (the short grows)"),
+              "dividend_tax": N_("dividend tax at a sale (差别化红利税)")}
+
+
+def basis_of(prep) -> str:
+    """The stock prices a run read: ``raw`` (traded), ``qfq`` or ``hfq``."""
+    for name, m in prep.data_manifests.items():
+        if name.startswith("stock_"):
+            return m.get("adjust", "")
+    return ""
+
+
+def corporate_table(frame: pd.DataFrame | None, names: dict, basis: str, _=_en) -> Table:
+    """Every dividend, bonus share, 融券 compensation and dividend tax the run booked
+    (``corporate_actions.csv``): cash rows in CNY on their pay date, share rows in shares on the ex-date."""
+    if frame is None or frame.empty:
+        empty = (_("none: on adjusted prices the distributions are in the prices, none is credited")
+                 if basis in ("qfq", "hfq") else _("none: no position was held over an ex-date"))
+        return Table([_("session")], [], empty=empty)
+    shares = frame["kind"].isin(["bonus_shares", "transfer_shares", "short_shares"])
+    out = pd.DataFrame({
+        _("session"): frame["date"].astype(str), _("stock"): [label(c, names) for c in frame["code"]],
+        _("what"): [word(k, _.lang, KIND_WORDS) for k in frame["kind"]],
+        _("per share"): [f"{v:.4f}" for v in frame["per_share"]],
+        _("shares held"): [f"{int(v):,}" for v in frame["shares_held"]],
+        _("amount"): [f"{int(v):,} " + _("shares") if s else _num(float(v)) for v, s in zip(frame["amount"], shares)],
+        _("source"): frame["source"].astype(str),
+    })
+    return table(out, lambda col, v: str(v))
 
 
 def orders_table(orders: pd.DataFrame, names: dict, _=_en) -> Table:
@@ -299,6 +339,7 @@ def page(prep, result, names: dict, *, title: str, notes: list[str], warning: st
         events=events_table(prep, result.orders, names, _), trades=trades_table(result.trades, names, _=_),
         open_positions=trades_table(open_trades, names, _("no position left open"), _),
         n_open=len(open_trades), orders=orders_table(result.orders, names, _),
+        corporate=corporate_table(getattr(result, "corporate_actions", None), names, basis_of(prep), _),
         sessions=charts.session_days(prep.sessions), pnl=pnl, figures=figures,
         prices=prices, n_price_charts=len(prices), max_price_charts=MAX_PRICE_CHARTS, tearsheet=tearsheet,
         plotly_src=plotly_src, params=", ".join(f"{k}={v}" for k, v in result.params.items()),

@@ -1,7 +1,7 @@
 """Run outputs: ``report.html``, the quantstats tearsheet and the files behind every figure.
 
 ``reports/<run name>/`` gets ``report.html`` (:mod:`hypebt.reports.run_page`), ``tearsheet.html``, ``stats.json``,
-``trades.csv``, ``orders.csv``, ``fills.csv``, ``borrow.csv``, ``equity.csv``,
+``trades.csv``, ``orders.csv``, ``fills.csv``, ``borrow.csv``, ``corporate_actions.csv``, ``equity.csv``,
 ``returns.csv`` and ``manifest.json`` (versions, data hashes, spec, params,
 rules): every figure in the report can be reproduced from the manifest.
 
@@ -24,6 +24,7 @@ from hypebt import __version__
 from hypebt.core import fsio, i18n
 from hypebt.core.i18n import N_
 from hypebt.core.outdir import staged_dir
+from hypebt.engine import actions as A
 from hypebt.engine import metrics
 from hypebt.engine.provenance import strategy_source
 from hypebt.reports import assets, run_page
@@ -135,8 +136,10 @@ def write_run(prep, result, out_dir: Path, command: list[str] | None = None, htm
     }
     with staged_dir(out_dir) as tmp:
         fsio.write_json(tmp / "stats.json", {**result.stats, "title": title, "look_ahead_warning": warning})
+        corporate = getattr(result, "corporate_actions", None)
         for name, frame in (("trades", result.trades), ("orders", result.orders), ("fills", result.fills),
-                            ("borrow", result.borrow), ("equity", result.equity)):
+                            ("borrow", result.borrow), ("equity", result.equity),
+                            ("corporate_actions", corporate if corporate is not None else A.ledger(None))):
             with fsio.atomic_path(tmp / f"{name}.csv") as t:
                 frame.to_csv(t, index=False)
         with fsio.atomic_path(tmp / "returns.csv") as t:

@@ -34,11 +34,11 @@ from hypebt.engine import event_universe as EU
 from hypebt.engine.spec import Spec
 from hypebt.data.calendar import store_sessions
 from hypebt.data.store import Store
-from hypebt.core import arrays as A
 from hypebt.market import panel as MP
 from hypebt.market import rules as R
 from hypebt.research import study_cars as SC
 from hypebt.research import study_market as SM
+from hypebt.research.study_panel import Panel, build_panel, locked_limit_up  # noqa: F401 (API)
 from hypebt.research import study_returns as SR
 from hypebt.research import study_robust as RB
 from hypebt.research import study_stats as SS
@@ -53,72 +53,6 @@ TRADABLE_RULE = N_("tradable buys at the first price that would have filled: nev
                    "opens later in the session (the next session's open is tried), unless the spec's [rules] "
                    "turn on the limit-order model (fill_at_limit_when_opened): then a buy at the limit-up "
                    "price fills on a session where the board opened")
-
-
-@dataclass
-class Panel:
-    """Session x code matrices of one study."""
-
-    sessions: pd.DatetimeIndex
-    codes: list[str]
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    present: np.ndarray  # True where the stock traded (False: suspended / not listed)
-    limit_up: np.ndarray
-    bench_open: np.ndarray
-    bench_close: np.ndarray
-    # 一字板 at limit-up, from hypebt.market.rules.limit_flags (None: computed from the matrices)
-    locked: np.ndarray | None = None
-    rules: R.Rules = R.DEFAULT
-    st_counts: dict | None = None  # traded stock-sessions per ST source (hypebt.market.status)
-
-
-def _is_st(code: str, names: dict[str, str], st_codes: set[str]) -> bool:
-    """The engine's ST test: listed in the spec's ``st_codes`` or named ST in the universe."""
-    return code in st_codes or R.is_st(names.get(code))
-
-
-def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFrame, names: dict[str, str],
-                listed_first: pd.Timestamp, st_codes: set[str] | None = None,
-                rules: R.Rules = R.DEFAULT, st_history: pd.DataFrame | None = None, st_covered_to=None,
-                span: pd.DatetimeIndex | None = None) -> Panel:
-    """Matrices of the stocks of ``bars`` aligned to ``sessions``, with limit-up and 一字板 per session.
-
-    Built by the engine's one market panel (:func:`hypebt.market.panel.build`, every code at once)
-    over ``span`` (the sessions from the stocks' first stored bar to the study's end; default:
-    ``sessions`` and the bars' dates before them), then cut to ``sessions``: a session's limits, ST
-    status and flags are those a backtest sees, whatever the study's start. A stock listed after
-    the store's first date (``listed_first``) gets the new-listing rules for its first sessions. ST
-    is dated as in the engine (``st_history`` up to ``st_covered_to``, else the bars' evidence, else
-    the names / ``st_codes``); ``st_counts`` counts where it came from over the study's sessions.
-    """
-    st_codes = set(st_codes or ())
-    if span is None:
-        early = pd.DatetimeIndex(np.unique(bars.loc[bars["date"] < sessions[0], "date"].to_numpy()))
-        span = early.append(sessions)
-    in_study = bars[bars["date"].between(sessions[0], sessions[-1])]
-    codes = sorted(in_study["code"].astype(str).unique())
-    static = {c for c in codes if _is_st(c, names, st_codes)}
-    market = MP.build(bars, span[span <= sessions[-1]], first_store_date=listed_first, codes=codes, rules=rules,
-                      st_static=static, st_history=st_history, st_covered_to=st_covered_to)
-    at = market.sessions.get_indexer(sessions)
-    if (at < 0).any() or (np.diff(at) != 1).any():
-        raise ValueError("build_panel: the study's sessions must be consecutive sessions of its span")
-    part = market.window(int(at[0]), int(at[-1]) + 1)
-    cols = {k: v.T for k, v in part.columns.items()}  # (sessions, codes) views
-    present = ~cols["suspended"]
-
-    def traded(name):
-        return np.where(present, cols[name], np.nan)
-
-    b = bench.set_index("date").reindex(sessions)
-    panel = Panel(sessions, codes, traded("open"), traded("high"), traded("low"), traded("close"), present,
-                  np.ascontiguousarray(cols["limit_up"]), b["open"].to_numpy(dtype="float64"),
-                  b["close"].to_numpy(dtype="float64"), np.ascontiguousarray(cols["locked_up"]), rules)
-    panel.st_counts = MS.count_sources(part.st_source, ~part.columns["suspended"])
-    return panel
 
 
 def _spans(present: np.ndarray) -> np.ndarray:
@@ -146,19 +80,6 @@ def _returns(close: np.ndarray, present: np.ndarray, bench_close: np.ndarray):
         rm = SM.span_returns(bench_close, last, ok & present)
     span = np.where(ok & present, idx - last, 0)
     return r, rm, span
-
-
-def locked_limit_up(panel: Panel) -> np.ndarray:
-    """Sessions a stock was locked at limit-up all day (一字板), as the engine refuses them
-    (``locked_limit_up``): :func:`hypebt.market.rules.limit_flags` on the panel's bars and limits,
-    including its ``st_lock_evidence`` inference for stocks not known to be ST."""
-    if panel.locked is not None:
-        return panel.locked
-    close = panel.close.T
-    prev = A.shift(A.ffill(close))
-    flags = R.limit_flags(panel.codes, panel.open.T, panel.high.T, panel.low.T, close, panel.limit_up.T,
-                          np.full(close.shape, np.nan), prev_close=prev, days=panel.sessions.values, rules=panel.rules)
-    return (flags["locked_up"] & panel.present.T).T
 
 
 @dataclass
@@ -237,7 +158,7 @@ def compute_all(panel: Panel, tradables: list, cfg: StudyConfig, names: dict[str
     """
     from scipy import stats
 
-    r, rm_span, span = _returns(panel.close, panel.present, panel.bench_close)
+    r, rm_span, span = _returns(panel.adj_close, panel.present, panel.bench_close)
     last = SR.last_traded(panel.present)
     a, b = cfg.window
     rel = np.arange(a, b + 1)
@@ -393,6 +314,9 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
     if qfq:
         notes.append(N_("prices are forward-adjusted (qfq): limit-locked sessions are detected with a %(tol)s CNY "
                         "tolerance", tol=rules.limit_tolerance))
+    elif manifest.get("adjust") == "raw":
+        notes.append(N_("prices are traded (raw): tradability and limits use them (on ex-dates the limits start from "
+                        "the exchange's reference price); returns use the adjusted close (close x adj_factor)"))
     no_bench = pd.DataFrame({"date": sessions, "open": np.nan, "close": np.nan})  # the market comes next
     panel = build_panel(bars, sessions, no_bench, names, pd.Timestamp(manifest["first_date"]), set(spec.st_codes),
                         rules=rules, st_history=reference.load(store, "st_history"),

@@ -51,15 +51,18 @@ def car_frame(panel, t, w, locked_all, last, cfg, names) -> pd.DataFrame:
     def bench(levels, at):  # the benchmark level of each stock's column at row(s) ``at``
         return levels[at] if levels.ndim == 1 else levels[at, cols]
 
+    def adjusted(prices, at):  # traded prices on the basis of the adjusted close (returns across ex-dates)
+        return prices if panel.factor is None else prices * panel.factor[at, cols]
+
     at_open = t.at == "open"
-    paper_px = (panel.open if at_open else panel.close)[i0, cols]
+    paper_px = adjusted((panel.open if at_open else panel.close)[i0, cols], i0)
     paper_bench = bench(panel.bench_open if at_open else panel.bench_close, i0)
     fills = [first_fill(panel, locked_all, j, i0, end, t.at) for j in cols]
     filled = np.array([f[0] is not None for f in fills], dtype=bool)
     fill_i = np.array([f[0] if f[0] is not None else -1 for f in fills], dtype=int)
-    fill_px = np.array([f[1] for f in fills], dtype="float64")
+    fill_px = adjusted(np.array([f[1] for f in fills], dtype="float64"), np.where(filled, fill_i, 0))
     fill_bench = np.array([f[2] for f in fills], dtype="float64")
-    exit_px, bench_end = panel.close[exit_row, cols], bench(panel.bench_close, exit_row)
+    exit_px, bench_end = adjusted(panel.close[exit_row, cols], exit_row), bench(panel.bench_close, exit_row)
     with np.errstate(invalid="ignore", divide="ignore"):
         paper = np.where(paper_px > 0, exit_px / paper_px - 1 - (bench_end / paper_bench - 1), np.nan)
         tradable = np.where(filled, exit_px / fill_px - 1 - (bench_end / fill_bench - 1), np.nan)
@@ -72,7 +75,7 @@ def car_frame(panel, t, w, locked_all, last, cfg, names) -> pd.DataFrame:
         out[f"car_mkt[{lo_},{hi_}]"] = np.where(traded, column_sums(w.ar_mkt[sl][:, cols]), np.nan)
         out[f"car_mm[{lo_},{hi_}]"] = np.where(w.fit[cols] & traded, column_sums(w.ar_mm[sl][:, cols]), np.nan)
     for lo_, hi_ in cfg.car_windows:
-        out[f"bhar_mkt[{lo_},{hi_}]"] = SR.bhar(panel.close, panel.bench_close, last, i0 + lo_ - 1, i0 + hi_, cols)[2]
+        out[f"bhar_mkt[{lo_},{hi_}]"] = SR.bhar(panel.adj_close, panel.bench_close, last, i0 + lo_ - 1, i0 + hi_, cols)[2]
     out.update({
         "locked_days": locked_w.sum(axis=0).astype(int), "suspended_days": (~present_w).sum(axis=0).astype(int),
         "locked_day0": locked_all[i0, cols].astype(bool),

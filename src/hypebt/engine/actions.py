@@ -1,0 +1,128 @@
+"""A run's price basis and its corporate actions.
+
+On traded prices (``stock_raw``) the price falls on each ex-date and the holder is paid: the run
+credits every distribution (:mod:`hypebt.market.corporate`: from the store's dividend records, else
+derived from the adjustment factor as a cash-equivalent). On adjusted prices (qfq, hfq) the prices
+already hold the distributions: nothing is credited, so nothing is counted twice.
+
+One run reads one basis: :func:`check_basis` refuses a universe whose codes are stored on another
+basis than the run's, and traded prices with the adjustment factor for some codes or rows and not
+others (their distributions and signals would not be comparable).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from hypebt.core.errors import DataError
+from hypebt.core.i18n import N_
+from hypebt.data import reference
+from hypebt.data.store import Store
+from hypebt.market import corporate as C
+
+
+def check_basis(store: Store, dataset: str, codes, bars: pd.DataFrame, where: str, notes: list,
+                board_universe: bool = False) -> None:
+    """Refuse a run that would mix price bases (see the module docstring) with a one-line
+    :class:`DataError` saying how to get one basis. A board universe (codes drawn from dated
+    snapshots, some of them delisted) only notes its codes stored on another basis."""
+    missing = sorted(set(codes) - set(bars["code"].unique()))
+    if missing:
+        for other in store.datasets():
+            if other.startswith("stock_") and other != dataset:
+                elsewhere = sorted(set(missing) & set(store.code_ranges(other).index))
+                if elsewhere and board_universe:
+                    notes.append(N_("%(n)s code(s) of the boards are stored only as %(other)s prices, left out: one "
+                                    "run reads one price basis (%(basis)s)", n=len(elsewhere),
+                                    other=other.removeprefix("stock_"), basis=dataset.removeprefix("stock_")))
+                elif elsewhere:
+                    raise DataError(
+                        f"{where}: {len(elsewhere)} code(s) of the universe are stored only as "
+                        f"{other.removeprefix('stock_')} prices ({', '.join(elsewhere[:5])}), the run reads "
+                        f"{dataset.removeprefix('stock_')}: one run reads one price basis; import or fetch their "
+                        f"{dataset.removeprefix('stock_')} bars, or set adjust = \"{other.removeprefix('stock_')}\"")
+    if "adj_factor" in bars:
+        has = bars["adj_factor"].notna().to_numpy()
+        if has.any() and not has.all():
+            without = sorted(bars.loc[~has, "code"].astype(str).unique())
+            raise DataError(
+                f"{where}: traded prices with an adjustment factor for some rows and without for others "
+                f"({', '.join(without[:5])}{' ...' if len(without) > 5 else ''} lack it): their distributions "
+                "could not be credited alike; import those codes again with adj_factor (hypebt data fetch "
+                "--adjust raw), or run on qfq (adjust = \"qfq\")")
+
+
+def run_actions(store: Store, manifest: dict, bars: pd.DataFrame, codes, sessions: pd.DatetimeIndex,
+                calendar: pd.DatetimeIndex, notes: list) -> dict[str, list[C.Action]]:
+    """The corporate actions the run credits, per code (empty on adjusted prices), with notes."""
+    adjust = manifest.get("adjust")
+    if adjust != "raw":
+        notes.append(N_("prices are adjusted (%(adjust)s): distributions are already in them, none is credited",
+                        adjust=adjust))
+        return {}
+    records = reference.load(store, "dividends")
+    if records is not None:
+        records = C.records_from_table(records[records["code"].isin(list(codes))])
+    first, last = sessions[0].date(), sessions[-1].date()
+    has_factor = "adj_factor" in bars
+    out: dict[str, list[C.Action]] = {}
+    for code, g in bars.groupby("code", sort=False, observed=True):
+        code, days = str(code), g["date"].tolist()
+        factor = g["adj_factor"].to_numpy() if has_factor else None
+        acts, _ = C.actions_for(code, days, g["close"].to_numpy(), factor, (records or {}).get(code))
+        acts = [a for a in acts if first <= a.ex_date <= last]
+        if acts:
+            out[code] = with_record_dates(acts, calendar)
+        fell = [d for d in C.factor_anomalies(days, factor) if first <= d <= last] if has_factor else []
+        if fell:
+            notes.append(N_("%(code)s: the adjustment factor falls on %(days)s: no distribution explains it, nothing is "
+                            "credited there", code=code, days=", ".join(d.isoformat() for d in fell[:5])))
+    n = sum(len(a) for a in out.values())
+    derived = sum(a.derived for acts in out.values() for a in acts)
+    if n:
+        notes.append(N_("corporate actions credited on traded prices: %(n)s ex-date(s), %(rec)s from dividend records, "
+                        "%(der)s derived from the adjustment factor as cash-equivalent distributions (records say "
+                        "whether it was cash, bonus shares or rights: hypebt data dividends)", n=n, rec=n - derived,
+                        der=derived))
+    if not has_factor:
+        notes.append(N_("traded prices without an adjustment factor: only ex-dates in the dividend records are "
+                        "credited"))
+    return out
+
+
+def with_record_dates(actions: list[C.Action], calendar: pd.DatetimeIndex) -> list[C.Action]:
+    """Each action with its record date (the last session before its ex-date) where the record lacks it.
+
+    >>> acts = with_record_dates([C.Action("600519", pd.Timestamp("2024-06-19").date(), cash=30.876)],
+    ...                          pd.DatetimeIndex(["2024-06-17", "2024-06-18", "2024-06-19"]))
+    >>> acts[0].record_date
+    datetime.date(2024, 6, 18)
+    """
+    days = np.asarray(calendar, dtype="datetime64[D]")
+    out = []
+    for a in actions:
+        if a.record_date is None:
+            i = int(np.searchsorted(days, np.datetime64(a.ex_date, "D"))) - 1
+            if i >= 0:
+                a = dataclasses.replace(a, record_date=days[i].astype(object))
+        out.append(a)
+    return out
+
+
+def ledger(distributions) -> pd.DataFrame:
+    """``corporate_actions.csv``: every row a run's corporate actions booked (columns
+    :data:`hypebt.market.corporate.COLUMNS`)."""
+    return pd.DataFrame(distributions.rows if distributions is not None else [], columns=C.COLUMNS)
+
+
+def figures(distributions) -> dict:
+    """The run's corporate-action figures for ``stats.json`` (CNY): ``distributions`` received by longs
+    (cash dividends and cash-equivalents, before tax), ``dividend_tax`` charged at sales (negative),
+    ``short_compensation`` paid by shorts (negative), and ``receivable`` declared but not yet paid."""
+    d = distributions
+    return {"distributions": round(d.total("cash_dividend") + d.total("cash_equivalent"), 2),
+            "dividend_tax": d.total("dividend_tax"), "short_compensation": d.total("short_compensation"),
+            "receivable": d.receivable}
