@@ -186,7 +186,8 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     manifest = store.manifest(dataset)
     rules = _rules(spec, manifest, rules, notes)
     bars, present = _bars(store, dataset, codes, where, notes, quiet=boards is not None)
-    CA.check_basis(store, dataset, codes, bars, where, notes, board_universe=boards is not None)
+    CA.check_basis(store, dataset, present if codes is None else codes, bars, where, notes,
+                   board_universe=boards is not None)
     sessions = P.sessions_of(spec, cal, bars, where, notes)
     if codes is None:  # the whole market: the stocks with a bar by the run's end
         first = bars.groupby("code", observed=True, sort=False)["date"].min()
