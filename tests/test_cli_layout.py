@@ -34,3 +34,20 @@ def test_the_console_script_entry_point_is_main():
     cfg.read(Path(__file__).resolve().parents[1] / "setup.cfg")
     assert cfg["options.entry_points"]["console_scripts"].strip() == "hypebt = hypebt.cli.main:main"
     assert callable(cli.main)
+
+
+def test_a_closed_output_pipe_stops_quietly(tmp_path):
+    """`hypebt ... | head -1`: the reader stops early; hypebt ends quietly (141, as a tool killed by
+    SIGPIPE), not with an 'internal error' line (a listing of a megabyte, so the pipe does fill)."""
+    import subprocess
+    import sys
+
+    code = ("import hypebt.cli.listing as L; L.run = lambda args: print('x' * 10**6); "
+            "from hypebt.cli.main import main; raise SystemExit(main(['list']))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=tmp_path)
+    proc.stdout.read(1)  # one byte, then the reader goes away (as head does)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == "", err

@@ -43,7 +43,7 @@ def r1_run(r1_store):
 
 def test_r1_runs_on_traded_prices_on_the_boards_as_known_before(r1_run):
     notes = " ".join(r1_run.warnings)
-    assert "prices are traded (raw)" in notes and "corporate actions credited on traded prices" in notes
+    assert "prices are traded (raw)" in notes and "corporate actions on traded prices" in notes
     u = r1_run.universes
     assert set(u["board"]) == {"ChatGPT概念", "AIGC概念"} and (u["published"].astype(str) < "2025-01-20").all()
     assert r1_run._prep.look_ahead is False

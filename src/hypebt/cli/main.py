@@ -225,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hypebt: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader closed the output (`hypebt data concepts list | head`): stop quietly, as a
+        # Unix tool killed by SIGPIPE does; point stdout at /dev/null so the exit flush cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except SystemExit as exc:  # code that is not hypebt's called sys.exit(): never a quiet success
         if args.debug:
             raise

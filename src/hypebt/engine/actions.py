@@ -83,10 +83,10 @@ def run_actions(store: Store, manifest: dict, bars: pd.DataFrame, codes, session
     n = sum(len(a) for a in out.values())
     derived = sum(a.derived for acts in out.values() for a in acts)
     if n:
-        notes.append(N_("corporate actions credited on traded prices: %(n)s ex-date(s), %(rec)s from dividend records, "
-                        "%(der)s derived from the adjustment factor as cash-equivalent distributions (records say "
-                        "whether it was cash, bonus shares or rights: hypebt data dividends)", n=n, rec=n - derived,
-                        der=derived))
+        notes.append(N_("corporate actions on traded prices: %(n)s ex-date(s) of the universe in the run, credited "
+                        "to what is held then; %(rec)s from dividend records, %(der)s derived from the adjustment "
+                        "factor as cash-equivalent distributions (records say whether it was cash, bonus shares or "
+                        "rights: hypebt data dividends)", n=n, rec=n - derived, der=derived))
     if not has_factor:
         notes.append(N_("traded prices without an adjustment factor: only ex-dates in the dividend records are "
                         "credited"))
