@@ -99,11 +99,19 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        own = set(Strategy.__mro__)
         for name, use in DRIVERS.items():
-            if name in cls.__dict__:
+            # the class that provides the hook: hypebt.Strategy's own (or Backtrader's under it), or
+            # else one that would replace hypebt's loop, defined here or in a mixin listed before it
+            definer = next(k for k in cls.__mro__ if name in k.__dict__)
+            if definer is cls:
                 raise TypeError(
                     f"{cls.__name__} defines {name}(): a hypebt.Strategy acts in {use}, which hypebt calls at that "
                     f"moment; rename it, or derive from backtrader.Strategy to write a plain Backtrader strategy")
+            if definer not in own:
+                raise TypeError(
+                    f"{cls.__name__} gets {name}() from {definer.__name__}, ahead of hypebt.Strategy's: a hypebt.Strategy "
+                    f"acts in {use}; rename it in {definer.__name__}, or list hypebt.Strategy before {definer.__name__}")
 
     def __init__(self):
         ctx: Context = self.p.ctx
