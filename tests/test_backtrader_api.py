@@ -83,7 +83,7 @@ def run(tmp_path, plan, cls=Plan, cash=1_000_000.0, margin=(), rules=None, stock
     path = write_spec(ws, "t", {"strategy": "plan", "codes": list(stocks), "benchmark": BENCH, "cash": cash,
                                 **({"margin_list": "margin"} if margin else {}), **spec}, {"rules": rules or {}})
     prep = engine.prepare(load_spec(path), ws, store, strategy_cls=cls)
-    return engine.run(prep, {"plan": plan} if cls is Plan else None, strategy_cls=cls)
+    return engine.run(prep, {"plan": plan} if cls is Plan or plan else None, strategy_cls=cls)
 
 
 def statuses(ref) -> list[str]:
@@ -219,6 +219,25 @@ def test_the_default_sizer_buys_one_board_lot_and_targets_round_to_lots(tmp_path
     assert fills(res)[0] == ("01-03", "buy", 100, 10.2) and fills(res, STAR) == [("01-03", "buy", 200, 51.0)]
     value = res.equity["value"].iloc[2]
     assert fills(res)[1] == ("01-05", "buy", int((value / 2 - 100 * 10.9) / 10.9) // 100 * 100, 10.9)
+
+
+class OwnSizer(Plan):
+    def __init__(self):
+        super().__init__()
+        self.setsizer(bt.sizers.FixedSize(stake=300))  # Backtrader's place for it: honoured
+
+
+class OddSizer(Plan):
+    def start(self):
+        self.setsizer(bt.sizers.FixedSize(stake=150))  # not a whole lot: the market refuses it
+
+
+def test_a_sizer_set_in_init_or_start_is_the_strategys_and_its_sizes_are_checked(tmp_path):
+    res = run(tmp_path, [(0, "close", "buy", {})], cls=OwnSizer)
+    assert fills(res) == [("01-03", "buy", 300, 10.2)]
+    res = run(tmp_path / "odd", [(0, "close", "buy", {})], cls=OddSizer)
+    assert res.fills.empty and res.orders[["size", "status", "reason"]].values.tolist() == [[150, "refused", "lot_size"]]
+    assert [e[2] for e in EVENTS][-1] == "Rejected"
 
 
 def test_a_fill_cut_by_the_volume_cap_works_on_at_the_next_session(tmp_path):

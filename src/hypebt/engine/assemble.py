@@ -9,6 +9,8 @@ strategy gets its :class:`hypebt.engine.strategy.Context`, a plain Backtrader on
 
 from __future__ import annotations
 
+import functools
+
 import backtrader as bt
 
 from hypebt.engine.broker import AShareBroker
@@ -48,7 +50,8 @@ def cerebro_for(prep, cls, params: dict, reuse: bool, sleep: bool, timereturn: b
     for code, feed, comminfo in feeds(prep, reuse):
         cerebro.adddata(feed, name=code)
         broker.addcommissioninfo(comminfo, name=code)
-    cerebro.addsizer(BoardLotSizer, rules=prep.rules)
+    # the default sizer, unless the strategy sets its own (in __init__ or start)
+    cerebro.hypebt_sizer = functools.partial(BoardLotSizer, rules=prep.rules)
     if is_backtrader_strategy(cls):
         cerebro.addstrategy(cls, **params)
     else:

@@ -261,9 +261,14 @@ class AlignedCerebro(bt.Cerebro):
     hypebt_warmup = 0
     hypebt_sleep = False
     hypebt_keep_aligned = False
+    hypebt_sizer = None  # makes the sizer that takes the place of Backtrader's untouched default
 
     def _runonce(self, runstrats):  # replaces the per-bar scan of every feed's next timestamp
         for strat in runstrats:
+            if self.hypebt_sizer is not None and _default_sizer(strat.getsizer()):
+                # Cerebro.addsizer would replace a sizer the strategy set in __init__: only
+                # Backtrader's own default (one share, never a valid A-share buy) is replaced
+                strat.setsizer(self.hypebt_sizer())
             strat._once()  # Backtrader's own precomputation of indicators, as in Cerebro._runonce
             strat.reset()
             _guard_indicators(strat)  # their values are all computed now: later ones must not be read
@@ -348,6 +353,11 @@ class AlignedCerebro(bt.Cerebro):
         if strat._lineiterators[bt.LineIterator.IndType] or strat.observers:  # they step every bar
             return None
         return strat
+
+
+def _default_sizer(sizer) -> bool:
+    """Backtrader's default sizer as ``MetaStrategy`` sets it (``FixedSize``, one share)."""
+    return type(sizer) is bt.sizers.FixedSize and sizer.p.stake == 1 and sizer.p.tranches == 1
 
 
 def _warm_step(strat, dt0) -> None:

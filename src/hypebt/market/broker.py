@@ -60,7 +60,8 @@ class AShareCommInfo(bt.CommInfoBase):
 class BoardLotSizer(bt.Sizer):
     """Backtrader's default sizer in a hypebt run: ``stake`` board lots (one lot: 100 shares on the
     main board and ChiNext, 200 on STAR, 100 on Beijing) where Backtrader's default buys one share.
-    A strategy sets its own with ``self.setsizer(...)`` in ``start()``."""
+    A sizer the strategy sets itself (``self.setsizer(...)`` in ``__init__`` or ``start()``) is
+    used instead, its sizes checked like any order's (not a whole lot: refused ``lot_size``)."""
 
     params = (("stake", 1), ("rules", None))
 
