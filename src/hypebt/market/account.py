@@ -399,3 +399,52 @@ class Account:
         self.eq_cash[first:stop] = self.cash
         self.eq_value[first:stop] = self.cash
         self.eq_n = stop
+
+
+class AccountView:
+    """The account as a strategy sees it: what is held and what it is worth, read-only.
+
+    Cash and positions change only through orders (the market's checks, then the order desk's
+    fill): writing an attribute, or asking for anything but the readings below, raises.
+
+    >>> view = AccountView(Account(R.Rules(), 100_000.0))
+    >>> view.cash, view.shares("600000")
+    (100000.0, 0)
+    >>> view.cash = 1e6
+    Traceback (most recent call last):
+    ...
+    AttributeError: the account is read-only: cash and positions change only through orders (buy_shares, self.buy, ...)
+    """
+
+    __slots__ = ("_account",)
+    READINGS = ("shares", "price", "held_codes", "flat", "sellable", "bought_on", "short_session", "locked_proceeds",
+                "position_value", "value", "short_exposure", "holding")
+
+    def __init__(self, account: Account):
+        object.__setattr__(self, "_account", account)
+
+    @property
+    def cash(self) -> float:
+        return self._account.cash
+
+    @property
+    def start_cash(self) -> float:
+        return self._account.start_cash
+
+    def equity_values(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the (cash, value) recorded at each close so far."""
+        acc = self._account
+        return acc.eq_cash[: acc.eq_n].copy(), acc.eq_value[: acc.eq_n].copy()
+
+    def __getattr__(self, name: str):
+        if name in AccountView.READINGS:
+            return getattr(self._account, name)
+        raise AttributeError(f"the account a strategy sees is read-only, {name!r} is not one of its readings "
+                             f"(cash, start_cash, equity_values, {', '.join(AccountView.READINGS)}): orders change it")
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError("the account is read-only: cash and positions change only through orders "
+                             "(buy_shares, self.buy, ...)")
+
+    def __delattr__(self, name: str) -> None:
+        self.__setattr__(name, None)
