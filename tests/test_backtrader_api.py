@@ -156,6 +156,25 @@ def test_a_stop_limit_fills_at_its_stop_or_waits_as_a_limit_order(tmp_path):
     assert fills(run(tmp_path, plan))[1:] == [("01-08", "sell", 500, 10.75), ("01-09", "sell", 500, 10.8)]
 
 
+def test_limit_and_stop_fills_are_on_the_exchange_tick_that_does_not_worsen_the_order(tmp_path):
+    """Prices move in ticks of 0.01 CNY (SSE/SZSE 交易规则 3.3.x, 最小报价单位): a limit or stop between
+    two ticks fills on the tick that does not worsen it, and its fees are those of that price."""
+    from hypebt.market import rules as R
+
+    plan = [(0, "close", "buy", {"size": 1000, "exectype": "Limit", "price": 10.15845}),  # 01-03 low 10.1: 10.15
+            (1, "close", "sell", {"size": 500, "exectype": "Limit", "price": 10.8333}),  # 01-04 high 11.0: 10.84
+            (3, "close", "sell", {"size": 300, "exectype": "Stop", "price": 10.7049}),  # 01-08 low 10.6: 10.70
+            (3, "close", "sell", {"size": 200, "exectype": "StopLimit", "price": 10.7549, "plimit": 10.7021})]
+    res = run(tmp_path, plan)  # the stop-limit: stop 10.75, limit 10.71 (up for a sale): filled at its stop
+    assert fills(res) == [("01-03", "buy", 1000, 10.15), ("01-04", "sell", 500, 10.84),
+                          ("01-08", "sell", 300, 10.7), ("01-08", "sell", 200, 10.75)]
+    for f in res.fills.itertuples():
+        assert round(f.price, 2) == f.price
+        side = "buy" if f.side == "buy" else "sell"
+        assert (f.commission, f.stamp_duty, f.transfer_fee) == tuple(vars(R.fees(side, f.size, f.price, f.date)).values())
+    assert [e[4] for e in EVENTS if e[2] == "Completed"] == [10.15, 10.84, 10.7, 10.75]
+
+
 def test_one_cancels_other(tmp_path):
     res = run(tmp_path, [(0, "close", "buy", {"size": 1000, "exectype": "Limit", "price": 10.15, "tag": "a"}),
                          (0, "close", "buy", {"size": 1000, "exectype": "Limit", "price": 10.12, "tag": "b",
