@@ -175,6 +175,24 @@ def test_limit_and_stop_fills_are_on_the_exchange_tick_that_does_not_worsen_the_
     assert [e[4] for e in EVENTS if e[2] == "Completed"] == [10.15, 10.84, 10.7, 10.75]
 
 
+class ShortAndCover(Plan):
+    def notify_trade(self, trade):
+        TRADES.append((self.session(), trade.isclosed, round(trade.pnl, 2), round(trade.pnlcomm, 2),
+                       round(trade.commission, 2)))
+
+
+def test_a_shorts_pnlcomm_is_net_of_fees_and_borrow_interest_as_the_trade_ledger(tmp_path):
+    plan = [(0, "close", "sell", {"size": 1000}), (3, "close", "buy", {"size": 1000})]
+    res = run(tmp_path, plan, cls=ShortAndCover, margin=(A,))
+    trade = res.trades.iloc[0]
+    # shorted at the 01-03 open (10.2), covered at the 01-08 open (11.0): 800 lost, fees and 5 days of
+    # interest on 10,200 at 8 % (11.33) on top
+    assert (trade["direction"], trade["gross_pnl"], trade["borrow_fee"]) == ("short", -800.0, 11.33)
+    closed = [t for t in TRADES if t[1]]
+    assert closed == [(4, True, -800.0, round(trade["net_pnl"] - trade["distributions"], 2),
+                       round(trade["fees"] + trade["borrow_fee"], 2))]
+
+
 def test_one_cancels_other(tmp_path):
     res = run(tmp_path, [(0, "close", "buy", {"size": 1000, "exectype": "Limit", "price": 10.15, "tag": "a"}),
                          (0, "close", "buy", {"size": 1000, "exectype": "Limit", "price": 10.12, "tag": "b",

@@ -187,6 +187,11 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
         self._desk.new_session(self.days[session_no], session_no)
         self.release_market_orders()
 
+    def new_shares(self) -> dict[str, int]:
+        """Shares this session's corporate actions added (code -> signed shares: bonus and transfer
+        shares of a long, the shares a short owes more), booked into Backtrader's trades by the engine."""
+        return dict(self._account.new_shares)
+
     def next(self):
         """Backtrader's broker cycle of the session, after the strategy's open hook: price tickets
         against today's bar, the borrow interest, the open fills; then the positions are valued at
@@ -359,7 +364,8 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
     add_cash = _unsupported("broker.add_cash", "set cash in the spec (no deposits during a run)")
     set_fundmode = _unsupported("broker.set_fundmode", "returns come from the value at each close")
     set_shortcash = _unsupported("broker.set_shortcash", "short sales go through margin lending (融券) under [rules]")
-    set_int2pnl = _unsupported("broker.set_int2pnl", "borrow interest is in borrow.csv and each trade's borrow_fee")
+    set_int2pnl = _unsupported("broker.set_int2pnl", "borrow interest is always in a trade's pnlcomm (Backtrader's "
+                               "default int2pnl=True), in borrow.csv and each trade's borrow_fee")
     set_checksubmit = _unsupported("broker.set_checksubmit", "every order is checked by the A-share rules")
     set_eosbar = _unsupported("broker.set_eosbar", "daily bars: a Close order fills at a session's close")
     del _unsupported

@@ -26,6 +26,7 @@ import hashlib
 import inspect
 import math
 import re
+import types
 
 import backtrader as bt
 
@@ -55,6 +56,7 @@ BACKTRADER_SOURCES = {
     "MetaLineIterator.donew": "4832ef84faf0f64a",      # idem, names lazily
     "Analyzer._notify_fund": "825eae33b4eccd3f",       # AlignedStrategy.renotify_fund after at-close fills
     "OrderBase.__init__": "cb05e0f0f97837a3",          # bt_orders replaces the reference price it takes before the open
+    "Trade.update": "d73c9b6dafbc8ab2",                 # book_new_shares: bonus shares join the open trades
 }
 
 
@@ -63,7 +65,7 @@ def backtrader_sources() -> dict[str, str]:
     owners = {"Cerebro": bt.Cerebro, "Strategy": bt.Strategy, "LineBuffer": bt.linebuffer.LineBuffer,
               "LineSeries": bt.LineSeries, "AbstractDataBase": bt.feed.AbstractDataBase,
               "MetaStrategy": bt.strategy.MetaStrategy, "MetaLineIterator": bt.lineiterator.MetaLineIterator,
-              "Analyzer": bt.Analyzer, "OrderBase": bt.order.OrderBase}
+              "Analyzer": bt.Analyzer, "OrderBase": bt.order.OrderBase, "Trade": bt.trade.Trade}
     out = {}
     for name in BACKTRADER_SOURCES:
         owner, attr = name.split(".")
@@ -322,6 +324,7 @@ class AlignedCerebro(bt.Cerebro):
             position.idx += 1
             position.lencount += 1
             broker.begin_session(s)
+            book_new_shares(runstrats, broker.new_shares(), self.datasbyname)
             self._check_timers(runstrats, dt0, cheat=True)
             position.hidden = True  # before the open: today's close, high, low, volume are unknown
             try:
@@ -353,6 +356,28 @@ class AlignedCerebro(bt.Cerebro):
         if strat._lineiterators[bt.LineIterator.IndType] or strat.observers:  # they step every bar
             return None
         return strat
+
+
+def book_new_shares(runstrats, new: dict, feeds: dict) -> None:
+    """Bonus and transfer shares (送股/转增, :mod:`hypebt.market.corporate`) join each strategy's open
+    Backtrader trades of the code at no cost, as they joined the account's position (the same cost
+    over more shares): selling the whole position then closes the trade and ``notify_trade`` sees
+    it closed. Backtrader has no corporate actions; its trades are the strategy's ``_trades``."""
+    for code, n in new.items():
+        data = feeds.get(code)
+        for strat in runstrats if data is not None else ():
+            trades = [t[-1] for t in strat._trades.get(data, {}).values() if t and t[-1].isopen]
+            held = sum(t.size for t in trades)
+            if not held:
+                continue
+            left, comminfo = n, strat.broker.getcommissioninfo(data)
+            for i, trade in enumerate(trades):
+                part = left if i == len(trades) - 1 else n * trade.size // held
+                left -= part
+                trade.update(_NO_ORDER, part, 0.0, 0.0, 0.0, 0.0, comminfo)  # at price 0: the average falls
+
+
+_NO_ORDER = types.SimpleNamespace(p=types.SimpleNamespace(simulated=False))  # what Trade.update reads of an order
 
 
 def _default_sizer(sizer) -> bool:

@@ -275,8 +275,10 @@ class BacktraderOrders:
         comminfo = self.getcommissioninfo(order.data)
         price = row.price
         size = done.opened + done.closed
+        # a cover's commission carries the borrow interest of the lots it closed, as Backtrader's
+        # BackBroker adds credit interest to the closing commission (int2pnl): pnlcomm is net of it
         order.execute(self.arrays[ticket.code].columns["datetime"][self.session], size, price,
-                      done.closed, -done.closed * done.price_before, fee if done.closed else 0.0,
+                      done.closed, -done.closed * done.price_before, fee + done.borrow if done.closed else 0.0,
                       done.opened, done.opened * price, fee if done.opened else 0.0,
                       comminfo.p.margin, done.pnl, done.size, done.price)
         order.addcomminfo(comminfo)

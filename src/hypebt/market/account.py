@@ -77,7 +77,8 @@ class Holding:
 class Execution:
     """What one fill did to the position, in Backtrader's terms (``Order.execute``): shares
     ``opened`` and ``closed`` (signed), the average price before (``price_before``) and after
-    (``price``), the position after (``size``) and the profit of the closed part (``pnl``)."""
+    (``price``), the position after (``size``), the profit of the closed part (``pnl``) and, for a
+    cover, the borrow interest of the short lots it closed (``borrow``: their ledger rows' fees)."""
 
     opened: int
     closed: int
@@ -85,6 +86,7 @@ class Execution:
     size: int
     price: float
     pnl: float
+    borrow: float = 0.0
 
 
 @dataclass
@@ -141,6 +143,7 @@ class Account:
         self.eq_cash = np.empty(n_sessions)
         self.eq_value = np.empty(n_sessions)
         self.eq_n = 0
+        self.new_shares: dict[str, int] = {}  # code -> shares the corporate actions added this session
 
     # --- what is held -------------------------------------------------------------------------
     def shares(self, code: str) -> int:
@@ -185,6 +188,7 @@ class Account:
         """Before a session: the corporate actions whose ex-date (or pay date) has come, then buys that
         have become sellable leave the T+1 lists."""
         step = self.distributions.start_session(day, {code: rec.shares for code, rec in self.records.items()})
+        self.new_shares = dict(step.new_shares)
         if step:
             self._distribute(step, day)
         for rec in self.records.values():
@@ -288,8 +292,10 @@ class Account:
             pnl = 0.0
             rec.price = price if held == 0 else (rec.price * held + signed * price) / new
         rec.shares = new
+        rows = len(self.credit.rows)
         self._book(rec, side, size, price, fees, day, session_no)
-        return Execution(opened, closed, before, new, rec.price, pnl)
+        borrow = sum(r["fee"] for r in self.credit.rows[rows:])  # the lots a cover closed
+        return Execution(opened, closed, before, new, rec.price, pnl, borrow)
 
     def _book(self, rec: Record, side: str, size: int, price: float, fees: R.Fees, day: date,
               session_no: int) -> None:
