@@ -55,6 +55,39 @@ BACKTRADER_SOURCES = {
     "MetaLineIterator.donew": "4832ef84faf0f64a",      # idem, names lazily
     "Analyzer._notify_fund": "825eae33b4eccd3f",       # AlignedStrategy.renotify_fund after at-close fills
     "OrderBase.__init__": "cb05e0f0f97837a3",          # bt_orders replaces the reference price it takes before the open
+    "Cerebro._check_timers": "b6fd7188f04c9be2",       # called per session, as Cerebro._runonce does
+    "Cerebro._next_writers": "7843b9613463c87b",       # idem
+    "Strategy._once": "95cbfefb2044f10c",              # (LineIterator's) AlignedCerebro._runonce precomputes indicators with it
+    "Cerebro.run": "b472da75a449bf85",                 # sets _event_stop, read by the loop
+    "Cerebro.runstop": "b0f38274131f9922",             # idem
+    "Cerebro.runstrategies": "5262414a37ff78f0",       # sets _timers, _timerscheat, _oldsync read by the loop
+    "Cerebro.adddata": "a9aeba11c3704686",             # sets the feed's _name (dnames)
+    "Strategy._start": "c65d6510bcf192b9",             # sets _minperstatus, which the warm-up sets after its bars
+    "Strategy._notify": "3bc7cf6a81a3073b",            # empties _orderspending/_tradespending (notifications_pending)
+    "AutoInfoClass._derive": "71470e3d55f904ad",       # sets _getpairs, read by strategy_params and declarations
+    "AutoInfoClass._getitems": "70419c7982f4c329",     # strategy_params
+    "MetaStrategy.dopreinit": "dd7d2e8511a8018b",      # sets _orderspending/_tradespending (notifications_pending)
+    "MetaLineIterator.dopreinit": "eed45ed1de8f7a0c",  # sets an indicator's _clock (the warm-up steps by it)
+    "Lines._derive": "cdb5ca0bbbc30064",               # sets _getlines, read by declarations
+}
+
+# Backtrader's private data attributes the adapter reads or sets, each with the functions of
+# BACKTRADER_SOURCES that define its meaning (set it, or read it as the adapter relies on).
+BACKTRADER_PRIVATE_DATA = {
+    "_event_stop": ("Cerebro.run", "Cerebro.runstop"),
+    "_timers": ("Cerebro.runstrategies",),
+    "_timerscheat": ("Cerebro.runstrategies",),
+    "_oldsync": ("Cerebro.runstrategies",),
+    "_name": ("Cerebro.adddata",),
+    "_minperstatus": ("Strategy._start", "Strategy._getminperstatus"),
+    "_orderspending": ("MetaStrategy.dopreinit", "Strategy._notify", "Strategy._addnotification"),
+    "_tradespending": ("MetaStrategy.dopreinit", "Strategy._notify"),
+    "_lineiterators": ("MetaLineIterator.donew",),
+    "_clock": ("MetaLineIterator.dopreinit",),
+    "_idx": ("LineBuffer.get_idx", "LineBuffer.set_idx"),
+    "_getpairs": ("AutoInfoClass._derive",),
+    "_getitems": ("AutoInfoClass._getitems",),
+    "_getlines": ("Lines._derive",),
 }
 
 
@@ -63,11 +96,13 @@ def backtrader_sources() -> dict[str, str]:
     owners = {"Cerebro": bt.Cerebro, "Strategy": bt.Strategy, "LineBuffer": bt.linebuffer.LineBuffer,
               "LineSeries": bt.LineSeries, "AbstractDataBase": bt.feed.AbstractDataBase,
               "MetaStrategy": bt.strategy.MetaStrategy, "MetaLineIterator": bt.lineiterator.MetaLineIterator,
-              "Analyzer": bt.Analyzer, "OrderBase": bt.order.OrderBase}
+              "Analyzer": bt.Analyzer, "OrderBase": bt.order.OrderBase, "LineIterator": bt.LineIterator,
+              "AutoInfoClass": bt.metabase.AutoInfoClass, "Lines": bt.lineseries.Lines}
     out = {}
     for name in BACKTRADER_SOURCES:
         owner, attr = name.split(".")
-        text = inspect.getsource(vars(owners[owner])[attr])
+        # through the class's MRO: "Strategy._once" is the LineIterator._once a strategy runs
+        text = inspect.getsource(getattr(owners[owner], attr))
         out[name] = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     return out
 
