@@ -295,11 +295,11 @@ def test_backtrader_privates_live_in_the_adapter():
 def test_the_backtrader_we_override_is_the_one_we_read():
     """Every Backtrader function the adapter (or the ArrayFeed) overrides, copies or calls privately
     has the source it was written against; a Backtrader upgrade fails here until it is read again."""
-    from hypebt.engine.bt_adapter import BACKTRADER_SOURCES, backtrader_sources
+    from hypebt.engine.bt_pins import BACKTRADER_SOURCES, backtrader_sources
 
     changed = sorted(k for k, v in backtrader_sources().items() if BACKTRADER_SOURCES[k] != v)
     assert not changed, ("the installed Backtrader's source changed for " + ", ".join(changed)
-                         + ": read it, adapt hypebt.engine.bt_adapter, then update BACKTRADER_SOURCES")
+                         + ": read it, adapt hypebt.engine.bt_adapter, then update hypebt.engine.bt_pins")
     assert backtrader.__version__ == "1.9.78.123"
 
 
@@ -308,7 +308,7 @@ def test_every_backtrader_override_is_hashed():
     import inspect
 
     from hypebt.engine import bt_adapter as A
-    from hypebt.engine.bt_adapter import BACKTRADER_SOURCES
+    from hypebt.engine.bt_pins import BACKTRADER_SOURCES
     from hypebt.market.feed import ArrayFeed
 
     overridden = set()
@@ -344,7 +344,7 @@ def test_every_backtrader_private_used_is_hashed():
     """Every private Backtrader method the engine calls (``Cerebro._check_timers``, ``Strategy._once``,
     ...) is in ``BACKTRADER_SOURCES``; every private data attribute it reads or sets names the
     Backtrader functions of that list that give it its meaning, and they do mention it."""
-    from hypebt.engine.bt_adapter import BACKTRADER_PRIVATE_DATA, BACKTRADER_SOURCES
+    from hypebt.engine.bt_pins import BACKTRADER_PRIVATE_DATA, BACKTRADER_SOURCES
 
     used = _bt_privates_used(read_package(), _bt_private_names())
     assert {"_check_timers", "_next_writers", "_once", "_oncepost", "_event_stop"} <= set(used)
@@ -370,7 +370,7 @@ def _bt_source(owner: str, attr: str) -> str:
 
 def test_the_hash_guard_fails_when_a_source_differs(monkeypatch):
     """The guard above really compares: an expected hash that is not the installed one is reported."""
-    from hypebt.engine import bt_adapter
+    from hypebt.engine import bt_pins as bt_adapter
 
     for key in ("Cerebro._check_timers", "Strategy._once"):
         changed = dict(bt_adapter.BACKTRADER_SOURCES, **{key: "0" * 16})
