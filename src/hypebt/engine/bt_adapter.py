@@ -28,6 +28,7 @@ import re
 import backtrader as bt
 
 from hypebt.core.errors import LookAheadError
+from hypebt.engine.line_values import KnownValues, copy_values, forward_refusal, is_ahead, values_refusal
 from hypebt.engine.bt_pins import BACKTRADER_PRIVATE_DATA, BACKTRADER_SOURCES, backtrader_sources  # noqa: F401
 from hypebt.market.feed import ArrayFeed
 
@@ -40,10 +41,11 @@ class _Position:
     """The bar position shared by every line of every aligned feed; ``hidden``: before the open,
     when today's close, high, low and volume are not known."""
 
-    __slots__ = ("idx", "lencount", "hidden", "trusted")
+    __slots__ = ("idx", "lencount", "hidden", "trusted", "bulk")
 
     def __init__(self):
         self.idx, self.lencount, self.hidden, self.trusted = -1, 0, False, False
+        self.bulk = False  # Backtrader's precomputation of indicators (runonce) reads whole arrays
 
 
 def _date(position: _Position, stamps) -> str:
@@ -54,7 +56,29 @@ def _date(position: _Position, stamps) -> str:
 class _AlignedLine(bt.linebuffer.LineBuffer):
     """A feed line whose index is the shared :class:`_Position` (advancing every feed by a bar is
     one step), and whose reads stop at what is known: a later bar, today's close (high, low,
-    volume) before the open, or a bar before the first raise instead of returning a value."""
+    volume) before the open, or a bar before the first raise instead of returning a value; its
+    ``array`` holds the known values only, and a line ahead (``close(1)``) is refused when made."""
+
+    @property
+    def array(self):  # the whole buffer only for Backtrader's precomputation (and today_readable)
+        pos = self._position
+        return self._raw if pos.bulk or pos.trusted else KnownValues(self._raw, self._known, self._refusal_at)
+
+    def _known(self) -> int:  # before the open, today's close (high, low, volume) is not known
+        pos = self._position
+        return pos.idx + (0 if pos.hidden and self._late else 1)
+
+    def _refusal_at(self, i) -> Exception:
+        return self._refusal(i - self._position.idx)
+
+    @array.setter
+    def array(self, value):
+        self._raw = value
+
+    def __call__(self, ago=None):
+        if is_ahead(ago):
+            raise forward_refusal(f"{self._code}.{self._field}", ago)
+        return super().__call__(ago)
 
     @property
     def _idx(self):  # LineBuffer's private index, redirected to the shared position
@@ -77,14 +101,14 @@ class _AlignedLine(bt.linebuffer.LineBuffer):
         i = pos.idx + ago
         if (ago > 0 or i < 0 or (ago == 0 and pos.hidden and self._late)) and not pos.trusted:
             raise self._refusal(ago)
-        return self.array[i]
+        return self._raw[i]
 
     def get(self, ago=0, size=1):
         pos = self._position
         if (ago > 0 or pos.idx < 0 or (ago == 0 and pos.hidden and self._late)) and not pos.trusted:
             raise self._refusal(ago)
         end = pos.idx + ago + 1
-        return self.array[max(end - size, 0):end]
+        return copy_values(self._raw[max(end - size, 0):end])
 
     def _refusal(self, ago) -> Exception:
         pos, name = self._position, self._field
@@ -113,22 +137,54 @@ class _IndicatorLine(bt.linebuffer.LineBuffer):
             raise LookAheadError(
                 f"an indicator read [{ago}] {'a later bar' if ago > 0 else 'before its first value'}: its values "
                 "are computed over the whole data before the run; use [0] for the latest known, [-1] before it")
-        return self.array[i]
+        return self._raw[i]
 
     def get(self, ago=0, size=1):
         if ago > 0:
             raise LookAheadError(f"an indicator's get(ago={ago}) reads later bars; use ago <= 0")
         end = self.idx + ago + 1
-        return self.array[max(end - size, 0):end]
+        return copy_values(self._raw[max(end - size, 0):end])
 
 
 def _guard_indicators(owner) -> None:
-    """Swap the lines of ``owner``'s indicators (and theirs) to :class:`_IndicatorLine`."""
+    """Swap the lines of ``owner``'s indicators (and theirs) to :class:`_IndicatorLine`; every line of
+    theirs (operations and delays too: ``close - open``, ``close(-1)``) hands out only its known
+    values as ``array`` (:class:`hypebt.engine.line_values.KnownValues`)."""
     for ind in getattr(owner, "_lineiterators", {}).get(bt.LineIterator.IndType, ()):
         for line in ind.lines:
             if type(line) is bt.linebuffer.LineBuffer:
                 line.__class__ = _IndicatorLine
+            raw = line.__dict__.get("array")
+            if isinstance(raw, array.array):
+                line._raw, line.array = raw, KnownValues(raw, _count(line), _refusal(line))
         _guard_indicators(ind)
+
+
+def _count(line):
+    return lambda: line.idx + 1
+
+
+def _refusal(line):
+    return lambda i: values_refusal(line.idx + 1, i)
+
+
+def _refuse_forward_lines(owner, where: str = "") -> None:
+    """A line ahead (``close(1)``, ``sma(1)``) among ``owner``'s indicators (and theirs) is refused
+    before Backtrader computes it: its values are later bars. (Made on a feed's line, or in a
+    hypebt strategy, it was refused when made, naming the line of code.)"""
+    for ind in getattr(owner, "_lineiterators", {}).get(bt.LineIterator.IndType, ()):
+        if isinstance(ind, bt.linebuffer.LineActions) and is_ahead(getattr(ind, "ago", None)):
+            raise forward_refusal(f"{_made_in(owner)}: a line of {type(ind.a).__name__}", ind.ago)
+        _refuse_forward_lines(ind)
+
+
+def _made_in(owner) -> str:
+    """``file:line in Class.__init__`` where ``owner``'s lines are built."""
+    init = type(owner).__init__
+    code = getattr(init, "__code__", None)
+    if code is None:
+        return type(owner).__name__
+    return f"{code.co_filename}:{code.co_firstlineno} in {type(owner).__name__}.__init__"
 
 
 def share_index(feeds) -> _Position:
@@ -178,7 +234,8 @@ class AlignedArrayFeed(ArrayFeed):
             if type(line) is not bt.linebuffer.LineBuffer or len(line.array) != self._n:
                 raise RuntimeError("AlignedArrayFeed: its lines must be freshly preloaded to share an index")
             line.__class__ = _AlignedLine  # one shared index, guarded reads (see _AlignedLine)
-            line._position, line._field, line._code = position, name, self.p.arrays.code
+            line._raw = line.__dict__.pop("array")
+            line._position, line._field, line._code = position, name, self.code
             line._late, line._stamps = name in LATE_LINES, self._stamps
         self._aligned = position
 
@@ -190,7 +247,13 @@ class AlignedArrayFeed(ArrayFeed):
         for line in self.lines:
             line.__class__ = bt.linebuffer.LineBuffer
             line._idx, line.lencount = position.idx, position.lencount
+            line.__dict__["array"] = line.__dict__.pop("_raw")
         self.__dict__.pop("_hypebt_position", None)
+
+    def __call__(self, ago=None, line=-1):  # data(1): a line ahead, refused when made
+        if is_ahead(ago):
+            raise forward_refusal(f"{self.code}", ago)
+        return super().__call__(ago, line)
 
     def advance_peek(self):
         i = self._aligned.idx + 1 if "_aligned" in self.__dict__ else self.lines.datetime.idx + 1
@@ -222,14 +285,19 @@ class AlignedCerebro(bt.Cerebro):
     hypebt_keep_aligned = False
 
     def _runonce(self, runstrats):  # replaces the per-bar scan of every feed's next timestamp
-        for strat in runstrats:
-            strat._once()  # Backtrader's own precomputation of indicators, as in Cerebro._runonce
-            strat.reset()
-            _guard_indicators(strat)  # their values are all computed now: later ones must not be read
         datas = self.datas
         position = datas[0].__dict__.get("_aligned")
         if position is None or any(d.__dict__.get("_aligned") is not position for d in datas):
             raise RuntimeError("AlignedCerebro needs AlignedArrayFeeds sharing one index (share_index)")
+        for strat in runstrats:
+            _refuse_forward_lines(strat)
+            position.bulk = True
+            try:
+                strat._once()  # Backtrader's own precomputation of indicators, as in Cerebro._runonce
+            finally:
+                position.bulk = False
+            strat.reset()
+            _guard_indicators(strat)  # their values are all computed now: later ones must not be read
         try:
             self._aligned_loop(runstrats, datas[0]._stamps, position)
             # the end of the data (or a strategy's cerebro.runstop()): the run is finished before
@@ -370,6 +438,11 @@ class AlignedStrategy(bt.Strategy, metaclass=_LazyDataNames):
                 setattr(self, name, value)  # as Backtrader would have
                 return value
         return super().__getattr__(name)
+
+    def addindicator(self, indicator):  # a line ahead (sma(1)) made in __init__: refused there, naming the line
+        if isinstance(indicator, bt.linebuffer.LineActions) and is_ahead(getattr(indicator, "ago", None)):
+            raise forward_refusal(f"a line of {type(indicator.a).__name__}", indicator.ago)
+        super().addindicator(indicator)
 
     def _getminperstatus(self):  # Backtrader's minimum-period scan of every feed, skipped when it cannot matter
         # Every feed delivers every session, so without indicators each bar is a

@@ -52,6 +52,13 @@ BACKTRADER_SOURCES = {
     "AutoInfoClass._getitems": "70419c7982f4c329",     # strategy_params
     "MetaStrategy.dopreinit": "dd7d2e8511a8018b",      # sets _orderspending/_tradespending (notifications_pending)
     "MetaLineIterator.dopreinit": "eed45ed1de8f7a0c",  # sets an indicator's _clock (the warm-up steps by it)
+    "LineBuffer.__call__": "eb455bd27a5ca498",  # _AlignedLine: a line ahead of a feed's line (close(1)) is refused when made
+    "LineSeries.__call__": "afd2ea6666cc5fe6",  # AlignedArrayFeed: idem, data(1)
+    "LineIterator.addindicator": "622d0bd73e2e458c",  # AlignedStrategy: idem, any line ahead a hypebt strategy makes
+    "linebuffer.LineDelay": "ef5c22774725b7ad",  # a positive ago makes a _LineForward (ago, a): what the refusals look for
+    "LineBuffer.getzeroval": "4ab85ab6601a5c81",  # reads self.array: the known values only (line_values.KnownValues)
+    "LineBuffer.getzero": "be3b31643c4247f0",  # idem
+    "LineBuffer.reset": "f6a74a6861b4a2f4",  # sets self.array: _AlignedLine's array property keeps it as _raw
     "Lines._derive": "cdb5ca0bbbc30064",               # sets _getlines, read by declarations
 }
 
@@ -81,7 +88,8 @@ def backtrader_sources() -> dict[str, str]:
               "LineSeries": bt.LineSeries, "AbstractDataBase": bt.feed.AbstractDataBase,
               "MetaStrategy": bt.strategy.MetaStrategy, "MetaLineIterator": bt.lineiterator.MetaLineIterator,
               "Analyzer": bt.Analyzer, "OrderBase": bt.order.OrderBase, "LineIterator": bt.LineIterator,
-              "AutoInfoClass": bt.metabase.AutoInfoClass, "Lines": bt.lineseries.Lines}
+              "AutoInfoClass": bt.metabase.AutoInfoClass, "Lines": bt.lineseries.Lines,
+              "linebuffer": bt.linebuffer}
     out = {}
     for name in BACKTRADER_SOURCES:
         owner, attr = name.split(".")
