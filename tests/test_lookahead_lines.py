@@ -202,6 +202,11 @@ def test_raw_reads_past_the_known_values_raise(tmp_path, hook, read, words):
     assert words in str(info.value)
 
 
+def test_buflen_is_still_the_number_of_sessions(tmp_path):  # "len(data) == data.buflen()": the last bar
+    run(tmp_path, _probe(("close", lambda s: SEEN.append((s.data.buflen(), len(s.data))))))
+    assert SEEN == [(len(ROWS), 3)]
+
+
 def test_a_slice_of_the_buffer_is_a_copy_that_stops_at_the_known_values(tmp_path):
     run(tmp_path, _probe(("close", lambda s: SEEN.append((
         list(s.data.close.array[:]), s.data.close.get(size=10), s.sma.lines.sma.get(size=10))))))

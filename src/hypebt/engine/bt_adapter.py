@@ -64,6 +64,9 @@ class _AlignedLine(bt.linebuffer.LineBuffer):
         pos = self._position
         return self._raw if pos.bulk or pos.trusted else KnownValues(self._raw, self._known, self._refusal_at)
 
+    def buflen(self):  # the number of sessions (the calendar is known), not of values known
+        return len(self._raw) - self.extension
+
     def _known(self) -> int:  # before the open, today's close (high, low, volume) is not known
         pos = self._position
         return pos.idx + (0 if pos.hidden and self._late else 1)

@@ -58,6 +58,7 @@ BACKTRADER_SOURCES = {
     "linebuffer.LineDelay": "ef5c22774725b7ad",  # a positive ago makes a _LineForward (ago, a): what the refusals look for
     "LineBuffer.getzeroval": "4ab85ab6601a5c81",  # reads self.array: the known values only (line_values.KnownValues)
     "LineBuffer.getzero": "be3b31643c4247f0",  # idem
+    "LineBuffer.buflen": "2f415f37a3522eda",  # _AlignedLine: len(self.array) would be the known values only
     "LineBuffer.reset": "f6a74a6861b4a2f4",  # sets self.array: _AlignedLine's array property keeps it as _raw
     "Lines._derive": "cdb5ca0bbbc30064",               # sets _getlines, read by declarations
 }
