@@ -33,18 +33,22 @@ at the close), the strategy's close hook, :meth:`close_session` (cash and value 
 from __future__ import annotations
 
 import collections
+import types
 
 import backtrader as bt
 
+from hypebt.engine.bt_adapter import open_trades
 from hypebt.engine.bt_orders import BacktraderOrders
 from hypebt.engine.resting import RestingBook, Ticket
 from hypebt.market import rules as R
 from hypebt.market import triggers as T
 from hypebt.market.account import Account, AccountView
+from hypebt.market.broker import BoardLotSizer
 from hypebt.market.distributions import Distributions
 from hypebt.market.orders import OrderDesk
 from hypebt.market.reconcile import reconcile
 
+_NO_ORDER = types.SimpleNamespace(p=types.SimpleNamespace(simulated=False))  # what Trade.update reads of an order
 TRADE_SIDE = {"buy": "buy", "cover": "buy", "sell": "sell", "short": "sell"}
 FEE_MEMO = 200_000  # fees kept per prepared data (~0.3 KiB each); beyond, each run keeps its own
 
@@ -80,6 +84,8 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
     def __init__(self):
         super().__init__()
         self.notifs = collections.deque()
+        # The run's whole arrays (later sessions too): private, not a parameter a strategy can read.
+        self._all_arrays, self.p.arrays = self.p.arrays, None
         self.start_run()
 
     def start(self):
@@ -91,7 +97,7 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
 
     def start_run(self) -> None:
         p = self.p
-        arrays = p.arrays or {}
+        arrays = self._all_arrays or {}
         rules = p.rules or R.DEFAULT
         self.days = list(p.days or [])
         self.startingcash = float(p.cash)
@@ -105,7 +111,7 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
         first = next(iter(arrays.values()), None)
         self._session_at = {} if first is None else {float(t): i for i, t in enumerate(first.columns["datetime"])}
         self.book = RestingBook()
-        self.rules, self.arrays = rules, arrays
+        self.rules, self._arrays = rules, arrays
         self.session, self.phase, self.last_closed = -1, "setup", -1
         self.row_listeners: list = []  # hypebt strategies' on_order (row, ticket)
         self.ticket_now: Ticket | None = None  # the ticket whose order the desk is recording
@@ -113,6 +119,7 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
         self.notifs.clear()
         self.start_orders()
         self.fresh = True  # nothing happened on them yet
+        self.sized = False  # the strategies' default sizer not looked at yet (_catch_up_strategies)
 
     # --- what Backtrader and the strategies read (all from the account) ----------------------------
     @property
@@ -152,9 +159,9 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
 
     def code_of(self, data) -> str:
         """The stock code of a feed (feeds are named by their code)."""
-        arrays = getattr(getattr(data, "p", None), "arrays", None)
-        if arrays is not None:
-            return arrays.code
+        code = getattr(data, "code", None)  # hypebt's feeds (ArrayFeed.code)
+        if isinstance(code, str):
+            return code
         names = self.__dict__.setdefault("_names", {})
         if id(data) not in names:
             names.update({id(d): name for name, d in self.cerebro.datasbyname.items()})
@@ -185,12 +192,29 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
         self.session, self.phase = session_no, "open"
         self._account.mark = session_no - 1
         self._desk.new_session(self.days[session_no], session_no)
+        self._catch_up_strategies()
         self.release_market_orders()
 
-    def new_shares(self) -> dict[str, int]:
-        """Shares this session's corporate actions added (code -> signed shares: bonus and transfer
-        shares of a long, the shares a short owes more), booked into Backtrader's trades by the engine."""
-        return dict(self._account.new_shares)
+    def _catch_up_strategies(self) -> None:
+        """What Backtrader's strategies cannot know of the A-share market: from the first session,
+        their sizer is one board lot where it is still Backtrader's one-share default (Cerebro.addsizer
+        would replace a sizer set in ``__init__``); bonus and transfer shares (送股/转增) of the session
+        join their open trades of the code at no cost, as they joined the account's position (the
+        same cost over more shares), so selling the whole position closes the trade."""
+        strats = getattr(self.cerebro, "runningstrats", ())
+        if not self.sized:
+            self.sized = True
+            for strat in strats:
+                strat.setsizer(BoardLotSizer.instead_of(strat.getsizer(), self.rules))
+        for code, n in self._account.new_shares.items():
+            data = self.cerebro.datasbyname.get(code)
+            for strat in strats if data is not None else ():
+                trades = open_trades(strat, data)
+                held, left = sum(t.size for t in trades), n
+                for i, trade in enumerate(trades):  # shared by size
+                    part = left if i == len(trades) - 1 else n * trade.size // held
+                    left -= part
+                    trade.update(_NO_ORDER, part, 0.0, 0.0, 0.0, 0.0, self.getcommissioninfo(data))
 
     def next(self):
         """Backtrader's broker cycle of the session, after the strategy's open hook: price tickets
@@ -289,13 +313,13 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
                             ticket.price, ticket.at, "good_for", ticket.note, status="expired")
 
     def bar(self, code: str, s: int) -> R.Bar:
-        c = self.arrays[code].columns
+        c = self._arrays[code].columns
         return R.Bar(float(c["open"][s]), float(c["high"][s]), float(c["low"][s]), float(c["close"][s]))
 
     def _try_ticket(self, ticket: Ticket, s: int) -> None:
         """A hypebt limit or stop ticket on session ``s``."""
         code = ticket.code
-        if self.arrays[code].columns["suspended"][s]:
+        if self._arrays[code].columns["suspended"][s]:
             return  # waits: nothing trades today
         terms = T.Terms(ticket.kind, ticket.price)
         _, raw, _ = T.reach(terms, TRADE_SIDE[ticket.side], self.bar(code, s), self.rules.tick)

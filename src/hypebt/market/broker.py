@@ -68,6 +68,13 @@ class BoardLotSizer(bt.Sizer):
     def _getsizing(self, comminfo, cash, data, isbuy):
         return self.p.stake * R.board_lot(comminfo.p.code, self.p.rules or R.DEFAULT)
 
+    @classmethod
+    def instead_of(cls, sizer, rules: R.Rules | None = None) -> bt.Sizer:
+        """The sizer a strategy uses: its own, or one board lot in place of Backtrader's untouched
+        default (``FixedSize``, one share, never a valid A-share buy)."""
+        default = type(sizer) is bt.sizers.FixedSize and sizer.p.stake == 1 and sizer.p.tranches == 1
+        return cls(rules=rules) if default else sizer
+
 
 class LotSizer:
     """Shares for a cash amount, rounded down to what the board allows (:func:`hypebt.market.rules.buy_size`).
