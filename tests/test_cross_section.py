@@ -169,7 +169,8 @@ def test_a_whole_market_sweep_shares_the_prepared_market_and_equals_single_runs(
     back = pickle.loads(blob)
     j = back.panel.index["600519"]
     assert np.shares_memory(back.arrays["600519"].columns["close"], back.panel.columns["close"])
-    assert np.array_equal(back.history["600519"].columns["close"], back.panel.columns["close"][j, :len(back.history["600519"].sessions)])
+    assert np.array_equal(back.history["600519"].columns["close"], back.panel.columns["close"][j, :len(back.history["600519"].sessions)],
+                          equal_nan=True)  # (warm-up sessions before the data: no price)
     combos = [{"lookback": 10, "top_n": 20}, {"lookback": 20, "top_n": 10}]
     plan = sweep.Plan(axes={"lookback": [10, 20], "top_n": [20, 10]}, combos=combos, grid_size=2, method="grid")
     sweep.execute(prep, plan, tmp_path / "sweep", workers=2, progress=False)
@@ -206,3 +207,32 @@ def test_bars_of_many_codes_are_each_codes_bar(tmp_path):
     assert SEEN[1] == ("refused", True)
     assert SEEN[2] == ("last", [10.6, 5.3], [10.6, 5.3], "2024-01-03")
     assert SEEN[3] == ("members", ["600000", "000001", "300001"], [11.2, 5.6, 21.0], [False, False, False])
+
+
+def test_nothing_of_a_stock_is_known_before_its_first_bar(tmp_path):
+    """300001 lists on 01-05 at an open of 20.0: before that, every reader shows no price (NaN), not
+    its future first open (a ranking over self.universe must not learn a listing's price early)."""
+
+    class Probe(Strategy):
+        def __init__(self):
+            super().__init__()
+            self.sma = self.I(lambda s: s.rolling(1).mean(), "300001", field="open")
+
+        def on_open(self, day):
+            if self.session_no == 1:  # 01-03, two sessions before 300001's first bar
+                seen = {
+                    "history many": self.history(["600000", "300001"], "open", 2, array=True)[:, 1].tolist(),
+                    "history one": self.history("300001", "close", 1).tolist(),
+                    "cross_section": self.cross_section("open", 2, codes=["300001"]).values[:, 0].tolist(),
+                    "bars": self.bars(["300001"]).open.tolist(),
+                    "bar": [self.bar("300001").open, self.bar("300001", 1).close],
+                    "indicator": [self.sma[0]],
+                    "arrays": self.ctx.arrays["300001"].columns["open"].tolist(),
+                }
+                SEEN.append({k: [x for x in v if x == x] for k, v in seen.items()})  # the non-NaN values
+            if self.session_no == 3:  # 01-05, its first bar: its open is known before the open
+                SEEN.append(self.bars(["300001"]).open.tolist())
+
+    run(tmp_path, Probe)
+    assert SEEN[0] == {k: [] for k in SEEN[0]}, SEEN[0]
+    assert SEEN[1] == [20.0]
