@@ -230,9 +230,13 @@ def test_nothing_of_a_stock_is_known_before_its_first_bar(tmp_path):
                     "arrays": self.ctx.arrays["300001"].columns["open"].tolist(),
                 }
                 SEEN.append({k: [x for x in v if x == x] for k, v in seen.items()})  # the non-NaN values
+                self.buy_value("300001", 100_000)  # no price to size it at: 0 shares, refused (suspended)
+                self.order_target_weights({"300001": 0.1})  # nothing to do
             if self.session_no == 3:  # 01-05, its first bar: its open is known before the open
                 SEEN.append(self.bars(["300001"]).open.tolist())
 
-    run(tmp_path, Probe)
+    _, res = run(tmp_path, Probe)
     assert SEEN[0] == {k: [] for k in SEEN[0]}, SEEN[0]
     assert SEEN[1] == [20.0]
+    # (sized at its future first open, the refused order's size would have told it too)
+    assert res.orders[["code", "size", "reason"]].values.tolist() == [["300001", 0, "suspended"]]

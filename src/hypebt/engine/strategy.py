@@ -36,6 +36,8 @@ Every order goes through the A-share checks in :mod:`hypebt.market.orders`.
 
 from __future__ import annotations
 
+import math
+
 import datetime as dt
 import importlib.util
 import inspect
@@ -299,12 +301,14 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         return not self._arrays[code].columns["suspended"][self.session_no]
 
     def _sizing_price(self, code: str, at: str) -> float:
-        """The price an order is sized at: what is known when it is placed."""
+        """The price an order is sized at: what is known when it is placed (before a stock's first
+        bar no price is: infinite, so the order is 0 shares, refused as suspended)."""
         c = self._arrays[code].columns
         i = self.session_no
         if at == "limit" and c["limit_up"][i] == c["limit_up"][i]:
             return float(min(c["open"][i], c["limit_up"][i]))  # it fills at the open or at the limit
-        return float(c["close"][i] if self._phase == "close" else c["open"][i])
+        price = float(c["close"][i] if self._phase == "close" else c["open"][i])
+        return price if price == price else math.inf
 
     # --- orders --------------------------------------------------------------------------------
     def _deferred_to(self, at: str) -> str | None:
