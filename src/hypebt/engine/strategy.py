@@ -36,8 +36,6 @@ Every order goes through the A-share checks in :mod:`hypebt.market.orders`.
 
 from __future__ import annotations
 
-import math
-
 import datetime as dt
 import importlib.util
 import inspect
@@ -301,14 +299,12 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         return not self._arrays[code].columns["suspended"][self.session_no]
 
     def _sizing_price(self, code: str, at: str) -> float:
-        """The price an order is sized at: what is known when it is placed (before a stock's first
-        bar no price is: infinite, so the order is 0 shares, refused as suspended)."""
+        """The price an order is sized at: what is known when it is placed (none before a stock's first bar: inf)."""
         c = self._arrays[code].columns
         i = self.session_no
         if at == "limit" and c["limit_up"][i] == c["limit_up"][i]:
             return float(min(c["open"][i], c["limit_up"][i]))  # it fills at the open or at the limit
-        price = float(c["close"][i] if self._phase == "close" else c["open"][i])
-        return price if price == price else math.inf
+        return float(np.nan_to_num(c["close"][i] if self._phase == "close" else c["open"][i], nan=np.inf))  # inf: 0 shares
 
     # --- orders --------------------------------------------------------------------------------
     def _deferred_to(self, at: str) -> str | None:
