@@ -194,7 +194,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
         present = tuple(c for c in present if first[c] <= sessions[-1])
     bench = P.benchmark_returns(store, spec, sessions)
     events, outside = _events(spec, workspace, cal, sessions, where, notes)
-    st = set(spec.st_codes) | ({c for c, n in names.items() if R.is_st(n)} if codes is not None else set())
+    st = set(spec.st_codes)  # (not the universe's names: a later snapshot says nothing of who was ST then)
     panel, at, lead = build_market(bars, present, cal, sessions, spec.warmup, pd.Timestamp(manifest["first_date"]),
                                    st, rules, store)
     spans = EU.spans(bars) if boards is not None else {}  # each code's first and last bar (missing-bar reasons)

@@ -130,7 +130,7 @@ def build(bars: pd.DataFrame, sessions: pd.DatetimeIndex, *, first_store_date, c
     count for the new-listing sessions and the first session's previous close. ``first_store_date``:
     a code whose first bar is on or before it traded before the data began (seasoned: no new-listing
     exemption, and its first ``pct_change`` gives its previous close). ``st_static``: codes taken as
-    ST where nothing dated says otherwise (names snapshot, spec ``st_codes``); ``st_history`` and
+    ST where nothing dated says otherwise (the spec's ``st_codes``); ``st_history`` and
     ``st_covered_to``: the dated list (:func:`hypebt.market.status.st_matrix`).
 
     Codes are independent of each other: they are computed :data:`BLOCK` at a time into the
