@@ -209,9 +209,9 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     if codes is None or spec.exclude:
         notes.append(_members_note(spec, present))
     if "st" in spec.exclude and reference.as_of(store, "st_history") is None:
-        notes.append(N_("exclude st: without a dated st_history (hypebt data reference) ST is inferred from main-board bars "
-                        "only; a ChiNext, STAR or Beijing stock (the same limits either way) is excluded as ST only if "
-                        "listed in st_codes"))
+        notes.append(N_("exclude st: without a dated st_history (hypebt data reference) ST is inferred from main-board "
+                        "bars only; a ChiNext, STAR or Beijing stock (the same limits either way) is excluded as ST "
+                        "only if listed in st_codes"))
     eligible = _eligible(spec, workspace, notes, store)
     manifests = {name: store.manifest(name) for name in (dataset, "index", *(["concept_boards"] if boards else []))
                  if store.manifest(name)}
