@@ -96,11 +96,11 @@ def test_600519_equity_against_the_adjusted_buy_and_hold(moutai_bh, raw_store):
     # The cash-held reading, dividend by dividend: the run holds each credited amount as cash from its
     # ex-date on; the adjusted series holds it in the stock, growing as the adjusted close did from the
     # session before the ex-date (the reference price on the adjusted basis) to the end. The gap is
-    # the sum of those growths, to a millionth of the start: nothing else separates the two.
+    # the sum of those growths, to the cent (measured 0.003 CNY): nothing else separates the two.
     adj = m["close"] * m["adj_factor"]
     growth = sum(row.amount * (adj.iloc[-1] / adj.iloc[m.index.get_loc(row.date) - 1] - 1)
                  for row in moutai_bh.corporate_actions.itertuples())
-    assert final - adjusted == pytest.approx(-growth, abs=1e-6 * start_cash)
+    assert final - adjusted == pytest.approx(-growth, abs=0.01)
     assert final == pytest.approx(start_cash - cost + shares * m["close"].iloc[-1]
                                   + moutai_bh.corporate_actions["amount"].sum(), abs=0.01)
 
