@@ -123,7 +123,7 @@ def independent(bars: pd.DataFrame, st_dated: dict, show: int) -> tuple[list[str
     return lines, exc, {"one": one, "limits": lim}
 
 
-def compare(bars: pd.DataFrame, result, lim: pd.DataFrame, st_dated: dict) -> list[str]:
+def compare(bars: pd.DataFrame, lim: pd.DataFrame, st_dated: dict) -> list[str]:
     """Where the engine's limits and the independent ones differ, and why."""
     from hypebt.market import panel as MP
 
@@ -190,7 +190,7 @@ def main(argv=None) -> int:
     t3 = time.perf_counter()
     st_dated = dated_st_lists(args.data / "concepts" / "hikyuu")
     ind_lines, ind_exc, extra = independent(bars, st_dated, args.show)
-    cmp_lines = compare(bars, result, extra["limits"], st_dated)
+    cmp_lines = compare(bars, extra["limits"], st_dated)
     t4 = time.perf_counter()
     print(f"bench_limits_raw: {path} ({len(bars):,} rows, {bars['code'].nunique():,} stocks, "
           f"{bars['date'].min().date()}..{bars['date'].max().date()})")
