@@ -85,8 +85,7 @@ def checked(prep, res) -> list[str]:
 
 
 def tick_defect(tick) -> None:
-    if tick:  # limit and stop orders fill at their own price, off the tick: fixed by fix21a
-        pytest.xfail(f"fix21a: tick rounding ({tick[0]})")
+    assert tick == []  # limit and stop orders fill on the tick (triggers.on_tick)
 
 
 pytestmark = pytest.mark.realdata

@@ -97,6 +97,10 @@ class TriesEveryPath(hypebt.Strategy):
             "self.broker.begin_session(3)": lambda: self.broker.begin_session(3),
             "self.broker.fill": lambda: self.broker.fill(d, 1000, 1.00, day),
             "self.broker.execute": lambda: self.broker.execute(d, 1000, 1.00),
+            # engine steps taking a session number: a later session's bar or close must not be reachable
+            "self.broker.bar": lambda: self.broker.bar(A, 3),
+            "self.broker.work_order": lambda: self.broker.work_order(None, 3),
+            "self.broker.after_fills": lambda: self.broker.after_fills(3),
         }
         for name, call in paths.items():
             try:
@@ -122,7 +126,9 @@ def test_no_path_from_a_strategy_fills_at_a_callers_price_or_session(tmp_path):
         ("self.broker.account._fill", "AttributeError"), ("self.account._fill", "AttributeError"),
         ("self.account.records", "AttributeError"), ("self.broker.order_filled", "AttributeError"),
         ("self.broker.record_for", "AttributeError"), ("self.broker.begin_session(3)", "RuntimeError"),
-        ("self.broker.fill", "AttributeError"), ("self.broker.execute", "AttributeError")]
+        ("self.broker.fill", "AttributeError"), ("self.broker.execute", "AttributeError"),
+        ("self.broker.bar", "AttributeError"), ("self.broker.work_order", "AttributeError"),
+        ("self.broker.after_fills", "AttributeError")]
     said = dict((name, text) for name, _, text in TRIED)
     assert "read-only" in said["self.account._fill"] and "orders change it" in said["self.broker.account._fill"]
     assert "the feeds are at session 0" in said["self.broker.begin_session(3)"]
@@ -384,8 +390,7 @@ def test_random_backtrader_orders_leave_fills_that_obey_the_rules(tmp_path, seed
     assert others == []
     if seed == 0:  # the market did refuse, for the reasons the difficult stocks are there for
         assert {"lot_size", "locked_limit_up"} <= reasons, reasons
-    if tick:  # trailing stops fill at a price off the tick: fixed by fix21a
-        pytest.xfail(f"fix21a: tick rounding ({tick[0]})")
+    assert tick == []  # trailing stops fill on the tick too (triggers.on_tick)
 
 
 @pytest.mark.realdata
@@ -403,8 +408,7 @@ def test_random_backtrader_orders_on_the_real_sora_market_obey_the_rules(real_st
     assert {"locked_limit_up", "lot_size", "not_shortable"} <= set(res.orders["reason"])
     others, tick = rulecheck.tick_apart(rulecheck.violations(res, prep, rulecheck.Market.shared(prep.codes)))
     assert others == []
-    if tick:
-        pytest.xfail(f"fix21a: tick rounding ({tick[0]})")
+    assert tick == []
 
 
 # --- the checker itself catches what it should ----------------------------------------------------

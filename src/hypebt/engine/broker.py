@@ -193,7 +193,7 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
         self._account.mark = session_no - 1
         self._desk.new_session(self.days[session_no], session_no)
         self._catch_up_strategies()
-        self.release_market_orders()
+        self._release_market_tickets()
 
     def _catch_up_strategies(self) -> None:
         """What Backtrader's strategies cannot know of the A-share market: from the first session,
@@ -228,7 +228,7 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
         self._account.accrue_interest(self.days[s])
         self._desk.fill_queued()
         self._account.mark = s
-        self.after_fills(s)
+        self._after_open_fills(s)
         self.phase = "close"
 
     def _session_now(self) -> int:
@@ -305,14 +305,14 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
             if not ticket.active:
                 continue  # ended by another ticket's fill (OCO, bracket) earlier in this loop
             if ticket.order is not None:
-                self.work_order(ticket, s)
+                self._work_bt_ticket(ticket, s)
             else:
                 self._try_ticket(ticket, s)
         for ticket in self.book.expire(s):
             self._record_for(ticket, self._desk.note_cancelled, ticket.code, ticket.side, ticket.shares or 0,
                             ticket.price, ticket.at, "good_for", ticket.note, status="expired")
 
-    def bar(self, code: str, s: int) -> R.Bar:
+    def _session_bar(self, code: str, s: int) -> R.Bar:
         c = self._arrays[code].columns
         return R.Bar(float(c["open"][s]), float(c["high"][s]), float(c["low"][s]), float(c["close"][s]))
 
@@ -322,7 +322,7 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
         if self._arrays[code].columns["suspended"][s]:
             return  # waits: nothing trades today
         terms = T.Terms(ticket.kind, ticket.price)
-        _, raw, _ = T.reach(terms, TRADE_SIDE[ticket.side], self.bar(code, s), self.rules.tick)
+        _, raw, _ = T.reach(terms, TRADE_SIDE[ticket.side], self._session_bar(code, s), self.rules.tick)
         if raw is None:
             return
         held = self._account.shares(code)

@@ -182,14 +182,14 @@ class BacktraderOrders:
         return True
 
     # --- working the tickets ------------------------------------------------------------------------
-    def release_market_orders(self) -> None:
+    def _release_market_tickets(self) -> None:
         """At this session's open: market orders placed at the last close (or left by a partial fill)."""
         s = self.session
         for ticket in self.book.active(s):
             if ticket.order is not None and ticket.kind == "market" and ticket.active:
                 self._send(ticket, s, "open")
 
-    def work_order(self, ticket: Ticket, s: int) -> None:
+    def _work_bt_ticket(self, ticket: Ticket, s: int) -> None:
         """A Backtrader price ticket on session ``s`` (before the open fills)."""
         if self._expired(ticket, s) or ticket.kind not in PRICE_KINDS or self._sibling_at_desk(ticket):
             return
@@ -203,13 +203,13 @@ class BacktraderOrders:
             terms = T.Terms("stop", ticket.price)
         else:
             terms = T.Terms("stoplimit", ticket.price, ticket.plimit, ticket.triggered)
-        triggered, raw, _ = T.reach(terms, ticket.side, self.bar(code, s), self.rules.tick)
+        triggered, raw, _ = T.reach(terms, ticket.side, self._session_bar(code, s), self.rules.tick)
         if triggered and terms.kind == "stoplimit":
             ticket.triggered = ticket.order.triggered = True  # a limit order from now on
         if raw is not None:
             self._send(ticket, s, "open", terms=terms)
 
-    def after_fills(self, s: int) -> None:
+    def _after_open_fills(self, s: int) -> None:
         """After the open fills: close orders fill at today's close; trailing stops follow it."""
         for ticket in self.book.active(s):
             if ticket.order is None or not ticket.active:
