@@ -98,8 +98,9 @@ def band(code: str, day: dt.date, st: bool = False) -> int:
 
 
 def limit_prices(prev: float, pct: int) -> tuple[float, float]:
-    """(limit-up, limit-down) of ``prev`` at ``pct`` %, half up to the fen, in integer fen arithmetic."""
-    fen_ = round(prev * 100)
+    """(limit-up, limit-down) of ``prev`` at ``pct`` %, half up to the fen, in integer fen arithmetic
+    (``prev``, an ex-date's reference price, first half up to the fen as the exchange publishes it)."""
+    fen_ = round(fen(prev) * 100)
     up = (fen_ * (100 + pct) + 50) // 100
     down = (fen_ * (100 - pct) + 50) // 100
     return up / 100, down / 100
