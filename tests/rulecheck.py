@@ -474,16 +474,6 @@ def _cash(result, prep, market: Market, borrow_rate: float) -> list[str]:
     return out
 
 
-def tick_apart(found: list[str]) -> tuple[list[str], list[str]]:
-    """``(others, tick)``: the violations of fills off the 0.01 tick (and the cash lines of their days,
-    whose amounts are then not whole fen) apart from the others. For a test that must stay strict on
-    everything else while a known tick defect is being fixed elsewhere."""
-    tick = [v for v in found if "off the 0.01 tick" in v]
-    days = {v.split(" ", 1)[0] for v in tick}
-    tick += [v for v in found if "cash rebuilt" in v and v.split(":", 1)[0] in days]
-    return [v for v in found if v not in tick], tick
-
-
 # --------------------------------------------- limits of a whole market, recomputed ---
 
 REGISTRATION = {"star": dt.date(2019, 7, 22), "chinext": CHINEXT_20, "main": dt.date(2023, 4, 10)}
