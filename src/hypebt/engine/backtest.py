@@ -32,6 +32,7 @@ from hypebt.engine import event_universe as EU
 from hypebt.engine import metrics, portable
 from hypebt.engine import period as P
 from hypebt.engine.book import Journal
+from hypebt.engine.broker import ledgers_of
 from hypebt.engine.provenance import adopt, source_digest, strategy_failure
 from hypebt.engine.spec import Spec
 from hypebt.engine.strategy import is_backtrader_strategy, load_strategy, resolve_params
@@ -194,7 +195,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
         present = tuple(c for c in present if first[c] <= sessions[-1])
     bench = P.benchmark_returns(store, spec, sessions)
     events, outside = _events(spec, workspace, cal, sessions, where, notes)
-    st = set(spec.st_codes) | ({c for c, n in names.items() if R.is_st(n)} if codes is not None else set())
+    st = set(spec.st_codes)  # (not the universe's names: a later snapshot says nothing of who was ST then)
     panel, at, lead = build_market(bars, present, cal, sessions, spec.warmup, pd.Timestamp(manifest["first_date"]),
                                    st, rules, store)
     spans = EU.spans(bars) if boards is not None else {}  # each code's first and last bar (missing-bar reasons)
@@ -208,6 +209,10 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
                         first=sessions[0].date()))
     if codes is None or spec.exclude:
         notes.append(_members_note(spec, present))
+    if "st" in spec.exclude and reference.as_of(store, "st_history") is None:
+        notes.append(N_("exclude st: without a dated st_history (hypebt data reference) ST is inferred from main-board "
+                        "bars only; a ChiNext, STAR or Beijing stock (the same limits either way) is excluded as ST "
+                        "only if listed in st_codes"))
     eligible = _eligible(spec, workspace, notes, store)
     manifests = {name: store.manifest(name) for name in (dataset, "index", *(["concept_boards"] if boards else []))
                  if store.manifest(name)}
@@ -392,7 +397,7 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
             if error is exc:
                 raise
             raise error from exc
-    account, desk = broker.account, broker.desk
+    account, desk = ledgers_of(broker)
     cash_at_close, value_at_close = account.eq_cash[: account.eq_n], account.eq_value[: account.eq_n]
     if timereturn:
         raw = strat.analyzers.timereturn.get_analysis()

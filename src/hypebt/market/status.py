@@ -11,7 +11,8 @@ Shenzhen (000-003) main boards. ChiNext (from 2020-08-24, 创业板注册制) an
    all day at one price, the ST band's limit price (and not the 10 % one), is evidence of ST; one
    that traded beyond the ST band (a session locked all day at the 10 % price among them) is
    evidence of not ST. The status carries forward from the latest evidence.
-3. before any evidence: the names snapshot or the spec's ``st_codes`` (static).
+3. before any evidence: the spec's ``st_codes`` (static; not a universe's names, a snapshot drawn
+   up later that says nothing of who was ST before it).
 
 Two statuses per session, which differ only on the session whose own bar is the evidence:
 
@@ -189,7 +190,8 @@ def st_note(counts: dict[str, int]) -> str:
     total = sum(counts.values()) or 1
     n = {s: f"{counts[s]:,} ({counts[s] / total:.1%})" for s in ("st_history", "inferred", "names")}
     return N_("ST status per stock-session: %(dated)s from the dated st_history list, %(inferred)s inferred from the "
-              "bars (all-day locks at the 5 %% limit, moves beyond it), %(names)s from the names snapshot / st_codes",
+              "bars (all-day locks at the 5 %% limit, moves beyond it), %(names)s without either (not ST unless in "
+              "st_codes)",
               dated=n["st_history"], inferred=n["inferred"], names=n["names"])
 
 

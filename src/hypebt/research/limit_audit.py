@@ -5,7 +5,7 @@ what :mod:`hypebt.engine.market` builds for a run) of a store of traded prices w
 adjustment factor (``stock_raw``), built at once for every code over its stored history — the
 reference price on ex-dates, the board's band, the dated ST status the engine's checks apply (a
 dated ``st_history`` list when given, else inferred from the bars up to the session, its own
-one-price bar included, as :func:`hypebt.market.status.day_limits`; else the names snapshot), a new
+one-price bar included, as :func:`hypebt.market.status.day_limits`; else the static ``st_codes``), a new
 listing's free sessions. Then two figures, counting only those limits:
 
 - **one-price sessions at the computed limit**: of the sessions that traded all day at one price
