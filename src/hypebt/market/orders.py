@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from hypebt.market import rules as R
+from hypebt.market import status as MS
 from hypebt.market import triggers as T
 from hypebt.market.account import TRADE_COLUMNS, Account  # noqa: F401  (TRADE_COLUMNS: importable from here)
 from hypebt.market.credit import MarginWatch, maintenance_ratio
@@ -192,6 +193,12 @@ class OrderDesk:
         bar = R.Bar(float(cols["open"][session_no]), float(cols["high"][session_no]),
                     float(cols["low"][session_no]), float(cols["close"][session_no]))
         up, down = float(cols["limit_up"][session_no]), float(cols["limit_down"][session_no])
+        if "st_day" in cols and cols["st_day"][session_no] != cols["st"][session_no]:
+            # the session's own bar revised its ST status: the limits the exchange applied that day
+            # (shown to strategies only from the next session: hypebt.market.status)
+            up, down = (float(x[0]) for x in MS.day_limits(
+                code, [self._today], [cols["prev_close"][session_no]], [up], [down], [cols["st"][session_no]],
+                [cols["st_day"][session_no]], self.rules))
         limits = R.Limits(None if up != up else up, None if down != down else down)
         trade_side = "buy" if side in ("buy", "cover") else "sell"
         at_limit = False
