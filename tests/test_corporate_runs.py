@@ -261,3 +261,16 @@ def test_a_falling_factor_is_said_and_nothing_is_credited(raw_store):
     res = run(raw_store.root, ["000002"], "2025-01-02", "2025-01-15", [("2025-01-02", "buy_shares", "000002", 1000)])
     assert any("000002: the adjustment factor falls on 2025-01-09" in w for w in res.warnings)
     assert res.corporate_actions.empty
+
+
+def test_the_ledger_is_sorted_by_date_then_code(catl_store):
+    # The cash of 2023-04-26 is paid on 2023-05-04 (a later pay date): booked on the ex-date, it must
+    # still stand in the ledger on its own date, after the shares of 04-26 and the tax of the 04-27 sale.
+    rows = reference.load(catl_store, "dividends").assign(pay_date=pd.Timestamp("2023-05-04"))
+    reference.save(catl_store, "dividends", rows, source="test", as_of="2023-12-31", replace=True)
+    plan = [("2023-04-20", "buy_shares", "300750", 100), ("2023-04-27", "sell_all", "300750")]
+    ca = run(catl_store.root, ["300750"], "2023-04-19", "2023-05-05", plan).corporate_actions
+    assert ca[["kind"]].join(ca["date"].dt.strftime("%m-%d")).values.tolist() == [
+        ["transfer_shares", "04-26"], ["dividend_tax", "04-27"], ["cash_dividend", "05-04"]]
+    keys = list(zip(ca["date"], ca["code"]))
+    assert keys == sorted(keys)

@@ -114,8 +114,15 @@ def with_record_dates(actions: list[C.Action], calendar: pd.DatetimeIndex) -> li
 
 def ledger(distributions) -> pd.DataFrame:
     """``corporate_actions.csv``: every row a run's corporate actions booked (columns
-    :data:`hypebt.market.corporate.COLUMNS`)."""
-    return pd.DataFrame(distributions.rows if distributions is not None else [], columns=C.COLUMNS)
+    :data:`hypebt.market.corporate.COLUMNS`), by date then code; rows of one day and code keep the
+    order they were booked in (cash before the shares of one action, a sale's tax after them).
+
+    Rows are booked when the run learns of them, not on their date: cash paid on a later pay date is
+    booked on its ex-date, so the booking order alone is not the ledger's."""
+    frame = pd.DataFrame(distributions.rows if distributions is not None else [], columns=C.COLUMNS)
+    if len(frame):
+        frame = frame.sort_values(["date", "code"], kind="stable").reset_index(drop=True)
+    return frame
 
 
 def figures(distributions) -> dict:
