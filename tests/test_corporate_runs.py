@@ -274,3 +274,28 @@ def test_the_ledger_is_sorted_by_date_then_code(catl_store):
         ["transfer_shares", "04-26"], ["dividend_tax", "04-27"], ["cash_dividend", "05-04"]]
     keys = list(zip(ca["date"], ca["code"]))
     assert keys == sorted(keys)
+
+
+def test_without_records_the_tax_is_on_the_cash_not_on_the_new_shares_value(raw_store, catl_store):
+    """300750, 2023-04-26: 10 转 8 派 25.2. Held 100 shares under a month, the tax is 20 % of the 252 CNY
+    of cash (转增 shares are not income: 财税〔2012〕85号, 〔2015〕101号), with records exactly, without
+    them as an estimate the notes call one; never 20 % of the 17,291 CNY the factor's move is worth."""
+    plan = [("2023-04-20", "buy_shares", "300750", 100), ("2023-05-05", "sell_all", "300750")]
+    derived = run(raw_store.root, ["300750"], "2023-04-19", "2023-05-09", plan)
+    ca = derived.corporate_actions
+    assert ca.loc[ca["kind"] == "cash_equivalent", "amount"].iloc[0] == pytest.approx(17_291, abs=1.0)
+    assert derived.stats["dividend_tax"] == pytest.approx(-50.40, abs=0.10)
+    assert any("derived from the adjustment factor is an estimate" in w and "财税〔2015〕101号" in w
+               for w in derived.warnings)
+    plan = [("2023-04-20", "buy_shares", "300750", 100), ("2023-05-05", "sell_all", "300750")]
+    recorded = run(catl_store.root, ["300750"], "2023-04-19", "2023-05-09", plan)
+    assert recorded.stats["dividend_tax"] == -50.40
+    assert not any("is an estimate" in w for w in recorded.warnings)
+
+
+def test_a_cash_dividend_without_records_is_taxed_whole():
+    # 600519's moves are a little over 1 % of the price: cash alone, taxed whole (estimate)
+    acts = C.derive_from_factor("600519", [D("2021-06-24"), D("2021-06-25")], [2068.05, 2092.0],
+                                [6.566930770874, 6.628761768341])
+    assert acts[0].taxable_cash == acts[0].cash
+    assert C.long_entitlement(acts[0], 400).taxable == C.long_entitlement(acts[0], 400).cash

@@ -56,8 +56,9 @@ def check_basis(store: Store, dataset: str, codes, bars: pd.DataFrame, where: st
 
 
 def run_actions(store: Store, manifest: dict, bars: pd.DataFrame, codes, sessions: pd.DatetimeIndex,
-                calendar: pd.DatetimeIndex, notes: list) -> dict[str, list[C.Action]]:
-    """The corporate actions the run credits, per code (empty on adjusted prices), with notes."""
+                calendar: pd.DatetimeIndex, notes: list, tax: bool = True) -> dict[str, list[C.Action]]:
+    """The corporate actions the run credits, per code (empty on adjusted prices), with notes
+    (``tax``: dividend tax is charged, so an estimated one is said)."""
     adjust = manifest.get("adjust")
     if adjust != "raw":
         notes.append(N_("prices are adjusted (%(adjust)s): distributions are already in them, none is credited",
@@ -87,6 +88,12 @@ def run_actions(store: Store, manifest: dict, bars: pd.DataFrame, codes, session
                         "to what is held then; %(rec)s from dividend records, %(der)s derived from the adjustment "
                         "factor as cash-equivalent distributions (records say whether it was cash, bonus shares or "
                         "rights: hypebt data dividends)", n=n, rec=n - derived, der=derived))
+    if derived and tax:
+        notes.append(N_("dividend tax on the %(n)s distribution(s) derived from the adjustment factor is an estimate: "
+                        "a move under 1/11 of the previous close is taxed as cash, a larger one holds new shares, "
+                        "whose value is not taxed (only the cash left after the most whole new shares per 10 it "
+                        "allows); dividend records make it exact (差别化红利税: 财税〔2012〕85号 from 2013-01-01, "
+                        "财税〔2015〕101号 from 2015-09-08)", n=derived))
     if not has_factor:
         notes.append(N_("traded prices without an adjustment factor: only ex-dates in the dividend records are "
                         "credited"))

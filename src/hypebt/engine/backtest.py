@@ -198,7 +198,8 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     panel, at, lead = build_market(bars, present, cal, sessions, spec.warmup, pd.Timestamp(manifest["first_date"]),
                                    st, rules, store)
     spans = EU.spans(bars) if boards is not None else {}  # each code's first and last bar (missing-bar reasons)
-    actions = CA.run_actions(store, manifest, bars, present, sessions, cal.sessions, notes)
+    actions = CA.run_actions(store, manifest, bars, present, sessions, cal.sessions, notes,
+                              tax=rules.dividend_tax)
     del bars
     members = panel.members(spec.exclude, spec.new_listing_sessions)
     arrays, history = _views(panel, at, lead, members)
