@@ -299,3 +299,29 @@ def test_a_cash_dividend_without_records_is_taxed_whole():
                                 [6.566930770874, 6.628761768341])
     assert acts[0].taxable_cash == acts[0].cash
     assert C.long_entitlement(acts[0], 400).taxable == C.long_entitlement(acts[0], 400).cash
+
+
+def test_traded_prices_without_a_factor_or_records_say_once_that_nothing_can_be_credited(raw_store, tmp_path):
+    store = Store(tmp_path / "store")
+    bars = raw_store.load("stock_raw", codes=["600519"]).drop(columns=["adj_factor"])
+    bars.to_parquet(tmp_path / "nofactor.parquet")
+    raw_store.load("index").to_parquet(tmp_path / "index.parquet")
+    import_paths(store, [tmp_path / "nofactor.parquet"], adjust="raw")
+    import_paths(store, [tmp_path / "index.parquet"])
+    plan = [("2024-06-03", "buy_shares", "600519", 400)]
+    res = run(store.root, ["600519"], "2024-06-03", "2024-06-28", plan)
+    about = [w for w in res.warnings if "distribution" in w or "adjust" in w or "reference price" in w]
+    assert about == [w for w in res.warnings if "without an adjustment factor" in w] and len(about) == 1, about
+    assert "1 of the run's 1 code(s) have no dividend records (600519): their distributions cannot be credited" \
+        in about[0]
+    assert res.corporate_actions.empty and res.stats["distributions"] == 0
+    # with a record the 2024-06-19 dividend is credited, and the note says where it came from
+    table = pd.DataFrame({"公告日期": [D("2024-06-12")], "送股": [0.0], "转增": [0.0], "派息": [308.76], "进度": ["实施"],
+                          "除权除息日": [D("2024-06-19")], "股权登记日": [D("2024-06-18")]})
+    reference.save(store, "dividends", DV.from_table(table, "600519 (sina)", code="600519"), source="sina",
+                   as_of="2024-12-31")
+    res = run(store.root, ["600519"], "2024-06-03", "2024-06-28", plan)
+    assert res.stats["distributions"] == pytest.approx(400 * 30.876, abs=0.01)
+    assert len([w for w in res.warnings if "without an adjustment factor" in w]) == 1
+    assert any("credited from the dividend records, which every code of the run has" in w for w in res.warnings)
+    assert not any("adjusted close" in w or "cannot be credited" in w for w in res.warnings)

@@ -95,9 +95,26 @@ def run_actions(store: Store, manifest: dict, bars: pd.DataFrame, codes, session
                         "allows); dividend records make it exact (差别化红利税: 财税〔2012〕85号 from 2013-01-01, "
                         "财税〔2015〕101号 from 2015-09-08)", n=derived))
     if not has_factor:
-        notes.append(N_("traded prices without an adjustment factor: only ex-dates in the dividend records are "
-                        "credited"))
+        notes.append(_no_factor_note(list(codes), records or {}))
     return out
+
+
+def _no_factor_note(codes: list[str], records: dict):
+    """The one note of a run on traded prices without an adjustment factor: the ex-dates are then known
+    from dividend records alone, so a code without them is credited nothing (a note, not a refusal:
+    fills, fees and limits on every other session are right, and a run that holds nothing across an
+    ex-date is unaffected; the note says whose figures miss what)."""
+    missing = sorted(c for c in codes if not records.get(c))
+    if not missing:
+        return N_("prices are traded (raw) without an adjustment factor: fills, lots, fees and limits use them; "
+                  "distributions are credited from the dividend records, which every code of the run has; signals "
+                  "see the traded close")
+    return N_("prices are traded (raw) without an adjustment factor and %(n)s of the run's %(total)s code(s) have no "
+              "dividend records (%(codes)s): their distributions cannot be credited (a holder across an ex-date "
+              "takes the price drop without the payment), their ex-date limits start from the previous close, not "
+              "the exchange's reference price, and signals see the traded close; import the prices with their "
+              "adj_factor (hypebt data fetch --adjust raw) or dividend records (hypebt data dividends)",
+              n=len(missing), total=len(codes), codes=", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
 
 
 def with_record_dates(actions: list[C.Action], calendar: pd.DatetimeIndex) -> list[C.Action]:

@@ -269,7 +269,8 @@ def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) 
     if qfq:
         notes.append(N_("prices are forward-adjusted (qfq) only: fills and limit prices use adjusted prices, limits are "
                         "matched with a tolerance of %(tol)s CNY", tol=rules.limit_tolerance))
-    elif manifest.get("adjust") == "raw":
+    elif manifest.get("adjust") == "raw" and "adj_factor" in (manifest.get("columns") or ()):
+        # (without the factor, the run's corporate-actions note says what it cannot do: engine/actions.py)
         notes.append(N_("prices are traded (raw): fills, lots, fees and limits use them (on ex-dividend days the "
                         "limits start from the exchange's reference price); signals use the adjusted close (adjclose)"))
     return rules
