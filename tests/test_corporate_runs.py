@@ -325,3 +325,36 @@ def test_traded_prices_without_a_factor_or_records_say_once_that_nothing_can_be_
     assert len([w for w in res.warnings if "without an adjustment factor" in w]) == 1
     assert any("credited from the dividend records, which every code of the run has" in w for w in res.warnings)
     assert not any("adjusted close" in w or "cannot be credited" in w for w in res.warnings)
+
+
+def test_the_manifest_hashes_every_reference_table_the_figures_depend_on(catl_store, tmp_path):
+    """A dividend record changes the figures, so it changes the run manifest's data hash; the ST
+    history, margin list and calendar are recorded too when the store has them."""
+    import json
+
+    plan = [("2023-04-20", "buy_shares", "300750", 100)]
+
+    def manifest(name):
+        res = run(catl_store.root, ["300750"], "2023-04-19", "2023-04-28", plan)
+        return json.loads((res.report(tmp_path / name, html_report=False) / "manifest.json").read_text("utf-8")), res
+
+    before, res = manifest("a")
+    assert before["data"]["dividends"]["sha256"] == catl_store.manifest("dividends")["sha256"]
+    assert before["data"]["dividends"]["kind"] == "reference"
+    # no dated margin_list in this store: the workspace's hand list decides who may be shorted
+    assert before["data"]["margin_hand_list"]["sources"][0].endswith("margin_eligible.csv")
+    assert len(before["data"]["margin_hand_list"]["sha256"]) == 64
+    assert not any(n.startswith("data dividends") for n in res.warnings + before["notes"])
+    rows = reference.load(catl_store, "dividends").assign(cash=2.60)  # a corrected record: 26 CNY per 10
+    reference.save(catl_store, "dividends", rows, source="test", as_of="2023-12-31", replace=True)
+    after, res2 = manifest("b")
+    assert res2.stats["distributions"] != res.stats["distributions"]
+    assert after["data"]["dividends"]["sha256"] != before["data"]["dividends"]["sha256"]
+    assert after["data_sha256"] != before["data_sha256"]
+    assert after["data"]["stock_raw"] == before["data"]["stock_raw"]
+    st = pd.DataFrame({"code": ["300750"], "start": [pd.Timestamp("2020-01-02")], "end": [pd.Timestamp("2020-06-30")],
+                       "kind": ["ST"], "source": ["test"]})
+    reference.save(catl_store, "st_history", st, source="test", as_of="2023-12-31")
+    third, _ = manifest("c")
+    assert third["data"]["st_history"]["sha256"] == catl_store.manifest("st_history")["sha256"]
+    assert third["data_sha256"] != after["data_sha256"]

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from hypebt.core.errors import DataError, InputError, unknown
+from hypebt.core.fsio import file_sha256
 from hypebt.core.i18n import N_
 from hypebt.data import boards as B
 from hypebt.data import events as E
@@ -210,8 +211,10 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     if codes is None or spec.exclude:
         notes.append(_members_note(spec, present))
     eligible = _eligible(spec, workspace, notes, store)
-    manifests = {name: store.manifest(name) for name in (dataset, "index", *(["concept_boards"] if boards else []))
+    manifests = {name: store.manifest(name) for name in (dataset, "index", *(["concept_boards"] if boards else []),
+                                                         *reference_inputs(manifest))
                  if store.manifest(name)}
+    manifests.update(_hand_list_input(spec, workspace, eligible))
     traded = {c: a.columns["suspended"] == 0 for c, a in arrays.items()} if boards is not None else {}
     events, records, board_notes = EU.attach(events, boards, present, spec.codes, traded, spans, sessions)
     notes.extend(board_notes)
@@ -228,6 +231,26 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
         event_universes=records, look_ahead_warning=B.LOOK_AHEAD_WARNING if boards is not None else "",
         actions=actions,
     )
+
+
+def reference_inputs(manifest: dict) -> tuple[str, ...]:
+    """The store's tables besides the bars that change a run's figures, so its manifest records their
+    hashes (each figure reproducible from the manifest): the trading calendar (the sessions), the
+    dated ST history (limits), the dated margin list (who may be shorted) and, on traded prices, the
+    dividend records (what is credited, and when)."""
+    return ("calendar", "st_history", "margin_list", *(["dividends"] if manifest.get("adjust") == "raw" else []))
+
+
+def _hand_list_input(spec: Spec, workspace: Path, eligible) -> dict:
+    """The workspace's margin hand list, when the run reads it (no dated margin_list in the store):
+    its path and hash for the manifest."""
+    if not isinstance(eligible, frozenset):
+        return {}
+    path = U.universe_paths(workspace).get(spec.margin_list) or Path(spec.margin_list)
+    if not path.is_file():
+        return {}
+    return {"margin_hand_list": {"kind": "workspace", "adjust": None, "sources": [str(path)],
+                                 "sha256": file_sha256(path)}}
 
 
 def _board_universes(spec: Spec, workspace: Path, cal: Calendar, store: Store, where: str):

@@ -325,7 +325,8 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
     market = SM.resolve(store, cfg.market, panel.codes, sessions, dataset, where, cfg.size_groups)
     panel.bench_open, panel.bench_close = market.open, market.close
     notes.extend(market.notes)
-    manifests = {n: store.manifest(n) for n in (dataset, "index")}
+    # the bars, and the reference tables the panel reads (sessions, dated ST history): their hashes
+    manifests = {n: store.manifest(n) for n in (dataset, "index", "calendar", "st_history") if store.manifest(n)}
     if market.manifest and market.manifest.get("dataset") not in manifests:  # a derived market index
         manifests[market.manifest["dataset"]] = market.manifest
     day0 = []
