@@ -154,3 +154,47 @@ def test_every_late_factor_of_these_codes_is_put_on_its_ex_date(bars):
             assert f[moved] == f[ex] != f.shift(1)[ex]
     assert found == LATE
     assert contradicted == {"302132": "2025-02-18"}  # the factor re-based, the price did not move
+
+
+@pytest.fixture(scope="module")
+def subset_store(raw_subset, shared_data, tmp_path_factory) -> Store:
+    from hypebt.data.importers import import_paths
+
+    store = Store(tmp_path_factory.mktemp("subset") / "store")
+    import_paths(store, [raw_subset, shared_data / "index" / "sh000300.csv"], adjust="raw",
+                 plausible=plausible.CHECK)
+    return store
+
+
+def hold(store: Store, code: str, start: str, end: str):
+    return hypebt.backtest({"name": "bh", "strategy": "buy_and_hold", "codes": [code], "start": start, "end": end,
+                            "cash": 1_000_000}, workspace=REPO, home=store.root)
+
+
+@pytest.mark.parametrize("code", ["002393", "300501", "000981"])
+def test_a_late_factor_credits_the_drop_day_from_the_close_before_it(subset_store, bars, code):
+    moved, ex = LATE[code]
+    g = bars[bars["code"] == code].set_index(bars.loc[bars["code"] == code, "date"].dt.strftime("%Y-%m-%d"))
+    days = list(g.index)
+    before = days[days.index(ex) - 1]
+    res = hold(subset_store, code, days[days.index(ex) - 5], days[min(days.index(moved) + 3, len(days) - 1)])
+    ca = res.corporate_actions
+    assert [str(d.date()) for d in ca["date"]] == [ex]  # not the factor's day
+    held = int(ca["shares_held"].iloc[0])
+    per_share = g.loc[before, "close"] * (1 - g.loc[before, "adj_factor"] / g.loc[moved, "adj_factor"])
+    assert ca["amount"].iloc[0] == pytest.approx(held * per_share, abs=0.011)
+    assert any(f"{code}: the adjustment factor moves on {moved}, a session after the price drop of {ex}" in w
+               for w in res.warnings)
+    # the ex-date's limits start from the reference price: its bar is inside them, and the next day's too
+    prep = res._prep
+    j, pos = prep.panel.index[code], list(prep.panel.sessions.strftime("%Y-%m-%d"))
+    for day in (ex, moved):
+        k = pos.index(day)
+        up, down = prep.panel.columns["limit_up"][j, k], prep.panel.columns["limit_down"][j, k]
+        assert down - 1e-6 <= g.loc[day, "low"] and g.loc[day, "high"] <= up + 1e-6, (day, down, up)
+
+
+def test_a_factor_move_the_prices_contradict_credits_nothing(subset_store):
+    res = hold(subset_store, "302132", "2025-02-10", "2025-02-28")
+    assert res.corporate_actions.empty and res.stats["distributions"] == 0
+    assert any("302132: the adjustment factor moves on 2025-02-18 but the price does not" in w for w in res.warnings)

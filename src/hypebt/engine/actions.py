@@ -22,6 +22,7 @@ from hypebt.core.i18n import N_
 from hypebt.data import reference
 from hypebt.data.store import Store
 from hypebt.market import corporate as C
+from hypebt.market.exdates import factor_timing
 
 
 def check_basis(store: Store, dataset: str, codes, bars: pd.DataFrame, where: str, notes: list,
@@ -53,6 +54,36 @@ def check_basis(store: Store, dataset: str, codes, bars: pd.DataFrame, where: st
                 f"({', '.join(without[:5])}{' ...' if len(without) > 5 else ''} lack it): their distributions "
                 "could not be credited alike; import those codes again with adj_factor (hypebt data fetch "
                 "--adjust raw), or run on qfq (adjust = \"qfq\")")
+
+
+def align_factors(bars: pd.DataFrame, notes: list) -> pd.DataFrame:
+    """``bars`` (canonical, sorted by code and date) with each move of ``adj_factor`` on its ex-date
+    (:func:`hypebt.market.exdates.factor_timing`: a move one session after the price drop is put on
+    the drop; one the prices contradict is taken out), so the distribution, that day's limits and the
+    adjusted signals all read the same day; each change is noted. Bars without a factor are returned
+    as they are."""
+    if "adj_factor" not in bars or bars.empty or bars["adj_factor"].isna().any():
+        return bars
+    codes = bars["code"].astype(str).to_numpy()
+    cols = [bars[k].to_numpy("float64") for k in ("high", "low", "close", "adj_factor")]
+    days = bars["date"].to_numpy("datetime64[D]")
+    factor = cols[3].copy()
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    changed = False
+    for lo, hi in zip(starts, np.r_[starts[1:], len(bars)]):
+        t = factor_timing(codes[lo], days[lo:hi], *(c[lo:hi] for c in cols))
+        for moved, ex in t.late:
+            notes.append(N_("%(code)s: the adjustment factor moves on %(moved)s, a session after the price drop of "
+                            "%(ex)s: the distribution and the limits of the ex-date are put on %(ex)s",
+                            code=codes[lo], moved=moved, ex=ex))
+        for day in t.contradicted:
+            notes.append(N_("%(code)s: the adjustment factor moves on %(day)s but the price does not (the bar is "
+                            "inside the limits of the previous close, not of the factor's reference price): no "
+                            "distribution is credited there", code=codes[lo], day=day))
+        if t.late or t.contradicted:
+            factor[lo:hi] = t.factor
+            changed = True
+    return bars.assign(adj_factor=factor) if changed else bars
 
 
 def run_actions(store: Store, manifest: dict, bars: pd.DataFrame, codes, sessions: pd.DatetimeIndex,

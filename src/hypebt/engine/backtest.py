@@ -189,6 +189,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     bars, present = _bars(store, dataset, codes, where, notes, quiet=boards is not None)
     CA.check_basis(store, dataset, present if codes is None else codes, bars, where, notes,
                    board_universe=boards is not None)
+    bars = CA.align_factors(bars, notes)  # each factor move on its ex-date: credits, limits, signals agree
     sessions = P.sessions_of(spec, cal, bars, where, notes)
     if codes is None:  # the whole market: the stocks with a bar by the run's end
         first = bars.groupby("code", observed=True, sort=False)["date"].min()

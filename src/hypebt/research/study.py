@@ -31,6 +31,7 @@ from hypebt.data.calendar import Calendar
 from hypebt.core.errors import DataError, InputError
 from hypebt.data import stock_info as SI
 from hypebt.engine import event_universe as EU
+from hypebt.engine.actions import align_factors
 from hypebt.engine.spec import Spec
 from hypebt.data.calendar import store_sessions
 from hypebt.data.store import Store
@@ -294,6 +295,7 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
     if bars.empty:
         raise DataError(f"{where}: none of the universe's codes is in the store ({dataset}); import or fetch them")
     notes = []
+    bars = align_factors(bars, notes)  # each factor move on its ex-date: limits and returns agree with the prices
     if codes is not None and boards is None:  # a board universe says it per event
         missing = sorted(set(codes) - set(bars["code"].unique()))
         if missing:
