@@ -36,6 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+import pandas as pd  # noqa: E402
 from hypebt.data import boards as B  # noqa: E402
 from hypebt.data.board_files import read_board_file  # noqa: E402
 from hypebt.data.importers import import_paths  # noqa: E402
@@ -112,7 +113,9 @@ def bench_resolve(data: Path, store: Store) -> None:
             B.save(store, read_board_file(folder / name, published=published).rows, source=name)
     from hypebt.data.events import load_events
 
-    ids = [e.id for e in load_events("ai_releases", REPO)][-40:]
+    # the 40 latest events inside the benchmark's period (the catalogue runs past the qfq data's end)
+    end = pd.Timestamp("2024-05-22", tz="Asia/Shanghai")
+    ids = [e.id for e in load_events("ai_releases", REPO) if e.known_time < end][-40:]
     raw = {"name": "bench_boards", "strategy": "hype_buy", "universe": "event_boards", "allow_look_ahead": True,
            "start": "2021-01-04", "end": "2024-05-22", "events": {"catalogue": "ai_releases", "ids": ids}}
     spec = parse_spec(raw, REPO / "backtests" / "bench_boards.toml")
