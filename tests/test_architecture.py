@@ -295,11 +295,11 @@ def test_backtrader_privates_live_in_the_adapter():
 def test_the_backtrader_we_override_is_the_one_we_read():
     """Every Backtrader function the adapter (or the ArrayFeed) overrides, copies or calls privately
     has the source it was written against; a Backtrader upgrade fails here until it is read again."""
-    from hypebt.engine.bt_adapter import BACKTRADER_SOURCES, backtrader_sources
+    from hypebt.engine.bt_pins import BACKTRADER_SOURCES, backtrader_sources
 
     changed = sorted(k for k, v in backtrader_sources().items() if BACKTRADER_SOURCES[k] != v)
     assert not changed, ("the installed Backtrader's source changed for " + ", ".join(changed)
-                         + ": read it, adapt hypebt.engine.bt_adapter, then update BACKTRADER_SOURCES")
+                         + ": read it, adapt hypebt.engine.bt_adapter, then update hypebt.engine.bt_pins")
     assert backtrader.__version__ == "1.9.78.123"
 
 
@@ -308,7 +308,7 @@ def test_every_backtrader_override_is_hashed():
     import inspect
 
     from hypebt.engine import bt_adapter as A
-    from hypebt.engine.bt_adapter import BACKTRADER_SOURCES
+    from hypebt.engine.bt_pins import BACKTRADER_SOURCES
     from hypebt.market.feed import ArrayFeed
 
     overridden = set()
@@ -322,6 +322,61 @@ def test_every_backtrader_override_is_hashed():
             if definer is not None:
                 overridden.add(f"{definer.__name__}.{name}")
     assert overridden and overridden <= set(BACKTRADER_SOURCES), sorted(overridden - set(BACKTRADER_SOURCES))
+
+
+
+def _bt_privates_used(sources: dict[str, str], bt_private: frozenset[str]) -> dict[str, set[str]]:
+    """{Backtrader private name: modules} read, set or called (``x._name``) by the modules that import
+    backtrader; the names those modules define themselves outside the adapter (their own helpers,
+    such as the broker's ``_transmit``) are theirs, not Backtrader's."""
+    trees = {m: ast.parse(t) for m, t in sources.items() if "import backtrader" in t}
+    own = {n.name for m, tree in trees.items() if m != ADAPTER for n in ast.walk(tree)
+           if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    used: dict[str, set[str]] = {}
+    for m, tree in trees.items():
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Attribute) and n.attr in bt_private and n.attr not in own:
+                used.setdefault(n.attr, set()).add(m)
+    return used
+
+
+def test_every_backtrader_private_used_is_hashed():
+    """Every private Backtrader method the engine calls (``Cerebro._check_timers``, ``Strategy._once``,
+    ...) is in ``BACKTRADER_SOURCES``; every private data attribute it reads or sets names the
+    Backtrader functions of that list that give it its meaning, and they do mention it."""
+    from hypebt.engine.bt_pins import BACKTRADER_PRIVATE_DATA, BACKTRADER_SOURCES
+
+    used = _bt_privates_used(read_package(), _bt_private_names())
+    assert {"_check_timers", "_next_writers", "_once", "_oncepost", "_event_stop"} <= set(used)
+    methods = {key.split(".")[1] for key in BACKTRADER_SOURCES}
+    missing = sorted(f"{name} (in {', '.join(sorted(mods))})" for name, mods in used.items()
+                     if name not in methods and name not in BACKTRADER_PRIVATE_DATA)
+    assert not missing, "Backtrader privates used but not hashed in BACKTRADER_SOURCES: " + "; ".join(missing)
+    for name, keys in BACKTRADER_PRIVATE_DATA.items():
+        assert keys and set(keys) <= set(BACKTRADER_SOURCES), (name, keys)
+        for key in keys:
+            owner, attr = key.split(".")
+            assert name in _bt_source(owner, attr), f"{key} does not mention {name}"
+
+
+def _bt_source(owner: str, attr: str) -> str:
+    import inspect
+
+    classes = {c.__name__: c for mod in (backtrader.cerebro, backtrader.strategy, backtrader.linebuffer,
+                                          backtrader.lineiterator, backtrader.lineseries, backtrader.metabase)
+               for c in vars(mod).values() if isinstance(c, type)}
+    return inspect.getsource(getattr(classes[owner], attr))
+
+
+def test_the_hash_guard_fails_when_a_source_differs(monkeypatch):
+    """The guard above really compares: an expected hash that is not the installed one is reported."""
+    from hypebt.engine import bt_pins as bt_adapter
+
+    for key in ("Cerebro._check_timers", "Strategy._once"):
+        changed = dict(bt_adapter.BACKTRADER_SOURCES, **{key: "0" * 16})
+        monkeypatch.setattr(bt_adapter, "BACKTRADER_SOURCES", changed)
+        with pytest.raises(AssertionError, match=key.replace(".", r"\.")):
+            test_the_backtrader_we_override_is_the_one_we_read()
 
 
 # --- the checker catches each breach (so the test above can fail) -------------------------------

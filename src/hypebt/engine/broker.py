@@ -67,6 +67,8 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
     def __init__(self):
         super().__init__()
         self.notifs = collections.deque()
+        # The run's whole arrays (later sessions too): private, not a parameter a strategy can read.
+        self._all_arrays, self.p.arrays = self.p.arrays, None
         self.start_run()
 
     def start(self):
@@ -78,7 +80,7 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
 
     def start_run(self) -> None:
         p = self.p
-        arrays = p.arrays or {}
+        arrays = self._all_arrays or {}
         rules = p.rules or R.DEFAULT
         self.days = list(p.days or [])
         self.startingcash = float(p.cash)
@@ -88,7 +90,7 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
         self.desk = OrderDesk(self.account, rules, p.eligible, arrays, listener=self._on_row,
                               fill_listener=self._on_fill, fee_memo=memo)
         self.book = RestingBook()
-        self.rules, self.arrays = rules, arrays
+        self.rules, self._arrays = rules, arrays
         self.session, self.phase, self.last_closed = -1, "setup", -1
         self.row_listeners: list = []  # hypebt strategies' on_order (row, ticket)
         self.ticket_now: Ticket | None = None  # the ticket whose order the desk is recording
@@ -130,9 +132,9 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
 
     def code_of(self, data) -> str:
         """The stock code of a feed (feeds are named by their code)."""
-        arrays = getattr(getattr(data, "p", None), "arrays", None)
-        if arrays is not None:
-            return arrays.code
+        code = getattr(data, "code", None)  # hypebt's feeds (ArrayFeed.code)
+        if isinstance(code, str):
+            return code
         names = self.__dict__.setdefault("_names", {})
         if id(data) not in names:
             names.update({id(d): name for name, d in self.cerebro.datasbyname.items()})
@@ -231,13 +233,13 @@ class AShareBroker(BacktraderOrders, bt.BrokerBase):
                             ticket.price, ticket.at, "good_for", ticket.note, status="expired")
 
     def bar(self, code: str, s: int) -> R.Bar:
-        c = self.arrays[code].columns
+        c = self._arrays[code].columns
         return R.Bar(float(c["open"][s]), float(c["high"][s]), float(c["low"][s]), float(c["close"][s]))
 
     def _try_ticket(self, ticket: Ticket, s: int) -> None:
         """A hypebt limit or stop ticket on session ``s``."""
         code = ticket.code
-        if self.arrays[code].columns["suspended"][s]:
+        if self._arrays[code].columns["suspended"][s]:
             return  # waits: nothing trades today
         raw = T.trigger_price(ticket.kind, TRADE_SIDE[ticket.side], ticket.price, self.bar(code, s))
         if raw is None:

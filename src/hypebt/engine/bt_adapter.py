@@ -5,9 +5,9 @@ What Backtrader does in a hypebt run, and what hypebt does (the design note is
 indicators, ``notify_order``/``notify_trade``, analyzers) and the clock; hypebt's broker
 (:class:`hypebt.engine.broker.AShareBroker`, a ``BrokerBase`` subclass using public interfaces
 only) takes every order to the A-share market. Everything private is here, each override with its
-reason, and ``BACKTRADER_SOURCES`` records the hash of the source of every Backtrader function
-overridden, copied or called privately: ``tests/test_architecture.py`` fails when the installed
-Backtrader's differs (read the new source, adapt, update the hash).
+reason; :mod:`hypebt.engine.bt_pins` records the hash of the source of every Backtrader function
+overridden, copied or called privately (``BACKTRADER_SOURCES``): ``tests/test_architecture.py``
+fails when the installed Backtrader's differs (read the new source, adapt, update the hash).
 
 - :class:`AlignedCerebro`: the run loop for feeds that all deliver every session: warm-up bars
   step the lines and indicators only, each session is opened and closed on the broker, today's
@@ -22,55 +22,15 @@ from __future__ import annotations
 
 import array
 import contextlib
-import hashlib
-import inspect
 import math
 import re
 
 import backtrader as bt
 
 from hypebt.core.errors import LookAheadError
+from hypebt.engine.line_values import KnownValues, copy_values, forward_refusal, is_ahead, values_refusal
+from hypebt.engine.bt_pins import BACKTRADER_PRIVATE_DATA, BACKTRADER_SOURCES, backtrader_sources  # noqa: F401
 from hypebt.market.feed import ArrayFeed
-
-# sha256 (first 16 hex digits) of inspect.getsource of each Backtrader function this module (or
-# hypebt's ArrayFeed) overrides, copies part of, or relies on privately (see the module docstring).
-BACKTRADER_SOURCES = {
-    "Cerebro._runonce": "c13179923cde2641",            # replaced: AlignedCerebro._runonce keeps its per-bar sequence
-    "Cerebro._brokernotify": "69e93a0f90550b6c",                       # called per session
-    "Strategy._oncepost": "980361d4a31f0eb5",          # called per session; warm-up bars repeat its first steps
-    "Strategy._oncepost_open": "67791d7f067888d4",     # called per session
-    "Strategy._getminperstatus": "fad88e260175334d",   # skipped without indicators; set after the warm-up
-    "Strategy._addnotification": "56496c442d3bdc59",                   # books Backtrader's trades from executed orders (notify_trade)
-    "LineBuffer.__getitem__": "2ea3fe3af00750bb",      # _AlignedLine/_IndicatorLine: the same read, guarded
-    "LineBuffer.get": "ec14f5dffc950495",              # idem
-    "LineBuffer.get_idx": "d334983f021f8aad",          # _AlignedLine: its _idx is the shared position
-    "LineBuffer.set_idx": "1ce1072261060de5",                    # idem
-    "LineBuffer.forward": "19fbf69aa6a99323",          # skip_sessions extends the strategy's lines at once
-    "LineSeries.reset": "98a56381398c0034",                            # AlignedArrayFeed keeps its buffers between sweep runs
-    "LineSeries.__getattr__": "fbe300eb9fe0926b",                      # AlignedStrategy resolves data{i}_{line} names lazily
-    "AbstractDataBase.preload": "3e354a030eb6492a",                    # ArrayFeed loads whole arrays at once
-    "AbstractDataBase.advance": "c515dced700396bd",    # AlignedArrayFeed.advance moves the shared index
-    "AbstractDataBase.advance_peek": "87b4c2bcfb1eaa34",  # idem
-    "MetaStrategy.donew": "32e2673f8ba2851c",                          # _LazyDataNames: the feeds set as it sets them
-    "MetaLineIterator.donew": "4832ef84faf0f64a",      # idem, names lazily
-    "Analyzer._notify_fund": "825eae33b4eccd3f",       # AlignedStrategy.renotify_fund after at-close fills
-    "OrderBase.__init__": "cb05e0f0f97837a3",          # bt_orders replaces the reference price it takes before the open
-}
-
-
-def backtrader_sources() -> dict[str, str]:
-    """The hash of the installed Backtrader's source of each entry of :data:`BACKTRADER_SOURCES`."""
-    owners = {"Cerebro": bt.Cerebro, "Strategy": bt.Strategy, "LineBuffer": bt.linebuffer.LineBuffer,
-              "LineSeries": bt.LineSeries, "AbstractDataBase": bt.feed.AbstractDataBase,
-              "MetaStrategy": bt.strategy.MetaStrategy, "MetaLineIterator": bt.lineiterator.MetaLineIterator,
-              "Analyzer": bt.Analyzer, "OrderBase": bt.order.OrderBase}
-    out = {}
-    for name in BACKTRADER_SOURCES:
-        owner, attr = name.split(".")
-        text = inspect.getsource(vars(owners[owner])[attr])
-        out[name] = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-    return out
-
 
 # --- one index for every feed line, and the look-ahead guard ---------------------------------------
 
@@ -81,10 +41,11 @@ class _Position:
     """The bar position shared by every line of every aligned feed; ``hidden``: before the open,
     when today's close, high, low and volume are not known."""
 
-    __slots__ = ("idx", "lencount", "hidden", "trusted")
+    __slots__ = ("idx", "lencount", "hidden", "trusted", "bulk")
 
     def __init__(self):
         self.idx, self.lencount, self.hidden, self.trusted = -1, 0, False, False
+        self.bulk = False  # Backtrader's precomputation of indicators (runonce) reads whole arrays
 
 
 def _date(position: _Position, stamps) -> str:
@@ -95,7 +56,32 @@ def _date(position: _Position, stamps) -> str:
 class _AlignedLine(bt.linebuffer.LineBuffer):
     """A feed line whose index is the shared :class:`_Position` (advancing every feed by a bar is
     one step), and whose reads stop at what is known: a later bar, today's close (high, low,
-    volume) before the open, or a bar before the first raise instead of returning a value."""
+    volume) before the open, or a bar before the first raise instead of returning a value; its
+    ``array`` holds the known values only, and a line ahead (``close(1)``) is refused when made."""
+
+    @property
+    def array(self):  # the whole buffer only for Backtrader's precomputation (and today_readable)
+        pos = self._position
+        return self._raw if pos.bulk or pos.trusted else KnownValues(self._raw, self._known, self._refusal_at)
+
+    def buflen(self):  # the number of sessions (the calendar is known), not of values known
+        return len(self._raw) - self.extension
+
+    def _known(self) -> int:  # before the open, today's close (high, low, volume) is not known
+        pos = self._position
+        return pos.idx + (0 if pos.hidden and self._late else 1)
+
+    def _refusal_at(self, i) -> Exception:
+        return self._refusal(i - self._position.idx)
+
+    @array.setter
+    def array(self, value):
+        self._raw = value
+
+    def __call__(self, ago=None):
+        if is_ahead(ago):
+            raise forward_refusal(f"{self._code}.{self._field}", ago)
+        return super().__call__(ago)
 
     @property
     def _idx(self):  # LineBuffer's private index, redirected to the shared position
@@ -118,14 +104,14 @@ class _AlignedLine(bt.linebuffer.LineBuffer):
         i = pos.idx + ago
         if (ago > 0 or i < 0 or (ago == 0 and pos.hidden and self._late)) and not pos.trusted:
             raise self._refusal(ago)
-        return self.array[i]
+        return self._raw[i]
 
     def get(self, ago=0, size=1):
         pos = self._position
         if (ago > 0 or pos.idx < 0 or (ago == 0 and pos.hidden and self._late)) and not pos.trusted:
             raise self._refusal(ago)
         end = pos.idx + ago + 1
-        return self.array[max(end - size, 0):end]
+        return copy_values(self._raw[max(end - size, 0):end])
 
     def _refusal(self, ago) -> Exception:
         pos, name = self._position, self._field
@@ -154,22 +140,54 @@ class _IndicatorLine(bt.linebuffer.LineBuffer):
             raise LookAheadError(
                 f"an indicator read [{ago}] {'a later bar' if ago > 0 else 'before its first value'}: its values "
                 "are computed over the whole data before the run; use [0] for the latest known, [-1] before it")
-        return self.array[i]
+        return self._raw[i]
 
     def get(self, ago=0, size=1):
         if ago > 0:
             raise LookAheadError(f"an indicator's get(ago={ago}) reads later bars; use ago <= 0")
         end = self.idx + ago + 1
-        return self.array[max(end - size, 0):end]
+        return copy_values(self._raw[max(end - size, 0):end])
 
 
 def _guard_indicators(owner) -> None:
-    """Swap the lines of ``owner``'s indicators (and theirs) to :class:`_IndicatorLine`."""
+    """Swap the lines of ``owner``'s indicators (and theirs) to :class:`_IndicatorLine`; every line of
+    theirs (operations and delays too: ``close - open``, ``close(-1)``) hands out only its known
+    values as ``array`` (:class:`hypebt.engine.line_values.KnownValues`)."""
     for ind in getattr(owner, "_lineiterators", {}).get(bt.LineIterator.IndType, ()):
         for line in ind.lines:
             if type(line) is bt.linebuffer.LineBuffer:
                 line.__class__ = _IndicatorLine
+            raw = line.__dict__.get("array")
+            if isinstance(raw, array.array):
+                line._raw, line.array = raw, KnownValues(raw, _count(line), _refusal(line))
         _guard_indicators(ind)
+
+
+def _count(line):
+    return lambda: line.idx + 1
+
+
+def _refusal(line):
+    return lambda i: values_refusal(line.idx + 1, i)
+
+
+def _refuse_forward_lines(owner, where: str = "") -> None:
+    """A line ahead (``close(1)``, ``sma(1)``) among ``owner``'s indicators (and theirs) is refused
+    before Backtrader computes it: its values are later bars. (Made on a feed's line, or in a
+    hypebt strategy, it was refused when made, naming the line of code.)"""
+    for ind in getattr(owner, "_lineiterators", {}).get(bt.LineIterator.IndType, ()):
+        if isinstance(ind, bt.linebuffer.LineActions) and is_ahead(getattr(ind, "ago", None)):
+            raise forward_refusal(f"{_made_in(owner)}: a line of {type(ind.a).__name__}", ind.ago)
+        _refuse_forward_lines(ind)
+
+
+def _made_in(owner) -> str:
+    """``file:line in Class.__init__`` where ``owner``'s lines are built."""
+    init = type(owner).__init__
+    code = getattr(init, "__code__", None)
+    if code is None:
+        return type(owner).__name__
+    return f"{code.co_filename}:{code.co_firstlineno} in {type(owner).__name__}.__init__"
 
 
 def share_index(feeds) -> _Position:
@@ -219,7 +237,8 @@ class AlignedArrayFeed(ArrayFeed):
             if type(line) is not bt.linebuffer.LineBuffer or len(line.array) != self._n:
                 raise RuntimeError("AlignedArrayFeed: its lines must be freshly preloaded to share an index")
             line.__class__ = _AlignedLine  # one shared index, guarded reads (see _AlignedLine)
-            line._position, line._field, line._code = position, name, self.p.arrays.code
+            line._raw = line.__dict__.pop("array")
+            line._position, line._field, line._code = position, name, self.code
             line._late, line._stamps = name in LATE_LINES, self._stamps
         self._aligned = position
 
@@ -231,7 +250,13 @@ class AlignedArrayFeed(ArrayFeed):
         for line in self.lines:
             line.__class__ = bt.linebuffer.LineBuffer
             line._idx, line.lencount = position.idx, position.lencount
+            line.__dict__["array"] = line.__dict__.pop("_raw")
         self.__dict__.pop("_hypebt_position", None)
+
+    def __call__(self, ago=None, line=-1):  # data(1): a line ahead, refused when made
+        if is_ahead(ago):
+            raise forward_refusal(f"{self.code}", ago)
+        return super().__call__(ago, line)
 
     def advance_peek(self):
         i = self._aligned.idx + 1 if "_aligned" in self.__dict__ else self.lines.datetime.idx + 1
@@ -263,14 +288,19 @@ class AlignedCerebro(bt.Cerebro):
     hypebt_keep_aligned = False
 
     def _runonce(self, runstrats):  # replaces the per-bar scan of every feed's next timestamp
-        for strat in runstrats:
-            strat._once()  # Backtrader's own precomputation of indicators, as in Cerebro._runonce
-            strat.reset()
-            _guard_indicators(strat)  # their values are all computed now: later ones must not be read
         datas = self.datas
         position = datas[0].__dict__.get("_aligned")
         if position is None or any(d.__dict__.get("_aligned") is not position for d in datas):
             raise RuntimeError("AlignedCerebro needs AlignedArrayFeeds sharing one index (share_index)")
+        for strat in runstrats:
+            _refuse_forward_lines(strat)
+            position.bulk = True
+            try:
+                strat._once()  # Backtrader's own precomputation of indicators, as in Cerebro._runonce
+            finally:
+                position.bulk = False
+            strat.reset()
+            _guard_indicators(strat)  # their values are all computed now: later ones must not be read
         try:
             self._aligned_loop(runstrats, datas[0]._stamps, position)
             # the end of the data (or a strategy's cerebro.runstop()): the run is finished before
@@ -411,6 +441,11 @@ class AlignedStrategy(bt.Strategy, metaclass=_LazyDataNames):
                 setattr(self, name, value)  # as Backtrader would have
                 return value
         return super().__getattr__(name)
+
+    def addindicator(self, indicator):  # a line ahead (sma(1)) made in __init__: refused there, naming the line
+        if isinstance(indicator, bt.linebuffer.LineActions) and is_ahead(getattr(indicator, "ago", None)):
+            raise forward_refusal(f"a line of {type(indicator.a).__name__}", indicator.ago)
+        super().addindicator(indicator)
 
     def _getminperstatus(self):  # Backtrader's minimum-period scan of every feed, skipped when it cannot matter
         # Every feed delivers every session, so without indicators each bar is a

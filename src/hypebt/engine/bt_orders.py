@@ -100,7 +100,7 @@ class BacktraderOrders:
     def _reference_before_open(self, order, price) -> None:
         """Before the open the reference price is the last close, not today's (not known yet)."""
         code = self.code_of(order.data)
-        cols = self.arrays[code].columns
+        cols = self._arrays[code].columns
         s = max(self.session, 0)
         last = float(cols["close"][s - 1]) if s > 0 else float(cols["prev_close"][s])
         if last != last:
@@ -194,7 +194,7 @@ class BacktraderOrders:
         if self._expired(ticket, s) or ticket.kind not in PRICE_KINDS or self._sibling_at_desk(ticket):
             return
         code = ticket.code
-        if self.arrays[code].columns["suspended"][s]:
+        if self._arrays[code].columns["suspended"][s]:
             return
         bar = self.bar(code, s)
         side, kind, cap = ticket.side, ticket.kind, None
@@ -219,8 +219,8 @@ class BacktraderOrders:
                 continue
             if ticket.kind == "close" and not self._expired(ticket, s):
                 self._send(ticket, s, "close", phase="close")
-            elif ticket.kind in ("stoptrail", "stoptraillimit") and not self.arrays[ticket.code].columns["suspended"][s]:
-                self._trail(ticket, float(self.arrays[ticket.code].columns["close"][s]))
+            elif ticket.kind in ("stoptrail", "stoptraillimit") and not self._arrays[ticket.code].columns["suspended"][s]:
+                self._trail(ticket, float(self._arrays[ticket.code].columns["close"][s]))
 
     def _trail(self, ticket: Ticket, close: float) -> None:
         amount, percent = ticket.trail
@@ -233,7 +233,7 @@ class BacktraderOrders:
 
     def _expired(self, ticket: Ticket, s: int) -> bool:
         valid = ticket.valid
-        if valid and ticket.kind != "market" and self.arrays[ticket.code].columns["datetime"][s] > valid:
+        if valid and ticket.kind != "market" and self._arrays[ticket.code].columns["datetime"][s] > valid:
             self.end_ticket(ticket, "expired", "valid")
             return True
         return False
@@ -278,7 +278,7 @@ class BacktraderOrders:
         comminfo = self.getcommissioninfo(order.data)
         price = row.price
         size = done.opened + done.closed
-        order.execute(self.arrays[ticket.code].columns["datetime"][self.session], size, price,
+        order.execute(self._arrays[ticket.code].columns["datetime"][self.session], size, price,
                       done.closed, -done.closed * done.price_before, fee if done.closed else 0.0,
                       done.opened, done.opened * price, fee if done.opened else 0.0,
                       comminfo.p.margin, done.pnl, done.size, done.price)

@@ -115,16 +115,16 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         self.session_index = ctx.session_index or {s: i for i, s in enumerate(ctx.sessions)}
         self._days = ctx.days or [d.date() for d in ctx.sessions]
         self.rules = ctx.rules
-        # The whole arrays stay private; the strategy's own Context gets them cut at the moment.
+        # The whole arrays (and a sweep's shared bar cache) stay private; ctx and p.ctx get them cut at the moment.
         self._arrays = ctx.arrays
         self._ext = ctx.history or ctx.arrays
         self._offset = int(ctx.warmup) if ctx.history else 0
         lead = next(iter(self._ext.values())).sessions[: self._offset] if self._ext else []
         self._ext_days = [d.date() for d in lead] + list(self._days)  # dates of the extended positions
-        self.ctx = replace(ctx, arrays=W.RevealedArrays(ctx.arrays, self._offset, self._moment),
-                           history=W.RevealedArrays(self._ext, 0, self._moment),
-                           events=[t for t in ctx.events if t.event.scheduled],
-                           benchmark=None)  # the benchmark up to now: benchmark_returns()
+        self.p.ctx = self.ctx = replace(ctx, arrays=W.RevealedArrays(ctx.arrays, self._offset, self._moment),
+                                        history=W.RevealedArrays(self._ext, 0, self._moment),
+                                        events=[t for t in ctx.events if t.event.scheduled],
+                                        benchmark=None, bar_cache={})  # the benchmark up to now: benchmark_returns()
         # The market: the broker's order desk (every check) and account (the one record of cash,
         # positions, T+1 and short lots), fresh for this run.
         self.desk = self.broker.desk

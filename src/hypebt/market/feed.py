@@ -136,10 +136,19 @@ class ArrayFeed(bt.feeds.DataBase):
     def __init__(self):
         super().__init__()
         self._i = 0
+        # Kept private: the whole arrays, later sessions included, must not be a public attribute
+        # of a feed a strategy holds (``self.data.p.arrays``).
+        self._arrays: FeedArrays = self.p.arrays
+        self.p.arrays = None
+
+    @property
+    def code(self) -> str:
+        """The stock code of the feed."""
+        return self._arrays.code
 
     def start(self):
         super().start()
-        arr: FeedArrays = self.p.arrays
+        arr: FeedArrays = self._arrays
         self._cols = arr.columns
         self._n = len(arr.sessions)
         if "_stamps" not in self.__dict__:  # a reused feed (sweeps) keeps what it built
