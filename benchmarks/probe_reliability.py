@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -130,11 +131,20 @@ def template(base: Path) -> None:
     (root / "outside" / "secret.csv").write_text("untouched\n", "utf-8")
 
 
+# A library's own log record on stderr (Dask's client logs a lost scheduler before hypebt says so):
+# not hypebt's output, and neither an error line of hypebt's nor a traceback.
+LIBRARY_LOG = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ - (distributed|tornado)[.\w]* - [A-Z]+ - ")
+
+
 def refused(code: int, *fragments: str):
-    """A judge: exit ``code``, exactly one stderr line ``hypebt: error: ...`` holding ``fragments``."""
+    """A judge: exit ``code``, exactly one stderr line ``hypebt: error: ...`` holding ``fragments``.
+
+    Only exit 1 or hypebt's own ``hypebt: internal error`` line is internal: the other documented
+    codes (2..6, 130, 141) are what they say; a wrong one is a silent failure of that probe.
+    """
     def judge(box: Box, rc: int, out: str, err: str) -> str:
-        lines = [x for x in err.splitlines() if not x.startswith(("note: ", "sweep p: "))]
-        if rc == 1 or "internal error" in err:
+        lines = [x for x in err.splitlines() if not x.startswith(("note: ", "sweep p: ")) and not LIBRARY_LOG.match(x)]
+        if rc == 1 or any(x.startswith("hypebt: internal error") for x in lines):
             return "internal"
         if rc == 0:
             return "silent"
@@ -467,6 +477,20 @@ def traversal(key: str, value: str):
     return probe
 
 
+def closed_pipe(box: Box) -> str:
+    """``hypebt list | head -0``: the reader has gone before hypebt writes (deterministic, unlike a
+    reader that leaves after a line while the whole output may already sit in the pipe's buffer);
+    hypebt ends quietly with 141."""
+    proc = subprocess.Popen([PY, "-m", "hypebt.cli.main", "--home", str(box.store), "--workspace", str(box.ws),
+                             "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=box.root)
+    proc.stdout.close()  # the reader closes its end
+    err = proc.stderr.read().decode("utf-8", "replace")
+    rc = proc.wait(timeout=300)
+    if rc == 1 or "internal error" in err:
+        return "internal"
+    return "ok" if rc == 141 and not err.strip() else "silent"
+
+
 def readme(box: Box) -> str:
     text = " ".join((REPO / "README.md").read_text("utf-8").split())
     return "ok" if "is code" in text and "`hypebt list` imports *every* file" in text else "silent"
@@ -505,6 +529,7 @@ PROBES = [
     (9, "a killed pool worker", killed_worker),
     (9, "a full disk mid-sweep", full_disk),
     (9, "a lost Dask cluster", lost_cluster),
+    (9, "output pipe closed by its reader (| head -0)", closed_pipe),
     (10, "--out over a user's folder (run)", out_with_user_file("run")),
     (10, "--out over a user's folder (study)", out_with_user_file("study")),
     (10, "--out over a user's folder (sweep)", out_with_user_file("sweep")),

@@ -14,7 +14,7 @@ What is checked, for every fill:
   within the day's low and high;
 - limits, from the previous close — on an ex-date the exchange's reference price, previous close x
   previous adj_factor / adj_factor — per board: main 10 % (5 % under risk warning), ChiNext
-  (300/301) 10 % then 20 % from 2020-08-24, STAR (688/689) 20 % from its opening 2019-07-22, Beijing
+  (300/301/302) 10 % then 20 % from 2020-08-24, STAR (688/689) 20 % from its opening 2019-07-22, Beijing
   30 %; a listing's first five sessions free; half up to the fen, in integer fen: every fill at or
   inside them; no buy on a one-price session at limit-up, no sale on one at limit-down (一字板); and
   hypebt's stricter promise: no buy at limit-up, no sale at limit-down (unless the run's rules turn
@@ -55,6 +55,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 CHINEXT_20 = dt.date(2020, 8, 24)
@@ -77,7 +78,7 @@ def shared_data() -> Path:
 def board(code: str) -> str:
     if code.startswith(("688", "689")):
         return "star"
-    if code.startswith(("300", "301")):
+    if code.startswith(("300", "301", "302")):  # 302: ChiNext codes from 2025 (302132, formerly 300114)
         return "chinext"
     if code.startswith(("8", "4", "92")):
         return "bse"
@@ -480,3 +481,59 @@ def tick_apart(found: list[str]) -> tuple[list[str], list[str]]:
     days = {v.split(" ", 1)[0] for v in tick}
     tick += [v for v in found if "cash rebuilt" in v and v.split(":", 1)[0] in days]
     return [v for v in found if v not in tick], tick
+
+
+# --------------------------------------------- limits of a whole market, recomputed ---
+
+REGISTRATION = {"star": dt.date(2019, 7, 22), "chinext": CHINEXT_20, "main": dt.date(2023, 4, 10)}
+
+
+def exchange_limits(bars, st_dated=None):
+    """Every row's limits by the exchanges' rules, worked out here again from first principles (a
+    second implementation beside hypebt's market panel; pandas and integers, no ``hypebt.market``).
+
+    ``bars``: code, date, close and, for traded prices, ``adj_factor`` (rows of any order). Per row:
+    the previous traded close of the code (none on its first row), on an ex-date (the factor moved)
+    carried to the new basis — previous close x factor before / factor after, half up to the fen,
+    the exchange's reference price —, the board's band (:func:`band`; ST 5 % on the main boards
+    only where ``st_dated`` says so: a mapping date -> codes under risk warning that session, dated
+    evidence only, nothing inferred), half up to the fen in integers; no limit on a listing's free
+    sessions (a code whose first row comes after the frame's first date was listed that day: five
+    free sessions on STAR, ChiNext from 2020-08-24 and the main boards from 2023-04-10, else one).
+
+    Returns a frame on the same index: ``reference``, ``up``, ``down`` (NaN: no limit), ``st``.
+    """
+    b = bars.sort_values(["code", "date"], kind="stable")
+    code = b["code"].astype(str)
+    same = code.eq(code.shift()).to_numpy()
+    prev = b["close"].shift().where(same).to_numpy(dtype="float64")
+    ref = prev.copy()
+    if "adj_factor" in b:
+        f = b["adj_factor"].to_numpy(dtype="float64")
+        fp = np.r_[np.nan, f[:-1]]
+        for i in np.flatnonzero(same & (fp != f) & (fp > 0) & (f > 0)):
+            ref[i] = fen(Decimal(repr(float(prev[i]))) * Decimal(repr(float(fp[i]))) / Decimal(repr(float(f[i]))))
+    boards = code.map(board)
+    st = np.zeros(len(b), dtype=bool)
+    for day, codes in (st_dated or {}).items():
+        st |= ((b["date"] == pd.Timestamp(day)) & code.isin(set(codes))).to_numpy()
+    st &= (boards == "main").to_numpy()
+    # band() over arrays: one value per (board, ST, ChiNext reform) case
+    kind = boards.to_numpy()
+    chinext_20 = (b["date"] >= pd.Timestamp(CHINEXT_20)).to_numpy()
+    pct = np.select([kind == "bse", kind == "star", (kind == "chinext") & chinext_20, st], [30, 20, 20, 5], 10)
+    first = b.groupby(code, sort=False)["date"].transform("min")
+    nth = b.groupby(code, sort=False).cumcount().to_numpy() + 1
+    listed = (first > b["date"].min()).to_numpy()
+    registered = np.zeros(len(b), dtype=bool)
+    for name, since in REGISTRATION.items():
+        registered |= (kind == name) & (first >= pd.Timestamp(since)).to_numpy()
+    free = np.where(registered, 5, 1)
+    with np.errstate(invalid="ignore"):
+        fen_ = np.rint(ref * 100)
+        up = np.floor((fen_ * (100 + pct) + 50) / 100) / 100
+        down = np.floor((fen_ * (100 - pct) + 50) / 100) / 100
+    none = np.isnan(ref) | (listed & (nth <= free))
+    up[none], down[none] = np.nan, np.nan
+    out = pd.DataFrame({"reference": ref, "up": up, "down": down, "st": st}, index=b.index)
+    return out.reindex(bars.index)

@@ -91,8 +91,18 @@ def test_600519_equity_against_the_adjusted_buy_and_hold(moutai_bh, raw_store):
         held += held * (row.amount / row.shares_held) / reference
     drip = start_cash - cost + held * m["close"].iloc[-1]
     final = moutai_bh.stats["final_value"]
-    assert drip == pytest.approx(adjusted, rel=1e-6)
+    assert drip == pytest.approx(adjusted, rel=1e-6)  # the equivalence, reinvested (measured: 4e-9)
     assert (final - adjusted) / start_cash == pytest.approx(0.0083, abs=5e-4)
+    # The cash-held reading, dividend by dividend: the run holds each credited amount as cash from its
+    # ex-date on; the adjusted series holds it in the stock, growing as the adjusted close did from the
+    # session before the ex-date (the reference price on the adjusted basis) to the end. The gap is
+    # the sum of those growths, to the cent (measured 0.003 CNY): nothing else separates the two.
+    adj = m["close"] * m["adj_factor"]
+    growth = sum(row.amount * (adj.iloc[-1] / adj.iloc[m.index.get_loc(row.date) - 1] - 1)
+                 for row in moutai_bh.corporate_actions.itertuples())
+    assert final - adjusted == pytest.approx(-growth, abs=0.01)
+    assert final == pytest.approx(start_cash - cost + shares * m["close"].iloc[-1]
+                                  + moutai_bh.corporate_actions["amount"].sum(), abs=0.01)
 
 
 def test_cash_and_positions_reconcile_with_the_ledgers(moutai_bh):
@@ -358,3 +368,80 @@ def test_the_manifest_hashes_every_reference_table_the_figures_depend_on(catl_st
     third, _ = manifest("c")
     assert third["data"]["st_history"]["sha256"] == catl_store.manifest("st_history")["sha256"]
     assert third["data_sha256"] != after["data_sha256"]
+
+
+# ------------------------------------------------- 600519 against published amounts ---
+# 贵州茅台's cash dividends per share before tax, as its 权益分派实施公告 publish them (10 派 X:
+# X / 10), for the ex-dates of 2021-06..2025-12: independent of the data's adjustment factor.
+PUBLISHED = {"2021-06-25": 19.293, "2022-06-30": 21.675, "2022-12-27": 21.91, "2023-06-30": 25.911,
+             "2023-12-20": 19.106, "2024-06-19": 30.876, "2024-12-20": 23.882, "2025-06-26": 27.673,
+             "2025-12-19": 23.957}
+# How far the factor's jump (previous close x (1 - factor before / after)) is from each, in CNY a
+# share, measured: within 0.006 everywhere but 2025-06-26, where the factor shows 27.5999, 0.0731 short.
+FACTOR_GAP = {"2021-06-25": -0.002882, "2022-06-30": -0.005177, "2022-12-27": 0.000259, "2023-06-30": -0.001150,
+              "2023-12-20": 0.004123, "2024-06-19": 0.003996, "2024-12-20": -0.002000, "2025-06-26": -0.073118,
+              "2025-12-19": 0.003180}
+
+
+@pytest.fixture(scope="module")
+def moutai_records(raw_store, tmp_path_factory):
+    """600519's traded prices and the CSI 300, with the published distributions as dividend records
+    (Sina's table: 派息 per 10 shares; the record date the session before the ex-date)."""
+    tmp = tmp_path_factory.mktemp("moutai_records")
+    store = Store(tmp / "store")
+    raw_store.load("stock_raw", codes=["600519"]).to_parquet(tmp / "600519.parquet")
+    raw_store.load("index").to_parquet(tmp / "index.parquet")
+    import_paths(store, [tmp / "600519.parquet"], adjust="raw")
+    import_paths(store, [tmp / "index.parquet"])
+    days = store.load("stock_raw", codes=["600519"])["date"].sort_values().reset_index(drop=True)
+    record = {ex: days[days < pd.Timestamp(ex)].iloc[-1].date() for ex in PUBLISHED}
+    table = pd.DataFrame({"公告日期": [record[ex] for ex in PUBLISHED], "送股": 0.0, "转增": 0.0,
+                          "派息": [round(v * 10, 3) for v in PUBLISHED.values()], "进度": "实施",
+                          "除权除息日": [D(ex) for ex in PUBLISHED], "股权登记日": [record[ex] for ex in PUBLISHED],
+                          "红股上市日": pd.NaT})
+    reference.save(store, "dividends", DV.from_table(table, "600519 (published)", code="600519"), source="published",
+                   as_of="2025-12-31")
+    return store
+
+
+def test_600519_factor_jumps_against_the_published_dividends(raw_store):
+    """Each ex-date's jump in the data's factor, against the amount the company published."""
+    m = raw_store.load("stock_raw", codes=["600519"]).sort_values("date")
+    acts = C.derive_from_factor("600519", m["date"].tolist(), m["close"].to_numpy(), m["adj_factor"].to_numpy())
+    assert [a.ex_date.isoformat() for a in acts] == list(PUBLISHED)
+    gaps = {a.ex_date.isoformat(): a.cash - PUBLISHED[a.ex_date.isoformat()] for a in acts}
+    assert gaps == pytest.approx(FACTOR_GAP, abs=1e-5)
+
+
+def test_600519_each_ex_date_credits_shares_held_times_the_published_amount(moutai_records):
+    res = hypebt.backtest({"name": "bh", "strategy": "buy_and_hold", "codes": ["600519"], "start": "2021-01-04",
+                           "end": "2026-05-08", "cash": 1_000_000}, workspace=REPO, home=moutai_records.root)
+    ca = res.corporate_actions
+    assert set(ca["kind"]) == {"cash_dividend"} and set(ca["shares_held"]) == {400}
+    assert all(s.startswith("records") for s in ca["source"])
+    credited = {str(d.date()): a for d, a in zip(ca["date"], ca["amount"])}
+    # by hand: 400 x 19.293 = 7,717.20 ... 400 x 23.957 = 9,582.80 (exact in fen: no rounding left)
+    assert credited == {ex: round(400 * v, 2) for ex, v in PUBLISHED.items()}
+    assert credited["2025-06-26"] == 11_069.20 and sum(credited.values()) == pytest.approx(85_713.20, abs=0.005)
+    assert res.stats["distributions"] == pytest.approx(85_713.20, abs=0.005)
+
+
+@pytest.mark.parametrize("buy, sell, received, tax", [
+    # held 20 days across 2024-06-19: 400 x 30.876 = 12,350.40, 20 % = 2,470.08
+    ("2024-05-30", "2024-06-19", {"2024-06-19": 12_350.40}, 2_470.08),
+    # held 6 months: the same dividend at 10 % = 1,235.04
+    ("2024-01-02", "2024-07-02", {"2024-06-19": 12_350.40}, 1_235.04),
+    # held 2 years: four dividends (8,670.00 + 8,764.00 + 10,364.40 + 7,642.40), none taxed
+    ("2022-06-01", "2024-06-03", {"2022-06-30": 8_670.00, "2022-12-27": 8_764.00, "2023-06-30": 10_364.40,
+                                  "2023-12-20": 7_642.40}, 0.0),
+])
+def test_600519_dividend_tax_by_holding_period_against_hand_computed_amounts(moutai_records, buy, sell, received, tax):
+    res = run(moutai_records.root, ["600519"], buy, sell, [(buy, "buy_shares", "600519", 400),
+                                                           (sell, "sell_all", "600519")])
+    ca = res.corporate_actions
+    cash = ca[ca["kind"] == "cash_dividend"]
+    assert {str(d.date()): a for d, a in zip(cash["date"], cash["amount"])} == received
+    taxed = ca[ca["kind"] == "dividend_tax"]
+    assert res.stats["dividend_tax"] == -tax
+    assert taxed["amount"].sum() == -tax and (taxed.empty or [str(d.date()) for d in taxed["date"]] == [sell])
+    assert res.trades["distributions"].iloc[0] == pytest.approx(sum(received.values()) - tax, abs=0.005)

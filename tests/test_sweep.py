@@ -617,6 +617,8 @@ def test_a_lost_dask_cluster_ends_the_sweep_with_exit_6(tmp_path):
     log = (tmp_path / "sweep.log").read_text()
     assert rc == 6, log
     assert "the Dask cluster at" in log and "rerun with --resume" in log and "internal error" not in log
+    # hypebt's one line says it all: none of Dask's own reconnect errors and tracebacks before it
+    assert "Traceback" not in log and "distributed.client" not in log, log
 
 
 @pytest.mark.parametrize("moment", ["right after start", "after one row", "after half"])

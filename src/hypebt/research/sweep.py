@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import io
 import itertools
+import logging
 import math
 import multiprocessing as mp
 import os
@@ -373,10 +374,27 @@ def _run_dask(prep, plan, batches, address, collect) -> None:
         ) from None
 
 
+@contextlib.contextmanager
+def _quiet_dask_logs():
+    """Dask's own loggers held to CRITICAL while hypebt drives the cluster: a lost scheduler makes its
+    client log errors and tracebacks to stderr (reconnecting, closing) before hypebt says what
+    happened and what to do in one line (:class:`SweepLostError`)."""
+    names = ["distributed", "tornado", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def _dask_batches(prep, plan, batches, address, collect) -> None:
     from distributed import Client, as_completed
 
-    with Client(address, timeout="30s") as client:
+    with _quiet_dask_logs(), Client(address, timeout="30s") as client:
         # The prepared data goes to every worker once; tasks carry only parameters.
         shared = {"prep": client.scatter(prep, broadcast=True, hash=False)}
         threads = sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values()) or 1
