@@ -77,3 +77,10 @@ def test_members_by_board_and_new_listing_sessions(whole):
     assert only_main[np.isin(boards, ["60", "00"])].any()
     short = panel.members(["new_listing"], new_listing_sessions=5)
     assert (short | ~prep.members).all() and short.sum() > prep.members.sum()
+
+
+def test_the_run_says_which_st_stocks_exclude_cannot_see(whole):
+    """Without a dated st_history, ST is inferred from main-board bars only (a ChiNext, STAR or Beijing
+    ST stock has its board's limits): the run says those are not excluded as ST."""
+    prep, _ = whole
+    assert any("ChiNext, STAR or Beijing" in note and "st_codes" in note for note in prep.warnings), prep.warnings

@@ -189,3 +189,19 @@ def test_000564_st_status_is_inferred_from_its_whole_history(real_store, tmp_pat
     data's first session."""
     got = {s: run_buy(real_store, tmp_path, "000564", "2023-12-26", s) for s in ("2021-01-04", "2023-05-04", "2023-12-20")}
     assert set(got.values()) == {("refused", "limit_up", 1.44)}, got
+
+
+def test_a_universe_files_names_do_not_change_a_decision(real_store, tmp_path):
+    """603963 opened 2021-01-06 at 8.37 (+6.6 % on 7.85: under its 10 % limit-up, over a 5 % ST one). A
+    universe file drawn up later that names it "*ST" (as a 2024 names snapshot would) says nothing of
+    its status in 2021: the buy fills there as in a run that lists the code alone."""
+    ws = make_workspace(tmp_path / "ws")
+    (ws / "data" / "universes" / "named.csv").write_text(
+        "code,name,snapshot_date,source,kind\n603963,*ST大理,2024-06,a later names snapshot,list\n", "utf-8")
+    got = {}
+    for name, top in (("listed", {"codes": ["603963"]}), ("named", {"universe": "named"})):
+        spec = write_spec(ws, name, {"strategy": "script", **top, "start": "2021-01-04", "end": "2021-01-08",
+                                     "benchmark": "sh000300"})
+        res = engine.run(engine.prepare(load_spec(spec), ws, real_store), {"plan": [[2, "open", "buy_shares", "603963", 1000]]})
+        got[name] = res.orders[["date", "status", "reason", "price"]].astype(str).values.tolist()
+    assert got["named"] == got["listed"] and got["listed"][0][:2] == ["2021-01-06", "filled"], got

@@ -196,7 +196,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
         present = tuple(c for c in present if first[c] <= sessions[-1])
     bench = P.benchmark_returns(store, spec, sessions)
     events, outside = _events(spec, workspace, cal, sessions, where, notes)
-    st = set(spec.st_codes) | ({c for c, n in names.items() if R.is_st(n)} if codes is not None else set())
+    st = set(spec.st_codes)  # (not the universe's names: a later snapshot says nothing of who was ST then)
     panel, at, lead = build_market(bars, present, cal, sessions, spec.warmup, pd.Timestamp(manifest["first_date"]),
                                    st, rules, store)
     spans = EU.spans(bars) if boards is not None else {}  # each code's first and last bar (missing-bar reasons)
@@ -211,6 +211,10 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
                         first=sessions[0].date()))
     if codes is None or spec.exclude:
         notes.append(_members_note(spec, present))
+    if "st" in spec.exclude and reference.as_of(store, "st_history") is None:
+        notes.append(N_("exclude st: without a dated st_history (hypebt data reference) ST is inferred from main-board "
+                        "bars only; a ChiNext, STAR or Beijing stock (the same limits either way) is excluded as ST "
+                        "only if listed in st_codes"))
     eligible = _eligible(spec, workspace, notes, store)
     manifests = {name: store.manifest(name) for name in (dataset, "index", *(["concept_boards"] if boards else []),
                                                          *reference_inputs(manifest))

@@ -299,12 +299,12 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         return not self._arrays[code].columns["suspended"][self.session_no]
 
     def _sizing_price(self, code: str, at: str) -> float:
-        """The price an order is sized at: what is known when it is placed."""
+        """The price an order is sized at: what is known when it is placed (none before a stock's first bar: inf)."""
         c = self._arrays[code].columns
         i = self.session_no
         if at == "limit" and c["limit_up"][i] == c["limit_up"][i]:
             return float(min(c["open"][i], c["limit_up"][i]))  # it fills at the open or at the limit
-        return float(c["close"][i] if self._phase == "close" else c["open"][i])
+        return float(np.nan_to_num(c["close"][i] if self._phase == "close" else c["open"][i], nan=np.inf))  # inf: 0 shares
 
     # --- orders --------------------------------------------------------------------------------
     def _deferred_to(self, at: str) -> str | None:

@@ -5,7 +5,7 @@ built at once for a whole universe, over the stock's whole stored history.
 (:mod:`hypebt.market.feed`) and for the studies' panels:
 
 - each code's bars aligned to the sessions; a session without a bar (suspended, not yet listed,
-  delisted) repeats the last close (before the first bar: the first open) with zero volume and
+  delisted) repeats the last close (before the first bar: NaN, no price is known yet) with zero volume and
   ``suspended``;
 - ``prev_close``: the previous traded close (a suspension carries it across), the exchange's
   reference price on an ex-dividend day (raw prices with ``adj_factor``); none on a listing day,
@@ -130,7 +130,7 @@ def build(bars: pd.DataFrame, sessions: pd.DatetimeIndex, *, first_store_date, c
     count for the new-listing sessions and the first session's previous close. ``first_store_date``:
     a code whose first bar is on or before it traded before the data began (seasoned: no new-listing
     exemption, and its first ``pct_change`` gives its previous close). ``st_static``: codes taken as
-    ST where nothing dated says otherwise (names snapshot, spec ``st_codes``); ``st_history`` and
+    ST where nothing dated says otherwise (the spec's ``st_codes``); ``st_history`` and
     ``st_covered_to``: the dated list (:func:`hypebt.market.status.st_matrix`).
 
     Codes are independent of each other: they are computed :data:`BLOCK` at a time into the
@@ -216,15 +216,14 @@ def _block(codes, sessions, row, col, early, data, listed_before, before, out, r
     grid("volume", out["volume"], 0.0) if "volume" in data else out["volume"].fill(0.0)
     has_bar = np.bincount(row, minlength=k) > 0
     first_row = np.minimum(np.searchsorted(row, np.arange(k)), max(len(row) - 1, 0))
-    first_open = np.where(has_bar, data["open"][first_row] if len(row) else np.nan, np.nan)
     last_before = np.full(k, np.nan)
     last_before[row[early]] = data["close"][early]  # sorted: the latest wins
 
-    # Before a code's first bar in the panel: its last close before the panel, else its first open.
+    # Before a code's first bar in the panel: its last close before the panel, else no price (NaN):
+    # showing its first open there would tell a strategy a listing's price before it lists.
     close = A.ffill(_seeded(grid("close"), present, last_before))
     prev = out["prev_close"]
-    prev[:, 1:], prev[:, 0] = close[:, :-1], last_before  # before the first bar: none (not the first open)
-    np.copyto(close, first_open[:, None], where=np.isnan(close))
+    prev[:, 1:], prev[:, 0] = close[:, :-1], last_before  # before the first bar: none
     out["close"][:] = close
     for x in (o, h, lo):
         np.copyto(x, close, where=~present)

@@ -8,7 +8,8 @@ ST status decides a main-board stock's band (5 % instead of 10 %). From, in orde
    all day at one price, the ST band's limit price (and not the 10 % one), is evidence of ST; one
    that traded beyond the ST band is evidence of not ST. A session takes the latest evidence *before* it (no
    look-ahead: today's own bar is not known at its open).
-3. before any evidence: the names snapshot or the spec's ``st_codes`` (static).
+3. before any evidence: the spec's ``st_codes`` (static; not a universe's names, a snapshot drawn
+   up later that says nothing of who was ST before it).
 
 Every status carries its source (``st_history``, ``inferred``, ``names``), so a report can say how
 much of a run rests on inference. The margin-lending list is dated the same way (:class:`DatedList`).
@@ -135,7 +136,8 @@ def st_note(counts: dict[str, int]) -> str:
     total = sum(counts.values()) or 1
     n = {s: f"{counts[s]:,} ({counts[s] / total:.1%})" for s in ("st_history", "inferred", "names")}
     return N_("ST status per stock-session: %(dated)s from the dated st_history list, %(inferred)s inferred from the "
-              "bars (all-day locks at the 5 %% limit, moves beyond it), %(names)s from the names snapshot / st_codes",
+              "bars (all-day locks at the 5 %% limit, moves beyond it), %(names)s without either (not ST unless in "
+              "st_codes)",
               dated=n["st_history"], inferred=n["inferred"], names=n["names"])
 
 

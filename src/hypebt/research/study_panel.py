@@ -48,11 +48,6 @@ class Panel:
         return price if self.factor is None else price * self.factor[i, j]
 
 
-def _is_st(code: str, names: dict[str, str], st_codes: set[str]) -> bool:
-    """The engine's ST test: listed in the spec's ``st_codes`` or named ST in the universe."""
-    return code in st_codes or R.is_st(names.get(code))
-
-
 def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFrame, names: dict[str, str],
                 listed_first: pd.Timestamp, st_codes: set[str] | None = None,
                 rules: R.Rules = R.DEFAULT, st_history: pd.DataFrame | None = None, st_covered_to=None,
@@ -65,7 +60,8 @@ def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFr
     status and flags are those a backtest sees, whatever the study's start. A stock listed after
     the store's first date (``listed_first``) gets the new-listing rules for its first sessions. ST
     is dated as in the engine (``st_history`` up to ``st_covered_to``, else the bars' evidence, else
-    the names / ``st_codes``); ``st_counts`` counts where it came from over the study's sessions.
+    ``st_codes``; ``names``, a later snapshot, is not read for it); ``st_counts`` counts where it
+    came from over the study's sessions.
     """
     st_codes = set(st_codes or ())
     if span is None:
@@ -73,7 +69,7 @@ def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFr
         span = early.append(sessions)
     in_study = bars[bars["date"].between(sessions[0], sessions[-1])]
     codes = sorted(in_study["code"].astype(str).unique())
-    static = {c for c in codes if _is_st(c, names, st_codes)}
+    static = {c for c in codes if c in st_codes}  # as the engine: not the names (a later snapshot)
     market = MP.build(bars, span[span <= sessions[-1]], first_store_date=listed_first, codes=codes, rules=rules,
                       st_static=static, st_history=st_history, st_covered_to=st_covered_to)
     at = market.sessions.get_indexer(sessions)
