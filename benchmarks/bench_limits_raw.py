@@ -5,8 +5,10 @@ kept) into a temporary store, loads it back and measures two sets of limit price
 
 1. **the engine's**: the market panel a run builds (:func:`hypebt.research.limit_audit.audit`, which
    reads :func:`hypebt.market.panel.build`): the reference price on ex-dates, the board's band, the
-   dated ST status a run has — this data has no dated ST list, so it is inferred from the bars
-   *before* each session (no look-ahead) —, a new listing's free sessions;
+   dated ST status the engine's checks apply — this data has no dated ST list, so it is inferred
+   from the bars up to each session, its own one-price bar included (a risk warning and its removal
+   are announced before the open; strategies see the status a session later,
+   :mod:`hypebt.market.status`) —, a new listing's free sessions;
 2. **an independent computation** (``tests/rulecheck.py``: the exchanges' rules worked out again
    without ``hypebt.market``), with ST status only from dated evidence: the vendor's ``[ST股]`` lists
    of the dated hikyuu snapshots in ``<data>/concepts/hikyuu`` (the sessions of their dates; the data
@@ -126,12 +128,16 @@ def independent(bars: pd.DataFrame, st_dated: dict, show: int) -> tuple[list[str
 def compare(bars: pd.DataFrame, lim: pd.DataFrame, st_dated: dict) -> list[str]:
     """Where the engine's limits and the independent ones differ, and why."""
     from hypebt.market import panel as MP
+    from hypebt.market import status as MS
 
     sessions = pd.DatetimeIndex(np.unique(bars["date"].to_numpy()))
     panel = MP.build(bars, sessions, first_store_date=sessions[0])
     j = pd.Index(panel.codes).get_indexer(bars["code"].astype(str))
     s = sessions.get_indexer(bars["date"])
-    e_up, e_down, e_st = (panel.columns[k][j, s] for k in ("limit_up", "limit_down", "st"))
+    shown_up, shown_down, shown_st, e_st = (panel.columns[k][j, s] for k in ("limit_up", "limit_down", "st", "st_day"))
+    # the limits the order checks apply: the session's own ST status (shown to strategies a session later)
+    e_up, e_down = MS.day_limits(list(bars["code"].astype(str)), bars["date"].to_numpy(), panel.columns["prev_close"][j, s],
+                                 shown_up, shown_down, shown_st, e_st)
     i_st = lim["st"].to_numpy()
     # the independent limits with the engine's ST status: the rule itself compared, ST aside
     again = rulecheck.exchange_limits(bars, None)
@@ -152,7 +158,7 @@ def compare(bars: pd.DataFrame, lim: pd.DataFrame, st_dated: dict) -> list[str]:
         "engine against the independent computation:",
         f"  with the engine's ST status given to both, limit prices differ on {int(rule_diff.sum()):,} of "
         f"{len(bars):,} rows (reference price on ex-dates, rounding, bands, new listings)",
-        f"  ST status differs on {int(st_diff.sum()):,} stock-sessions (the engine's inferred from the bars before "
+        f"  ST status differs on {int(st_diff.sum()):,} stock-sessions (the engine's inferred from the bars up to "
         f"each session, {int(e_st.sum()):,} ST; the independent one from the dated lists only, {int(i_st.sum()):,} ST)",
     ]
     for day, codes in sorted(st_dated.items()):

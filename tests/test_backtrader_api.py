@@ -83,7 +83,7 @@ def run(tmp_path, plan, cls=Plan, cash=1_000_000.0, margin=(), rules=None, stock
     path = write_spec(ws, "t", {"strategy": "plan", "codes": list(stocks), "benchmark": BENCH, "cash": cash,
                                 **({"margin_list": "margin"} if margin else {}), **spec}, {"rules": rules or {}})
     prep = engine.prepare(load_spec(path), ws, store, strategy_cls=cls)
-    return engine.run(prep, {"plan": plan} if cls is Plan else None, strategy_cls=cls)
+    return engine.run(prep, {"plan": plan} if cls is Plan or plan else None, strategy_cls=cls)
 
 
 def statuses(ref) -> list[str]:
@@ -156,6 +156,43 @@ def test_a_stop_limit_fills_at_its_stop_or_waits_as_a_limit_order(tmp_path):
     assert fills(run(tmp_path, plan))[1:] == [("01-08", "sell", 500, 10.75), ("01-09", "sell", 500, 10.8)]
 
 
+def test_limit_and_stop_fills_are_on_the_exchange_tick_that_does_not_worsen_the_order(tmp_path):
+    """Prices move in ticks of 0.01 CNY (SSE/SZSE 交易规则 3.3.x, 最小报价单位): a limit or stop between
+    two ticks fills on the tick that does not worsen it, and its fees are those of that price."""
+    from hypebt.market import rules as R
+
+    plan = [(0, "close", "buy", {"size": 1000, "exectype": "Limit", "price": 10.15845}),  # 01-03 low 10.1: 10.15
+            (1, "close", "sell", {"size": 500, "exectype": "Limit", "price": 10.8333}),  # 01-04 high 11.0: 10.84
+            (3, "close", "sell", {"size": 300, "exectype": "Stop", "price": 10.7049}),  # 01-08 low 10.6: 10.70
+            (3, "close", "sell", {"size": 200, "exectype": "StopLimit", "price": 10.7549, "plimit": 10.7021})]
+    res = run(tmp_path, plan)  # the stop-limit: stop 10.75, limit 10.71 (up for a sale): filled at its stop
+    assert fills(res) == [("01-03", "buy", 1000, 10.15), ("01-04", "sell", 500, 10.84),
+                          ("01-08", "sell", 300, 10.7), ("01-08", "sell", 200, 10.75)]
+    for f in res.fills.itertuples():
+        assert round(f.price, 2) == f.price
+        side = "buy" if f.side == "buy" else "sell"
+        assert (f.commission, f.stamp_duty, f.transfer_fee) == tuple(vars(R.fees(side, f.size, f.price, f.date)).values())
+    assert [e[4] for e in EVENTS if e[2] == "Completed"] == [10.15, 10.84, 10.7, 10.75]
+
+
+class ShortAndCover(Plan):
+    def notify_trade(self, trade):
+        TRADES.append((self.session(), trade.isclosed, round(trade.pnl, 2), round(trade.pnlcomm, 2),
+                       round(trade.commission, 2)))
+
+
+def test_a_shorts_pnlcomm_is_net_of_fees_and_borrow_interest_as_the_trade_ledger(tmp_path):
+    plan = [(0, "close", "sell", {"size": 1000}), (3, "close", "buy", {"size": 1000})]
+    res = run(tmp_path, plan, cls=ShortAndCover, margin=(A,))
+    trade = res.trades.iloc[0]
+    # shorted at the 01-03 open (10.2), covered at the 01-08 open (11.0): 800 lost, fees and 5 days of
+    # interest on 10,200 at 8 % (11.33) on top
+    assert (trade["direction"], trade["gross_pnl"], trade["borrow_fee"]) == ("short", -800.0, 11.33)
+    closed = [t for t in TRADES if t[1]]
+    assert closed == [(4, True, -800.0, round(trade["net_pnl"] - trade["distributions"], 2),
+                       round(trade["fees"] + trade["borrow_fee"], 2))]
+
+
 def test_one_cancels_other(tmp_path):
     res = run(tmp_path, [(0, "close", "buy", {"size": 1000, "exectype": "Limit", "price": 10.15, "tag": "a"}),
                          (0, "close", "buy", {"size": 1000, "exectype": "Limit", "price": 10.12, "tag": "b",
@@ -219,6 +256,25 @@ def test_the_default_sizer_buys_one_board_lot_and_targets_round_to_lots(tmp_path
     assert fills(res)[0] == ("01-03", "buy", 100, 10.2) and fills(res, STAR) == [("01-03", "buy", 200, 51.0)]
     value = res.equity["value"].iloc[2]
     assert fills(res)[1] == ("01-05", "buy", int((value / 2 - 100 * 10.9) / 10.9) // 100 * 100, 10.9)
+
+
+class OwnSizer(Plan):
+    def __init__(self):
+        super().__init__()
+        self.setsizer(bt.sizers.FixedSize(stake=300))  # Backtrader's place for it: honoured
+
+
+class OddSizer(Plan):
+    def start(self):
+        self.setsizer(bt.sizers.FixedSize(stake=150))  # not a whole lot: the market refuses it
+
+
+def test_a_sizer_set_in_init_or_start_is_the_strategys_and_its_sizes_are_checked(tmp_path):
+    res = run(tmp_path, [(0, "close", "buy", {})], cls=OwnSizer)
+    assert fills(res) == [("01-03", "buy", 300, 10.2)]
+    res = run(tmp_path / "odd", [(0, "close", "buy", {})], cls=OddSizer)
+    assert res.fills.empty and res.orders[["size", "status", "reason"]].values.tolist() == [[150, "refused", "lot_size"]]
+    assert [e[2] for e in EVENTS][-1] == "Rejected"
 
 
 def test_a_fill_cut_by_the_volume_cap_works_on_at_the_next_session(tmp_path):

@@ -148,6 +148,35 @@ def test_a_hypebt_strategy_defining_next_is_refused_at_class_creation():
                 pass
 
 
+class Loop:
+    """A mixin with Backtrader's habit: its own next()."""
+
+    def next(self):
+        pass
+
+
+class Opens:
+    def prenext_open(self):
+        pass
+
+
+def test_a_mixin_whose_next_comes_before_hypebt_strategys_is_refused_at_class_creation():
+    with pytest.raises(TypeError, match=r"^Mixed gets next\(\) from Loop, ahead of hypebt.Strategy's: .*on_close"):
+        class Mixed(Loop, hypebt.Strategy):
+            pass
+    with pytest.raises(TypeError, match=r"gets prenext_open\(\) from Opens, ahead of hypebt.Strategy's"):
+        class Deeper(Opens, hypebt.Strategy):
+            pass
+
+    class Behind(hypebt.Strategy, Loop):  # hypebt.Strategy's next() comes first: nothing is replaced
+        pass
+
+    class Child(Behind):  # a subclass of an accepted strategy stays accepted
+        pass
+
+    assert Child.next is hypebt.Strategy.next
+
+
 SEEN: list = []
 
 

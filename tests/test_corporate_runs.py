@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import backtrader as bt
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -197,6 +198,37 @@ def test_bonus_shares_join_the_position_with_their_odd_lot_and_trade_from_their_
     assert C.odd_lot("300750", 180) == 80
     # no price record is needed: the day's limits come from the reference price (385.90 - 2.52) / 1.8
     assert res.stats["distributions"] == 252.0
+
+
+BT_SEEN: list = []
+
+
+class BtHolds(bt.Strategy):
+    """A plain Backtrader strategy across 300750's 10 转增 8: buys 100, later closes the position."""
+
+    def next(self):
+        day = self.data.datetime.date(0)
+        if day == date(2023, 4, 19):
+            self.buy(size=100)  # fills at the 2023-04-20 open
+        elif day == date(2023, 4, 28):
+            BT_SEEN.append(("held", self.position.size))
+            self.close()  # the whole position, 180 with the transfer shares: the 2023-05-04 open
+
+    def notify_trade(self, trade):
+        BT_SEEN.append(("trade", trade.isclosed, trade.size, round(trade.pnl, 2), round(trade.pnlcomm, 2)))
+
+
+def test_bonus_shares_join_backtraders_trade_so_closing_the_position_closes_it(catl_store):
+    BT_SEEN.clear()
+    res = hypebt.backtest({"name": "t", "codes": ["300750"], "start": "2023-04-19", "end": "2023-05-09",
+                           "cash": 1_000_000}, strategy=BtHolds, workspace=REPO, home=catl_store.root)
+    assert res.fills["size"].tolist() == [100, 180]
+    trade = res.trades.iloc[0]
+    assert trade["status"] == "closed"
+    assert BT_SEEN[0] == ("trade", False, 100, 0.0, round(-res.fills["fees"].iloc[0], 2))  # opened
+    assert BT_SEEN[1] == ("held", 180)
+    # closed: the 180 shares sold against the 100 bought (the same cost over 180 shares), net of fees
+    assert BT_SEEN[2:] == [("trade", True, 0, trade["gross_pnl"], round(trade["net_pnl"] - trade["distributions"], 2))]
 
 
 def test_without_records_the_same_ex_date_is_a_cash_equivalent(raw_store):

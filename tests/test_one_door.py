@@ -21,6 +21,7 @@ from hypebt.core.errors import LookAheadError, StrategyError
 from hypebt.engine import backtest as engine
 from hypebt.engine.broker import AShareBroker
 from hypebt.engine.spec import load_spec
+from hypebt.market import rules as R
 
 A, B, C = "600000", "300001", "300002"
 ROWS = WEEK_ROWS[:4]
@@ -75,28 +76,98 @@ def test_a_backtrader_sale_with_nothing_held_is_a_short_sale_through_margin_lend
     assert rulecheck.violations(res, prep, rulecheck.Market.store(tmp_path / "store")) == []
 
 
-class CallsFill(hypebt.Strategy):
+TRIED: list = []
+
+
+class TriesEveryPath(hypebt.Strategy):
+    """Each way a strategy might reach a fill at a price or in a session of its choosing."""
+
     def on_open(self, day):
-        self.broker.fill(self.getdatabyname(A), 1000, 1.00, day)
+        if self.session_no != 0:
+            return
+        d = self.getdatabyname(A)
+        paths = {
+            "self.desk.submit": lambda: self.desk.submit(A, "buy", 1000, "open", "", 3, "open", price=1.00),
+            "self.broker.desk.submit": lambda: self.broker.desk.submit(A, "buy", 1000, "open", "", 3, "open"),
+            "self.broker.account._fill": lambda: self.broker.account._fill(A, "buy", 1000, 1.00, None, day, 0),
+            "self.account._fill": lambda: self.account._fill(A, "buy", 1000, 1.00, None, day, 0),
+            "self.account.records": lambda: self.account.records,
+            "self.broker.order_filled": lambda: self.broker.order_filled(None, None, None),
+            "self.broker.record_for": lambda: self.broker.record_for(None, print),
+            "self.broker.begin_session(3)": lambda: self.broker.begin_session(3),
+            "self.broker.fill": lambda: self.broker.fill(d, 1000, 1.00, day),
+            "self.broker.execute": lambda: self.broker.execute(d, 1000, 1.00),
+        }
+        for name, call in paths.items():
+            try:
+                call()
+            except (AttributeError, RuntimeError) as exc:
+                TRIED.append((name, type(exc).__name__, str(exc)))
+            else:
+                TRIED.append((name, "no error", ""))
+        self.buy_shares(A, 1000)  # the one way in: at the market's price (the 01-02 open, 10.00)
 
 
-class SubmitsAtAPrice(hypebt.Strategy):
-    def on_open(self, day):
-        self.desk.submit(A, "buy", 1000, "open", "", self.session_no, "open", price=1.00)
-
-
-def test_no_public_method_fills_at_a_callers_price(tmp_path):
+def test_no_path_from_a_strategy_fills_at_a_callers_price_or_session(tmp_path):
     from hypebt.market.account import Account
     from hypebt.market.orders import OrderDesk
 
     for cls in (AShareBroker, Account, OrderDesk):
         methods = {n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n))}
         assert not {n for n in methods if n.startswith(("fill", "execute", "apply"))} - {"fill_queued", "fills_frame"}
-    with pytest.raises(StrategyError, match="has no attribute 'fill'"):
-        run(tmp_path / "broker", CallsFill)
-    # the desk takes a triggered price order's price from the engine: one the session traded at
-    with pytest.raises(StrategyError, match=r"a price within the session's 9.9..10.5, got 1.0"):
-        run(tmp_path / "desk", SubmitsAtAPrice)
+    TRIED.clear()
+    _, res = run(tmp_path, TriesEveryPath)
+    assert [t[:2] for t in TRIED] == [
+        ("self.desk.submit", "AttributeError"), ("self.broker.desk.submit", "AttributeError"),
+        ("self.broker.account._fill", "AttributeError"), ("self.account._fill", "AttributeError"),
+        ("self.account.records", "AttributeError"), ("self.broker.order_filled", "AttributeError"),
+        ("self.broker.record_for", "AttributeError"), ("self.broker.begin_session(3)", "RuntimeError"),
+        ("self.broker.fill", "AttributeError"), ("self.broker.execute", "AttributeError")]
+    said = dict((name, text) for name, _, text in TRIED)
+    assert "read-only" in said["self.account._fill"] and "orders change it" in said["self.broker.account._fill"]
+    assert "the feeds are at session 0" in said["self.broker.begin_session(3)"]
+    assert res.fills[["date", "size", "price"]].values.tolist() == [[dt.date(2024, 1, 2), 1000, 10.0]]
+
+
+class WritesCash(hypebt.Strategy):
+    def on_open(self, day):
+        if self.session_no == 1:
+            self.broker.account.cash += 1e6
+
+
+class WritesAroundTheView(hypebt.Strategy):
+    def on_open(self, day):
+        if self.session_no == 1:
+            self.broker._account.cash += 1e6  # past the view, through a private name
+
+
+class FillsAroundTheDesk(hypebt.Strategy):
+    def on_open(self, day):
+        if self.session_no == 1:
+            acc = self.broker._account
+            acc._fill(A, "buy", 1000, 1.00, R.fees("buy", 1000, 1.00, day), day, 1)
+
+
+def test_the_account_is_read_only_to_strategies_and_reconciled_with_the_ledgers_at_the_end(tmp_path):
+    with pytest.raises(StrategyError, match=r"test_one_door.py:\d+ in on_open.*the account is read-only"):
+        run(tmp_path / "view", WritesCash)
+    with pytest.raises(StrategyError, match=r"cash 2,000,000.00 does not reconcile with the ledgers.*give 1,000,000.00"):
+        run(tmp_path / "cash", WritesAroundTheView)
+    with pytest.raises(StrategyError, match=r"positions do not reconcile.*600000: 1000 held, 0 in the ledgers"):
+        run(tmp_path / "fill", FillsAroundTheDesk)
+
+
+def test_the_reconciliation_derives_cash_and_positions_from_the_ledgers():
+    from hypebt.market.reconcile import derive
+
+    fills = [{"code": A, "side": "short", "size": 1000, "price": 10.0, "fees": 10.0},
+             {"code": A, "side": "cover", "size": 1000, "price": 9.0, "fees": 5.0},
+             {"code": B, "side": "buy", "size": 100, "price": 20.0, "fees": 5.0}]
+    borrow = [{"fee": 4.53}]
+    dist = [{"code": B, "kind": "cash_dividend", "amount": 50.0}, {"code": B, "kind": "bonus_shares", "amount": 30},
+            {"code": B, "kind": "dividend_tax", "amount": -5.0}]
+    # 100,000 + 10,000 - 10 - 9,000 - 5 - 2,000 - 5 - 4.53 + 50 - 5, of which 20 not paid yet
+    assert derive(100_000.0, fills, borrow, dist, 20.0) == (99_000.47, {B: 130})
 
 
 class PeeksAtTheClose(hypebt.Strategy):
@@ -139,7 +210,7 @@ class Record(hypebt.Strategy):
             d = self.getdatabyname(A)
             self.record("one", float(self.broker.getposition(d).size == self.shares(A) == self.holding(A).shares
                                      == self.position.size == 1000))
-            self.record("same", float(self.desk.account is self.broker.account is self.account))
+            self.record("same", float(self.broker.account is self.account))
 
 
 def test_one_record_of_positions(tmp_path):

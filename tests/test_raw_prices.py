@@ -17,6 +17,7 @@ import rulecheck
 from hypebt.market import corporate as C
 from hypebt.market import panel as MP
 from hypebt.market import rules as R
+from hypebt.market import status as MS
 from hypebt.research.limit_audit import audit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,18 +42,16 @@ def test_limits_from_the_reference_price_explain_every_bar_ci_imports(raw_store)
     result = audit(raw_store.load("stock_raw"))
     assert result.rows > 80_000 and result.one_price == 113
     assert [e[:4] for e in result.exceptions] == [
-        # two first locks at an ST stock's 5 % with no evidence of its risk warning before them (no
-        # dated ST list in the data: the engine's limit is the 10 % one; its lock flags still refuse)
-        ["002354", "2021-01-14", "one-price, not at the limit", "st_unknown"],
-        ["002354", "2021-05-25", "outside the limits", "st_stale"],  # beyond 5 %: the warning was lifted
+        # (002354's first lock at its ST stock's 5 % on 2021-01-14, 603721's on 2025-05-06 and 002354's
+        # first session beyond 5 % on 2021-05-25 are no longer misses: the engine's checks take the
+        # session's own ST status, announced before its open, from its own bar: hypebt.market.status)
         # the source's factor moves a session after the ex-date (301171: 10 转 8 on 2026-04-28)
         ["301171", "2026-04-28", "outside the limits", "factor_late"],
         ["301171", "2026-04-29", "outside the limits", "factor_late"],
-        ["603721", "2025-05-06", "one-price, not at the limit", "st_unknown"],
         # 688256 fell 35 % on the data's last session: an ex-date whose factor move is not recorded yet
         ["688256", "2026-05-08", "outside the limits", "unexplained"],
     ], result.lines()
-    assert result.at_limit_share == pytest.approx(111 / 113) and result.inside_share == pytest.approx(1 - 4 / 82_465)
+    assert result.at_limit_share == 1.0 and result.inside_share == pytest.approx(1 - 3 / 82_465)
     assert result.locked == result.one_price
 
 
@@ -76,19 +75,32 @@ def test_the_engine_limits_are_the_exchange_rule_recomputed_independently(raw_st
         assert same.all(), bars[~same].head()
     ex_dates = bars["adj_factor"].ne(bars.groupby("code")["adj_factor"].shift()) & bars["code"].eq(bars["code"].shift())
     assert ex_dates.sum() > 50  # the reference price is really exercised
+    # the limits the order checks apply (the session's own ST status) are the rule given that status
+    st_day = panel.columns["st_day"][j, s]
+    mine = rulecheck.exchange_limits(bars, {d: set(g["code"].astype(str)) for d, g in bars[st_day].groupby("date")})
+    up, down = MS.day_limits(list(bars["code"].astype(str)), bars["date"].to_numpy(), panel.columns["prev_close"][j, s],
+                             panel.columns["limit_up"][j, s], panel.columns["limit_down"][j, s], st, st_day)
+    for engine, again in ((up, mine["up"].to_numpy()), (down, mine["down"].to_numpy())):
+        assert ((np.isnan(engine) & np.isnan(again)) | (np.abs(engine - again) < 1e-9)).all()
+    assert (st != st_day).sum() == 3  # 002354 2021-01-14 and 2021-05-25, 603721 2025-05-06
 
 
 def test_the_audit_counts_only_the_engine_limits():
-    """A main-board stock locked at the ST band's -5 % with no evidence of its risk warning before
-    that session: the engine's limit is -10 %, so the session is a miss (described as st_unknown),
-    not a hit found by choosing ST after the fact."""
+    """A main-board stock locked all day at -5 % with no evidence of a risk warning before: the
+    engine's checks apply the ST band that session (its own one-price bar at the 5 % price is the
+    evidence), so it is a hit, while the limit shown at that open stays the 10 % one. The same bar on
+    ChiNext (20 % band, ST or not: nothing to infer) is a miss, counted as such, not a hit found by
+    choosing a band after the fact."""
     days = pd.bdate_range("2024-03-01", periods=4)
-    bars = pd.DataFrame({"code": "600001", "date": days, "open": [10.0, 10.2, 9.69, 9.5],
-                         "high": [10.3, 10.2, 9.69, 9.8], "low": [9.9, 10.0, 9.69, 9.4], "close": [10.2, 10.2, 9.69, 9.6],
-                         "volume": 1e6})
-    result = audit(bars)
-    assert result.one_price == 1 and result.at_limit_share == 0.0 and result.locked == 1
-    assert [e[:4] for e in result.exceptions] == [["600001", "2024-03-05", "one-price, not at the limit", "st_unknown"]]
+    rows = {"date": days, "open": [10.0, 10.2, 9.69, 9.5], "high": [10.3, 10.2, 9.69, 9.8],
+            "low": [9.9, 10.0, 9.69, 9.4], "close": [10.2, 10.2, 9.69, 9.6], "volume": 1e6}
+    result = audit(pd.DataFrame({"code": "600001", **rows}))
+    assert result.one_price == 1 and result.at_limit_share == 1.0 and result.locked == 1 and not result.exceptions
+    panel = MP.build(pd.DataFrame({"code": "600001", **rows}), days, first_store_date=days[0])
+    assert panel.columns["limit_down"][0, 2] == 9.18 and not panel.columns["st"][0, 2] and panel.columns["st_day"][0, 2]
+    result = audit(pd.DataFrame({"code": "300001", **rows}))
+    assert result.one_price == 1 and result.at_limit_share == 0.0 and result.locked == 0
+    assert [e[:4] for e in result.exceptions] == [["300001", "2024-03-05", "one-price, not at the limit", "unexplained"]]
 
 
 def test_without_the_reference_price_ex_dates_break_the_limits(raw_store):

@@ -3,7 +3,7 @@
 :func:`cerebro_for` puts together what :func:`hypebt.engine.backtest.run` runs: hypebt's Cerebro
 (:class:`hypebt.engine.bt_adapter.AlignedCerebro`), one aligned feed per code over the warm-up and
 the run, the A-share broker (:class:`hypebt.engine.broker.AShareBroker`, the one door every order
-goes through) with each code's commission scheme, the board-lot sizer, and the strategy: a hypebt
+goes through) with each code's commission scheme, and the strategy: a hypebt
 strategy gets its :class:`hypebt.engine.strategy.Context`, a plain Backtrader one its ``params``.
 """
 
@@ -14,7 +14,7 @@ import backtrader as bt
 from hypebt.engine.broker import AShareBroker
 from hypebt.engine.bt_adapter import AlignedArrayFeed, AlignedCerebro, share_index
 from hypebt.engine.strategy import Context, is_backtrader_strategy
-from hypebt.market.broker import AShareCommInfo, BoardLotSizer
+from hypebt.market.broker import AShareCommInfo
 
 
 def feeds(prep, reuse: bool) -> list:
@@ -48,7 +48,6 @@ def cerebro_for(prep, cls, params: dict, reuse: bool, sleep: bool, timereturn: b
     for code, feed, comminfo in feeds(prep, reuse):
         cerebro.adddata(feed, name=code)
         broker.addcommissioninfo(comminfo, name=code)
-    cerebro.addsizer(BoardLotSizer, rules=prep.rules)
     if is_backtrader_strategy(cls):
         cerebro.addstrategy(cls, **params)
     else:

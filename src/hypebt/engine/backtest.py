@@ -32,6 +32,7 @@ from hypebt.engine import event_universe as EU
 from hypebt.engine import metrics, portable
 from hypebt.engine import period as P
 from hypebt.engine.book import Journal
+from hypebt.engine.broker import ledgers_of
 from hypebt.engine.provenance import adopt, source_digest, strategy_failure
 from hypebt.engine.spec import Spec
 from hypebt.engine.strategy import is_backtrader_strategy, load_strategy, resolve_params
@@ -396,7 +397,7 @@ def run(prep: Prepared, params: dict | None = None, strategy_cls=None, reuse_fee
             if error is exc:
                 raise
             raise error from exc
-    account, desk = broker.account, broker.desk
+    account, desk = ledgers_of(broker)
     cash_at_close, value_at_close = account.eq_cash[: account.eq_n], account.eq_value[: account.eq_n]
     if timereturn:
         raw = strat.analyzers.timereturn.get_analysis()

@@ -9,13 +9,8 @@ reason; :mod:`hypebt.engine.bt_pins` records the hash of the source of every Bac
 overridden, copied or called privately (``BACKTRADER_SOURCES``): ``tests/test_architecture.py``
 fails when the installed Backtrader's differs (read the new source, adapt, update the hash).
 
-- :class:`AlignedCerebro`: the run loop for feeds that all deliver every session: warm-up bars
-  step the lines and indicators only, each session is opened and closed on the broker, today's
-  unknown fields are hidden before the open, sleeping strategies skip sessions at once.
-- :func:`share_index` and :class:`AlignedArrayFeed`: one index for every line of every feed, and
-  the look-ahead guard on reads (:class:`_AlignedLine`); indicator lines refuse later bars.
-- :class:`AlignedStrategy`: the base of :class:`hypebt.engine.strategy.Strategy`.
-- :func:`strategy_params`: a Backtrader strategy's ``params`` as a dict.
+:class:`AlignedCerebro`: the run loop of aligned feeds; :func:`share_index`, :class:`AlignedArrayFeed`: one index,
+guarded reads; :class:`AlignedStrategy`: hypebt strategies' base; :func:`open_trades`: a strategy's open trades.
 """
 
 from __future__ import annotations
@@ -378,6 +373,11 @@ class AlignedCerebro(bt.Cerebro):
         if strat._lineiterators[bt.LineIterator.IndType] or strat.observers:  # they step every bar
             return None
         return strat
+
+
+def open_trades(strat, data) -> list:
+    """A strategy's open Backtrader trades of ``data`` (bonus shares join them; nothing public lists them)."""
+    return [t[-1] for t in strat._trades.get(data, {}).values() if t and t[-1].isopen]
 
 
 def _warm_step(strat, dt0) -> None:

@@ -196,21 +196,18 @@ class BacktraderOrders:
         code = ticket.code
         if self._arrays[code].columns["suspended"][s]:
             return
-        bar = self.bar(code, s)
-        side, kind, cap = ticket.side, ticket.kind, None
+        kind = ticket.kind
         if kind == "limit":
-            raw, cap = T.trigger_price("limit", side, ticket.price, bar), ticket.price
+            terms = T.Terms("limit", ticket.price)
         elif kind in ("stop", "stoptrail"):
-            raw = T.trigger_price("stop", side, ticket.price, bar)
-        elif ticket.triggered:
-            raw, cap = T.trigger_price("limit", side, ticket.plimit, bar), ticket.plimit
+            terms = T.Terms("stop", ticket.price)
         else:
-            triggered, raw = T.stop_limit_price(side, ticket.price, ticket.plimit, bar)
-            if triggered:
-                ticket.triggered = ticket.order.triggered = True
-                cap = ticket.plimit
+            terms = T.Terms("stoplimit", ticket.price, ticket.plimit, ticket.triggered)
+        triggered, raw, _ = T.reach(terms, ticket.side, self.bar(code, s), self.rules.tick)
+        if triggered and terms.kind == "stoplimit":
+            ticket.triggered = ticket.order.triggered = True  # a limit order from now on
         if raw is not None:
-            self._send(ticket, s, "open", price=raw, cap=cap)
+            self._send(ticket, s, "open", terms=terms)
 
     def after_fills(self, s: int) -> None:
         """After the open fills: close orders fill at today's close; trailing stops follow it."""
@@ -218,7 +215,7 @@ class BacktraderOrders:
             if ticket.order is None or not ticket.active:
                 continue
             if ticket.kind == "close" and not self._expired(ticket, s):
-                self._send(ticket, s, "close", phase="close")
+                self._send(ticket, s, "close")
             elif ticket.kind in ("stoptrail", "stoptraillimit") and not self._arrays[ticket.code].columns["suspended"][s]:
                 self._trail(ticket, float(self._arrays[ticket.code].columns["close"][s]))
 
@@ -238,48 +235,50 @@ class BacktraderOrders:
             return True
         return False
 
-    def _send(self, ticket: Ticket, s: int, at: str, price=None, cap=None, phase: str = "open") -> None:
+    def _send(self, ticket: Ticket, s: int, at: str, terms: T.Terms | None = None) -> None:
         """The ticket's order reaches the market: a buy (a cover when short) or a sale (a short sale
         when flat), every A-share check applied."""
         order, code = ticket.order, ticket.code
-        held = self.account.shares(code) + self.desk.pending_shares(code)
+        held = self._account.shares(code) + self._desk.pending_shares(code)
         if ticket.side == "buy":
             side = "cover" if held < 0 else "buy"
         else:
             side = "sell" if held > 0 else "short"
         size = abs(order.executed.remsize)
         if size != int(size):
-            self.record_for(ticket, self.desk.refuse, code, side, size, None, ticket.at, "lot_size", ticket.note)
+            self._record_for(ticket, self._desk.refuse, code, side, size, None, ticket.at, "lot_size", ticket.note)
             self._refused(ticket, "lot_size")
             return
-        before = len(self.desk.orders)
+        before = len(self._desk.orders)
         ticket.at_desk = True  # until its fill (at a close: within the submit below)
         ticket.first_session = s + 1  # not worked again this session; a remainder works on from the next
-        row = self.record_for(ticket, self.desk.submit, code, side, int(size), at, ticket.note, s, phase,
-                              price=price, cap=cap, at_label=ticket.at)
+        row = self._record_for(ticket, self._desk.submit, code, side, int(size), at, ticket.note, terms=terms,
+                               at_label=ticket.at)
         if row is not None:
             return
         ticket.at_desk = False
         ticket.first_session = s
-        reason = self.desk.orders[-1].reason if len(self.desk.orders) > before else "refused"
+        reason = self._desk.orders[-1].reason if len(self._desk.orders) > before else "refused"
         if ticket.kind in PRICE_KINDS and reason in T.TRANSIENT:
             return  # limit-locked, suspended or T+1 today: it waits for the next session
         self._refused(ticket, reason)
 
     # --- statuses -------------------------------------------------------------------------------------
-    def order_filled(self, ticket: Ticket, row, done) -> None:
+    def _order_filled(self, ticket: Ticket, row, done) -> None:
         """The desk filled (``done``: the account's Execution) or, for cash, refused the ticket's order."""
         ticket.at_desk = False
         if done is None:
             self._refused(ticket, row.reason)
             return
         order = ticket.order
-        fee = self.desk.fills[-1]["fees"]
+        fee = self._desk.fills[-1]["fees"]
         comminfo = self.getcommissioninfo(order.data)
         price = row.price
         size = done.opened + done.closed
+        # a cover's commission carries the borrow interest of the lots it closed, as Backtrader's
+        # BackBroker adds credit interest to the closing commission (int2pnl): pnlcomm is net of it
         order.execute(self._arrays[ticket.code].columns["datetime"][self.session], size, price,
-                      done.closed, -done.closed * done.price_before, fee if done.closed else 0.0,
+                      done.closed, -done.closed * done.price_before, fee + done.borrow if done.closed else 0.0,
                       done.opened, done.opened * price, fee if done.opened else 0.0,
                       comminfo.p.margin, done.pnl, done.size, done.price)
         order.addcomminfo(comminfo)

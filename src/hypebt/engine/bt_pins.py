@@ -61,6 +61,7 @@ BACKTRADER_SOURCES = {
     "LineBuffer.buflen": "2f415f37a3522eda",  # _AlignedLine: len(self.array) would be the known values only
     "LineBuffer.reset": "f6a74a6861b4a2f4",  # sets self.array: _AlignedLine's array property keeps it as _raw
     "Lines._derive": "cdb5ca0bbbc30064",               # sets _getlines, read by declarations
+    "Trade.update": "d73c9b6dafbc8ab2",                # book_new_shares: bonus shares join the open trades
 }
 
 # Backtrader's private data attributes the adapter reads or sets, each with the functions of
@@ -80,6 +81,7 @@ BACKTRADER_PRIVATE_DATA = {
     "_getpairs": ("AutoInfoClass._derive",),
     "_getitems": ("AutoInfoClass._getitems",),
     "_getlines": ("Lines._derive",),
+    "_trades": ("MetaStrategy.dopreinit", "Strategy._addnotification"),
 }
 
 
@@ -90,7 +92,7 @@ def backtrader_sources() -> dict[str, str]:
               "MetaStrategy": bt.strategy.MetaStrategy, "MetaLineIterator": bt.lineiterator.MetaLineIterator,
               "Analyzer": bt.Analyzer, "OrderBase": bt.order.OrderBase, "LineIterator": bt.LineIterator,
               "AutoInfoClass": bt.metabase.AutoInfoClass, "Lines": bt.lineseries.Lines,
-              "linebuffer": bt.linebuffer}
+              "linebuffer": bt.linebuffer, "Trade": bt.trade.Trade}
     out = {}
     for name in BACKTRADER_SOURCES:
         owner, attr = name.split(".")

@@ -1,7 +1,8 @@
 """The order methods of a strategy beyond the basic ones: partial sizes, targets, weights, limit and
 stop orders, cancelling, and the ``on_order`` callback (a base of :class:`hypebt.engine.strategy.Strategy`).
 
-Every order still goes through :meth:`hypebt.market.orders.OrderDesk.submit` and its A-share checks;
+Every order still goes through the broker (:meth:`hypebt.engine.broker.AShareBroker.place`, the
+order desk's :meth:`hypebt.market.orders.OrderDesk.submit`) and its A-share checks;
 so do the orders placed with Backtrader's own methods (``self.buy``, ``self.sell``, ``self.close``,
 ``order_target_size``, brackets), through the broker (:mod:`hypebt.engine.broker`).
 
@@ -50,18 +51,18 @@ class OrderMethods:
         """Sell ``shares`` of a long position (whole lots, or the whole position)."""
         if not _now:
             return self._place(self.sell_shares, code, shares, at=at, note=note)
-        return self.desk.submit(code, "sell", shares, at, note, self.session_no, self._phase)
+        return self.broker.place(code, "sell", shares, at, note)
 
     def cover_shares(self, code: str, shares: int, at: str = "open", note: str = "", _now: bool = False):
         """Buy back ``shares`` of a short position."""
         if not _now:
             return self._place(self.cover_shares, code, shares, at=at, note=note)
-        return self.desk.submit(code, "cover", shares, at, note, self.session_no, self._phase)
+        return self.broker.place(code, "cover", shares, at, note)
 
     # --- targets ---------------------------------------------------------------------------------
     def _on_the_way(self, code: str) -> int:
         """Signed shares of orders submitted and not yet filled."""
-        return self.desk.pending_shares(code)
+        return self.broker.pending_shares(code)
 
     def order_target_shares(self, code: str, target: float, at: str = "open", note: str = "",
                             _now: bool = False):
@@ -72,7 +73,7 @@ class OrderMethods:
         held = self.shares(code) + self._on_the_way(code)
         order = None
         for side, size in Z.target_steps(code, held, target, self.rules):
-            order = self.desk.submit(code, side, size, at, note, self.session_no, self._phase)
+            order = self.broker.place(code, side, size, at, note)
         return order
 
     def order_target_value(self, code=None, value=None, at: str = "open", note: str = "", _now: bool = False, *,

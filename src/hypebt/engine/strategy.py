@@ -25,13 +25,10 @@ Two hooks, one per moment a real trader acts:
   ``at="close"`` fill at that close (for news known during the session),
   other orders wait for the next open.
 
-What a strategy may read (every accessor stops at the current moment, see
-:mod:`hypebt.engine.window`): :meth:`Strategy.bar`, :meth:`Strategy.history`,
-indicators made with :meth:`Strategy.I`, :meth:`Strategy.holding` (cost basis
-with fees and slippage), :meth:`Strategy.name`, :meth:`Strategy.benchmark_returns`;
-:meth:`Strategy.record` and :meth:`Strategy.log` write into the run's outputs.
-
-Every order goes through the A-share checks in :mod:`hypebt.market.orders`.
+What a strategy may read (every accessor stops at the current moment, see :mod:`hypebt.engine.window`):
+:meth:`Strategy.bar`, :meth:`Strategy.history`, indicators made with :meth:`Strategy.I`, :meth:`Strategy.holding`
+(cost basis with fees and slippage), :meth:`Strategy.name`, :meth:`Strategy.benchmark_returns`; :meth:`Strategy.record`
+and :meth:`Strategy.log` write into the run's outputs. Every order goes through the A-share checks of the broker.
 """
 
 from __future__ import annotations
@@ -99,11 +96,17 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        own = set(Strategy.__mro__)
         for name, use in DRIVERS.items():
-            if name in cls.__dict__:
-                raise TypeError(
-                    f"{cls.__name__} defines {name}(): a hypebt.Strategy acts in {use}, which hypebt calls at that "
-                    f"moment; rename it, or derive from backtrader.Strategy to write a plain Backtrader strategy")
+            # hypebt.Strategy's hook (or Backtrader's under it), else one replacing hypebt's loop
+            definer = next(k for k in cls.__mro__ if name in k.__dict__)
+            if definer not in own:
+                mixin = definer.__name__
+                how = f"defines {name}():" if definer is cls else f"gets {name}() from {mixin}, ahead of hypebt.Strategy's:"
+                fix = ("rename it, or derive from backtrader.Strategy to write a plain Backtrader strategy"
+                       if definer is cls else f"rename it in {mixin}, or list hypebt.Strategy before {mixin}")
+                raise TypeError(f"{cls.__name__} {how} a hypebt.Strategy acts in {use}, which hypebt calls at that "
+                                f"moment; {fix}")
 
     def __init__(self):
         ctx: Context = self.p.ctx
@@ -125,9 +128,7 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
                                         history=W.RevealedArrays(self._ext, 0, self._moment),
                                         events=[t for t in ctx.events if t.event.scheduled],
                                         benchmark=None, bar_cache={})  # the benchmark up to now: benchmark_returns()
-        # The market: the broker's order desk (every check) and account (the one record of cash,
-        # positions, T+1 and short lots), fresh for this run.
-        self.desk = self.broker.desk
+        # the one record of cash, positions, T+1 and short lots, read-only (orders go in through the broker)
         self.account = self.broker.account
         self.sizer_ = LotSizer(rules=ctx.rules)
         self.session_no = -1
@@ -195,10 +196,10 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         self._phase = "close"
         self._deliver()  # what happened since the open: its fills, triggered orders
         self._release("close")
-        fills = len(self.desk.fills)
+        fills = self.broker.count_fills()
         self.on_close(self.today)
         self._deliver()
-        if len(self.desk.fills) != fills:
+        if self.broker.count_fills() != fills:
             # At-close fills happened after Backtrader told the analyzers this session's value:
             # tell them again, so TimeReturn's return for today includes them.
             self.renotify_fund()
@@ -228,8 +229,7 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
 
     def equity_values(self) -> tuple[np.ndarray, np.ndarray]:
         """(cash, value) arrays at each session's close so far (kept by the account)."""
-        acc = self.account
-        return acc.eq_cash[: acc.eq_n], acc.eq_value[: acc.eq_n]
+        return self.broker.account.equity_values()
 
     # --- what a strategy may look at -----------------------------------------------------------
     @property
@@ -244,7 +244,7 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
     def shares(self, code: str) -> int:
         """Shares of ``code`` held (negative when short). (``self.position`` is Backtrader's: the
         position of the first feed, with ``.size``, falsy when flat.)"""
-        return self.account.shares(code)
+        return self.broker.account.shares(code)
 
     def _moment(self) -> W.Moment:
         if self.session_no < 0:  # setup (__init__): the warm-up bars are known, nothing of the run
@@ -292,7 +292,7 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
     def pending(self, code: str) -> bool:
         """True while an order for ``code`` waits to be filled (an at-close order fills after the
         next session's ``on_open``)."""
-        return self.desk.has_pending(code) or bool(self.open_orders(code))
+        return self.broker.has_pending(code) or bool(self.open_orders(code))
 
     def tradable(self, code: str) -> bool:
         """False when ``code`` does not trade this session (suspended, not listed)."""
@@ -340,32 +340,32 @@ class Strategy(StrategyViews, OrderMethods, AlignedStrategy, Sleeping):
         if not _now:
             return self._place(self.buy_value, code, value, at=at, note=note)
         shares = self.sizer_.shares_for(code, value, self._sizing_price(code, at))
-        return self.desk.submit(code, "buy", shares, at, note, self.session_no, self._phase)
+        return self.broker.place(code, "buy", shares, at, note)
 
     def buy_shares(self, code: str, shares: int, at: str = "open", note: str = "", _now: bool = False):
         """Buy ``shares`` of ``code`` (see :meth:`buy_value` for ``at``)."""
         if not _now:
             return self._place(self.buy_shares, code, shares, at=at, note=note)
-        return self.desk.submit(code, "buy", shares, at, note, self.session_no, self._phase)
+        return self.broker.place(code, "buy", shares, at, note)
 
     def sell_all(self, code: str, at: str = "open", note: str = "", _now: bool = False):
         """Sell the whole long position (odd lots included)."""
         if not _now:
             return self._place(self.sell_all, code, at=at, note=note)
-        return self.desk.submit(code, "sell", max(self.shares(code), 0), at, note, self.session_no, self._phase)
+        return self.broker.place(code, "sell", max(self.shares(code), 0), at, note)
 
     def short_value(self, code: str, value: float, at: str = "open", note: str = "", _now: bool = False):
         """Sell short about ``value`` CNY through margin lending (eligible codes only)."""
         if not _now:
             return self._place(self.short_value, code, value, at=at, note=note)
         shares = self.sizer_.shares_for(code, value, self._sizing_price(code, at))
-        return self.desk.submit(code, "short", shares, at, note, self.session_no, self._phase)
+        return self.broker.place(code, "short", shares, at, note)
 
     def cover_all(self, code: str, at: str = "open", note: str = "", _now: bool = False):
         """Buy back the whole short position."""
         if not _now:
             return self._place(self.cover_all, code, at=at, note=note)
-        return self.desk.submit(code, "cover", max(-self.shares(code), 0), at, note, self.session_no, self._phase)
+        return self.broker.place(code, "cover", max(-self.shares(code), 0), at, note)
 
     def first_tradable_price(self, tradable, code: str) -> float | None:
         """The first tradable price of an event (a :class:`hypebt.data.events.Tradable`) for ``code``:

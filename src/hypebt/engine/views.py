@@ -54,11 +54,11 @@ class StrategyViews(CrossSectionViews):
 
     def holding(self, code: str) -> Holding:
         """``code``'s position with its cost basis (fill prices after slippage, plus fees) and entry."""
-        return self.account.holding(code, self.session_no)
+        return self.broker.account.holding(code, self.session_no)
 
     def holdings(self) -> dict[str, Holding]:
         """Every open position, by code."""
-        return {c: self.account.holding(c, self.session_no) for c in self.account.held_codes()}
+        return {c: self.broker.account.holding(c, self.session_no) for c in self.broker.account.held_codes()}
 
     def name(self, code: str) -> str:
         """The stock's name from the universe file ("" when unknown)."""

@@ -77,7 +77,8 @@ class Holding:
 class Execution:
     """What one fill did to the position, in Backtrader's terms (``Order.execute``): shares
     ``opened`` and ``closed`` (signed), the average price before (``price_before``) and after
-    (``price``), the position after (``size``) and the profit of the closed part (``pnl``)."""
+    (``price``), the position after (``size``), the profit of the closed part (``pnl``) and, for a
+    cover, the borrow interest of the short lots it closed (``borrow``: their ledger rows' fees)."""
 
     opened: int
     closed: int
@@ -85,6 +86,7 @@ class Execution:
     size: int
     price: float
     pnl: float
+    borrow: float = 0.0
 
 
 @dataclass
@@ -141,6 +143,7 @@ class Account:
         self.eq_cash = np.empty(n_sessions)
         self.eq_value = np.empty(n_sessions)
         self.eq_n = 0
+        self.new_shares: dict[str, int] = {}  # code -> shares the corporate actions added this session
 
     # --- what is held -------------------------------------------------------------------------
     def shares(self, code: str) -> int:
@@ -185,6 +188,7 @@ class Account:
         """Before a session: the corporate actions whose ex-date (or pay date) has come, then buys that
         have become sellable leave the T+1 lists."""
         step = self.distributions.start_session(day, {code: rec.shares for code, rec in self.records.items()})
+        self.new_shares = dict(step.new_shares)
         if step:
             self._distribute(step, day)
         for rec in self.records.values():
@@ -288,8 +292,10 @@ class Account:
             pnl = 0.0
             rec.price = price if held == 0 else (rec.price * held + signed * price) / new
         rec.shares = new
+        rows = len(self.credit.rows)
         self._book(rec, side, size, price, fees, day, session_no)
-        return Execution(opened, closed, before, new, rec.price, pnl)
+        borrow = sum(r["fee"] for r in self.credit.rows[rows:])  # the lots a cover closed
+        return Execution(opened, closed, before, new, rec.price, pnl, borrow)
 
     def _book(self, rec: Record, side: str, size: int, price: float, fees: R.Fees, day: date,
               session_no: int) -> None:
@@ -399,3 +405,52 @@ class Account:
         self.eq_cash[first:stop] = self.cash
         self.eq_value[first:stop] = self.cash
         self.eq_n = stop
+
+
+class AccountView:
+    """The account as a strategy sees it: what is held and what it is worth, read-only.
+
+    Cash and positions change only through orders (the market's checks, then the order desk's
+    fill): writing an attribute, or asking for anything but the readings below, raises.
+
+    >>> view = AccountView(Account(R.Rules(), 100_000.0))
+    >>> view.cash, view.shares("600000")
+    (100000.0, 0)
+    >>> view.cash = 1e6
+    Traceback (most recent call last):
+    ...
+    AttributeError: the account is read-only: cash and positions change only through orders (buy_shares, self.buy, ...)
+    """
+
+    __slots__ = ("_account",)
+    READINGS = ("shares", "price", "held_codes", "flat", "sellable", "bought_on", "short_session", "locked_proceeds",
+                "position_value", "value", "short_exposure", "holding")
+
+    def __init__(self, account: Account):
+        object.__setattr__(self, "_account", account)
+
+    @property
+    def cash(self) -> float:
+        return self._account.cash
+
+    @property
+    def start_cash(self) -> float:
+        return self._account.start_cash
+
+    def equity_values(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the (cash, value) recorded at each close so far."""
+        acc = self._account
+        return acc.eq_cash[: acc.eq_n].copy(), acc.eq_value[: acc.eq_n].copy()
+
+    def __getattr__(self, name: str):
+        if name in AccountView.READINGS:
+            return getattr(self._account, name)
+        raise AttributeError(f"the account a strategy sees is read-only, {name!r} is not one of its readings "
+                             f"(cash, start_cash, equity_values, {', '.join(AccountView.READINGS)}): orders change it")
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError("the account is read-only: cash and positions change only through orders "
+                             "(buy_shares, self.buy, ...)")
+
+    def __delattr__(self, name: str) -> None:
+        self.__setattr__(name, None)

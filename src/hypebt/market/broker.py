@@ -60,12 +60,20 @@ class AShareCommInfo(bt.CommInfoBase):
 class BoardLotSizer(bt.Sizer):
     """Backtrader's default sizer in a hypebt run: ``stake`` board lots (one lot: 100 shares on the
     main board and ChiNext, 200 on STAR, 100 on Beijing) where Backtrader's default buys one share.
-    A strategy sets its own with ``self.setsizer(...)`` in ``start()``."""
+    A sizer the strategy sets itself (``self.setsizer(...)`` in ``__init__`` or ``start()``) is
+    used instead, its sizes checked like any order's (not a whole lot: refused ``lot_size``)."""
 
     params = (("stake", 1), ("rules", None))
 
     def _getsizing(self, comminfo, cash, data, isbuy):
         return self.p.stake * R.board_lot(comminfo.p.code, self.p.rules or R.DEFAULT)
+
+    @classmethod
+    def instead_of(cls, sizer, rules: R.Rules | None = None) -> bt.Sizer:
+        """The sizer a strategy uses: its own, or one board lot in place of Backtrader's untouched
+        default (``FixedSize``, one share, never a valid A-share buy)."""
+        default = type(sizer) is bt.sizers.FixedSize and sizer.p.stake == 1 and sizer.p.tranches == 1
+        return cls(rules=rules) if default else sizer
 
 
 class LotSizer:

@@ -21,6 +21,8 @@ from typing import Any
 import pandas as pd
 
 from hypebt.market import rules as R
+from hypebt.market import status as MS
+from hypebt.market import triggers as T
 from hypebt.market.account import TRADE_COLUMNS, Account  # noqa: F401  (TRADE_COLUMNS: importable from here)
 from hypebt.market.credit import MarginWatch, maintenance_ratio
 from hypebt.market.rules import to_fen
@@ -55,6 +57,7 @@ class OrderDesk:
     listener: Any = None  # called with each OrderRow when it is recorded or changes status
     fill_listener: Any = None  # called with (row, Execution or None if refused) at each fill (the Backtrader orders)
     fee_memo: dict = field(default_factory=dict)  # (side, size, price, day) -> rules.Fees
+    clock: Any = None  # () -> the session number the engine is at (new_session refuses any other)
     orders: list[OrderRow] = field(default_factory=list)
     fills: list[dict] = field(default_factory=list)
 
@@ -65,15 +68,19 @@ class OrderDesk:
         self._queued: list[tuple] = []  # (row, code, side, shares, price): the fills of this open
         self.margin = MarginWatch(self.rules)
         self._session_no = -1
+        self._phase = "open"  # "close" once this session's open fills are done
 
     # --- session bookkeeping -------------------------------------------------------------------
     def new_session(self, day: dt.date, session_no: int) -> None:
         """Called before each session's open (the account's marks are still the last close)."""
+        if self.clock is not None and session_no != self.clock():
+            raise RuntimeError(f"the order desk opens the engine's session ({self.clock()}), not {session_no}")
         if day != self._today:
             self._today = day
             self.account.new_session(day)
             self._reserved = 0.0
             self._session_no = session_no
+            self._phase = "open"
             self._check_maintenance()
 
     def _check_maintenance(self) -> None:
@@ -98,8 +105,7 @@ class OrderDesk:
                              f"{line}: restore within {self.rules.maintenance_grace} sessions")
         elif state == "liquidate":
             for code, n in shorts.items():
-                self.submit(code, "cover", n, "open", f"forced_liquidation: {line} since {self.margin.called_day}",
-                            self._session_no, "open")
+                self.submit(code, "cover", n, "open", f"forced_liquidation: {line} since {self.margin.called_day}")
 
     def fees(self, side: str, size: int, price: float, day: dt.date) -> R.Fees:
         """:func:`hypebt.market.rules.fees`, computed once per (side, size, price, day) in a run: the
@@ -150,24 +156,26 @@ class OrderDesk:
         return any(row.code == code for row in self._pending.values())
 
     # --- the checks ----------------------------------------------------------------------------
-    def submit(self, code: str, side: str, size: int, at: str = "open", note: str = "", session_no: int = 0,
-               phase: str = "open", price: float | None = None, cap: float | None = None,
-               at_label: str | None = None):
-        """Check an order and, if the market would take it, fill it (at the close at once, at the
-        open in this session's broker cycle).
+    def submit(self, code: str, side: str, size: int, at: str = "open", note: str = "", *,
+               terms: T.Terms | None = None, at_label: str | None = None):
+        """Check an order of this session (the desk's own: :meth:`new_session`) and, if the market
+        would take it, fill it (at the close at once, at the open in this session's broker cycle).
 
         ``at``: "open" (placed before the open, fills at this session's open), "close" (placed at
         the close, fills at this session's close), or "limit" (placed before the open: a limit order
         at the limit price, which fills only under the optional ``fill_at_limit_when_opened`` model
         when the board opened during the session).
-        ``price``: a triggered limit or stop order's price within the session (instead of the open);
-        ``cap``: a limit order's limit, which slippage never passes; ``at_label``: the ledger's ``at``.
+        ``terms``: a triggered limit or stop order's :class:`hypebt.market.triggers.Terms`; its price
+        within the session is worked out here from the session's bar (:func:`hypebt.market.triggers.
+        reach`), never taken from the caller; ``at_label``: the ledger's ``at``.
         Returns the order's ledger row (:class:`OrderRow`, status "submitted" until it fills), or
         None when refused (the refusal is recorded).
         """
-        trigger = price
+        session_no, phase = self._session_no, self._phase
         if side not in SIDES:
             raise ValueError(f"side must be one of {SIDES}")
+        if session_no < 0:
+            raise RuntimeError("an order reaches the market during a session (none has begun)")
         allowed = ("open", "limit") if phase == "open" else ("close",)
         if at not in allowed:
             raise ValueError(
@@ -185,6 +193,12 @@ class OrderDesk:
         bar = R.Bar(float(cols["open"][session_no]), float(cols["high"][session_no]),
                     float(cols["low"][session_no]), float(cols["close"][session_no]))
         up, down = float(cols["limit_up"][session_no]), float(cols["limit_down"][session_no])
+        if "st_day" in cols and cols["st_day"][session_no] != cols["st"][session_no]:
+            # the session's own bar revised its ST status: the limits the exchange applied that day
+            # (shown to strategies only from the next session: hypebt.market.status)
+            up, down = (float(x[0]) for x in MS.day_limits(
+                code, [self._today], [cols["prev_close"][session_no]], [up], [down], [cols["st"][session_no]],
+                [cols["st_day"][session_no]], self.rules))
         limits = R.Limits(None if up != up else up, None if down != down else down)
         trade_side = "buy" if side in ("buy", "cover") else "sell"
         at_limit = False
@@ -195,10 +209,13 @@ class OrderDesk:
             lim = limits.up if trade_side == "buy" else limits.down
             tol = self.rules.limit_tolerance
             at_limit = lim is not None and (bar.open >= lim - tol if trade_side == "buy" else bar.open <= lim + tol)
-        if trigger is not None and not bar.low - 1e-9 <= trigger <= bar.high + 1e-9:
-            # a triggered price order's price is one the session traded at, never a caller's choice
-            raise ValueError(f"{code} {self._today}: a price within the session's {bar.low}..{bar.high}, "
-                             f"got {trigger!r}")
+        trigger = cap = None
+        if terms is not None:
+            # a triggered price order's price: the one its terms reach on this session's bar
+            _, trigger, cap = T.reach(terms, trade_side, bar, self.rules.tick)
+            if trigger is None:
+                raise ValueError(f"{code} {self._today}: {terms} is not reached on this session's bar "
+                                 f"({bar.low}..{bar.high}): a price order reaches the market when it triggers")
         if at_limit:
             price = limits.up if trade_side == "buy" else limits.down
         else:
@@ -241,6 +258,7 @@ class OrderDesk:
 
     def fill_queued(self) -> None:
         """The broker's cycle at this open: fill the orders at the open, in the order they were placed."""
+        self._phase = "close"  # from now on, orders of this session fill at its close
         if self._queued:
             queued, self._queued = self._queued, []
             self._fill(queued)

@@ -12,7 +12,12 @@ built at once for a whole universe, over the stock's whole stored history.
   before a stock's first bar, nor on a first stored bar whose previous close the data does not give;
 - dated ST per session (:func:`hypebt.market.status.st_matrix`), the limit prices
   (:func:`hypebt.market.rules.limits_array`) and the flags at them
-  (:func:`~hypebt.market.rules.limit_flags`), all vectorised across codes.
+  (:func:`~hypebt.market.rules.limit_flags`), all vectorised across codes. ``st``, ``limit_up``
+  and ``limit_down`` are as known before each session's open (what strategies read); ``st_day``
+  is the session's own status as the exchange applied it (its own bar admitted as evidence), read
+  only by the engine's checks: the ``locked_*`` flags come from its limits, and
+  :func:`hypebt.market.status.day_limits` gives them where they differ (a few hundred sessions of
+  a whole market, so they are not stored).
 
 **Window invariance.** Every value on a session D depends only on the code's bars up to D. Built
 from the first stored bar, a session's values do not depend on where a run starts, its warm-up,
@@ -37,7 +42,7 @@ BAR_COLUMNS = ("code", "date", "open", "high", "low", "close", "volume", "pct_ch
 EXCLUDE = ("st", "new_listing", *R.BOARDS)
 NEW_LISTING_SESSIONS = 60  # a stock is a new listing for its first sessions, this many by default
 PRICES = ("open", "high", "low", "close", "volume", "adjclose", "prev_close", "limit_up", "limit_down")
-FLAGS = ("suspended", "st", "locked_up", "locked_down", "closed_up")
+FLAGS = ("suspended", "st", "st_day", "locked_up", "locked_down", "closed_up")
 
 
 def bar_columns(stored) -> list[str] | None:
@@ -244,13 +249,19 @@ def _block(codes, sessions, row, col, early, data, listed_before, before, out, r
         prev[:] = R.reference_close_array(prev, f_prev, factor)
         np.multiply(close, factor, out=out["adjclose"])
     session_no = np.where(listed_before[:, None], np.nan, np.cumsum(present, axis=1) + before[:, None])
-    st, out["st_source"][:] = status.st_matrix(codes, sessions.values, h, lo, close, prev, history=st_history,
-                                                covered_to=st_covered_to, static=static, rules=rules)
-    out["limit_up"][:], out["limit_down"][:] = R.limits_array(codes, sessions.values, prev, st=st,
-                                                              session_no=session_no, rules=rules)
-    flags = R.limit_flags(codes, o, h, lo, close, out["limit_up"], out["limit_down"], prev_close=prev,
-                          days=sessions.values, st=st, rules=rules)
-    out["suspended"][:], out["st"][:] = ~present, st
+    st, out["st_source"][:], st_day = status.st_matrix(codes, sessions.values, h, lo, close, prev,
+                                                        history=st_history, covered_to=st_covered_to,
+                                                        static=static, rules=rules)
+    up, down = out["limit_up"], out["limit_down"]
+    up[:], down[:] = R.limits_array(codes, sessions.values, prev, st=st, session_no=session_no, rules=rules)
+    # The locks the engine refuses come from the limits the exchange applied that session (its own
+    # ST status, status.day_limits); closed_up, which a strategy reads, from the limits it was shown.
+    day_up, day_down = status.day_limits(codes, sessions.values, prev, up, down, st, st_day, rules)
+    flags = R.limit_flags(codes, o, h, lo, close, day_up, day_down, prev_close=prev, days=sessions.values,
+                          st=st_day, rules=rules)
+    if day_up is not up:
+        flags["closed_up"] = R.limit_flags(codes, o, h, lo, close, up, down, rules=rules)["closed_up"]
+    out["suspended"][:], out["st"][:], out["st_day"][:] = ~present, st, st_day
     for name in ("locked_up", "locked_down", "closed_up"):
         np.logical_and(flags[name], present, out=out[name])
 

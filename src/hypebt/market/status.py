@@ -1,18 +1,36 @@
 """Dated status of a stock per session: risk warning (ST) and margin-lending eligibility.
 
-ST status decides a main-board stock's band (5 % instead of 10 %). From, in order of trust:
+ST status decides a main-board stock's band: 5 % instead of 10 % for a stock under risk warning
+(风险警示股票, the SSE and SZSE trading rules; ``rules.st_limit_main``) on the Shanghai (60x) and
+Shenzhen (000-003) main boards. ChiNext (from 2020-08-24, 创业板注册制) and STAR ST stocks keep their
+20 % band, so their status is never inferred. From, in order of trust:
 
 1. ``st_history`` (code, start, end, kind; :mod:`hypebt.data.reference`): a dated list of risk
    warnings. It covers every stock up to its ``as_of`` date: a stock with no period is not ST.
 2. inference from the bars, where no dated list covers a session: a main-board session that sat
    all day at one price, the ST band's limit price (and not the 10 % one), is evidence of ST; one
-   that traded beyond the ST band is evidence of not ST. A session takes the latest evidence *before* it (no
-   look-ahead: today's own bar is not known at its open).
+   that traded beyond the ST band (a session locked all day at the 10 % price among them) is
+   evidence of not ST. The status carries forward from the latest evidence.
 3. before any evidence: the spec's ``st_codes`` (static; not a universe's names, a snapshot drawn
    up later that says nothing of who was ST before it).
 
-Every status carries its source (``st_history``, ``inferred``, ``names``), so a report can say how
-much of a run rests on inference. The margin-lending list is dated the same way (:class:`DatedList`).
+Two statuses per session, which differ only on the session whose own bar is the evidence:
+
+- ``st`` (known before the open): from the evidence *before* the session. This is what
+  strategies see: the limit prices a strategy reads at the open (``limit_up``, ``limit_down``) and
+  the universe filter ``exclude = ["st"]`` come from it.
+- ``st_day`` (the session's own, as the exchange applied it): the same, with the session's own bar
+  also taken as evidence. A risk warning, and its removal, is announced by the exchange before the
+  session's open and applies from it, so on that day it is public at the open and the exchange's
+  limits follow it; the engine, a model of the exchange, may read it from that day's one-price bar
+  as it already reads the bar's one price to refuse the locked side. Only the engine's limit and
+  fill checks read it (:func:`day_limits`, the ``locked_*`` flags): the inference fires on the
+  first day only when that day is locked all session at a limit, so showing it to a strategy at the
+  open would tell it the day's close. A strategy learns it one session later, as before.
+
+Every status carries its source (``st_history``, ``inferred``, ``names``; that of ``st``), so a
+report can say how much of a run rests on inference. The margin-lending list is dated the same way
+(:class:`DatedList`).
 """
 
 from __future__ import annotations
@@ -31,49 +49,57 @@ SOURCES = ("st_history", "inferred", "names")
 
 def st_status(code: str, days, o, h, lo, c, prev_close, *, history: pd.DataFrame | None = None,
               covered_to: date | None = None, static: bool = False,
-              rules: R.Rules = R.DEFAULT) -> tuple[np.ndarray, np.ndarray]:
-    """Per session of ``days``: ``(st, source)`` arrays, see the module docstring (one code; a whole
-    market at once: :func:`st_matrix`).
+              rules: R.Rules = R.DEFAULT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per session of ``days``: ``(st, source, st_day)`` arrays, see the module docstring (one code; a
+    whole market at once: :func:`st_matrix`).
 
     ``history``: the ``st_history`` rows of this code (may be empty), trusted for sessions up to
     ``covered_to`` (the table's ``as_of``; None: no dated list). ``static``: the snapshot/spec flag.
 
-    Session 1 sits all day at its ST limit (2.20 x 1.05 = 2.31, not the 10 % one): from session 2
-    on the stock is taken as ST.
+    Session 1 sits all day at its ST limit (2.20 x 1.05 = 2.31, not the 10 % one): the exchange
+    applied the 5 % band from that session (``st_day``), a strategy knows it from session 2 on
+    (``st``). Session 3 is locked at +10 % (2.42 x 1.10 = 2.66): the warning was lifted that day.
 
-    >>> days = pd.bdate_range("2024-04-22", periods=4).values
-    >>> st, src = st_status("000615", days, [2.2, 2.31, 2.42, 2.3], [2.2, 2.31, 2.42, 2.45],
-    ...                     [2.2, 2.31, 2.42, 2.3], [2.2, 2.31, 2.42, 2.45], [2.1, 2.2, 2.31, 2.42])
-    >>> st.tolist(), src.tolist()
-    ([False, False, True, True], ['names', 'names', 'inferred', 'inferred'])
+    >>> days = pd.bdate_range("2024-04-22", periods=5).values
+    >>> st, src, st_day = st_status("000615", days, [2.2, 2.31, 2.42, 2.66, 2.7], [2.2, 2.31, 2.42, 2.66, 2.8],
+    ...                             [2.2, 2.31, 2.42, 2.66, 2.6], [2.2, 2.31, 2.42, 2.66, 2.7],
+    ...                             [2.1, 2.2, 2.31, 2.42, 2.66])
+    >>> st.tolist(), st_day.tolist()
+    ([False, False, True, True, False], [False, True, True, False, False])
+    >>> src.tolist()
+    ['names', 'names', 'inferred', 'inferred', 'inferred']
     """
     row = [np.asarray(x, dtype="float64")[None, :] for x in (h, lo, c, prev_close)]
-    st, source = st_matrix([code], days, *row, history=history, covered_to=covered_to, static=[static],
-                           rules=rules)
-    return st[0], decode(source[0])
+    st, source, st_day = st_matrix([code], days, *row, history=history, covered_to=covered_to, static=[static],
+                                   rules=rules)
+    return st[0], decode(source[0]), st_day[0]
 
 
 def st_matrix(codes, days, h, lo, c, prev_close, *, history: pd.DataFrame | None = None,
               covered_to: date | None = None, static=False,
-              rules: R.Rules = R.DEFAULT) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`st_status` of many codes at once: (codes, sessions) arrays in, ``(st, source)`` out,
-    ``source`` as indexes into :data:`SOURCES` (:func:`decode` names them).
+              rules: R.Rules = R.DEFAULT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`st_status` of many codes at once: (codes, sessions) arrays in, ``(st, source, st_day)``
+    out, ``source`` as indexes into :data:`SOURCES` (:func:`decode` names them).
 
     ``history``: ``st_history`` rows (any codes; those of ``codes`` are used); ``static``: one flag,
     or one per code. The evidence is read along each code's own sessions: a run that builds these
-    over the stock's whole stored history sees every lock before its start.
+    over the stock's whole stored history sees every lock before its start, and a session's status
+    depends on the code's bars up to that session only.
     """
     days = np.asarray(days, dtype="datetime64[D]")
     codes = list(codes)
     shape = (len(codes), len(days))
     st = np.broadcast_to(np.asarray(static, dtype=bool).reshape(-1, 1), shape).copy()
+    st_day = st.copy()
     source = np.full(shape, SOURCES.index("names"), dtype=np.uint8)
     main = np.flatnonzero(np.isin([R.board_of(code) for code in codes], ("sh_main", "sz_main")))
     if len(main):
         evidence = _evidence([codes[j] for j in main], days, h[main], lo[main], c[main], prev_close[main], rules)
-        known = A.shift(A.ffill(evidence))  # the latest evidence before each session
+        latest = A.ffill(evidence)  # the latest evidence up to each session, its own bar included
+        known = A.shift(latest)  # ... before each session: what is known at its open
         has = ~np.isnan(known)
         st[main] = np.where(has, known == 1.0, st[main])
+        st_day[main] = np.where(np.isnan(latest), st_day[main], latest == 1.0)
         source[main] = np.where(has, SOURCES.index("inferred"), source[main])
     if covered_to is not None:
         covered = days <= np.datetime64(covered_to, "D")
@@ -87,7 +113,35 @@ def st_matrix(codes, days, h, lo, c, prev_close, *, history: pd.DataFrame | None
             end = np.datetime64("9999-12-31") if pd.isna(row.end) else np.datetime64(pd.Timestamp(row.end).date(), "D")
             listed[j, np.searchsorted(days, start):np.searchsorted(days, end, "right")] = True
         st[:, covered], source[:, covered] = listed[:, covered], SOURCES.index("st_history")
-    return st, source
+        st_day[:, covered] = listed[:, covered]
+    return st, source, st_day
+
+
+def day_limits(codes, days, prev_close, up, down, st, st_day, rules: R.Rules = R.DEFAULT) -> tuple[np.ndarray, np.ndarray]:
+    """The limit prices the exchange applied on each session: ``up``/``down`` (the ones computed from
+    ``st``, the status known before the open, as the market panel holds them) except on a session
+    whose own bar revised its ST status (``st_day`` differs from ``st``), where they come from
+    ``st_day`` (the module docstring says why only the engine's checks read these).
+
+    ``codes``: one code, or a list along the first axis of (codes, sessions) arrays; ``days`` the
+    sessions (last axis). A session without limits (a new listing's free sessions) keeps none.
+
+    >>> day_limits("600001", ["2024-03-05"], [10.0], [11.0], [9.0], [False], [True])
+    (array([10.5]), array([9.5]))
+    """
+    up, down = np.asarray(up, dtype="float64"), np.asarray(down, dtype="float64")
+    revised = (np.asarray(st_day, dtype=bool) != np.asarray(st, dtype=bool)) & ~np.isnan(up)
+    if not revised.any():
+        return up, down
+    at = np.nonzero(revised)
+    cells = [codes] * len(at[0]) if isinstance(codes, str) else [codes[j] for j in at[0]]
+    day = np.broadcast_to(np.asarray(days, dtype="datetime64[D]"), up.shape)[at]
+    prev = np.broadcast_to(np.asarray(prev_close, dtype="float64"), up.shape)[at]
+    new = np.broadcast_to(np.asarray(st_day, dtype=bool), up.shape)[at]
+    u, d = R.limits_array(cells, day[:, None], prev[:, None], st=new[:, None], rules=rules)
+    up, down = up.copy(), down.copy()
+    up[at], down[at] = u[:, 0], d[:, 0]
+    return up, down
 
 
 def decode(source: np.ndarray) -> np.ndarray:

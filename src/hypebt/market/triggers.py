@@ -22,9 +22,17 @@ several sessions is such a condition order too.
 
 Slippage applies to market-like fills (the open of a stop, a stop's trigger price) but never takes
 a limit order's price beyond its limit.
+
+Prices are on the exchange's tick (最小报价单位 0.01 CNY, SSE/SZSE 交易规则 3.3.x): an order price
+between two ticks is the tick that does not worsen it (:func:`on_tick`: a buy limit rounds down,
+a sell limit up; a buy stop triggers at the tick at or above it, a sell stop at or below), so a
+fill at a limit or a stop is a price the exchange could print, and its fees are those of that price.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 from hypebt.market import rules as R
 
@@ -32,6 +40,56 @@ KINDS = ("limit", "stop")
 # Refusals that last only the session: a resting order is tried again at the next one.
 TRANSIENT = frozenset({"limit_up", "limit_down", "locked_limit_up", "locked_limit_down", "t_plus_1",
                        "suspended"})
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a price order asks: ``kind`` ("limit", "stop" or "stoplimit"), ``price`` (the limit, or
+    the stop), ``plimit`` (a stop-limit's limit) and ``triggered`` (a stop-limit whose stop was reached
+    on an earlier session: a limit order at ``plimit`` since). The order desk works out the fill price
+    from them and the session's bar (:func:`reach`); no one hands it a price."""
+
+    kind: str
+    price: float
+    plimit: float | None = None
+    triggered: bool = False
+
+
+def on_tick(price: float, up: bool, tick: float = 0.01) -> float:
+    """``price`` on the tick grid, rounded ``up`` or down (a price on the grid stays).
+
+    >>> on_tick(22.19845, up=False), on_tick(22.19845, up=True), on_tick(10.2, up=True)
+    (22.19, 22.2, 10.2)
+    """
+    steps = round(price / tick, 6)  # 10.2 / 0.01 = 1019.9999999999999: on the grid, not below it
+    return round((math.ceil(steps) if up else math.floor(steps)) * tick, 6)
+
+
+def reach(terms: Terms, side: str, bar: R.Bar, tick: float = 0.01) -> tuple[bool, float | None, float | None]:
+    """A price order on one bar: ``(triggered, price, cap)``; ``price`` before slippage (None when
+    nothing fills this session), ``cap`` the limit slippage never passes. The order's prices are
+    first put on the tick (:func:`on_tick`) so that they do not worsen.
+
+    >>> bar = R.Bar(open=22.5, high=22.6, low=22.1, close=22.3)
+    >>> reach(Terms("limit", 22.19845), "buy", bar), reach(Terms("stop", 22.555), "buy", bar)
+    ((True, 22.19, 22.19), (True, 22.56, None))
+    """
+    buy = side == "buy"
+    if terms.kind == "limit":
+        limit = on_tick(terms.price, up=not buy, tick=tick)
+        raw = trigger_price("limit", side, limit, bar)
+        return raw is not None, raw, limit
+    stop = on_tick(terms.price, up=buy, tick=tick)
+    if terms.kind == "stop":
+        raw = trigger_price("stop", side, stop, bar)
+        return raw is not None, raw, None
+    if terms.kind != "stoplimit" or terms.plimit is None:
+        raise ValueError(f"a price order is a limit, stop or stoplimit (with plimit), got {terms!r}")
+    limit = on_tick(terms.plimit, up=not buy, tick=tick)
+    if terms.triggered:
+        return True, trigger_price("limit", side, limit, bar), limit
+    triggered, raw = stop_limit_price(side, stop, limit, bar)
+    return triggered, raw, limit if triggered else None
 
 
 def trigger_price(kind: str, side: str, price: float, bar: R.Bar) -> float | None:

@@ -3,8 +3,9 @@
 The limits checked are the ones a run reads: the market panel (:func:`hypebt.market.panel.build`,
 what :mod:`hypebt.engine.market` builds for a run) of a store of traded prices with their
 adjustment factor (``stock_raw``), built at once for every code over its stored history — the
-reference price on ex-dates, the board's band, the dated ST status (a dated ``st_history`` list
-when given, else inferred from the bars *before* each session, else the names snapshot), a new
+reference price on ex-dates, the board's band, the dated ST status the engine's checks apply (a
+dated ``st_history`` list when given, else inferred from the bars up to the session, its own
+one-price bar included, as :func:`hypebt.market.status.day_limits`; else the static ``st_codes``), a new
 listing's free sessions. Then two figures, counting only those limits:
 
 - **one-price sessions at the computed limit**: of the sessions that traded all day at one price
@@ -29,6 +30,7 @@ import pandas as pd
 
 from hypebt.market import panel as MP
 from hypebt.market import rules as R
+from hypebt.market import status as MS
 
 # A one-price session this far from the reference price can only be a limit lock.
 LOCK_MOVE = 0.045
@@ -38,7 +40,7 @@ EXCEPTION_COLUMNS = ["code", "date", "what", "kind", "st", "reference", "limit_u
 
 KINDS = {
     "st_unknown": "at or inside the ST band's limits, the stock taken as not ST (no evidence of the risk warning "
-                  "before that session)",
+                  "up to that session)",
     "st_stale": "beyond the ST band, the stock taken as ST (the warning lifted, or older evidence)",
     "factor_late": "fits if the adjustment factor had moved one session earlier (the source's factor is late)",
     "unexplained": "fits none of these",
@@ -132,12 +134,15 @@ def audit(bars: pd.DataFrame, rules: R.Rules = R.DEFAULT, *, st_static=(), st_hi
                      st_history=st_history, st_covered_to=st_covered_to)
     j = pd.Index(panel.codes).get_indexer(bars["code"])
     s = sessions.get_indexer(bars["date"])
-    col = {k: panel.columns[k][j, s] for k in ("prev_close", "limit_up", "limit_down", "st", "locked_up",
+    col = {k: panel.columns[k][j, s] for k in ("prev_close", "limit_up", "limit_down", "st", "st_day", "locked_up",
                                                "locked_down")}
     result.st_source = {name: int(n) for name, n in
                         zip(("st_history", "inferred", "names"), np.bincount(panel.st_source[j, s], minlength=3))}
     o, h, lo, c = (bars[k].to_numpy(dtype="float64") for k in ("open", "high", "low", "close"))
-    prev, up, down, st = col["prev_close"], col["limit_up"], col["limit_down"], col["st"]
+    prev, st = col["prev_close"], col["st_day"]
+    # the limits the order checks apply (the session's own ST status), not the ones shown at the open
+    up, down = MS.day_limits(list(bars["code"]), bars["date"].to_numpy(), prev, col["limit_up"], col["limit_down"],
+                             col["st"], st, rules)
     has = ~np.isnan(up)
     result.rows = len(bars)
     result.no_limit["first row (no previous close)"] = int(np.isnan(prev).sum())

@@ -88,8 +88,11 @@ def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFr
     if "adj_factor" in bars:
         with np.errstate(invalid="ignore", divide="ignore"):
             factor = np.where(cols["close"] > 0, cols["adjclose"] / cols["close"], 1.0)
+    # a paper fill is checked as the engine checks an order: against the limits applied that session
+    day_up, _ = MS.day_limits(part.codes, part.sessions.values, *(part.columns[k] for k in (
+        "prev_close", "limit_up", "limit_down", "st", "st_day")), rules)
     panel = Panel(sessions, codes, traded("open"), traded("high"), traded("low"), traded("close"), present,
-                  np.ascontiguousarray(cols["limit_up"]), b["open"].to_numpy(dtype="float64"),
+                  np.ascontiguousarray(day_up.T), b["open"].to_numpy(dtype="float64"),
                   b["close"].to_numpy(dtype="float64"), np.ascontiguousarray(cols["locked_up"]), rules, factor=factor)
     panel.st_counts = MS.count_sources(part.st_source, ~part.columns["suspended"])
     return panel
