@@ -98,8 +98,9 @@ def band(code: str, day: dt.date, st: bool = False) -> int:
 
 
 def limit_prices(prev: float, pct: int) -> tuple[float, float]:
-    """(limit-up, limit-down) of ``prev`` at ``pct`` %, half up to the fen, in integer fen arithmetic."""
-    fen_ = round(prev * 100)
+    """(limit-up, limit-down) of ``prev`` at ``pct`` %, half up to the fen, in integer fen arithmetic
+    (``prev``, an ex-date's reference price, first half up to the fen as the exchange publishes it)."""
+    fen_ = round(fen(prev) * 100)
     up = (fen_ * (100 + pct) + 50) // 100
     down = (fen_ * (100 - pct) + 50) // 100
     return up / 100, down / 100
@@ -471,16 +472,6 @@ def _cash(result, prep, market: Market, borrow_rate: float) -> list[str]:
         if abs(value - row.value) > 0.005 + 1e-9 * abs(value):
             out.append(f"{day}: value {row.value:.2f} is not cash plus positions at the close {value:.2f}")
     return out
-
-
-def tick_apart(found: list[str]) -> tuple[list[str], list[str]]:
-    """``(others, tick)``: the violations of fills off the 0.01 tick (and the cash lines of their days,
-    whose amounts are then not whole fen) apart from the others. For a test that must stay strict on
-    everything else while a known tick defect is being fixed elsewhere."""
-    tick = [v for v in found if "off the 0.01 tick" in v]
-    days = {v.split(" ", 1)[0] for v in tick}
-    tick += [v for v in found if "cash rebuilt" in v and v.split(":", 1)[0] in days]
-    return [v for v in found if v not in tick], tick
 
 
 # --------------------------------------------- limits of a whole market, recomputed ---

@@ -379,13 +379,9 @@ def test_random_backtrader_orders_leave_fills_that_obey_the_rules(tmp_path, seed
     # the market's own dated names say 600011 is under risk warning (the spec's st_codes tell the engine)
     names = tmp_path / "names.csv"
     names.write_text(f"code,name,date\n600011,*ST测试,{D[0]}\n600011,*ST测试,{D[-1]}\n", "utf-8")
-    others, tick = rulecheck.tick_apart(rulecheck.violations(res, prep, rulecheck.Market.store(tmp_path / "store",
-                                                                                             names=names)))
-    assert others == []
+    assert rulecheck.violations(res, prep, rulecheck.Market.store(tmp_path / "store", names=names)) == []
     if seed == 0:  # the market did refuse, for the reasons the difficult stocks are there for
         assert {"lot_size", "locked_limit_up"} <= reasons, reasons
-    if tick:  # trailing stops fill at a price off the tick: fixed by fix21a
-        pytest.xfail(f"fix21a: tick rounding ({tick[0]})")
 
 
 @pytest.mark.realdata
@@ -401,10 +397,7 @@ def test_random_backtrader_orders_on_the_real_sora_market_obey_the_rules(real_st
     res = engine.run(prep, {"seed": 11}, strategy_cls=cls)
     assert len(res.fills) >= 30
     assert {"locked_limit_up", "lot_size", "not_shortable"} <= set(res.orders["reason"])
-    others, tick = rulecheck.tick_apart(rulecheck.violations(res, prep, rulecheck.Market.shared(prep.codes)))
-    assert others == []
-    if tick:
-        pytest.xfail(f"fix21a: tick rounding ({tick[0]})")
+    assert rulecheck.violations(res, prep, rulecheck.Market.shared(prep.codes)) == []
 
 
 # --- the checker itself catches what it should ----------------------------------------------------

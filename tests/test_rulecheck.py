@@ -121,3 +121,28 @@ def test_the_shared_market_reads_the_parquet_and_its_st_evidence(shared_data):
     assert market.st("000615", dt.date(2024, 1, 2)) is True and market.st("000615", dt.date(2024, 5, 6)) is True
     assert market.st("000615", dt.date(2021, 6, 1)) is None  # between evidence that disagrees: unknown
     assert market.st("300781", dt.date(2024, 2, 19)) is False
+
+
+@pytest.mark.realdata
+def test_every_real_traded_bar_lies_inside_the_checkers_limits(shared_data):
+    """The checker's limits are the exchange's: over the whole traded-price history of stocks of every
+    board (ex-dates of dividends and bonus shares included: 600519, 000002, 300750's), every bar's
+    high and low lie inside the limits it computes from the reference price (and would not from the
+    plain previous close on the ex-dates)."""
+    if not (shared_data / "ashare_raw" / "market_raw.parquet").is_file():
+        pytest.skip("no raw market data")
+    codes = ["600519", "300750", "000002", "688039", "002230", "000615", "600000", "300781"]
+    market = rulecheck.Market.shared(codes, adjust="raw", data=shared_data)
+    outside, ex_dates, checked = [], 0, 0
+    for r in market.bars.itertuples(index=False):
+        if r.free or r.prev != r.prev:
+            continue
+        st = market.st(r.code, r.date) if rulecheck.board(r.code) == "main" else False
+        up5, down5 = rulecheck.limit_prices(r.prev, 5)
+        st = bool(st) and r.low >= down5 and r.high <= up5
+        down_, up_ = rulecheck.limit_prices(r.prev, rulecheck.band(r.code, r.date, st))[::-1]
+        checked += 1
+        if not down_ <= r.low <= r.high <= up_:
+            outside.append((r.code, r.date, r.low, r.high, down_, up_))
+        ex_dates += abs(r.prev - market.close_on(r.code, r.date - dt.timedelta(days=1))) > 0.005
+    assert checked > 10_000 and ex_dates > 20 and outside == []
