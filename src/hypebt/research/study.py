@@ -322,7 +322,8 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
     no_bench = pd.DataFrame({"date": sessions, "open": np.nan, "close": np.nan})  # the market comes next
     panel = build_panel(bars, sessions, no_bench, names, pd.Timestamp(manifest["first_date"]), set(spec.st_codes),
                         rules=rules, st_history=reference.load(store, "st_history"),
-                        st_covered_to=reference.as_of(store, "st_history"), span=cal.between(first, sessions[-1]))
+                        st_covered_to=reference.as_of(store, "st_history"), span=cal.between(first, sessions[-1]),
+                        seasoned=reference.listed_before_first_bar(store, bars, manifest["first_date"]))
     notes.append(MS.st_note(panel.st_counts))
     market = SM.resolve(store, cfg.market, panel.codes, sessions, dataset, where, cfg.size_groups)
     panel.bench_open, panel.bench_close = market.open, market.close
