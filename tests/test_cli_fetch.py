@@ -153,6 +153,7 @@ def test_first_use_without_a_local_dataset_fetches_what_the_spec_needs(upstream,
     import shutil
 
     from hypebt.data.bootstrap import ensure_data
+    from hypebt.market.plausible import CHECK
     from hypebt.engine.spec import load_spec
 
     monkeypatch.delenv("HYPEBT_SHARED_DATA", raising=False)
@@ -168,7 +169,7 @@ def test_first_use_without_a_local_dataset_fetches_what_the_spec_needs(upstream,
     from hypebt.data.akshare_client import Akshare
 
     monkeypatch.setattr(boot, "_source", lambda: Akshare(min_interval=0.0))
-    ensure_data(spec, store, ws, offline=False)
+    ensure_data(spec, store, ws, offline=False, plausible=CHECK)
     sora = pd.read_csv(ws / "data" / "universes" / "sora.csv", dtype={"code": str})["code"]
     bars = store.load("stock_qfq")
     assert sorted(bars["code"].unique()) == sorted(sora)

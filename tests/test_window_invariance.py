@@ -205,3 +205,31 @@ def test_a_universe_files_names_do_not_change_a_decision(real_store, tmp_path):
         res = engine.run(engine.prepare(load_spec(spec), ws, real_store), {"plan": [[2, "open", "buy_shares", "603963", 1000]]})
         got[name] = res.orders[["date", "status", "reason", "price"]].astype(str).values.tolist()
     assert got["named"] == got["listed"] and got["listed"][0][:2] == ["2021-01-06", "filled"], got
+
+
+def test_a_stock_back_from_a_suspension_over_the_datas_start_is_no_new_listing(real_store, tmp_path):
+    """300182 (listed in 2010) has no stored bar before 2021-01-07, three sessions after the data's
+    first: from the bars alone it looks like a listing day (no limit, five sessions without one on
+    ChiNext, a new listing for ``exclude``). With the store's listings table saying it listed in
+    2010, that bar has its 20 % limit from the close before it (its pct_change) and it is seasoned."""
+    from hypebt.data import reference
+    from hypebt.data.store import Store
+
+    root = tmp_path / "store"
+    root.mkdir()
+    for dataset in real_store.datasets():
+        (root / dataset).symlink_to(real_store.root / dataset, target_is_directory=True)
+    store = Store(root)
+    ws = make_workspace(tmp_path / "ws")
+    spec = load_spec(write_spec(ws, "back", {"strategy": "script", "codes": ["300182"], "start": "2021-01-04",
+                                             "end": "2021-01-29", "exclude": ["new_listing"], "benchmark": "sh000300"}))
+    day = pd.Timestamp("2021-01-07")
+    before = engine.prepare(spec, ws, store)  # no listings table: the bars' reading
+    j, i = before.panel.index["300182"], before.panel.sessions.get_indexer([day])[0]
+    assert np.isnan(before.panel.columns["limit_up"][j, i]) and not before.members[j, i]
+    reference.save(store, "listings", pd.DataFrame({"code": ["300182"], "list_date": ["2010-08-20"], "delist_date": [""]}),
+                   source="test", as_of="2024-05-22")
+    prep = engine.prepare(spec, ws, store)
+    up = prep.panel.columns["limit_up"][j, i]
+    assert prep.panel.listed_before_data[j] and up == pytest.approx(3.33 / 1.031 * 1.2, abs=0.006)
+    assert prep.members[j, i] and not np.isnan(prep.panel.columns["limit_up"][j, i:i + 5]).any()

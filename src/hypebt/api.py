@@ -130,7 +130,9 @@ def _ensure(spec, store, ws, fetch: bool) -> None:
     network); akshare is asked only with ``fetch=True``, else what is missing is an error saying so."""
     from hypebt.data.bootstrap import ensure_data, missing_data, needed_codes
 
-    ensure_data(spec, store, ws, offline=not fetch)
+    from hypebt.market.plausible import CHECK
+
+    ensure_data(spec, store, ws, offline=not fetch, plausible=CHECK)
     if fetch:
         return
     codes, bench, _ = missing_data(spec, store, ws)

@@ -17,6 +17,14 @@ def store_of(args) -> Store:
     return open_store(args.home, workspace_of(args))
 
 
+def plausible_check():
+    """The check every import of stock bars runs (:data:`hypebt.market.plausible.CHECK`), for
+    ``hypebt data import`` and a first run's import alike; imported when needed (pandas, the rules)."""
+    from hypebt.market.plausible import CHECK
+
+    return CHECK
+
+
 def workspace_of(args) -> Path:
     """The workspace a command works in: ``--workspace``, else the nearest folder above the spec
     holding ``strategies/`` or ``data/``, else the current folder (see

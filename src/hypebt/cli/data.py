@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 
-from hypebt.cli.common import store_of, workspace_of
+from hypebt.cli.common import plausible_check, store_of, workspace_of
 from hypebt.core.errors import DataError, InputError
 from hypebt.data.bootstrap import DEFAULT_FETCH_START
 
@@ -34,11 +34,9 @@ def do_import(args, store) -> int:
     """Import bar files and folders (formats: hypebt.data.formats.read_source); print the import report."""
     from hypebt.data.importers import import_paths
 
-    from hypebt.market import plausible
-
     report = import_paths(store, args.paths, adjust=args.adjust, volume_unit=args.volume_unit, columns=args.columns,
                           lenient=args.lenient, keep_going=args.keep_going, mode=args.mode,
-                          plausible=(plausible.implausible, plausible.describe))
+                          plausible=plausible_check())
     for line in report.lines():
         print(line)
     return 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hypebt.cli.common import lang_of, print_notes, refuse_unread_overrides, store_of, update_index, workspace_of
+from hypebt.cli.common import (
+    lang_of, plausible_check, print_notes, refuse_unread_overrides, store_of, update_index, workspace_of,
+)
 from hypebt.core.errors import InputError
 from hypebt.core.i18n import translator
 from hypebt.core.paths import safe_name
@@ -37,7 +39,7 @@ def run(args) -> int:
     lang = lang_of(args, spec)
     _ = translator(lang)
     store = store_of(args)
-    ensure_data(spec, store, ws, args.offline)
+    ensure_data(spec, store, ws, args.offline, plausible=plausible_check())
     t0 = time.perf_counter()
     prep = engine.prepare(spec, ws, store)
     result = engine.run(prep)

@@ -11,7 +11,9 @@ import sys
 
 import pandas as pd
 
-from hypebt.cli.common import lang_of, print_notes, refuse_unread_overrides, store_of, update_index, workspace_of
+from hypebt.cli.common import (
+    lang_of, plausible_check, print_notes, refuse_unread_overrides, store_of, update_index, workspace_of,
+)
 from hypebt.core.errors import InputError
 from hypebt.core.i18n import translator
 from hypebt.core.paths import safe_name
@@ -80,7 +82,7 @@ def run(args) -> int:
     _ = translator(lang)
     store = store_of(args)
     if spec.universe != "all":
-        ensure_data(spec, store, ws, args.offline)
+        ensure_data(spec, store, ws, args.offline, plausible=plausible_check())
     t0 = time.perf_counter()
     inputs = study.prepare(spec, ws, store)
     res = study.compute_all(inputs.panel, inputs.tradables, inputs.cfg, inputs.names)

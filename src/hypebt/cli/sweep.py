@@ -12,7 +12,9 @@ import os
 import sys
 from pathlib import Path
 
-from hypebt.cli.common import lang_of, refuse_unread_overrides, store_of, update_index, workspace_of
+from hypebt.cli.common import (
+    lang_of, plausible_check, refuse_unread_overrides, store_of, update_index, workspace_of,
+)
 from hypebt.data import stock_info
 from hypebt.data.bootstrap import ensure_data
 from hypebt.core.errors import InputError, OutputError, SweepError
@@ -36,7 +38,7 @@ def run(args) -> int:
     lang = lang_of(args, spec)
     _ = translator(lang)
     store = store_of(args)
-    ensure_data(spec, store, ws, args.offline)
+    ensure_data(spec, store, ws, args.offline, plausible=plausible_check())
     prep = engine.prepare(spec, ws, store)
     plan = sweep.make_plan(spec, prep.strategy_class(), args.max_combinations)
     sweep.check_period(plan, prep.sessions, f"{spec.path} [sweep]")

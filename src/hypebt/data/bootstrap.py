@@ -80,14 +80,16 @@ def missing_data(spec, store, ws: Path) -> tuple[list[str], bool, bool]:
     return missing, bench_missing, bool(stock_sets)
 
 
-def _import_local(spec, store, local: Path) -> None:
-    # First use beside a dataset in akshare's format: import it rather than ask akshare.
+def _import_local(spec, store, local: Path, plausible) -> None:
+    # First use beside a dataset in akshare's format: import it rather than ask akshare, through the
+    # same checks as hypebt data import (``plausible``: the market layer's check of prices no daily
+    # limit allows, hypebt.market.plausible.CHECK, passed in by the caller: data does not import market).
     from hypebt.data.importers import import_paths
 
     paths = [local / "ashare" / "market.parquet"]
     paths += [p for p in [local / "index" / f"{spec.benchmark}.csv"] if p.is_file()]
     print(f"first use: importing {', '.join(map(str, paths))} into {store.root}", file=sys.stderr)
-    for line in import_paths(store, paths).lines():
+    for line in import_paths(store, paths, plausible=plausible).lines():
         print(line, file=sys.stderr)
     # Traded prices with their adjustment factor, when the dataset has them: runs then read them (the
     # store prefers them), with fills, limits and dividends as the market had them.
@@ -95,17 +97,20 @@ def _import_local(spec, store, local: Path) -> None:
     if raw.is_file():
         print(f"first use: importing {raw} (traded prices and their adjustment factor) into {store.root}",
               file=sys.stderr)
-        for line in import_paths(store, [raw], adjust="raw").lines():
+        for line in import_paths(store, [raw], adjust="raw", plausible=plausible).lines():
             print(line, file=sys.stderr)
 
 
-def ensure_data(spec, store, ws: Path, offline: bool) -> None:
+def ensure_data(spec, store, ws: Path, offline: bool, *, plausible) -> None:
     """Fetch through akshare what ``spec`` needs and ``store`` lacks (first use on a new machine).
 
     ``spec`` is a :class:`hypebt.engine.spec.Spec` (only ``codes``, ``universe``, ``adjust``,
     ``benchmark``, ``start`` and ``end`` are read). With ``offline`` nothing is fetched.
+    ``plausible``: the check of prices no daily limit allows that every import runs
+    (:data:`hypebt.market.plausible.CHECK`; required, so no caller imports around it).
 
-    >>> ensure_data(load_spec("backtests/sora_hype.toml"), open_store(), Path("."), offline=True)  # doctest: +SKIP
+    >>> ensure_data(load_spec("backtests/sora_hype.toml"), open_store(), Path("."), offline=True,
+    ...             plausible=CHECK)  # doctest: +SKIP
     """
     missing, bench_missing, has_stocks = missing_data(spec, store, ws)
     if spec.universe == U.ALL and not has_stocks:
@@ -119,8 +124,8 @@ def ensure_data(spec, store, ws: Path, offline: bool) -> None:
             raise DataError(f"{store.root}: the store has no stock bars and {ws} is not a workspace (no strategies/ "
                             f"or data/); run from your workspace or pass --workspace, or import on purpose: "
                             f"hypebt --home {store.root} data import {local / 'ashare' / 'market.parquet'}")
-        _import_local(spec, store, local)
-        return ensure_data(spec, store, ws, True)
+        _import_local(spec, store, local, plausible)
+        return ensure_data(spec, store, ws, True, plausible=plausible)
     if offline:
         return  # preparing the run reports what is missing
     if spec.universe == U.ALL and not has_stocks:

@@ -105,8 +105,9 @@ def import_paths(
 
     Bars that cannot exist are refused like any bad row: a date that is no trading session (a
     weekend; a day the store's calendar, else exchange_calendars' XSHG, does not list) and, when
-    ``plausible`` is given (:func:`hypebt.market.plausible.implausible` and its ``describe``, passed
-    in by the command line: the rule lives in the market layer), a price no daily limit allows.
+    ``plausible`` is given (:data:`hypebt.market.plausible.CHECK`: its ``implausible`` and ``describe``,
+    passed in by ``hypebt data import`` and by a first run's import of a local dataset alike, as the
+    rule lives in the market layer), a price no daily limit allows.
 
     ``mode`` decides what happens to codes already stored: ``"merge"`` adds and updates the file's
     bars in their history, ``"replace"`` replaces each code's whole history with the file; without

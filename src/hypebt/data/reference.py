@@ -308,3 +308,18 @@ def as_of(store: Store, name: str) -> dt.date | None:
     if manifest is None or not manifest.get("as_of"):
         return None
     return pd.Timestamp(manifest["as_of"]).date()
+
+
+def listed_before_first_bar(store: Store, bars: pd.DataFrame, first_date) -> set[str]:
+    """The codes of ``bars`` whose first stored bar comes after ``first_date`` (the data's first) and
+    which the stored ``listings`` table says listed before that bar (empty without the table): that
+    bar is a stock coming back from a suspension, not a listing day.
+    """
+    if store.manifest("listings") is None or not len(bars):
+        return set()
+    table = load(store, "listings")
+    first = bars.groupby("code", observed=True, sort=False)["date"].min()
+    first = first[first > pd.Timestamp(first_date)]
+    first.index = first.index.astype(str)
+    listed = table.set_index(table["code"].astype(str))["list_date"].reindex(first.index)
+    return set(first.index[(listed < first).to_numpy()])

@@ -22,6 +22,7 @@ from hypebt.core.i18n import N_
 from hypebt.data import reference
 from hypebt.data.store import Store
 from hypebt.market import corporate as C
+from hypebt.market.exdates import factor_timing
 
 
 def check_basis(store: Store, dataset: str, codes, bars: pd.DataFrame, where: str, notes: list,
@@ -55,9 +56,40 @@ def check_basis(store: Store, dataset: str, codes, bars: pd.DataFrame, where: st
                 "--adjust raw), or run on qfq (adjust = \"qfq\")")
 
 
+def align_factors(bars: pd.DataFrame, notes: list) -> pd.DataFrame:
+    """``bars`` (canonical, sorted by code and date) with each move of ``adj_factor`` on its ex-date
+    (:func:`hypebt.market.exdates.factor_timing`: a move one session after the price drop is put on
+    the drop; one the prices contradict is taken out), so the distribution, that day's limits and the
+    adjusted signals all read the same day; each change is noted. Bars without a factor are returned
+    as they are."""
+    if "adj_factor" not in bars or bars.empty or bars["adj_factor"].isna().any():
+        return bars
+    codes = bars["code"].astype(str).to_numpy()
+    cols = [bars[k].to_numpy("float64") for k in ("high", "low", "close", "adj_factor")]
+    days = bars["date"].to_numpy("datetime64[D]")
+    factor = cols[3].copy()
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    changed = False
+    for lo, hi in zip(starts, np.r_[starts[1:], len(bars)]):
+        t = factor_timing(codes[lo], days[lo:hi], *(c[lo:hi] for c in cols))
+        for moved, ex in t.late:
+            notes.append(N_("%(code)s: the adjustment factor moves on %(moved)s, a session after the price drop of "
+                            "%(ex)s: the distribution and the limits of the ex-date are put on %(ex)s",
+                            code=codes[lo], moved=moved, ex=ex))
+        for day in t.contradicted:
+            notes.append(N_("%(code)s: the adjustment factor moves on %(day)s but the price does not (the bar is "
+                            "inside the limits of the previous close, not of the factor's reference price): no "
+                            "distribution is credited there", code=codes[lo], day=day))
+        if t.late or t.contradicted:
+            factor[lo:hi] = t.factor
+            changed = True
+    return bars.assign(adj_factor=factor) if changed else bars
+
+
 def run_actions(store: Store, manifest: dict, bars: pd.DataFrame, codes, sessions: pd.DatetimeIndex,
-                calendar: pd.DatetimeIndex, notes: list) -> dict[str, list[C.Action]]:
-    """The corporate actions the run credits, per code (empty on adjusted prices), with notes."""
+                calendar: pd.DatetimeIndex, notes: list, tax: bool = True) -> dict[str, list[C.Action]]:
+    """The corporate actions the run credits, per code (empty on adjusted prices), with notes
+    (``tax``: dividend tax is charged, so an estimated one is said)."""
     adjust = manifest.get("adjust")
     if adjust != "raw":
         notes.append(N_("prices are adjusted (%(adjust)s): distributions are already in them, none is credited",
@@ -87,10 +119,33 @@ def run_actions(store: Store, manifest: dict, bars: pd.DataFrame, codes, session
                         "to what is held then; %(rec)s from dividend records, %(der)s derived from the adjustment "
                         "factor as cash-equivalent distributions (records say whether it was cash, bonus shares or "
                         "rights: hypebt data dividends)", n=n, rec=n - derived, der=derived))
+    if derived and tax:
+        notes.append(N_("dividend tax on the %(n)s distribution(s) derived from the adjustment factor is an estimate: "
+                        "a move under 1/11 of the previous close is taxed as cash, a larger one holds new shares, "
+                        "whose value is not taxed (only the cash left after the most whole new shares per 10 it "
+                        "allows); dividend records make it exact (差别化红利税: 财税〔2012〕85号 from 2013-01-01, "
+                        "财税〔2015〕101号 from 2015-09-08)", n=derived))
     if not has_factor:
-        notes.append(N_("traded prices without an adjustment factor: only ex-dates in the dividend records are "
-                        "credited"))
+        notes.append(_no_factor_note(list(codes), records or {}))
     return out
+
+
+def _no_factor_note(codes: list[str], records: dict):
+    """The one note of a run on traded prices without an adjustment factor: the ex-dates are then known
+    from dividend records alone, so a code without them is credited nothing (a note, not a refusal:
+    fills, fees and limits on every other session are right, and a run that holds nothing across an
+    ex-date is unaffected; the note says whose figures miss what)."""
+    missing = sorted(c for c in codes if not records.get(c))
+    if not missing:
+        return N_("prices are traded (raw) without an adjustment factor: fills, lots, fees and limits use them; "
+                  "distributions are credited from the dividend records, which every code of the run has; signals "
+                  "see the traded close")
+    return N_("prices are traded (raw) without an adjustment factor and %(n)s of the run's %(total)s code(s) have no "
+              "dividend records (%(codes)s): their distributions cannot be credited (a holder across an ex-date "
+              "takes the price drop without the payment), their ex-date limits start from the previous close, not "
+              "the exchange's reference price, and signals see the traded close; import the prices with their "
+              "adj_factor (hypebt data fetch --adjust raw) or dividend records (hypebt data dividends)",
+              n=len(missing), total=len(codes), codes=", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
 
 
 def with_record_dates(actions: list[C.Action], calendar: pd.DatetimeIndex) -> list[C.Action]:
@@ -114,8 +169,15 @@ def with_record_dates(actions: list[C.Action], calendar: pd.DatetimeIndex) -> li
 
 def ledger(distributions) -> pd.DataFrame:
     """``corporate_actions.csv``: every row a run's corporate actions booked (columns
-    :data:`hypebt.market.corporate.COLUMNS`)."""
-    return pd.DataFrame(distributions.rows if distributions is not None else [], columns=C.COLUMNS)
+    :data:`hypebt.market.corporate.COLUMNS`), by date then code; rows of one day and code keep the
+    order they were booked in (cash before the shares of one action, a sale's tax after them).
+
+    Rows are booked when the run learns of them, not on their date: cash paid on a later pay date is
+    booked on its ex-date, so the booking order alone is not the ledger's."""
+    frame = pd.DataFrame(distributions.rows if distributions is not None else [], columns=C.COLUMNS)
+    if len(frame):
+        frame = frame.sort_values(["date", "code"], kind="stable").reset_index(drop=True)
+    return frame
 
 
 def figures(distributions) -> dict:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from hypebt.core.errors import DataError, InputError, unknown
+from hypebt.core.fsio import file_sha256
 from hypebt.core.i18n import N_
 from hypebt.data import boards as B
 from hypebt.data import events as E
@@ -189,6 +190,7 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     bars, present = _bars(store, dataset, codes, where, notes, quiet=boards is not None)
     CA.check_basis(store, dataset, present if codes is None else codes, bars, where, notes,
                    board_universe=boards is not None)
+    bars = CA.align_factors(bars, notes)  # each factor move on its ex-date: credits, limits, signals agree
     sessions = P.sessions_of(spec, cal, bars, where, notes)
     if codes is None:  # the whole market: the stocks with a bar by the run's end
         first = bars.groupby("code", observed=True, sort=False)["date"].min()
@@ -199,7 +201,8 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
     panel, at, lead = build_market(bars, present, cal, sessions, spec.warmup, pd.Timestamp(manifest["first_date"]),
                                    st, rules, store)
     spans = EU.spans(bars) if boards is not None else {}  # each code's first and last bar (missing-bar reasons)
-    actions = CA.run_actions(store, manifest, bars, present, sessions, cal.sessions, notes)
+    actions = CA.run_actions(store, manifest, bars, present, sessions, cal.sessions, notes,
+                              tax=rules.dividend_tax)
     del bars
     members = panel.members(spec.exclude, spec.new_listing_sessions)
     arrays, history = _views(panel, at, lead, members)
@@ -214,8 +217,10 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
                         "bars only; a ChiNext, STAR or Beijing stock (the same limits either way) is excluded as ST "
                         "only if listed in st_codes"))
     eligible = _eligible(spec, workspace, notes, store)
-    manifests = {name: store.manifest(name) for name in (dataset, "index", *(["concept_boards"] if boards else []))
+    manifests = {name: store.manifest(name) for name in (dataset, "index", *(["concept_boards"] if boards else []),
+                                                         *reference_inputs(manifest))
                  if store.manifest(name)}
+    manifests.update(_hand_list_input(spec, workspace, eligible))
     traded = {c: a.columns["suspended"] == 0 for c, a in arrays.items()} if boards is not None else {}
     events, records, board_notes = EU.attach(events, boards, present, spec.codes, traded, spans, sessions)
     notes.extend(board_notes)
@@ -232,6 +237,26 @@ def prepare(spec: Spec, workspace: Path, store: Store, rules: R.Rules | None = N
         event_universes=records, look_ahead_warning=B.LOOK_AHEAD_WARNING if boards is not None else "",
         actions=actions,
     )
+
+
+def reference_inputs(manifest: dict) -> tuple[str, ...]:
+    """The store's tables besides the bars that change a run's figures, so its manifest records their
+    hashes (each figure reproducible from the manifest): the trading calendar (the sessions), the
+    dated ST history (limits), the dated margin list (who may be shorted) and, on traded prices, the
+    dividend records (what is credited, and when)."""
+    return ("calendar", "st_history", "margin_list", *(["dividends"] if manifest.get("adjust") == "raw" else []))
+
+
+def _hand_list_input(spec: Spec, workspace: Path, eligible) -> dict:
+    """The workspace's margin hand list, when the run reads it (no dated margin_list in the store):
+    its path and hash for the manifest."""
+    if not isinstance(eligible, frozenset):
+        return {}
+    path = U.universe_paths(workspace).get(spec.margin_list) or Path(spec.margin_list)
+    if not path.is_file():
+        return {}
+    return {"margin_hand_list": {"kind": "workspace", "adjust": None, "sources": [str(path)],
+                                 "sha256": file_sha256(path)}}
 
 
 def _board_universes(spec: Spec, workspace: Path, cal: Calendar, store: Store, where: str):
@@ -273,7 +298,8 @@ def _rules(spec: Spec, manifest: dict, rules: R.Rules | None, notes: list[str]) 
     if qfq:
         notes.append(N_("prices are forward-adjusted (qfq) only: fills and limit prices use adjusted prices, limits are "
                         "matched with a tolerance of %(tol)s CNY", tol=rules.limit_tolerance))
-    elif manifest.get("adjust") == "raw":
+    elif manifest.get("adjust") == "raw" and "adj_factor" in (manifest.get("columns") or ()):
+        # (without the factor, the run's corporate-actions note says what it cannot do: engine/actions.py)
         notes.append(N_("prices are traded (raw): fills, lots, fees and limits use them (on ex-dividend days the "
                         "limits start from the exchange's reference price); signals use the adjusted close (adjclose)"))
     return rules

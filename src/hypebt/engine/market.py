@@ -28,8 +28,9 @@ def build_market(bars: pd.DataFrame, present: tuple[str, ...], cal: Calendar, se
     lead = warmup_sessions(cal, sessions, warmup)
     first = min(lead[0] if len(lead) else sessions[0], bars["date"].min())
     history, covered = (reference.load(store, "st_history"), reference.as_of(store, "st_history")) if store else (None, None)
+    seasoned = reference.listed_before_first_bar(store, bars, first_store_date) if store else set()
     panel = MP.build(bars, cal.between(first, sessions[-1]), first_store_date=first_store_date, codes=present,
-                     rules=rules, st_static=st, st_history=history, st_covered_to=covered)
+                     rules=rules, st_static=st, st_history=history, st_covered_to=covered, seasoned=seasoned)
     return panel, int(panel.sessions.get_indexer([sessions[0]])[0]), len(lead)
 
 

@@ -14,6 +14,11 @@ Where the actions come from (:func:`actions_for`):
    the factor says the holder was given, whatever its form (cash, shares, or the value of rights),
    noted as derived (source ``factor``).
 
+Dividend tax (:mod:`hypebt.market.dividend_tax`) is owed on cash dividends and on bonus shares at
+their par value, never on capitalisation shares (转增, out of the capital reserve) nor on the value of
+new shares. A record says which is which. A cash-equivalent derived from the factor does not: its
+taxable part is an **estimate** (:func:`taxable_estimate`), and the run's notes say so.
+
 Who is entitled: the shares held at the close of the record date, i.e. the position before the
 ex-date's open (shares bought on the record date count, T+1 or not; shares sold on it do not).
 A long position gets the cash (on the pay date when the record gives one, else the ex-date) and
@@ -61,16 +66,20 @@ KINDS = {
 # nearly every A-share (a few, e.g. 601899, have 0.1): records do not carry it.
 BONUS_PAR = 1.0
 SOURCE_FACTOR = "factor"
+# The smallest share distribution, 1 new share per 10 held (10 送 1 or 10 转 1), lowers the price by
+# 1/11: a factor move under that is cash alone; one at or above it holds new shares.
+SHARE_MOVE_MIN = 1 / 11
 DERIVED_NOTE = ("derived from the adjustment factor: previous close x (1 - factor before / factor after) per share, "
                 "credited as a cash-equivalent distribution; dividend records would say whether it was cash, "
                 "bonus shares or the value of rights (hypebt data dividends)")
-
 
 @dataclass(frozen=True)
 class Action:
     """One distribution per share of ``code`` with its dates (see the module docstring).
 
-    ``derived``: from the factor, a cash-equivalent in ``cash`` (source ``factor``).
+    ``derived``: from the factor, a cash-equivalent in ``cash`` (source ``factor``), and
+    ``taxable_cash`` the part of it taxed as a cash dividend (:func:`taxable_estimate`); for a record
+    the taxable income is its cash plus its bonus shares at par.
     """
 
     code: str
@@ -83,6 +92,7 @@ class Action:
     listed: date | None = None  # the new shares' first trading day (红股上市日), when the record says
     source: str = ""
     derived: bool = False
+    taxable_cash: float | None = None
 
     @property
     def shares(self) -> float:
@@ -137,6 +147,8 @@ def long_entitlement(action: Action, shares: int) -> Entitlement:
         return Entitlement(0.0, 0, 0, 0.0)
     bonus, transfer = _split_shares(action, shares)
     cash = to_fen(shares * action.cash)
+    if action.derived and action.taxable_cash is not None:
+        return Entitlement(cash, bonus, transfer, to_fen(shares * action.taxable_cash))
     return Entitlement(cash, bonus, transfer, to_fen(cash + bonus * BONUS_PAR))
 
 
@@ -194,6 +206,30 @@ def ledger_rows(action: Action, shares: int, got: Entitlement) -> list[dict]:
 
 # ------------------------------------------------------------ from the data ---
 
+def taxable_estimate(prev_close: float, per_share: float) -> float:
+    """The part of a factor-derived distribution ``per_share`` (on a ``prev_close``) taxed as a cash
+    dividend, an estimate: all of it when under :data:`SHARE_MOVE_MIN` of the price (no share
+    distribution is that small); otherwise the move holds new shares, whose value is not taxable
+    income (转增 is not; 送股 would be at par, which the factor cannot tell), and the cash is what is
+    left after the most whole new shares per 10 held the move allows:
+    ``prev_close - reference x (1 + n / 10)``, with ``reference = prev_close - per_share``.
+
+    >>> round(taxable_estimate(385.90, 385.90 - 212.99), 2)   # 300750, 2023-04-26: 10 转 8 派 25.2
+    2.52
+    >>> taxable_estimate(2068.05, 19.29)                       # 600519, 2021-06-25: cash
+    19.29
+    """
+    if prev_close <= 0 or per_share <= 0:
+        return 0.0
+    if per_share < SHARE_MOVE_MIN * prev_close:
+        return per_share
+    reference = prev_close - per_share
+    if reference <= 0:
+        return 0.0
+    tenths = math.floor((prev_close / reference - 1) * 10 + 1e-9)
+    return max(prev_close - reference * (1 + tenths / 10), 0.0)
+
+
 def derive_from_factor(code: str, days, close, factor) -> list[Action]:
     """Cash-equivalent actions of one stock from its traded sessions: wherever ``factor`` moves
     between two consecutive rows, ``close[i-1] x (1 - factor[i-1] / factor[i])`` per share on day i
@@ -212,7 +248,8 @@ def derive_from_factor(code: str, days, close, factor) -> list[Action]:
     per_share = distribution_from_factor(close[:-1], factor[:-1], factor[1:])
     out = []
     for i in np.flatnonzero(per_share > 0):
-        out.append(Action(code, _as_date(days[i + 1]), cash=float(per_share[i]), source=SOURCE_FACTOR, derived=True))
+        out.append(Action(code, _as_date(days[i + 1]), cash=float(per_share[i]), source=SOURCE_FACTOR, derived=True,
+                          taxable_cash=taxable_estimate(float(close[i]), float(per_share[i]))))
     return out
 
 

@@ -126,7 +126,7 @@ class MarketPanel:
 
 def build(bars: pd.DataFrame, sessions: pd.DatetimeIndex, *, first_store_date, codes=None,
           rules: R.Rules = R.DEFAULT, st_static=(), st_history: pd.DataFrame | None = None,
-          st_covered_to=None) -> MarketPanel:
+          st_covered_to=None, seasoned=()) -> MarketPanel:
     """The :class:`MarketPanel` of ``bars`` (canonical rows: code, date, open, high, low, close,
     volume, optional ``pct_change`` and ``adj_factor``) on ``sessions``.
 
@@ -136,7 +136,9 @@ def build(bars: pd.DataFrame, sessions: pd.DatetimeIndex, *, first_store_date, c
     a code whose first bar is on or before it traded before the data began (seasoned: no new-listing
     exemption, and its first ``pct_change`` gives its previous close). ``st_static``: codes taken as
     ST where nothing dated says otherwise (the spec's ``st_codes``); ``st_history`` and
-    ``st_covered_to``: the dated list (:func:`hypebt.market.status.st_matrix`).
+    ``st_covered_to``: the dated list (:func:`hypebt.market.status.st_matrix`). ``seasoned``: codes
+    known (from a listings table) to have listed before their first stored bar, which is then not a
+    listing day (a stock suspended over the data's first date).
 
     Codes are independent of each other: they are computed :data:`BLOCK` at a time into the
     panel's arrays, so the work's temporaries stay small (a whole market's would be hundreds of
@@ -173,6 +175,8 @@ def build(bars: pd.DataFrame, sessions: pd.DatetimeIndex, *, first_store_date, c
     listed_before = np.zeros(k, dtype=bool)
     if len(row):
         listed_before[has_bar] = dates[first_row[has_bar]] <= np.datetime64(pd.Timestamp(first_store_date), "ns")
+    if len(seasoned):
+        listed_before |= has_bar & np.isin(np.asarray(codes, dtype=object), list(seasoned))
     early = dates < days[0]
     before = np.bincount(row[early], minlength=k)  # bars before the first session
     out = {name: np.empty((k, s)) for name in PRICES}

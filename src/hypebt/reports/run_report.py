@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 import platform
 import sys
 from importlib import metadata
@@ -72,6 +74,8 @@ def data_notes(prep) -> list[str]:
     """Where the bars came from: dataset, adjustment, span and source of each dataset used."""
     out = []
     for name, m in prep.data_manifests.items():
+        if m.get("kind") in ("reference", "calendar", "workspace"):
+            continue  # a reference table (calendar, ST history, dividends...): in the manifest, not a price note
         sources = m.get("sources") or []
         src = ", ".join(str(x.get("path") or x.get("source") or x) if isinstance(x, dict) else str(x)
                         for x in sources[:2]) if isinstance(sources, list) else str(sources)
@@ -81,6 +85,12 @@ def data_notes(prep) -> list[str]:
                       src=src) if src else N_("data %(name)s: %(adjust)s prices, %(span)s", name=name, adjust=adjust,
                                                 span=span))
     return out
+
+
+def data_digest(manifests: dict) -> str:
+    """One sha256 over the input tables' own (name -> sha256, sorted): it changes when any table does."""
+    text = json.dumps({name: m.get("sha256") for name, m in sorted(manifests.items())}, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def write_run(prep, result, out_dir: Path, command: list[str] | None = None, html_report: bool = True,
@@ -122,9 +132,11 @@ def write_run(prep, result, out_dir: Path, command: list[str] | None = None, htm
                      **strategy_source(prep.strategy_cls, prep.strategy_path)},
         "params": result.params,
         "rules": dataclasses.asdict(prep.rules),
-        "data": {name: {k: m.get(k) for k in ("adjust", "price_basis", "rows", "first_date", "last_date",
-                                              "sha256", "sources")}
+        "data": {name: {k: m.get(k) for k in ("kind", "adjust", "price_basis", "rows", "first_date", "last_date",
+                                              "as_of", "sha256", "sources")}
                  for name, m in prep.data_manifests.items()},
+        # one hash over every input table's hash: two runs with the same data_sha256 read the same data
+        "data_sha256": data_digest(prep.data_manifests),
         "universe": {"name": prep.universe_name, "codes": list(prep.codes), "look_ahead": prep.look_ahead,
                      "look_ahead_warning": warning},
         "events": [{"id": t.event.id, "session": str(t.session.date()), "at": t.at} for t in prep.events],

@@ -31,6 +31,7 @@ from hypebt.data.calendar import Calendar
 from hypebt.core.errors import DataError, InputError
 from hypebt.data import stock_info as SI
 from hypebt.engine import event_universe as EU
+from hypebt.engine.actions import align_factors
 from hypebt.engine.spec import Spec
 from hypebt.data.calendar import store_sessions
 from hypebt.data.store import Store
@@ -294,6 +295,7 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
     if bars.empty:
         raise DataError(f"{where}: none of the universe's codes is in the store ({dataset}); import or fetch them")
     notes = []
+    bars = align_factors(bars, notes)  # each factor move on its ex-date: limits and returns agree with the prices
     if codes is not None and boards is None:  # a board universe says it per event
         missing = sorted(set(codes) - set(bars["code"].unique()))
         if missing:
@@ -320,12 +322,14 @@ def prepare(spec: Spec, ws: Path, store: Store) -> StudyInputs:
     no_bench = pd.DataFrame({"date": sessions, "open": np.nan, "close": np.nan})  # the market comes next
     panel = build_panel(bars, sessions, no_bench, names, pd.Timestamp(manifest["first_date"]), set(spec.st_codes),
                         rules=rules, st_history=reference.load(store, "st_history"),
-                        st_covered_to=reference.as_of(store, "st_history"), span=cal.between(first, sessions[-1]))
+                        st_covered_to=reference.as_of(store, "st_history"), span=cal.between(first, sessions[-1]),
+                        seasoned=reference.listed_before_first_bar(store, bars, manifest["first_date"]))
     notes.append(MS.st_note(panel.st_counts))
     market = SM.resolve(store, cfg.market, panel.codes, sessions, dataset, where, cfg.size_groups)
     panel.bench_open, panel.bench_close = market.open, market.close
     notes.extend(market.notes)
-    manifests = {n: store.manifest(n) for n in (dataset, "index")}
+    # the bars, and the reference tables the panel reads (sessions, dated ST history): their hashes
+    manifests = {n: store.manifest(n) for n in (dataset, "index", "calendar", "st_history") if store.manifest(n)}
     if market.manifest and market.manifest.get("dataset") not in manifests:  # a derived market index
         manifests[market.manifest["dataset"]] = market.manifest
     day0 = []

@@ -51,7 +51,7 @@ class Panel:
 def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFrame, names: dict[str, str],
                 listed_first: pd.Timestamp, st_codes: set[str] | None = None,
                 rules: R.Rules = R.DEFAULT, st_history: pd.DataFrame | None = None, st_covered_to=None,
-                span: pd.DatetimeIndex | None = None) -> Panel:
+                span: pd.DatetimeIndex | None = None, seasoned=()) -> Panel:
     """Matrices of the stocks of ``bars`` aligned to ``sessions``, with limit-up and 一字板 per session.
 
     Built by the engine's one market panel (:func:`hypebt.market.panel.build`, every code at once)
@@ -61,7 +61,8 @@ def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFr
     the store's first date (``listed_first``) gets the new-listing rules for its first sessions. ST
     is dated as in the engine (``st_history`` up to ``st_covered_to``, else the bars' evidence, else
     ``st_codes``; ``names``, a later snapshot, is not read for it); ``st_counts`` counts where it
-    came from over the study's sessions.
+    came from over the study's sessions. ``seasoned``: codes listed before their first stored bar
+    (:func:`hypebt.data.reference.listed_before_first_bar`).
     """
     st_codes = set(st_codes or ())
     if span is None:
@@ -71,7 +72,7 @@ def build_panel(bars: pd.DataFrame, sessions: pd.DatetimeIndex, bench: pd.DataFr
     codes = sorted(in_study["code"].astype(str).unique())
     static = {c for c in codes if c in st_codes}  # as the engine: not the names (a later snapshot)
     market = MP.build(bars, span[span <= sessions[-1]], first_store_date=listed_first, codes=codes, rules=rules,
-                      st_static=static, st_history=st_history, st_covered_to=st_covered_to)
+                      st_static=static, st_history=st_history, st_covered_to=st_covered_to, seasoned=seasoned)
     at = market.sessions.get_indexer(sessions)
     if (at < 0).any() or (np.diff(at) != 1).any():
         raise ValueError("build_panel: the study's sessions must be consecutive sessions of its span")
