@@ -163,6 +163,22 @@ def test_the_account_is_read_only_to_strategies_and_reconciled_with_the_ledgers_
         run(tmp_path / "fill", FillsAroundTheDesk)
 
 
+def test_the_read_only_account_survives_pickling_and_stays_read_only():
+    """Backtrader's optstrategy with maxcpus > 1 (and Dask) pickle the strategy with its broker: the view
+    must come back whole (its default slot restore went through the refusing __setattr__, and every
+    pool worker died at unpickling, so the optimisation hung)."""
+    import copy
+    import pickle
+
+    from hypebt.market.account import Account, AccountView
+
+    acc = Account(R.Rules(), 100_000.0)
+    for back in (pickle.loads(pickle.dumps(AccountView(acc))), copy.deepcopy(AccountView(acc))):
+        assert back.cash == 100_000.0 and back.shares(A) == 0
+        with pytest.raises(AttributeError, match="read-only"):
+            back.cash = 1e6
+
+
 def test_the_reconciliation_derives_cash_and_positions_from_the_ledgers():
     from hypebt.market.reconcile import derive
 

@@ -448,6 +448,11 @@ class AccountView:
         raise AttributeError(f"the account a strategy sees is read-only, {name!r} is not one of its readings "
                              f"(cash, start_cash, equity_values, {', '.join(AccountView.READINGS)}): orders change it")
 
+    def __reduce__(self):
+        # pickled with the strategy (Backtrader's optstrategy with maxcpus > 1, Dask): rebuilt through
+        # __init__, since the default slot restore would go through the refusing __setattr__
+        return AccountView, (self._account,)
+
     def __setattr__(self, name: str, value) -> None:
         raise AttributeError("the account is read-only: cash and positions change only through orders "
                              "(buy_shares, self.buy, ...)")
