@@ -179,6 +179,30 @@ def test_the_read_only_account_survives_pickling_and_stays_read_only():
             back.cash = 1e6
 
 
+class PicklesItsContext(hypebt.Strategy):
+    blobs: list = []
+
+    def on_close(self, day):
+        if self.session_no == 1:
+            import pickle
+
+            PicklesItsContext.blobs.append(pickle.dumps(self.p.ctx.arrays))
+
+
+def test_a_strategys_cut_context_pickles_frozen_at_its_moment_without_the_strategy(tmp_path):
+    """Backtrader's optstrategy (maxcpus > 1) sends each strategy's params, p.ctx included, back from
+    its workers: the cut arrays must not drag the strategy (its observers' classes exist only in the
+    worker: the parent could not unpickle them and the optimisation hung)."""
+    import pickle
+
+    PicklesItsContext.blobs.clear()
+    run(tmp_path, PicklesItsContext)
+    (blob,) = PicklesItsContext.blobs
+    assert b"PicklesItsContext" not in blob
+    back = pickle.loads(blob)
+    assert len(back[A].columns["close"]) == 2  # sessions 0 and 1, as known at session 1's close
+
+
 def test_the_reconciliation_derives_cash_and_positions_from_the_ledgers():
     from hypebt.market.reconcile import derive
 

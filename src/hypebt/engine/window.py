@@ -171,6 +171,21 @@ class RevealedArrays(Mapping):
     def __len__(self):
         return len(self._arrays)
 
+    def __reduce__(self):
+        # pickled with a strategy's params (Backtrader's optstrategy returns them from its workers):
+        # frozen at the moment of pickling, without the strategy whose clock it reads
+        return RevealedArrays, (self._arrays, self._offset, FixedMoment(self._moment_of()))
+
+
+@dataclass(frozen=True)
+class FixedMoment:
+    """A moment that no longer moves: ``moment_of`` of arrays pickled out of a run."""
+
+    moment: Moment
+
+    def __call__(self) -> Moment:
+        return self.moment
+
 
 class Indicator:
     """Values computed once from a whole series, revealed bar by bar.
