@@ -98,6 +98,17 @@ def board_market(real_store, board_history, tmp_path_factory):
 RAW_CODES = ("600519", "300750", "000002")
 
 
+def raw_market_file(shared_data: Path) -> Path:
+    """The shared raw market's parquet: a failure in CI when it is missing, a clear skip elsewhere."""
+    path = shared_data / "ashare_raw" / "market_raw.parquet"
+    if not path.is_file():
+        msg = f"raw market data not found at {path}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
 @pytest.fixture(scope="session")
 def raw_store(shared_data, tmp_path_factory):
     """A store of traded prices with their adjustment factor (``stock_raw``) and the CSI 300, imported
@@ -109,12 +120,7 @@ def raw_store(shared_data, tmp_path_factory):
     from hypebt.data.importers import import_paths
     from hypebt.data.store import Store
 
-    path = shared_data / "ashare_raw" / "market_raw.parquet"
-    if not path.is_file():
-        msg = f"raw market data not found at {path}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    path = raw_market_file(shared_data)
     codes = set(RAW_CODES)
     for name in ("sora", "chatgpt"):
         codes |= set(pd.read_csv(REPO / "data" / "universes" / f"{name}.csv", dtype=str)["code"])

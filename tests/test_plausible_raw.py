@@ -10,7 +10,6 @@ file skipped the check altogether. Both now run one check, on the exchange's lim
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import hypebt
+from conftest import raw_market_file
 from hypebt.cli.main import main
 from hypebt.core.errors import InputError
 from hypebt.data.store import Store
@@ -43,12 +43,7 @@ CODES = sorted({*REFUSED, *LATE, "600519", "300932"})
 
 @pytest.fixture(scope="module")
 def raw_subset(shared_data, tmp_path_factory) -> Path:
-    path = shared_data / "ashare_raw" / "market_raw.parquet"
-    if not path.is_file():
-        msg = f"raw market data not found at {path}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    path = raw_market_file(shared_data)
     out = tmp_path_factory.mktemp("raw") / "market_raw.parquet"
     pq.write_table(pq.read_table(path, filters=[("code", "in", CODES)]), out)
     return out
