@@ -61,11 +61,13 @@ def at(frame, i, **values):
     (lambda r: setattr(r, "fills", at(r.fills, 0, size=120)), "not a valid lot"),
     (lambda r: setattr(r, "fills", at(r.fills, 1, date=dt.date(2024, 1, 2))), "T+1"),
     (lambda r: setattr(r, "fills", at(r.fills, 0, transfer_fee=r.fills["transfer_fee"][0] + 0.01)), "but the rules give"),
+    (lambda r: setattr(r, "fills", at(r.fills, 1, side="short")), "a short sale while long"),
+    (lambda r: setattr(r, "fills", r.fills.assign(commission=r.fills["commission"] + 0.01)), "but the rules give"),
     (lambda r: setattr(r, "equity", at(r.equity, 1, cash=r.equity["cash"][1] + 0.01)), "cash rebuilt"),
     (lambda r: setattr(r, "equity", at(r.equity, 1, value=r.equity["value"][1] - 0.01)), "not cash plus positions"),
     (lambda r: setattr(r, "orders", at(r.orders, 0, at="limit@9.99")), "worse than its limit 9.99"),
     (lambda r: setattr(r, "orders", at(r.orders, 0, at="stop@10.6")), "never reached its stop 10.6"),
-], ids=["tick", "bar", "limit-up", "no-bar", "lot", "t+1", "fee-fen", "cash-fen", "value-fen", "limit-order",
+], ids=["tick", "bar", "limit-up", "no-bar", "lot", "t+1", "fee-fen", "naked", "fees", "cash-fen", "value-fen", "limit-order",
         "stop-order"])
 def test_the_checker_catches_each_broken_rule(tmp_path, doctor, expected):
     prep, res = run(tmp_path)
